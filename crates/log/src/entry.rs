@@ -1,0 +1,1371 @@
+//! Typed log entries and their one canonical binary encoding.
+//!
+//! Every entry is a type byte followed by its fields, fixed-size or length-prefixed, all
+//! integers big-endian; there is exactly one encoding of each entry, and decoding
+//! refuses anything else: an unknown type byte, a truncated field, trailing bytes, a
+//! field out of its range (**LOG-25**, **LOG-26**).
+//!
+//! ```text
+//! label     = len (u8, 1..=32) || len bytes of [a-z0-9-]
+//! case_ref  = len (u8, 1..=64) || len bytes of [A-Za-z0-9._:/-]
+//! records   = count (u16, 1..=1024) || count × record_id (32), strictly ascending
+//! access    = custodian (label) || officer (label) || purpose (label)
+//!             || legal_basis (label) || case_ref || records || epoch (u32)
+//! hold      = hold_id (16) || records || legal_basis (label) || expires (i64)
+//!
+//! 0x01 enrollment opened     tag (32) || epoch (u32) || policy (32)
+//! 0x02 enrollment closed     tag (32) || epoch (u32)
+//! 0x03 policy published      policy (32)
+//! 0x04 challenge issued      tag (32) || challenge_id (16) || epoch (u32) || kind (u8)
+//!                            || window_start (i64) || window_end (i64)
+//! 0x05 check-in received     tag (32) || record_id (32) || challenge_id (16) || epoch (u32)
+//! 0x06 content accessed      access
+//! 0x07 access denied         access || reason (u8)
+//! 0x08 records purged        epoch (u32) || count (u64) || record_set_hash (32)
+//! 0x09 epoch key destroyed   custodian (label) || epoch (u32) || destroyed_at (i64)
+//! 0x0a legal hold placed     hold
+//! 0x0b legal hold released   hold
+//! ```
+//!
+//! Entries name a participant only by the [`ParticipantTag`] of the epoch (an HMAC tag
+//! that changes every epoch); they carry no content, no coordinates and no identity
+//! (**LOG-27**). Officer ids are role pseudonyms the agency chooses (**LOG-28**).
+//!
+//! Spec: `spec/log.md` § Entries.
+
+use core::fmt;
+use core::str::FromStr;
+
+use minimis_proto::{
+    ChallengeId, ChallengeKind, EpochId, ParticipantTag, PolicyHash, RecordId, UnixTime, WindowSpan,
+};
+
+use crate::verify::{Hash, leaf_hash};
+
+/// The longest label (custodian, officer, purpose and legal basis ids), in bytes.
+pub const MAX_LABEL_LEN: usize = 32;
+
+/// The longest case reference, in bytes.
+pub const MAX_CASE_REF_LEN: usize = 64;
+
+/// The most records one access, denial or legal hold entry may name.
+pub const MAX_RECORDS: usize = 1024;
+
+/// Why a label or case reference was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} must be 1 to {max} characters of {charset}")]
+pub struct LabelError {
+    /// What was being parsed.
+    pub kind: &'static str,
+    /// The longest allowed, in bytes.
+    pub max: usize,
+    /// The characters allowed.
+    pub charset: &'static str,
+}
+
+const LABEL_CHARSET: &str = "a-z, 0-9 and -";
+
+fn is_label(s: &[u8]) -> bool {
+    (1..=MAX_LABEL_LEN).contains(&s.len())
+        && s.iter()
+            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+macro_rules! label {
+    ($(#[$doc:meta])* $name:ident, $kind:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Checks `s`: 1 to 32 characters of `a-z`, `0-9` and `-`.
+            ///
+            /// # Errors
+            /// A [`LabelError`].
+            pub fn new(s: &str) -> Result<Self, LabelError> {
+                if is_label(s.as_bytes()) {
+                    Ok(Self(s.to_owned()))
+                } else {
+                    Err(LabelError { kind: $kind, max: MAX_LABEL_LEN, charset: LABEL_CHARSET })
+                }
+            }
+
+            /// The label.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = LabelError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::new(s)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0)
+            }
+        }
+    };
+}
+
+label!(
+    /// A custodian's id, as in the policy's `custodians` list.
+    CustodianId,
+    "a custodian id"
+);
+label!(
+    /// An officer's role pseudonym, chosen by the agency (**LOG-28**): never a name, a
+    /// badge number or anything else that identifies a person outside the agency.
+    OfficerId,
+    "an officer id"
+);
+label!(
+    /// A purpose id, as in the policy's `access.purposes` list.
+    PurposeId,
+    "a purpose id"
+);
+label!(
+    /// A legal basis id, as in the policy's `access.legal_bases` list.
+    LegalBasisId,
+    "a legal basis id"
+);
+
+/// The agency's reference for the case an access belongs to: 1 to 64 characters of
+/// `A-Z`, `a-z`, `0-9` and `. _ : / -`. It must be the agency's internal case or order
+/// number, never a participant identifier such as an A-number (**LOG-27**).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CaseRef(String);
+
+fn is_case_ref(s: &[u8]) -> bool {
+    (1..=MAX_CASE_REF_LEN).contains(&s.len())
+        && s.iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'/' | b'-'))
+}
+
+impl CaseRef {
+    /// Checks `s`.
+    ///
+    /// # Errors
+    /// A [`LabelError`].
+    pub fn new(s: &str) -> Result<Self, LabelError> {
+        if is_case_ref(s.as_bytes()) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(LabelError {
+                kind: "a case reference",
+                max: MAX_CASE_REF_LEN,
+                charset: "A-Z, a-z, 0-9 and . _ : / -",
+            })
+        }
+    }
+
+    /// The reference.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for CaseRef {
+    type Err = LabelError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
+    }
+}
+
+impl fmt::Debug for CaseRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CaseRef({})", self.0)
+    }
+}
+
+/// A legal hold's identifier: 128 random bits chosen when the hold is placed.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HoldId([u8; 16]);
+
+impl HoldId {
+    /// Wraps raw bytes.
+    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes)
+    }
+
+    /// The raw bytes.
+    pub const fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for HoldId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HoldId(")?;
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// Why a record set was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordSetError {
+    /// No record.
+    #[error("a record set names at least one record")]
+    Empty,
+    /// More than [`MAX_RECORDS`] records.
+    #[error("a record set names at most {MAX_RECORDS} records, not {count}")]
+    TooMany {
+        /// How many were given.
+        count: usize,
+    },
+}
+
+/// A non-empty set of at most [`MAX_RECORDS`] record ids, kept in ascending order.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RecordSet(Vec<RecordId>);
+
+impl RecordSet {
+    /// The set of `records` (sorted; duplicates dropped).
+    ///
+    /// # Errors
+    /// A [`RecordSetError`].
+    pub fn new(records: impl IntoIterator<Item = RecordId>) -> Result<Self, RecordSetError> {
+        let mut v: Vec<RecordId> = records.into_iter().collect();
+        v.sort_unstable();
+        v.dedup();
+        match v.len() {
+            0 => Err(RecordSetError::Empty),
+            n if n > MAX_RECORDS => Err(RecordSetError::TooMany { count: n }),
+            _ => Ok(Self(v)),
+        }
+    }
+
+    /// The record ids, ascending.
+    pub fn as_slice(&self) -> &[RecordId] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RecordSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(&self.0).finish()
+    }
+}
+
+/// The label that starts a record set hash's input.
+pub const RECORD_SET_LABEL: &[u8] = b"minimis-log/v1 record-set\n";
+
+/// A commitment to the set of records a purge removed (**LOG-30**):
+///
+/// ```text
+/// SHA-256("minimis-log/v1 record-set\n" || count (u64) || record_id × count)
+/// ```
+///
+/// over the distinct record ids in ascending order. An auditor who collected the
+/// check-in entries of an epoch recomputes it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RecordSetHash([u8; 32]);
+
+impl RecordSetHash {
+    /// The count of distinct records and the hash of their set.
+    pub fn of(records: &[RecordId]) -> (u64, Self) {
+        let mut v = records.to_vec();
+        v.sort_unstable();
+        v.dedup();
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        ctx.update(RECORD_SET_LABEL);
+        ctx.update(&(v.len() as u64).to_be_bytes());
+        for r in &v {
+            ctx.update(r.as_bytes());
+        }
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.finish().as_ref());
+        (v.len() as u64, Self(out))
+    }
+
+    /// Wraps raw bytes.
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The raw bytes.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RecordSetHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RecordSetHash({:?})", Hash::from_bytes(self.0))
+    }
+}
+
+/// Why a custodian refused access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DenialReason {
+    /// `0x01`: the purpose is not in the policy.
+    PurposeNotInPolicy,
+    /// `0x02`: the legal basis is not in the policy.
+    LegalBasisNotInPolicy,
+    /// `0x03`: the records are past their retention.
+    RetentionExpired,
+    /// `0x04`: the epoch's key was destroyed.
+    KeyDestroyed,
+    /// `0x05`: the oversight custodian refused the justification.
+    OversightRefused,
+    /// `0x06`: the officer is not authorised for the case.
+    NotAuthorized,
+}
+
+impl DenialReason {
+    /// The byte that stands for this reason.
+    pub const fn code(self) -> u8 {
+        match self {
+            Self::PurposeNotInPolicy => 0x01,
+            Self::LegalBasisNotInPolicy => 0x02,
+            Self::RetentionExpired => 0x03,
+            Self::KeyDestroyed => 0x04,
+            Self::OversightRefused => 0x05,
+            Self::NotAuthorized => 0x06,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Self> {
+        Some(match code {
+            0x01 => Self::PurposeNotInPolicy,
+            0x02 => Self::LegalBasisNotInPolicy,
+            0x03 => Self::RetentionExpired,
+            0x04 => Self::KeyDestroyed,
+            0x05 => Self::OversightRefused,
+            0x06 => Self::NotAuthorized,
+            _ => return None,
+        })
+    }
+}
+
+/// Who asked a custodian for which records, why and under what authority.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Access {
+    /// The custodian asked.
+    pub custodian: CustodianId,
+    /// The officer's role pseudonym.
+    pub officer: OfficerId,
+    /// The purpose, from the policy.
+    pub purpose: PurposeId,
+    /// The legal basis, from the policy.
+    pub legal_basis: LegalBasisId,
+    /// The agency's case reference.
+    pub case_ref: CaseRef,
+    /// The records.
+    pub records: RecordSet,
+    /// The epoch the records were sealed to.
+    pub epoch: EpochId,
+}
+
+/// A legal hold: records kept past their retention, under a legal basis, until
+/// `expires`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LegalHold {
+    /// The hold's id.
+    pub hold: HoldId,
+    /// The records held.
+    pub records: RecordSet,
+    /// The legal basis, from the policy.
+    pub legal_basis: LegalBasisId,
+    /// When the hold lapses unless renewed.
+    pub expires: UnixTime,
+}
+
+/// A log entry (**LOG-25**, **LOG-27**).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LogEntry {
+    /// `0x01`: a participant was enrolled under a policy.
+    EnrollmentOpened {
+        /// The participant's tag for `epoch`.
+        tag: ParticipantTag,
+        /// The epoch of enrollment.
+        epoch: EpochId,
+        /// The policy in force.
+        policy: PolicyHash,
+    },
+    /// `0x02`: an enrollment ended.
+    EnrollmentClosed {
+        /// The participant's tag for `epoch`.
+        tag: ParticipantTag,
+        /// The epoch it ended in.
+        epoch: EpochId,
+    },
+    /// `0x03`: a policy was published.
+    PolicyPublished {
+        /// Its hash.
+        policy: PolicyHash,
+    },
+    /// `0x04`: the server issued a challenge.
+    ChallengeIssued {
+        /// The participant's tag for `epoch`.
+        tag: ParticipantTag,
+        /// The challenge.
+        challenge: ChallengeId,
+        /// The epoch.
+        epoch: EpochId,
+        /// Scheduled or ad hoc.
+        kind: ChallengeKind,
+        /// The window it must be answered in.
+        window: WindowSpan,
+    },
+    /// `0x05`: the server received and stored a check-in.
+    CheckInReceived {
+        /// The participant's tag for `epoch`.
+        tag: ParticipantTag,
+        /// The stored record.
+        record: RecordId,
+        /// The challenge it answers.
+        challenge: ChallengeId,
+        /// The epoch it is sealed to.
+        epoch: EpochId,
+    },
+    /// `0x06`: a custodian granted access, before opening anything.
+    ContentAccessed(Access),
+    /// `0x07`: a custodian refused access.
+    AccessDenied {
+        /// The request.
+        access: Access,
+        /// Why it was refused.
+        reason: DenialReason,
+    },
+    /// `0x08`: the server purged an epoch's ciphertexts.
+    RecordsPurged {
+        /// The epoch.
+        epoch: EpochId,
+        /// How many records.
+        count: u64,
+        /// Which ones (**LOG-30**).
+        record_set: RecordSetHash,
+    },
+    /// `0x09`: a custodian destroyed its key for an epoch.
+    EpochKeyDestroyed {
+        /// The custodian.
+        custodian: CustodianId,
+        /// The epoch.
+        epoch: EpochId,
+        /// When.
+        destroyed_at: UnixTime,
+    },
+    /// `0x0a`: records were put on legal hold.
+    LegalHoldPlaced(LegalHold),
+    /// `0x0b`: a legal hold was released.
+    LegalHoldReleased(LegalHold),
+}
+
+/// An entry's type byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EntryType {
+    /// `0x01`.
+    EnrollmentOpened,
+    /// `0x02`.
+    EnrollmentClosed,
+    /// `0x03`.
+    PolicyPublished,
+    /// `0x04`.
+    ChallengeIssued,
+    /// `0x05`.
+    CheckInReceived,
+    /// `0x06`.
+    ContentAccessed,
+    /// `0x07`.
+    AccessDenied,
+    /// `0x08`.
+    RecordsPurged,
+    /// `0x09`.
+    EpochKeyDestroyed,
+    /// `0x0a`.
+    LegalHoldPlaced,
+    /// `0x0b`.
+    LegalHoldReleased,
+}
+
+impl EntryType {
+    /// Every type, in code order.
+    pub const ALL: [Self; 11] = [
+        Self::EnrollmentOpened,
+        Self::EnrollmentClosed,
+        Self::PolicyPublished,
+        Self::ChallengeIssued,
+        Self::CheckInReceived,
+        Self::ContentAccessed,
+        Self::AccessDenied,
+        Self::RecordsPurged,
+        Self::EpochKeyDestroyed,
+        Self::LegalHoldPlaced,
+        Self::LegalHoldReleased,
+    ];
+
+    /// The type byte.
+    pub const fn code(self) -> u8 {
+        match self {
+            Self::EnrollmentOpened => 0x01,
+            Self::EnrollmentClosed => 0x02,
+            Self::PolicyPublished => 0x03,
+            Self::ChallengeIssued => 0x04,
+            Self::CheckInReceived => 0x05,
+            Self::ContentAccessed => 0x06,
+            Self::AccessDenied => 0x07,
+            Self::RecordsPurged => 0x08,
+            Self::EpochKeyDestroyed => 0x09,
+            Self::LegalHoldPlaced => 0x0a,
+            Self::LegalHoldReleased => 0x0b,
+        }
+    }
+
+    /// The type with this byte.
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.code() == code)
+    }
+}
+
+/// Why bytes are not a log entry (**LOG-26**): each refusal has its own variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EntryDecodeError {
+    /// No bytes at all.
+    #[error("an entry has at least a type byte")]
+    Empty,
+    /// A type byte no entry has.
+    #[error("unknown entry type {code:#04x}")]
+    UnknownType {
+        /// The byte found.
+        code: u8,
+    },
+    /// The bytes end inside a field.
+    #[error("the entry ends inside `{field}`")]
+    Truncated {
+        /// The field.
+        field: &'static str,
+    },
+    /// Bytes after the last field.
+    #[error("{count} bytes after the end of the entry")]
+    TrailingBytes {
+        /// How many.
+        count: usize,
+    },
+    /// A label or case reference outside its length or characters.
+    #[error("`{field}` is not a valid label")]
+    InvalidLabel {
+        /// The field.
+        field: &'static str,
+    },
+    /// A challenge kind byte other than 1 (scheduled) and 2 (ad hoc).
+    #[error("unknown challenge kind {code}")]
+    UnknownChallengeKind {
+        /// The byte found.
+        code: u8,
+    },
+    /// A window that does not end after it starts.
+    #[error("a challenge window must end after it starts")]
+    EmptyWindow,
+    /// A record count of 0 or above [`MAX_RECORDS`].
+    #[error("a record list names 1 to {MAX_RECORDS} records, not {count}")]
+    RecordCount {
+        /// The count found.
+        count: u16,
+    },
+    /// Record ids not in strictly ascending order (unsorted or repeated).
+    #[error("record ids must be strictly ascending")]
+    RecordsNotAscending,
+    /// A denial reason byte no reason has.
+    #[error("unknown denial reason {code}")]
+    UnknownDenialReason {
+        /// The byte found.
+        code: u8,
+    },
+}
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn bytes(&mut self, b: &[u8]) {
+        self.0.extend_from_slice(b);
+    }
+
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+
+    fn u32(&mut self, v: u32) {
+        self.bytes(&v.to_be_bytes());
+    }
+
+    fn i64(&mut self, v: i64) {
+        self.bytes(&v.to_be_bytes());
+    }
+
+    /// A label: 1 to 64 bytes, so its length fits the `u8`.
+    fn label(&mut self, s: &str) {
+        self.u8(s.len() as u8);
+        self.bytes(s.as_bytes());
+    }
+
+    /// A record set: 1 to 1024 ids, so the count fits the `u16`.
+    fn records(&mut self, r: &RecordSet) {
+        self.bytes(&(r.0.len() as u16).to_be_bytes());
+        for id in &r.0 {
+            self.bytes(id.as_bytes());
+        }
+    }
+
+    fn access(&mut self, a: &Access) {
+        self.label(a.custodian.as_str());
+        self.label(a.officer.as_str());
+        self.label(a.purpose.as_str());
+        self.label(a.legal_basis.as_str());
+        self.label(a.case_ref.as_str());
+        self.records(&a.records);
+        self.u32(a.epoch.get());
+    }
+
+    fn hold(&mut self, h: &LegalHold) {
+        self.bytes(h.hold.as_bytes());
+        self.records(&h.records);
+        self.label(h.legal_basis.as_str());
+        self.i64(h.expires.seconds());
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], EntryDecodeError> {
+        if self.0.len() < n {
+            return Err(EntryDecodeError::Truncated { field });
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], EntryDecodeError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N, field)?);
+        Ok(out)
+    }
+
+    fn u8(&mut self, field: &'static str) -> Result<u8, EntryDecodeError> {
+        Ok(self.array::<1>(field)?[0])
+    }
+
+    fn epoch(&mut self) -> Result<EpochId, EntryDecodeError> {
+        Ok(EpochId::new(u32::from_be_bytes(self.array("epoch")?)))
+    }
+
+    fn time(&mut self, field: &'static str) -> Result<UnixTime, EntryDecodeError> {
+        Ok(UnixTime(i64::from_be_bytes(self.array(field)?)))
+    }
+
+    fn tag(&mut self) -> Result<ParticipantTag, EntryDecodeError> {
+        Ok(ParticipantTag::from_bytes(self.array("tag")?))
+    }
+
+    fn challenge(&mut self) -> Result<ChallengeId, EntryDecodeError> {
+        Ok(ChallengeId::from_bytes(self.array("challenge_id")?))
+    }
+
+    fn policy(&mut self) -> Result<PolicyHash, EntryDecodeError> {
+        Ok(PolicyHash::from_bytes(self.array("policy")?))
+    }
+
+    fn str(
+        &mut self,
+        field: &'static str,
+        valid: fn(&[u8]) -> bool,
+    ) -> Result<String, EntryDecodeError> {
+        let len = usize::from(self.u8(field)?);
+        let b = self.take(len, field)?;
+        if !valid(b) {
+            return Err(EntryDecodeError::InvalidLabel { field });
+        }
+        // Valid labels are ASCII.
+        String::from_utf8(b.to_vec()).map_err(|_| EntryDecodeError::InvalidLabel { field })
+    }
+
+    fn label(&mut self, field: &'static str) -> Result<String, EntryDecodeError> {
+        self.str(field, is_label)
+    }
+
+    fn records(&mut self) -> Result<RecordSet, EntryDecodeError> {
+        let count = u16::from_be_bytes(self.array("record_count")?);
+        if count == 0 || usize::from(count) > MAX_RECORDS {
+            return Err(EntryDecodeError::RecordCount { count });
+        }
+        let mut out: Vec<RecordId> = Vec::with_capacity(usize::from(count));
+        for _ in 0..count {
+            let id = RecordId::from_bytes(self.array("record_id")?);
+            if out.last().is_some_and(|last| *last >= id) {
+                return Err(EntryDecodeError::RecordsNotAscending);
+            }
+            out.push(id);
+        }
+        Ok(RecordSet(out))
+    }
+
+    fn access(&mut self) -> Result<Access, EntryDecodeError> {
+        Ok(Access {
+            custodian: CustodianId(self.label("custodian")?),
+            officer: OfficerId(self.label("officer")?),
+            purpose: PurposeId(self.label("purpose")?),
+            legal_basis: LegalBasisId(self.label("legal_basis")?),
+            case_ref: CaseRef(self.str("case_ref", is_case_ref)?),
+            records: self.records()?,
+            epoch: self.epoch()?,
+        })
+    }
+
+    fn hold(&mut self) -> Result<LegalHold, EntryDecodeError> {
+        Ok(LegalHold {
+            hold: HoldId(self.array("hold_id")?),
+            records: self.records()?,
+            legal_basis: LegalBasisId(self.label("legal_basis")?),
+            expires: self.time("expires")?,
+        })
+    }
+}
+
+impl LogEntry {
+    /// The entry's type.
+    pub fn entry_type(&self) -> EntryType {
+        match self {
+            Self::EnrollmentOpened { .. } => EntryType::EnrollmentOpened,
+            Self::EnrollmentClosed { .. } => EntryType::EnrollmentClosed,
+            Self::PolicyPublished { .. } => EntryType::PolicyPublished,
+            Self::ChallengeIssued { .. } => EntryType::ChallengeIssued,
+            Self::CheckInReceived { .. } => EntryType::CheckInReceived,
+            Self::ContentAccessed(_) => EntryType::ContentAccessed,
+            Self::AccessDenied { .. } => EntryType::AccessDenied,
+            Self::RecordsPurged { .. } => EntryType::RecordsPurged,
+            Self::EpochKeyDestroyed { .. } => EntryType::EpochKeyDestroyed,
+            Self::LegalHoldPlaced(_) => EntryType::LegalHoldPlaced,
+            Self::LegalHoldReleased(_) => EntryType::LegalHoldReleased,
+        }
+    }
+
+    /// The canonical encoding (**LOG-25**).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer(Vec::with_capacity(128));
+        w.u8(self.entry_type().code());
+        match self {
+            Self::EnrollmentOpened { tag, epoch, policy } => {
+                w.bytes(tag.as_bytes());
+                w.u32(epoch.get());
+                w.bytes(policy.as_bytes());
+            }
+            Self::EnrollmentClosed { tag, epoch } => {
+                w.bytes(tag.as_bytes());
+                w.u32(epoch.get());
+            }
+            Self::PolicyPublished { policy } => w.bytes(policy.as_bytes()),
+            Self::ChallengeIssued {
+                tag,
+                challenge,
+                epoch,
+                kind,
+                window,
+            } => {
+                w.bytes(tag.as_bytes());
+                w.bytes(challenge.as_bytes());
+                w.u32(epoch.get());
+                w.u8(kind.code());
+                w.i64(window.start.seconds());
+                w.i64(window.end.seconds());
+            }
+            Self::CheckInReceived {
+                tag,
+                record,
+                challenge,
+                epoch,
+            } => {
+                w.bytes(tag.as_bytes());
+                w.bytes(record.as_bytes());
+                w.bytes(challenge.as_bytes());
+                w.u32(epoch.get());
+            }
+            Self::ContentAccessed(a) => w.access(a),
+            Self::AccessDenied { access, reason } => {
+                w.access(access);
+                w.u8(reason.code());
+            }
+            Self::RecordsPurged {
+                epoch,
+                count,
+                record_set,
+            } => {
+                w.u32(epoch.get());
+                w.bytes(&count.to_be_bytes());
+                w.bytes(record_set.as_bytes());
+            }
+            Self::EpochKeyDestroyed {
+                custodian,
+                epoch,
+                destroyed_at,
+            } => {
+                w.label(custodian.as_str());
+                w.u32(epoch.get());
+                w.i64(destroyed_at.seconds());
+            }
+            Self::LegalHoldPlaced(h) | Self::LegalHoldReleased(h) => w.hold(h),
+        }
+        w.0
+    }
+
+    /// Decodes the canonical encoding, refusing anything else (**LOG-26**).
+    ///
+    /// # Errors
+    /// An [`EntryDecodeError`] naming what is wrong.
+    pub fn decode(bytes: &[u8]) -> Result<Self, EntryDecodeError> {
+        let (&code, rest) = bytes.split_first().ok_or(EntryDecodeError::Empty)?;
+        let ty = EntryType::from_code(code).ok_or(EntryDecodeError::UnknownType { code })?;
+        let mut r = Reader(rest);
+        let entry = match ty {
+            EntryType::EnrollmentOpened => Self::EnrollmentOpened {
+                tag: r.tag()?,
+                epoch: r.epoch()?,
+                policy: r.policy()?,
+            },
+            EntryType::EnrollmentClosed => Self::EnrollmentClosed {
+                tag: r.tag()?,
+                epoch: r.epoch()?,
+            },
+            EntryType::PolicyPublished => Self::PolicyPublished {
+                policy: r.policy()?,
+            },
+            EntryType::ChallengeIssued => {
+                let tag = r.tag()?;
+                let challenge = r.challenge()?;
+                let epoch = r.epoch()?;
+                let kind = match r.u8("kind")? {
+                    1 => ChallengeKind::Scheduled,
+                    2 => ChallengeKind::AdHoc,
+                    code => return Err(EntryDecodeError::UnknownChallengeKind { code }),
+                };
+                let start = r.time("window_start")?;
+                let end = r.time("window_end")?;
+                if end <= start {
+                    return Err(EntryDecodeError::EmptyWindow);
+                }
+                Self::ChallengeIssued {
+                    tag,
+                    challenge,
+                    epoch,
+                    kind,
+                    window: WindowSpan { start, end },
+                }
+            }
+            EntryType::CheckInReceived => Self::CheckInReceived {
+                tag: r.tag()?,
+                record: RecordId::from_bytes(r.array("record_id")?),
+                challenge: r.challenge()?,
+                epoch: r.epoch()?,
+            },
+            EntryType::ContentAccessed => Self::ContentAccessed(r.access()?),
+            EntryType::AccessDenied => {
+                let access = r.access()?;
+                let code = r.u8("reason")?;
+                let reason = DenialReason::from_code(code)
+                    .ok_or(EntryDecodeError::UnknownDenialReason { code })?;
+                Self::AccessDenied { access, reason }
+            }
+            EntryType::RecordsPurged => Self::RecordsPurged {
+                epoch: r.epoch()?,
+                count: u64::from_be_bytes(r.array("count")?),
+                record_set: RecordSetHash(r.array("record_set_hash")?),
+            },
+            EntryType::EpochKeyDestroyed => Self::EpochKeyDestroyed {
+                custodian: CustodianId(r.label("custodian")?),
+                epoch: r.epoch()?,
+                destroyed_at: r.time("destroyed_at")?,
+            },
+            EntryType::LegalHoldPlaced => Self::LegalHoldPlaced(r.hold()?),
+            EntryType::LegalHoldReleased => Self::LegalHoldReleased(r.hold()?),
+        };
+        if !r.0.is_empty() {
+            return Err(EntryDecodeError::TrailingBytes { count: r.0.len() });
+        }
+        Ok(entry)
+    }
+
+    /// The entry's RFC 9162 leaf hash: `SHA-256(0x00 || encoding)`.
+    pub fn leaf_hash(&self) -> Hash {
+        leaf_hash(&self.encode())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn access() -> Access {
+        Access {
+            custodian: CustodianId::new("oversight").unwrap(),
+            officer: OfficerId::new("officer-7f3a").unwrap(),
+            purpose: PurposeId::new("compliance-review").unwrap(),
+            legal_basis: LegalBasisId::new("release-conditions").unwrap(),
+            case_ref: CaseRef::new("ORD-2026/0042").unwrap(),
+            records: RecordSet::new([RecordId::from_bytes([2; 32]), RecordId::from_bytes([1; 32])])
+                .unwrap(),
+            epoch: EpochId::new(2_900),
+        }
+    }
+
+    fn hold() -> LegalHold {
+        LegalHold {
+            hold: HoldId::from_bytes([0x42; 16]),
+            records: RecordSet::new([RecordId::from_bytes([9; 32])]).unwrap(),
+            legal_basis: LegalBasisId::new("court-order").unwrap(),
+            expires: UnixTime(1_830_000_000),
+        }
+    }
+
+    /// One entry of every type.
+    pub(crate) fn examples() -> Vec<LogEntry> {
+        let tag = ParticipantTag::from_bytes([0x11; 32]);
+        let epoch = EpochId::new(2_900);
+        vec![
+            LogEntry::EnrollmentOpened {
+                tag,
+                epoch,
+                policy: PolicyHash::from_bytes([0x22; 32]),
+            },
+            LogEntry::EnrollmentClosed { tag, epoch },
+            LogEntry::PolicyPublished {
+                policy: PolicyHash::from_bytes([0x22; 32]),
+            },
+            LogEntry::ChallengeIssued {
+                tag,
+                challenge: ChallengeId::from_bytes([0x33; 16]),
+                epoch,
+                kind: ChallengeKind::AdHoc,
+                window: WindowSpan {
+                    start: UnixTime(1_800_000_000),
+                    end: UnixTime(1_800_003_600),
+                },
+            },
+            LogEntry::CheckInReceived {
+                tag,
+                record: RecordId::from_bytes([0x44; 32]),
+                challenge: ChallengeId::from_bytes([0x33; 16]),
+                epoch,
+            },
+            LogEntry::ContentAccessed(access()),
+            LogEntry::AccessDenied {
+                access: access(),
+                reason: DenialReason::OversightRefused,
+            },
+            LogEntry::RecordsPurged {
+                epoch,
+                count: 2,
+                record_set: RecordSetHash::of(&[
+                    RecordId::from_bytes([1; 32]),
+                    RecordId::from_bytes([2; 32]),
+                ])
+                .1,
+            },
+            LogEntry::EpochKeyDestroyed {
+                custodian: CustodianId::new("agency").unwrap(),
+                epoch,
+                destroyed_at: UnixTime(1_808_000_000),
+            },
+            LogEntry::LegalHoldPlaced(hold()),
+            LogEntry::LegalHoldReleased(hold()),
+        ]
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    #[test]
+    fn log_25_every_type_round_trips_with_its_type_byte() {
+        let ex = examples();
+        assert_eq!(ex.len(), EntryType::ALL.len());
+        for (e, t) in ex.iter().zip(EntryType::ALL) {
+            assert_eq!(e.entry_type(), t);
+            let b = e.encode();
+            assert_eq!(b[0], t.code());
+            assert_eq!(LogEntry::decode(&b).unwrap(), *e);
+            assert_eq!(e.leaf_hash(), leaf_hash(&b));
+        }
+        // The sizes of spec/log.md § Entries: fixed, or a base plus labels and records.
+        let labels = |a: &Access| {
+            [
+                a.custodian.as_str(),
+                a.officer.as_str(),
+                a.purpose.as_str(),
+                a.legal_basis.as_str(),
+                a.case_ref.as_str(),
+            ]
+            .iter()
+            .map(|l| l.len())
+            .sum::<usize>()
+        };
+        let a = access();
+        let h = hold();
+        let records = 32 * a.records.as_slice().len();
+        let want = [
+            69,
+            37,
+            33,
+            70,
+            85,
+            12 + labels(&a) + records,
+            13 + labels(&a) + records,
+            45,
+            14 + "agency".len(),
+            28 + h.legal_basis.as_str().len() + 32 * h.records.as_slice().len(),
+            28 + h.legal_basis.as_str().len() + 32 * h.records.as_slice().len(),
+        ];
+        let got: Vec<usize> = ex.iter().map(|e| e.encode().len()).collect();
+        assert_eq!(got, want);
+    }
+
+    /// A label as encoded: its length byte, then its bytes, in hex.
+    fn label(s: &str, len: u8) -> String {
+        assert_eq!(usize::from(len), s.len());
+        format!("{len:02x}{}", hex(s.as_bytes()))
+    }
+
+    #[test]
+    fn log_25_encodings_are_byte_exact() {
+        // The byte layouts of spec/log.md § Entries, field by field.
+        let ex = examples();
+        let check_in = ex[4].encode();
+        assert_eq!(
+            hex(&check_in),
+            format!(
+                "05{}{}{}00000b54",
+                "11".repeat(32),
+                "44".repeat(32),
+                "33".repeat(16)
+            )
+        );
+        let challenge = ex[3].encode();
+        assert_eq!(
+            hex(&challenge),
+            format!(
+                "04{}{}00000b5402{}{}",
+                "11".repeat(32),
+                "33".repeat(16),
+                hex(&1_800_000_000i64.to_be_bytes()),
+                hex(&1_800_003_600i64.to_be_bytes())
+            )
+        );
+        let destroyed = ex[8].encode();
+        assert_eq!(
+            hex(&destroyed),
+            format!(
+                "0906{}00000b54{}",
+                hex(b"agency"),
+                hex(&1_808_000_000i64.to_be_bytes())
+            )
+        );
+        let accessed = ex[5].encode();
+        let want = format!(
+            "06{}{}{}{}{}0002{}{}00000b54",
+            label("oversight", 0x09),
+            label("officer-7f3a", 0x0c),
+            label("compliance-review", 0x11),
+            label("release-conditions", 0x12),
+            label("ORD-2026/0042", 0x0d),
+            "01".repeat(32),
+            "02".repeat(32),
+        );
+        assert_eq!(hex(&accessed), want);
+        assert_eq!(hex(&ex[6].encode()), format!("07{}05", &want[2..]));
+    }
+
+    #[test]
+    fn log_26_unknown_type_truncation_and_trailing_bytes_are_refused() {
+        assert_eq!(LogEntry::decode(&[]), Err(EntryDecodeError::Empty));
+        for code in [0x00, 0x0c, 0x7f, 0xff] {
+            assert_eq!(
+                LogEntry::decode(&[code]),
+                Err(EntryDecodeError::UnknownType { code })
+            );
+        }
+        for e in examples() {
+            let b = e.encode();
+            for cut in 1..b.len() {
+                assert!(
+                    matches!(
+                        LogEntry::decode(&b[..cut]),
+                        Err(EntryDecodeError::Truncated { .. })
+                    ),
+                    "{e:?} cut at {cut}"
+                );
+            }
+            let mut longer = b.clone();
+            longer.push(0);
+            assert_eq!(
+                LogEntry::decode(&longer),
+                Err(EntryDecodeError::TrailingBytes { count: 1 })
+            );
+        }
+    }
+
+    #[test]
+    fn log_26_invalid_fields_are_refused_each_with_its_error() {
+        let ex = examples();
+        let mut kind = ex[3].encode();
+        kind[1 + 32 + 16 + 4] = 3;
+        assert_eq!(
+            LogEntry::decode(&kind),
+            Err(EntryDecodeError::UnknownChallengeKind { code: 3 })
+        );
+        let mut window = ex[3].encode();
+        let end = window.len() - 8;
+        window[end..].copy_from_slice(&1_800_000_000i64.to_be_bytes());
+        assert_eq!(
+            LogEntry::decode(&window),
+            Err(EntryDecodeError::EmptyWindow)
+        );
+        let mut reason = ex[6].encode();
+        *reason.last_mut().unwrap() = 0;
+        assert_eq!(
+            LogEntry::decode(&reason),
+            Err(EntryDecodeError::UnknownDenialReason { code: 0 })
+        );
+        let mut label = ex[8].encode();
+        label[2] = b'A';
+        assert_eq!(
+            LogEntry::decode(&label),
+            Err(EntryDecodeError::InvalidLabel { field: "custodian" })
+        );
+        let mut empty_label = vec![0x09, 0];
+        empty_label.extend_from_slice(&[0; 12]);
+        assert_eq!(
+            LogEntry::decode(&empty_label),
+            Err(EntryDecodeError::InvalidLabel { field: "custodian" })
+        );
+        // Records: the count is at a known offset in a hold entry.
+        let mut zero = ex[9].encode();
+        zero[17..19].copy_from_slice(&[0, 0]);
+        assert_eq!(
+            LogEntry::decode(&zero),
+            Err(EntryDecodeError::RecordCount { count: 0 })
+        );
+        let mut many = ex[9].encode();
+        many[17..19].copy_from_slice(&1025u16.to_be_bytes());
+        assert_eq!(
+            LogEntry::decode(&many),
+            Err(EntryDecodeError::RecordCount { count: 1025 })
+        );
+        let mut unsorted = ex[5].encode();
+        let at = unsorted.len() - 4 - 64;
+        unsorted[at..at + 32].copy_from_slice(&[3; 32]);
+        assert_eq!(
+            LogEntry::decode(&unsorted),
+            Err(EntryDecodeError::RecordsNotAscending)
+        );
+        let mut repeated = ex[5].encode();
+        repeated[at..at + 32].copy_from_slice(&[2; 32]);
+        assert_eq!(
+            LogEntry::decode(&repeated),
+            Err(EntryDecodeError::RecordsNotAscending)
+        );
+    }
+
+    #[test]
+    fn log_27_log_28_labels_cannot_carry_names_or_free_text() {
+        for bad in [
+            "",
+            "Jane Doe",
+            "jane doe",
+            "jane.doe",
+            "officer_1",
+            "é",
+            &"a".repeat(33),
+        ] {
+            assert!(OfficerId::new(bad).is_err(), "{bad:?}");
+            assert!(CustodianId::new(bad).is_err(), "{bad:?}");
+        }
+        assert!(OfficerId::new("officer-7f3a").is_ok());
+        assert!(CaseRef::new("Jane Doe").is_err());
+        assert!(CaseRef::new(&"A".repeat(65)).is_err());
+        assert!(CaseRef::new("ORD-2026/0042").is_ok());
+        // Every entry is bounded: no field can hold content of arbitrary size.
+        let biggest = LogEntry::AccessDenied {
+            access: Access {
+                records: RecordSet::new((0..MAX_RECORDS as u32).map(|i| {
+                    let mut b = [0u8; 32];
+                    b[..4].copy_from_slice(&i.to_be_bytes());
+                    RecordId::from_bytes(b)
+                }))
+                .unwrap(),
+                ..access()
+            },
+            reason: DenialReason::NotAuthorized,
+        };
+        assert!(biggest.encode().len() < crate::tiles::MAX_ENTRY_LEN);
+        assert_eq!(
+            RecordSet::new(core::iter::empty()),
+            Err(RecordSetError::Empty)
+        );
+    }
+
+    #[test]
+    fn log_30_record_set_hash_is_order_free_and_counts_distinct_records() {
+        let a = RecordId::from_bytes([1; 32]);
+        let b = RecordId::from_bytes([2; 32]);
+        let (n, h) = RecordSetHash::of(&[b, a, b]);
+        assert_eq!(n, 2);
+        assert_eq!(h, RecordSetHash::of(&[a, b]).1);
+        let mut input = RECORD_SET_LABEL.to_vec();
+        input.extend_from_slice(&2u64.to_be_bytes());
+        input.extend_from_slice(&[1; 32]);
+        input.extend_from_slice(&[2; 32]);
+        let d = ring::digest::digest(&ring::digest::SHA256, &input);
+        assert_eq!(h.as_bytes().as_slice(), d.as_ref());
+        assert_ne!(h, RecordSetHash::of(&[a]).1);
+    }
+
+    fn arb_label() -> impl Strategy<Value = String> {
+        "[a-z0-9-]{1,32}"
+    }
+
+    fn arb_records() -> impl Strategy<Value = RecordSet> {
+        proptest::collection::vec(any::<[u8; 32]>(), 1..8)
+            .prop_map(|v| RecordSet::new(v.into_iter().map(RecordId::from_bytes)).unwrap())
+    }
+
+    fn arb_access() -> impl Strategy<Value = Access> {
+        (
+            arb_label(),
+            arb_label(),
+            arb_label(),
+            arb_label(),
+            "[A-Za-z0-9._:/-]{1,64}",
+            arb_records(),
+            any::<u32>(),
+        )
+            .prop_map(|(c, o, p, l, k, records, e)| Access {
+                custodian: CustodianId(c),
+                officer: OfficerId(o),
+                purpose: PurposeId(p),
+                legal_basis: LegalBasisId(l),
+                case_ref: CaseRef(k),
+                records,
+                epoch: EpochId::new(e),
+            })
+    }
+
+    fn arb_hold() -> impl Strategy<Value = LegalHold> {
+        (any::<[u8; 16]>(), arb_records(), arb_label(), any::<i64>()).prop_map(|(h, r, l, t)| {
+            LegalHold {
+                hold: HoldId(h),
+                records: r,
+                legal_basis: LegalBasisId(l),
+                expires: UnixTime(t),
+            }
+        })
+    }
+
+    fn arb_entry() -> impl Strategy<Value = LogEntry> {
+        let tag = any::<[u8; 32]>().prop_map(ParticipantTag::from_bytes);
+        let epoch = any::<u32>().prop_map(EpochId::new);
+        prop_oneof![
+            (tag.clone(), epoch.clone(), any::<[u8; 32]>()).prop_map(|(tag, epoch, p)| {
+                LogEntry::EnrollmentOpened {
+                    tag,
+                    epoch,
+                    policy: PolicyHash::from_bytes(p),
+                }
+            }),
+            (tag.clone(), epoch.clone())
+                .prop_map(|(tag, epoch)| LogEntry::EnrollmentClosed { tag, epoch }),
+            any::<[u8; 32]>().prop_map(|p| LogEntry::PolicyPublished {
+                policy: PolicyHash::from_bytes(p)
+            }),
+            (
+                tag.clone(),
+                any::<[u8; 16]>(),
+                epoch.clone(),
+                any::<bool>(),
+                any::<i64>(),
+                1..=i64::MAX
+            )
+                .prop_map(|(tag, c, epoch, adhoc, start, len)| {
+                    LogEntry::ChallengeIssued {
+                        tag,
+                        challenge: ChallengeId::from_bytes(c),
+                        epoch,
+                        kind: if adhoc {
+                            ChallengeKind::AdHoc
+                        } else {
+                            ChallengeKind::Scheduled
+                        },
+                        window: WindowSpan {
+                            start: UnixTime(start.min(i64::MAX - len)),
+                            end: UnixTime(start.min(i64::MAX - len) + len),
+                        },
+                    }
+                }),
+            (tag, any::<[u8; 32]>(), any::<[u8; 16]>(), epoch.clone()).prop_map(
+                |(tag, r, c, epoch)| LogEntry::CheckInReceived {
+                    tag,
+                    record: RecordId::from_bytes(r),
+                    challenge: ChallengeId::from_bytes(c),
+                    epoch,
+                }
+            ),
+            arb_access().prop_map(LogEntry::ContentAccessed),
+            (arb_access(), 1u8..=6).prop_map(|(access, r)| LogEntry::AccessDenied {
+                access,
+                reason: DenialReason::from_code(r).unwrap(),
+            }),
+            (epoch.clone(), any::<u64>(), any::<[u8; 32]>()).prop_map(|(epoch, count, h)| {
+                LogEntry::RecordsPurged {
+                    epoch,
+                    count,
+                    record_set: RecordSetHash(h),
+                }
+            }),
+            (arb_label(), epoch, any::<i64>()).prop_map(|(c, epoch, t)| {
+                LogEntry::EpochKeyDestroyed {
+                    custodian: CustodianId(c),
+                    epoch,
+                    destroyed_at: UnixTime(t),
+                }
+            }),
+            arb_hold().prop_map(LogEntry::LegalHoldPlaced),
+            arb_hold().prop_map(LogEntry::LegalHoldReleased),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn log_25_log_26_encoding_is_canonical(entry in arb_entry()) {
+            let bytes = entry.encode();
+            prop_assert_eq!(LogEntry::decode(&bytes).unwrap(), entry);
+        }
+
+        #[test]
+        fn log_26_decoding_arbitrary_bytes_never_panics_and_accepts_only_canonical(
+            bytes in proptest::collection::vec(any::<u8>(), 0..200)
+        ) {
+            if let Ok(entry) = LogEntry::decode(&bytes) {
+                prop_assert_eq!(entry.encode(), bytes);
+            }
+        }
+    }
+}

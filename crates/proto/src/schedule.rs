@@ -1,0 +1,718 @@
+//! The check-in schedule fixed at enrollment, and the one rule that both the server and
+//! the device apply to every challenge (**CHL-1** to **CHL-5**).
+//!
+//! A schedule is a set of weekly windows in the participant's time zone, a cap on
+//! check-ins per local day and a cap on ad-hoc challenges in any 30 days. Every
+//! challenge, scheduled or ad hoc, must fall inside a window; at most one scheduled
+//! challenge per window; the caps count every challenge issued. [`Schedule::admits`] is
+//! pure: the caller passes the challenges already issued, so the same code can run on the
+//! server (which must not issue beyond it) and on the device (which refuses anything
+//! beyond it). Spec: `spec/schedule.md`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::policy::Policy;
+use crate::wire::UnixTime;
+
+const THIRTY_DAYS: i64 = 30 * 86_400;
+
+/// A day of the week.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum Weekday {
+    Monday,
+    Tuesday,
+    Wednesday,
+    Thursday,
+    Friday,
+    Saturday,
+    Sunday,
+}
+
+impl Weekday {
+    fn from_jiff(w: jiff::civil::Weekday) -> Self {
+        match w {
+            jiff::civil::Weekday::Monday => Self::Monday,
+            jiff::civil::Weekday::Tuesday => Self::Tuesday,
+            jiff::civil::Weekday::Wednesday => Self::Wednesday,
+            jiff::civil::Weekday::Thursday => Self::Thursday,
+            jiff::civil::Weekday::Friday => Self::Friday,
+            jiff::civil::Weekday::Saturday => Self::Saturday,
+            jiff::civil::Weekday::Sunday => Self::Sunday,
+        }
+    }
+}
+
+/// A local time of day with minute precision, `00:00` to `24:00` (`24:00` only as an end).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LocalTime(u16);
+
+impl LocalTime {
+    /// `hour:minute`; `None` unless it is between `00:00` and `24:00`.
+    pub fn new(hour: u8, minute: u8) -> Option<Self> {
+        let m = u16::from(hour) * 60 + u16::from(minute);
+        (minute < 60 && m <= 1440).then_some(Self(m))
+    }
+
+    /// Minutes since local midnight.
+    pub fn minutes(self) -> u16 {
+        self.0
+    }
+}
+
+impl fmt::Display for LocalTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}:{:02}", self.0 / 60, self.0 % 60)
+    }
+}
+
+impl fmt::Debug for LocalTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LocalTime({self})")
+    }
+}
+
+impl FromStr for LocalTime {
+    type Err = ScheduleError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || ScheduleError::InvalidTime { text: s.to_owned() };
+        let b = s.as_bytes();
+        if b.len() != 5 || b[2] != b':' {
+            return Err(err());
+        }
+        let h: u8 = s[..2].parse().map_err(|_| err())?;
+        let m: u8 = s[3..].parse().map_err(|_| err())?;
+        Self::new(h, m).ok_or_else(err)
+    }
+}
+
+impl Serialize for LocalTime {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for LocalTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A weekly check-in window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    /// The day.
+    pub weekday: Weekday,
+    /// First minute of the window, local time.
+    pub start: LocalTime,
+    /// First minute after the window, local time.
+    pub end: LocalTime,
+}
+
+/// One occurrence of a window, in absolute time: `[start, end)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WindowSpan {
+    /// When it opens.
+    pub start: UnixTime,
+    /// When it closes (exclusive).
+    pub end: UnixTime,
+}
+
+impl WindowSpan {
+    /// Whether `t` is inside.
+    pub fn contains(&self, t: UnixTime) -> bool {
+        self.start <= t && t < self.end
+    }
+}
+
+/// Scheduled or ad hoc.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChallengeKind {
+    /// The one challenge of a window.
+    Scheduled,
+    /// An extra challenge an officer asked for; capped per 30 days.
+    AdHoc,
+}
+
+impl ChallengeKind {
+    /// The byte that stands for this kind in canonical encodings.
+    pub const fn code(self) -> u8 {
+        match self {
+            Self::Scheduled => 1,
+            Self::AdHoc => 2,
+        }
+    }
+}
+
+/// A challenge already issued (or proposed), as the schedule sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    /// When it was issued.
+    pub at: UnixTime,
+    /// Scheduled or ad hoc.
+    pub kind: ChallengeKind,
+}
+
+/// Why a schedule could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScheduleError {
+    /// A time that is not `HH:MM` between `00:00` and `24:00`.
+    #[error("`{text}` is not a time between 00:00 and 24:00 written HH:MM")]
+    InvalidTime {
+        /// The text given.
+        text: String,
+    },
+    /// A time zone name that is not in the bundled IANA database.
+    #[error("`{name}` is not a known IANA time zone")]
+    UnknownTimeZone {
+        /// The name given.
+        name: String,
+    },
+    /// No windows at all.
+    #[error("a schedule needs at least one window")]
+    NoWindows,
+    /// A window that does not end after it starts.
+    #[error("the {weekday:?} window must end after it starts")]
+    EmptyWindow {
+        /// Its day.
+        weekday: Weekday,
+    },
+    /// Two windows on one day that overlap.
+    #[error("two {weekday:?} windows overlap")]
+    OverlappingWindows {
+        /// Their day.
+        weekday: Weekday,
+    },
+    /// More windows on one day than the daily cap allows.
+    #[error("{count} windows on {weekday:?} exceed the daily cap of {cap}")]
+    TooManyWindows {
+        /// The day.
+        weekday: Weekday,
+        /// Windows on that day.
+        count: usize,
+        /// The daily cap.
+        cap: u8,
+    },
+    /// A daily cap of zero: a schedule must allow at least one check-in a day it has a
+    /// window.
+    #[error("the daily cap must be at least 1")]
+    ZeroDailyCap,
+    /// A daily cap above the policy's.
+    #[error("daily cap {value} exceeds the policy's {max}")]
+    DailyCapOutOfPolicy {
+        /// The cap given.
+        value: u8,
+        /// The policy's most.
+        max: u32,
+    },
+    /// An ad-hoc cap above the policy's.
+    #[error("ad-hoc cap {value} exceeds the policy's {max}")]
+    AdHocCapOutOfPolicy {
+        /// The cap given.
+        value: u8,
+        /// The policy's most.
+        max: u32,
+    },
+}
+
+/// Why a challenge is outside the schedule. The server never issues such a challenge;
+/// the device refuses it (**CHL-2**, **CHL-3**, **CHL-4**).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScheduleViolation {
+    /// Not inside any enrolled window.
+    #[error("the challenge is outside every enrolled window")]
+    OutsideWindow,
+    /// A second scheduled challenge in one window.
+    #[error("a scheduled challenge was already issued in this window")]
+    ScheduledAlreadyIssued,
+    /// Over the cap of check-ins per local day.
+    #[error("the daily cap of {cap} check-ins is reached")]
+    DailyCapReached {
+        /// The cap.
+        cap: u8,
+    },
+    /// Over the cap of ad-hoc challenges in 30 days.
+    #[error("the cap of {cap} ad-hoc challenges in 30 days is reached")]
+    AdHocCapReached {
+        /// The cap.
+        cap: u8,
+    },
+}
+
+impl ScheduleViolation {
+    /// The machine-readable code, as in the spec.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::OutsideWindow => "outside_window",
+            Self::ScheduledAlreadyIssued => "scheduled_already_issued",
+            Self::DailyCapReached { .. } => "daily_cap_reached",
+            Self::AdHocCapReached { .. } => "adhoc_cap_reached",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    time_zone: String,
+    windows: Vec<Window>,
+    daily_cap: u8,
+    adhoc_cap_30d: u8,
+}
+
+/// A participant's enrolled schedule.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(try_from = "RawSchedule")]
+pub struct Schedule {
+    time_zone: String,
+    windows: Vec<Window>,
+    daily_cap: u8,
+    adhoc_cap_30d: u8,
+    #[serde(skip)]
+    tz: TimeZone,
+}
+
+impl PartialEq for Schedule {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            &self.time_zone,
+            &self.windows,
+            self.daily_cap,
+            self.adhoc_cap_30d,
+        ) == (
+            &other.time_zone,
+            &other.windows,
+            other.daily_cap,
+            other.adhoc_cap_30d,
+        )
+    }
+}
+
+impl Eq for Schedule {}
+
+impl TryFrom<RawSchedule> for Schedule {
+    type Error = ScheduleError;
+
+    fn try_from(raw: RawSchedule) -> Result<Self, Self::Error> {
+        Self::new(
+            &raw.time_zone,
+            raw.windows,
+            raw.daily_cap,
+            raw.adhoc_cap_30d,
+        )
+    }
+}
+
+impl Schedule {
+    /// Builds a schedule, checking its own consistency (the policy check is
+    /// [`Schedule::check_policy`]).
+    ///
+    /// # Errors
+    /// [`ScheduleError`] for an unknown time zone, no windows, an empty or overlapping
+    /// window, more windows on a day than the daily cap, or a daily cap of zero.
+    pub fn new(
+        time_zone: &str,
+        mut windows: Vec<Window>,
+        daily_cap: u8,
+        adhoc_cap_30d: u8,
+    ) -> Result<Self, ScheduleError> {
+        let tz = jiff::tz::db()
+            .get(time_zone)
+            .map_err(|_| ScheduleError::UnknownTimeZone {
+                name: time_zone.to_owned(),
+            })?;
+        if windows.is_empty() {
+            return Err(ScheduleError::NoWindows);
+        }
+        if daily_cap == 0 {
+            return Err(ScheduleError::ZeroDailyCap);
+        }
+        windows.sort_by_key(|w| (w.weekday, w.start));
+        for w in &windows {
+            if w.end <= w.start {
+                return Err(ScheduleError::EmptyWindow { weekday: w.weekday });
+            }
+        }
+        for pair in windows.windows(2) {
+            if pair[0].weekday == pair[1].weekday && pair[1].start < pair[0].end {
+                return Err(ScheduleError::OverlappingWindows {
+                    weekday: pair[0].weekday,
+                });
+            }
+        }
+        for chunk in windows.chunk_by(|a, b| a.weekday == b.weekday) {
+            if chunk.len() > usize::from(daily_cap) {
+                return Err(ScheduleError::TooManyWindows {
+                    weekday: chunk[0].weekday,
+                    count: chunk.len(),
+                    cap: daily_cap,
+                });
+            }
+        }
+        Ok(Self {
+            time_zone: time_zone.to_owned(),
+            windows,
+            daily_cap,
+            adhoc_cap_30d,
+            tz,
+        })
+    }
+
+    /// Checks the caps against the policy's limits (**CHL-1**).
+    ///
+    /// # Errors
+    /// [`ScheduleError::DailyCapOutOfPolicy`] or [`ScheduleError::AdHocCapOutOfPolicy`].
+    pub fn check_policy(&self, policy: &Policy) -> Result<(), ScheduleError> {
+        if u32::from(self.daily_cap) > policy.max_checkins_per_day() {
+            return Err(ScheduleError::DailyCapOutOfPolicy {
+                value: self.daily_cap,
+                max: policy.max_checkins_per_day(),
+            });
+        }
+        if u32::from(self.adhoc_cap_30d) > policy.max_adhoc_per_30_days() {
+            return Err(ScheduleError::AdHocCapOutOfPolicy {
+                value: self.adhoc_cap_30d,
+                max: policy.max_adhoc_per_30_days(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The IANA time zone name.
+    pub fn time_zone(&self) -> &str {
+        &self.time_zone
+    }
+
+    /// The windows, sorted by day and start.
+    pub fn windows(&self) -> &[Window] {
+        &self.windows
+    }
+
+    /// Most challenges per local day.
+    pub fn daily_cap(&self) -> u8 {
+        self.daily_cap
+    }
+
+    /// Most ad-hoc challenges in any 30 days.
+    pub fn adhoc_cap_30d(&self) -> u8 {
+        self.adhoc_cap_30d
+    }
+
+    fn local_date(&self, t: UnixTime) -> Option<jiff::civil::Date> {
+        let ts = jiff::Timestamp::from_second(t.seconds()).ok()?;
+        Some(self.tz.to_datetime(ts).date())
+    }
+
+    fn span_on(&self, date: jiff::civil::Date, w: &Window) -> Option<WindowSpan> {
+        let at = |m: u16| -> Option<UnixTime> {
+            // 24:00 is the next day's midnight.
+            let (d, m) = if m == 1440 {
+                (date.tomorrow().ok()?, 0)
+            } else {
+                (date, m)
+            };
+            let dt = d.at((m / 60) as i8, (m % 60) as i8, 0, 0);
+            let z = dt.to_zoned_datetime(self.tz.clone()).ok()?;
+            Some(UnixTime(z.timestamp().as_second()))
+        };
+        Some(WindowSpan {
+            start: at(w.start.minutes())?,
+            end: at(w.end.minutes())?,
+        })
+    }
+
+    /// The occurrence of a window that contains `t`, if any.
+    pub fn window_at(&self, t: UnixTime) -> Option<WindowSpan> {
+        let date = self.local_date(t)?;
+        let weekday = Weekday::from_jiff(date.weekday());
+        self.windows
+            .iter()
+            .filter(|w| w.weekday == weekday)
+            .filter_map(|w| self.span_on(date, w))
+            .find(|span| span.contains(t))
+    }
+
+    /// The occurrences of windows that begin in `[from, to)`, in order.
+    pub fn spans_between(&self, from: UnixTime, to: UnixTime) -> Vec<WindowSpan> {
+        let mut out = Vec::new();
+        let (Some(mut date), Some(last)) = (self.local_date(from), self.local_date(to)) else {
+            return out;
+        };
+        while date <= last {
+            let weekday = Weekday::from_jiff(date.weekday());
+            for w in self.windows.iter().filter(|w| w.weekday == weekday) {
+                if let Some(span) = self.span_on(date, w) {
+                    if from <= span.start && span.start < to {
+                        out.push(span);
+                    }
+                }
+            }
+            match date.tomorrow() {
+                Ok(d) => date = d,
+                Err(_) => break,
+            }
+        }
+        out
+    }
+
+    /// Whether the schedule admits `candidate` after the challenges in `prior` (every
+    /// challenge already issued to this participant; order does not matter).
+    ///
+    /// # Errors
+    /// The first [`ScheduleViolation`] found: outside every window, a second scheduled
+    /// challenge in a window, the daily cap, the ad-hoc cap.
+    pub fn admits(&self, prior: &[Slot], candidate: Slot) -> Result<WindowSpan, ScheduleViolation> {
+        let span = self
+            .window_at(candidate.at)
+            .ok_or(ScheduleViolation::OutsideWindow)?;
+        if candidate.kind == ChallengeKind::Scheduled
+            && prior
+                .iter()
+                .any(|s| s.kind == ChallengeKind::Scheduled && span.contains(s.at))
+        {
+            return Err(ScheduleViolation::ScheduledAlreadyIssued);
+        }
+        let day = self.local_date(candidate.at);
+        let same_day = prior
+            .iter()
+            .filter(|s| self.local_date(s.at) == day)
+            .count();
+        if same_day >= usize::from(self.daily_cap) {
+            return Err(ScheduleViolation::DailyCapReached {
+                cap: self.daily_cap,
+            });
+        }
+        if candidate.kind == ChallengeKind::AdHoc {
+            let since = candidate.at.plus(-THIRTY_DAYS);
+            let recent = prior
+                .iter()
+                .filter(|s| s.kind == ChallengeKind::AdHoc && since < s.at && s.at <= candidate.at)
+                .count();
+            if recent >= usize::from(self.adhoc_cap_30d) {
+                return Err(ScheduleViolation::AdHocCapReached {
+                    cap: self.adhoc_cap_30d,
+                });
+            }
+        }
+        Ok(span)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::default_policy;
+
+    fn t(s: &str) -> UnixTime {
+        UnixTime(s.parse::<jiff::Timestamp>().unwrap().as_second())
+    }
+
+    fn thursday_morning(daily: u8, adhoc: u8) -> Schedule {
+        Schedule::new(
+            "America/Chicago",
+            vec![Window {
+                weekday: Weekday::Thursday,
+                start: "09:00".parse().unwrap(),
+                end: "12:00".parse().unwrap(),
+            }],
+            daily,
+            adhoc,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn chl_1_windows_are_local_time() {
+        let s = thursday_morning(1, 0);
+        // 2026-11-26 is a Thursday; Chicago is UTC-6 in November.
+        assert!(s.window_at(t("2026-11-26T15:00:00Z")).is_some());
+        assert!(s.window_at(t("2026-11-26T14:59:59Z")).is_none());
+        assert!(
+            s.window_at(t("2026-11-26T18:00:00Z")).is_none(),
+            "end is exclusive"
+        );
+        // In July Chicago is UTC-5.
+        assert!(s.window_at(t("2026-07-02T14:00:00Z")).is_some());
+        assert!(
+            s.window_at(t("2026-11-25T15:00:00Z")).is_none(),
+            "a Wednesday"
+        );
+        let span = s.window_at(t("2026-11-26T16:00:00Z")).unwrap();
+        assert_eq!(span.start, t("2026-11-26T15:00:00Z"));
+        assert_eq!(span.end, t("2026-11-26T18:00:00Z"));
+    }
+
+    #[test]
+    fn chl_1_schedule_is_checked_against_policy() {
+        let p = default_policy();
+        assert!(thursday_morning(3, 4).check_policy(&p).is_ok());
+        assert!(matches!(
+            thursday_morning(4, 0).check_policy(&p),
+            Err(ScheduleError::DailyCapOutOfPolicy { value: 4, max: 3 })
+        ));
+        assert!(matches!(
+            thursday_morning(1, 5).check_policy(&p),
+            Err(ScheduleError::AdHocCapOutOfPolicy { value: 5, max: 4 })
+        ));
+    }
+
+    #[test]
+    fn chl_1_bad_schedules_are_refused() {
+        let w = |d, a: &str, b: &str| Window {
+            weekday: d,
+            start: a.parse().unwrap(),
+            end: b.parse().unwrap(),
+        };
+        assert!(matches!(
+            Schedule::new(
+                "Mars/Olympus",
+                vec![w(Weekday::Monday, "09:00", "10:00")],
+                1,
+                0
+            ),
+            Err(ScheduleError::UnknownTimeZone { .. })
+        ));
+        assert_eq!(
+            Schedule::new("UTC", vec![], 1, 0).unwrap_err(),
+            ScheduleError::NoWindows
+        );
+        assert!(matches!(
+            Schedule::new("UTC", vec![w(Weekday::Monday, "10:00", "10:00")], 1, 0),
+            Err(ScheduleError::EmptyWindow { .. })
+        ));
+        assert!(matches!(
+            Schedule::new(
+                "UTC",
+                vec![
+                    w(Weekday::Monday, "09:00", "11:00"),
+                    w(Weekday::Monday, "10:00", "12:00")
+                ],
+                2,
+                0
+            ),
+            Err(ScheduleError::OverlappingWindows { .. })
+        ));
+        assert!(matches!(
+            Schedule::new(
+                "UTC",
+                vec![
+                    w(Weekday::Monday, "09:00", "10:00"),
+                    w(Weekday::Monday, "11:00", "12:00")
+                ],
+                1,
+                0
+            ),
+            Err(ScheduleError::TooManyWindows {
+                count: 2,
+                cap: 1,
+                ..
+            })
+        ));
+        assert_eq!(
+            Schedule::new("UTC", vec![w(Weekday::Monday, "09:00", "10:00")], 0, 0).unwrap_err(),
+            ScheduleError::ZeroDailyCap
+        );
+        assert!("25:00".parse::<LocalTime>().is_err());
+        assert!("9:00".parse::<LocalTime>().is_err());
+        assert!("24:00".parse::<LocalTime>().is_ok());
+    }
+
+    #[test]
+    fn chl_2_one_scheduled_challenge_per_window() {
+        let s = thursday_morning(3, 0);
+        let first = Slot {
+            at: t("2026-11-26T15:00:00Z"),
+            kind: ChallengeKind::Scheduled,
+        };
+        assert!(s.admits(&[], first).is_ok());
+        let second = Slot {
+            at: t("2026-11-26T16:00:00Z"),
+            kind: ChallengeKind::Scheduled,
+        };
+        assert_eq!(
+            s.admits(&[first], second),
+            Err(ScheduleViolation::ScheduledAlreadyIssued)
+        );
+        let outside = Slot {
+            at: t("2026-11-26T20:00:00Z"),
+            kind: ChallengeKind::AdHoc,
+        };
+        assert_eq!(
+            s.admits(&[], outside),
+            Err(ScheduleViolation::OutsideWindow)
+        );
+    }
+
+    #[test]
+    fn chl_3_daily_cap_counts_every_challenge() {
+        let s = thursday_morning(2, 8);
+        let mut prior = vec![];
+        for (i, minute) in ["15:00", "15:10", "15:20"].iter().enumerate() {
+            let slot = Slot {
+                at: t(&format!("2026-11-26T{minute}:00Z")),
+                kind: if i == 0 {
+                    ChallengeKind::Scheduled
+                } else {
+                    ChallengeKind::AdHoc
+                },
+            };
+            let r = s.admits(&prior, slot);
+            if i < 2 {
+                assert!(r.is_ok(), "{i}: {r:?}");
+                prior.push(slot);
+            } else {
+                assert_eq!(r, Err(ScheduleViolation::DailyCapReached { cap: 2 }));
+            }
+        }
+    }
+
+    #[test]
+    fn chl_4_adhoc_cap_is_a_rolling_30_days() {
+        let s = thursday_morning(3, 2);
+        let adhoc = |d: &str| Slot {
+            at: t(&format!("{d}T16:00:00Z")),
+            kind: ChallengeKind::AdHoc,
+        };
+        let prior = [adhoc("2026-11-05"), adhoc("2026-11-12")];
+        assert_eq!(
+            s.admits(&prior, adhoc("2026-11-26")),
+            Err(ScheduleViolation::AdHocCapReached { cap: 2 })
+        );
+        // 2026-12-10 is 35 days after 11-05 but 28 after 11-12: one in the last 30 days.
+        assert!(s.admits(&prior, adhoc("2026-12-10")).is_ok());
+    }
+
+    #[test]
+    fn chl_1_spans_between_lists_occurrences() {
+        let s = thursday_morning(1, 0);
+        let spans = s.spans_between(t("2026-11-01T00:00:00Z"), t("2026-12-01T00:00:00Z"));
+        assert_eq!(spans.len(), 4, "four Thursdays in November 2026");
+        assert!(spans.windows(2).all(|p| p[0].start < p[1].start));
+    }
+
+    #[test]
+    fn chl_1_schedule_json_round_trip_and_validation() {
+        let s = thursday_morning(1, 2);
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(
+            json,
+            r#"{"time_zone":"America/Chicago","windows":[{"weekday":"thursday","start":"09:00","end":"12:00"}],"daily_cap":1,"adhoc_cap_30d":2}"#
+        );
+        assert_eq!(serde_json::from_str::<Schedule>(&json).unwrap(), s);
+        let bad = json.replace("America/Chicago", "Nowhere/Atlantis");
+        assert!(serde_json::from_str::<Schedule>(&bad).is_err());
+        let extra = json.replace("\"daily_cap\"", "\"gps_interval\":60,\"daily_cap\"");
+        assert!(serde_json::from_str::<Schedule>(&extra).is_err());
+    }
+}

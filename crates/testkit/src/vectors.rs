@@ -1,0 +1,362 @@
+//! The test vectors under `spec/vectors/`, one JSON file per case, negatives named
+//! `fail_*` (in the style of the age testkit).
+//!
+//! Regenerate with `cargo run -p minimis-testkit --bin gen-vectors` from the repository
+//! root. Every value is fixed (Ed25519 and HMAC are deterministic), so regenerating
+//! without a code change writes the same bytes; the workspace test
+//! `chk_1_vectors_match_the_generator` fails if the committed files drift.
+
+use minimis_crypto::{SigningKey, TagKey, sign_challenge, sign_envelope, sign_epoch_recipient};
+use minimis_proto::payload::{HEADER_LEN, NOTE_CAPACITY, PAYLOAD_LEN};
+use minimis_proto::{
+    Challenge, ChallengeId, ChallengeKind, CheckInPayload, CustodianRole, EpochId, EpochRecipient,
+    Note, PolicyHash, PresenceResult, Pseudonym, SealedCheckIn, UnixTime, ZoneResult,
+    default_policy,
+};
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+/// The command that regenerates the vectors.
+pub const REGENERATE: &str = "cargo run -p minimis-testkit --bin gen-vectors";
+
+/// One vector file: its path under `spec/vectors/` and its JSON.
+pub struct Vector {
+    /// Path relative to `spec/vectors/`, e.g. `payload/ok_minimal.json`.
+    pub path: String,
+    /// The content.
+    pub json: Value,
+}
+
+impl Vector {
+    /// The file's bytes: pretty JSON and a final newline.
+    pub fn to_file(&self) -> String {
+        let mut s = serde_json::to_string_pretty(&self.json).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+}
+
+fn v(path: &str, mut json: Value) -> Vector {
+    if let Value::Object(map) = &mut json {
+        map.insert("generated_by".into(), json!(REGENERATE));
+    }
+    Vector {
+        path: path.into(),
+        json,
+    }
+}
+
+const CHALLENGE: ChallengeId = ChallengeId::from_bytes([
+    0x4d, 0x69, 0x6e, 0x69, 0x6d, 0x69, 0x73, 0x2d, 0x63, 0x68, 0x61, 0x6c, 0x6c, 0x65, 0x6e, 0x67,
+]);
+const PSEUDONYM: Pseudonym = Pseudonym::from_bytes([
+    0x70, 0x73, 0x65, 0x75, 0x64, 0x6f, 0x6e, 0x79, 0x6d, 0x2d, 0x30, 0x30, 0x30, 0x30, 0x30, 0x31,
+]);
+const DEVICE_TIME: UnixTime = UnixTime(1_795_708_800);
+
+fn payload(zone: ZoneResult, presence: PresenceResult, note: &str) -> CheckInPayload {
+    CheckInPayload {
+        challenge_id: CHALLENGE,
+        zone,
+        presence,
+        device_time: DEVICE_TIME,
+        note: Note::new(note, NOTE_CAPACITY).unwrap_or_default(),
+    }
+}
+
+fn ok_payload(name: &str, comment: &str, max: usize, p: &CheckInPayload) -> Vector {
+    v(
+        &format!("payload/{name}.json"),
+        json!({
+            "comment": comment,
+            "max_note_bytes": max,
+            "encoded": hex::encode(p.encode().expose()),
+            "expected": {
+                "challenge_id": p.challenge_id,
+                "zone": p.zone,
+                "presence": p.presence,
+                "device_time": p.device_time,
+                "note": p.note.expose(),
+            },
+        }),
+    )
+}
+
+fn fail_payload(name: &str, comment: &str, max: usize, bytes: &[u8], error: &str) -> Vector {
+    v(
+        &format!("payload/{name}.json"),
+        json!({
+            "comment": comment,
+            "max_note_bytes": max,
+            "encoded": hex::encode(bytes),
+            "error": error,
+        }),
+    )
+}
+
+fn payload_vectors() -> Vec<Vector> {
+    let mut out = vec![];
+    let minimal = payload(ZoneResult::Inside, PresenceResult::Confirmed, "");
+    out.push(ok_payload(
+        "ok_minimal",
+        "inside the zone, presence confirmed, no note",
+        280,
+        &minimal,
+    ));
+    out.push(ok_payload(
+        "ok_outside_with_note",
+        "outside the zone with a UTF-8 note in Spanish",
+        280,
+        &payload(
+            ZoneResult::Outside,
+            PresenceResult::Confirmed,
+            "Estoy en la clínica con mi hija; volveré a las 6.",
+        ),
+    ));
+    out.push(ok_payload(
+        "ok_no_zone_ordered",
+        "no zone was ordered, so no fix was taken; presence check not required",
+        280,
+        &payload(ZoneResult::NotRequired, PresenceResult::NotRequired, ""),
+    ));
+    out.push(ok_payload(
+        "ok_unavailable",
+        "no fix could be taken and the presence sensor failed",
+        280,
+        &payload(
+            ZoneResult::Unavailable,
+            PresenceResult::Unavailable,
+            "no GPS",
+        ),
+    ));
+    out.push(ok_payload(
+        "ok_full_note",
+        "a note of the full 483-byte capacity, accepted when the policy allows 483",
+        NOTE_CAPACITY,
+        &payload(
+            ZoneResult::Inside,
+            PresenceResult::NotConfirmed,
+            &"a".repeat(NOTE_CAPACITY),
+        ),
+    ));
+
+    let good = *minimal.encode().expose();
+    let with_note = *payload(ZoneResult::Inside, PresenceResult::Confirmed, "ok")
+        .encode()
+        .expose();
+    let mut cases: Vec<(&str, &str, usize, Vec<u8>, &str)> = vec![
+        (
+            "fail_short",
+            "511 bytes: one short",
+            280,
+            good[..PAYLOAD_LEN - 1].to_vec(),
+            "wrong_length",
+        ),
+        (
+            "fail_long",
+            "513 bytes: one long",
+            280,
+            [&good[..], &[0u8]].concat(),
+            "wrong_length",
+        ),
+    ];
+    let mut b = good;
+    b[0] = 2;
+    cases.push((
+        "fail_version",
+        "version 2 is unknown",
+        280,
+        b.to_vec(),
+        "unsupported_version",
+    ));
+    let mut b = good;
+    b[17] = 0;
+    cases.push((
+        "fail_zone_tag_zero",
+        "zone tag 0 is not defined (an all-zero payload never decodes)",
+        280,
+        b.to_vec(),
+        "unknown_zone_tag",
+    ));
+    let mut b = good;
+    b[17] = 5;
+    cases.push((
+        "fail_zone_tag_five",
+        "zone tag 5 is not defined",
+        280,
+        b.to_vec(),
+        "unknown_zone_tag",
+    ));
+    let mut b = good;
+    b[18] = 0xff;
+    cases.push((
+        "fail_presence_tag",
+        "presence tag 255 is not defined",
+        280,
+        b.to_vec(),
+        "unknown_presence_tag",
+    ));
+    let mut b = good;
+    b[27..29].copy_from_slice(&281u16.to_be_bytes());
+    cases.push((
+        "fail_note_over_policy",
+        "a 281-byte note where the policy allows 280",
+        280,
+        b.to_vec(),
+        "note_too_long",
+    ));
+    let mut b = good;
+    b[27..29].copy_from_slice(&484u16.to_be_bytes());
+    cases.push((
+        "fail_note_over_capacity",
+        "a note length of 484, past the end of the payload",
+        NOTE_CAPACITY,
+        b.to_vec(),
+        "note_too_long",
+    ));
+    let mut b = with_note;
+    b[HEADER_LEN] = 0xc3; // a lone UTF-8 lead byte followed by 'k'
+    cases.push((
+        "fail_note_not_utf8",
+        "the note's first byte starts a two-byte sequence that never completes",
+        280,
+        b.to_vec(),
+        "note_not_utf8",
+    ));
+    let mut b = with_note;
+    b[PAYLOAD_LEN - 1] = 0x01;
+    cases.push((
+        "fail_padding_last_byte",
+        "the last padding byte is not zero",
+        280,
+        b.to_vec(),
+        "non_zero_padding",
+    ));
+    let mut b = with_note;
+    b[HEADER_LEN + 2] = b'!';
+    cases.push((
+        "fail_padding_after_note",
+        "a byte right after the note (hidden data) is not zero",
+        280,
+        b.to_vec(),
+        "non_zero_padding",
+    ));
+    for (name, comment, max, bytes, error) in cases {
+        out.push(fail_payload(name, comment, max, &bytes, error));
+    }
+    out
+}
+
+fn tag_vectors() -> Vec<Vector> {
+    let key = TagKey::from_bytes(Zeroizing::new([0x74; 32]));
+    [0u32, 2_912, u32::MAX]
+        .iter()
+        .map(|&e| {
+            let epoch = EpochId::new(e);
+            v(
+                &format!("tag/ok_epoch_{e}.json"),
+                json!({
+                    "comment": "HMAC-SHA-256(tag_key, \"minimis/v1 tag\\n\" || pseudonym || epoch as u32 BE)",
+                    "tag_key": hex::encode([0x74u8; 32]),
+                    "pseudonym": PSEUDONYM,
+                    "epoch": epoch,
+                    "tag": key.tag(&PSEUDONYM, epoch),
+                }),
+            )
+        })
+        .collect()
+}
+
+fn seeded(byte: u8) -> SigningKey {
+    SigningKey::from_seed(&[byte; 32]).unwrap_or_else(|_| unreachable!("32 bytes"))
+}
+
+fn signing_vectors() -> Vec<Vector> {
+    let device = seeded(0xde);
+    let ciphertext: Vec<u8> = (0..1_000u32).map(|i| (i % 251) as u8).collect();
+    let sealed = SealedCheckIn::try_from(ciphertext.clone()).unwrap_or_else(|_| unreachable!());
+    let env = sign_envelope(&device, PSEUDONYM, CHALLENGE, EpochId::new(2_912), sealed);
+    let envelope = v(
+        "envelope/ok_signed.json",
+        json!({
+            "comment": "an envelope over a fixed 1000-byte stand-in ciphertext, signed by the device key with the given seed",
+            "device_seed": hex::encode([0xdeu8; 32]),
+            "device_public_key": device.public_key(),
+            "pseudonym": env.pseudonym,
+            "challenge_id": env.challenge_id,
+            "epoch": env.epoch,
+            "ciphertext": hex::encode(&ciphertext),
+            "signing_input": hex::encode(env.signing_input()),
+            "signature": hex::encode(env.signature.as_bytes()),
+            "record_id": env.record_id(),
+            "json": env,
+        }),
+    );
+
+    let operator = seeded(0x0b);
+    let challenge = Challenge {
+        id: CHALLENGE,
+        pseudonym: PSEUDONYM,
+        epoch: EpochId::new(2_912),
+        kind: ChallengeKind::Scheduled,
+        issued_at: UnixTime(1_795_708_800),
+        window_start: UnixTime(1_795_705_200),
+        window_end: UnixTime(1_795_716_000),
+        policy: PolicyHash::from_bytes([0x90; 32]),
+    };
+    let signed = sign_challenge(&operator, challenge);
+    let challenge = v(
+        "challenge/ok_signed.json",
+        json!({
+            "comment": "a scheduled challenge signed by the operator key with the given seed",
+            "operator_seed": hex::encode([0x0bu8; 32]),
+            "operator_public_key": operator.public_key(),
+            "signing_input": hex::encode(signed.challenge.signing_input()),
+            "signature": hex::encode(signed.signature.as_bytes()),
+            "json": signed,
+        }),
+    );
+
+    let custodian = seeded(0xc0);
+    let body = EpochRecipient {
+        epoch: EpochId::new(2_912),
+        custodian: "oversight".into(),
+        role: CustodianRole::Oversight,
+        recipient: "age1t7rxyev2z3rw82stdlrrepyc39nvn86l5078zqkf5uasdy86jp6svpy7pa".into(),
+        not_after: UnixTime(1_796_601_600),
+    };
+    let signed = sign_epoch_recipient(&custodian, body);
+    let recipient = v(
+        "epoch-recipient/ok_signed.json",
+        json!({
+            "comment": "an oversight custodian's recipient for epoch 2912, signed with the given seed",
+            "custodian_seed": hex::encode([0xc0u8; 32]),
+            "custodian_public_key": custodian.public_key(),
+            "signing_input": hex::encode(signed.recipient.signing_input()),
+            "signature": hex::encode(signed.signature.as_bytes()),
+            "json": signed,
+        }),
+    );
+    vec![envelope, challenge, recipient]
+}
+
+fn policy_vectors() -> Vec<Vector> {
+    let p = default_policy();
+    vec![v(
+        "policy/ok_default.json",
+        json!({
+            "comment": "policy/default.toml: its canonical encoding and SHA-256",
+            "canonical": hex::encode(p.canonical_bytes()),
+            "hash": p.hash(),
+        }),
+    )]
+}
+
+/// Every vector, in a stable order.
+pub fn all() -> Vec<Vector> {
+    let mut out = payload_vectors();
+    out.extend(tag_vectors());
+    out.extend(signing_vectors());
+    out.extend(policy_vectors());
+    out
+}

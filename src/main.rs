@@ -1,0 +1,149 @@
+//! `minimis`: the command line. Thin wiring of the crates, nothing else.
+//!
+//! Exit codes: 0 when everything held; 1 when a check failed (the demo found a record that
+//! opened when it must not, or one that did not open when it must); 2 for usage and I/O
+//! errors.
+
+#![forbid(unsafe_code)]
+
+mod demo;
+mod export;
+
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use minimis_proto::{CheckInPayload, Policy};
+
+/// minimis: supervision check-ins that collect as little as possible.
+#[derive(Parser)]
+#[command(name = "minimis", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole check-in path for simulated participants and show what each party
+    /// holds, what retention erased and what a SmartLINK-style design would hold.
+    Demo(demo::DemoArgs),
+    /// Check a policy file and print its hash.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Work with a decrypted check-in payload.
+    Payload {
+        #[command(subcommand)]
+        command: PayloadCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy file (the embedded default if none is given) and print its hash.
+    Check {
+        /// The policy file (TOML).
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PayloadCommand {
+    /// Decode a 512-byte payload (for example the output of `age -d`) and print it as JSON.
+    Decode {
+        /// The payload file; standard input if omitted.
+        file: Option<PathBuf>,
+        /// The policy whose note limit applies (the embedded default if omitted).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+}
+
+/// How a command ended, when it did not fail with an error.
+pub(crate) enum Outcome {
+    /// Every check held.
+    Success,
+    /// A check did not hold; details were printed.
+    CheckFailed,
+}
+
+fn load_policy(path: Option<&PathBuf>) -> anyhow::Result<Policy> {
+    match path {
+        None => Ok(minimis_proto::default_policy()),
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read policy file {}", p.display()))?;
+            Policy::from_toml_str(&text).with_context(|| format!("in {}", p.display()))
+        }
+    }
+}
+
+fn run() -> anyhow::Result<Outcome> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Demo(args) => demo::run(&args),
+        Command::Policy {
+            command: PolicyCommand::Check { file },
+        } => {
+            let policy = load_policy(file.as_ref())?;
+            println!("policy:   {}", policy.name());
+            println!("hash:     {}", policy.hash());
+            println!(
+                "epochs:   {} days; content kept {} days after its epoch; ledger kept {} days after enrollment closes",
+                policy.epoch_length_days(),
+                policy.content_retention_days(),
+                policy.ledger_retention_days()
+            );
+            let custodians: Vec<_> = policy
+                .custodians()
+                .iter()
+                .map(|c| format!("{} ({})", c.id, c.role))
+                .collect();
+            println!("custodians: {}", custodians.join(", "));
+            Ok(Outcome::Success)
+        }
+        Command::Payload {
+            command: PayloadCommand::Decode { file, policy },
+        } => {
+            let policy = load_policy(policy.as_ref())?;
+            let bytes = match &file {
+                Some(p) => {
+                    std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?
+                }
+                None => {
+                    let mut b = Vec::new();
+                    std::io::stdin()
+                        .read_to_end(&mut b)
+                        .context("cannot read standard input")?;
+                    b
+                }
+            };
+            let p = CheckInPayload::decode(&bytes, policy.max_note_bytes())
+                .context("not a minimis check-in payload")?;
+            let json = serde_json::json!({
+                "challenge_id": p.challenge_id,
+                "zone": p.zone,
+                "presence": p.presence,
+                "device_time": p.device_time,
+                "note": p.note.expose(),
+            });
+            println!("{}", serde_json::to_string_pretty(&json)?);
+            Ok(Outcome::Success)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::CheckFailed) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("minimis: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
