@@ -1,0 +1,2 @@
+//! placeholder: the auditor (issue 4)
+#![forbid(unsafe_code)]
