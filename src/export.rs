@@ -1,13 +1,42 @@
-//! `minimis demo --export DIR`: sealed records and the live epoch's identity files, so
-//! anyone can check the format with an age implementation we did not write.
+//! `minimis demo --export DIR`: sealed records, the live epoch's identity files and the
+//! log, so anyone can check the formats with tools we did not write.
+//!
+//! Layout (what `minimis audit DIR` reads):
+//!
+//! ```text
+//! DIR/README.txt               how to check everything below
+//! DIR/policy.toml              the policy whose hash the log publishes
+//! DIR/log/                     the log as a C2SP tlog-tiles directory (checkpoint, tile/…)
+//! DIR/log.vkey                 the log's verifier key (C2SP signed-note vkey)
+//! DIR/witnesses.vkey           the witnesses' verifier keys, one per line
+//! DIR/records/epoch-N/ID.age   sealed records, as the operator stored them
+//! DIR/identities/ROLE-epoch-N.txt  the live epoch's age identities (demo only, RET-4)
+//! ```
 
 use std::fs;
 use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
-use minimis_proto::{EpochId, Policy, RecordId};
+use minimis_log::{Log, MemoryStorage, VerifierKey};
+use minimis_proto::{EpochId, RecordId};
 use minimis_seal::EpochIdentity;
+
+/// What the demo exports.
+pub(crate) struct Export<'a> {
+    /// The policy file's text.
+    pub(crate) policy_text: &'a str,
+    /// The epoch whose keys were destroyed.
+    pub(crate) destroyed: EpochId,
+    /// Sealed records of both epochs.
+    pub(crate) sample: &'a [(EpochId, RecordId, &'a [u8])],
+    /// The live epoch's identities, agency first.
+    pub(crate) identities: &'a [&'a EpochIdentity],
+    /// The log.
+    pub(crate) log: &'a Log<MemoryStorage>,
+    /// The witness's verifier key.
+    pub(crate) witness_key: &'a VerifierKey,
+}
 
 fn write_file(path: &Path, bytes: &[u8], secret: bool) -> anyhow::Result<()> {
     let mut opts = fs::OpenOptions::new();
@@ -26,15 +55,8 @@ fn write_file(path: &Path, bytes: &[u8], secret: bool) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// Writes the export. `sample` holds records of both epochs; `identities` are the
-/// surviving epoch's (agency first).
-pub(crate) fn write(
-    dir: &Path,
-    policy: &Policy,
-    destroyed: EpochId,
-    sample: &[(EpochId, RecordId, &[u8])],
-    identities: &[&EpochIdentity],
-) -> anyhow::Result<()> {
+/// Writes the export into `dir`, which must be new or empty.
+pub(crate) fn write(dir: &Path, e: &Export<'_>) -> anyhow::Result<()> {
     if dir.exists()
         && fs::read_dir(dir)
             .with_context(|| format!("cannot read {}", dir.display()))?
@@ -46,18 +68,19 @@ pub(crate) fn write(
             dir.display()
         );
     }
-    let live = identities
+    let live = e
+        .identities
         .first()
         .map(|i| i.epoch())
         .context("no live identity to export")?;
     fs::create_dir_all(dir.join("identities"))
         .with_context(|| format!("cannot create {}", dir.display()))?;
-    for (epoch, id, bytes) in sample {
+    for (epoch, id, bytes) in e.sample {
         let sub = dir.join("records").join(format!("epoch-{epoch}"));
         fs::create_dir_all(&sub).with_context(|| format!("cannot create {}", sub.display()))?;
         write_file(&sub.join(format!("{id}.age")), bytes, false)?;
     }
-    for identity in identities {
+    for identity in e.identities {
         let name = format!("{}-epoch-{}.txt", identity.role(), identity.epoch());
         write_file(
             &dir.join("identities").join(name),
@@ -65,25 +88,26 @@ pub(crate) fn write(
             true,
         )?;
     }
+    write_file(&dir.join("policy.toml"), e.policy_text.as_bytes(), false)?;
+    e.log
+        .export_dir(&dir.join("log"))
+        .with_context(|| format!("cannot write the log to {}", dir.join("log").display()))?;
     write_file(
-        &dir.join("policy.toml"),
-        policy_text(policy).as_bytes(),
+        &dir.join("log.vkey"),
+        format!("{}\n", e.log.verifier_key()).as_bytes(),
+        false,
+    )?;
+    write_file(
+        &dir.join("witnesses.vkey"),
+        format!("{}\n", e.witness_key).as_bytes(),
         false,
     )?;
     write_file(
         &dir.join("README.txt"),
-        readme(live, destroyed, identities.len() == 2).as_bytes(),
+        readme(live, e.destroyed, e.identities.len() == 2).as_bytes(),
         false,
     )?;
     Ok(())
-}
-
-fn policy_text(policy: &Policy) -> String {
-    format!(
-        "# The policy in force for this export: hash {}\n# (the embedded default unless the demo was given --policy)\n{}",
-        policy.hash(),
-        minimis_proto::DEFAULT_POLICY_TOML
-    )
 }
 
 fn readme(live: EpochId, destroyed: EpochId, two_layers: bool) -> String {
@@ -101,41 +125,53 @@ fn readme(live: EpochId, destroyed: EpochId, two_layers: bool) -> String {
         "minimis demo export
 ===================
 
-A sample of sealed check-ins exactly as the operator stores them, and the custodians'
-age identities for the epoch that is still live. Open them with any implementation of
-the age v1 format (https://age-encryption.org/v1), for example the `age` command-line
-tool (Debian: apt install age). This is how you check, without trusting our code, that
-minimis uses a standard format and that retention erased what it says it erased.
+What the demo's operator stored and logged, and the custodians' age identities for the
+epoch that is still live. Every format here is a published standard, so you can check it
+with tools we did not write:
 
   records/epoch-{live}/*.age    sealed in epoch {live}, whose keys still exist: they open.
   records/epoch-{destroyed}/*.age    sealed in epoch {destroyed}, whose keys both custodians
-                                destroyed: no identity here, or anywhere, opens them.
+                                destroyed at its retention deadline: nothing opens them.
+                                (The operator purged them too; these copies stand for a
+                                backup taken the day before.)
   identities/*-epoch-{live}.txt  the custodians' identities for epoch {live}
                                 (standard AGE-SECRET-KEY-1 identity files)
-  policy.toml                   the policy in force
+  policy.toml                   the policy in force; the log publishes its hash
+  log/                          the transparency log as C2SP tlog-tiles: checkpoint, tiles
+                                and entry bundles
+  log.vkey, witnesses.vkey      the log's and the witness's verifier keys (C2SP signed-note)
 
-Opening a record takes both custodians: the oversight custodian's identity removes the
-outer layer, the agency custodian's opens the inner one:
+1. Open a record. The records are age v1 files (https://age-encryption.org/v1); open them
+   with any implementation, for example the `age` command-line tool (Debian: apt install
+   age). Opening takes both custodians: the oversight custodian's identity removes the
+   outer layer, the agency custodian's opens the inner one:
 
 {open}
-payload.bin is exactly 512 bytes, whatever it says:
+   payload.bin is exactly 512 bytes, whatever it says:
 
-  offset  size  field
-       0     1  version            0x01
-       1    16  challenge_id
-      17     1  zone               1 inside, 2 outside, 3 unavailable, 4 not-required
-      18     1  presence           1 confirmed, 2 not-confirmed, 3 unavailable, 4 not-required
-      19     8  device_time        i64 big-endian, seconds since 1970-01-01 UTC
-      27     2  note_len           u16 big-endian
-      29     n  note               UTF-8
-    29+n     ...  zero padding to 512
+     offset  size  field
+          0     1  version            0x01
+          1    16  challenge_id
+         17     1  zone               1 inside, 2 outside, 3 unavailable, 4 not-required
+         18     1  presence           1 confirmed, 2 not-confirmed, 3 unavailable, 4 not-required
+         19     8  device_time        i64 big-endian, seconds since 1970-01-01 UTC
+         27     2  note_len           u16 big-endian
+         29     n  note               UTF-8
+       29+n   ...  zero padding to 512
 
-`minimis payload decode payload.bin` prints it as JSON; `xxd payload.bin` shows the bytes.
-There is no field for a location, an image or an identity: the zone result is all that
-is left of the one location fix the phone took, inside the phone.
+   `minimis payload decode payload.bin` prints it as JSON; `xxd payload.bin` shows the
+   bytes. There is no field for a location, an image or an identity: the zone result is
+   all that is left of the one location fix the phone took, inside the phone.
 
-Now try a record of epoch {destroyed} with each identity file: age answers that no
-identity matched. Nothing can: both custodians' keys for that epoch were zeroized.
+2. Try a record of epoch {destroyed} with each identity file: age answers that no identity
+   matched. Nothing can open it: both custodians' keys for that epoch were zeroized, and
+   the log records when.
+
+3. Audit the log: `minimis audit .` (from this directory) verifies the checkpoint's
+   signature and the witness's cosignature, recomputes the tree from the tiles, and checks
+   the policy's claims: challenges within the caps, keys destroyed and records purged by
+   their deadlines, every access with an allowed purpose and legal basis. The tiles follow
+   https://c2sp.org/tlog-tiles, so any tlog-tiles client can read them too.
 
 A real custodian never exports its keys (spec RET-4); the demo writes the live epoch's
 identities here only so that you can check the format yourself.

@@ -2,10 +2,9 @@
 
 use serde_json::Value;
 
-#[test]
-fn ret_2_demo_opens_everything_then_nothing_of_the_destroyed_epoch() {
+fn demo_json(participants: &str) -> Value {
     let out = crate::minimis()
-        .args(["demo", "--participants", "40", "--json"])
+        .args(["demo", "--participants", participants, "--json"])
         .output()
         .unwrap();
     assert!(
@@ -14,16 +13,24 @@ fn ret_2_demo_opens_everything_then_nothing_of_the_destroyed_epoch() {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn ret_2_ret_3_demo_destroys_the_old_epoch_and_a_backup_stays_unreadable() {
+    let s = demo_json("40");
     assert_eq!(s["participants"], 40);
-    assert_eq!(s["operator"]["sealed_checkins"], 80);
-    assert_eq!(s["operator"]["decryption_keys"], 0);
-    assert_eq!(s["opened_before_retention"]["opened_and_matched"], 80);
+    let o = &s["operator"];
+    assert_eq!(o["sealed_checkins_received"], 80);
+    assert_eq!(o["sealed_checkins_held"], 40, "the old epoch was purged");
+    assert_eq!(o["decryption_keys"], 0);
     let r = &s["retention"];
-    assert_eq!(r["records_still_stored"], 40);
-    assert_eq!(r["records_opened_after_destruction"], 0);
-    assert_eq!(r["surviving_epoch_records_opened"], 40);
-    // Both custodians hold the current epoch's key only.
+    assert_eq!(r["records_purged"], 40);
+    assert_eq!(r["backup_records"], 40);
+    assert_eq!(r["backup_records_opened"], 0);
+    assert_eq!(r["keys_tried_per_record"], 3);
+    assert_eq!(r["live_epoch_record_opened_after"], true);
+    // Both custodians hold the live epoch's key only.
     for c in s["custodians"].as_array().unwrap() {
         assert_eq!(c["destroyed_epochs"][0], r["destroyed_epoch"]);
         assert_eq!(c["live_epochs"].as_array().unwrap().len(), 1);
@@ -35,13 +42,32 @@ fn ret_2_demo_opens_everything_then_nothing_of_the_destroyed_epoch() {
 }
 
 #[test]
+fn log_18_demo_devices_verify_every_receipt_and_the_log_is_witnessed() {
+    let s = demo_json("30");
+    assert_eq!(s["receipts"]["issued"], 60);
+    assert_eq!(s["receipts"]["verified_by_devices"], 60);
+    assert_eq!(s["log"]["witness_cosigned"], true);
+    assert_eq!(s["log"]["tiles_verified"], true);
+    // policy, 30 enrollments, 2 x (30 challenges + 30 check-ins), accesses, retention.
+    assert!(s["log"]["entries"].as_u64().unwrap() > 150);
+}
+
+#[test]
+fn demo_accesses_are_justified_and_a_request_without_purpose_is_refused() {
+    let s = demo_json("20");
+    let a = &s["accesses"];
+    assert_eq!(a["requests_denied"], 1);
+    assert!(a["requests_granted"].as_u64().unwrap() >= 1);
+    assert_eq!(a["records_opened_and_matched"], a["requests_granted"]);
+    let policy = minimis_proto::default_policy();
+    for purpose in a["by_purpose"].as_object().unwrap().keys() {
+        assert!(policy.allows_purpose(purpose), "{purpose}");
+    }
+}
+
+#[test]
 fn seal_4_demo_ciphertexts_stay_within_the_bound() {
-    let out = crate::minimis()
-        .args(["demo", "--participants", "25", "--json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = demo_json("25");
     let o = &s["operator"];
     assert!(o["min_bytes"].as_u64() >= o["bound_min"].as_u64());
     assert!(o["max_bytes"].as_u64() <= o["bound_max"].as_u64());

@@ -167,3 +167,34 @@ fn seal_1_seal_8_ret_2_export_opens_with_the_age_cli_and_no_other_keys() {
         }
     }
 }
+
+#[test]
+fn log_23_log_24_exported_log_verifies_from_its_tiles_with_its_published_keys() {
+    let e = export();
+    let read_key = |name: &str| -> Vec<minimis_log::VerifierKey> {
+        std::fs::read_to_string(e.root.join(name))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.parse().unwrap())
+            .collect()
+    };
+    let log_key = read_key("log.vkey").remove(0);
+    let witnesses = read_key("witnesses.vkey");
+    assert_eq!(witnesses.len(), 1);
+    let reader = minimis_log::LogReader::from_dir(&e.root.join("log"), &log_key).unwrap();
+    reader.audit().unwrap();
+    reader.checkpoint().verify_cosignatures(&witnesses).unwrap();
+    // The policy the log publishes is the exported file.
+    let policy = minimis_proto::Policy::from_toml_str(
+        &std::fs::read_to_string(e.root.join("policy.toml")).unwrap(),
+    )
+    .unwrap();
+    let first = minimis_log::LogEntry::decode(&reader.entry(0).unwrap()).unwrap();
+    assert_eq!(
+        first,
+        minimis_log::LogEntry::PolicyPublished {
+            policy: policy.hash()
+        }
+    );
+}
