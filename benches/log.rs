@@ -16,11 +16,19 @@
 //! - **tlog_proof_verify**: a participant checking a receipt: parse the tlog-proof, verify
 //!   the log's signature, one witness cosignature and the inclusion proof. Floor: two
 //!   Ed25519 verifications and the inclusion hashes.
+//! - **batch_proof**, **batch_receipt**: the receipts of a group commit. The last 10,000
+//!   entries of the tree were appended with `Log::append_batch_with_proofs`, which keeps
+//!   the hashes the append computes; one inclusion proof (or one complete tlog-proof
+//!   against the batch's cosigned checkpoint), amortised over the batch. Floor: the
+//!   verification floor of the same proof, as for `inclusion_verify`.
+//! - **append_with_proofs**: the same 10,000-entry append keeping those hashes, against
+//!   the plain append.
 //!
-//! Proving reads one tile per level and rehashes up to 255 of its hashes (tiles keep
-//! every eighth level of the tree, which is what makes them static files), so proof
-//! generation costs tens of times its verification floor; verification, which clients
-//! and auditors run, stays within a few percent of it.
+//! Proving from tiles reads one tile per level and rehashes up to 255 of its hashes
+//! (tiles keep every eighth level of the tree, which is what makes them static files),
+//! so proof generation from tiles costs tens of times its verification floor; proofs of
+//! the batch just appended cost a fraction of it; verification, which clients and
+//! auditors run, stays within a few percent of it.
 //!
 //! Criterion reports each operation and its floor; then a paired pass alternates batches
 //! of each and prints medians and the median ratio. Run: `cargo bench --bench log`.
@@ -35,8 +43,8 @@ use criterion::{BatchSize, Criterion, Throughput};
 use minimis_crypto::SigningKey;
 use minimis_log::verify::{consistency_path_len, inclusion_path_len};
 use minimis_log::{
-    Checkpoint, ConsistencyProof, Cosigner, Hash, InclusionProof, KeyName, Log, LogEntry,
-    MemoryStorage, NoteSigner, SignedCheckpoint, VerifierKey, Witness, leaf_hash,
+    BatchProofs, Checkpoint, ConsistencyProof, Cosigner, Hash, InclusionProof, KeyName, Log,
+    LogEntry, MemoryStorage, NoteSigner, SignedCheckpoint, VerifierKey, Witness, leaf_hash,
     verify_tlog_proof,
 };
 use minimis_proto::{ChallengeId, EpochId, ParticipantTag, RecordId, UnixTime};
@@ -79,6 +87,8 @@ struct Setup {
     receipt: String,
     receipt_entry: Vec<u8>,
     checkpoint: Checkpoint,
+    /// The proofs of the last batch (entries `TREE - BATCH..TREE`).
+    batch_proofs: BatchProofs,
 }
 
 fn setup() -> Setup {
@@ -87,13 +97,18 @@ fn setup() -> Setup {
     // Grow the tree in batches, keeping the roots of a few sizes for consistency proofs.
     let mut roots = std::collections::HashMap::new();
     let mut next = 0u64;
-    while next < TREE {
-        let n = (TREE - next).min(BATCH as u64 + next % 977);
+    let last = TREE - BATCH as u64;
+    while next < last {
+        let n = (last - next).min(BATCH as u64 + next % 977);
         let entries: Vec<Vec<u8>> = (next..next + n).map(check_in).collect();
         let b = log.append_batch(&entries).unwrap();
         roots.insert(b.tree_size, *log.checkpoint().checkpoint().root_hash());
         next = b.tree_size;
     }
+    // The last batch keeps its proofs: the receipts of a group commit.
+    let entries: Vec<Vec<u8>> = (last..TREE).map(check_in).collect();
+    let batch_proofs = log.append_batch_with_proofs(&entries).unwrap();
+    roots.insert(TREE, *log.checkpoint().checkpoint().root_hash());
     let root = *log.checkpoint().checkpoint().root_hash();
     let cosigner = Cosigner::new(
         KeyName::new("oversight.example/witness").unwrap(),
@@ -143,6 +158,7 @@ fn setup() -> Setup {
         receipt,
         receipt_entry: check_in(123_456),
         checkpoint,
+        batch_proofs,
     }
 }
 
@@ -351,6 +367,44 @@ fn criterion_benches(c: &mut Criterion, s: &Setup, f: &Floors) {
             black_box(inclusion_floor(&s.receipt_entry, path))
         })
     });
+
+    let first = s.batch_proofs.batch().first_index;
+    let mut k = 0u64;
+    g.bench_function("batch_proof", |b| {
+        b.iter(|| {
+            k = (k + 1) % BATCH as u64;
+            s.batch_proofs
+                .inclusion_proof(black_box(first + k))
+                .unwrap()
+        })
+    });
+    g.bench_function("batch_proof_floor", |b| {
+        b.iter(|| {
+            k = (k + 1) % BATCH as u64;
+            black_box(inclusion_floor(
+                &s.batch[0],
+                inclusion_path_len(first + k, TREE),
+            ))
+        })
+    });
+    g.throughput(Throughput::Elements(BATCH as u64));
+    g.bench_function("batch_receipts_10k", |b| {
+        b.iter(|| {
+            s.batch_proofs
+                .tlog_proofs(black_box(s.log.checkpoint()))
+                .unwrap()
+        })
+    });
+    g.bench_function("append_10k_with_proofs", |b| {
+        b.iter_batched(
+            fresh_log,
+            |mut log| {
+                let p = log.append_batch_with_proofs(black_box(&s.batch)).unwrap();
+                (log, p)
+            },
+            BatchSize::LargeInput,
+        )
+    });
     g.finish();
 }
 
@@ -439,6 +493,42 @@ fn paired_ratios(s: &Setup, f: &Floors) {
         "append throughput",
         BATCH as f64 / (append.0 / 1e9),
         BATCH as f64 / (append.1 / 1e9)
+    );
+
+    // Appending with the batch's proofs kept, against the plain append: fresh logs.
+    let (mut with, mut without, mut ratios) = (vec![], vec![], vec![]);
+    for r in 0..ROUNDS {
+        let plain = |mut log: Log<MemoryStorage>| {
+            let t = Instant::now();
+            log.append_batch(&s.batch).unwrap();
+            let ns = t.elapsed().as_nanos() as f64;
+            drop(black_box(log));
+            ns
+        };
+        let keeping = |mut log: Log<MemoryStorage>| {
+            let t = Instant::now();
+            let p = log.append_batch_with_proofs(&s.batch).unwrap();
+            let ns = t.elapsed().as_nanos() as f64;
+            drop(black_box((log, p)));
+            ns
+        };
+        let (a, b) = if r % 2 == 0 {
+            let a = keeping(fresh_log());
+            (a, plain(fresh_log()))
+        } else {
+            let b = plain(fresh_log());
+            (keeping(fresh_log()), b)
+        };
+        with.push(a);
+        without.push(b);
+        ratios.push(a / b);
+    }
+    println!(
+        "{:<20} {:>12.3} {:>12.3} {:>8.2}x   (floor column: the plain append)",
+        "append_with_proofs",
+        median(&mut with) / 1e3,
+        median(&mut without) / 1e3,
+        median(&mut ratios)
     );
 
     let signer = signer();
@@ -556,6 +646,50 @@ fn paired_ratios(s: &Setup, f: &Floors) {
     );
 }
 
+/// Medians of an operation and its floor, and of their ratio.
+type Paired = (f64, f64, f64);
+
+/// Every proof of the batch, then every receipt, against the verification floor of the
+/// same proofs: per proof, amortised over the batch.
+fn batch_ratios(s: &Setup, report: &dyn Fn(&str, Paired)) {
+    const ROUNDS: usize = 21;
+    let first = s.batch_proofs.batch().first_index;
+    let floor_all = || {
+        for k in 0..BATCH as u64 {
+            black_box(inclusion_floor(
+                &s.batch[0],
+                inclusion_path_len(first + k, TREE),
+            ));
+        }
+    };
+    let per =
+        |(op, floor, ratio): (f64, f64, f64)| (op / BATCH as f64, floor / BATCH as f64, ratio);
+    report(
+        "batch_proof",
+        per(paired(
+            1,
+            ROUNDS,
+            || {
+                for p in s.batch_proofs.inclusion_proofs() {
+                    black_box(p);
+                }
+            },
+            floor_all,
+        )),
+    );
+    report(
+        "batch_receipt",
+        per(paired(
+            1,
+            ROUNDS,
+            || {
+                black_box(s.batch_proofs.tlog_proofs(s.log.checkpoint()).unwrap());
+            },
+            floor_all,
+        )),
+    );
+}
+
 fn main() {
     let t = Instant::now();
     let s = setup();
@@ -569,4 +703,12 @@ fn main() {
     criterion_benches(&mut c, &s, &f);
     c.final_summary();
     paired_ratios(&s, &f);
+    batch_ratios(&s, &|name, (op, floor, ratio)| {
+        println!(
+            "{name:<20} {:>12.3} {:>12.3} {:>8.2}x   (per proof, amortised over {BATCH})",
+            op / 1e3,
+            floor / 1e3,
+            ratio
+        );
+    });
 }

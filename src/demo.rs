@@ -20,8 +20,8 @@ use anyhow::{Context as _, anyhow, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use minimis_crypto::{SigningKey, TagKey, sign_challenge, verify_challenge, verify_envelope};
 use minimis_log::entry::{
-    CaseRef, CustodianId, DenialReason, LegalBasisId, OfficerId, PurposeId, RecordSet,
-    RecordSetHash,
+    CaseCommitment, CaseRef, CaseSalt, CustodianId, DenialReason, LegalBasisId, OfficerId,
+    PurposeId, RecordSet, RecordSetHash,
 };
 use minimis_log::{
     Access, Cosigner, KeyName, Log, LogEntry, MemoryStorage, NoteSigner, VerifierKey, Witness,
@@ -476,6 +476,7 @@ fn issue_challenges(
             challenge: challenge.id,
             epoch,
             kind: challenge.kind,
+            issued_at: at,
             window,
         });
         latest = latest.max(at);
@@ -605,13 +606,21 @@ struct Request<'a> {
     records: Vec<&'a Stored>,
 }
 
-fn access(custodian: &str, r: &Request<'_>, epoch: EpochId) -> anyhow::Result<Access> {
+/// The access as a custodian logs it. The case reference itself stays with the agency;
+/// the log carries a salted commitment to it (ACC-9), which the agency can open for an
+/// auditor or a court.
+fn access(
+    custodian: &str,
+    r: &Request<'_>,
+    salt: &CaseSalt,
+    epoch: EpochId,
+) -> anyhow::Result<Access> {
     Ok(Access {
         custodian: CustodianId::new(custodian)?,
         officer: OfficerId::new(r.officer)?,
         purpose: PurposeId::new(r.purpose)?,
         legal_basis: LegalBasisId::new(r.legal_basis)?,
-        case_ref: CaseRef::new(r.case)?,
+        case: CaseCommitment::new(salt, &CaseRef::new(r.case)?),
         records: RecordSet::new(r.records.iter().map(|s| s.record_id))?,
         epoch,
     })
@@ -642,12 +651,13 @@ fn request(
         .first()
         .map(|s| s.epoch)
         .ok_or_else(|| anyhow!("a request names at least one record"))?;
-    let agency_access = access(&agency.id, r, epoch)?;
+    let salt = CaseSalt::generate()?;
+    let agency_access = access(&agency.id, r, &salt, epoch)?;
     if !policy.allows_purpose(r.purpose) || !policy.allows_legal_basis(r.legal_basis) {
         let reason = if policy.allows_purpose(r.purpose) {
-            DenialReason::LegalBasisNotInPolicy
+            DenialReason::LegalBasisNotAllowed
         } else {
-            DenialReason::PurposeNotInPolicy
+            DenialReason::PurposeNotAllowed
         };
         t.commit(
             &[LogEntry::AccessDenied {
@@ -660,7 +670,7 @@ fn request(
     }
     let mut entries = vec![LogEntry::ContentAccessed(agency_access)];
     if let Some(o) = oversight {
-        entries.push(LogEntry::ContentAccessed(access(&o.id, r, epoch)?));
+        entries.push(LogEntry::ContentAccessed(access(&o.id, r, &salt, epoch)?));
     }
     let first = t.commit(&entries, at)?;
     // Log before open: each custodian checks its entry is in the witnessed log.
@@ -958,6 +968,7 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
         epoch: old,
         count,
         record_set,
+        purged_at: deadline,
     });
     t.commit(&destructions, deadline)?;
 

@@ -1,13 +1,16 @@
 //! `minimis`: the command line. Thin wiring of the crates, nothing else.
 //!
 //! Exit codes: 0 when everything held; 1 when a check failed (the demo found a record that
-//! opened when it must not, or one that did not open when it must); 2 for usage and I/O
-//! errors.
+//! opened when it must not, or one that did not open when it must; the auditor found a
+//! policy claim violated); 2 for usage and I/O errors; 3 when `minimis audit` found that
+//! the log does not verify.
 
 #![forbid(unsafe_code)]
 
+mod audit;
 mod demo;
 mod export;
+mod serve;
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -30,6 +33,15 @@ enum Command {
     /// Run the whole check-in path for simulated participants and show what each party
     /// holds, what retention erased and what a SmartLINK-style design would hold.
     Demo(demo::DemoArgs),
+    /// Verify an exported transparency log (signatures, cosignatures, consistency with
+    /// the last run, every entry) and check the policy's claims from it. Exit 0: all
+    /// claims hold; 1: a claim is violated; 2: usage or I/O error; 3: the log does not
+    /// verify.
+    Audit(audit::AuditArgs),
+    /// Run the operator's server: check-ins over TLS 1.3, stored durably, never readable
+    /// by the operator. Works with no options: a data directory `minimis-data` with a
+    /// development certificate made on first start.
+    Serve(serve::ServeArgs),
     /// Check a policy file and print its hash.
     Policy {
         #[command(subcommand)]
@@ -69,6 +81,8 @@ pub(crate) enum Outcome {
     Success,
     /// A check did not hold; details were printed.
     CheckFailed,
+    /// The log does not verify (`minimis audit`); details were printed.
+    LogDoesNotVerify,
 }
 
 fn load_policy(path: Option<&PathBuf>) -> anyhow::Result<Policy> {
@@ -86,6 +100,8 @@ fn run() -> anyhow::Result<Outcome> {
     let cli = Cli::parse();
     match cli.command {
         Command::Demo(args) => demo::run(&args),
+        Command::Audit(args) => audit::run(&args),
+        Command::Serve(args) => serve::run(&args),
         Command::Policy {
             command: PolicyCommand::Check { file },
         } => {
@@ -141,6 +157,7 @@ fn main() -> ExitCode {
     match run() {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::CheckFailed) => ExitCode::from(1),
+        Ok(Outcome::LogDoesNotVerify) => ExitCode::from(3),
         Err(e) => {
             eprintln!("minimis: error: {e:#}");
             ExitCode::from(2)

@@ -37,9 +37,13 @@ fn normal_dependencies(krate: &str) -> BTreeSet<String> {
 
 #[test]
 fn seal_11_verifying_crates_cannot_decrypt() {
-    // The crates an operator's server may be built from. The server crate joins this
-    // list when it lands (issue 5).
-    for krate in ["minimis-proto", "minimis-crypto", "minimis-log"] {
+    // The operator's server and every crate it is built from.
+    for krate in [
+        "minimis-server",
+        "minimis-proto",
+        "minimis-crypto",
+        "minimis-log",
+    ] {
         let deps = normal_dependencies(krate);
         for forbidden in [
             "age",

@@ -198,3 +198,24 @@ fn log_23_log_24_exported_log_verifies_from_its_tiles_with_its_published_keys() 
         }
     );
 }
+
+#[test]
+fn aud_1_aud_12_minimis_audit_verifies_the_demos_export() {
+    let e = export();
+    let out = crate::minimis()
+        .args(["audit", "--json"])
+        .arg(&e.root)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = report.to_string();
+    // The demo logged its key destructions and purge, and its accesses and one denial.
+    assert!(text.contains("purpose-not-allowed"), "{text}");
+}

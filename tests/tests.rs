@@ -3,10 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod audit;
 mod cli;
 mod deps;
 mod export;
 mod schema;
+mod server;
 mod vectors;
 
 /// The repository root.

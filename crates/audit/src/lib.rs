@@ -1,2 +1,231 @@
-//! placeholder: the auditor (issue 4)
+//! # minimis-audit: the auditor
+//!
+//! Checks, from the public log alone, that the system did what its policy says:
+//!
+//! 1. the log verifies (exit 3 if not): the checkpoint's signature and every required
+//!    witness cosignature (**AUD-1**), consistency with the checkpoint verified on the
+//!    last run, kept in the auditor's own state (**AUD-2**: rollback, split view,
+//!    rewritten history), and every entry against the tiles (**AUD-3**, with
+//!    [`minimis_log::LogReader::audit_with`]);
+//! 2. the policy claims hold (exit 1 if not): challenges within the caps (**AUD-4**),
+//!    keys destroyed and records purged by their deadline (**AUD-5**), accesses justified,
+//!    in order, and never after destruction (**AUD-6**), enrollments under a published
+//!    policy (**AUD-8**), legal holds (**AUD-9**); with the counts of **AUD-7**;
+//! 3. in participant mode, the participant's own entries and their challenges against
+//!    their own schedule (**AUD-11**).
+//!
+//! Spec: `spec/audit.md`. One pass over the log does it all: the entries are handed to
+//! the checks as the tiles are verified.
+//!
+//! **Trust domain:** the auditor: anyone. **Holds:** the public log, the log's and the
+//! witnesses' public keys, the published policies, its own state (public checkpoints
+//! and pinned public keys). **Never holds:** personal data, a decryption key, an account
+//! (**AUD-10**). Participant mode takes a participant's tag key, which the participant
+//! gives; it never shows in the output.
+//!
+//! ```
+//! use minimis_audit::{Auditor, synthetic};
+//!
+//! // A small, compliant log under the reference policy, and an audit of it.
+//! let history = synthetic::History::generate(&synthetic::Params::small());
+//! let log = synthetic::SignedLog::build(&history.entries, 500);
+//! let auditor = Auditor::new(log.log_key.clone(), history.now)
+//!     .witness(log.witness_key.clone())
+//!     .policy(history.policy.clone());
+//! let report = auditor.audit(log.storage(), None)?;
+//! assert!(report.holds(), "{}", report.to_table());
+//! assert_eq!(report.exit_code(), 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(clippy::unwrap_used)]
+
+mod checks;
+pub mod layout;
+mod participant;
+mod report;
+pub mod state;
+pub mod synthetic;
+mod time;
+mod verify;
+
+pub use checks::{Caps, CheckId, Counts, MAX_WINDOW_SECONDS, Violation, local_days_in_epoch};
+pub use layout::{
+    DirSource, ExportDir, LayoutError, LogSource, SourceError, WriteExportError, write_export,
+};
+pub use participant::{Participant, ParticipantEntry, ParticipantParseError, ParticipantReport};
+pub use report::{Check, Consistency, PolicyInfo, Report};
+pub use state::{AuditorState, LogState, StateError};
+pub use time::{TimeParseError, parse_time};
+pub use verify::{AuditFailure, VerifyError};
+
+use minimis_log::{LogEntry, LogReader, ReaderError, TileStorage, VerifierKey};
+use minimis_proto::{Policy, UnixTime};
+
+/// An audit's inputs: the log's key, the witnesses whose cosignatures are required, the
+/// policies, the time, and optionally a participant.
+#[derive(Debug)]
+pub struct Auditor {
+    log_key: VerifierKey,
+    witnesses: Vec<VerifierKey>,
+    policies: Vec<Policy>,
+    now: UnixTime,
+    participant: Option<Participant>,
+}
+
+impl Auditor {
+    /// An auditor of the log with `log_key`, at time `now` (deadlines after `now` are
+    /// not yet due).
+    pub fn new(log_key: VerifierKey, now: UnixTime) -> Self {
+        Self {
+            log_key,
+            witnesses: Vec::new(),
+            policies: Vec::new(),
+            now,
+            participant: None,
+        }
+    }
+
+    /// Requires `key`'s cosignature on the checkpoint.
+    pub fn witness(mut self, key: VerifierKey) -> Self {
+        if !self.witnesses.contains(&key) {
+            self.witnesses.push(key);
+        }
+        self
+    }
+
+    /// Gives a policy the log may publish.
+    pub fn policy(mut self, policy: Policy) -> Self {
+        if !self.policies.iter().any(|p| p.hash() == policy.hash()) {
+            self.policies.push(policy);
+        }
+        self
+    }
+
+    /// Adds participant mode for `participant` (**AUD-11**).
+    pub fn participant(mut self, participant: Participant) -> Self {
+        self.participant = Some(participant);
+        self
+    }
+
+    /// Audits the log in `storage`. `pinned` is what the auditor's state holds for this
+    /// log's origin from an earlier run (`None` on the first run).
+    ///
+    /// # Errors
+    /// [`AuditFailure::Verify`] if the log does not verify (exit 3);
+    /// [`AuditFailure::MissingPolicy`] if it publishes a policy not given (exit 2).
+    pub fn audit<S: TileStorage>(
+        &self,
+        storage: S,
+        pinned: Option<&LogState>,
+    ) -> Result<Report, AuditFailure<S::Error>> {
+        // AUD-2: the keys pinned on the first run; a pinned witness stays required.
+        let mut required = self.witnesses.clone();
+        if let Some(p) = pinned {
+            if *p.log_key() != self.log_key {
+                return Err(VerifyError::LogKeyChanged {
+                    origin: self.log_key.name().to_string(),
+                }
+                .into());
+            }
+            for w in p.witnesses() {
+                if !required.contains(w) {
+                    required.push(w.clone());
+                }
+            }
+        }
+        // AUD-1: the log's signature and origin, every required cosignature.
+        let reader = LogReader::open(storage, &self.log_key).map_err(|e| match e {
+            ReaderError::NoCheckpoint => VerifyError::NoCheckpoint,
+            ReaderError::Checkpoint(e) => VerifyError::Checkpoint(e),
+            ReaderError::Storage(e) => VerifyError::Storage(e),
+            _ => VerifyError::NoCheckpoint,
+        })?;
+        let checkpoint = reader.checkpoint().clone();
+        let cosignatures = checkpoint
+            .verify_cosignatures(&required)
+            .map_err(VerifyError::Cosignature)?;
+        let (size, root) = (
+            checkpoint.checkpoint().tree_size(),
+            *checkpoint.checkpoint().root_hash(),
+        );
+        // AUD-2, what needs no tiles.
+        if let Some(p) = pinned {
+            if size < p.tree_size() {
+                return Err(VerifyError::Rollback {
+                    pinned: p.tree_size(),
+                    offered: size,
+                }
+                .into());
+            }
+            if size == p.tree_size() && root != *p.root_hash() {
+                return Err(VerifyError::SplitView { size }.into());
+            }
+        }
+        // AUD-3, with the policy checks in the same pass.
+        let tracker = self.participant.as_ref().map(participant::Tracker::new);
+        let mut checker = checks::Checker::new(&self.policies, self.now, tracker);
+        let mut malformed = None;
+        reader
+            .audit_with(|index, bytes| {
+                if malformed.is_some() {
+                    return;
+                }
+                match LogEntry::decode(bytes) {
+                    Ok(entry) => checker.observe(index, &entry),
+                    Err(error) => malformed = Some(VerifyError::MalformedEntry { index, error }),
+                }
+            })
+            .map_err(VerifyError::Tiles)?;
+        if let Some(e) = malformed {
+            return Err(e.into());
+        }
+        // AUD-2: the new tree extends the old one.
+        let consistency = match pinned {
+            None => Consistency::FirstRun,
+            Some(p) if p.tree_size() == size => Consistency::Unchanged,
+            Some(p) if p.tree_size() == 0 => Consistency::Extends { from: 0 },
+            Some(p) => {
+                let proof = reader
+                    .consistency_proof(p.tree_size(), size)
+                    .map_err(VerifyError::ConsistencyProof)?;
+                proof.verify(p.root_hash(), &root).map_err(|error| {
+                    VerifyError::RewrittenHistory {
+                        pinned: p.tree_size(),
+                        offered: size,
+                        error,
+                    }
+                })?;
+                Consistency::Extends {
+                    from: p.tree_size(),
+                }
+            }
+        };
+        let findings = checker.finish();
+        if let Some(&policy) = findings.missing.first() {
+            return Err(AuditFailure::MissingPolicy { policy });
+        }
+        let unused = self
+            .policies
+            .iter()
+            .filter(|p| !findings.published.iter().any(|q| q.hash() == p.hash()))
+            .map(Policy::hash)
+            .collect();
+        let mut pinned_witnesses = required;
+        pinned_witnesses.sort_by_key(ToString::to_string);
+        Ok(Report::new(
+            report::Verified {
+                checkpoint: checkpoint.clone(),
+                cosignatures,
+                witnesses_required: pinned_witnesses.len(),
+                consistency,
+                now: self.now,
+                state: LogState::new(self.log_key.clone(), pinned_witnesses, checkpoint),
+                unused,
+            },
+            findings,
+        ))
+    }
+}

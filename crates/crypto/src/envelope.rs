@@ -107,6 +107,47 @@ pub fn verify_envelope(
     })
 }
 
+/// Signs a participant's request to the operator with the device key (**CHK-13**).
+pub fn sign_request(
+    device: &SigningKey,
+    pseudonym: &Pseudonym,
+    method: &str,
+    path_and_query: &str,
+    time: minimis_proto::UnixTime,
+    body: &[u8],
+) -> minimis_proto::Signature {
+    device.sign(&minimis_proto::messages::request_signing_input(
+        pseudonym,
+        method,
+        path_and_query,
+        time,
+        body,
+    ))
+}
+
+/// Verifies a participant request's device signature (**CHK-13**).
+///
+/// # Errors
+/// [`MessageError::BadSignature`].
+pub fn verify_request(
+    device: &PublicKey,
+    pseudonym: &Pseudonym,
+    method: &str,
+    path_and_query: &str,
+    time: minimis_proto::UnixTime,
+    body: &[u8],
+    signature: &minimis_proto::Signature,
+) -> Result<(), MessageError> {
+    let input = minimis_proto::messages::request_signing_input(
+        pseudonym,
+        method,
+        path_and_query,
+        time,
+        body,
+    );
+    verify(device, &input, signature).map_err(|_| MessageError::BadSignature { what: "request" })
+}
+
 /// Signs a challenge with the operator's key (**CHL-6**).
 pub fn sign_challenge(operator: &SigningKey, challenge: Challenge) -> SignedChallenge {
     let signature = operator.sign(&challenge.signing_input());
@@ -232,6 +273,22 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.code(), "ciphertext_length");
+    }
+
+    #[test]
+    fn chk_13_request_signature_covers_method_path_time_and_body() {
+        let device = SigningKey::generate().unwrap();
+        let p = Pseudonym::from_bytes([4; 16]);
+        let t = minimis_proto::UnixTime(1_800_000_000);
+        let sig = sign_request(&device, &p, "GET", "/v1/challenges", t, b"");
+        let pk = device.public_key();
+        assert!(verify_request(&pk, &p, "GET", "/v1/challenges", t, b"", &sig).is_ok());
+        assert!(verify_request(&pk, &p, "POST", "/v1/challenges", t, b"", &sig).is_err());
+        assert!(verify_request(&pk, &p, "GET", "/v1/ledger", t, b"", &sig).is_err());
+        assert!(verify_request(&pk, &p, "GET", "/v1/challenges", t.plus(1), b"", &sig).is_err());
+        assert!(verify_request(&pk, &p, "GET", "/v1/challenges", t, b"x", &sig).is_err());
+        let other = Pseudonym::from_bytes([5; 16]);
+        assert!(verify_request(&pk, &other, "GET", "/v1/challenges", t, b"", &sig).is_err());
     }
 
     #[test]

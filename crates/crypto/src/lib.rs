@@ -36,7 +36,8 @@ mod tag;
 
 pub use envelope::{
     EnvelopeError, MessageError, VerifiedEnvelope, sign_challenge, sign_envelope,
-    sign_epoch_recipient, verify_challenge, verify_envelope, verify_epoch_recipient,
+    sign_epoch_recipient, sign_request, verify_challenge, verify_envelope, verify_epoch_recipient,
+    verify_request,
 };
 pub use keys::{BadSignature, KeyError, SigningKey, verify};
 pub use tag::{TAG_LABEL, TagKey};

@@ -7,21 +7,22 @@
 //!
 //! ```text
 //! label     = len (u8, 1..=32) || len bytes of [a-z0-9-]
-//! case_ref  = len (u8, 1..=64) || len bytes of [A-Za-z0-9._:/-]
+//! case      = SHA-256("minimis case-ref v1\n" || salt (32) || case_reference) (32)
 //! records   = count (u16, 1..=1024) || count × record_id (32), strictly ascending
 //! access    = custodian (label) || officer (label) || purpose (label)
-//!             || legal_basis (label) || case_ref || records || epoch (u32)
+//!             || legal_basis (label) || case (32) || records || epoch (u32)
 //! hold      = hold_id (16) || records || legal_basis (label) || expires (i64)
 //!
 //! 0x01 enrollment opened     tag (32) || epoch (u32) || policy (32)
 //! 0x02 enrollment closed     tag (32) || epoch (u32)
 //! 0x03 policy published      policy (32)
 //! 0x04 challenge issued      tag (32) || challenge_id (16) || epoch (u32) || kind (u8)
-//!                            || window_start (i64) || window_end (i64)
+//!                            || issued_at (i64) || window_start (i64) || window_end (i64)
 //! 0x05 check-in received     tag (32) || record_id (32) || challenge_id (16) || epoch (u32)
 //! 0x06 content accessed      access
 //! 0x07 access denied         access || reason (u8)
 //! 0x08 records purged        epoch (u32) || count (u64) || record_set_hash (32)
+//!                            || purged_at (i64)
 //! 0x09 epoch key destroyed   custodian (label) || epoch (u32) || destroyed_at (i64)
 //! 0x0a legal hold placed     hold
 //! 0x0b legal hold released   hold
@@ -29,7 +30,10 @@
 //!
 //! Entries name a participant only by the [`ParticipantTag`] of the epoch (an HMAC tag
 //! that changes every epoch); they carry no content, no coordinates and no identity
-//! (**LOG-27**). Officer ids are role pseudonyms the agency chooses (**LOG-28**).
+//! (**LOG-27**). Officer ids are role pseudonyms the agency chooses (**LOG-28**). The
+//! agency's case reference never appears: an access carries only its salted
+//! [`CaseCommitment`] (**LOG-33**, **ACC-9**). A denial's reason is one of the error
+//! codes of `spec/access.md` (**LOG-34**).
 //!
 //! Spec: `spec/log.md` § Entries.
 
@@ -143,6 +147,9 @@ label!(
 /// The agency's reference for the case an access belongs to: 1 to 64 characters of
 /// `A-Z`, `a-z`, `0-9` and `. _ : / -`. It must be the agency's internal case or order
 /// number, never a participant identifier such as an A-number (**LOG-27**).
+///
+/// It never appears in the log: an access entry carries only its [`CaseCommitment`]
+/// (**LOG-33**, **ACC-9**). The agency custodian keeps the reference and the salt.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CaseRef(String);
 
@@ -185,7 +192,90 @@ impl FromStr for CaseRef {
 
 impl fmt::Debug for CaseRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CaseRef({})", self.0)
+        f.write_str("CaseRef(<redacted>)")
+    }
+}
+
+/// The 32-byte random salt of a [`CaseCommitment`] (**ACC-9**). The agency custodian
+/// keeps it with the reference for as long as the entry, so that it can open the
+/// commitment to an auditor or a court; anyone who holds it can test guesses of the
+/// reference, so it is kept like a secret: zeroized on drop, redacted in `Debug`.
+pub struct CaseSalt(zeroize::Zeroizing<[u8; 32]>);
+
+impl CaseSalt {
+    /// A fresh salt from the system CSPRNG.
+    ///
+    /// # Errors
+    /// [`minimis_crypto::RandomError`] if the system generator fails.
+    pub fn generate() -> Result<Self, minimis_crypto::RandomError> {
+        Ok(Self(zeroize::Zeroizing::new(
+            minimis_crypto::random_bytes::<32>()?,
+        )))
+    }
+
+    /// The salt with these bytes (one the custodian stored).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(zeroize::Zeroizing::new(bytes))
+    }
+
+    /// The raw salt, to store it or to open the commitment.
+    pub fn expose_secret(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for CaseSalt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CaseSalt(<redacted>)")
+    }
+}
+
+/// The label that starts a case commitment's input (**ACC-9**).
+pub const CASE_COMMITMENT_LABEL: &[u8] = b"minimis case-ref v1\n";
+
+/// The salted commitment to a case reference that an access entry carries instead of the
+/// reference (**LOG-33**, **ACC-9**):
+///
+/// ```text
+/// SHA-256("minimis case-ref v1\n" || salt (32) || case_reference)
+/// ```
+///
+/// Hiding: without the salt nobody can test guesses of the reference. Binding: the
+/// custodian cannot later claim another reference for the same entry.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CaseCommitment([u8; 32]);
+
+impl CaseCommitment {
+    /// The commitment to `reference` under `salt`.
+    pub fn new(salt: &CaseSalt, reference: &CaseRef) -> Self {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        ctx.update(CASE_COMMITMENT_LABEL);
+        ctx.update(salt.expose_secret());
+        ctx.update(reference.as_str().as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.finish().as_ref());
+        Self(out)
+    }
+
+    /// Whether this commits to `reference` under `salt` (opening the commitment).
+    pub fn opens_to(&self, salt: &CaseSalt, reference: &CaseRef) -> bool {
+        *self == Self::new(salt, reference)
+    }
+
+    /// Wraps raw bytes (as read from an entry).
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The raw bytes.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for CaseCommitment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CaseCommitment({:?})", Hash::from_bytes(self.0))
     }
 }
 
@@ -310,47 +400,85 @@ impl fmt::Debug for RecordSetHash {
     }
 }
 
-/// Why a custodian refused access.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Why a custodian refused access: exactly the refusals of `spec/access.md` § Errors
+/// that are logged, with the same names (**LOG-34**). (`request-malformed` names no
+/// valid records and is never logged.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum DenialReason {
-    /// `0x01`: the purpose is not in the policy.
-    PurposeNotInPolicy,
-    /// `0x02`: the legal basis is not in the policy.
-    LegalBasisNotInPolicy,
-    /// `0x03`: the records are past their retention.
-    RetentionExpired,
-    /// `0x04`: the epoch's key was destroyed.
-    KeyDestroyed,
-    /// `0x05`: the oversight custodian refused the justification.
+    /// `0x01` `purpose-not-allowed`: the purpose is not in the policy (**ACC-2**).
+    PurposeNotAllowed,
+    /// `0x02` `legal-basis-not-allowed`: the legal basis is not in the policy
+    /// (**ACC-2**).
+    LegalBasisNotAllowed,
+    /// `0x03` `not-in-caseload`: a record's participant is not in the officer's caseload
+    /// (**ACC-3**).
+    NotInCaseload,
+    /// `0x04` `oversight-refused`: the oversight custodian's reviewer refused
+    /// (**ACC-16**).
     OversightRefused,
-    /// `0x06`: the officer is not authorised for the case.
-    NotAuthorized,
+    /// `0x05` `record-unknown`: no such record; it may have been purged (**ACC-1**).
+    RecordUnknown,
+    /// `0x06` `access-not-logged`: the oversight custodian cannot verify the agency's
+    /// log entry (**ACC-7**).
+    AccessNotLogged,
+    /// `0x07` `key-destroyed`: the record's epoch key is destroyed (**ACC-10**).
+    KeyDestroyed,
+    /// `0x08` `log-unavailable`: the log could not be written or its proof verified;
+    /// nothing was opened (**ACC-5**), and the refusal is logged once the log is back.
+    LogUnavailable,
 }
 
 impl DenialReason {
+    /// Every reason, in code order.
+    pub const ALL: [Self; 8] = [
+        Self::PurposeNotAllowed,
+        Self::LegalBasisNotAllowed,
+        Self::NotInCaseload,
+        Self::OversightRefused,
+        Self::RecordUnknown,
+        Self::AccessNotLogged,
+        Self::KeyDestroyed,
+        Self::LogUnavailable,
+    ];
+
     /// The byte that stands for this reason.
     pub const fn code(self) -> u8 {
         match self {
-            Self::PurposeNotInPolicy => 0x01,
-            Self::LegalBasisNotInPolicy => 0x02,
-            Self::RetentionExpired => 0x03,
-            Self::KeyDestroyed => 0x04,
-            Self::OversightRefused => 0x05,
-            Self::NotAuthorized => 0x06,
+            Self::PurposeNotAllowed => 0x01,
+            Self::LegalBasisNotAllowed => 0x02,
+            Self::NotInCaseload => 0x03,
+            Self::OversightRefused => 0x04,
+            Self::RecordUnknown => 0x05,
+            Self::AccessNotLogged => 0x06,
+            Self::KeyDestroyed => 0x07,
+            Self::LogUnavailable => 0x08,
         }
     }
 
-    fn from_code(code: u8) -> Option<Self> {
-        Some(match code {
-            0x01 => Self::PurposeNotInPolicy,
-            0x02 => Self::LegalBasisNotInPolicy,
-            0x03 => Self::RetentionExpired,
-            0x04 => Self::KeyDestroyed,
-            0x05 => Self::OversightRefused,
-            0x06 => Self::NotAuthorized,
-            _ => return None,
-        })
+    /// The reason with this byte.
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    /// The error code of `spec/access.md`, for example `purpose-not-allowed`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::PurposeNotAllowed => "purpose-not-allowed",
+            Self::LegalBasisNotAllowed => "legal-basis-not-allowed",
+            Self::NotInCaseload => "not-in-caseload",
+            Self::OversightRefused => "oversight-refused",
+            Self::RecordUnknown => "record-unknown",
+            Self::AccessNotLogged => "access-not-logged",
+            Self::KeyDestroyed => "key-destroyed",
+            Self::LogUnavailable => "log-unavailable",
+        }
+    }
+}
+
+impl fmt::Display for DenialReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -365,8 +493,9 @@ pub struct Access {
     pub purpose: PurposeId,
     /// The legal basis, from the policy.
     pub legal_basis: LegalBasisId,
-    /// The agency's case reference.
-    pub case_ref: CaseRef,
+    /// The salted commitment to the agency's case reference (**LOG-33**); never the
+    /// reference itself.
+    pub case: CaseCommitment,
     /// The records.
     pub records: RecordSet,
     /// The epoch the records were sealed to.
@@ -422,6 +551,9 @@ pub enum LogEntry {
         epoch: EpochId,
         /// Scheduled or ad hoc.
         kind: ChallengeKind,
+        /// When it was issued: inside `window` (**CHL-2**), so that an auditor can check
+        /// it and count challenges per window (**AUD-4**).
+        issued_at: UnixTime,
         /// The window it must be answered in.
         window: WindowSpan,
     },
@@ -453,6 +585,8 @@ pub enum LogEntry {
         count: u64,
         /// Which ones (**LOG-30**).
         record_set: RecordSetHash,
+        /// When the ciphertexts were deleted, for the deadline check (**AUD-5**).
+        purged_at: UnixTime,
     },
     /// `0x09`: a custodian destroyed its key for an epoch.
     EpochKeyDestroyed {
@@ -534,6 +668,29 @@ impl EntryType {
     pub fn from_code(code: u8) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.code() == code)
     }
+
+    /// Its name in reports, for example `check-in-received`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::EnrollmentOpened => "enrollment-opened",
+            Self::EnrollmentClosed => "enrollment-closed",
+            Self::PolicyPublished => "policy-published",
+            Self::ChallengeIssued => "challenge-issued",
+            Self::CheckInReceived => "check-in-received",
+            Self::ContentAccessed => "content-accessed",
+            Self::AccessDenied => "access-denied",
+            Self::RecordsPurged => "records-purged",
+            Self::EpochKeyDestroyed => "epoch-key-destroyed",
+            Self::LegalHoldPlaced => "legal-hold-placed",
+            Self::LegalHoldReleased => "legal-hold-released",
+        }
+    }
+}
+
+impl fmt::Display for EntryType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Why bytes are not a log entry (**LOG-26**): each refusal has its own variant.
@@ -561,7 +718,7 @@ pub enum EntryDecodeError {
         /// How many.
         count: usize,
     },
-    /// A label or case reference outside its length or characters.
+    /// A label outside its length or characters.
     #[error("`{field}` is not a valid label")]
     InvalidLabel {
         /// The field.
@@ -612,7 +769,7 @@ impl Writer {
         self.bytes(&v.to_be_bytes());
     }
 
-    /// A label: 1 to 64 bytes, so its length fits the `u8`.
+    /// A label: 1 to 32 bytes, so its length fits the `u8`.
     fn label(&mut self, s: &str) {
         self.u8(s.len() as u8);
         self.bytes(s.as_bytes());
@@ -631,7 +788,7 @@ impl Writer {
         self.label(a.officer.as_str());
         self.label(a.purpose.as_str());
         self.label(a.legal_basis.as_str());
-        self.label(a.case_ref.as_str());
+        self.bytes(a.case.as_bytes());
         self.records(&a.records);
         self.u32(a.epoch.get());
     }
@@ -686,22 +843,14 @@ impl<'a> Reader<'a> {
         Ok(PolicyHash::from_bytes(self.array("policy")?))
     }
 
-    fn str(
-        &mut self,
-        field: &'static str,
-        valid: fn(&[u8]) -> bool,
-    ) -> Result<String, EntryDecodeError> {
+    fn label(&mut self, field: &'static str) -> Result<String, EntryDecodeError> {
         let len = usize::from(self.u8(field)?);
         let b = self.take(len, field)?;
-        if !valid(b) {
+        if !is_label(b) {
             return Err(EntryDecodeError::InvalidLabel { field });
         }
         // Valid labels are ASCII.
         String::from_utf8(b.to_vec()).map_err(|_| EntryDecodeError::InvalidLabel { field })
-    }
-
-    fn label(&mut self, field: &'static str) -> Result<String, EntryDecodeError> {
-        self.str(field, is_label)
     }
 
     fn records(&mut self) -> Result<RecordSet, EntryDecodeError> {
@@ -726,7 +875,7 @@ impl<'a> Reader<'a> {
             officer: OfficerId(self.label("officer")?),
             purpose: PurposeId(self.label("purpose")?),
             legal_basis: LegalBasisId(self.label("legal_basis")?),
-            case_ref: CaseRef(self.str("case_ref", is_case_ref)?),
+            case: CaseCommitment(self.array("case")?),
             records: self.records()?,
             epoch: self.epoch()?,
         })
@@ -780,12 +929,14 @@ impl LogEntry {
                 challenge,
                 epoch,
                 kind,
+                issued_at,
                 window,
             } => {
                 w.bytes(tag.as_bytes());
                 w.bytes(challenge.as_bytes());
                 w.u32(epoch.get());
                 w.u8(kind.code());
+                w.i64(issued_at.seconds());
                 w.i64(window.start.seconds());
                 w.i64(window.end.seconds());
             }
@@ -809,10 +960,12 @@ impl LogEntry {
                 epoch,
                 count,
                 record_set,
+                purged_at,
             } => {
                 w.u32(epoch.get());
                 w.bytes(&count.to_be_bytes());
                 w.bytes(record_set.as_bytes());
+                w.i64(purged_at.seconds());
             }
             Self::EpochKeyDestroyed {
                 custodian,
@@ -858,6 +1011,7 @@ impl LogEntry {
                     2 => ChallengeKind::AdHoc,
                     code => return Err(EntryDecodeError::UnknownChallengeKind { code }),
                 };
+                let issued_at = r.time("issued_at")?;
                 let start = r.time("window_start")?;
                 let end = r.time("window_end")?;
                 if end <= start {
@@ -868,6 +1022,7 @@ impl LogEntry {
                     challenge,
                     epoch,
                     kind,
+                    issued_at,
                     window: WindowSpan { start, end },
                 }
             }
@@ -889,6 +1044,7 @@ impl LogEntry {
                 epoch: r.epoch()?,
                 count: u64::from_be_bytes(r.array("count")?),
                 record_set: RecordSetHash(r.array("record_set_hash")?),
+                purged_at: r.time("purged_at")?,
             },
             EntryType::EpochKeyDestroyed => Self::EpochKeyDestroyed {
                 custodian: CustodianId(r.label("custodian")?),
@@ -921,7 +1077,10 @@ mod tests {
             officer: OfficerId::new("officer-7f3a").unwrap(),
             purpose: PurposeId::new("compliance-review").unwrap(),
             legal_basis: LegalBasisId::new("release-conditions").unwrap(),
-            case_ref: CaseRef::new("ORD-2026/0042").unwrap(),
+            case: CaseCommitment::new(
+                &CaseSalt::from_bytes([0x5a; 32]),
+                &CaseRef::new("ORD-2026/0042").unwrap(),
+            ),
             records: RecordSet::new([RecordId::from_bytes([2; 32]), RecordId::from_bytes([1; 32])])
                 .unwrap(),
             epoch: EpochId::new(2_900),
@@ -956,6 +1115,7 @@ mod tests {
                 challenge: ChallengeId::from_bytes([0x33; 16]),
                 epoch,
                 kind: ChallengeKind::AdHoc,
+                issued_at: UnixTime(1_800_000_060),
                 window: WindowSpan {
                     start: UnixTime(1_800_000_000),
                     end: UnixTime(1_800_003_600),
@@ -980,6 +1140,7 @@ mod tests {
                     RecordId::from_bytes([2; 32]),
                 ])
                 .1,
+                purged_at: UnixTime(1_807_000_000),
             },
             LogEntry::EpochKeyDestroyed {
                 custodian: CustodianId::new("agency").unwrap(),
@@ -1013,7 +1174,6 @@ mod tests {
                 a.officer.as_str(),
                 a.purpose.as_str(),
                 a.legal_basis.as_str(),
-                a.case_ref.as_str(),
             ]
             .iter()
             .map(|l| l.len())
@@ -1026,11 +1186,11 @@ mod tests {
             69,
             37,
             33,
-            70,
+            78,
             85,
-            12 + labels(&a) + records,
-            13 + labels(&a) + records,
-            45,
+            43 + labels(&a) + records,
+            44 + labels(&a) + records,
+            53,
             14 + "agency".len(),
             28 + h.legal_basis.as_str().len() + 32 * h.records.as_slice().len(),
             28 + h.legal_basis.as_str().len() + 32 * h.records.as_slice().len(),
@@ -1063,11 +1223,25 @@ mod tests {
         assert_eq!(
             hex(&challenge),
             format!(
-                "04{}{}00000b5402{}{}",
+                "04{}{}00000b5402{}{}{}",
                 "11".repeat(32),
                 "33".repeat(16),
+                hex(&1_800_000_060i64.to_be_bytes()),
                 hex(&1_800_000_000i64.to_be_bytes()),
                 hex(&1_800_003_600i64.to_be_bytes())
+            )
+        );
+        let purged = ex[7].encode();
+        let LogEntry::RecordsPurged { record_set, .. } = &ex[7] else {
+            unreachable!()
+        };
+        assert_eq!(
+            hex(&purged),
+            format!(
+                "0800000b54{}{}{}",
+                hex(&2u64.to_be_bytes()),
+                hex(record_set.as_bytes()),
+                hex(&1_807_000_000i64.to_be_bytes())
             )
         );
         let destroyed = ex[8].encode();
@@ -1086,12 +1260,12 @@ mod tests {
             label("officer-7f3a", 0x0c),
             label("compliance-review", 0x11),
             label("release-conditions", 0x12),
-            label("ORD-2026/0042", 0x0d),
+            hex(access().case.as_bytes()),
             "01".repeat(32),
             "02".repeat(32),
         );
         assert_eq!(hex(&accessed), want);
-        assert_eq!(hex(&ex[6].encode()), format!("07{}05", &want[2..]));
+        assert_eq!(hex(&ex[6].encode()), format!("07{}04", &want[2..]));
     }
 
     #[test]
@@ -1139,12 +1313,26 @@ mod tests {
             LogEntry::decode(&window),
             Err(EntryDecodeError::EmptyWindow)
         );
-        let mut reason = ex[6].encode();
-        *reason.last_mut().unwrap() = 0;
-        assert_eq!(
-            LogEntry::decode(&reason),
-            Err(EntryDecodeError::UnknownDenialReason { code: 0 })
-        );
+        for code in [0, 9, 0xff] {
+            let mut reason = ex[6].encode();
+            *reason.last_mut().unwrap() = code;
+            assert_eq!(
+                LogEntry::decode(&reason),
+                Err(EntryDecodeError::UnknownDenialReason { code })
+            );
+        }
+        // An issue time outside the window is what an auditor looks for (AUD-4), not a
+        // malformed entry: it decodes.
+        let mut late = ex[3].encode();
+        let at = 1 + 32 + 16 + 4 + 1;
+        late[at..at + 8].copy_from_slice(&1_900_000_000i64.to_be_bytes());
+        assert!(matches!(
+            LogEntry::decode(&late),
+            Ok(LogEntry::ChallengeIssued {
+                issued_at: UnixTime(1_900_000_000),
+                ..
+            })
+        ));
         let mut label = ex[8].encode();
         label[2] = b'A';
         assert_eq!(
@@ -1214,7 +1402,7 @@ mod tests {
                 .unwrap(),
                 ..access()
             },
-            reason: DenialReason::NotAuthorized,
+            reason: DenialReason::NotInCaseload,
         };
         assert!(biggest.encode().len() < crate::tiles::MAX_ENTRY_LEN);
         assert_eq!(
@@ -1239,6 +1427,99 @@ mod tests {
         assert_ne!(h, RecordSetHash::of(&[a]).1);
     }
 
+    #[test]
+    fn log_33_case_commitment_is_the_salted_hash_of_acc_9() {
+        let salt = CaseSalt::from_bytes([0x5a; 32]);
+        let reference = CaseRef::new("HOU-2025-004211").unwrap();
+        let c = CaseCommitment::new(&salt, &reference);
+        let mut input = b"minimis case-ref v1\n".to_vec();
+        input.extend_from_slice(&[0x5a; 32]);
+        input.extend_from_slice(b"HOU-2025-004211");
+        let d = ring::digest::digest(&ring::digest::SHA256, &input);
+        assert_eq!(c.as_bytes().as_slice(), d.as_ref());
+        assert!(c.opens_to(&salt, &reference));
+        assert!(!c.opens_to(&CaseSalt::from_bytes([0x5b; 32]), &reference));
+        assert!(!c.opens_to(&salt, &CaseRef::new("HOU-2025-004212").unwrap()));
+        // Fresh salts hide equal references from each other.
+        let a = CaseCommitment::new(&CaseSalt::generate().unwrap(), &reference);
+        let b = CaseCommitment::new(&CaseSalt::generate().unwrap(), &reference);
+        assert_ne!(a, b);
+        // The entry carries the commitment, never the reference.
+        let entry = LogEntry::ContentAccessed(Access {
+            case: c,
+            ..access()
+        })
+        .encode();
+        assert!(
+            !entry
+                .windows(reference.as_str().len())
+                .any(|w| w == reference.as_str().as_bytes())
+        );
+        assert!(entry.windows(32).any(|w| w == c.as_bytes()));
+        // Neither the salt nor the reference shows in Debug.
+        assert_eq!(format!("{salt:?}"), "CaseSalt(<redacted>)");
+        assert!(!format!("{reference:?}").contains("HOU"));
+    }
+
+    /// The rows of the table in `spec/<file>` whose first cell is `first`, as cells.
+    fn spec_rows(file: &str) -> Vec<Vec<String>> {
+        let path = format!("{}/../../spec/{file}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with('|'))
+            .map(|l| {
+                l.trim_matches('|')
+                    .split('|')
+                    .map(|c| c.trim().trim_matches('`').to_owned())
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn log_34_denial_reasons_are_the_access_error_codes() {
+        // spec/access.md § Errors: status, code, log byte, when, requirement.
+        let access: Vec<(String, String)> = spec_rows("access.md")
+            .into_iter()
+            .filter(|r| r.len() == 5 && r[0].parse::<u16>().is_ok())
+            .map(|r| (r[1].clone(), r[2].clone()))
+            .collect();
+        assert!(access.len() >= 9, "{access:?}");
+        let logged: Vec<(String, String)> = access
+            .iter()
+            .filter(|(code, _)| code != "request-malformed")
+            .cloned()
+            .collect();
+        assert_eq!(
+            access
+                .iter()
+                .find(|(c, _)| c == "request-malformed")
+                .map(|(_, b)| b.as_str()),
+            Some("not logged")
+        );
+        let ours: Vec<(String, String)> = DenialReason::ALL
+            .iter()
+            .map(|r| (r.as_str().to_owned(), format!("0x{:02x}", r.code())))
+            .collect();
+        let mut sorted = logged.clone();
+        sorted.sort_by(|a, b| a.1.cmp(&b.1));
+        assert_eq!(sorted, ours, "spec/access.md's codes and bytes");
+        // spec/log.md lists the same bytes and names in its reason table.
+        let log: Vec<(String, String)> = spec_rows("log.md")
+            .into_iter()
+            .filter(|r| r.len() == 3 && r[0].starts_with("0x") && r[2].starts_with("ACC-"))
+            .map(|r| (r[1].clone(), r[0].clone()))
+            .collect();
+        assert_eq!(log, ours, "spec/log.md's reason table");
+        for r in DenialReason::ALL {
+            assert_eq!(DenialReason::from_code(r.code()), Some(r));
+            assert_eq!(r.to_string(), r.as_str());
+        }
+        assert_eq!(DenialReason::from_code(0), None);
+        assert_eq!(DenialReason::from_code(9), None);
+    }
+
     fn arb_label() -> impl Strategy<Value = String> {
         "[a-z0-9-]{1,32}"
     }
@@ -1254,7 +1535,7 @@ mod tests {
             arb_label(),
             arb_label(),
             arb_label(),
-            "[A-Za-z0-9._:/-]{1,64}",
+            any::<[u8; 32]>(),
             arb_records(),
             any::<u32>(),
         )
@@ -1263,7 +1544,7 @@ mod tests {
                 officer: OfficerId(o),
                 purpose: PurposeId(p),
                 legal_basis: LegalBasisId(l),
-                case_ref: CaseRef(k),
+                case: CaseCommitment(k),
                 records,
                 epoch: EpochId::new(e),
             })
@@ -1302,9 +1583,10 @@ mod tests {
                 epoch.clone(),
                 any::<bool>(),
                 any::<i64>(),
+                any::<i64>(),
                 1..=i64::MAX
             )
-                .prop_map(|(tag, c, epoch, adhoc, start, len)| {
+                .prop_map(|(tag, c, epoch, adhoc, at, start, len)| {
                     LogEntry::ChallengeIssued {
                         tag,
                         challenge: ChallengeId::from_bytes(c),
@@ -1314,6 +1596,7 @@ mod tests {
                         } else {
                             ChallengeKind::Scheduled
                         },
+                        issued_at: UnixTime(at),
                         window: WindowSpan {
                             start: UnixTime(start.min(i64::MAX - len)),
                             end: UnixTime(start.min(i64::MAX - len) + len),
@@ -1329,17 +1612,18 @@ mod tests {
                 }
             ),
             arb_access().prop_map(LogEntry::ContentAccessed),
-            (arb_access(), 1u8..=6).prop_map(|(access, r)| LogEntry::AccessDenied {
+            (arb_access(), 1u8..=8).prop_map(|(access, r)| LogEntry::AccessDenied {
                 access,
                 reason: DenialReason::from_code(r).unwrap(),
             }),
-            (epoch.clone(), any::<u64>(), any::<[u8; 32]>()).prop_map(|(epoch, count, h)| {
-                LogEntry::RecordsPurged {
+            (epoch.clone(), any::<u64>(), any::<[u8; 32]>(), any::<i64>()).prop_map(
+                |(epoch, count, h, t)| LogEntry::RecordsPurged {
                     epoch,
                     count,
                     record_set: RecordSetHash(h),
+                    purged_at: UnixTime(t),
                 }
-            }),
+            ),
             (arb_label(), epoch, any::<i64>()).prop_map(|(c, epoch, t)| {
                 LogEntry::EpochKeyDestroyed {
                     custodian: CustodianId(c),

@@ -11,7 +11,9 @@
 //!   [tlog-checkpoints](https://c2sp.org/tlog-checkpoint) ([`note`], [`checkpoint`]);
 //! - witness cosignatures, C2SP [tlog-cosignature](https://c2sp.org/tlog-cosignature)
 //!   `cosignature/v1`, made only after a consistency check ([`cosignature`]);
-//! - receipts as C2SP [tlog-proofs](https://c2sp.org/tlog-proof) ([`tlog_proof`]);
+//! - receipts as C2SP [tlog-proofs](https://c2sp.org/tlog-proof) ([`tlog_proof`]), for a
+//!   whole batch at once from the hashes its append computed
+//!   ([`Log::append_batch_with_proofs`], [`BatchProofs`]);
 //! - storage and publication as C2SP [tlog-tiles](https://c2sp.org/tlog-tiles)
 //!   ([`tiles`], [`Log`], [`LogReader`]);
 //! - typed entries with one canonical encoding ([`entry`]).
@@ -85,10 +87,14 @@ pub mod verify;
 
 pub use checkpoint::{Checkpoint, SignedCheckpoint};
 pub use cosignature::{Cosigner, TreeHead, VerifiedCosignature, Witness};
-pub use entry::{Access, EntryDecodeError, LegalHold, LogEntry};
+pub use entry::{
+    Access, CaseCommitment, CaseRef, CaseSalt, DenialReason, EntryDecodeError, EntryType,
+    LegalHold, LogEntry,
+};
 pub use log::{
-    AddCosignatureError, AppendError, AuditError, Batch, CreateError, FromDirError, Log, LogReader,
-    OpenError, ProofError, ReadEntryError, ReaderError, TileReadError,
+    AddCosignatureError, AppendError, AuditError, Batch, BatchProofError, BatchProofs, CreateError,
+    FromDirError, Log, LogReader, OpenError, ProofError, ReadEntryError, ReaderError,
+    TileReadError,
 };
 pub use note::{KeyName, NoteSigner, SignedNote, VerifierKey};
 pub use tiles::{MemoryStorage, TileStorage};
@@ -144,6 +150,7 @@ mod spec_examples {
                 challenge,
                 epoch,
                 kind: ChallengeKind::Scheduled,
+                issued_at: UnixTime(1_795_683_600),
                 window: WindowSpan {
                     start: UnixTime(1_795_683_600),
                     end: UnixTime(1_795_690_800),
@@ -158,6 +165,7 @@ mod spec_examples {
                 epoch: EpochId::new(2_954),
                 count,
                 record_set,
+                purged_at: UnixTime(1_795_651_200),
             },
             LogEntry::EpochKeyDestroyed {
                 custodian: CustodianId::new("oversight").unwrap(),

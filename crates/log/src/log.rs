@@ -407,7 +407,11 @@ impl<S: TileStorage + ?Sized> TreeReader<'_, S> {
             })
     }
 
-    fn audit(&self, checkpoint_root: &Hash) -> Result<(), AuditError<S::Error>> {
+    fn audit(
+        &self,
+        checkpoint_root: &Hash,
+        f: &mut dyn FnMut(u64, &[u8]),
+    ) -> Result<(), AuditError<S::Error>> {
         for tile in tiles_for(self.tree_size) {
             let level = u32::from(tile.level());
             let (_, data) = self.tile(level, tile.index())?;
@@ -417,11 +421,11 @@ impl<S: TileStorage + ?Sized> TreeReader<'_, S> {
                     AuditError::Entries(ReadEntryError::Bundle { bundle, error })
                 })?;
                 for (i, (entry, leaf)) in entries.iter().zip(hashes(&data)).enumerate() {
+                    let index = (tile.index() << TILE_HEIGHT) + i as u64;
                     if leaf_hash(entry) != leaf {
-                        return Err(AuditError::EntryHashMismatch {
-                            index: (tile.index() << TILE_HEIGHT) + i as u64,
-                        });
+                        return Err(AuditError::EntryHashMismatch { index });
                     }
+                    f(index, entry);
                 }
             } else {
                 for (position, h) in hashes(&data).enumerate() {
@@ -650,8 +654,10 @@ impl<S: TileStorage> Log<S> {
         Ok(())
     }
 
-    /// Appends one entry of at most [`MAX_ENTRY_LEN`] bytes.
-    fn push(&mut self, entry: &[u8]) -> Result<(), S::Error> {
+    /// Appends one entry of at most [`MAX_ENTRY_LEN`] bytes. With `record`, every hash
+    /// computed (the leaf's, and each perfect subtree it completes) is also pushed onto
+    /// the vector of its height, for [`BatchProofs`].
+    fn push(&mut self, entry: &[u8], mut record: Option<&mut [Vec<Hash>]>) -> Result<(), S::Error> {
         let index = self.size;
         // Entry bundle: u16 big-endian length, then the entry.
         self.open_bundle
@@ -669,6 +675,9 @@ impl<S: TileStorage> Log<S> {
         // of level l.
         let mut node = leaf_hash(entry);
         self.push_tile_hash(0, index, &node)?;
+        if let Some(levels) = record.as_deref_mut() {
+            levels[0].push(node);
+        }
         let mut n = index;
         let mut height = 0u32;
         while n & 1 == 1 {
@@ -679,6 +688,9 @@ impl<S: TileStorage> Log<S> {
             node = node_hash(&left, &node);
             height += 1;
             n >>= 1;
+            if let Some(levels) = record.as_deref_mut() {
+                levels[height as usize].push(node);
+            }
             if height % TILE_HEIGHT == 0 {
                 let level = height / TILE_HEIGHT;
                 self.push_tile_hash(level as usize, index >> (TILE_HEIGHT * level), &node)?;
@@ -723,6 +735,42 @@ impl<S: TileStorage> Log<S> {
         &mut self,
         entries: &[E],
     ) -> Result<Batch, AppendError<S::Error>> {
+        self.append(entries, None)
+    }
+
+    /// Appends `entries` as [`Log::append_batch`] does, and keeps the hashes the append
+    /// computes, so that the inclusion proof of every entry of the batch, against the
+    /// batch's checkpoint, costs a few array reads instead of reading tiles
+    /// ([`BatchProofs`]): the receipts of a group commit. The tiles written are the same.
+    ///
+    /// # Errors
+    /// See [`Log::append_batch`].
+    pub fn append_batch_with_proofs<E: AsRef<[u8]>>(
+        &mut self,
+        entries: &[E],
+    ) -> Result<BatchProofs, AppendError<S::Error>> {
+        // Before the batch: one right-edge hash per set bit of the size, largest first.
+        // Each is the left neighbour, at its height, of the first hash the batch adds
+        // there, and the only hash left of the batch that any of its proofs needs.
+        let first_index = self.size;
+        let mut levels: Vec<Vec<Hash>> = vec![Vec::new(); 65];
+        let mut edge = self.edge.iter();
+        for height in (0..64u32).rev() {
+            if first_index & (1u64 << height) != 0 {
+                if let Some(h) = edge.next() {
+                    levels[height as usize].push(*h);
+                }
+            }
+        }
+        let batch = self.append(entries, Some(&mut levels))?;
+        Ok(BatchProofs::new(batch, levels))
+    }
+
+    fn append<E: AsRef<[u8]>>(
+        &mut self,
+        entries: &[E],
+        mut record: Option<&mut [Vec<Hash>]>,
+    ) -> Result<Batch, AppendError<S::Error>> {
         if self.poisoned {
             return Err(AppendError::Poisoned);
         }
@@ -742,7 +790,7 @@ impl<S: TileStorage> Log<S> {
             .ok_or(AppendError::Full)?;
         let result = entries
             .iter()
-            .try_for_each(|e| self.push(e.as_ref()))
+            .try_for_each(|e| self.push(e.as_ref(), record.as_deref_mut()))
             .and_then(|()| self.commit());
         if let Err(e) = result {
             self.poisoned = true;
@@ -761,6 +809,19 @@ impl<S: TileStorage> Log<S> {
     pub fn append_entries(&mut self, entries: &[LogEntry]) -> Result<Batch, AppendError<S::Error>> {
         let encoded: Vec<Vec<u8>> = entries.iter().map(LogEntry::encode).collect();
         self.append_batch(&encoded)
+    }
+
+    /// Appends typed entries and keeps their proofs, as
+    /// [`Log::append_batch_with_proofs`].
+    ///
+    /// # Errors
+    /// See [`Log::append_batch`].
+    pub fn append_entries_with_proofs(
+        &mut self,
+        entries: &[LogEntry],
+    ) -> Result<BatchProofs, AppendError<S::Error>> {
+        let encoded: Vec<Vec<u8>> = entries.iter().map(LogEntry::encode).collect();
+        self.append_batch_with_proofs(&encoded)
     }
 
     /// Adds a witness's cosignature to the current checkpoint after verifying it, and
@@ -838,6 +899,196 @@ impl<S: TileStorage> Log<S> {
     /// An [`ExportError`].
     pub fn export_dir(&self, dir: &Path) -> Result<DirSummary, ExportError<S::Error>> {
         export_dir(&self.storage, dir)
+    }
+}
+
+/// Why a proof was not given from a [`BatchProofs`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BatchProofError {
+    /// The entry is not in this batch.
+    #[error("entry {leaf_index} is not in the batch {first_index}..{tree_size}")]
+    NotInBatch {
+        /// The index asked for.
+        leaf_index: u64,
+        /// The batch's first index.
+        first_index: u64,
+        /// The tree size after the batch.
+        tree_size: u64,
+    },
+    /// The checkpoint given is not the batch's: another size or root.
+    #[error("the checkpoint is not the one of the batch (size {tree_size})")]
+    CheckpointMismatch {
+        /// The batch's tree size.
+        tree_size: u64,
+    },
+}
+
+/// The inclusion proofs of every entry of one batch against the tree the batch ends
+/// (**LOG-2**), from the hashes [`Log::append_batch_with_proofs`] computed anyway.
+///
+/// For a batch of entries `a..n`, every hash on their paths is either inside the batch
+/// (a perfect subtree it completed, or a partial subtree on the tree's right edge), or
+/// one of the right-edge hashes of the tree of size `a`. Keeping those (about two hashes
+/// per entry) makes each proof O(log n) array reads, with no tile read and no hashing;
+/// the proofs are exactly RFC 9162's `PATH(m, D[n])`, as the reference prover gives them.
+pub struct BatchProofs {
+    batch: Batch,
+    /// `levels[h][j - base(h)]`: the hash of the perfect subtree of height `h` at index
+    /// `j` (leaves `j·2^h .. (j+1)·2^h`), for `base(h) <= j < n >> h`.
+    levels: Vec<Vec<Hash>>,
+    /// `partial[h]`: the hash of the rightmost node of height `h` when it is not
+    /// perfect (leaves `((n-1) >> h) << h .. n`).
+    partial: Vec<Option<Hash>>,
+    root: Hash,
+}
+
+impl BatchProofs {
+    fn new(batch: Batch, levels: Vec<Vec<Hash>>) -> Self {
+        let mut proofs = Self {
+            batch,
+            levels,
+            partial: Vec::new(),
+            root: empty_root(),
+        };
+        let n = batch.tree_size;
+        if batch.first_index == n {
+            return proofs;
+        }
+        let top = proofs.top();
+        proofs.partial = vec![None; top as usize + 1];
+        for height in 1..=top {
+            let p = (n - 1) >> height;
+            if p < n >> height {
+                continue;
+            }
+            // Both children of a node with leaves in the batch are recorded or partial.
+            let left = proofs.node(height - 1, 2 * p);
+            let right = proofs.node(height - 1, 2 * p + 1);
+            proofs.partial[height as usize] = match (left, right) {
+                (Some(l), Some(r)) => Some(node_hash(&l, &r)),
+                (l, None) => l,
+                (None, Some(_)) => None,
+            };
+        }
+        proofs.root = proofs.node(top, 0).unwrap_or_else(empty_root);
+        proofs
+    }
+
+    /// The height of the root: the number of levels above the leaves.
+    fn top(&self) -> u32 {
+        let n = self.batch.tree_size;
+        if n <= 1 {
+            0
+        } else {
+            64 - (n - 1).leading_zeros()
+        }
+    }
+
+    /// The first index kept at `height`: the batch's first ancestor there, or the
+    /// right-edge hash just left of it.
+    fn base(&self, height: u32) -> u64 {
+        let a = self.batch.first_index >> height;
+        a - (a & 1)
+    }
+
+    /// The hash of node `index` at `height` of the tree of the batch's size (the RFC 9162
+    /// subtree of leaves `index·2^h .. min((index+1)·2^h, n)`), if it exists and was
+    /// kept.
+    fn node(&self, height: u32, index: u64) -> Option<Hash> {
+        let n = self.batch.tree_size;
+        if n == 0 || index > (n - 1) >> height {
+            return None;
+        }
+        if index < n >> height {
+            let base = self.base(height);
+            let offset = usize::try_from(index.checked_sub(base)?).ok()?;
+            self.levels.get(height as usize)?.get(offset).copied()
+        } else {
+            self.partial.get(height as usize).copied().flatten()
+        }
+    }
+
+    /// The batch: entries `first_index..tree_size`.
+    pub fn batch(&self) -> Batch {
+        self.batch
+    }
+
+    /// The root hash of the tree of the batch's size.
+    pub fn root_hash(&self) -> Hash {
+        self.root
+    }
+
+    /// The inclusion proof of entry `leaf_index` of the batch in the tree of the batch's
+    /// size (RFC 9162 §2.1.3.1, **LOG-2**).
+    ///
+    /// # Errors
+    /// [`BatchProofError::NotInBatch`].
+    pub fn inclusion_proof(&self, leaf_index: u64) -> Result<InclusionProof, BatchProofError> {
+        let Batch {
+            first_index,
+            tree_size,
+        } = self.batch;
+        if leaf_index < first_index || leaf_index >= tree_size {
+            return Err(BatchProofError::NotInBatch {
+                leaf_index,
+                first_index,
+                tree_size,
+            });
+        }
+        let mut inclusion_path =
+            Vec::with_capacity(crate::verify::inclusion_path_len(leaf_index, tree_size));
+        // From the leaf up: at each height, the sibling of the leaf's ancestor, if the
+        // tree has one (the rightmost nodes may have none).
+        for height in 0..self.top() {
+            if let Some(h) = self.node(height, (leaf_index >> height) ^ 1) {
+                inclusion_path.push(h);
+            }
+        }
+        Ok(InclusionProof {
+            leaf_index,
+            tree_size,
+            inclusion_path,
+        })
+    }
+
+    /// The inclusion proofs of the batch's entries, in order.
+    pub fn inclusion_proofs(&self) -> impl Iterator<Item = InclusionProof> + '_ {
+        (self.batch.first_index..self.batch.tree_size)
+            .filter_map(move |i| self.inclusion_proof(i).ok())
+    }
+
+    /// The receipts of the batch's entries, in order: C2SP tlog-proofs (**LOG-17**)
+    /// against `checkpoint`, the batch's checkpoint with the cosignatures added so far
+    /// (normally [`Log::checkpoint`] once the witnesses have cosigned).
+    ///
+    /// # Errors
+    /// [`BatchProofError::CheckpointMismatch`] if `checkpoint` is not of the batch's
+    /// tree.
+    pub fn tlog_proofs(
+        &self,
+        checkpoint: &SignedCheckpoint,
+    ) -> Result<Vec<TlogProof>, BatchProofError> {
+        let cp = checkpoint.checkpoint();
+        if cp.tree_size() != self.batch.tree_size || *cp.root_hash() != self.root {
+            return Err(BatchProofError::CheckpointMismatch {
+                tree_size: self.batch.tree_size,
+            });
+        }
+        let text = checkpoint.to_string();
+        Ok(self
+            .inclusion_proofs()
+            .map(|p| TlogProof::from_parts(p.leaf_index, p.inclusion_path, text.clone()))
+            .collect())
+    }
+}
+
+impl fmt::Debug for BatchProofs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchProofs")
+            .field("batch", &self.batch)
+            .field("root", &self.root)
+            .finish_non_exhaustive()
     }
 }
 
@@ -946,8 +1197,19 @@ impl<S: TileStorage> LogReader<S> {
     /// # Errors
     /// An [`AuditError`] naming the first discrepancy.
     pub fn audit(&self) -> Result<(), AuditError<S::Error>> {
+        self.audit_with(|_, _| {})
+    }
+
+    /// [`LogReader::audit`], handing each entry to `f` (index, bytes), in order, once
+    /// its leaf hash has been checked: one pass for an auditor that also reads the
+    /// entries. What `f` saw proves nothing unless the audit returns `Ok`: a later tile
+    /// or the root may still fail.
+    ///
+    /// # Errors
+    /// An [`AuditError`] naming the first discrepancy.
+    pub fn audit_with<F: FnMut(u64, &[u8])>(&self, mut f: F) -> Result<(), AuditError<S::Error>> {
         self.reader()
-            .audit(self.checkpoint.checkpoint().root_hash())
+            .audit(self.checkpoint.checkpoint().root_hash(), &mut f)
     }
 }
 
@@ -1071,6 +1333,117 @@ mod tests {
             log.consistency_proof(0, 10),
             Err(ProofError::Range(ProveError::NoConsistencyProof { .. }))
         ));
+    }
+
+    #[test]
+    fn log_2_batch_proofs_equal_the_reference_for_every_boundary_to_130() {
+        // Every batch a..n with 0 <= a < n <= 130, against RFC 9162 PATH computed from
+        // the leaves.
+        let all: Vec<Hash> = (0..130).map(|i| leaf_hash(&entry(i))).collect();
+        let reference: Vec<Vec<InclusionProof>> = (0..=130usize)
+            .map(|n| {
+                (0..n as u64)
+                    .map(|m| tree::inclusion_proof(&all[..n], m).unwrap())
+                    .collect()
+            })
+            .collect();
+        for a in 0..130u64 {
+            let mut before = new_log();
+            let head: Vec<Vec<u8>> = (0..a).map(entry).collect();
+            before.append_batch(&head).unwrap();
+            let storage = before.into_storage();
+            for n in a + 1..=130 {
+                let mut log = Log::open(storage.clone(), signer()).unwrap();
+                let batch: Vec<Vec<u8>> = (a..n).map(entry).collect();
+                let proofs = log.append_batch_with_proofs(&batch).unwrap();
+                assert_eq!(
+                    proofs.batch(),
+                    Batch {
+                        first_index: a,
+                        tree_size: n
+                    }
+                );
+                assert_eq!(
+                    proofs.root_hash(),
+                    *log.checkpoint().checkpoint().root_hash()
+                );
+                let got: Vec<InclusionProof> = proofs.inclusion_proofs().collect();
+                assert_eq!(got, reference[n as usize][a as usize..], "batch {a}..{n}");
+                for outside in [a.wrapping_sub(1), n] {
+                    assert!(matches!(
+                        proofs.inclusion_proof(outside),
+                        Err(BatchProofError::NotInBatch { .. })
+                    ));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn log_2_log_17_batch_proofs_match_the_tiles_across_three_levels() {
+        // Batches of random sizes up to 70,000 entries, crossing tile boundaries on
+        // levels 0, 1 and 2; each batch's proofs against the tile prover, and its
+        // receipts verified.
+        let mut log = new_log();
+        let key = log.verifier_key();
+        let mut rng = Rng(0xba7c);
+        // Batches that end exactly at tile boundaries first, then random ones.
+        let mut sizes = vec![65_536, 65_535, 257, 256, 255, 1];
+        while log.size() < 70_000 {
+            let n = match sizes.pop() {
+                Some(target) if target > log.size() => target - log.size(),
+                _ => {
+                    let bound = if rng.next(4) == 0 { 3_000 } else { 300 };
+                    1 + rng.next(bound)
+                }
+            };
+            let batch: Vec<Vec<u8>> = (log.size()..log.size() + n).map(entry).collect();
+            let proofs = log.append_batch_with_proofs(&batch).unwrap();
+            let Batch {
+                first_index,
+                tree_size,
+            } = proofs.batch();
+            let root = *log.checkpoint().checkpoint().root_hash();
+            assert_eq!(proofs.root_hash(), root);
+            for (p, e) in proofs.inclusion_proofs().zip(&batch) {
+                p.verify(&leaf_hash(e), &root).unwrap();
+            }
+            let mut probes = vec![first_index, tree_size - 1, (first_index + tree_size) / 2];
+            probes.extend((0..8).map(|_| first_index + rng.next(n)));
+            for m in probes {
+                assert_eq!(
+                    proofs.inclusion_proof(m).unwrap(),
+                    log.inclusion_proof(m, tree_size).unwrap(),
+                    "{m} in {first_index}..{tree_size}"
+                );
+            }
+            let receipts = proofs.tlog_proofs(log.checkpoint()).unwrap();
+            assert_eq!(receipts.len() as u64, n);
+            for i in [0, receipts.len() - 1] {
+                let r = &receipts[i];
+                let expected = log.tlog_proof(r.leaf_index()).unwrap();
+                assert_eq!(r, &expected);
+                crate::tlog_proof::verify_tlog_proof(
+                    r.to_string().as_bytes(),
+                    &batch[i],
+                    &key,
+                    &[],
+                )
+                .unwrap();
+            }
+        }
+        // Receipts against another checkpoint are refused.
+        let proofs = log.append_batch_with_proofs(&[entry(1)]).unwrap();
+        log.append_batch(&[entry(2)]).unwrap();
+        assert_eq!(
+            proofs.tlog_proofs(log.checkpoint()),
+            Err(BatchProofError::CheckpointMismatch {
+                tree_size: proofs.batch().tree_size
+            })
+        );
+        // An empty batch has no proofs.
+        let empty = log.append_batch_with_proofs::<Vec<u8>>(&[]).unwrap();
+        assert_eq!(empty.inclusion_proofs().count(), 0);
     }
 
     #[test]
@@ -1313,6 +1686,14 @@ mod tests {
         assert_eq!(std::fs::read(dir.join("tile/0/000")).unwrap().len(), 8_192);
         let reader = LogReader::from_dir(&dir, &log.verifier_key()).unwrap();
         reader.audit().unwrap();
+        let mut seen = 0u64;
+        reader
+            .audit_with(|i, e| {
+                assert_eq!((i, e), (seen, entry(seen).as_slice()));
+                seen += 1;
+            })
+            .unwrap();
+        assert_eq!(seen, 1_000);
         assert_eq!(reader.checkpoint(), log.checkpoint());
         assert_eq!(reader.entry(999).unwrap(), entry(999));
         let mut n = 0;
@@ -1534,6 +1915,7 @@ mod tests {
             epoch: EpochId::new(10),
             count,
             record_set,
+            purged_at: UnixTime(1_800_000_000),
         }])
         .unwrap();
         let encoded = check_ins[3].encode();

@@ -109,6 +109,21 @@ impl TlogProof {
         }
     }
 
+    /// A proof with the checkpoint already rendered as text (for many proofs of one
+    /// checkpoint).
+    pub(crate) fn from_parts(
+        leaf_index: u64,
+        inclusion_path: Vec<Hash>,
+        checkpoint: String,
+    ) -> Self {
+        Self {
+            extra: None,
+            leaf_index,
+            inclusion_path,
+            checkpoint,
+        }
+    }
+
     /// The same proof with opaque, unauthenticated extra data.
     pub fn with_extra(mut self, extra: Vec<u8>) -> Self {
         self.extra = Some(extra);

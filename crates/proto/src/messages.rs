@@ -233,6 +233,33 @@ impl Envelope {
     }
 }
 
+/// The label that starts a participant request's signing input.
+pub const REQUEST_LABEL: &[u8] = b"minimis/v1 request\n";
+
+/// The bytes a device signs to authenticate a request to the operator (**CHK-13**):
+///
+/// ```text
+/// "minimis/v1 request\n" || pseudonym (16) || str method || str path_and_query
+///     || time (i64 BE) || SHA-256(body) (32)
+/// ```
+/// where `str` is a u32 BE byte length followed by the bytes.
+pub fn request_signing_input(
+    pseudonym: &Pseudonym,
+    method: &str,
+    path_and_query: &str,
+    time: UnixTime,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(REQUEST_LABEL.len() + 80 + path_and_query.len());
+    out.extend_from_slice(REQUEST_LABEL);
+    out.extend_from_slice(pseudonym.as_bytes());
+    put_str(&mut out, method);
+    put_str(&mut out, path_and_query);
+    out.extend_from_slice(&time.seconds().to_be_bytes());
+    out.extend_from_slice(ring::digest::digest(&ring::digest::SHA256, body).as_ref());
+    out
+}
+
 /// A challenge: the server's request for one check-in, signed by the operator.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -377,7 +404,12 @@ mod tests {
 
     #[test]
     fn chk_10_signing_inputs_are_domain_separated() {
-        let labels = [ENVELOPE_LABEL, CHALLENGE_LABEL, EPOCH_RECIPIENT_LABEL];
+        let labels = [
+            ENVELOPE_LABEL,
+            CHALLENGE_LABEL,
+            EPOCH_RECIPIENT_LABEL,
+            REQUEST_LABEL,
+        ];
         for (i, a) in labels.iter().enumerate() {
             assert!(a.ends_with(b"\n"));
             for b in &labels[i + 1..] {

@@ -17,6 +17,7 @@
 //! u32  retention.ledger_days
 //! u32  schedule.max_checkins_per_day
 //! u32  schedule.max_adhoc_per_30_days
+//! u32  schedule.grace_minutes
 //! u32  checkin.max_note_bytes
 //! list access.purposes      of (str id, str description)
 //! list access.legal_bases   of (str id, str citation)
@@ -54,6 +55,8 @@ pub mod limits {
     pub const MAX_CHECKINS_PER_DAY: RangeInclusive<u32> = 1..=4;
     /// Most ad-hoc challenges in any 30 days.
     pub const MAX_ADHOC_PER_30_DAYS: RangeInclusive<u32> = 0..=8;
+    /// Minutes after a window closes during which a check-in is still accepted, as late.
+    pub const GRACE_MINUTES: RangeInclusive<u32> = 0..=1_440;
     /// The longest note, in bytes; bounded by the fixed payload size.
     pub const MAX_NOTE_BYTES: RangeInclusive<u32> = 0..=(crate::payload::NOTE_CAPACITY as u32);
     /// How many custodians: one, or two (agency and oversight).
@@ -190,6 +193,7 @@ pub struct Policy {
     ledger_retention_days: u32,
     max_checkins_per_day: u32,
     max_adhoc_per_30_days: u32,
+    grace_minutes: u32,
     max_note_bytes: u32,
     purposes: Vec<Purpose>,
     legal_bases: Vec<LegalBasis>,
@@ -230,6 +234,7 @@ struct RawRetention {
 struct RawScheduleLimits {
     max_checkins_per_day: u32,
     max_adhoc_per_30_days: u32,
+    grace_minutes: u32,
 }
 
 #[derive(Deserialize)]
@@ -358,6 +363,11 @@ impl Policy {
             raw.schedule.max_adhoc_per_30_days,
             limits::MAX_ADHOC_PER_30_DAYS,
         )?;
+        let grace_minutes = in_range(
+            "schedule.grace_minutes",
+            raw.schedule.grace_minutes,
+            limits::GRACE_MINUTES,
+        )?;
         let max_note_bytes = in_range(
             "checkin.max_note_bytes",
             raw.checkin.max_note_bytes,
@@ -417,6 +427,7 @@ impl Policy {
             ledger_retention_days,
             max_checkins_per_day,
             max_adhoc_per_30_days,
+            grace_minutes,
             max_note_bytes,
             purposes: raw
                 .access
@@ -464,6 +475,7 @@ impl Policy {
             self.ledger_retention_days,
             self.max_checkins_per_day,
             self.max_adhoc_per_30_days,
+            self.grace_minutes,
             self.max_note_bytes,
         ] {
             put_u32(&mut out, v);
@@ -525,6 +537,17 @@ impl Policy {
     /// Most ad-hoc challenges a schedule may allow in any 30 days.
     pub fn max_adhoc_per_30_days(&self) -> u32 {
         self.max_adhoc_per_30_days
+    }
+
+    /// Minutes after a window closes during which a check-in is accepted and recorded as
+    /// late; after that the challenge is missed and pending review.
+    pub fn grace_minutes(&self) -> u32 {
+        self.grace_minutes
+    }
+
+    /// [`Policy::grace_minutes`] in seconds.
+    pub fn grace_seconds(&self) -> i64 {
+        i64::from(self.grace_minutes) * 60
     }
 
     /// The longest note a check-in may carry, in bytes.
@@ -694,6 +717,12 @@ mod tests {
                 "max_adhoc_per_30_days = 9",
                 "schedule.max_adhoc_per_30_days",
                 9,
+            ),
+            (
+                "grace_minutes = 60",
+                "grace_minutes = 1441",
+                "schedule.grace_minutes",
+                1441,
             ),
             (
                 "max_note_bytes = 280",

@@ -1,0 +1,1101 @@
+//! The policy claims, checked from the entries in one pass (**AUD-4** to **AUD-9**).
+//!
+//! [`Checker::observe`] sees every entry in log order; checks that depend on what came
+//! before (a purpose allowed by a policy published earlier, an access after a
+//! destruction, an oversight access after the agency's) are made there. Checks that
+//! need the whole log (caps per epoch, deadlines) are made by [`Checker::finish`].
+//!
+//! When the log publishes more than one policy, the log does not say which enrollment a
+//! challenge or a record belongs to (tags change every epoch), so each claim is checked
+//! against the most permissive of the policies published: a claim that fails under it
+//! fails under all of them. With one policy, as usual, the check is exact.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use minimis_log::entry::{
+    Access, CustodianId, HoldId, LegalBasisId, LegalHold, OfficerId, PurposeId, RecordSet,
+    RecordSetHash,
+};
+use minimis_log::{EntryType, LogEntry};
+use minimis_proto::{
+    ChallengeKind, CustodianRole, EpochId, ParticipantTag, Policy, PolicyHash, RecordId, UnixTime,
+    WindowSpan,
+};
+use serde::Serialize;
+
+use crate::participant::Tracker;
+
+/// The longest a window occurrence can last: a local day of 25 hours, when a
+/// daylight-saving change repeats an hour (a window is at most `00:00` to `24:00`).
+pub const MAX_WINDOW_SECONDS: i64 = 25 * 3600;
+
+/// The most local calendar days an epoch of `days` days can touch, whatever the time
+/// zone: one more at each end when the epoch does not start at local midnight is at
+/// most one more in all (the two partial days add up to one), and a 23-hour
+/// daylight-saving day inside it can add one more.
+pub const fn local_days_in_epoch(days: u32) -> u32 {
+    days + 2
+}
+
+/// A named check: a row of the report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum CheckId {
+    /// Challenges within the schedule caps (AUD-4).
+    Challenges,
+    /// Keys destroyed by their deadline (AUD-5).
+    KeysDestroyed,
+    /// Records purged by their deadline (AUD-5).
+    RecordsPurged,
+    /// Accesses name an allowed purpose and legal basis, by a named custodian (AUD-6).
+    AccessJustified,
+    /// An oversight access follows the agency's (AUD-6).
+    AccessOrder,
+    /// No access after destruction (AUD-6).
+    NoAccessAfterDestruction,
+    /// Enrollments cite a published policy (AUD-8).
+    Enrollments,
+    /// Legal holds (AUD-9).
+    LegalHolds,
+    /// The participant's challenges against their own schedule (AUD-11).
+    ParticipantSchedule,
+}
+
+impl CheckId {
+    /// The checks of every run, in report order (participant mode adds
+    /// [`CheckId::ParticipantSchedule`]).
+    pub const POLICY: [Self; 8] = [
+        Self::Challenges,
+        Self::KeysDestroyed,
+        Self::RecordsPurged,
+        Self::AccessJustified,
+        Self::AccessOrder,
+        Self::NoAccessAfterDestruction,
+        Self::Enrollments,
+        Self::LegalHolds,
+    ];
+
+    /// What it checks, in words.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Challenges => "challenges within the schedule caps",
+            Self::KeysDestroyed => "keys destroyed by their deadline",
+            Self::RecordsPurged => "records purged by their deadline",
+            Self::AccessJustified => "accesses name an allowed purpose",
+            Self::AccessOrder => "oversight opens after the agency",
+            Self::NoAccessAfterDestruction => "no access after destruction",
+            Self::Enrollments => "enrollments cite a published policy",
+            Self::LegalHolds => "legal holds as placed and released",
+            Self::ParticipantSchedule => "my challenges within my schedule",
+        }
+    }
+
+    /// The requirement IDs it enforces.
+    pub const fn requirements(self) -> &'static [&'static str] {
+        match self {
+            Self::Challenges => &["AUD-4", "CHL-2", "CHL-3", "CHL-4"],
+            Self::KeysDestroyed => &["AUD-5", "RET-1"],
+            Self::RecordsPurged => &["AUD-5", "LOG-30"],
+            Self::AccessJustified => &["AUD-6", "ACC-2"],
+            Self::AccessOrder => &["AUD-6", "ACC-7"],
+            Self::NoAccessAfterDestruction => &["AUD-6", "RET-2"],
+            Self::Enrollments => &["AUD-8", "POL-12"],
+            Self::LegalHolds => &["AUD-9"],
+            Self::ParticipantSchedule => &["AUD-11", "CHL-2", "CHL-3", "CHL-4"],
+        }
+    }
+}
+
+/// A violated policy claim, with the entry or the tag and epoch it concerns. Nothing
+/// here is more than the log holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "code", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Violation {
+    /// AUD-4: a challenge issued outside the window it names (CHL-2).
+    #[error("entry {index}: challenge issued at {issued_at}, outside its window {start} to {end}")]
+    ChallengeOutsideWindow {
+        /// The entry.
+        index: u64,
+        /// When it was issued.
+        issued_at: UnixTime,
+        /// The window's start.
+        start: UnixTime,
+        /// The window's end.
+        end: UnixTime,
+    },
+    /// AUD-4: a window longer than any local day.
+    #[error("entry {index}: a challenge window of {seconds} seconds, longer than a local day")]
+    WindowTooLong {
+        /// The entry.
+        index: u64,
+        /// Its length.
+        seconds: i64,
+    },
+    /// AUD-4: a challenge that names another epoch than the one it was issued in.
+    #[error("entry {index}: challenge issued at {issued_at} names epoch {epoch}, not its own")]
+    ChallengeInWrongEpoch {
+        /// The entry.
+        index: u64,
+        /// The epoch named.
+        epoch: EpochId,
+        /// When it was issued.
+        issued_at: UnixTime,
+    },
+    /// AUD-4: more than one scheduled challenge in one window occurrence (CHL-2).
+    #[error(
+        "tag {tag}, epoch {epoch}: {count} scheduled challenges in the window opening {start}; at most 1"
+    )]
+    ScheduledTwiceInWindow {
+        /// The participant's tag.
+        tag: ParticipantTag,
+        /// The epoch.
+        epoch: EpochId,
+        /// The window's start.
+        start: UnixTime,
+        /// How many.
+        count: u32,
+    },
+    /// AUD-4: more challenges in one window occurrence than a day allows (CHL-3).
+    #[error(
+        "tag {tag}, epoch {epoch}: {count} challenges in the window opening {start}; at most {cap}"
+    )]
+    TooManyInWindow {
+        /// The participant's tag.
+        tag: ParticipantTag,
+        /// The epoch.
+        epoch: EpochId,
+        /// The window's start.
+        start: UnixTime,
+        /// How many.
+        count: u32,
+        /// The policy's daily cap.
+        cap: u32,
+    },
+    /// AUD-4: two different windows of one participant that overlap, which no schedule
+    /// produces.
+    #[error("tag {tag}, epoch {epoch}: the windows opening {first} and {second} overlap")]
+    OverlappingWindows {
+        /// The participant's tag.
+        tag: ParticipantTag,
+        /// The epoch.
+        epoch: EpochId,
+        /// The first window's start.
+        first: UnixTime,
+        /// The second window's start.
+        second: UnixTime,
+    },
+    /// AUD-4: more challenges in one epoch than any schedule under the policy allows.
+    #[error("tag {tag}, epoch {epoch}: {count} challenges; at most {cap} in an epoch")]
+    TooManyInEpoch {
+        /// The participant's tag.
+        tag: ParticipantTag,
+        /// The epoch.
+        epoch: EpochId,
+        /// How many.
+        count: u32,
+        /// The most the policy allows.
+        cap: u32,
+    },
+    /// AUD-4: more ad-hoc challenges in one epoch than the 30-day cap (CHL-4).
+    #[error("tag {tag}, epoch {epoch}: {count} ad-hoc challenges; at most {cap}")]
+    TooManyAdHoc {
+        /// The participant's tag.
+        tag: ParticipantTag,
+        /// The epoch.
+        epoch: EpochId,
+        /// How many.
+        count: u32,
+        /// The policy's cap.
+        cap: u32,
+    },
+    /// AUD-5: a custodian never logged the destruction of an epoch's key.
+    #[error("epoch {epoch}: custodian {custodian} logged no key destruction; deadline {deadline}")]
+    KeyNotDestroyed {
+        /// The custodian.
+        custodian: String,
+        /// The epoch.
+        epoch: EpochId,
+        /// The deadline.
+        deadline: UnixTime,
+    },
+    /// AUD-5: a key destroyed after its deadline.
+    #[error(
+        "entry {index}: custodian {custodian} destroyed the key of epoch {epoch} at {destroyed_at}, after the deadline {deadline}"
+    )]
+    KeyDestroyedLate {
+        /// The entry.
+        index: u64,
+        /// The custodian.
+        custodian: String,
+        /// The epoch.
+        epoch: EpochId,
+        /// The deadline.
+        deadline: UnixTime,
+        /// When it was destroyed.
+        destroyed_at: UnixTime,
+    },
+    /// AUD-5: records of an epoch past its deadline, not purged and not on hold.
+    #[error("epoch {epoch}: {count} records not purged; deadline {deadline}")]
+    RecordsNotPurged {
+        /// The epoch.
+        epoch: EpochId,
+        /// The deadline.
+        deadline: UnixTime,
+        /// How many records.
+        count: u64,
+    },
+    /// AUD-5: a purge after the deadline of records it removed.
+    #[error("entry {index}: epoch {epoch} purged at {purged_at}, after the deadline {deadline}")]
+    PurgedLate {
+        /// The entry.
+        index: u64,
+        /// The epoch.
+        epoch: EpochId,
+        /// The deadline.
+        deadline: UnixTime,
+        /// When it was purged.
+        purged_at: UnixTime,
+    },
+    /// AUD-5: a purge whose record set is not the epoch's records that were due (the
+    /// check-ins logged for the epoch, less those on hold and those purged before).
+    #[error(
+        "entry {index}: the purge of epoch {epoch} names {count} records, not the {expected} that were due"
+    )]
+    PurgeMismatch {
+        /// The entry.
+        index: u64,
+        /// The epoch.
+        epoch: EpochId,
+        /// How many were due.
+        expected: u64,
+        /// How many the entry says.
+        count: u64,
+    },
+    /// AUD-6: an access whose purpose no published policy allows.
+    #[error("entry {index}: purpose `{purpose}` is not allowed by the policy")]
+    PurposeNotAllowed {
+        /// The entry.
+        index: u64,
+        /// The purpose.
+        purpose: String,
+    },
+    /// AUD-6: an access whose legal basis no published policy allows.
+    #[error("entry {index}: legal basis `{legal_basis}` is not allowed by the policy")]
+    LegalBasisNotAllowed {
+        /// The entry.
+        index: u64,
+        /// The legal basis.
+        legal_basis: String,
+    },
+    /// AUD-6: an access by someone the policy does not name as a custodian.
+    #[error("entry {index}: `{custodian}` is not a custodian the policy names")]
+    UnknownCustodian {
+        /// The entry.
+        index: u64,
+        /// The custodian named.
+        custodian: String,
+    },
+    /// AUD-6: an oversight custodian's access with no earlier agency access for the same
+    /// officer, purpose, legal basis, epoch and records (ACC-7).
+    #[error("entry {index}: the oversight custodian opened content the agency had not logged")]
+    OversightWithoutAgency {
+        /// The entry.
+        index: u64,
+    },
+    /// AUD-6: an access to an epoch after a custodian logged the destruction of its key.
+    #[error(
+        "entry {index}: access to epoch {epoch} after its key was destroyed (entry {destroyed_index})"
+    )]
+    AccessAfterDestruction {
+        /// The entry.
+        index: u64,
+        /// The epoch.
+        epoch: EpochId,
+        /// The destruction entry.
+        destroyed_index: u64,
+    },
+    /// AUD-8: an enrollment that cites a policy not published before it.
+    #[error("entry {index}: the enrollment cites policy {policy}, not published before it")]
+    PolicyNotPublished {
+        /// The entry.
+        index: u64,
+        /// The policy cited.
+        policy: PolicyHash,
+    },
+    /// AUD-8: a challenge, access or hold before any policy was published.
+    #[error("entry {index}: a {entry} before any policy was published")]
+    NoPolicyYet {
+        /// The entry.
+        index: u64,
+        /// Its type.
+        entry: &'static str,
+    },
+    /// AUD-8: a log with entries and no published policy.
+    #[error("the log publishes no policy")]
+    NoPolicyPublished,
+    /// AUD-9: a hold whose legal basis no published policy allows.
+    #[error(
+        "entry {index}: hold under legal basis `{legal_basis}`, which the policy does not allow"
+    )]
+    HoldBasisNotAllowed {
+        /// The entry.
+        index: u64,
+        /// The legal basis.
+        legal_basis: String,
+    },
+    /// AUD-9: a hold id placed twice.
+    #[error("entry {index}: hold placed again (first placed at entry {first_index})")]
+    HoldPlacedTwice {
+        /// The entry.
+        index: u64,
+        /// The first placement.
+        first_index: u64,
+    },
+    /// AUD-9: a release of a hold never placed.
+    #[error("entry {index}: release of a hold that was never placed")]
+    HoldReleaseUnknown {
+        /// The entry.
+        index: u64,
+    },
+    /// AUD-9: a release that differs from the hold as placed.
+    #[error("entry {index}: release differs from the hold placed at entry {placed_index}")]
+    HoldReleaseMismatch {
+        /// The entry.
+        index: u64,
+        /// The placement.
+        placed_index: u64,
+    },
+    /// AUD-9: a hold released twice.
+    #[error("entry {index}: hold released again (first released at entry {first_index})")]
+    HoldReleasedTwice {
+        /// The entry.
+        index: u64,
+        /// The first release.
+        first_index: u64,
+    },
+    /// AUD-11: a challenge to the participant that their schedule does not admit.
+    #[error("entry {index}: challenge at {issued_at} breaks my schedule ({rule})")]
+    OutsideSchedule {
+        /// The entry.
+        index: u64,
+        /// When it was issued.
+        issued_at: UnixTime,
+        /// The rule broken, as `Schedule::admits` names it.
+        rule: &'static str,
+    },
+    /// AUD-11: a challenge whose window is not the participant's window occurrence.
+    #[error("entry {index}: the challenge names a window my schedule does not have")]
+    WindowNotInSchedule {
+        /// The entry.
+        index: u64,
+    },
+}
+
+impl Violation {
+    /// The check it breaks.
+    pub fn check(&self) -> CheckId {
+        match self {
+            Self::ChallengeOutsideWindow { .. }
+            | Self::WindowTooLong { .. }
+            | Self::ChallengeInWrongEpoch { .. }
+            | Self::ScheduledTwiceInWindow { .. }
+            | Self::TooManyInWindow { .. }
+            | Self::OverlappingWindows { .. }
+            | Self::TooManyInEpoch { .. }
+            | Self::TooManyAdHoc { .. } => CheckId::Challenges,
+            Self::KeyNotDestroyed { .. } | Self::KeyDestroyedLate { .. } => CheckId::KeysDestroyed,
+            Self::RecordsNotPurged { .. }
+            | Self::PurgedLate { .. }
+            | Self::PurgeMismatch { .. } => CheckId::RecordsPurged,
+            Self::PurposeNotAllowed { .. }
+            | Self::LegalBasisNotAllowed { .. }
+            | Self::UnknownCustodian { .. } => CheckId::AccessJustified,
+            Self::OversightWithoutAgency { .. } => CheckId::AccessOrder,
+            Self::AccessAfterDestruction { .. } => CheckId::NoAccessAfterDestruction,
+            Self::PolicyNotPublished { .. }
+            | Self::NoPolicyYet { .. }
+            | Self::NoPolicyPublished => CheckId::Enrollments,
+            Self::HoldBasisNotAllowed { .. }
+            | Self::HoldPlacedTwice { .. }
+            | Self::HoldReleaseUnknown { .. }
+            | Self::HoldReleaseMismatch { .. }
+            | Self::HoldReleasedTwice { .. } => CheckId::LegalHolds,
+            Self::OutsideSchedule { .. } | Self::WindowNotInSchedule { .. } => {
+                CheckId::ParticipantSchedule
+            }
+        }
+    }
+
+    /// The requirement it violates (the first of its check's).
+    pub fn requirement(&self) -> &'static str {
+        self.check().requirements()[0]
+    }
+}
+
+/// The figures an auditor reports (**AUD-7**), and what the checks covered.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Entries in the log.
+    pub entries: u64,
+    /// Entries by type.
+    pub by_type: BTreeMap<&'static str, u64>,
+    /// Distinct epochs named by any entry.
+    pub epochs: u64,
+    /// Epochs whose content deadline has passed.
+    pub epochs_due: u64,
+    /// Distinct (tag, epoch) pairs that received challenges: participant-epochs.
+    pub participant_epochs: u64,
+    /// Ad-hoc challenges.
+    pub adhoc_challenges: u64,
+    /// `content accessed` entries by custodian (a two-custodian access has one per
+    /// custodian).
+    pub accesses_by_custodian: BTreeMap<String, u64>,
+    /// `content accessed` entries by purpose.
+    pub accesses_by_purpose: BTreeMap<String, u64>,
+    /// `content accessed` entries by legal basis.
+    pub accesses_by_legal_basis: BTreeMap<String, u64>,
+    /// `content accessed` entries by officer (a role pseudonym, LOG-28).
+    pub accesses_by_officer: BTreeMap<String, u64>,
+    /// `access denied` entries by reason code.
+    pub denials_by_reason: BTreeMap<&'static str, u64>,
+}
+
+impl Counts {
+    /// Entries of type `t`.
+    pub fn of(&self, t: EntryType) -> u64 {
+        self.by_type.get(t.as_str()).copied().unwrap_or(0)
+    }
+}
+
+/// The caps a policy puts on one participant-epoch, as the log can check them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Caps {
+    /// Challenges in one window occurrence: `schedule.max_checkins_per_day`.
+    pub per_window: u32,
+    /// Challenges in one epoch: `max_checkins_per_day × (epochs.length_days + 2)`.
+    pub per_epoch: u32,
+    /// Ad-hoc challenges in one epoch: `schedule.max_adhoc_per_30_days` (an epoch is at
+    /// most 28 days).
+    pub adhoc_per_epoch: u32,
+}
+
+impl Caps {
+    /// The caps of `policy`.
+    pub fn of(policy: &Policy) -> Self {
+        let day = policy.max_checkins_per_day();
+        Self {
+            per_window: day,
+            per_epoch: day.saturating_mul(local_days_in_epoch(policy.epoch_length_days())),
+            adhoc_per_epoch: policy.max_adhoc_per_30_days(),
+        }
+    }
+
+    fn max(self, other: Self) -> Self {
+        Self {
+            per_window: self.per_window.max(other.per_window),
+            per_epoch: self.per_epoch.max(other.per_epoch),
+            adhoc_per_epoch: self.adhoc_per_epoch.max(other.adhoc_per_epoch),
+        }
+    }
+}
+
+/// One window occurrence of one participant-epoch.
+struct WindowCount {
+    start: UnixTime,
+    end: UnixTime,
+    all: u32,
+    scheduled: u32,
+}
+
+#[derive(Default)]
+struct TagEpoch {
+    all: u32,
+    adhoc: u32,
+    windows: Vec<WindowCount>,
+}
+
+struct HoldState {
+    placed_index: u64,
+    hold: LegalHold,
+    released_index: Option<u64>,
+}
+
+/// What a purge covered, for the deadline check at the end.
+struct Purge {
+    index: u64,
+    epoch: EpochId,
+    purged_at: UnixTime,
+    /// The earliest hold expiry among the records it removed, if every one of them had
+    /// been on hold (a record on hold may be purged up to its hold's expiry).
+    held_until: Option<UnixTime>,
+}
+
+type AccessKey = (OfficerId, PurposeId, LegalBasisId, EpochId, RecordSet);
+
+/// The policy claims, checked entry by entry.
+pub(crate) struct Checker<'a> {
+    given: HashMap<PolicyHash, &'a Policy>,
+    now: UnixTime,
+    /// Published and given, in order of publication.
+    published: Vec<&'a Policy>,
+    published_hashes: HashSet<PolicyHash>,
+    /// Published but not given: the audit cannot check them.
+    pub(crate) missing: Vec<PolicyHash>,
+    challenges: HashMap<(ParticipantTag, EpochId), TagEpoch>,
+    epochs: BTreeSet<EpochId>,
+    destructions: HashMap<(CustodianId, EpochId), (u64, UnixTime)>,
+    destroyed_epochs: HashMap<EpochId, u64>,
+    /// Check-in records not yet purged, by epoch.
+    pending: HashMap<EpochId, Vec<RecordId>>,
+    purges: Vec<Purge>,
+    holds: HashMap<HoldId, HoldState>,
+    held: HashMap<RecordId, Vec<HoldId>>,
+    agency_accesses: HashMap<AccessKey, u32>,
+    counts: Counts,
+    violations: Vec<Violation>,
+    participant: Option<Tracker<'a>>,
+}
+
+impl<'a> Checker<'a> {
+    pub(crate) fn new(
+        policies: &'a [Policy],
+        now: UnixTime,
+        participant: Option<Tracker<'a>>,
+    ) -> Self {
+        Self {
+            given: policies.iter().map(|p| (p.hash(), p)).collect(),
+            now,
+            published: Vec::new(),
+            published_hashes: HashSet::new(),
+            missing: Vec::new(),
+            challenges: HashMap::new(),
+            epochs: BTreeSet::new(),
+            destructions: HashMap::new(),
+            destroyed_epochs: HashMap::new(),
+            pending: HashMap::new(),
+            purges: Vec::new(),
+            holds: HashMap::new(),
+            held: HashMap::new(),
+            agency_accesses: HashMap::new(),
+            counts: Counts::default(),
+            violations: Vec::new(),
+            participant,
+        }
+    }
+
+    fn needs_policy(&mut self, index: u64, entry: EntryType) -> bool {
+        if self.published.is_empty() {
+            if self.missing.is_empty() {
+                self.violations.push(Violation::NoPolicyYet {
+                    index,
+                    entry: entry.as_str(),
+                });
+            }
+            false
+        } else {
+            true
+        }
+    }
+
+    /// Checks one entry, in log order.
+    pub(crate) fn observe(&mut self, index: u64, entry: &LogEntry) {
+        let ty = entry.entry_type();
+        self.counts.entries += 1;
+        *self.counts.by_type.entry(ty.as_str()).or_default() += 1;
+        if let Some(p) = self.participant.as_mut() {
+            p.observe(index, entry);
+        }
+        match entry {
+            LogEntry::PolicyPublished { policy } if self.published_hashes.insert(*policy) => {
+                match self.given.get(policy) {
+                    Some(p) => self.published.push(p),
+                    None => self.missing.push(*policy),
+                }
+            }
+            LogEntry::EnrollmentOpened { epoch, policy, .. } => {
+                self.epochs.insert(*epoch);
+                if !self.published_hashes.contains(policy) {
+                    self.violations.push(Violation::PolicyNotPublished {
+                        index,
+                        policy: *policy,
+                    });
+                }
+            }
+            LogEntry::EnrollmentClosed { epoch, .. } => {
+                self.epochs.insert(*epoch);
+            }
+            LogEntry::ChallengeIssued {
+                tag,
+                epoch,
+                kind,
+                issued_at,
+                window,
+                ..
+            } => self.challenge(index, *tag, *epoch, *kind, *issued_at, *window),
+            LogEntry::CheckInReceived { record, epoch, .. } => {
+                self.epochs.insert(*epoch);
+                self.pending.entry(*epoch).or_default().push(*record);
+            }
+            LogEntry::ContentAccessed(a) => self.access(index, a),
+            LogEntry::AccessDenied { access, reason } => {
+                self.epochs.insert(access.epoch);
+                *self
+                    .counts
+                    .denials_by_reason
+                    .entry(reason.as_str())
+                    .or_default() += 1;
+            }
+            LogEntry::RecordsPurged {
+                epoch,
+                count,
+                record_set,
+                purged_at,
+            } => self.purge(index, *epoch, *count, *record_set, *purged_at),
+            LogEntry::EpochKeyDestroyed {
+                custodian,
+                epoch,
+                destroyed_at,
+            } => {
+                self.epochs.insert(*epoch);
+                self.destructions
+                    .entry((custodian.clone(), *epoch))
+                    .or_insert((index, *destroyed_at));
+                self.destroyed_epochs.entry(*epoch).or_insert(index);
+            }
+            LogEntry::LegalHoldPlaced(h) => self.hold_placed(index, h),
+            LogEntry::LegalHoldReleased(h) => self.hold_released(index, h),
+            _ => {}
+        }
+    }
+
+    fn challenge(
+        &mut self,
+        index: u64,
+        tag: ParticipantTag,
+        epoch: EpochId,
+        kind: ChallengeKind,
+        issued_at: UnixTime,
+        window: WindowSpan,
+    ) {
+        self.epochs.insert(epoch);
+        if kind == ChallengeKind::AdHoc {
+            self.counts.adhoc_challenges += 1;
+        }
+        if !window.contains(issued_at) {
+            self.violations.push(Violation::ChallengeOutsideWindow {
+                index,
+                issued_at,
+                start: window.start,
+                end: window.end,
+            });
+        }
+        let seconds = window.end.seconds().saturating_sub(window.start.seconds());
+        if seconds > MAX_WINDOW_SECONDS {
+            self.violations
+                .push(Violation::WindowTooLong { index, seconds });
+        }
+        if self.needs_policy(index, EntryType::ChallengeIssued)
+            && !self
+                .published
+                .iter()
+                .any(|p| p.epoch_at(issued_at) == Some(epoch))
+        {
+            self.violations.push(Violation::ChallengeInWrongEpoch {
+                index,
+                epoch,
+                issued_at,
+            });
+        }
+        let te = self.challenges.entry((tag, epoch)).or_default();
+        te.all += 1;
+        if kind == ChallengeKind::AdHoc {
+            te.adhoc += 1;
+        }
+        let scheduled = u32::from(kind == ChallengeKind::Scheduled);
+        match te
+            .windows
+            .iter_mut()
+            .find(|w| w.start == window.start && w.end == window.end)
+        {
+            Some(w) => {
+                w.all += 1;
+                w.scheduled += scheduled;
+            }
+            None => te.windows.push(WindowCount {
+                start: window.start,
+                end: window.end,
+                all: 1,
+                scheduled,
+            }),
+        }
+    }
+
+    fn custodian_role(&self, id: &CustodianId) -> Option<CustodianRole> {
+        self.published.iter().find_map(|p| {
+            p.custodians()
+                .iter()
+                .find(|c| c.id == id.as_str())
+                .map(|c| c.role)
+        })
+    }
+
+    fn access(&mut self, index: u64, a: &Access) {
+        self.epochs.insert(a.epoch);
+        for (map, key) in [
+            (&mut self.counts.accesses_by_custodian, a.custodian.as_str()),
+            (&mut self.counts.accesses_by_purpose, a.purpose.as_str()),
+            (
+                &mut self.counts.accesses_by_legal_basis,
+                a.legal_basis.as_str(),
+            ),
+            (&mut self.counts.accesses_by_officer, a.officer.as_str()),
+        ] {
+            match map.get_mut(key) {
+                Some(n) => *n += 1,
+                None => {
+                    map.insert(key.to_owned(), 1);
+                }
+            }
+        }
+        if let Some(&destroyed_index) = self.destroyed_epochs.get(&a.epoch) {
+            self.violations.push(Violation::AccessAfterDestruction {
+                index,
+                epoch: a.epoch,
+                destroyed_index,
+            });
+        }
+        if !self.needs_policy(index, EntryType::ContentAccessed) {
+            return;
+        }
+        if !self
+            .published
+            .iter()
+            .any(|p| p.allows_purpose(a.purpose.as_str()))
+        {
+            self.violations.push(Violation::PurposeNotAllowed {
+                index,
+                purpose: a.purpose.to_string(),
+            });
+        }
+        if !self
+            .published
+            .iter()
+            .any(|p| p.allows_legal_basis(a.legal_basis.as_str()))
+        {
+            self.violations.push(Violation::LegalBasisNotAllowed {
+                index,
+                legal_basis: a.legal_basis.to_string(),
+            });
+        }
+        let key = (
+            a.officer.clone(),
+            a.purpose.clone(),
+            a.legal_basis.clone(),
+            a.epoch,
+            a.records.clone(),
+        );
+        match self.custodian_role(&a.custodian) {
+            None => self.violations.push(Violation::UnknownCustodian {
+                index,
+                custodian: a.custodian.to_string(),
+            }),
+            Some(CustodianRole::Agency) => *self.agency_accesses.entry(key).or_default() += 1,
+            Some(CustodianRole::Oversight) => match self.agency_accesses.get_mut(&key) {
+                Some(n) if *n > 0 => *n -= 1,
+                _ => self
+                    .violations
+                    .push(Violation::OversightWithoutAgency { index }),
+            },
+        }
+    }
+
+    /// Whether a hold on `record` is in force at `t`: placed, not released, not expired.
+    fn held_at(&self, record: &RecordId, t: UnixTime) -> bool {
+        self.held.get(record).is_some_and(|ids| {
+            ids.iter()
+                .filter_map(|id| self.holds.get(id))
+                .any(|h| h.released_index.is_none() && h.hold.expires > t)
+        })
+    }
+
+    /// The latest expiry of the holds ever placed on `record`.
+    fn hold_expiry(&self, record: &RecordId) -> Option<UnixTime> {
+        self.held.get(record).and_then(|ids| {
+            ids.iter()
+                .filter_map(|id| self.holds.get(id))
+                .map(|h| h.hold.expires)
+                .max()
+        })
+    }
+
+    fn purge(
+        &mut self,
+        index: u64,
+        epoch: EpochId,
+        count: u64,
+        record_set: RecordSetHash,
+        purged_at: UnixTime,
+    ) {
+        self.epochs.insert(epoch);
+        let pending = self.pending.remove(&epoch).unwrap_or_default();
+        let (held, due): (Vec<RecordId>, Vec<RecordId>) = pending
+            .into_iter()
+            .partition(|r| self.held_at(r, purged_at));
+        let expected = RecordSetHash::of(&due);
+        if expected != (count, record_set) {
+            self.violations.push(Violation::PurgeMismatch {
+                index,
+                epoch,
+                expected: expected.0,
+                count,
+            });
+        }
+        if !due.is_empty() {
+            let held_until = due
+                .iter()
+                .map(|r| self.hold_expiry(r))
+                .try_fold(UnixTime(i64::MAX), |min, e| e.map(|e| min.min(e)));
+            self.purges.push(Purge {
+                index,
+                epoch,
+                purged_at,
+                held_until,
+            });
+        }
+        if !held.is_empty() {
+            self.pending.insert(epoch, held);
+        }
+    }
+
+    fn hold_placed(&mut self, index: u64, h: &LegalHold) {
+        if self.needs_policy(index, EntryType::LegalHoldPlaced)
+            && !self
+                .published
+                .iter()
+                .any(|p| p.allows_legal_basis(h.legal_basis.as_str()))
+        {
+            self.violations.push(Violation::HoldBasisNotAllowed {
+                index,
+                legal_basis: h.legal_basis.to_string(),
+            });
+        }
+        if let Some(first) = self.holds.get(&h.hold) {
+            self.violations.push(Violation::HoldPlacedTwice {
+                index,
+                first_index: first.placed_index,
+            });
+            return;
+        }
+        for r in h.records.as_slice() {
+            self.held.entry(*r).or_default().push(h.hold);
+        }
+        self.holds.insert(
+            h.hold,
+            HoldState {
+                placed_index: index,
+                hold: h.clone(),
+                released_index: None,
+            },
+        );
+    }
+
+    fn hold_released(&mut self, index: u64, h: &LegalHold) {
+        let Some(state) = self.holds.get_mut(&h.hold) else {
+            self.violations
+                .push(Violation::HoldReleaseUnknown { index });
+            return;
+        };
+        if state.hold != *h {
+            self.violations.push(Violation::HoldReleaseMismatch {
+                index,
+                placed_index: state.placed_index,
+            });
+        } else if let Some(first_index) = state.released_index {
+            self.violations
+                .push(Violation::HoldReleasedTwice { index, first_index });
+        } else {
+            state.released_index = Some(index);
+        }
+    }
+
+    /// The deadline of `epoch` under the most permissive published policy.
+    fn deadline(&self, epoch: EpochId) -> Option<UnixTime> {
+        self.published
+            .iter()
+            .map(|p| p.content_deadline(epoch))
+            .max()
+    }
+
+    /// The checks that need the whole log; then the violations, the counts and the
+    /// caps applied.
+    pub(crate) fn finish(mut self) -> Findings<'a> {
+        let now = self.now;
+        let caps = self.published.iter().map(|p| Caps::of(p)).reduce(Caps::max);
+        if self.published.is_empty() && self.missing.is_empty() && self.counts.entries > 0 {
+            self.violations.push(Violation::NoPolicyPublished);
+        }
+        // AUD-4: per participant-epoch.
+        let mut challenge_violations = Vec::new();
+        let mut challenges: Vec<_> = self.challenges.iter().collect();
+        challenges.sort_by_key(|((tag, epoch), _)| (*epoch, *tag));
+        for ((tag, epoch), te) in challenges {
+            let (tag, epoch) = (*tag, *epoch);
+            let mut windows: Vec<&WindowCount> = te.windows.iter().collect();
+            windows.sort_by_key(|w| (w.start, w.end));
+            for w in &windows {
+                if w.scheduled > 1 {
+                    challenge_violations.push(Violation::ScheduledTwiceInWindow {
+                        tag,
+                        epoch,
+                        start: w.start,
+                        count: w.scheduled,
+                    });
+                }
+                if let Some(c) = caps {
+                    if w.all > c.per_window {
+                        challenge_violations.push(Violation::TooManyInWindow {
+                            tag,
+                            epoch,
+                            start: w.start,
+                            count: w.all,
+                            cap: c.per_window,
+                        });
+                    }
+                }
+            }
+            for pair in windows.windows(2) {
+                if pair[1].start < pair[0].end {
+                    challenge_violations.push(Violation::OverlappingWindows {
+                        tag,
+                        epoch,
+                        first: pair[0].start,
+                        second: pair[1].start,
+                    });
+                }
+            }
+            if let Some(c) = caps {
+                if te.all > c.per_epoch {
+                    challenge_violations.push(Violation::TooManyInEpoch {
+                        tag,
+                        epoch,
+                        count: te.all,
+                        cap: c.per_epoch,
+                    });
+                }
+                if te.adhoc > c.adhoc_per_epoch {
+                    challenge_violations.push(Violation::TooManyAdHoc {
+                        tag,
+                        epoch,
+                        count: te.adhoc,
+                        cap: c.adhoc_per_epoch,
+                    });
+                }
+            }
+        }
+        self.violations.extend(challenge_violations);
+
+        // AUD-5: every custodian every policy names, for every epoch past its deadline.
+        let mut custodians: Option<BTreeSet<&str>> = None;
+        for p in &self.published {
+            let ids: BTreeSet<&str> = p.custodians().iter().map(|c| c.id.as_str()).collect();
+            custodians = Some(match custodians {
+                None => ids,
+                Some(prev) => prev.intersection(&ids).copied().collect(),
+            });
+        }
+        let custodians = custodians.unwrap_or_default();
+        let mut due = 0u64;
+        let mut late = Vec::new();
+        for &epoch in &self.epochs {
+            let Some(deadline) = self.deadline(epoch) else {
+                continue;
+            };
+            if deadline >= now {
+                continue;
+            }
+            due += 1;
+            for &c in &custodians {
+                let Ok(id) = CustodianId::new(c) else {
+                    continue;
+                };
+                match self.destructions.get(&(id, epoch)) {
+                    None => late.push(Violation::KeyNotDestroyed {
+                        custodian: c.to_owned(),
+                        epoch,
+                        deadline,
+                    }),
+                    Some(&(index, destroyed_at)) if destroyed_at > deadline => {
+                        late.push(Violation::KeyDestroyedLate {
+                            index,
+                            custodian: c.to_owned(),
+                            epoch,
+                            deadline,
+                            destroyed_at,
+                        });
+                    }
+                    Some(_) => {}
+                }
+            }
+            let not_purged = self.pending.get(&epoch).map_or(0, |records| {
+                records
+                    .iter()
+                    .filter(|r| {
+                        !self.held_at(r, now) && self.hold_expiry(r).is_none_or(|until| until < now)
+                    })
+                    .count() as u64
+            });
+            if not_purged > 0 {
+                late.push(Violation::RecordsNotPurged {
+                    epoch,
+                    deadline,
+                    count: not_purged,
+                });
+            }
+        }
+        for p in &self.purges {
+            let Some(deadline) = self.deadline(p.epoch) else {
+                continue;
+            };
+            let deadline = p.held_until.map_or(deadline, |h| deadline.max(h));
+            if p.purged_at > deadline {
+                late.push(Violation::PurgedLate {
+                    index: p.index,
+                    epoch: p.epoch,
+                    deadline,
+                    purged_at: p.purged_at,
+                });
+            }
+        }
+        self.violations.extend(late);
+        self.counts.epochs = self.epochs.len() as u64;
+        self.counts.epochs_due = due;
+        self.counts.participant_epochs = self.challenges.len() as u64;
+        let participant = self.participant.map(|t| t.finish());
+        let mut violations = self.violations;
+        if let Some(p) = &participant {
+            violations.extend(p.violations.iter().cloned());
+        }
+        Findings {
+            violations,
+            counts: self.counts,
+            caps,
+            custodians: custodians.into_iter().map(str::to_owned).collect(),
+            published: self.published,
+            missing: self.missing,
+            participant,
+        }
+    }
+}
+
+/// What the checks found.
+pub(crate) struct Findings<'a> {
+    pub(crate) violations: Vec<Violation>,
+    pub(crate) counts: Counts,
+    pub(crate) caps: Option<Caps>,
+    pub(crate) custodians: Vec<String>,
+    pub(crate) published: Vec<&'a Policy>,
+    pub(crate) missing: Vec<PolicyHash>,
+    pub(crate) participant: Option<crate::participant::ParticipantReport>,
+}

@@ -1,0 +1,530 @@
+//! What an audit reports: a table for people, JSON for machines (**AUD-12**).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use minimis_log::{SignedCheckpoint, VerifiedCosignature};
+use minimis_proto::{PolicyHash, UnixTime};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::checks::{Caps, CheckId, Counts, Findings, Violation};
+use crate::participant::ParticipantReport;
+use crate::state::LogState;
+use crate::verify::VerifyError;
+
+/// How the checkpoint relates to the one verified on the last run (**AUD-2**).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Consistency {
+    /// No earlier checkpoint: this one is recorded.
+    FirstRun,
+    /// The same checkpoint as last time.
+    Unchanged,
+    /// A consistency proof from the tree of `from` entries verified.
+    Extends {
+        /// The size verified before.
+        from: u64,
+    },
+}
+
+/// A policy the log publishes, and the auditor was given.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PolicyInfo {
+    /// Its hash.
+    pub hash: PolicyHash,
+    /// Its name.
+    pub name: String,
+}
+
+/// One policy check and what broke it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    /// Which check.
+    pub id: CheckId,
+    /// What it covered, in words.
+    pub summary: String,
+    /// What broke it; empty when it holds.
+    pub violations: Vec<Violation>,
+}
+
+impl Check {
+    /// Whether it holds.
+    pub fn holds(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+/// What the verification established, for the report.
+pub(crate) struct Verified {
+    pub(crate) checkpoint: SignedCheckpoint,
+    pub(crate) cosignatures: Vec<VerifiedCosignature>,
+    pub(crate) witnesses_required: usize,
+    pub(crate) consistency: Consistency,
+    pub(crate) now: UnixTime,
+    pub(crate) state: LogState,
+    pub(crate) unused: Vec<PolicyHash>,
+}
+
+/// The report of an audit of a log that verifies: the checks, the counts and, in
+/// participant mode, the participant's entries.
+#[derive(Debug)]
+pub struct Report {
+    checkpoint: SignedCheckpoint,
+    cosignatures: Vec<VerifiedCosignature>,
+    witnesses_required: usize,
+    consistency: Consistency,
+    now: UnixTime,
+    state: LogState,
+    policies: Vec<PolicyInfo>,
+    unused_policies: Vec<PolicyHash>,
+    caps: Option<Caps>,
+    custodians: Vec<String>,
+    checks: Vec<Check>,
+    counts: Counts,
+    participant: Option<ParticipantReport>,
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+impl Report {
+    pub(crate) fn new(v: Verified, f: Findings<'_>) -> Self {
+        let mut by_check: BTreeMap<CheckId, Vec<Violation>> = BTreeMap::new();
+        for violation in f.violations {
+            by_check
+                .entry(violation.check())
+                .or_default()
+                .push(violation);
+        }
+        let c = &f.counts;
+        let mut ids = CheckId::POLICY.to_vec();
+        if f.participant.as_ref().is_some_and(|p| p.schedule_checked) {
+            ids.push(CheckId::ParticipantSchedule);
+        }
+        let checks = ids
+            .into_iter()
+            .map(|id| {
+                let summary = match id {
+                    CheckId::Challenges => match f.caps {
+                        Some(caps) => format!(
+                            "{}, {} participant-epochs; max {}/window, {}/epoch, {} ad-hoc/epoch",
+                            plural(
+                                c.of(minimis_log::EntryType::ChallengeIssued),
+                                "challenge",
+                                "challenges"
+                            ),
+                            c.participant_epochs,
+                            caps.per_window,
+                            caps.per_epoch,
+                            caps.adhoc_per_epoch
+                        ),
+                        None => "no policy to check against".to_owned(),
+                    },
+                    CheckId::KeysDestroyed => format!(
+                        "{} past the deadline, custodians {}",
+                        plural(c.epochs_due, "epoch", "epochs"),
+                        if f.custodians.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            f.custodians.join(", ")
+                        }
+                    ),
+                    CheckId::RecordsPurged => format!(
+                        "{}, {}",
+                        plural(
+                            c.of(minimis_log::EntryType::RecordsPurged),
+                            "purge",
+                            "purges"
+                        ),
+                        plural(
+                            c.of(minimis_log::EntryType::CheckInReceived),
+                            "record",
+                            "records"
+                        )
+                    ),
+                    CheckId::AccessJustified | CheckId::AccessOrder => format!(
+                        "{}, {}",
+                        plural(
+                            c.of(minimis_log::EntryType::ContentAccessed),
+                            "access",
+                            "accesses"
+                        ),
+                        plural(
+                            c.of(minimis_log::EntryType::AccessDenied),
+                            "denial",
+                            "denials"
+                        )
+                    ),
+                    CheckId::NoAccessAfterDestruction => plural(
+                        c.of(minimis_log::EntryType::EpochKeyDestroyed),
+                        "destruction",
+                        "destructions",
+                    ),
+                    CheckId::Enrollments => plural(
+                        c.of(minimis_log::EntryType::EnrollmentOpened),
+                        "enrollment",
+                        "enrollments",
+                    ),
+                    CheckId::LegalHolds => format!(
+                        "{} placed, {} released",
+                        c.of(minimis_log::EntryType::LegalHoldPlaced),
+                        c.of(minimis_log::EntryType::LegalHoldReleased)
+                    ),
+                    CheckId::ParticipantSchedule => f
+                        .participant
+                        .as_ref()
+                        .map(|p| plural(p.challenges, "challenge", "challenges"))
+                        .unwrap_or_default(),
+                };
+                Check {
+                    id,
+                    summary,
+                    violations: by_check.remove(&id).unwrap_or_default(),
+                }
+            })
+            .collect();
+        Self {
+            checkpoint: v.checkpoint,
+            cosignatures: v.cosignatures,
+            witnesses_required: v.witnesses_required,
+            consistency: v.consistency,
+            now: v.now,
+            state: v.state,
+            policies: f
+                .published
+                .iter()
+                .map(|p| PolicyInfo {
+                    hash: p.hash(),
+                    name: p.name().to_owned(),
+                })
+                .collect(),
+            unused_policies: v.unused,
+            caps: f.caps,
+            custodians: f.custodians,
+            checks,
+            counts: f.counts,
+            participant: f.participant,
+        }
+    }
+
+    /// Whether every checked claim holds.
+    pub fn holds(&self) -> bool {
+        self.checks.iter().all(Check::holds)
+    }
+
+    /// The exit code of **AUD-12**: 0 when every claim holds, 1 when one is violated.
+    pub fn exit_code(&self) -> u8 {
+        if self.holds() { 0 } else { 1 }
+    }
+
+    /// The policy checks, in report order.
+    pub fn checks(&self) -> &[Check] {
+        &self.checks
+    }
+
+    /// One check.
+    pub fn check(&self, id: CheckId) -> Option<&Check> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+
+    /// Every violation, check by check.
+    pub fn violations(&self) -> impl Iterator<Item = &Violation> {
+        self.checks.iter().flat_map(|c| c.violations.iter())
+    }
+
+    /// The counts (**AUD-7**).
+    pub fn counts(&self) -> &Counts {
+        &self.counts
+    }
+
+    /// Participant mode's findings.
+    pub fn participant(&self) -> Option<&ParticipantReport> {
+        self.participant.as_ref()
+    }
+
+    /// The verified checkpoint.
+    pub fn checkpoint(&self) -> &SignedCheckpoint {
+        &self.checkpoint
+    }
+
+    /// How it relates to the last run's.
+    pub fn consistency(&self) -> Consistency {
+        self.consistency
+    }
+
+    /// The state to keep for the next run (**AUD-2**): this checkpoint, the log key and
+    /// every witness required.
+    pub fn log_state(&self) -> &LogState {
+        &self.state
+    }
+
+    fn verification_rows(&self) -> [(&'static str, &'static str, String); 3] {
+        let cp = self.checkpoint.checkpoint();
+        [
+            (
+                "log signatures and cosignatures",
+                "AUD-1",
+                format!(
+                    "ok     (log key, {}/{} witnesses)",
+                    self.cosignatures.len(),
+                    self.witnesses_required
+                ),
+            ),
+            (
+                "consistency with the last checkpoint",
+                "AUD-2",
+                match self.consistency {
+                    Consistency::FirstRun => "ok     (first run: checkpoint recorded)".to_owned(),
+                    Consistency::Unchanged => "ok     (unchanged since the last run)".to_owned(),
+                    Consistency::Extends { from } => {
+                        format!("ok     (extends size {from} of the last run)")
+                    }
+                },
+            ),
+            (
+                "every entry matches the tiles",
+                "AUD-3",
+                format!("ok     ({})", plural(cp.tree_size(), "entry", "entries")),
+            ),
+        ]
+    }
+
+    /// The report as a table (**AUD-12**), at most `per_check` violations listed per
+    /// check.
+    pub fn to_table_with(&self, per_check: usize) -> String {
+        let mut out = String::new();
+        let cp = self.checkpoint.checkpoint();
+        let _ = writeln!(
+            out,
+            "log         {}   size {}   witnesses {}/{}   {}",
+            cp.origin(),
+            cp.tree_size(),
+            self.cosignatures.len(),
+            self.witnesses_required,
+            match self.consistency {
+                Consistency::FirstRun => "first run",
+                Consistency::Unchanged => "unchanged since last run",
+                Consistency::Extends { .. } => "consistent with last run",
+            }
+        );
+        for p in &self.policies {
+            let _ = writeln!(out, "policy      sha256:{}  \"{}\"", p.hash, p.name);
+        }
+        for h in &self.unused_policies {
+            let _ = writeln!(
+                out,
+                "policy      sha256:{h}  given, not published: not used"
+            );
+        }
+        let _ = writeln!(out, "now         {}", self.now);
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{:<40}{:<28}result", "check", "requirement");
+        for (name, req, result) in self.verification_rows() {
+            let _ = writeln!(out, "{name:<40}{req:<28}{result}");
+        }
+        for c in &self.checks {
+            let result = if c.holds() {
+                format!("ok     ({})", c.summary)
+            } else {
+                format!(
+                    "FAILED ({}; {})",
+                    plural(c.violations.len() as u64, "violation", "violations"),
+                    c.summary
+                )
+            };
+            let _ = writeln!(
+                out,
+                "{:<40}{:<28}{result}",
+                c.id.name(),
+                c.id.requirements().join(", ")
+            );
+            for v in c.violations.iter().take(per_check) {
+                let _ = writeln!(out, "    ! {v}");
+            }
+            if c.violations.len() > per_check {
+                let _ = writeln!(out, "    ! … and {} more", c.violations.len() - per_check);
+            }
+        }
+        let _ = writeln!(out);
+        let list = |m: &BTreeMap<String, u64>| -> String {
+            if m.is_empty() {
+                return "none".to_owned();
+            }
+            let mut v: Vec<_> = m.iter().collect();
+            v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            v.iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let c = &self.counts;
+        let _ = writeln!(
+            out,
+            "accesses by custodian     {}",
+            list(&c.accesses_by_custodian)
+        );
+        let _ = writeln!(
+            out,
+            "accesses by purpose       {}",
+            list(&c.accesses_by_purpose)
+        );
+        let _ = writeln!(
+            out,
+            "accesses by legal basis   {}",
+            list(&c.accesses_by_legal_basis)
+        );
+        let _ = writeln!(
+            out,
+            "accesses by officer       {}",
+            list(&c.accesses_by_officer)
+        );
+        let denials: BTreeMap<String, u64> = c
+            .denials_by_reason
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), *v))
+            .collect();
+        let _ = writeln!(out, "denials by reason         {}", list(&denials));
+        if let Some(p) = &self.participant {
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "my entries: {} challenges, {} check-ins, {} accesses, {} refusals",
+                p.challenges, p.check_ins, p.accesses, p.denials
+            );
+            for e in &p.entries {
+                let epoch = e.epoch.map(|e| format!("epoch {e}")).unwrap_or_default();
+                let time = e.time.map(|t| t.to_string()).unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  {:>9}  {:<20} {:<12} {:<21} {}",
+                    e.index, e.entry, epoch, time, e.detail
+                );
+            }
+        }
+        let _ = writeln!(out);
+        let verdict = if self.holds() {
+            "verdict: all claims hold"
+        } else {
+            "verdict: a policy claim is violated"
+        };
+        let _ = writeln!(out, "{verdict:<68}exit {}", self.exit_code());
+        out
+    }
+
+    /// The report as a table, at most 10 violations listed per check.
+    pub fn to_table(&self) -> String {
+        self.to_table_with(10)
+    }
+
+    /// The report as JSON (**AUD-12**).
+    pub fn to_json(&self) -> Value {
+        let cp = self.checkpoint.checkpoint();
+        let mut checks: Vec<Value> = self
+            .verification_rows()
+            .iter()
+            .map(|(name, req, _)| {
+                json!({
+                    "check": name,
+                    "requirements": [req],
+                    "result": "ok",
+                })
+            })
+            .collect();
+        checks.extend(self.checks.iter().map(|c| {
+            json!({
+                "check": c.id.name(),
+                "id": c.id,
+                "requirements": c.id.requirements(),
+                "result": if c.holds() { "ok" } else { "violated" },
+                "summary": c.summary,
+                "violations": c.violations.iter().map(violation_json).collect::<Vec<_>>(),
+            })
+        }));
+        json!({
+            "verdict": if self.holds() { "all-claims-hold" } else { "claim-violated" },
+            "exit": self.exit_code(),
+            "log": {
+                "origin": cp.origin(),
+                "tree_size": cp.tree_size(),
+                "root_hash": cp.root_hash().to_hex(),
+                "witnesses_required": self.witnesses_required,
+                "cosignatures": self.cosignatures.iter().map(|c| json!({
+                    "witness": c.witness.as_str(),
+                    "time": c.time,
+                })).collect::<Vec<_>>(),
+                "consistency": self.consistency,
+            },
+            "now": self.now,
+            "policies": self.policies,
+            "policies_not_published": self.unused_policies,
+            "caps": self.caps,
+            "custodians": self.custodians,
+            "checks": checks,
+            "counts": self.counts,
+            "participant": self.participant,
+        })
+    }
+}
+
+fn violation_json(v: &Violation) -> Value {
+    let mut j = serde_json::to_value(v).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut j {
+        m.insert("requirement".into(), v.requirement().into());
+        m.insert("message".into(), v.to_string().into());
+    }
+    j
+}
+
+impl<E: std::error::Error + 'static> VerifyError<E> {
+    /// The report of a log that does not verify, as a table: which requirement failed
+    /// and why; no policy claim is reported (**AUD-12**).
+    pub fn to_table(&self, location: &str) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "log         {location}");
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{:<40}{:<28}result", "check", "requirement");
+        // What was verified before the failure: signatures, then rollback and split
+        // view, then the tiles, then the consistency proof.
+        let results = match self {
+            Self::LogKeyChanged { .. } => ["-", "FAILED", "-"],
+            Self::Rollback { .. } | Self::SplitView { .. } => ["ok", "FAILED", "-"],
+            Self::Tiles(_) | Self::MalformedEntry { .. } => ["ok", "-", "FAILED"],
+            Self::RewrittenHistory { .. } | Self::ConsistencyProof(_) => ["ok", "FAILED", "ok"],
+            _ => ["FAILED", "-", "-"],
+        };
+        for ((name, req), result) in [
+            ("log signatures and cosignatures", "AUD-1"),
+            ("consistency with the last checkpoint", "AUD-2"),
+            ("every entry matches the tiles", "AUD-3"),
+        ]
+        .into_iter()
+        .zip(results)
+        {
+            let _ = writeln!(out, "{name:<40}{req:<28}{result}");
+        }
+        let _ = writeln!(out, "    ! {self}");
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{:<68}exit 3",
+            "verdict: the log does not verify; no policy claim is reported"
+        );
+        out
+    }
+
+    /// The report of a log that does not verify, as JSON.
+    pub fn to_json(&self, location: &str) -> Value {
+        json!({
+            "verdict": "log-does-not-verify",
+            "exit": 3,
+            "log": { "location": location },
+            "error": {
+                "code": self.code(),
+                "requirement": self.requirement(),
+                "message": self.to_string(),
+            },
+        })
+    }
+}

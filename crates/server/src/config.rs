@@ -1,0 +1,249 @@
+//! Configuration: a TOML file, overridden by command-line flags, with defaults that make
+//! `minimis serve` work out of the box.
+//!
+//! ```toml
+//! data_dir = "minimis-data"              # SQLite database, keys, development certificates
+//! listen = "127.0.0.1:8443"
+//! log_origin = "localhost/minimis-log"   # the log's name in its checkpoints
+//! policy = "policy/default.toml"         # omitted: the embedded reference policy
+//!
+//! [tls]                                  # omitted: a self-signed development certificate
+//! cert = "server.crt"                    # PEM chain
+//! key = "server.key"                     # PEM PKCS#8 key
+//! officer_ca = "officers-ca.crt"         # PEM CA that issues officers' client certificates
+//!
+//! [custodians]                           # the custodians' Ed25519 keys (base64)
+//! agency = "…"
+//! oversight = "…"
+//!
+//! [ingest]
+//! max_batch = 4096                       # most check-ins committed together
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use minimis_proto::PublicKey;
+use serde::Deserialize;
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not valid TOML, an unknown key, or a wrong type.
+    #[error("configuration is not valid: {0}")]
+    Toml(#[from] toml::de::Error),
+    /// A custodian key that is not 32 bytes of base64.
+    #[error("custodians.{role} must be a base64 Ed25519 public key (32 bytes)")]
+    BadCustodianKey {
+        /// Which custodian.
+        role: &'static str,
+    },
+    /// Only one of `tls.cert` and `tls.key`.
+    #[error("tls.cert and tls.key must be given together")]
+    HalfTls,
+    /// A value out of range.
+    #[error("{key} = {value} is out of range {min}..={max}")]
+    OutOfRange {
+        /// The key.
+        key: &'static str,
+        /// The value.
+        value: u64,
+        /// Smallest allowed.
+        min: u64,
+        /// Largest allowed.
+        max: u64,
+    },
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    log_origin: Option<String>,
+    policy: Option<PathBuf>,
+    #[serde(default)]
+    tls: RawTls,
+    #[serde(default)]
+    custodians: RawCustodians,
+    #[serde(default)]
+    ingest: RawIngest,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    officer_ca: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCustodians {
+    agency: Option<String>,
+    oversight: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawIngest {
+    max_batch: Option<u64>,
+}
+
+/// Where the server's TLS certificate comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TlsSource {
+    /// A self-signed development certificate, made on first start in the data
+    /// directory and printed with its fingerprint.
+    Development,
+    /// A certificate chain and key from PEM files (production).
+    Files {
+        /// The chain.
+        cert: PathBuf,
+        /// The PKCS#8 key.
+        key: PathBuf,
+    },
+}
+
+/// The server's configuration.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The log's origin (its name in checkpoints).
+    pub log_origin: String,
+    /// A policy file; `None` for the embedded reference policy.
+    pub policy: Option<PathBuf>,
+    /// The server certificate.
+    pub tls: TlsSource,
+    /// The CA for officers' client certificates; `None`: a development CA made in the
+    /// data directory, with one officer certificate beside it.
+    pub officer_ca: Option<PathBuf>,
+    /// The agency custodian's Ed25519 key, which signs its epoch recipients.
+    pub agency_key: Option<PublicKey>,
+    /// The oversight custodian's key.
+    pub oversight_key: Option<PublicKey>,
+    /// The most check-ins committed in one batch.
+    pub max_batch: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("minimis-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            log_origin: "localhost/minimis-log".to_owned(),
+            policy: None,
+            tls: TlsSource::Development,
+            officer_ca: None,
+            agency_key: None,
+            oversight_key: None,
+            max_batch: 4096,
+        }
+    }
+}
+
+fn key(role: &'static str, b64: Option<String>) -> Result<Option<PublicKey>, ConfigError> {
+    use base64::Engine as _;
+    let Some(b64) = b64 else { return Ok(None) };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|_| ConfigError::BadCustodianKey { role })?;
+    let arr: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| ConfigError::BadCustodianKey { role })?;
+    Ok(Some(PublicKey(arr)))
+}
+
+impl ServerConfig {
+    /// Reads a TOML configuration; keys not given keep their defaults.
+    ///
+    /// # Errors
+    /// A [`ConfigError`].
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text)?;
+        let d = Self::default();
+        let tls = match (raw.tls.cert, raw.tls.key) {
+            (Some(cert), Some(key)) => TlsSource::Files { cert, key },
+            (None, None) => TlsSource::Development,
+            _ => return Err(ConfigError::HalfTls),
+        };
+        let max_batch = raw.ingest.max_batch.unwrap_or(d.max_batch as u64);
+        if !(1..=65_536).contains(&max_batch) {
+            return Err(ConfigError::OutOfRange {
+                key: "ingest.max_batch",
+                value: max_batch,
+                min: 1,
+                max: 65_536,
+            });
+        }
+        Ok(Self {
+            data_dir: raw.data_dir.unwrap_or(d.data_dir),
+            listen: raw.listen.unwrap_or(d.listen),
+            log_origin: raw.log_origin.unwrap_or(d.log_origin),
+            policy: raw.policy,
+            tls,
+            officer_ca: raw.tls.officer_ca,
+            agency_key: key("agency", raw.custodians.agency)?,
+            oversight_key: key("oversight", raw.custodians.oversight)?,
+            max_batch: max_batch as usize,
+        })
+    }
+
+    /// Reads a TOML configuration file.
+    ///
+    /// # Errors
+    /// A [`ConfigError`].
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml_str(&text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_work_out_of_the_box() {
+        let c = ServerConfig::from_toml_str("").unwrap();
+        assert_eq!(c.tls, TlsSource::Development);
+        assert_eq!(c.listen.port(), 8443);
+        assert!(c.agency_key.is_none());
+    }
+
+    #[test]
+    fn unknown_keys_and_half_tls_are_refused() {
+        assert!(matches!(
+            ServerConfig::from_toml_str("log_ip_addresses = true"),
+            Err(ConfigError::Toml(_))
+        ));
+        assert!(matches!(
+            ServerConfig::from_toml_str("[tls]\ncert = \"a.pem\""),
+            Err(ConfigError::HalfTls)
+        ));
+        assert!(matches!(
+            ServerConfig::from_toml_str("[custodians]\nagency = \"AAAA\""),
+            Err(ConfigError::BadCustodianKey { role: "agency" })
+        ));
+        assert!(matches!(
+            ServerConfig::from_toml_str("[ingest]\nmax_batch = 0"),
+            Err(ConfigError::OutOfRange { .. })
+        ));
+    }
+}

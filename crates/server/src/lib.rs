@@ -1,0 +1,427 @@
+//! # minimis-server: the operator
+//!
+//! The operator runs the infrastructure (BI's role in ISAP). In minimis it stores sealed
+//! check-ins it cannot open, a compliance ledger with no content, and the transparency
+//! log; it issues challenges only as each enrolled schedule allows, logging each before it
+//! is sent; and it keeps no request metadata. Spec: `spec/operator.md`.
+//!
+//! **Trust domain:** the operator. **Holds:** participants' pseudonyms, device public keys,
+//! tag keys and schedules; ledger rows; ciphertext; the log; its own challenge and log
+//! signing keys. **Never holds:** any key that decrypts (this crate depends on neither
+//! `minimis-seal` nor `age`: `tests/deps.rs`), a location, an image, a name, a network
+//! address.
+//!
+//! The service is tokio, hyper/axum and rustls (TLS 1.3 only), with SQLite in WAL mode
+//! under a single writer that commits in batches ([`writer`](crate) docs): a check-in is
+//! answered only once its record, its ledger row and its log entry are on disk.
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! use minimis_server::{Server, ServerConfig, SystemClock};
+//! let running = Server::start(ServerConfig::default(), SystemClock).await?;
+//! println!("listening on https://{}", running.addr());
+//! running.wait().await;
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(clippy::unwrap_used)]
+
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod store;
+pub mod tls;
+mod writer;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use minimis_crypto::SigningKey;
+use minimis_log::KeyName;
+use minimis_proto::{CiphertextBounds, CustodianRole, Policy, PublicKey};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tower::ServiceExt as _;
+use zeroize::Zeroizing;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{ConfigError, ServerConfig, TlsSource};
+pub use error::ApiError;
+pub use writer::TickReport;
+
+use crate::api::{AppState, KeysResponse, Peer, Readers};
+use crate::store::sqlite::SqliteStore;
+use crate::writer::{Op, Shared, Writer};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The configuration or a file it names.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The policy file.
+    #[error("policy: {0}")]
+    Policy(String),
+    /// TLS.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// The database.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// The writer could not start.
+    #[error(transparent)]
+    Writer(#[from] writer::WriterError),
+    /// The listening socket.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A key file.
+    #[error("key file {path}: {message}")]
+    Key {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Loads a 32-byte Ed25519 seed from `path` (base64), making it on first start.
+fn load_or_make_key(path: &Path) -> Result<SigningKey, StartError> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let err = |message: String| StartError::Key {
+        path: path.to_owned(),
+        message,
+    };
+    if path.exists() {
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?);
+        let seed = Zeroizing::new(
+            b64.decode(text.trim())
+                .map_err(|_| err("not base64".into()))?,
+        );
+        return SigningKey::from_seed(&seed).map_err(|e| err(e.to_string()));
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    }
+    let key = SigningKey::generate().map_err(|e| err(e.to_string()))?;
+    let text = Zeroizing::new(format!("{}\n", b64.encode(key.expose_seed())));
+    tls::write_file(path, text.as_bytes(), true).map_err(|e| err(e.to_string()))?;
+    Ok(key)
+}
+
+/// A running server.
+pub struct Running {
+    addr: SocketAddr,
+    tx: mpsc::Sender<Op>,
+    accept: JoinHandle<()>,
+    scheduler: Option<JoinHandle<()>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+    fingerprint: String,
+    officer_cert: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    keys: KeysResponse,
+    policy: Arc<Policy>,
+}
+
+impl Running {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The SHA-256 fingerprint of the server certificate.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The development officer certificate and key, when the development PKI is in use.
+    pub fn dev_officer(&self) -> Option<&(std::path::PathBuf, std::path::PathBuf)> {
+        self.officer_cert.as_ref()
+    }
+
+    /// The operator's challenge-signing key and the log's verifier key.
+    pub fn operator_key(&self) -> &str {
+        &self.keys.operator
+    }
+
+    /// The log's verifier key (C2SP vkey).
+    pub fn log_key(&self) -> &str {
+        &self.keys.log
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Runs the scheduler once now: issues due challenges, marks missed rows, purges what
+    /// is past retention. The demo and the tests drive time this way; a production server
+    /// ticks every second on its own.
+    ///
+    /// # Errors
+    /// [`ApiError`] if the writer could not commit.
+    pub async fn tick(&self) -> Result<TickReport, ApiError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Op::Tick(tx))
+            .await
+            .map_err(|_| ApiError::unavailable())?;
+        rx.await.map_err(|_| ApiError::unavailable())?
+    }
+
+    /// Waits until the server stops (it runs until the process ends).
+    pub async fn wait(self) {
+        let _ = self.accept.await;
+    }
+
+    /// Stops accepting connections, lets the writer finish its batch, and waits for it.
+    pub async fn shutdown(mut self) {
+        self.accept.abort();
+        if let Some(s) = self.scheduler.take() {
+            s.abort();
+        }
+        let _ = self.tx.send(Op::Shutdown).await;
+        if let Some(w) = self.writer.take() {
+            let _ = tokio::task::spawn_blocking(move || w.join()).await;
+        }
+    }
+}
+
+/// The server.
+pub struct Server;
+
+impl Server {
+    /// Starts a server with `config`, on `clock`. With a [`SystemClock`] the scheduler
+    /// ticks every second; with a [`ManualClock`] (demo and test mode) it ticks only when
+    /// [`Running::tick`] is called.
+    ///
+    /// # Errors
+    /// [`StartError`].
+    pub async fn start<C: Clock + Clone>(
+        config: ServerConfig,
+        clock: C,
+    ) -> Result<Running, StartError> {
+        let manual = std::any::TypeId::of::<C>() == std::any::TypeId::of::<ManualClock>();
+        Self::start_inner(config, clock, !manual).await
+    }
+
+    async fn start_inner<C: Clock + Clone>(
+        config: ServerConfig,
+        clock: C,
+        auto_tick: bool,
+    ) -> Result<Running, StartError> {
+        let (policy, policy_text) = match &config.policy {
+            None => (
+                minimis_proto::default_policy(),
+                minimis_proto::DEFAULT_POLICY_TOML.to_owned(),
+            ),
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| StartError::Policy(format!("{}: {e}", p.display())))?;
+                let policy = Policy::from_toml_str(&text)
+                    .map_err(|e| StartError::Policy(format!("{}: {e}", p.display())))?;
+                (policy, text)
+            }
+        };
+        let policy = Arc::new(policy);
+        let data = config.data_dir.clone();
+        std::fs::create_dir_all(&data).map_err(|source| store::StoreError::Io {
+            path: data.clone(),
+            source,
+        })?;
+
+        // TLS.
+        let tls_dir = data.join("tls");
+        let (chain, key, officer_ca, officer_cert) = match &config.tls {
+            TlsSource::Files { cert, key } => {
+                (tls::read_certs(cert)?, tls::read_key(key)?, None, None)
+            }
+            TlsSource::Development => {
+                let f = tls::dev_files(&tls_dir)?;
+                (
+                    tls::read_certs(&f.server_cert)?,
+                    tls::read_key(&f.server_key)?,
+                    Some(f.officer_ca.clone()),
+                    Some((f.officer_cert.clone(), f.officer_key.clone())),
+                )
+            }
+        };
+        let officer_ca_path = match (&config.officer_ca, officer_ca) {
+            (Some(p), _) => p.clone(),
+            (None, Some(p)) => p,
+            (None, None) => tls::dev_files(&tls_dir)?.officer_ca,
+        };
+        let fingerprint = chain.first().map(tls::fingerprint).unwrap_or_default();
+        let tls_config = tls::server_config(chain, key, &tls::read_certs(&officer_ca_path)?)?;
+
+        // Keys.
+        let operator = load_or_make_key(&data.join("keys").join("operator.key"))?;
+        let log_key = load_or_make_key(&data.join("keys").join("log.key"))?;
+        let log_name = KeyName::new(&config.log_origin).map_err(|e| StartError::Key {
+            path: data.join("keys").join("log.key"),
+            message: format!("log_origin: {e}"),
+        })?;
+        let operator_public = operator.public_key();
+        let mut custodians: Vec<(CustodianRole, PublicKey)> = Vec::new();
+        if let Some(k) = config.agency_key {
+            custodians.push((CustodianRole::Agency, k));
+        }
+        if let (Some(k), Some(_)) = (
+            config.oversight_key,
+            policy.custodian(CustodianRole::Oversight),
+        ) {
+            custodians.push((CustodianRole::Oversight, k));
+        }
+
+        // The writer, on its own thread, owning the database's writing connection.
+        let shared = Arc::new(Shared::default());
+        let (tx, rx) = mpsc::channel::<Op>(config.max_batch * 4);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let writer = {
+            let (policy, clock, shared, dir) = (
+                (*policy).clone(),
+                clock.clone(),
+                shared.clone(),
+                data.clone(),
+            );
+            let max_batch = config.max_batch;
+            std::thread::Builder::new()
+                .name("minimis-writer".into())
+                .spawn(move || {
+                    let made =
+                        SqliteStore::open(&dir)
+                            .map_err(StartError::from)
+                            .and_then(|store| {
+                                Writer::new(
+                                    store, log_name, &log_key, operator, policy, clock, custodians,
+                                    shared,
+                                )
+                                .map_err(StartError::from)
+                            });
+                    match made {
+                        Ok(w) => {
+                            let _ = ready_tx.send(Ok(w.log_key()));
+                            w.run(rx, max_batch);
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                })
+                .map_err(|source| store::StoreError::Io {
+                    path: data.clone(),
+                    source,
+                })?
+        };
+        let log_vkey = tokio::task::spawn_blocking(move || ready_rx.recv())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| StartError::Policy("the writer did not start".into()))??;
+
+        let readers = (0..4)
+            .map(|_| store::sqlite::SqliteReader::open(&data.join(store::sqlite::DB_FILE)))
+            .collect::<Result<Vec<_>, _>>()?;
+        use base64::Engine as _;
+        let keys = KeysResponse {
+            operator: base64::engine::general_purpose::STANDARD.encode(operator_public.as_bytes()),
+            log: log_vkey.to_string(),
+        };
+        let layers = policy.custodians().len();
+        let state = AppState {
+            tx: tx.clone(),
+            shared,
+            readers: Arc::new(Readers::new(readers)),
+            policy: policy.clone(),
+            policy_text: policy_text.into(),
+            clock: Arc::new(clock),
+            keys: Arc::new(keys.clone()),
+            bounds: CiphertextBounds::for_layers(layers),
+        };
+        let app = api::router(state);
+
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Listen {
+                    addr: config.listen,
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls_config);
+        let accept = tokio::spawn(async move {
+            loop {
+                // The peer's address is dropped here: nothing downstream can log or store it.
+                let Ok((tcp, _peer_addr)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                let app = app.clone();
+                tokio::spawn(async move {
+                    let _ = tcp.set_nodelay(true);
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let officer = tls
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|c| c.first())
+                        .and_then(tls::officer_id);
+                    let peer = Peer { officer };
+                    let svc = app.map_request(
+                        move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                            req.extensions_mut().insert(peer.clone());
+                            req
+                        },
+                    );
+                    let _ = auto::Builder::new(TokioExecutor::new())
+                        .http1_only()
+                        .serve_connection(TokioIo::new(tls), TowerToHyperService::new(svc))
+                        .await;
+                });
+            }
+        });
+        let scheduler = auto_tick.then(|| {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+                loop {
+                    every.tick().await;
+                    let (rtx, rrx) = oneshot::channel();
+                    if tx.send(Op::Tick(rtx)).await.is_err() {
+                        break;
+                    }
+                    let _ = rrx.await;
+                }
+            })
+        });
+        Ok(Running {
+            addr,
+            tx,
+            accept,
+            scheduler,
+            writer: Some(writer),
+            fingerprint,
+            officer_cert,
+            keys,
+            policy,
+        })
+    }
+}

@@ -1,0 +1,392 @@
+//! The conformance suite every storage backend must pass.
+//!
+//! A backend's test calls [`run`] with a function that makes a fresh, empty store. Each
+//! check panics with a message naming the rule it broke, so a backend's test suite reads:
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use minimis_server::store::{conformance, sqlite::SqliteStore};
+//! let dirs: std::cell::RefCell<Vec<std::path::PathBuf>> = Default::default();
+//! conformance::run(|| {
+//!     let dir = std::env::temp_dir().join(format!(
+//!         "minimis-conformance-doc-{}-{}",
+//!         std::process::id(),
+//!         dirs.borrow().len()
+//!     ));
+//!     let _ = std::fs::remove_dir_all(&dir);
+//!     dirs.borrow_mut().push(dir.clone());
+//!     SqliteStore::open(&dir).expect("a fresh store")
+//! });
+//! for d in dirs.into_inner() {
+//!     let _ = std::fs::remove_dir_all(d);
+//! }
+//! # Ok(()) }
+//! ```
+
+use minimis_log::TileStorage as _;
+use minimis_log::tiles::TileId;
+use minimis_proto::{
+    Challenge, ChallengeId, ChallengeKind, CustodianRole, EpochId, EpochRecipient, PolicyHash,
+    Pseudonym, PublicKey, RecordId, Schedule, SealedCheckIn, Signature, SignedChallenge,
+    SignedEpochRecipient, UnixTime, Weekday, Window,
+};
+use zeroize::Zeroizing;
+
+use super::{
+    FailureCategory, LedgerState, ParticipantRow, RecordRow, Resolution, Store, StoreError,
+};
+
+fn schedule() -> Schedule {
+    let t = |h| minimis_proto::LocalTime::new(h, 0).unwrap_or_else(|| unreachable!());
+    Schedule::new(
+        "UTC",
+        vec![Window {
+            weekday: Weekday::Monday,
+            start: t(9),
+            end: t(10),
+        }],
+        1,
+        1,
+    )
+    .unwrap_or_else(|_| unreachable!("a valid schedule"))
+}
+
+fn participant(n: u8) -> ParticipantRow {
+    ParticipantRow {
+        pseudonym: Pseudonym::from_bytes([n; 16]),
+        device_key: PublicKey([n; 32]),
+        tag_key: Zeroizing::new([n.wrapping_add(1); 32]),
+        schedule: schedule(),
+        enrolled_epoch: EpochId::new(100),
+        closed_at: None,
+    }
+}
+
+fn challenge(n: u8, p: u8, issued: i64) -> SignedChallenge {
+    SignedChallenge {
+        challenge: Challenge {
+            id: ChallengeId::from_bytes([n; 16]),
+            pseudonym: Pseudonym::from_bytes([p; 16]),
+            epoch: EpochId::new(100),
+            kind: ChallengeKind::Scheduled,
+            issued_at: UnixTime(issued),
+            window_start: UnixTime(issued - 10),
+            window_end: UnixTime(issued + 3_600),
+            policy: PolicyHash::from_bytes([7; 32]),
+        },
+        signature: Signature([n; 64]),
+    }
+}
+
+fn record(n: u8, p: u8, c: u8, epoch: u32) -> RecordRow {
+    RecordRow {
+        record_id: RecordId::from_bytes([n; 32]),
+        pseudonym: Pseudonym::from_bytes([p; 16]),
+        challenge_id: ChallengeId::from_bytes([c; 16]),
+        epoch: EpochId::new(epoch),
+        ciphertext: SealedCheckIn::try_from(vec![n; 1_000]).unwrap_or_else(|_| unreachable!()),
+        signature: Signature([n; 64]),
+        log_index: u64::from(n),
+    }
+}
+
+fn tx<S: Store>(s: &mut S, f: impl FnOnce(&mut S) -> Result<(), StoreError>) {
+    s.begin().unwrap_or_else(|e| panic!("begin: {e}"));
+    f(s).unwrap_or_else(|e| panic!("write: {e}"));
+    s.commit().unwrap_or_else(|e| panic!("commit: {e}"));
+}
+
+/// Runs every check against fresh stores from `fresh`.
+pub fn run<S: Store>(mut fresh: impl FnMut() -> S) {
+    participants(&mut fresh());
+    ledger(&mut fresh());
+    records_and_purge(&mut fresh());
+    rollback_discards(&mut fresh());
+    recipients(&mut fresh());
+    tiles_share_the_transaction(&mut fresh());
+    closed_enrollments_purge(&mut fresh());
+}
+
+fn participants<S: Store>(s: &mut S) {
+    tx(s, |s| s.insert_participant(&participant(1)));
+    let got = s
+        .participant(&Pseudonym::from_bytes([1; 16]))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("a participant inserted must be found"));
+    assert_eq!(got.device_key, PublicKey([1; 32]));
+    assert_eq!(*got.tag_key, [2; 32]);
+    assert_eq!(got.schedule, schedule());
+    s.begin().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(
+            s.insert_participant(&participant(1)),
+            Err(StoreError::Duplicate { .. })
+        ),
+        "a second participant with the same pseudonym must be refused as Duplicate"
+    );
+    s.rollback().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.participants().unwrap_or_default().len(), 1);
+}
+
+fn ledger<S: Store>(s: &mut S) {
+    tx(s, |s| {
+        s.insert_participant(&participant(1))?;
+        s.insert_challenge(&challenge(2, 1, 2_000))?;
+        s.insert_challenge(&challenge(1, 1, 1_000))
+    });
+    let rows = s
+        .ledger(&Pseudonym::from_bytes([1; 16]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows[0].signed.challenge.issued_at < rows[1].signed.challenge.issued_at,
+        "the ledger is ordered oldest first"
+    );
+    assert!(rows.iter().all(|r| r.state == LedgerState::Open));
+    assert_eq!(
+        rows[0].signed,
+        challenge(1, 1, 1_000),
+        "challenges round-trip exactly"
+    );
+    assert_eq!(s.open_challenges().unwrap_or_default().len(), 2);
+    tx(s, |s| {
+        s.set_state(&ChallengeId::from_bytes([1; 16]), LedgerState::OnTime, None)?;
+        s.set_state(
+            &ChallengeId::from_bytes([2; 16]),
+            LedgerState::PendingReview,
+            None,
+        )?;
+        s.set_failure_report(
+            &ChallengeId::from_bytes([2; 16]),
+            FailureCategory::NoNetwork,
+        )
+    });
+    assert_eq!(s.open_challenges().unwrap_or_default().len(), 0);
+    tx(s, |s| {
+        s.set_state(
+            &ChallengeId::from_bytes([2; 16]),
+            LedgerState::Resolved(Resolution::ExcusedTechnical),
+            Some("officer-0001"),
+        )
+    });
+    let row = s
+        .challenge(&ChallengeId::from_bytes([2; 16]))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("row"));
+    assert_eq!(
+        row.state,
+        LedgerState::Resolved(Resolution::ExcusedTechnical)
+    );
+    assert_eq!(row.resolved_by.as_deref(), Some("officer-0001"));
+    assert_eq!(row.failure_report, Some(FailureCategory::NoNetwork));
+    let since = s
+        .issued_since(&Pseudonym::from_bytes([1; 16]), UnixTime(1_500))
+        .unwrap_or_default();
+    assert_eq!(
+        since.len(),
+        1,
+        "issued_since includes only challenges at or after the time"
+    );
+    s.begin().unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        s.set_state(&ChallengeId::from_bytes([9; 16]), LedgerState::OnTime, None),
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.insert_challenge(&challenge(1, 1, 1_000)),
+        Err(StoreError::Duplicate { .. })
+    ));
+    s.rollback().unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn records_and_purge<S: Store>(s: &mut S) {
+    tx(s, |s| {
+        s.insert_record(&record(1, 1, 1, 100))?;
+        s.insert_record(&record(2, 1, 2, 100))?;
+        s.insert_record(&record(3, 2, 3, 101))
+    });
+    assert_eq!(s.records_in_epoch(EpochId::new(100)).unwrap_or(0), 2);
+    assert_eq!(
+        s.epochs_with_records().unwrap_or_default(),
+        vec![EpochId::new(100), EpochId::new(101)]
+    );
+    assert_eq!(
+        s.record(&RecordId::from_bytes([1; 32]))
+            .unwrap_or_else(|e| panic!("{e}")),
+        Some(record(1, 1, 1, 100)),
+        "records round-trip exactly"
+    );
+    s.begin().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(
+            s.insert_record(&record(4, 1, 1, 100)),
+            Err(StoreError::Duplicate { .. })
+        ),
+        "one record per challenge"
+    );
+    s.rollback().unwrap_or_else(|e| panic!("{e}"));
+    // A hold lasting past now keeps a record through the purge.
+    tx(s, |s| {
+        s.hold(&[RecordId::from_bytes([2; 32])], UnixTime(10_000))
+    });
+    s.begin().unwrap_or_else(|e| panic!("{e}"));
+    let purged = s
+        .purge_epoch(EpochId::new(100), UnixTime(5_000))
+        .unwrap_or_else(|e| panic!("{e}"));
+    s.commit().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(purged, vec![RecordId::from_bytes([1; 32])]);
+    assert!(
+        s.record(&RecordId::from_bytes([1; 32]))
+            .unwrap_or(None)
+            .is_none()
+    );
+    assert!(
+        s.record(&RecordId::from_bytes([2; 32]))
+            .unwrap_or(None)
+            .is_some(),
+        "held"
+    );
+    // Idempotent: purging again removes nothing more.
+    s.begin().unwrap_or_else(|e| panic!("{e}"));
+    let again = s
+        .purge_epoch(EpochId::new(100), UnixTime(5_000))
+        .unwrap_or_else(|e| panic!("{e}"));
+    s.commit().unwrap_or_else(|e| panic!("{e}"));
+    assert!(again.is_empty(), "a second purge is a no-op");
+    // After the hold expires, the held record goes too.
+    s.begin().unwrap_or_else(|e| panic!("{e}"));
+    let later = s
+        .purge_epoch(EpochId::new(100), UnixTime(10_001))
+        .unwrap_or_else(|e| panic!("{e}"));
+    s.commit().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(later, vec![RecordId::from_bytes([2; 32])]);
+}
+
+fn rollback_discards<S: Store>(s: &mut S) {
+    s.begin().unwrap_or_else(|e| panic!("{e}"));
+    s.insert_participant(&participant(5))
+        .unwrap_or_else(|e| panic!("{e}"));
+    s.insert_record(&record(5, 5, 5, 100))
+        .unwrap_or_else(|e| panic!("{e}"));
+    s.rollback().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        s.participant(&Pseudonym::from_bytes([5; 16]))
+            .unwrap_or(None)
+            .is_none(),
+        "a rolled-back batch leaves nothing"
+    );
+    assert!(
+        s.record(&RecordId::from_bytes([5; 32]))
+            .unwrap_or(None)
+            .is_none()
+    );
+}
+
+fn recipients<S: Store>(s: &mut S) {
+    let r = |role, recipient: &str| SignedEpochRecipient {
+        recipient: EpochRecipient {
+            epoch: EpochId::new(100),
+            custodian: role_id(role).into(),
+            role,
+            recipient: recipient.into(),
+            not_after: UnixTime(9),
+        },
+        signature: Signature([1; 64]),
+    };
+    tx(s, |s| {
+        s.put_recipient(&r(CustodianRole::Oversight, "age1a"))?;
+        s.put_recipient(&r(CustodianRole::Agency, "age1b"))?;
+        s.put_recipient(&r(CustodianRole::Agency, "age1c"))
+    });
+    let got = s.recipients(EpochId::new(100)).unwrap_or_default();
+    assert_eq!(got.len(), 2, "one recipient per custodian and epoch");
+    assert_eq!(got[0].recipient.role, CustodianRole::Agency, "agency first");
+    assert_eq!(
+        got[0].recipient.recipient, "age1c",
+        "the latest replaces the earlier"
+    );
+    assert!(
+        s.recipients(EpochId::new(101))
+            .unwrap_or_default()
+            .is_empty()
+    );
+}
+
+fn role_id(role: CustodianRole) -> &'static str {
+    role.as_str()
+}
+
+fn tiles_share_the_transaction<S: Store>(s: &mut S) {
+    let tile = TileId::new(0, 0, 1).unwrap_or_else(|_| unreachable!());
+    s.begin().unwrap_or_else(|e| panic!("{e}"));
+    let mut t = s.tiles();
+    t.write_tile(tile, &[3; 32])
+        .unwrap_or_else(|e| panic!("{e}"));
+    t.write_checkpoint("example.org/log\n1\n…\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    s.rollback().unwrap_or_else(|e| panic!("{e}"));
+    let t = s.tiles();
+    assert!(
+        t.read_tile(tile).unwrap_or(None).is_none(),
+        "tiles written in a rolled-back batch are gone"
+    );
+    assert!(t.read_checkpoint().unwrap_or(None).is_none());
+    s.begin().unwrap_or_else(|e| panic!("{e}"));
+    let mut t = s.tiles();
+    t.write_tile(tile, &[3; 32])
+        .unwrap_or_else(|e| panic!("{e}"));
+    s.commit().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        s.tiles().read_tile(tile).unwrap_or(None).as_deref(),
+        Some(&[3u8; 32][..]),
+        "tiles written in a committed batch stay"
+    );
+}
+
+fn closed_enrollments_purge<S: Store>(s: &mut S) {
+    tx(s, |s| {
+        s.insert_participant(&participant(1))?;
+        s.insert_participant(&participant(2))?;
+        s.insert_challenge(&challenge(1, 1, 1_000))?;
+        s.close_enrollment(&Pseudonym::from_bytes([1; 16]), UnixTime(2_000))
+    });
+    s.begin().unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        s.close_enrollment(&Pseudonym::from_bytes([1; 16]), UnixTime(3_000)),
+        Err(StoreError::NotFound { .. })
+    ));
+    s.rollback().unwrap_or_else(|e| panic!("{e}"));
+    s.begin().unwrap_or_else(|e| panic!("{e}"));
+    let early = s
+        .purge_closed_before(UnixTime(2_000))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let gone = s
+        .purge_closed_before(UnixTime(2_001))
+        .unwrap_or_else(|e| panic!("{e}"));
+    s.commit().unwrap_or_else(|e| panic!("{e}"));
+    assert!(early.is_empty(), "not before its ledger deadline");
+    assert_eq!(gone, vec![Pseudonym::from_bytes([1; 16])]);
+    assert!(
+        s.ledger(&Pseudonym::from_bytes([1; 16]))
+            .unwrap_or_default()
+            .is_empty()
+    );
+    assert!(
+        s.participant(&Pseudonym::from_bytes([2; 16]))
+            .unwrap_or(None)
+            .is_some()
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sqlite_store_passes_the_conformance_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut n = 0;
+        super::run(|| {
+            n += 1;
+            super::super::sqlite::SqliteStore::open(&dir.path().join(n.to_string())).unwrap()
+        });
+    }
+}

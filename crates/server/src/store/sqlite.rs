@@ -1,0 +1,800 @@
+//! The SQLite backend: one file in the data directory, WAL mode, `synchronous = FULL`, so a
+//! committed batch survives a crash or a power cut; one writer, many readers.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use minimis_log::TileStorage;
+use minimis_log::tiles::{BundleId, TileId};
+use minimis_proto::{
+    Challenge, ChallengeId, ChallengeKind, EpochId, PolicyHash, Pseudonym, PublicKey, RecordId,
+    Schedule, SealedCheckIn, Signature, SignedChallenge, SignedEpochRecipient, UnixTime,
+};
+use rusqlite::{Connection, OpenFlags, OptionalExtension as _, Row, params};
+use zeroize::Zeroizing;
+
+use super::{
+    ChallengeRow, FailureCategory, LedgerState, ParticipantRow, RecordRow, Store, StoreError,
+    StoreRead,
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value BLOB NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS participants (
+  pseudonym BLOB PRIMARY KEY,
+  device_key BLOB NOT NULL,
+  tag_key BLOB NOT NULL,
+  schedule TEXT NOT NULL,
+  enrolled_epoch INTEGER NOT NULL,
+  closed_at INTEGER
+) STRICT;
+CREATE TABLE IF NOT EXISTS ledger (
+  challenge_id BLOB PRIMARY KEY,
+  pseudonym BLOB NOT NULL,
+  epoch INTEGER NOT NULL,
+  kind INTEGER NOT NULL,
+  issued_at INTEGER NOT NULL,
+  window_start INTEGER NOT NULL,
+  window_end INTEGER NOT NULL,
+  policy BLOB NOT NULL,
+  signature BLOB NOT NULL,
+  state INTEGER NOT NULL,
+  resolved_by TEXT,
+  failure_report INTEGER
+) STRICT;
+CREATE INDEX IF NOT EXISTS ledger_by_participant ON ledger(pseudonym, issued_at);
+CREATE INDEX IF NOT EXISTS ledger_open ON ledger(state) WHERE state = 0;
+CREATE TABLE IF NOT EXISTS records (
+  record_id BLOB NOT NULL UNIQUE,
+  pseudonym BLOB NOT NULL,
+  challenge_id BLOB NOT NULL UNIQUE,
+  epoch INTEGER NOT NULL,
+  ciphertext BLOB NOT NULL,
+  signature BLOB NOT NULL,
+  log_index INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS records_by_epoch ON records(epoch);
+CREATE TABLE IF NOT EXISTS recipients (
+  epoch INTEGER NOT NULL,
+  role INTEGER NOT NULL,
+  json TEXT NOT NULL,
+  PRIMARY KEY (epoch, role)
+) STRICT;
+CREATE TABLE IF NOT EXISTS holds (
+  record_id BLOB NOT NULL,
+  until INTEGER NOT NULL,
+  PRIMARY KEY (record_id, until)
+) STRICT;
+CREATE TABLE IF NOT EXISTS log_tiles (
+  level INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  width INTEGER NOT NULL,
+  hashes BLOB NOT NULL,
+  PRIMARY KEY (level, idx, width)
+) STRICT;
+CREATE TABLE IF NOT EXISTS log_bundles (
+  idx INTEGER NOT NULL,
+  width INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (idx, width)
+) STRICT;
+CREATE TABLE IF NOT EXISTS log_checkpoint (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  text TEXT NOT NULL
+) STRICT;
+";
+
+/// The database file's name in the data directory.
+pub const DB_FILE: &str = "minimis.sqlite3";
+
+fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+/// The writer's connection.
+pub struct SqliteStore {
+    conn: Rc<Connection>,
+    path: PathBuf,
+}
+
+/// A reader's connection (may be used from any one thread at a time).
+pub struct SqliteReader {
+    conn: Connection,
+}
+
+/// The log's tiles in the writer's connection and transaction.
+pub struct SqliteTiles {
+    conn: Rc<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database in `dir`: WAL mode, full sync on commit.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let path = dir.join(DB_FILE);
+        let conn = open_conn(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // FULL: in WAL mode the WAL is fsynced at every commit, so an acknowledged batch
+        // is on disk (NORMAL would only sync at checkpoints).
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self {
+            conn: Rc::new(conn),
+            path,
+        })
+    }
+
+    /// A new read-only connection to the same database.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn reader(&self) -> Result<SqliteReader, StoreError> {
+        SqliteReader::open(&self.path)
+    }
+
+    /// Runs `PRAGMA integrity_check` and returns its verdict (`"ok"` when sound).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+}
+
+impl SqliteReader {
+    /// Opens a read-only connection to the database file at `path`.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = open_conn(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        Ok(Self { conn })
+    }
+}
+
+fn arr<const N: usize>(v: Vec<u8>, what: &'static str) -> Result<[u8; N], StoreError> {
+    v.try_into().map_err(|_| StoreError::Corrupt { what })
+}
+
+fn epoch(v: i64) -> Result<EpochId, StoreError> {
+    u32::try_from(v)
+        .map(EpochId::new)
+        .map_err(|_| StoreError::Corrupt { what: "epoch" })
+}
+
+fn participant_from(row: &Row<'_>) -> rusqlite::Result<RawParticipant> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+    ))
+}
+
+type RawParticipant = (Vec<u8>, Vec<u8>, Vec<u8>, String, i64, Option<i64>);
+
+fn participant(raw: RawParticipant) -> Result<ParticipantRow, StoreError> {
+    let (p, key, tag, schedule, enrolled, closed) = raw;
+    let schedule: Schedule =
+        serde_json::from_str(&schedule).map_err(|_| StoreError::Corrupt { what: "schedule" })?;
+    Ok(ParticipantRow {
+        pseudonym: Pseudonym::from_bytes(arr(p, "pseudonym")?),
+        device_key: PublicKey(arr(key, "device key")?),
+        tag_key: Zeroizing::new(arr(tag, "tag key")?),
+        schedule,
+        enrolled_epoch: epoch(enrolled)?,
+        closed_at: closed.map(UnixTime),
+    })
+}
+
+const LEDGER_COLUMNS: &str = "challenge_id, pseudonym, epoch, kind, issued_at, window_start, \
+    window_end, policy, signature, state, resolved_by, failure_report";
+
+type RawLedger = (
+    Vec<u8>,
+    Vec<u8>,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    Vec<u8>,
+    Vec<u8>,
+    i64,
+    Option<String>,
+    Option<i64>,
+);
+
+fn ledger_from(row: &Row<'_>) -> rusqlite::Result<RawLedger> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+        row.get(9)?,
+        row.get(10)?,
+        row.get(11)?,
+    ))
+}
+
+fn ledger(raw: RawLedger) -> Result<ChallengeRow, StoreError> {
+    let (id, p, e, kind, issued, ws, we, policy, sig, state, by, report) = raw;
+    let kind = match kind {
+        1 => ChallengeKind::Scheduled,
+        2 => ChallengeKind::AdHoc,
+        _ => return Err(StoreError::Corrupt { what: "kind" }),
+    };
+    Ok(ChallengeRow {
+        signed: SignedChallenge {
+            challenge: Challenge {
+                id: ChallengeId::from_bytes(arr(id, "challenge id")?),
+                pseudonym: Pseudonym::from_bytes(arr(p, "pseudonym")?),
+                epoch: epoch(e)?,
+                kind,
+                issued_at: UnixTime(issued),
+                window_start: UnixTime(ws),
+                window_end: UnixTime(we),
+                policy: PolicyHash::from_bytes(arr(policy, "policy hash")?),
+            },
+            signature: Signature(arr(sig, "signature")?),
+        },
+        state: LedgerState::from_code(state).ok_or(StoreError::Corrupt { what: "state" })?,
+        resolved_by: by,
+        failure_report: report
+            .map(|c| FailureCategory::from_code(c).ok_or(StoreError::Corrupt { what: "report" }))
+            .transpose()?,
+    })
+}
+
+type RawRecord = (Vec<u8>, Vec<u8>, Vec<u8>, i64, Vec<u8>, Vec<u8>, i64);
+
+fn record(raw: RawRecord) -> Result<RecordRow, StoreError> {
+    let (id, p, c, e, ct, sig, index) = raw;
+    Ok(RecordRow {
+        record_id: RecordId::from_bytes(arr(id, "record id")?),
+        pseudonym: Pseudonym::from_bytes(arr(p, "pseudonym")?),
+        challenge_id: ChallengeId::from_bytes(arr(c, "challenge id")?),
+        epoch: epoch(e)?,
+        ciphertext: SealedCheckIn::try_from(ct)
+            .map_err(|_| StoreError::Corrupt { what: "ciphertext" })?,
+        signature: Signature(arr(sig, "signature")?),
+        log_index: u64::try_from(index).map_err(|_| StoreError::Corrupt { what: "log index" })?,
+    })
+}
+
+/// The read queries, shared by the writer and the readers.
+fn read<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    f(conn)
+}
+
+macro_rules! impl_read {
+    ($ty:ty, $conn:ident) => {
+        impl StoreRead for $ty {
+            fn participant(
+                &self,
+                pseudonym: &Pseudonym,
+            ) -> Result<Option<ParticipantRow>, StoreError> {
+                read(&self.$conn, |c| {
+                    c.prepare_cached(
+                        "SELECT pseudonym, device_key, tag_key, schedule, enrolled_epoch, closed_at \
+                         FROM participants WHERE pseudonym = ?1",
+                    )?
+                    .query_row([pseudonym.as_bytes().as_slice()], participant_from)
+                    .optional()?
+                    .map(participant)
+                    .transpose()
+                })
+            }
+
+            fn participants(&self) -> Result<Vec<ParticipantRow>, StoreError> {
+                read(&self.$conn, |c| {
+                    let mut st = c.prepare_cached(
+                        "SELECT pseudonym, device_key, tag_key, schedule, enrolled_epoch, closed_at \
+                         FROM participants",
+                    )?;
+                    let rows = st.query_map([], participant_from)?;
+                    rows.map(|r| participant(r?)).collect()
+                })
+            }
+
+            fn challenge(&self, id: &ChallengeId) -> Result<Option<ChallengeRow>, StoreError> {
+                read(&self.$conn, |c| {
+                    c.prepare_cached(&format!(
+                        "SELECT {LEDGER_COLUMNS} FROM ledger WHERE challenge_id = ?1"
+                    ))?
+                    .query_row([id.as_bytes().as_slice()], ledger_from)
+                    .optional()?
+                    .map(ledger)
+                    .transpose()
+                })
+            }
+
+            fn ledger(&self, pseudonym: &Pseudonym) -> Result<Vec<ChallengeRow>, StoreError> {
+                read(&self.$conn, |c| {
+                    let mut st = c.prepare_cached(&format!(
+                        "SELECT {LEDGER_COLUMNS} FROM ledger WHERE pseudonym = ?1 \
+                         ORDER BY issued_at, challenge_id"
+                    ))?;
+                    let rows = st.query_map([pseudonym.as_bytes().as_slice()], ledger_from)?;
+                    rows.map(|r| ledger(r?)).collect()
+                })
+            }
+
+            fn open_challenges(&self) -> Result<Vec<ChallengeRow>, StoreError> {
+                read(&self.$conn, |c| {
+                    let mut st = c.prepare_cached(&format!(
+                        "SELECT {LEDGER_COLUMNS} FROM ledger WHERE state = 0"
+                    ))?;
+                    let rows = st.query_map([], ledger_from)?;
+                    rows.map(|r| ledger(r?)).collect()
+                })
+            }
+
+            fn issued_since(
+                &self,
+                pseudonym: &Pseudonym,
+                since: UnixTime,
+            ) -> Result<Vec<SignedChallenge>, StoreError> {
+                read(&self.$conn, |c| {
+                    let mut st = c.prepare_cached(&format!(
+                        "SELECT {LEDGER_COLUMNS} FROM ledger WHERE pseudonym = ?1 AND issued_at >= ?2 \
+                         ORDER BY issued_at"
+                    ))?;
+                    let rows = st.query_map(
+                        params![pseudonym.as_bytes().as_slice(), since.seconds()],
+                        ledger_from,
+                    )?;
+                    rows.map(|r| ledger(r?).map(|row| row.signed)).collect()
+                })
+            }
+
+            fn record(&self, id: &RecordId) -> Result<Option<RecordRow>, StoreError> {
+                read(&self.$conn, |c| {
+                    c.prepare_cached(
+                        "SELECT record_id, pseudonym, challenge_id, epoch, ciphertext, signature, \
+                         log_index FROM records WHERE record_id = ?1",
+                    )?
+                    .query_row([id.as_bytes().as_slice()], |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                        ))
+                    })
+                    .optional()?
+                    .map(record)
+                    .transpose()
+                })
+            }
+
+            fn records_in_epoch(&self, e: EpochId) -> Result<u64, StoreError> {
+                read(&self.$conn, |c| {
+                    let n: i64 = c
+                        .prepare_cached("SELECT count(*) FROM records WHERE epoch = ?1")?
+                        .query_row([i64::from(e.get())], |r| r.get(0))?;
+                    Ok(u64::try_from(n).unwrap_or(0))
+                })
+            }
+
+            fn epochs_with_records(&self) -> Result<Vec<EpochId>, StoreError> {
+                read(&self.$conn, |c| {
+                    let mut st =
+                        c.prepare_cached("SELECT DISTINCT epoch FROM records ORDER BY epoch")?;
+                    let rows = st.query_map([], |r| r.get::<_, i64>(0))?;
+                    rows.map(|r| epoch(r?)).collect()
+                })
+            }
+
+            fn recipients(&self, e: EpochId) -> Result<Vec<SignedEpochRecipient>, StoreError> {
+                read(&self.$conn, |c| {
+                    let mut st = c.prepare_cached(
+                        "SELECT json FROM recipients WHERE epoch = ?1 ORDER BY role",
+                    )?;
+                    let rows = st.query_map([i64::from(e.get())], |r| r.get::<_, String>(0))?;
+                    rows.map(|r| {
+                        serde_json::from_str(&r?)
+                            .map_err(|_| StoreError::Corrupt { what: "recipient" })
+                    })
+                    .collect()
+                })
+            }
+        }
+    };
+}
+
+impl_read!(SqliteStore, conn);
+impl_read!(SqliteReader, conn);
+
+impl SqliteReader {
+    /// A stored hash tile.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn tile(&self, tile: TileId) -> Result<Option<Vec<u8>>, StoreError> {
+        read_tile(&self.conn, tile)
+    }
+
+    /// A stored entry bundle.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn bundle(&self, bundle: BundleId) -> Result<Option<Vec<u8>>, StoreError> {
+        read_bundle(&self.conn, bundle)
+    }
+
+    /// The latest checkpoint.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn checkpoint(&self) -> Result<Option<String>, StoreError> {
+        read_checkpoint(&self.conn)
+    }
+}
+
+fn read_tile(conn: &Connection, tile: TileId) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT hashes FROM log_tiles WHERE level = ?1 AND idx = ?2 AND width = ?3",
+        )?
+        .query_row(
+            params![
+                i64::from(tile.level()),
+                i64::try_from(tile.index()).unwrap_or(i64::MAX),
+                i64::from(tile.width())
+            ],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+fn read_bundle(conn: &Connection, bundle: BundleId) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT data FROM log_bundles WHERE idx = ?1 AND width = ?2")?
+        .query_row(
+            params![
+                i64::try_from(bundle.index()).unwrap_or(i64::MAX),
+                i64::from(bundle.width())
+            ],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+fn read_checkpoint(conn: &Connection) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT text FROM log_checkpoint WHERE id = 1")?
+        .query_row([], |r| r.get(0))
+        .optional()?)
+}
+
+fn changed(n: usize, what: &'static str) -> Result<(), StoreError> {
+    if n == 0 {
+        Err(StoreError::NotFound { what })
+    } else {
+        Ok(())
+    }
+}
+
+fn unique(e: rusqlite::Error, what: &'static str) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Duplicate { what }
+        }
+        e => StoreError::Sqlite(e),
+    }
+}
+
+impl Store for SqliteStore {
+    type Tiles = SqliteTiles;
+
+    fn tiles(&self) -> SqliteTiles {
+        SqliteTiles {
+            conn: Rc::clone(&self.conn),
+        }
+    }
+
+    fn begin(&mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), StoreError> {
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    fn rollback(&mut self) -> Result<(), StoreError> {
+        if !self.conn.is_autocommit() {
+            self.conn.execute_batch("ROLLBACK")?;
+        }
+        Ok(())
+    }
+
+    fn insert_participant(&mut self, row: &ParticipantRow) -> Result<(), StoreError> {
+        let schedule = serde_json::to_string(&row.schedule)
+            .map_err(|_| StoreError::Corrupt { what: "schedule" })?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO participants (pseudonym, device_key, tag_key, schedule, enrolled_epoch, closed_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                row.pseudonym.as_bytes().as_slice(),
+                row.device_key.as_bytes().as_slice(),
+                row.tag_key.as_slice(),
+                schedule,
+                i64::from(row.enrolled_epoch.get()),
+                row.closed_at.map(UnixTime::seconds),
+            ])
+            .map_err(|e| unique(e, "participant"))?;
+        Ok(())
+    }
+
+    fn close_enrollment(&mut self, pseudonym: &Pseudonym, at: UnixTime) -> Result<(), StoreError> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE participants SET closed_at = ?2 WHERE pseudonym = ?1 AND closed_at IS NULL",
+            )?
+            .execute(params![pseudonym.as_bytes().as_slice(), at.seconds()])?;
+        changed(n, "open enrollment")
+    }
+
+    fn insert_challenge(&mut self, s: &SignedChallenge) -> Result<(), StoreError> {
+        let c = &s.challenge;
+        self.conn
+            .prepare_cached(&format!(
+                "INSERT INTO ledger ({LEDGER_COLUMNS}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, NULL, NULL)"
+            ))?
+            .execute(params![
+                c.id.as_bytes().as_slice(),
+                c.pseudonym.as_bytes().as_slice(),
+                i64::from(c.epoch.get()),
+                i64::from(c.kind.code()),
+                c.issued_at.seconds(),
+                c.window_start.seconds(),
+                c.window_end.seconds(),
+                c.policy.as_bytes().as_slice(),
+                s.signature.as_bytes().as_slice(),
+            ])
+            .map_err(|e| unique(e, "challenge"))?;
+        Ok(())
+    }
+
+    fn set_state(
+        &mut self,
+        id: &ChallengeId,
+        state: LedgerState,
+        resolved_by: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE ledger SET state = ?2, resolved_by = ?3 WHERE challenge_id = ?1",
+            )?
+            .execute(params![id.as_bytes().as_slice(), state.code(), resolved_by])?;
+        changed(n, "challenge")
+    }
+
+    fn set_failure_report(
+        &mut self,
+        id: &ChallengeId,
+        category: FailureCategory,
+    ) -> Result<(), StoreError> {
+        let n = self
+            .conn
+            .prepare_cached("UPDATE ledger SET failure_report = ?2 WHERE challenge_id = ?1")?
+            .execute(params![id.as_bytes().as_slice(), category.code()])?;
+        changed(n, "challenge")
+    }
+
+    fn insert_record(&mut self, row: &RecordRow) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO records (record_id, pseudonym, challenge_id, epoch, ciphertext, signature, log_index) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                row.record_id.as_bytes().as_slice(),
+                row.pseudonym.as_bytes().as_slice(),
+                row.challenge_id.as_bytes().as_slice(),
+                i64::from(row.epoch.get()),
+                row.ciphertext.as_bytes(),
+                row.signature.as_bytes().as_slice(),
+                i64::try_from(row.log_index).unwrap_or(i64::MAX),
+            ])
+            .map_err(|e| unique(e, "record"))?;
+        Ok(())
+    }
+
+    fn put_recipient(&mut self, r: &SignedEpochRecipient) -> Result<(), StoreError> {
+        let json =
+            serde_json::to_string(r).map_err(|_| StoreError::Corrupt { what: "recipient" })?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO recipients (epoch, role, json) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (epoch, role) DO UPDATE SET json = excluded.json",
+            )?
+            .execute(params![
+                i64::from(r.recipient.epoch.get()),
+                i64::from(r.recipient.role.code()),
+                json
+            ])?;
+        Ok(())
+    }
+
+    fn hold(&mut self, records: &[RecordId], until: UnixTime) -> Result<(), StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("INSERT OR IGNORE INTO holds (record_id, until) VALUES (?1, ?2)")?;
+        for r in records {
+            st.execute(params![r.as_bytes().as_slice(), until.seconds()])?;
+        }
+        Ok(())
+    }
+
+    fn purge_epoch(&mut self, e: EpochId, now: UnixTime) -> Result<Vec<RecordId>, StoreError> {
+        let ids: Vec<RecordId> = {
+            let mut st = self.conn.prepare_cached(
+                "SELECT record_id FROM records WHERE epoch = ?1 AND record_id NOT IN \
+                 (SELECT record_id FROM holds WHERE until > ?2) ORDER BY record_id",
+            )?;
+            let rows = st.query_map(params![i64::from(e.get()), now.seconds()], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })?;
+            rows.map(|r| Ok(RecordId::from_bytes(arr(r?, "record id")?)))
+                .collect::<Result<_, StoreError>>()?
+        };
+        let mut del = self
+            .conn
+            .prepare_cached("DELETE FROM records WHERE record_id = ?1")?;
+        for id in &ids {
+            del.execute([id.as_bytes().as_slice()])?;
+        }
+        Ok(ids)
+    }
+
+    fn purge_closed_before(&mut self, before: UnixTime) -> Result<Vec<Pseudonym>, StoreError> {
+        let gone: Vec<Pseudonym> = {
+            let mut st = self.conn.prepare_cached(
+                "SELECT pseudonym FROM participants WHERE closed_at IS NOT NULL AND closed_at < ?1",
+            )?;
+            let rows = st.query_map([before.seconds()], |r| r.get::<_, Vec<u8>>(0))?;
+            rows.map(|r| Ok(Pseudonym::from_bytes(arr(r?, "pseudonym")?)))
+                .collect::<Result<_, StoreError>>()?
+        };
+        for p in &gone {
+            let key = p.as_bytes().as_slice();
+            self.conn
+                .prepare_cached("DELETE FROM ledger WHERE pseudonym = ?1")?
+                .execute([key])?;
+            self.conn
+                .prepare_cached("DELETE FROM participants WHERE pseudonym = ?1")?
+                .execute([key])?;
+        }
+        Ok(gone)
+    }
+}
+
+/// Why the log's SQLite storage failed.
+#[derive(Debug, thiserror::Error)]
+#[error("log storage: {0}")]
+pub struct TilesError(#[from] rusqlite::Error);
+
+impl TileStorage for SqliteTiles {
+    type Error = TilesError;
+
+    fn write_tile(&mut self, tile: TileId, hashes: &[u8]) -> Result<(), TilesError> {
+        let (level, idx) = (
+            i64::from(tile.level()),
+            i64::try_from(tile.index()).unwrap_or(i64::MAX),
+        );
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO log_tiles (level, idx, width, hashes) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![level, idx, i64::from(tile.width()), hashes])?;
+        if tile.is_full() {
+            // A client that cannot fetch a partial tile fetches the full one (C2SP
+            // tlog-tiles), so partial tiles are dropped once the full tile exists.
+            self.conn
+                .prepare_cached(
+                    "DELETE FROM log_tiles WHERE level = ?1 AND idx = ?2 AND width < 256",
+                )?
+                .execute(params![level, idx])?;
+        }
+        Ok(())
+    }
+
+    fn read_tile(&self, tile: TileId) -> Result<Option<Cow<'_, [u8]>>, TilesError> {
+        read_tile(&self.conn, tile)
+            .map(|o| o.map(Cow::Owned))
+            .map_err(|e| match e {
+                StoreError::Sqlite(e) => TilesError(e),
+                _ => TilesError(rusqlite::Error::InvalidQuery),
+            })
+    }
+
+    fn write_bundle(&mut self, bundle: BundleId, data: &[u8]) -> Result<(), TilesError> {
+        let idx = i64::try_from(bundle.index()).unwrap_or(i64::MAX);
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO log_bundles (idx, width, data) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![idx, i64::from(bundle.width()), data])?;
+        if bundle.is_full() {
+            self.conn
+                .prepare_cached("DELETE FROM log_bundles WHERE idx = ?1 AND width < 256")?
+                .execute([idx])?;
+        }
+        Ok(())
+    }
+
+    fn read_bundle(&self, bundle: BundleId) -> Result<Option<Cow<'_, [u8]>>, TilesError> {
+        read_bundle(&self.conn, bundle)
+            .map(|o| o.map(Cow::Owned))
+            .map_err(|e| match e {
+                StoreError::Sqlite(e) => TilesError(e),
+                _ => TilesError(rusqlite::Error::InvalidQuery),
+            })
+    }
+
+    fn write_checkpoint(&mut self, checkpoint: &str) -> Result<(), TilesError> {
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO log_checkpoint (id, text) VALUES (1, ?1)")?
+            .execute([checkpoint])?;
+        Ok(())
+    }
+
+    fn read_checkpoint(&self) -> Result<Option<Cow<'_, str>>, TilesError> {
+        read_checkpoint(&self.conn)
+            .map(|o| o.map(Cow::Owned))
+            .map_err(|e| match e {
+                StoreError::Sqlite(e) => TilesError(e),
+                _ => TilesError(rusqlite::Error::InvalidQuery),
+            })
+    }
+}

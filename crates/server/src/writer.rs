@@ -1,0 +1,1038 @@
+//! The single writer: every change goes through one thread, in batches (group commit).
+//!
+//! The writer takes the first request waiting, then everything else already queued (up to
+//! `max_batch`), checks and applies each against its in-memory view, appends the batch's
+//! log entries, signs one checkpoint, and commits the database transaction, which syncs
+//! the WAL to disk. Only then does anyone get an answer: a receipt is the C2SP tlog-proof
+//! of the check-in's entry against that checkpoint. If the commit fails, the whole batch is
+//! rolled back, every request in it is refused, and the writer rebuilds its view from the
+//! database: nothing acknowledged is ever lost, and nothing refused is ever kept.
+//!
+//! A request that fails its checks gets its own error and changes nothing; the others in
+//! the batch go on.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+use axum::http::StatusCode;
+use minimis_crypto::{SigningKey, TagKey, VerifiedEnvelope, sign_challenge};
+use minimis_log::BatchProofs;
+use minimis_log::entry::RecordSetHash;
+use minimis_log::{KeyName, Log, LogEntry, NoteSigner};
+use minimis_proto::{
+    Challenge, ChallengeId, ChallengeKind, CustodianRole, EpochId, Policy, Pseudonym, PublicKey,
+    Receipt, RecordId, Schedule, SignedChallenge, SignedEpochRecipient, Slot, UnixTime,
+};
+use tokio::sync::{mpsc, oneshot};
+use zeroize::Zeroizing;
+
+use crate::clock::Clock;
+use crate::error::ApiError;
+use crate::store::{
+    FailureCategory, LedgerState, ParticipantRow, RecordRow, Resolution, Store, StoreError,
+};
+
+const THIRTY_DAYS: i64 = 30 * 86_400;
+/// How far a check-in's epoch may trail the server's clock at an epoch boundary.
+const EPOCH_SKEW: i64 = 300;
+
+/// What the request handlers may read without asking the writer.
+#[derive(Default)]
+pub(crate) struct Shared {
+    /// Device keys of enrolled participants, and whether their enrollment is closed.
+    pub(crate) devices: RwLock<HashMap<Pseudonym, (PublicKey, bool)>>,
+}
+
+/// An enrollment, as an officer submits it.
+pub(crate) struct Enrollment {
+    pub(crate) device_key: PublicKey,
+    pub(crate) tag_key: Zeroizing<[u8; 32]>,
+    pub(crate) schedule: Schedule,
+}
+
+/// What an enrollment returns.
+pub(crate) struct Enrolled {
+    pub(crate) pseudonym: Pseudonym,
+}
+
+/// A check-in's answer: the receipt and the ledger state it set.
+pub(crate) struct CheckedIn {
+    pub(crate) receipt: Receipt,
+    pub(crate) state: LedgerState,
+}
+
+/// What a tick did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TickReport {
+    /// Scheduled challenges issued.
+    pub issued: u64,
+    /// Rows set to pending review.
+    pub missed: u64,
+    /// Records purged at their content deadline.
+    pub purged_records: u64,
+    /// Participants whose ledger was purged at its deadline.
+    pub purged_participants: u64,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
+
+/// A request to the writer.
+pub(crate) enum Op {
+    Enroll(Enrollment, Reply<Enrolled>),
+    CheckIn(Box<VerifiedEnvelope>, Reply<CheckedIn>),
+    AdHoc(Pseudonym, Reply<SignedChallenge>),
+    Resolve(ChallengeId, Resolution, String, Reply<LedgerState>),
+    FailureReport(Pseudonym, ChallengeId, FailureCategory, Reply<()>),
+    CloseEnrollment(Pseudonym, Reply<()>),
+    Recipient(Box<SignedEpochRecipient>, Reply<()>),
+    Tick(Reply<TickReport>),
+    /// Finish the batch in hand and stop.
+    Shutdown,
+}
+
+/// The writer's view of one participant.
+struct Part {
+    tags: TagKey,
+    schedule: Schedule,
+    closed: bool,
+    /// Challenges issued in the last 30 days, for the schedule's caps.
+    slots: Vec<Slot>,
+}
+
+/// An open ledger row.
+#[derive(Clone, Copy)]
+struct Open {
+    pseudonym: Pseudonym,
+    epoch: EpochId,
+    window_start: UnixTime,
+    window_end: UnixTime,
+}
+
+/// The writer's in-memory view, rebuilt from the database at start and after a failed
+/// commit.
+struct View {
+    parts: HashMap<Pseudonym, Part>,
+    open: HashMap<ChallengeId, Open>,
+    /// (deadline, id) of open rows: window end plus grace.
+    deadlines: BTreeSet<(i64, ChallengeId)>,
+    /// The next window start of each participant.
+    next_windows: BinaryHeap<Reverse<(i64, Pseudonym)>>,
+    /// Epochs with a signed recipient from every custodian.
+    sealable: HashSet<EpochId>,
+}
+
+pub(crate) struct Writer<S: Store, C: Clock> {
+    store: S,
+    log: Log<S::Tiles>,
+    /// The log key's name and seed, to reopen the log after a failed commit.
+    log_name: KeyName,
+    log_seed: Zeroizing<[u8; 32]>,
+    operator: SigningKey,
+    policy: Policy,
+    clock: C,
+    custodians: Vec<(CustodianRole, PublicKey)>,
+    shared: Arc<Shared>,
+    view: View,
+}
+
+/// What the writer must stop for: the database cannot be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum WriterError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The log could not be created or opened from its tiles.
+    #[error("the log cannot be opened: {0}")]
+    Log(String),
+}
+
+/// Things a batch step may fail with: a refusal for this request only, or a storage
+/// failure that aborts the batch.
+enum Fail {
+    Refuse(ApiError),
+    Abort(StoreError),
+}
+
+impl From<ApiError> for Fail {
+    fn from(e: ApiError) -> Self {
+        Self::Refuse(e)
+    }
+}
+
+impl From<StoreError> for Fail {
+    fn from(e: StoreError) -> Self {
+        Self::Abort(e)
+    }
+}
+
+fn refuse(status: StatusCode, code: &'static str, message: &str) -> Fail {
+    Fail::Refuse(ApiError::new(status, code, message))
+}
+
+/// How a request in the batch will be answered once the batch commits.
+enum Pending {
+    Enroll(Reply<Enrolled>, Enrolled),
+    CheckIn(Reply<CheckedIn>, RecordId, u64, LedgerState),
+    AdHoc(Reply<SignedChallenge>, SignedChallenge),
+    Resolve(Reply<LedgerState>, LedgerState),
+    Unit(Reply<()>),
+    Tick(Reply<TickReport>, TickReport),
+}
+
+impl Pending {
+    fn fail(self, e: ApiError) {
+        match self {
+            Self::Enroll(r, _) => drop(r.send(Err(e))),
+            Self::CheckIn(r, ..) => drop(r.send(Err(e))),
+            Self::AdHoc(r, _) => drop(r.send(Err(e))),
+            Self::Resolve(r, _) => drop(r.send(Err(e))),
+            Self::Unit(r) => drop(r.send(Err(e))),
+            Self::Tick(r, _) => drop(r.send(Err(e))),
+        }
+    }
+}
+
+impl<S: Store, C: Clock> Writer<S, C> {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        store: S,
+        log_name: KeyName,
+        log_key: &SigningKey,
+        operator: SigningKey,
+        policy: Policy,
+        clock: C,
+        custodians: Vec<(CustodianRole, PublicKey)>,
+        shared: Arc<Shared>,
+    ) -> Result<Self, WriterError> {
+        let tiles = store.tiles();
+        let log_seed = Zeroizing::new(*log_key.expose_seed());
+        let log_signer = signer(&log_name, &log_seed)?;
+        let log = match store_has_checkpoint(&store)? {
+            true => Log::open(tiles, log_signer).map_err(|e| WriterError::Log(e.to_string()))?,
+            false => Log::create(tiles, log_signer).map_err(|e| WriterError::Log(e.to_string()))?,
+        };
+        let mut w = Self {
+            store,
+            log,
+            log_name,
+            log_seed,
+            operator,
+            policy,
+            clock,
+            custodians,
+            shared,
+            view: View {
+                parts: HashMap::new(),
+                open: HashMap::new(),
+                deadlines: BTreeSet::new(),
+                next_windows: BinaryHeap::new(),
+                sealable: HashSet::new(),
+            },
+        };
+        w.rebuild()?;
+        Ok(w)
+    }
+
+    /// The log's verifier key.
+    pub(crate) fn log_key(&self) -> minimis_log::VerifierKey {
+        self.log.verifier_key()
+    }
+
+    /// Rebuilds the in-memory view from the database.
+    fn rebuild(&mut self) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let mut v = View {
+            parts: HashMap::new(),
+            open: HashMap::new(),
+            deadlines: BTreeSet::new(),
+            next_windows: BinaryHeap::new(),
+            sealable: HashSet::new(),
+        };
+        let mut devices = HashMap::new();
+        for p in self.store.participants()? {
+            let slots: Vec<Slot> = self
+                .store
+                .issued_since(&p.pseudonym, now.plus(-THIRTY_DAYS))?
+                .into_iter()
+                .map(|s| Slot {
+                    at: s.challenge.issued_at,
+                    kind: s.challenge.kind,
+                })
+                .collect();
+            let closed = p.closed_at.is_some();
+            devices.insert(p.pseudonym, (p.device_key, closed));
+            if !closed {
+                if let Some(next) = due_window(&p.schedule, now, &slots) {
+                    v.next_windows.push(Reverse((next.seconds(), p.pseudonym)));
+                }
+            }
+            v.parts.insert(
+                p.pseudonym,
+                Part {
+                    tags: TagKey::from_bytes(p.tag_key),
+                    schedule: p.schedule,
+                    closed,
+                    slots,
+                },
+            );
+        }
+        for row in self.store.open_challenges()? {
+            let c = &row.signed.challenge;
+            v.deadlines
+                .insert((c.window_end.seconds() + self.policy.grace_seconds(), c.id));
+            v.open.insert(
+                c.id,
+                Open {
+                    pseudonym: c.pseudonym,
+                    epoch: c.epoch,
+                    window_start: c.window_start,
+                    window_end: c.window_end,
+                },
+            );
+        }
+        self.view = v;
+        if let Ok(mut d) = self.shared.devices.write() {
+            *d = devices;
+        }
+        // Epochs with signed recipients: those around now and those with open rows.
+        let mut epochs: HashSet<EpochId> = self.view.open.values().map(|o| o.epoch).collect();
+        if let Some(e) = self.policy.epoch_at(now) {
+            epochs.insert(e);
+            epochs.extend(e.previous());
+            epochs.extend(e.next());
+        }
+        for e in epochs {
+            self.refresh_sealable(e)?;
+        }
+        Ok(())
+    }
+
+    fn refresh_sealable(&mut self, epoch: EpochId) -> Result<(), StoreError> {
+        let have: HashSet<CustodianRole> = self
+            .store
+            .recipients(epoch)?
+            .iter()
+            .filter(|r| self.verify_recipient(r).is_ok())
+            .map(|r| r.recipient.role)
+            .collect();
+        if !self.custodians.is_empty() && self.custodians.iter().all(|(r, _)| have.contains(r)) {
+            self.view.sealable.insert(epoch);
+        }
+        Ok(())
+    }
+
+    fn verify_recipient(&self, r: &SignedEpochRecipient) -> Result<(), ApiError> {
+        let role = r.recipient.role;
+        let key = self
+            .custodians
+            .iter()
+            .find(|(c, _)| *c == role)
+            .map(|(_, k)| *k)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unknown_custodian",
+                    "the policy names no custodian with this role, or its key is not configured",
+                )
+            })?;
+        let custodian = self.policy.custodian(role).map(|c| c.id.as_str());
+        if custodian != Some(r.recipient.custodian.as_str()) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_custodian",
+                "the recipient names a custodian id the policy does not",
+            ));
+        }
+        minimis_crypto::verify_epoch_recipient(r, &key).map_err(|_| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_signature",
+                "the epoch recipient is not signed by its custodian",
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Runs until every sender is dropped.
+    pub(crate) fn run(mut self, mut rx: mpsc::Receiver<Op>, max_batch: usize) {
+        while let Some(first) = rx.blocking_recv() {
+            let mut ops = Vec::with_capacity(64);
+            let mut stop = matches!(first, Op::Shutdown);
+            if !stop {
+                ops.push(first);
+            }
+            while !stop && ops.len() < max_batch {
+                match rx.try_recv() {
+                    Ok(Op::Shutdown) => stop = true,
+                    Ok(op) => ops.push(op),
+                    Err(_) => break,
+                }
+            }
+            if !ops.is_empty() {
+                self.batch(ops);
+            }
+            if stop {
+                break;
+            }
+        }
+    }
+
+    fn batch(&mut self, ops: Vec<Op>) {
+        if let Err(e) = self.store.begin() {
+            tracing::error!(error = %e, "cannot start a batch");
+            for op in ops {
+                reply_err(op, ApiError::unavailable());
+            }
+            return;
+        }
+        let mut entries: Vec<LogEntry> = Vec::new();
+        let mut pending: Vec<Pending> = Vec::with_capacity(ops.len());
+        let mut aborted: Option<StoreError> = None;
+        for op in ops {
+            if aborted.is_some() {
+                reply_err(op, ApiError::unavailable());
+                continue;
+            }
+            match self.apply(op, &mut entries) {
+                Ok(Some(p)) => pending.push(p),
+                Ok(None) => {}
+                Err(e) => aborted = Some(e),
+            }
+        }
+        let result = match aborted {
+            Some(e) => Err(e.to_string()),
+            None => self.finish(&entries),
+        };
+        match result {
+            Ok(proofs) => self.answer(pending, proofs.as_ref()),
+            Err(e) => {
+                tracing::error!(error = %e, "batch rolled back");
+                let _ = self.store.rollback();
+                for p in pending {
+                    p.fail(ApiError::unavailable());
+                }
+                self.recover();
+            }
+        }
+    }
+
+    /// Appends the batch's entries, signs the checkpoint and commits; returns what the
+    /// receipts of the batch are made from.
+    fn finish(&mut self, entries: &[LogEntry]) -> Result<Option<BatchProofs>, String> {
+        let proofs = if entries.is_empty() {
+            None
+        } else {
+            Some(
+                self.log
+                    .append_entries_with_proofs(entries)
+                    .map_err(|e| e.to_string())?,
+            )
+        };
+        self.store.commit().map_err(|e| e.to_string())?;
+        Ok(proofs)
+    }
+
+    fn recover(&mut self) {
+        // The log handle refuses appends after a storage error; reopen it from what is
+        // durable, and rebuild the view.
+        match signer(&self.log_name, &self.log_seed)
+            .map_err(|e| e.to_string())
+            .and_then(|s| Log::open(self.store.tiles(), s).map_err(|e| e.to_string()))
+        {
+            Ok(log) => self.log = log,
+            Err(e) => tracing::error!(error = %e, "cannot reopen the log"),
+        }
+        if let Err(e) = self.rebuild() {
+            tracing::error!(error = %e, "cannot rebuild the writer's view");
+        }
+    }
+
+    fn answer(&mut self, pending: Vec<Pending>, proofs: Option<&BatchProofs>) {
+        // Every receipt of the batch is against the checkpoint just committed.
+        let receipts = proofs.and_then(|p| p.tlog_proofs(self.log.checkpoint()).ok());
+        let first = proofs.map_or(0, |p| p.batch().first_index);
+        for p in pending {
+            match p {
+                Pending::CheckIn(reply, record_id, index, state) => {
+                    let receipt = usize::try_from(index - first)
+                        .ok()
+                        .and_then(|i| receipts.as_ref()?.get(i))
+                        .map(|proof| CheckedIn {
+                            receipt: Receipt {
+                                record_id,
+                                tlog_proof: proof.to_string(),
+                            },
+                            state,
+                        })
+                        .ok_or_else(ApiError::unavailable);
+                    let _ = reply.send(receipt);
+                }
+                Pending::Enroll(r, v) => drop(r.send(Ok(v))),
+                Pending::AdHoc(r, v) => drop(r.send(Ok(v))),
+                Pending::Resolve(r, v) => drop(r.send(Ok(v))),
+                Pending::Unit(r) => drop(r.send(Ok(()))),
+                Pending::Tick(r, v) => drop(r.send(Ok(v))),
+            }
+        }
+    }
+
+    /// Applies one request. `Ok(None)` when it was refused (its reply already sent);
+    /// `Err` aborts the batch.
+    fn apply(
+        &mut self,
+        op: Op,
+        entries: &mut Vec<LogEntry>,
+    ) -> Result<Option<Pending>, StoreError> {
+        macro_rules! step {
+            ($reply:expr, $body:expr, $ok:expr) => {
+                match $body {
+                    Ok(v) => Ok(Some($ok($reply, v))),
+                    Err(Fail::Refuse(e)) => {
+                        let _ = $reply.send(Err(e));
+                        Ok(None)
+                    }
+                    Err(Fail::Abort(e)) => {
+                        let _ = $reply.send(Err(ApiError::unavailable()));
+                        Err(e)
+                    }
+                }
+            };
+        }
+        match op {
+            Op::Enroll(e, reply) => step!(reply, self.enroll(e, entries), Pending::Enroll),
+            Op::CheckIn(env, reply) => {
+                step!(reply, self.check_in(*env, entries), |r, (id, idx, st)| {
+                    Pending::CheckIn(r, id, idx, st)
+                })
+            }
+            Op::AdHoc(p, reply) => step!(reply, self.adhoc(p, entries), Pending::AdHoc),
+            Op::Resolve(c, res, officer, reply) => {
+                step!(reply, self.resolve(c, res, &officer), Pending::Resolve)
+            }
+            Op::FailureReport(p, c, cat, reply) => step!(
+                reply,
+                self.failure_report(p, c, cat),
+                |r, ()| Pending::Unit(r)
+            ),
+            Op::CloseEnrollment(p, reply) => {
+                step!(reply, self.close(p, entries), |r, ()| Pending::Unit(r))
+            }
+            Op::Recipient(r, reply) => step!(reply, self.recipient(*r), |r, ()| Pending::Unit(r)),
+            Op::Tick(reply) => step!(reply, self.tick(entries), Pending::Tick),
+            Op::Shutdown => Ok(None),
+        }
+    }
+
+    fn tag(&self, p: &Pseudonym, epoch: EpochId) -> Result<minimis_proto::ParticipantTag, Fail> {
+        self.view
+            .parts
+            .get(p)
+            .map(|part| part.tags.tag(p, epoch))
+            .ok_or_else(|| {
+                refuse(
+                    StatusCode::NOT_FOUND,
+                    "unknown_participant",
+                    "no such participant",
+                )
+            })
+    }
+
+    fn current_epoch(&self) -> Result<EpochId, Fail> {
+        self.policy.epoch_at(self.clock.now()).ok_or_else(|| {
+            refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "clock",
+                "the server clock is before the first epoch",
+            )
+        })
+    }
+
+    fn enroll(&mut self, e: Enrollment, entries: &mut Vec<LogEntry>) -> Result<Enrolled, Fail> {
+        e.schedule.check_policy(&self.policy).map_err(|err| {
+            Fail::Refuse(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "schedule_out_of_policy",
+                err.to_string(),
+            ))
+        })?;
+        let epoch = self.current_epoch()?;
+        let pseudonym = minimis_crypto::random_pseudonym()
+            .map_err(|_| refuse(StatusCode::SERVICE_UNAVAILABLE, "random", "no randomness"))?;
+        let row = ParticipantRow {
+            pseudonym,
+            device_key: e.device_key,
+            tag_key: e.tag_key,
+            schedule: e.schedule,
+            enrolled_epoch: epoch,
+            closed_at: None,
+        };
+        self.store.insert_participant(&row)?;
+        let tags = TagKey::from_bytes(row.tag_key.clone());
+        entries.push(LogEntry::EnrollmentOpened {
+            tag: tags.tag(&pseudonym, epoch),
+            epoch,
+            policy: self.policy.hash(),
+        });
+        let now = self.clock.now();
+        if let Some(next) = due_window(&row.schedule, now, &[]) {
+            self.view
+                .next_windows
+                .push(Reverse((next.seconds(), pseudonym)));
+        }
+        self.view.parts.insert(
+            pseudonym,
+            Part {
+                tags,
+                schedule: row.schedule,
+                closed: false,
+                slots: Vec::new(),
+            },
+        );
+        if let Ok(mut d) = self.shared.devices.write() {
+            d.insert(pseudonym, (row.device_key, false));
+        }
+        Ok(Enrolled { pseudonym })
+    }
+
+    /// Issues a challenge of `kind` to `p` now, if the schedule admits it (CHL-2 to CHL-4),
+    /// logging it in the same batch as its ledger row (CHL-5).
+    fn issue(
+        &mut self,
+        p: Pseudonym,
+        kind: ChallengeKind,
+        entries: &mut Vec<LogEntry>,
+    ) -> Result<SignedChallenge, Fail> {
+        let now = self.clock.now();
+        let epoch = self.current_epoch()?;
+        let part = self.view.parts.get_mut(&p).ok_or_else(|| {
+            refuse(
+                StatusCode::NOT_FOUND,
+                "unknown_participant",
+                "no such participant",
+            )
+        })?;
+        if part.closed {
+            return Err(refuse(
+                StatusCode::GONE,
+                "enrollment_closed",
+                "the participant's enrollment is closed",
+            ));
+        }
+        part.slots
+            .retain(|s| s.at.seconds() > now.seconds() - THIRTY_DAYS);
+        let slot = Slot { at: now, kind };
+        let window = part.schedule.admits(&part.slots, slot).map_err(|v| {
+            Fail::Refuse(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                v.code(),
+                v.to_string(),
+            ))
+        })?;
+        let id = minimis_crypto::random_challenge_id()
+            .map_err(|_| refuse(StatusCode::SERVICE_UNAVAILABLE, "random", "no randomness"))?;
+        let challenge = Challenge {
+            id,
+            pseudonym: p,
+            epoch,
+            kind,
+            issued_at: now,
+            window_start: window.start,
+            window_end: window.end,
+            policy: self.policy.hash(),
+        };
+        let signed = sign_challenge(&self.operator, challenge);
+        self.store.insert_challenge(&signed)?;
+        let tag = part.tags.tag(&p, epoch);
+        part.slots.push(slot);
+        entries.push(LogEntry::ChallengeIssued {
+            tag,
+            challenge: id,
+            epoch,
+            kind,
+            issued_at: now,
+            window,
+        });
+        self.view.open.insert(
+            id,
+            Open {
+                pseudonym: p,
+                epoch,
+                window_start: window.start,
+                window_end: window.end,
+            },
+        );
+        self.view
+            .deadlines
+            .insert((window.end.seconds() + self.policy.grace_seconds(), id));
+        Ok(signed)
+    }
+
+    fn adhoc(
+        &mut self,
+        p: Pseudonym,
+        entries: &mut Vec<LogEntry>,
+    ) -> Result<SignedChallenge, Fail> {
+        self.issue(p, ChallengeKind::AdHoc, entries)
+    }
+
+    fn check_in(
+        &mut self,
+        v: VerifiedEnvelope,
+        entries: &mut Vec<LogEntry>,
+    ) -> Result<(RecordId, u64, LedgerState), Fail> {
+        let now = self.clock.now();
+        let env = v.envelope();
+        let p = env.pseudonym;
+        match self.view.parts.get(&p) {
+            None => {
+                return Err(refuse(
+                    StatusCode::NOT_FOUND,
+                    "unknown_participant",
+                    "no such participant",
+                ));
+            }
+            Some(part) if part.closed => {
+                return Err(refuse(
+                    StatusCode::GONE,
+                    "enrollment_closed",
+                    "the participant's enrollment is closed",
+                ));
+            }
+            Some(_) => {}
+        }
+        let open = match self.view.open.get(&env.challenge_id) {
+            Some(o) => *o,
+            None => {
+                // Not open: answered already, missed, or never issued.
+                return Err(match self.store.challenge(&env.challenge_id)? {
+                    Some(row) if row.signed.challenge.pseudonym != p => refuse(
+                        StatusCode::FORBIDDEN,
+                        "challenge_not_yours",
+                        "the challenge was issued to another participant",
+                    ),
+                    Some(row) if row.state == LedgerState::Open => refuse(
+                        StatusCode::CONFLICT,
+                        "challenge_already_answered",
+                        "the challenge was already answered",
+                    ),
+                    Some(row) if matches!(row.state, LedgerState::OnTime | LedgerState::Late) => {
+                        refuse(
+                            StatusCode::CONFLICT,
+                            "challenge_already_answered",
+                            "the challenge was already answered",
+                        )
+                    }
+                    Some(_) => refuse(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "challenge_expired",
+                        "the challenge's window and grace period have ended",
+                    ),
+                    None => refuse(
+                        StatusCode::NOT_FOUND,
+                        "unknown_challenge",
+                        "no such challenge",
+                    ),
+                });
+            }
+        };
+        if open.pseudonym != p {
+            return Err(refuse(
+                StatusCode::FORBIDDEN,
+                "challenge_not_yours",
+                "the challenge was issued to another participant",
+            ));
+        }
+        if now < open.window_start {
+            return Err(refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "challenge_not_open",
+                "the challenge's window has not opened",
+            ));
+        }
+        let deadline = open.window_end.plus(self.policy.grace_seconds());
+        if now >= deadline {
+            return Err(refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "challenge_expired",
+                "the challenge's window and grace period have ended",
+            ));
+        }
+        let current = self.policy.epoch_at(now);
+        let recent = self.policy.epoch_at(now.plus(-EPOCH_SKEW));
+        if Some(env.epoch) != current && Some(env.epoch) != recent {
+            return Err(refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "wrong_epoch",
+                "the check-in is sealed to an epoch that is not current",
+            ));
+        }
+        if !self.view.sealable.contains(&env.epoch) {
+            self.refresh_sealable(env.epoch)?;
+            if !self.view.sealable.contains(&env.epoch) {
+                return Err(refuse(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unsigned_epoch",
+                    "the epoch has no recipients signed by every custodian",
+                ));
+            }
+        }
+        let state = if now < open.window_end {
+            LedgerState::OnTime
+        } else {
+            LedgerState::Late
+        };
+        let tag = self.tag(&p, env.epoch)?;
+        let index = self.log.size() + entries.len() as u64;
+        let record_id = v.record_id();
+        self.store.insert_record(&RecordRow {
+            record_id,
+            pseudonym: p,
+            challenge_id: env.challenge_id,
+            epoch: env.epoch,
+            ciphertext: env.ciphertext.clone(),
+            signature: env.signature,
+            log_index: index,
+        })?;
+        self.store.set_state(&env.challenge_id, state, None)?;
+        entries.push(LogEntry::CheckInReceived {
+            tag,
+            record: record_id,
+            challenge: env.challenge_id,
+            epoch: env.epoch,
+        });
+        self.view.open.remove(&env.challenge_id);
+        self.view.deadlines.remove(&(
+            open.window_end.seconds() + self.policy.grace_seconds(),
+            env.challenge_id,
+        ));
+        Ok((record_id, index, state))
+    }
+
+    fn resolve(
+        &mut self,
+        c: ChallengeId,
+        resolution: Resolution,
+        officer: &str,
+    ) -> Result<LedgerState, Fail> {
+        let row = self.store.challenge(&c)?.ok_or_else(|| {
+            refuse(
+                StatusCode::NOT_FOUND,
+                "unknown_challenge",
+                "no such challenge",
+            )
+        })?;
+        match row.state {
+            LedgerState::PendingReview | LedgerState::Late => {}
+            LedgerState::Open => {
+                return Err(refuse(
+                    StatusCode::CONFLICT,
+                    "not_reviewable",
+                    "the challenge is still open",
+                ));
+            }
+            _ => {
+                return Err(refuse(
+                    StatusCode::CONFLICT,
+                    "not_reviewable",
+                    "only pending-review and late rows are resolved",
+                ));
+            }
+        }
+        let state = LedgerState::Resolved(resolution);
+        self.store.set_state(&c, state, Some(officer))?;
+        Ok(state)
+    }
+
+    fn failure_report(
+        &mut self,
+        p: Pseudonym,
+        c: ChallengeId,
+        category: FailureCategory,
+    ) -> Result<(), Fail> {
+        let row = self.store.challenge(&c)?.ok_or_else(|| {
+            refuse(
+                StatusCode::NOT_FOUND,
+                "unknown_challenge",
+                "no such challenge",
+            )
+        })?;
+        if row.signed.challenge.pseudonym != p {
+            return Err(refuse(
+                StatusCode::FORBIDDEN,
+                "challenge_not_yours",
+                "the challenge was issued to another participant",
+            ));
+        }
+        self.store.set_failure_report(&c, category)?;
+        Ok(())
+    }
+
+    fn close(&mut self, p: Pseudonym, entries: &mut Vec<LogEntry>) -> Result<(), Fail> {
+        let epoch = self.current_epoch()?;
+        let now = self.clock.now();
+        let part = self.view.parts.get_mut(&p).ok_or_else(|| {
+            refuse(
+                StatusCode::NOT_FOUND,
+                "unknown_participant",
+                "no such participant",
+            )
+        })?;
+        if part.closed {
+            return Err(refuse(
+                StatusCode::GONE,
+                "enrollment_closed",
+                "the participant's enrollment is already closed",
+            ));
+        }
+        self.store.close_enrollment(&p, now)?;
+        part.closed = true;
+        entries.push(LogEntry::EnrollmentClosed {
+            tag: part.tags.tag(&p, epoch),
+            epoch,
+        });
+        if let Ok(mut d) = self.shared.devices.write() {
+            if let Some(entry) = d.get_mut(&p) {
+                entry.1 = true;
+            }
+        }
+        Ok(())
+    }
+
+    fn recipient(&mut self, r: SignedEpochRecipient) -> Result<(), Fail> {
+        self.verify_recipient(&r).map_err(Fail::Refuse)?;
+        self.store.put_recipient(&r)?;
+        let epoch = r.recipient.epoch;
+        self.view.sealable.remove(&epoch);
+        self.refresh_sealable(epoch)?;
+        Ok(())
+    }
+
+    /// Issues due scheduled challenges, sets missed rows to pending review, and purges
+    /// what is past its retention.
+    fn tick(&mut self, entries: &mut Vec<LogEntry>) -> Result<TickReport, Fail> {
+        let now = self.clock.now();
+        let mut report = TickReport::default();
+        // Scheduled challenges whose window has opened.
+        while let Some(Reverse((start, p))) = self.view.next_windows.peek().copied() {
+            if start > now.seconds() {
+                break;
+            }
+            self.view.next_windows.pop();
+            let Some(part) = self.view.parts.get(&p) else {
+                continue;
+            };
+            if part.closed {
+                continue;
+            }
+            let schedule = part.schedule.clone();
+            if schedule.window_at(now).is_some() {
+                match self.issue(p, ChallengeKind::Scheduled, entries) {
+                    Ok(_) => report.issued += 1,
+                    Err(Fail::Abort(e)) => return Err(Fail::Abort(e)),
+                    // A window the schedule does not admit now (a cap): skip it.
+                    Err(Fail::Refuse(_)) => {}
+                }
+            }
+            if let Some(next) = next_window_start(&schedule, now) {
+                self.view.next_windows.push(Reverse((next.seconds(), p)));
+            }
+        }
+        // Missed: window and grace over, no check-in. Pending review, never a violation.
+        let due: Vec<(i64, ChallengeId)> = self
+            .view
+            .deadlines
+            .range(..(now.seconds() + 1, ChallengeId::from_bytes([0; 16])))
+            .copied()
+            .collect();
+        for key in due {
+            if key.0 > now.seconds() {
+                continue;
+            }
+            self.store
+                .set_state(&key.1, LedgerState::PendingReview, None)?;
+            self.view.deadlines.remove(&key);
+            self.view.open.remove(&key.1);
+            report.missed += 1;
+        }
+        // Content past its deadline (RET-1), unless held.
+        for epoch in self.store.epochs_with_records()? {
+            if self.policy.content_deadline(epoch) > now {
+                break;
+            }
+            let ids = self.store.purge_epoch(epoch, now)?;
+            if !ids.is_empty() {
+                let (count, record_set) = RecordSetHash::of(&ids);
+                entries.push(LogEntry::RecordsPurged {
+                    epoch,
+                    count,
+                    record_set,
+                    purged_at: now,
+                });
+                report.purged_records += count;
+            }
+        }
+        // Ledgers of enrollments closed more than `ledger_days` ago.
+        let ledger_cutoff = now.plus(-i64::from(self.policy.ledger_retention_days()) * 86_400);
+        let gone = self.store.purge_closed_before(ledger_cutoff)?;
+        for p in &gone {
+            self.view.parts.remove(p);
+            if let Ok(mut d) = self.shared.devices.write() {
+                d.remove(p);
+            }
+        }
+        report.purged_participants = gone.len() as u64;
+        Ok(report)
+    }
+}
+
+fn signer(name: &KeyName, seed: &[u8; 32]) -> Result<NoteSigner, WriterError> {
+    let key = SigningKey::from_seed(seed).map_err(|e| WriterError::Log(e.to_string()))?;
+    Ok(NoteSigner::new(name.clone(), key))
+}
+
+fn store_has_checkpoint<S: Store>(store: &S) -> Result<bool, WriterError> {
+    use minimis_log::TileStorage as _;
+    store
+        .tiles()
+        .read_checkpoint()
+        .map(|c| c.is_some())
+        .map_err(|e| WriterError::Log(e.to_string()))
+}
+
+/// When the scheduler should next look at this participant: the start of the window
+/// containing `now` if no scheduled challenge was issued in it yet, else the start of the
+/// next window (looked for in the next 15 days).
+fn due_window(schedule: &Schedule, now: UnixTime, slots: &[Slot]) -> Option<UnixTime> {
+    if let Some(span) = schedule.window_at(now) {
+        let issued = slots
+            .iter()
+            .any(|s| s.kind == ChallengeKind::Scheduled && span.contains(s.at));
+        if !issued {
+            return Some(span.start);
+        }
+    }
+    next_window_start(schedule, now)
+}
+
+/// The start of the next window occurrence that begins after `now`.
+fn next_window_start(schedule: &Schedule, now: UnixTime) -> Option<UnixTime> {
+    schedule
+        .spans_between(now.plus(1), now.plus(15 * 86_400))
+        .first()
+        .map(|s| s.start)
+}
+
+fn reply_err(op: Op, e: ApiError) {
+    match op {
+        Op::Enroll(_, r) => drop(r.send(Err(e))),
+        Op::CheckIn(_, r) => drop(r.send(Err(e))),
+        Op::AdHoc(_, r) => drop(r.send(Err(e))),
+        Op::Resolve(_, _, _, r) => drop(r.send(Err(e))),
+        Op::FailureReport(_, _, _, r) => drop(r.send(Err(e))),
+        Op::CloseEnrollment(_, r) => drop(r.send(Err(e))),
+        Op::Recipient(_, r) => drop(r.send(Err(e))),
+        Op::Tick(r) => drop(r.send(Err(e))),
+        Op::Shutdown => {}
+    }
+}
