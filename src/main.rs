@@ -8,8 +8,10 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod bench;
 mod demo;
 mod export;
+mod participant;
 mod serve;
 
 use std::io::Read as _;
@@ -42,6 +44,14 @@ enum Command {
     /// by the operator. Works with no options: a data directory `minimis-data` with a
     /// development certificate made on first start.
     Serve(serve::ServeArgs),
+    /// Measure the operator's server: durable check-ins per second over TLS, latency,
+    /// peak RSS and bytes per check-in, against a plaintext baseline in the same run.
+    Bench(bench::BenchArgs),
+    /// What the participant's device shows them: the notice, their history.
+    Participant {
+        #[command(subcommand)]
+        command: participant::ParticipantCommand,
+    },
     /// Check a policy file and print its hash.
     Policy {
         #[command(subcommand)]
@@ -102,6 +112,8 @@ fn run() -> anyhow::Result<Outcome> {
         Command::Demo(args) => demo::run(&args),
         Command::Audit(args) => audit::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Participant { command } => participant::run(&command),
+        Command::Bench(args) => bench::run(&args),
         Command::Policy {
             command: PolicyCommand::Check { file },
         } => {

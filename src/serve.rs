@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use base64::Engine as _;
 use minimis_proto::PublicKey;
-use minimis_server::{Server, ServerConfig, SystemClock, TlsSource};
+use minimis_server::{IngestMode, Server, ServerConfig, SystemClock, TlsSource};
 
 use crate::Outcome;
 
@@ -41,6 +41,11 @@ pub(crate) struct ServeArgs {
     /// The oversight custodian's Ed25519 public key (base64).
     #[arg(long, value_name = "BASE64")]
     oversight_key: Option<String>,
+    /// BENCHMARK COMPARATOR ONLY, never with real participants: take check-ins in the
+    /// clear and store them readable by the operator, with no signature, no log and no
+    /// receipt (the conventional vendor `minimis bench ingest` compares minimis with).
+    #[arg(long)]
+    baseline_plaintext: bool,
 }
 
 fn key(b64: &str, what: &str) -> anyhow::Result<PublicKey> {
@@ -82,6 +87,9 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<Outcome> {
     if let Some(k) = &args.oversight_key {
         config.oversight_key = Some(key(k, "--oversight-key")?);
     }
+    if args.baseline_plaintext {
+        config.ingest_mode = IngestMode::DangerousPlaintextBaseline;
+    }
     // Logs go to standard error; the server writes no address or header to them (POL-20).
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -99,6 +107,11 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<Outcome> {
             .await
             .context("cannot start the server")?;
         println!("minimis serve: listening on https://{}", running.addr());
+        if config.ingest_mode == IngestMode::DangerousPlaintextBaseline {
+            println!(
+                "  WARNING: plaintext baseline mode, a benchmark comparator: check-ins are stored in the clear, unsigned and unlogged"
+            );
+        }
         println!("  data directory     {}", config.data_dir.display());
         println!("  policy             {}", running.policy().hash());
         println!("  TLS certificate    SHA-256 {}", running.fingerprint());

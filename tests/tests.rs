@@ -4,7 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod audit;
+mod bench;
 mod cli;
+mod client;
+mod crash;
 mod deps;
 mod export;
 mod schema;

@@ -148,6 +148,49 @@ pub fn verify_request(
     verify(device, &input, signature).map_err(|_| MessageError::BadSignature { what: "request" })
 }
 
+/// Signs a key custodian's request to the operator with the custodian's key.
+pub fn sign_custodian_request(
+    custodian: &SigningKey,
+    role: minimis_proto::CustodianRole,
+    method: &str,
+    path_and_query: &str,
+    time: minimis_proto::UnixTime,
+    body: &[u8],
+) -> minimis_proto::Signature {
+    custodian.sign(&minimis_proto::messages::custodian_request_signing_input(
+        role,
+        method,
+        path_and_query,
+        time,
+        body,
+    ))
+}
+
+/// Verifies a key custodian's request signature.
+///
+/// # Errors
+/// [`MessageError::BadSignature`].
+pub fn verify_custodian_request(
+    custodian: &PublicKey,
+    role: minimis_proto::CustodianRole,
+    method: &str,
+    path_and_query: &str,
+    time: minimis_proto::UnixTime,
+    body: &[u8],
+    signature: &minimis_proto::Signature,
+) -> Result<(), MessageError> {
+    let input = minimis_proto::messages::custodian_request_signing_input(
+        role,
+        method,
+        path_and_query,
+        time,
+        body,
+    );
+    verify(custodian, &input, signature).map_err(|_| MessageError::BadSignature {
+        what: "custodian request",
+    })
+}
+
 /// Signs a challenge with the operator's key (**CHL-6**).
 pub fn sign_challenge(operator: &SigningKey, challenge: Challenge) -> SignedChallenge {
     let signature = operator.sign(&challenge.signing_input());
@@ -289,6 +332,61 @@ mod tests {
         assert!(verify_request(&pk, &p, "GET", "/v1/challenges", t, b"x", &sig).is_err());
         let other = Pseudonym::from_bytes([5; 16]);
         assert!(verify_request(&pk, &other, "GET", "/v1/challenges", t, b"", &sig).is_err());
+    }
+
+    #[test]
+    fn chk_10_custodian_requests_are_bound_to_role_and_cannot_pass_as_device_requests() {
+        use minimis_proto::CustodianRole;
+        let key = SigningKey::generate().unwrap();
+        let t = minimis_proto::UnixTime(1_800_000_000);
+        let sig = sign_custodian_request(
+            &key,
+            CustodianRole::Agency,
+            "POST",
+            "/v1/custodian/entries",
+            t,
+            b"{}",
+        );
+        let pk = key.public_key();
+        assert!(
+            verify_custodian_request(
+                &pk,
+                CustodianRole::Agency,
+                "POST",
+                "/v1/custodian/entries",
+                t,
+                b"{}",
+                &sig
+            )
+            .is_ok()
+        );
+        assert!(
+            verify_custodian_request(
+                &pk,
+                CustodianRole::Oversight,
+                "POST",
+                "/v1/custodian/entries",
+                t,
+                b"{}",
+                &sig
+            )
+            .is_err()
+        );
+        // The same key signing a device request gives a signature no custodian check accepts.
+        let p = Pseudonym::from_bytes([1; 16]);
+        let device_sig = sign_request(&key, &p, "POST", "/v1/custodian/entries", t, b"{}");
+        assert!(
+            verify_custodian_request(
+                &pk,
+                CustodianRole::Agency,
+                "POST",
+                "/v1/custodian/entries",
+                t,
+                b"{}",
+                &device_sig
+            )
+            .is_err()
+        );
     }
 
     #[test]

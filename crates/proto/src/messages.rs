@@ -260,6 +260,33 @@ pub fn request_signing_input(
     out
 }
 
+/// The label that starts a custodian's request's signing input.
+pub const CUSTODIAN_REQUEST_LABEL: &[u8] = b"minimis/v1 custodian-request\n";
+
+/// The bytes a key custodian signs to authenticate a request to the operator (appending
+/// its log entries, fetching a record to open, placing a hold):
+///
+/// ```text
+/// "minimis/v1 custodian-request\n" || role (u8: 1 agency, 2 oversight) || str method
+///     || str path_and_query || time (i64 BE) || SHA-256(body) (32)
+/// ```
+pub fn custodian_request_signing_input(
+    role: CustodianRole,
+    method: &str,
+    path_and_query: &str,
+    time: UnixTime,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(CUSTODIAN_REQUEST_LABEL.len() + 80 + path_and_query.len());
+    out.extend_from_slice(CUSTODIAN_REQUEST_LABEL);
+    out.push(role.code());
+    put_str(&mut out, method);
+    put_str(&mut out, path_and_query);
+    out.extend_from_slice(&time.seconds().to_be_bytes());
+    out.extend_from_slice(ring::digest::digest(&ring::digest::SHA256, body).as_ref());
+    out
+}
+
 /// A challenge: the server's request for one check-in, signed by the operator.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -409,6 +436,7 @@ mod tests {
             CHALLENGE_LABEL,
             EPOCH_RECIPIENT_LABEL,
             REQUEST_LABEL,
+            CUSTODIAN_REQUEST_LABEL,
         ];
         for (i, a) in labels.iter().enumerate() {
             assert!(a.ends_with(b"\n"));

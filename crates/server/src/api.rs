@@ -34,10 +34,11 @@ use utoipa::{OpenApi, ToSchema};
 use zeroize::Zeroizing;
 
 use crate::clock::Clock;
+use crate::config::IngestMode;
 use crate::error::ApiError;
 use crate::store::sqlite::SqliteReader;
 use crate::store::{FailureCategory, LedgerState, Resolution, StoreRead};
-use crate::writer::{Enrollment, Op, Shared};
+use crate::writer::{Enrollment, Op, PlaintextCheckIn, Shared};
 
 /// The largest request body accepted (a check-in is under 2 KiB).
 pub const MAX_BODY: usize = 16 * 1024;
@@ -94,6 +95,7 @@ pub(crate) struct AppState {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) keys: Arc<KeysResponse>,
     pub(crate) bounds: CiphertextBounds,
+    pub(crate) ingest_mode: IngestMode,
 }
 
 async fn ask<T>(
@@ -574,7 +576,58 @@ async fn post_checkin(
     Ok((
         StatusCode::CREATED,
         Json(CheckInResponse {
-            receipt: done.receipt,
+            receipt: done.receipt(),
+            state: done.state,
+        }),
+    ))
+}
+
+/// A check-in in the clear: the benchmark comparator's request
+/// ([`IngestMode::DangerousPlaintextBaseline`]). Never served by a minimis server.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlaintextCheckIn {
+    pseudonym: Pseudonym,
+    challenge_id: ChallengeId,
+    #[serde(with = "minimis_proto::wire::base64_bytes")]
+    payload: Vec<u8>,
+}
+
+/// What the benchmark comparator answers.
+#[derive(Serialize)]
+struct PlaintextCheckInResponse {
+    id: i64,
+    state: LedgerState,
+}
+
+/// `POST /v1/checkins` in the benchmark comparator's mode: the participant must be
+/// enrolled (the session lookup a conventional vendor does), the payload is 512 bytes,
+/// and the writer checks the challenge, sets the ledger row and stores the payload in the
+/// clear. No signature, no log, no receipt.
+async fn post_checkin_plaintext_baseline(
+    State(s): State<AppState>,
+    b: Body,
+) -> Result<(StatusCode, Json<PlaintextCheckInResponse>), ApiError> {
+    let bytes = body(b).await?;
+    let raw: RawPlaintextCheckIn = json(&bytes)?;
+    if raw.payload.len() != minimis_proto::payload::PAYLOAD_LEN {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "payload_length",
+            "a plaintext payload is 512 bytes",
+        ));
+    }
+    device_key(&s, &raw.pseudonym)?;
+    let c = PlaintextCheckIn {
+        pseudonym: raw.pseudonym,
+        challenge_id: raw.challenge_id,
+        payload: raw.payload,
+    };
+    let done = ask(&s, |tx| Op::PlaintextCheckIn(Box::new(c), tx)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(PlaintextCheckInResponse {
+            id: done.id,
             state: done.state,
         }),
     ))
@@ -728,6 +781,10 @@ async fn not_found() -> ApiError {
 }
 
 pub(crate) fn router(state: AppState) -> Router {
+    let checkins = match state.ingest_mode {
+        IngestMode::Sealed => post(post_checkin),
+        IngestMode::DangerousPlaintextBaseline => post(post_checkin_plaintext_baseline),
+    };
     Router::new()
         .route("/v1/policy", get(get_policy))
         .route("/v1/keys", get(get_keys))
@@ -748,7 +805,7 @@ pub(crate) fn router(state: AppState) -> Router {
             "/v1/ledger/{challenge_id}/resolution",
             post(post_resolution),
         )
-        .route("/v1/checkins", post(post_checkin))
+        .route("/v1/checkins", checkins)
         .route("/v1/log/checkpoint", get(get_checkpoint))
         .route("/v1/log/tile/{*path}", get(get_tile))
         .route("/v1/openapi.json", get(get_openapi))

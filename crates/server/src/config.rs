@@ -115,6 +115,29 @@ pub enum TlsSource {
     },
 }
 
+/// What the server does with a check-in.
+///
+/// [`IngestMode::Sealed`] is minimis, and the default. The other mode exists only so that
+/// `minimis bench ingest` can measure, in the same run, what the same job costs when done
+/// the way a conventional vendor does it; it can be chosen only in code or with `minimis
+/// serve --baseline-plaintext`, never in a configuration file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IngestMode {
+    /// minimis: sealed check-ins, the device signature verified, the ledger row set, the
+    /// record stored and its entry logged, one signed checkpoint per batch, a receipt.
+    #[default]
+    Sealed,
+    /// **A benchmark comparator, never for real participants.** `POST /v1/checkins` takes
+    /// the check-in's 512-byte payload *in the clear* (`{"pseudonym", "challenge_id",
+    /// "payload"}`), checks the participant and the challenge as [`IngestMode::Sealed`]
+    /// does, sets the ledger row and stores the payload readable by the operator, with the
+    /// same single writer, group commit and WAL sync, but no device signature, no log,
+    /// no checkpoint and no receipt. Everything else (enrollment, challenges, the log of
+    /// those) is unchanged.
+    DangerousPlaintextBaseline,
+}
+
 /// The server's configuration.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -137,6 +160,9 @@ pub struct ServerConfig {
     pub oversight_key: Option<PublicKey>,
     /// The most check-ins committed in one batch.
     pub max_batch: usize,
+    /// What a check-in is: sealed (minimis, the default) or the plaintext benchmark
+    /// comparator. Not settable from the configuration file.
+    pub ingest_mode: IngestMode,
 }
 
 impl Default for ServerConfig {
@@ -151,6 +177,7 @@ impl Default for ServerConfig {
             agency_key: None,
             oversight_key: None,
             max_batch: 4096,
+            ingest_mode: IngestMode::Sealed,
         }
     }
 }
@@ -199,6 +226,7 @@ impl ServerConfig {
             agency_key: key("agency", raw.custodians.agency)?,
             oversight_key: key("oversight", raw.custodians.oversight)?,
             max_batch: max_batch as usize,
+            ingest_mode: IngestMode::Sealed,
         })
     }
 
@@ -245,5 +273,24 @@ mod tests {
             ServerConfig::from_toml_str("[ingest]\nmax_batch = 0"),
             Err(ConfigError::OutOfRange { .. })
         ));
+    }
+
+    #[test]
+    fn the_plaintext_baseline_is_never_the_default_nor_in_a_file() {
+        assert_eq!(ServerConfig::default().ingest_mode, IngestMode::Sealed);
+        assert_eq!(
+            ServerConfig::from_toml_str("").unwrap().ingest_mode,
+            IngestMode::Sealed
+        );
+        for text in [
+            "ingest_mode = \"plaintext\"",
+            "[ingest]\nmode = \"plaintext\"",
+            "[ingest]\nbaseline = true",
+        ] {
+            assert!(
+                matches!(ServerConfig::from_toml_str(text), Err(ConfigError::Toml(_))),
+                "{text}"
+            );
+        }
     }
 }

@@ -13,7 +13,14 @@
 //!
 //! The service is tokio, hyper/axum and rustls (TLS 1.3 only), with SQLite in WAL mode
 //! under a single writer that commits in batches ([`writer`](crate) docs): a check-in is
-//! answered only once its record, its ledger row and its log entry are on disk.
+//! answered only once its record, its ledger row and its log entry are on disk (CHK-15;
+//! `tests/crash.rs` kills the server with SIGKILL during ingest to check it). A background
+//! thread copies the WAL into the database, off the writer's path
+//! ([`store::sqlite::SqliteStore::spawn_checkpointer`]).
+//!
+//! [`IngestMode::DangerousPlaintextBaseline`] is a benchmark comparator only (`minimis
+//! bench ingest`): check-ins in the clear, the way a conventional vendor takes them. It is
+//! never the default and cannot be set from a configuration file.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
@@ -53,7 +60,7 @@ use tower::ServiceExt as _;
 use zeroize::Zeroizing;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{ConfigError, ServerConfig, TlsSource};
+pub use config::{ConfigError, IngestMode, ServerConfig, TlsSource};
 pub use error::ApiError;
 pub use writer::TickReport;
 
@@ -298,6 +305,7 @@ impl Server {
                 data.clone(),
             );
             let max_batch = config.max_batch;
+            let mode = config.ingest_mode;
             std::thread::Builder::new()
                 .name("minimis-writer".into())
                 .spawn(move || {
@@ -305,16 +313,29 @@ impl Server {
                         SqliteStore::open(&dir)
                             .map_err(StartError::from)
                             .and_then(|store| {
-                                Writer::new(
+                                let plaintext = match mode {
+                                    IngestMode::Sealed => None,
+                                    IngestMode::DangerousPlaintextBaseline => {
+                                        Some(store.dangerous_plaintext_baseline()?)
+                                    }
+                                };
+                                // Stopped (and joined) when dropped, after the writer.
+                                let checkpointer = store.spawn_checkpointer()?;
+                                let w = Writer::new(
                                     store, log_name, &log_key, operator, policy, clock, custodians,
                                     shared,
-                                )
-                                .map_err(StartError::from)
+                                )?;
+                                let w = match plaintext {
+                                    Some(t) => w.with_dangerous_plaintext_baseline(t),
+                                    None => w,
+                                };
+                                Ok((w, checkpointer))
                             });
                     match made {
-                        Ok(w) => {
+                        Ok((w, checkpointer)) => {
                             let _ = ready_tx.send(Ok(w.log_key()));
                             w.run(rx, max_batch);
+                            drop(checkpointer);
                         }
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));
@@ -350,6 +371,7 @@ impl Server {
             clock: Arc::new(clock),
             keys: Arc::new(keys.clone()),
             bounds: CiphertextBounds::for_layers(layers),
+            ingest_mode: config.ingest_mode,
         };
         let app = api::router(state);
 

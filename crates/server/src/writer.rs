@@ -56,9 +56,34 @@ pub(crate) struct Enrolled {
     pub(crate) pseudonym: Pseudonym,
 }
 
-/// A check-in's answer: the receipt and the ledger state it set.
+/// A check-in's answer: the receipt and the ledger state it set. The receipt's text is
+/// rendered by the request handler, off the writer's thread.
 pub(crate) struct CheckedIn {
-    pub(crate) receipt: Receipt,
+    pub(crate) record_id: RecordId,
+    pub(crate) proof: minimis_log::TlogProof,
+    pub(crate) state: LedgerState,
+}
+
+impl CheckedIn {
+    /// The receipt: the record id and its C2SP tlog-proof.
+    pub(crate) fn receipt(&self) -> Receipt {
+        Receipt {
+            record_id: self.record_id,
+            tlog_proof: self.proof.to_string(),
+        }
+    }
+}
+
+/// A check-in in the clear, as the plaintext benchmark comparator takes it.
+pub(crate) struct PlaintextCheckIn {
+    pub(crate) pseudonym: Pseudonym,
+    pub(crate) challenge_id: ChallengeId,
+    pub(crate) payload: Vec<u8>,
+}
+
+/// What the plaintext comparator answers: its row id and the ledger state.
+pub(crate) struct PlaintextStored {
+    pub(crate) id: i64,
     pub(crate) state: LedgerState,
 }
 
@@ -81,6 +106,8 @@ type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
 pub(crate) enum Op {
     Enroll(Enrollment, Reply<Enrolled>),
     CheckIn(Box<VerifiedEnvelope>, Reply<CheckedIn>),
+    /// The benchmark comparator's check-in (`IngestMode::DangerousPlaintextBaseline`).
+    PlaintextCheckIn(Box<PlaintextCheckIn>, Reply<PlaintextStored>),
     AdHoc(Pseudonym, Reply<SignedChallenge>),
     Resolve(ChallengeId, Resolution, String, Reply<LedgerState>),
     FailureReport(Pseudonym, ChallengeId, FailureCategory, Reply<()>),
@@ -93,7 +120,9 @@ pub(crate) enum Op {
 
 /// The writer's view of one participant.
 struct Part {
-    tags: TagKey,
+    /// The tag key's bytes. The HMAC key is made each time a tag is needed rather than
+    /// kept, which keeps this about 150 bytes smaller, for every enrolled participant.
+    tag_key: Zeroizing<[u8; 32]>,
     schedule: Schedule,
     closed: bool,
     /// Challenges issued in the last 30 days, for the schedule's caps.
@@ -134,6 +163,9 @@ pub(crate) struct Writer<S: Store, C: Clock> {
     custodians: Vec<(CustodianRole, PublicKey)>,
     shared: Arc<Shared>,
     view: View,
+    /// Only in the benchmark comparator's mode: where plaintext check-ins go, in the
+    /// same transaction as everything else.
+    plaintext: Option<crate::store::sqlite::PlaintextBaseline>,
 }
 
 /// What the writer must stop for: the database cannot be read at all.
@@ -174,6 +206,7 @@ fn refuse(status: StatusCode, code: &'static str, message: &str) -> Fail {
 enum Pending {
     Enroll(Reply<Enrolled>, Enrolled),
     CheckIn(Reply<CheckedIn>, RecordId, u64, LedgerState),
+    Plaintext(Reply<PlaintextStored>, PlaintextStored),
     AdHoc(Reply<SignedChallenge>, SignedChallenge),
     Resolve(Reply<LedgerState>, LedgerState),
     Unit(Reply<()>),
@@ -185,6 +218,7 @@ impl Pending {
         match self {
             Self::Enroll(r, _) => drop(r.send(Err(e))),
             Self::CheckIn(r, ..) => drop(r.send(Err(e))),
+            Self::Plaintext(r, _) => drop(r.send(Err(e))),
             Self::AdHoc(r, _) => drop(r.send(Err(e))),
             Self::Resolve(r, _) => drop(r.send(Err(e))),
             Self::Unit(r) => drop(r.send(Err(e))),
@@ -229,9 +263,20 @@ impl<S: Store, C: Clock> Writer<S, C> {
                 next_windows: BinaryHeap::new(),
                 sealable: HashSet::new(),
             },
+            plaintext: None,
         };
         w.rebuild()?;
         Ok(w)
+    }
+
+    /// Turns on the plaintext benchmark comparator: check-ins in the clear go to `table`,
+    /// which must share the store's connection (and so its transaction).
+    pub(crate) fn with_dangerous_plaintext_baseline(
+        mut self,
+        table: crate::store::sqlite::PlaintextBaseline,
+    ) -> Self {
+        self.plaintext = Some(table);
+        self
     }
 
     /// The log's verifier key.
@@ -250,16 +295,10 @@ impl<S: Store, C: Clock> Writer<S, C> {
             sealable: HashSet::new(),
         };
         let mut devices = HashMap::new();
-        for p in self.store.participants()? {
-            let slots: Vec<Slot> = self
-                .store
-                .issued_since(&p.pseudonym, now.plus(-THIRTY_DAYS))?
-                .into_iter()
-                .map(|s| Slot {
-                    at: s.challenge.issued_at,
-                    kind: s.challenge.kind,
-                })
-                .collect();
+        // Row by row: the rows themselves are never all in memory at once.
+        let store = &self.store;
+        store.for_each_participant(&mut |p| {
+            let slots = store.slots_since(&p.pseudonym, now.plus(-THIRTY_DAYS))?;
             let closed = p.closed_at.is_some();
             devices.insert(p.pseudonym, (p.device_key, closed));
             if !closed {
@@ -270,17 +309,18 @@ impl<S: Store, C: Clock> Writer<S, C> {
             v.parts.insert(
                 p.pseudonym,
                 Part {
-                    tags: TagKey::from_bytes(p.tag_key),
+                    tag_key: p.tag_key,
                     schedule: p.schedule,
                     closed,
                     slots,
                 },
             );
-        }
-        for row in self.store.open_challenges()? {
+            Ok(())
+        })?;
+        let grace = self.policy.grace_seconds();
+        store.for_each_open_challenge(&mut |row| {
             let c = &row.signed.challenge;
-            v.deadlines
-                .insert((c.window_end.seconds() + self.policy.grace_seconds(), c.id));
+            v.deadlines.insert((c.window_end.seconds() + grace, c.id));
             v.open.insert(
                 c.id,
                 Open {
@@ -290,7 +330,8 @@ impl<S: Store, C: Clock> Writer<S, C> {
                     window_end: c.window_end,
                 },
             );
-        }
+            Ok(())
+        })?;
         self.view = v;
         if let Ok(mut d) = self.shared.devices.write() {
             *d = devices;
@@ -450,24 +491,26 @@ impl<S: Store, C: Clock> Writer<S, C> {
 
     fn answer(&mut self, pending: Vec<Pending>, proofs: Option<&BatchProofs>) {
         // Every receipt of the batch is against the checkpoint just committed.
-        let receipts = proofs.and_then(|p| p.tlog_proofs(self.log.checkpoint()).ok());
+        let mut receipts: Vec<Option<minimis_log::TlogProof>> = proofs
+            .and_then(|p| p.tlog_proofs(self.log.checkpoint()).ok())
+            .map(|v| v.into_iter().map(Some).collect())
+            .unwrap_or_default();
         let first = proofs.map_or(0, |p| p.batch().first_index);
         for p in pending {
             match p {
                 Pending::CheckIn(reply, record_id, index, state) => {
                     let receipt = usize::try_from(index - first)
                         .ok()
-                        .and_then(|i| receipts.as_ref()?.get(i))
+                        .and_then(|i| receipts.get_mut(i)?.take())
                         .map(|proof| CheckedIn {
-                            receipt: Receipt {
-                                record_id,
-                                tlog_proof: proof.to_string(),
-                            },
+                            record_id,
+                            proof,
                             state,
                         })
                         .ok_or_else(ApiError::unavailable);
                     let _ = reply.send(receipt);
                 }
+                Pending::Plaintext(r, v) => drop(r.send(Ok(v))),
                 Pending::Enroll(r, v) => drop(r.send(Ok(v))),
                 Pending::AdHoc(r, v) => drop(r.send(Ok(v))),
                 Pending::Resolve(r, v) => drop(r.send(Ok(v))),
@@ -506,6 +549,9 @@ impl<S: Store, C: Clock> Writer<S, C> {
                     Pending::CheckIn(r, id, idx, st)
                 })
             }
+            Op::PlaintextCheckIn(c, reply) => {
+                step!(reply, self.plaintext_check_in(*c), Pending::Plaintext)
+            }
             Op::AdHoc(p, reply) => step!(reply, self.adhoc(p, entries), Pending::AdHoc),
             Op::Resolve(c, res, officer, reply) => {
                 step!(reply, self.resolve(c, res, &officer), Pending::Resolve)
@@ -528,7 +574,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
         self.view
             .parts
             .get(p)
-            .map(|part| part.tags.tag(p, epoch))
+            .map(|part| TagKey::from_bytes(part.tag_key.clone()).tag(p, epoch))
             .ok_or_else(|| {
                 refuse(
                     StatusCode::NOT_FOUND,
@@ -583,7 +629,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
         self.view.parts.insert(
             pseudonym,
             Part {
-                tags,
+                tag_key: row.tag_key,
                 schedule: row.schedule,
                 closed: false,
                 slots: Vec::new(),
@@ -643,7 +689,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
         };
         let signed = sign_challenge(&self.operator, challenge);
         self.store.insert_challenge(&signed)?;
-        let tag = part.tags.tag(&p, epoch);
+        let tag = TagKey::from_bytes(part.tag_key.clone()).tag(&p, epoch);
         part.slots.push(slot);
         entries.push(LogEntry::ChallengeIssued {
             tag,
@@ -703,38 +749,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
         }
         let open = match self.view.open.get(&env.challenge_id) {
             Some(o) => *o,
-            None => {
-                // Not open: answered already, missed, or never issued.
-                return Err(match self.store.challenge(&env.challenge_id)? {
-                    Some(row) if row.signed.challenge.pseudonym != p => refuse(
-                        StatusCode::FORBIDDEN,
-                        "challenge_not_yours",
-                        "the challenge was issued to another participant",
-                    ),
-                    Some(row) if row.state == LedgerState::Open => refuse(
-                        StatusCode::CONFLICT,
-                        "challenge_already_answered",
-                        "the challenge was already answered",
-                    ),
-                    Some(row) if matches!(row.state, LedgerState::OnTime | LedgerState::Late) => {
-                        refuse(
-                            StatusCode::CONFLICT,
-                            "challenge_already_answered",
-                            "the challenge was already answered",
-                        )
-                    }
-                    Some(_) => refuse(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "challenge_expired",
-                        "the challenge's window and grace period have ended",
-                    ),
-                    None => refuse(
-                        StatusCode::NOT_FOUND,
-                        "unknown_challenge",
-                        "no such challenge",
-                    ),
-                });
-            }
+            None => return Err(self.not_open(p, &env.challenge_id)),
         };
         if open.pseudonym != p {
             return Err(refuse(
@@ -785,12 +800,14 @@ impl<S: Store, C: Clock> Writer<S, C> {
         let tag = self.tag(&p, env.epoch)?;
         let index = self.log.size() + entries.len() as u64;
         let record_id = v.record_id();
+        // The ciphertext moves into the row: no copy of it is made.
+        let env = v.into_envelope();
         self.store.insert_record(&RecordRow {
             record_id,
             pseudonym: p,
             challenge_id: env.challenge_id,
             epoch: env.epoch,
-            ciphertext: env.ciphertext.clone(),
+            ciphertext: env.ciphertext,
             signature: env.signature,
             log_index: index,
         })?;
@@ -807,6 +824,120 @@ impl<S: Store, C: Clock> Writer<S, C> {
             env.challenge_id,
         ));
         Ok((record_id, index, state))
+    }
+
+    /// Why a challenge that is not open cannot be answered: answered already, missed, or
+    /// never issued.
+    fn not_open(&self, p: Pseudonym, id: &ChallengeId) -> Fail {
+        let row = match self.store.challenge(id) {
+            Ok(row) => row,
+            Err(e) => return Fail::Abort(e),
+        };
+        match row {
+            Some(row) if row.signed.challenge.pseudonym != p => refuse(
+                StatusCode::FORBIDDEN,
+                "challenge_not_yours",
+                "the challenge was issued to another participant",
+            ),
+            Some(row) if row.state == LedgerState::Open => refuse(
+                StatusCode::CONFLICT,
+                "challenge_already_answered",
+                "the challenge was already answered",
+            ),
+            Some(row) if matches!(row.state, LedgerState::OnTime | LedgerState::Late) => refuse(
+                StatusCode::CONFLICT,
+                "challenge_already_answered",
+                "the challenge was already answered",
+            ),
+            Some(_) => refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "challenge_expired",
+                "the challenge's window and grace period have ended",
+            ),
+            None => refuse(
+                StatusCode::NOT_FOUND,
+                "unknown_challenge",
+                "no such challenge",
+            ),
+        }
+    }
+
+    /// The benchmark comparator: the participant and challenge checks of a sealed
+    /// check-in (CHK-18 without the epoch), the ledger row set, and the payload stored in
+    /// the clear. No signature, no log entry, no receipt.
+    fn plaintext_check_in(&mut self, c: PlaintextCheckIn) -> Result<PlaintextStored, Fail> {
+        if self.plaintext.is_none() {
+            return Err(refuse(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no plaintext check-ins on this server",
+            ));
+        }
+        let now = self.clock.now();
+        let p = c.pseudonym;
+        match self.view.parts.get(&p) {
+            None => {
+                return Err(refuse(
+                    StatusCode::NOT_FOUND,
+                    "unknown_participant",
+                    "no such participant",
+                ));
+            }
+            Some(part) if part.closed => {
+                return Err(refuse(
+                    StatusCode::GONE,
+                    "enrollment_closed",
+                    "the participant's enrollment is closed",
+                ));
+            }
+            Some(_) => {}
+        }
+        let open = match self.view.open.get(&c.challenge_id) {
+            Some(o) => *o,
+            None => return Err(self.not_open(p, &c.challenge_id)),
+        };
+        if open.pseudonym != p {
+            return Err(refuse(
+                StatusCode::FORBIDDEN,
+                "challenge_not_yours",
+                "the challenge was issued to another participant",
+            ));
+        }
+        if now < open.window_start {
+            return Err(refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "challenge_not_open",
+                "the challenge's window has not opened",
+            ));
+        }
+        let deadline = open.window_end.plus(self.policy.grace_seconds());
+        if now >= deadline {
+            return Err(refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "challenge_expired",
+                "the challenge's window and grace period have ended",
+            ));
+        }
+        let state = if now < open.window_end {
+            LedgerState::OnTime
+        } else {
+            LedgerState::Late
+        };
+        let id = match &self.plaintext {
+            Some(table) => table.insert(&p, &c.challenge_id, &c.payload)?,
+            None => {
+                return Err(Fail::Abort(StoreError::NotFound {
+                    what: "plaintext table",
+                }));
+            }
+        };
+        self.store.set_state(&c.challenge_id, state, None)?;
+        self.view.open.remove(&c.challenge_id);
+        self.view.deadlines.remove(&(
+            open.window_end.seconds() + self.policy.grace_seconds(),
+            c.challenge_id,
+        ));
+        Ok(PlaintextStored { id, state })
     }
 
     fn resolve(
@@ -888,7 +1019,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
         self.store.close_enrollment(&p, now)?;
         part.closed = true;
         entries.push(LogEntry::EnrollmentClosed {
-            tag: part.tags.tag(&p, epoch),
+            tag: TagKey::from_bytes(part.tag_key.clone()).tag(&p, epoch),
             epoch,
         });
         if let Ok(mut d) = self.shared.devices.write() {
@@ -1027,6 +1158,7 @@ fn reply_err(op: Op, e: ApiError) {
     match op {
         Op::Enroll(_, r) => drop(r.send(Err(e))),
         Op::CheckIn(_, r) => drop(r.send(Err(e))),
+        Op::PlaintextCheckIn(_, r) => drop(r.send(Err(e))),
         Op::AdHoc(_, r) => drop(r.send(Err(e))),
         Op::Resolve(_, _, _, r) => drop(r.send(Err(e))),
         Op::FailureReport(_, _, _, r) => drop(r.send(Err(e))),

@@ -126,6 +126,22 @@ fn participants<S: Store>(s: &mut S) {
     );
     s.rollback().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.participants().unwrap_or_default().len(), 1);
+    tx(s, |s| s.insert_participant(&participant(2)));
+    let mut streamed = Vec::new();
+    s.for_each_participant(&mut |p| {
+        streamed.push(p.pseudonym);
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    streamed.sort_by_key(|p| *p.as_bytes());
+    assert_eq!(
+        streamed,
+        vec![
+            Pseudonym::from_bytes([1; 16]),
+            Pseudonym::from_bytes([2; 16])
+        ],
+        "for_each_participant yields every participant once"
+    );
 }
 
 fn ledger<S: Store>(s: &mut S) {
@@ -149,6 +165,14 @@ fn ledger<S: Store>(s: &mut S) {
         "challenges round-trip exactly"
     );
     assert_eq!(s.open_challenges().unwrap_or_default().len(), 2);
+    let mut open = 0;
+    s.for_each_open_challenge(&mut |r| {
+        assert_eq!(r.state, LedgerState::Open);
+        open += 1;
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(open, 2, "for_each_open_challenge yields the open rows");
     tx(s, |s| {
         s.set_state(&ChallengeId::from_bytes([1; 16]), LedgerState::OnTime, None)?;
         s.set_state(
@@ -186,6 +210,17 @@ fn ledger<S: Store>(s: &mut S) {
         since.len(),
         1,
         "issued_since includes only challenges at or after the time"
+    );
+    let slots = s
+        .slots_since(&Pseudonym::from_bytes([1; 16]), UnixTime(1_500))
+        .unwrap_or_default();
+    assert_eq!(
+        slots,
+        vec![minimis_proto::Slot {
+            at: since[0].challenge.issued_at,
+            kind: since[0].challenge.kind
+        }],
+        "slots_since agrees with issued_since"
     );
     s.begin().unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(

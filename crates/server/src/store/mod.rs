@@ -19,7 +19,7 @@ use std::fmt;
 use minimis_log::TileStorage;
 use minimis_proto::{
     ChallengeId, EpochId, Pseudonym, PublicKey, RecordId, Schedule, SealedCheckIn, Signature,
-    SignedChallenge, SignedEpochRecipient, UnixTime,
+    SignedChallenge, SignedEpochRecipient, Slot, UnixTime,
 };
 use zeroize::Zeroizing;
 
@@ -296,6 +296,48 @@ pub trait StoreRead {
     /// # Errors
     /// [`StoreError`].
     fn recipients(&self, epoch: EpochId) -> Result<Vec<SignedEpochRecipient>, StoreError>;
+
+    /// Calls `f` with every participant, one at a time, so that the server rebuilds its
+    /// caches at start without holding every row at once. The default collects
+    /// [`StoreRead::participants`]; a backend should stream.
+    ///
+    /// # Errors
+    /// [`StoreError`], or the first error `f` returns.
+    fn for_each_participant(
+        &self,
+        f: &mut dyn FnMut(ParticipantRow) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.participants()?.into_iter().try_for_each(f)
+    }
+
+    /// Calls `f` with every open ledger row, one at a time (as
+    /// [`StoreRead::for_each_participant`]).
+    ///
+    /// # Errors
+    /// [`StoreError`], or the first error `f` returns.
+    fn for_each_open_challenge(
+        &self,
+        f: &mut dyn FnMut(ChallengeRow) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.open_challenges()?.into_iter().try_for_each(f)
+    }
+
+    /// When, and of which kind, the challenges issued to a participant at or after
+    /// `since` were: all the schedule's caps need (as [`StoreRead::issued_since`], without
+    /// the rest of each row).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn slots_since(&self, pseudonym: &Pseudonym, since: UnixTime) -> Result<Vec<Slot>, StoreError> {
+        Ok(self
+            .issued_since(pseudonym, since)?
+            .iter()
+            .map(|s| Slot {
+                at: s.challenge.issued_at,
+                kind: s.challenge.kind,
+            })
+            .collect())
+    }
 }
 
 /// Writing, by the server's single writer.

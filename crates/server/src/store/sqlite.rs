@@ -9,7 +9,7 @@ use minimis_log::TileStorage;
 use minimis_log::tiles::{BundleId, TileId};
 use minimis_proto::{
     Challenge, ChallengeId, ChallengeKind, EpochId, PolicyHash, Pseudonym, PublicKey, RecordId,
-    Schedule, SealedCheckIn, Signature, SignedChallenge, SignedEpochRecipient, UnixTime,
+    Schedule, SealedCheckIn, Signature, SignedChallenge, SignedEpochRecipient, Slot, UnixTime,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension as _, Row, params};
 use zeroize::Zeroizing;
@@ -58,6 +58,8 @@ CREATE TABLE IF NOT EXISTS records (
   log_index INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS records_by_epoch ON records(epoch);
+CREATE INDEX IF NOT EXISTS participants_closed ON participants(closed_at)
+  WHERE closed_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS recipients (
   epoch INTEGER NOT NULL,
   role INTEGER NOT NULL,
@@ -95,8 +97,16 @@ fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Every statement the writer and the readers use stays prepared (rusqlite keeps 16).
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
+
+/// WAL frames (pages) after which the writer checkpoints at commit, if the background
+/// checkpointer has not kept up. Until then the writer leaves checkpoints to it.
+const WRITER_AUTOCHECKPOINT: i64 = 16_384;
+/// How often the background checkpointer copies the WAL into the database.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The writer's connection.
 pub struct SqliteStore {
@@ -112,6 +122,55 @@ pub struct SqliteReader {
 /// The log's tiles in the writer's connection and transaction.
 pub struct SqliteTiles {
     conn: Rc<Connection>,
+}
+
+/// The background checkpointer ([`SqliteStore::spawn_checkpointer`]); dropping it stops
+/// the thread and waits for it.
+pub struct Checkpointer {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The benchmark comparator's plaintext check-ins, in the writer's connection and
+/// transaction: what a conventional vendor stores, readable by the operator. Made only by
+/// [`SqliteStore::dangerous_plaintext_baseline`].
+pub struct PlaintextBaseline {
+    conn: Rc<Connection>,
+}
+
+impl PlaintextBaseline {
+    /// Stores a plaintext check-in; returns its row id.
+    ///
+    /// # Errors
+    /// [`StoreError::Duplicate`] if the challenge already has one.
+    pub fn insert(
+        &self,
+        pseudonym: &Pseudonym,
+        challenge: &ChallengeId,
+        payload: &[u8],
+    ) -> Result<i64, StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO plaintext_baseline_checkins (pseudonym, challenge_id, payload) \
+                 VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![
+                pseudonym.as_bytes().as_slice(),
+                challenge.as_bytes().as_slice(),
+                payload
+            ])
+            .map_err(|e| unique(e, "plaintext check-in"))?;
+        Ok(self.conn.last_insert_rowid())
+    }
 }
 
 impl SqliteStore {
@@ -135,6 +194,10 @@ impl SqliteStore {
         // FULL: in WAL mode the WAL is fsynced at every commit, so an acknowledged batch
         // is on disk (NORMAL would only sync at checkpoints).
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // Checkpoints (copying the WAL into the database and syncing it) are the
+        // background checkpointer's job, off the writer's path; the writer checkpoints
+        // itself only if the WAL grows past this.
+        conn.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT)?;
         conn.execute_batch(SCHEMA)?;
         Ok(Self {
             conn: Rc::new(conn),
@@ -148,6 +211,82 @@ impl SqliteStore {
     /// [`StoreError`].
     pub fn reader(&self) -> Result<SqliteReader, StoreError> {
         SqliteReader::open(&self.path)
+    }
+
+    /// Starts the background checkpointer: a thread with its own connection that copies
+    /// committed WAL frames into the database every 100 ms (`wal_checkpoint(PASSIVE)`,
+    /// which never blocks the writer or a reader), so that the writer's commits only
+    /// append to the WAL and sync it. It stops when the returned guard is dropped.
+    /// Durability does not depend on it: a commit is durable once the WAL is synced.
+    ///
+    /// # Errors
+    /// [`StoreError`] if its connection or thread cannot be made.
+    pub fn spawn_checkpointer(&self) -> Result<Checkpointer, StoreError> {
+        let conn = open_conn(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("minimis-checkpointer".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(CHECKPOINT_EVERY)
+                {
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "background checkpoint failed");
+                    }
+                }
+            })
+            .map_err(|source| StoreError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        Ok(Checkpointer {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// Copies the WAL into the database file and truncates the WAL
+    /// (`PRAGMA wal_checkpoint(TRUNCATE)`), so that the file's size is what is stored.
+    ///
+    /// # Errors
+    /// [`StoreError`], also when a reader kept the checkpoint from completing.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy != 0 {
+            return Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                Some("the WAL checkpoint could not complete".into()),
+            )));
+        }
+        Ok(())
+    }
+
+    /// The plaintext table of the benchmark comparator
+    /// ([`IngestMode::DangerousPlaintextBaseline`](crate::config::IngestMode)), created if
+    /// needed, written in the writer's transaction. A database the server runs in its
+    /// normal mode never has this table.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn dangerous_plaintext_baseline(&self) -> Result<PlaintextBaseline, StoreError> {
+        self.conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS plaintext_baseline_checkins (
+               id INTEGER PRIMARY KEY,
+               pseudonym BLOB NOT NULL,
+               challenge_id BLOB NOT NULL UNIQUE,
+               payload BLOB NOT NULL
+             ) STRICT;",
+        )?;
+        Ok(PlaintextBaseline {
+            conn: Rc::clone(&self.conn),
+        })
     }
 
     /// Runs `PRAGMA integrity_check` and returns its verdict (`"ok"` when sound).
@@ -247,13 +386,17 @@ fn ledger_from(row: &Row<'_>) -> rusqlite::Result<RawLedger> {
     ))
 }
 
+fn challenge_kind(code: i64) -> Result<ChallengeKind, StoreError> {
+    match code {
+        1 => Ok(ChallengeKind::Scheduled),
+        2 => Ok(ChallengeKind::AdHoc),
+        _ => Err(StoreError::Corrupt { what: "kind" }),
+    }
+}
+
 fn ledger(raw: RawLedger) -> Result<ChallengeRow, StoreError> {
     let (id, p, e, kind, issued, ws, we, policy, sig, state, by, report) = raw;
-    let kind = match kind {
-        1 => ChallengeKind::Scheduled,
-        2 => ChallengeKind::AdHoc,
-        _ => return Err(StoreError::Corrupt { what: "kind" }),
-    };
+    let kind = challenge_kind(kind)?;
     Ok(ChallengeRow {
         signed: SignedChallenge {
             challenge: Challenge {
@@ -415,10 +558,78 @@ macro_rules! impl_read {
 
             fn epochs_with_records(&self) -> Result<Vec<EpochId>, StoreError> {
                 read(&self.$conn, |c| {
-                    let mut st =
-                        c.prepare_cached("SELECT DISTINCT epoch FROM records ORDER BY epoch")?;
+                    // One index seek per distinct epoch (the scheduler asks every second),
+                    // where `SELECT DISTINCT` would read every record's index entry.
+                    let mut st = c.prepare_cached(
+                        "WITH RECURSIVE e(epoch) AS ( \
+                           SELECT min(epoch) FROM records \
+                           UNION ALL \
+                           SELECT (SELECT min(epoch) FROM records WHERE epoch > e.epoch) \
+                           FROM e WHERE e.epoch IS NOT NULL) \
+                         SELECT epoch FROM e WHERE epoch IS NOT NULL ORDER BY epoch",
+                    )?;
                     let rows = st.query_map([], |r| r.get::<_, i64>(0))?;
                     rows.map(|r| epoch(r?)).collect()
+                })
+            }
+
+            fn for_each_participant(
+                &self,
+                f: &mut dyn FnMut(ParticipantRow) -> Result<(), StoreError>,
+            ) -> Result<(), StoreError> {
+                read(&self.$conn, |c| {
+                    let mut st = c.prepare_cached(
+                        "SELECT pseudonym, device_key, tag_key, schedule, enrolled_epoch, closed_at \
+                         FROM participants",
+                    )?;
+                    let mut rows = st.query([])?;
+                    while let Some(row) = rows.next()? {
+                        f(participant(participant_from(row)?)?)?;
+                    }
+                    Ok(())
+                })
+            }
+
+            fn for_each_open_challenge(
+                &self,
+                f: &mut dyn FnMut(ChallengeRow) -> Result<(), StoreError>,
+            ) -> Result<(), StoreError> {
+                read(&self.$conn, |c| {
+                    let mut st = c.prepare_cached(&format!(
+                        "SELECT {LEDGER_COLUMNS} FROM ledger WHERE state = 0"
+                    ))?;
+                    let mut rows = st.query([])?;
+                    while let Some(row) = rows.next()? {
+                        f(ledger(ledger_from(row)?)?)?;
+                    }
+                    Ok(())
+                })
+            }
+
+            fn slots_since(
+                &self,
+                pseudonym: &Pseudonym,
+                since: UnixTime,
+            ) -> Result<Vec<Slot>, StoreError> {
+                read(&self.$conn, |c| {
+                    let mut st = c.prepare_cached(
+                        "SELECT issued_at, kind FROM ledger WHERE pseudonym = ?1 AND issued_at >= ?2 \
+                         ORDER BY issued_at",
+                    )?;
+                    let rows = st.query_map(
+                        params![pseudonym.as_bytes().as_slice(), since.seconds()],
+                        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+                    )?;
+                    let mut out = Vec::new();
+                    for r in rows {
+                        let (at, kind) = r?;
+                        out.push(Slot {
+                            at: UnixTime(at),
+                            kind: challenge_kind(kind)?,
+                        });
+                    }
+                    out.shrink_to_fit();
+                    Ok(out)
                 })
             }
 
@@ -533,12 +744,16 @@ impl Store for SqliteStore {
     }
 
     fn begin(&mut self) -> Result<(), StoreError> {
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         Ok(())
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {
-        if let Err(e) = self.conn.execute_batch("COMMIT") {
+        let done = self
+            .conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut st| st.execute([]));
+        if let Err(e) = done {
             let _ = self.conn.execute_batch("ROLLBACK");
             return Err(e.into());
         }

@@ -1,0 +1,319 @@
+//! The operator's API as the device (and an officer's enrollment tool) calls it, over any
+//! [`Transport`].
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use minimis_crypto::{SigningKey, TagKey};
+use minimis_proto::{
+    ChallengeId, Envelope, EpochId, Pseudonym, PublicKey, Receipt, Schedule, SignedChallenge,
+    SignedEpochRecipient, UnixTime,
+};
+use serde::Deserialize;
+
+use crate::device::{Device, FailureCategory};
+use crate::transport::{Request, Response, Transport, TransportError};
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// Nothing was delivered, or the answer was lost.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The server refused, with its status and code (spec/operator.md).
+    #[error("refused: {status} {code}: {message}")]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The machine-readable code.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+    /// The server's answer is not what the API specifies.
+    #[error("unexpected answer from the server: {0}")]
+    Malformed(String),
+}
+
+impl ApiError {
+    /// The server's code, if it refused.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Refused { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorInner,
+}
+
+#[derive(Deserialize)]
+struct ErrorInner {
+    code: String,
+    message: String,
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(r: Response, ok: u16) -> Result<T, ApiError> {
+    if r.status == ok {
+        return serde_json::from_slice(&r.body).map_err(|e| ApiError::Malformed(e.to_string()));
+    }
+    match serde_json::from_slice::<ErrorBody>(&r.body) {
+        Ok(b) => Err(ApiError::Refused {
+            status: r.status,
+            code: b.error.code,
+            message: b.error.message,
+        }),
+        Err(_) => Err(ApiError::Malformed(format!("status {}", r.status))),
+    }
+}
+
+fn expect_empty(r: Response, ok: u16) -> Result<(), ApiError> {
+    if r.status == ok {
+        return Ok(());
+    }
+    decode::<serde_json::Value>(r, ok).map(|_| ())
+}
+
+/// The operator's public keys.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ServerKeys {
+    /// The challenge-signing key.
+    pub operator: PublicKey,
+    /// The log's verifier key.
+    pub log: String,
+}
+
+#[derive(Deserialize)]
+struct RawKeys {
+    operator: String,
+    log: String,
+}
+
+/// What an enrollment returns.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Enrolled {
+    /// The pseudonym the operator assigned.
+    pub pseudonym: Pseudonym,
+    /// The policy hash, hex.
+    pub policy: String,
+}
+
+/// A ledger row as the server holds it.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct LedgerRow {
+    /// The challenge.
+    pub challenge: SignedChallenge,
+    /// Its state (`{"state": "on-time"}`, `{"state": "resolved", "resolution": …}`).
+    pub state: serde_json::Value,
+    /// A failure report, if one was filed.
+    pub failure_report: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CheckedIn {
+    receipt: Receipt,
+    state: serde_json::Value,
+}
+
+/// The operator's API over a transport.
+pub struct Api<T> {
+    transport: T,
+}
+
+impl<T: Transport> Api<T> {
+    /// An API client over `transport`.
+    pub fn new(transport: T) -> Self {
+        Self { transport }
+    }
+
+    async fn get(&self, path: String) -> Result<Response, ApiError> {
+        Ok(self
+            .transport
+            .send(Request {
+                method: "GET",
+                path,
+                headers: Vec::new(),
+                body: Vec::new(),
+            })
+            .await?)
+    }
+
+    async fn post(&self, path: String, body: Vec<u8>) -> Result<Response, ApiError> {
+        Ok(self
+            .transport
+            .send(Request {
+                method: "POST",
+                path,
+                headers: vec![("content-type", "application/json".to_owned())],
+                body,
+            })
+            .await?)
+    }
+
+    /// A request signed by the device (CHK-13).
+    async fn signed(
+        &self,
+        device: &Device,
+        method: &'static str,
+        path: String,
+        body: Vec<u8>,
+        now: UnixTime,
+    ) -> Result<Response, ApiError> {
+        let p = device.pseudonym();
+        let sig = minimis_crypto::sign_request(device.key(), &p, method, &path, now, &body);
+        let auth = format!(
+            "Minimis-Device pseudonym={p},time={},signature={}",
+            now.seconds(),
+            B64.encode(sig.as_bytes())
+        );
+        let mut headers = vec![("authorization", auth)];
+        if !body.is_empty() {
+            headers.push(("content-type", "application/json".to_owned()));
+        }
+        Ok(self
+            .transport
+            .send(Request {
+                method,
+                path,
+                headers,
+                body,
+            })
+            .await?)
+    }
+
+    /// The operator's public keys.
+    ///
+    /// # Errors
+    /// [`ApiError`].
+    pub async fn keys(&self) -> Result<ServerKeys, ApiError> {
+        let raw: RawKeys = decode(self.get("/v1/keys".into()).await?, 200)?;
+        let operator: [u8; 32] = B64
+            .decode(&raw.operator)
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(|| ApiError::Malformed("operator key".into()))?;
+        Ok(ServerKeys {
+            operator: PublicKey(operator),
+            log: raw.log,
+        })
+    }
+
+    /// The custodians' signed recipients for `epoch`.
+    ///
+    /// # Errors
+    /// [`ApiError`].
+    pub async fn recipients(&self, epoch: EpochId) -> Result<Vec<SignedEpochRecipient>, ApiError> {
+        decode(
+            self.get(format!("/v1/epochs/{epoch}/recipients")).await?,
+            200,
+        )
+    }
+
+    /// Publishes a custodian's signed recipient.
+    ///
+    /// # Errors
+    /// [`ApiError`].
+    pub async fn publish_recipient(&self, r: &SignedEpochRecipient) -> Result<(), ApiError> {
+        let body = serde_json::to_vec(r).map_err(|e| ApiError::Malformed(e.to_string()))?;
+        expect_empty(self.post("/v1/recipients".into(), body).await?, 204)
+    }
+
+    /// The device's open challenges.
+    ///
+    /// # Errors
+    /// [`ApiError`].
+    pub async fn challenges(
+        &self,
+        device: &Device,
+        now: UnixTime,
+    ) -> Result<Vec<SignedChallenge>, ApiError> {
+        let path = format!("/v1/participants/{}/challenges", device.pseudonym());
+        decode(
+            self.signed(device, "GET", path, Vec::new(), now).await?,
+            200,
+        )
+    }
+
+    /// Submits a check-in; returns the receipt and the ledger state.
+    ///
+    /// # Errors
+    /// [`ApiError`].
+    pub async fn submit(
+        &self,
+        envelope: &Envelope,
+    ) -> Result<(Receipt, serde_json::Value), ApiError> {
+        let body = serde_json::to_vec(envelope).map_err(|e| ApiError::Malformed(e.to_string()))?;
+        let c: CheckedIn = decode(self.post("/v1/checkins".into(), body).await?, 201)?;
+        Ok((c.receipt, c.state))
+    }
+
+    /// The device's ledger, as the server holds it.
+    ///
+    /// # Errors
+    /// [`ApiError`].
+    pub async fn ledger(&self, device: &Device, now: UnixTime) -> Result<Vec<LedgerRow>, ApiError> {
+        let path = format!("/v1/participants/{}/ledger", device.pseudonym());
+        decode(
+            self.signed(device, "GET", path, Vec::new(), now).await?,
+            200,
+        )
+    }
+
+    /// Files a technical-failure report (CHK-22).
+    ///
+    /// # Errors
+    /// [`ApiError`].
+    pub async fn report_failure(
+        &self,
+        device: &Device,
+        challenge: ChallengeId,
+        category: FailureCategory,
+        now: UnixTime,
+    ) -> Result<(), ApiError> {
+        let path = format!("/v1/participants/{}/failure-reports", device.pseudonym());
+        let body = serde_json::to_vec(&serde_json::json!({
+            "challenge_id": challenge,
+            "category": category,
+        }))
+        .map_err(|e| ApiError::Malformed(e.to_string()))?;
+        expect_empty(self.signed(device, "POST", path, body, now).await?, 204)
+    }
+
+    /// Enrolls a participant (an officer's tool, over mutual TLS): the device's public key,
+    /// its tag key and the schedule.
+    ///
+    /// # Errors
+    /// [`ApiError`].
+    pub async fn enroll(
+        &self,
+        device_key: &SigningKey,
+        tags: &TagKey,
+        schedule: &Schedule,
+    ) -> Result<Enrolled, ApiError> {
+        let body = serde_json::to_vec(&serde_json::json!({
+            "device_key": B64.encode(device_key.public_key().as_bytes()),
+            "tag_key": B64.encode(tags.expose_secret()),
+            "schedule": schedule,
+        }))
+        .map_err(|e| ApiError::Malformed(e.to_string()))?;
+        decode(self.post("/v1/enrollments".into(), body).await?, 201)
+    }
+
+    /// Asks for an ad-hoc challenge (an officer's tool, over mutual TLS).
+    ///
+    /// # Errors
+    /// [`ApiError`], for example `daily_cap_reached`.
+    pub async fn adhoc(&self, pseudonym: &Pseudonym) -> Result<SignedChallenge, ApiError> {
+        decode(
+            self.post(
+                format!("/v1/participants/{pseudonym}/challenges"),
+                Vec::new(),
+            )
+            .await?,
+            201,
+        )
+    }
+}

@@ -1,0 +1,494 @@
+//! The participant's device: its keys, what it was enrolled with, and everything it did.
+
+use std::fmt;
+
+use minimis_crypto::{SigningKey, TagKey};
+use minimis_log::{LogEntry, VerifierKey, verify_tlog_proof};
+use minimis_proto::{
+    Challenge, ChallengeId, ChallengeKind, CheckInPayload, Envelope, EpochId, Note, Policy,
+    PresenceResult, Pseudonym, PublicKey, Receipt, RecordId, Schedule, ScheduleViolation,
+    SignedChallenge, SignedEpochRecipient, Slot, UnixTime, ZoneResult,
+};
+use minimis_seal::{CustodianKeys, RecipientError, SealError, SealingKeys, seal_envelope};
+use serde::{Deserialize, Serialize};
+
+use crate::location::{LocationSource, Zone, zone_result};
+use crate::presence::PresenceCheck;
+
+/// How far ahead of the device's clock a challenge's issue time may be.
+pub const CLOCK_SKEW: i64 = 300;
+
+/// What the device was enrolled with: all public, kept on the device.
+#[derive(Clone, Debug)]
+pub struct Enrollment {
+    /// The pseudonym the operator assigned.
+    pub pseudonym: Pseudonym,
+    /// The schedule the device enforces on every challenge.
+    pub schedule: Schedule,
+    /// The zone a court ordered, if any. Without one, no location fix is ever taken.
+    pub zone: Option<Zone>,
+    /// The policy in force, and its text.
+    pub policy: Policy,
+    /// The policy file, as enrolled.
+    pub policy_text: String,
+    /// The operator's challenge-signing key.
+    pub operator_key: PublicKey,
+    /// The log's verifier key, for receipts.
+    pub log_key: VerifierKey,
+    /// Witnesses whose cosignature every receipt must carry.
+    pub witnesses: Vec<VerifierKey>,
+    /// The custodians' keys, for their signed epoch recipients (SEAL-7).
+    pub custodians: CustodianKeys,
+}
+
+/// Why the device refused a challenge. A refused challenge is kept, with the operator's
+/// signature, as evidence (CHL-5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Refusal {
+    /// Not signed by the operator the device was enrolled with.
+    #[error("the challenge is not signed by the operator")]
+    BadSignature,
+    /// For another pseudonym.
+    #[error("the challenge is for someone else")]
+    NotMine,
+    /// Under a policy other than the enrolled one.
+    #[error("the challenge cites a policy other than the enrolled one")]
+    WrongPolicy,
+    /// Issued in the future by the device's clock, or no longer answerable: its window
+    /// and grace period have ended by the device's clock.
+    #[error("the challenge is not current by the device's clock")]
+    Stale,
+    /// Its window is not the enrolled schedule's window at that time.
+    #[error("the challenge's window is not one of the enrolled windows")]
+    WindowMismatch,
+    /// Outside every enrolled window.
+    #[error("the challenge is outside every enrolled window")]
+    OutsideWindow,
+    /// A second scheduled challenge in one window.
+    #[error("a scheduled challenge was already answered in this window")]
+    ScheduledAlreadyIssued,
+    /// Over the daily cap.
+    #[error("the daily cap is reached")]
+    DailyCapReached,
+    /// Over the ad-hoc cap for 30 days.
+    #[error("the cap of ad-hoc challenges in 30 days is reached")]
+    AdHocCapReached,
+    /// A challenge already answered or refused.
+    #[error("the challenge was already answered or refused")]
+    Replay,
+}
+
+impl From<ScheduleViolation> for Refusal {
+    fn from(v: ScheduleViolation) -> Self {
+        match v {
+            ScheduleViolation::OutsideWindow => Self::OutsideWindow,
+            ScheduleViolation::ScheduledAlreadyIssued => Self::ScheduledAlreadyIssued,
+            ScheduleViolation::DailyCapReached { .. } => Self::DailyCapReached,
+            ScheduleViolation::AdHocCapReached { .. } => Self::AdHocCapReached,
+            _ => Self::OutsideWindow,
+        }
+    }
+}
+
+/// A challenge the device accepted: the only way to a check-in, and so to a location fix.
+/// Not `Clone`: one accepted challenge, one check-in.
+#[derive(Debug)]
+pub struct Accepted {
+    challenge: Challenge,
+}
+
+impl Accepted {
+    /// The challenge.
+    pub fn challenge(&self) -> &Challenge {
+        &self.challenge
+    }
+}
+
+/// A refused challenge, kept as evidence and shown to the participant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refused {
+    /// The challenge as the server sent it (with its signature).
+    pub challenge: SignedChallenge,
+    /// Why it was refused.
+    pub reason: Refusal,
+    /// The device's time when it was refused.
+    pub at: UnixTime,
+}
+
+/// A check-in the device made: its own copy, and the receipt once verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentCheckIn {
+    /// The record id (CHK-12).
+    pub record_id: RecordId,
+    /// The challenge answered.
+    pub challenge: ChallengeId,
+    /// The epoch sealed to.
+    pub epoch: EpochId,
+    /// What the device said.
+    pub payload: CheckInPayload,
+    /// The verified receipt, once the server answered.
+    pub receipt: Option<Receipt>,
+}
+
+/// A technical-failure report's category (spec/failure.md CHK-23).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureCategory {
+    /// No network.
+    NoNetwork,
+    /// The app failed.
+    AppError,
+    /// The device failed.
+    DeviceError,
+    /// The presence check could not run.
+    PresenceUnavailable,
+    /// Something else.
+    Other,
+}
+
+/// A check-in that could not be completed, recorded on the device (CHK-22).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The challenge it concerns.
+    pub challenge: ChallengeId,
+    /// What went wrong.
+    pub category: FailureCategory,
+    /// The device's time.
+    pub at: UnixTime,
+    /// Whether the report reached the operator.
+    pub reported: bool,
+}
+
+/// Why a check-in could not be made. Nothing was sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckInError {
+    /// The accepted challenge is not this device's (a token from another device).
+    #[error("the accepted challenge does not belong to this device")]
+    NotMine,
+    /// The custodians' recipients do not verify (SEAL-7).
+    #[error(transparent)]
+    Recipients(#[from] RecipientError),
+    /// Sealing failed.
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    /// The note is longer than the policy allows.
+    #[error(transparent)]
+    Note(#[from] minimis_proto::payload::NoteTooLong),
+}
+
+/// Why a receipt was refused: it does not prove the check-in.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiptError {
+    /// No check-in with this record id was made by this device.
+    #[error("this device made no check-in with that record id")]
+    Unknown,
+    /// The proof does not verify against the log key, the witnesses and the entry.
+    #[error("the receipt does not verify: {0}")]
+    Invalid(String),
+}
+
+/// The participant's device. Secrets: the device key and the tag key (no `Clone`,
+/// `Serialize` or secret-revealing `Debug`).
+pub struct Device {
+    pub(crate) enrollment: Enrollment,
+    pub(crate) key: SigningKey,
+    pub(crate) tags: TagKey,
+    /// Challenges accepted: (challenge, the device's time of acceptance, answered).
+    pub(crate) accepted: Vec<(SignedChallenge, UnixTime, bool)>,
+    pub(crate) refused: Vec<Refused>,
+    pub(crate) sent: Vec<SentCheckIn>,
+    pub(crate) failures: Vec<Failure>,
+    /// How many location fixes were ever requested (for the participant's view, and to
+    /// check the schedule's bound).
+    pub(crate) fixes_taken: u64,
+}
+
+impl fmt::Debug for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Device")
+            .field("pseudonym", &self.enrollment.pseudonym)
+            .field("key", &self.key)
+            .field("tags", &self.tags)
+            .field("accepted", &self.accepted.len())
+            .field("refused", &self.refused.len())
+            .field("sent", &self.sent.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Device {
+    /// A device with its keys and what it was enrolled with.
+    pub fn new(enrollment: Enrollment, key: SigningKey, tags: TagKey) -> Self {
+        Self {
+            enrollment,
+            key,
+            tags,
+            accepted: Vec::new(),
+            refused: Vec::new(),
+            sent: Vec::new(),
+            failures: Vec::new(),
+            fixes_taken: 0,
+        }
+    }
+
+    /// What the device was enrolled with.
+    pub fn enrollment(&self) -> &Enrollment {
+        &self.enrollment
+    }
+
+    /// The pseudonym.
+    pub fn pseudonym(&self) -> Pseudonym {
+        self.enrollment.pseudonym
+    }
+
+    /// The device key (to sign requests; CHK-13).
+    pub fn key(&self) -> &SigningKey {
+        &self.key
+    }
+
+    /// The participant's tag in `epoch` (ENR-3), to find their own log entries.
+    pub fn tag(&self, epoch: EpochId) -> minimis_proto::ParticipantTag {
+        self.tags.tag(&self.enrollment.pseudonym, epoch)
+    }
+
+    /// Checks a challenge against the operator's key, the enrolled policy and schedule and
+    /// the device's own clock and history (CHL-5), and accepts it or refuses it. Refusals
+    /// are kept as evidence. A challenge accepted earlier and not yet answered is returned
+    /// again, without counting twice.
+    ///
+    /// # Errors
+    /// The [`Refusal`], already recorded.
+    pub fn accept(&mut self, signed: SignedChallenge, now: UnixTime) -> Result<Accepted, Refusal> {
+        match self.check(&signed, now) {
+            Ok(()) => {
+                let challenge = signed.challenge.clone();
+                self.accepted.push((signed, now, false));
+                Ok(Accepted { challenge })
+            }
+            Err(Refusal::Replay)
+                if self
+                    .accepted
+                    .iter()
+                    .any(|(s, _, answered)| s == &signed && !answered) =>
+            {
+                Ok(Accepted {
+                    challenge: signed.challenge,
+                })
+            }
+            Err(reason) => {
+                self.refused.push(Refused {
+                    challenge: signed,
+                    reason,
+                    at: now,
+                });
+                Err(reason)
+            }
+        }
+    }
+
+    fn check(&self, signed: &SignedChallenge, now: UnixTime) -> Result<(), Refusal> {
+        let e = &self.enrollment;
+        let c = minimis_crypto::verify_challenge(signed, &e.operator_key)
+            .map_err(|_| Refusal::BadSignature)?;
+        if c.pseudonym != e.pseudonym {
+            return Err(Refusal::NotMine);
+        }
+        if c.policy != e.policy.hash() {
+            return Err(Refusal::WrongPolicy);
+        }
+        let seen = self.accepted.iter().any(|(s, _, _)| s.challenge.id == c.id)
+            || self
+                .refused
+                .iter()
+                .any(|r| r.challenge.challenge.id == c.id);
+        if seen {
+            return Err(Refusal::Replay);
+        }
+        // By the device's own clock: not issued in the future, and still answerable. With
+        // the window check below this pins the challenge to the window the device is in
+        // (or has just left), so a server cannot backdate challenges into other days to
+        // get round the caps; a phone that was off when the window opened can still answer.
+        if c.issued_at.seconds() > now.seconds() + CLOCK_SKEW
+            || now.seconds() >= c.window_end.seconds() + e.policy.grace_seconds()
+        {
+            return Err(Refusal::Stale);
+        }
+        let prior: Vec<Slot> = self
+            .accepted
+            .iter()
+            .map(|(s, _, _)| Slot {
+                at: s.challenge.issued_at,
+                kind: s.challenge.kind,
+            })
+            .collect();
+        let span = e
+            .schedule
+            .admits(
+                &prior,
+                Slot {
+                    at: c.issued_at,
+                    kind: c.kind,
+                },
+            )
+            .map_err(Refusal::from)?;
+        if span.start != c.window_start || span.end != c.window_end {
+            return Err(Refusal::WindowMismatch);
+        }
+        Ok(())
+    }
+
+    /// Answers an accepted challenge: takes the one location fix this challenge allows if
+    /// a zone was ordered (none otherwise), reduces it to a zone result on the device, runs
+    /// the presence check, and seals the payload to the custodians' verified recipients
+    /// for the current epoch (SEAL-7). The device keeps its own copy.
+    ///
+    /// # Errors
+    /// [`CheckInError`]; nothing is sent, and the challenge stays answerable.
+    pub fn check_in(
+        &mut self,
+        accepted: Accepted,
+        location: &mut dyn LocationSource,
+        presence: &mut dyn PresenceCheck,
+        note: &str,
+        recipients: &[SignedEpochRecipient],
+        now: UnixTime,
+    ) -> Result<Envelope, CheckInError> {
+        let c = accepted.challenge;
+        if c.pseudonym != self.enrollment.pseudonym {
+            return Err(CheckInError::NotMine);
+        }
+        let e = &self.enrollment;
+        let keys = SealingKeys::verify(&e.policy, now, recipients, &e.custodians)?;
+        let note = Note::new(note, e.policy.max_note_bytes())?;
+        if e.zone.is_some() {
+            self.fixes_taken += 1;
+        }
+        let zone: ZoneResult = zone_result(e.zone.as_ref(), c.id, location);
+        let presence: PresenceResult = presence.check();
+        let payload = CheckInPayload {
+            challenge_id: c.id,
+            zone,
+            presence,
+            device_time: now,
+            note,
+        };
+        let envelope = seal_envelope(&payload, &keys, e.pseudonym, &self.key)?;
+        if let Some(a) = self
+            .accepted
+            .iter_mut()
+            .find(|(s, _, _)| s.challenge.id == c.id)
+        {
+            a.2 = true;
+        }
+        self.sent.push(SentCheckIn {
+            record_id: envelope.record_id(),
+            challenge: c.id,
+            epoch: envelope.epoch,
+            payload,
+            receipt: None,
+        });
+        Ok(envelope)
+    }
+
+    /// Verifies a receipt against the log's key and every required witness, for the
+    /// device's own check-in, and keeps it (the participant's proof of compliance).
+    ///
+    /// # Errors
+    /// [`ReceiptError`]; the receipt is not kept.
+    pub fn keep_receipt(&mut self, receipt: Receipt) -> Result<(), ReceiptError> {
+        let i = self
+            .sent
+            .iter()
+            .position(|s| s.record_id == receipt.record_id)
+            .ok_or(ReceiptError::Unknown)?;
+        let s = &self.sent[i];
+        let entry = LogEntry::CheckInReceived {
+            tag: self.tags.tag(&self.enrollment.pseudonym, s.epoch),
+            record: s.record_id,
+            challenge: s.challenge,
+            epoch: s.epoch,
+        };
+        verify_tlog_proof(
+            receipt.tlog_proof.as_bytes(),
+            &entry.encode(),
+            &self.enrollment.log_key,
+            &self.enrollment.witnesses,
+        )
+        .map_err(|e| ReceiptError::Invalid(e.to_string()))?;
+        self.sent[i].receipt = Some(receipt);
+        Ok(())
+    }
+
+    /// Records a check-in that could not be completed (CHK-22), to report at the next
+    /// chance.
+    pub fn record_failure(
+        &mut self,
+        challenge: ChallengeId,
+        category: FailureCategory,
+        now: UnixTime,
+    ) {
+        self.failures.push(Failure {
+            challenge,
+            category,
+            at: now,
+            reported: false,
+        });
+    }
+
+    /// Failures not yet reported.
+    pub fn unreported_failures(&self) -> Vec<Failure> {
+        self.failures
+            .iter()
+            .filter(|f| !f.reported)
+            .cloned()
+            .collect()
+    }
+
+    /// Marks a failure report as delivered.
+    pub fn mark_reported(&mut self, challenge: ChallengeId) {
+        for f in self
+            .failures
+            .iter_mut()
+            .filter(|f| f.challenge == challenge)
+        {
+            f.reported = true;
+        }
+    }
+
+    /// The device's own check-ins, oldest first.
+    pub fn sent(&self) -> &[SentCheckIn] {
+        &self.sent
+    }
+
+    /// Challenges the device refused, with why (shown to the participant).
+    pub fn refused(&self) -> &[Refused] {
+        &self.refused
+    }
+
+    /// Technical failures recorded.
+    pub fn failures(&self) -> &[Failure] {
+        &self.failures
+    }
+
+    /// How many location fixes the device has requested from the platform, ever.
+    pub fn fixes_taken(&self) -> u64 {
+        self.fixes_taken
+    }
+
+    /// Challenges accepted, with the device's time of acceptance.
+    pub fn accepted(&self) -> impl Iterator<Item = (&Challenge, UnixTime)> {
+        self.accepted.iter().map(|(s, at, _)| (&s.challenge, *at))
+    }
+
+    /// How many ad-hoc challenges were accepted.
+    pub fn adhoc_accepted(&self) -> usize {
+        self.accepted
+            .iter()
+            .filter(|(s, _, _)| s.challenge.kind == ChallengeKind::AdHoc)
+            .count()
+    }
+}

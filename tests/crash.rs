@@ -1,0 +1,722 @@
+//! Crash safety (CHK-15): the real `minimis serve`, killed with SIGKILL at random moments
+//! while many TLS clients submit check-ins, restarted on the same data directory, round
+//! after round.
+//!
+//! Each round enrolls fresh participants (so, after a restart, their challenges prove the
+//! scheduler ticks again), seals their answers, lets many clients submit them at once, and
+//! kills the server after a random number of receipts plus a random delay, so the kill
+//! lands anywhere in the writer's cycle: checking, appending, signing, syncing the WAL,
+//! answering. Then it restarts the server and checks what a crash must never break:
+//!
+//! - every check-in that got a `201` receipt is stored exactly once, with its ledger row
+//!   on time or late and its `check-in received` entry at the record's log index;
+//! - every receipt's tlog-proof still verifies with the log key, its entry is included in
+//!   the current tree (proved from the current tiles), and its checkpoint is consistent
+//!   with the current checkpoint;
+//! - `PRAGMA integrity_check` is `ok`, and the log, fetched through `/v1/log/...`, audits
+//!   from its tiles;
+//! - a check-in that got no answer is stored once or not at all: resubmitted after the
+//!   restart it gets either `201` or `409 challenge_already_answered`, never a second
+//!   record; and nothing is half stored (no record without its ledger state and its log
+//!   entry, no answered ledger row or log entry without its record);
+//! - the scheduler and the sweeper resume: the next round's challenges are issued by the
+//!   restarted server, and in some rounds a ledger row whose window ended days ago and a
+//!   record past its epoch's content deadline are planted while the server is down; the
+//!   restarted server marks the row pending review and purges the record, logging it.
+//!
+//! The server runs on the real clock, so participants are enrolled with a schedule that is
+//! open all day, every day, in UTC, and the custodians publish recipients for the current
+//! and the next epoch. Set `MINIMIS_CRASH_SEED` to replay a round plan.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::io::BufRead as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use minimis_log::entry::RecordSetHash;
+use minimis_log::{LogEntry, LogReader, VerifierKey, verify_tlog_proof};
+use minimis_proto::{
+    Challenge, ChallengeId, Envelope, EpochId, Receipt, RecordId, Schedule, UnixTime, Weekday,
+    Window, ZoneResult,
+};
+use minimis_testkit::https::{Client, Method, StatusCode, Versions};
+use minimis_testkit::{Participant, World};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// Rounds of ingest, kill and restart.
+const ROUNDS: usize = 12;
+/// Participants enrolled, and check-ins submitted, per round.
+const PER_ROUND: usize = 48;
+/// Concurrent TLS clients submitting check-ins.
+const CLIENTS: usize = 12;
+/// How long any wait may take before the test gives up (a loaded 2-core machine).
+const PATIENCE: Duration = Duration::from_secs(120);
+
+fn now() -> UnixTime {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    UnixTime(i64::try_from(secs).unwrap())
+}
+
+/// xorshift64*: the round plan (kill points, delays), reproducible from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % bound.max(1)
+    }
+}
+
+/// Open every day, all day, in UTC: the server runs on the real clock.
+fn always_open() -> Schedule {
+    let days = [
+        Weekday::Monday,
+        Weekday::Tuesday,
+        Weekday::Wednesday,
+        Weekday::Thursday,
+        Weekday::Friday,
+        Weekday::Saturday,
+        Weekday::Sunday,
+    ];
+    let windows = days
+        .into_iter()
+        .map(|weekday| Window {
+            weekday,
+            start: "00:00".parse().unwrap(),
+            end: "24:00".parse().unwrap(),
+        })
+        .collect();
+    Schedule::new("UTC", windows, 1, 0).unwrap()
+}
+
+/// A `minimis serve` child process. Dropping it kills it.
+struct Serve {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Serve {
+    /// Starts `minimis serve` on `data` and waits until it answers over TLS.
+    async fn start(data: &Path, world: &World, stderr: &Path) -> Self {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(stderr)
+            .unwrap();
+        let mut child = crate::minimis()
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(data)
+            .args(["--listen", "127.0.0.1:0"])
+            .args([
+                "--agency-key",
+                &B64.encode(world.agency_key.public_key().as_bytes()),
+            ])
+            .args([
+                "--oversight-key",
+                &B64.encode(world.oversight_key.public_key().as_bytes()),
+            ])
+            .env("MINIMIS_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Reads every line, so the pipe never fills.
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(a) = line.strip_prefix("minimis serve: listening on https://") {
+                    let _ = tx.send(a.trim().parse::<SocketAddr>());
+                }
+            }
+        });
+        let addr = tokio::task::block_in_place(|| rx.recv_timeout(PATIENCE))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the server did not print its address; its log:\n{}",
+                    std::fs::read_to_string(stderr).unwrap_or_default()
+                )
+            })
+            .unwrap();
+        let s = Self { child, addr };
+        let cert = std::fs::read_to_string(data.join("tls/server.crt")).unwrap();
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Ok(mut c) = Client::connect(addr, &cert, None, Versions::Tls13).await {
+                if let Ok(r) = c.get("/v1/policy").await {
+                    if r.status == StatusCode::OK {
+                        break;
+                    }
+                }
+            }
+            assert!(Instant::now() < deadline, "the server never became ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        s
+    }
+
+    /// SIGKILL (`Child::kill` is SIGKILL on Unix), and reap the process.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        tokio::task::block_in_place(|| self.child.wait()).unwrap();
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The data directory's certificates, and the custodians' world.
+struct Site {
+    data: PathBuf,
+    stderr: PathBuf,
+    world: World,
+    cert: String,
+    officer: (String, String),
+}
+
+impl Site {
+    async fn client(&self, s: &Serve) -> Client {
+        Client::connect(s.addr, &self.cert, None, Versions::Tls13)
+            .await
+            .unwrap()
+    }
+
+    async fn officer(&self, s: &Serve) -> Client {
+        Client::connect(
+            s.addr,
+            &self.cert,
+            Some((&self.officer.0, &self.officer.1)),
+            Versions::Tls13,
+        )
+        .await
+        .unwrap()
+    }
+
+    fn db(&self) -> PathBuf {
+        self.data.join("minimis.sqlite3")
+    }
+}
+
+/// One check-in of the test: who, what was sent, and what came back.
+struct Sent {
+    participant: usize,
+    envelope: Envelope,
+    receipt: Option<Receipt>,
+}
+
+impl Sent {
+    fn entry(&self, people: &[Participant]) -> LogEntry {
+        let p = &people[self.participant];
+        LogEntry::CheckInReceived {
+            tag: p.tags.tag(&p.pseudonym, self.envelope.epoch),
+            record: self.envelope.record_id(),
+            challenge: self.envelope.challenge_id,
+            epoch: self.envelope.epoch,
+        }
+    }
+}
+
+/// What a submission got.
+enum Answer {
+    Receipt(Receipt),
+    /// Refused with a status and code.
+    Refused(StatusCode, String),
+    /// No answer: the server died first, or the request was never sent.
+    None,
+}
+
+async fn enroll(site: &Site, s: &Serve, n: usize) -> Vec<Participant> {
+    let mut tasks = Vec::new();
+    for chunk in 0..4 {
+        let mut officer = site.officer(s).await;
+        let people: Vec<Participant> = (0..n / 4 + usize::from(chunk < n % 4))
+            .map(|_| {
+                let mut p = site.world.participant();
+                p.schedule = always_open();
+                p
+            })
+            .collect();
+        tasks.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            for mut p in people {
+                let body = serde_json::json!({
+                    "device_key": B64.encode(p.device.public_key().as_bytes()),
+                    "tag_key": B64.encode(p.tags.expose_secret()),
+                    "schedule": p.schedule,
+                });
+                let r = officer
+                    .post("/v1/enrollments", serde_json::to_vec(&body).unwrap())
+                    .await
+                    .unwrap();
+                assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+                p.pseudonym = r.json()["pseudonym"].as_str().unwrap().parse().unwrap();
+                out.push(p);
+            }
+            out
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all
+}
+
+/// Waits until the scheduler has issued `p` a challenge, and returns it.
+async fn challenge_of(c: &mut Client, p: &Participant) -> Challenge {
+    let path = format!("/v1/participants/{}/challenges", p.pseudonym);
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let r = c
+            .signed(Method::GET, &path, &p.pseudonym, &p.device, now(), vec![])
+            .await
+            .unwrap();
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+        let open: Vec<minimis_proto::SignedChallenge> = serde_json::from_slice(&r.body).unwrap();
+        if let Some(first) = open.into_iter().next() {
+            return first.challenge;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the scheduler issued no challenge"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Submits every envelope from `CLIENTS` concurrent TLS connections; kills the server
+/// once `kill_after` receipts are in and `delay` has passed. Returns each envelope's answer.
+async fn ingest_and_kill(
+    site: &Site,
+    s: &mut Serve,
+    envelopes: &[Envelope],
+    kill_after: usize,
+    delay: Duration,
+) -> Vec<Answer> {
+    let queue = Arc::new(Mutex::new((0..envelopes.len()).collect::<VecDeque<_>>()));
+    let answers = Arc::new(Mutex::new(
+        (0..envelopes.len())
+            .map(|_| Answer::None)
+            .collect::<Vec<_>>(),
+    ));
+    let receipts = Arc::new(AtomicUsize::new(0));
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
+        envelopes
+            .iter()
+            .map(|e| serde_json::to_vec(e).unwrap())
+            .collect(),
+    );
+    let mut tasks = Vec::new();
+    for _ in 0..CLIENTS {
+        let (queue, answers, receipts, bodies) = (
+            queue.clone(),
+            answers.clone(),
+            receipts.clone(),
+            bodies.clone(),
+        );
+        let (addr, cert) = (s.addr, site.cert.clone());
+        tasks.push(tokio::spawn(async move {
+            let Ok(mut c) = Client::connect(addr, &cert, None, Versions::Tls13).await else {
+                return;
+            };
+            loop {
+                let Some(i) = queue.lock().unwrap().pop_front() else {
+                    return;
+                };
+                let Ok(r) = c.post("/v1/checkins", bodies[i].clone()).await else {
+                    // The server is gone: this one, and the rest, got no answer.
+                    return;
+                };
+                let answer = if r.status == StatusCode::CREATED {
+                    receipts.fetch_add(1, Ordering::SeqCst);
+                    Answer::Receipt(serde_json::from_value(r.json()["receipt"].clone()).unwrap())
+                } else {
+                    Answer::Refused(r.status, r.code())
+                };
+                answers.lock().unwrap()[i] = answer;
+            }
+        }));
+    }
+    let deadline = Instant::now() + PATIENCE;
+    while receipts.load(Ordering::SeqCst) < kill_after && !tasks.iter().all(|t| t.is_finished()) {
+        assert!(Instant::now() < deadline, "ingest stalled");
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    tokio::time::sleep(delay).await;
+    s.kill();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    Arc::try_unwrap(answers).ok().unwrap().into_inner().unwrap()
+}
+
+/// What the database holds, read by the test's own connection while the server runs.
+struct DbState {
+    /// record id -> (challenge id, log index).
+    records: BTreeMap<RecordId, (ChallengeId, u64)>,
+    /// challenge id -> ledger state code.
+    ledger: BTreeMap<ChallengeId, i64>,
+}
+
+fn read_db(path: &Path) -> DbState {
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let verdict: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(verdict, "ok", "PRAGMA integrity_check");
+    let (rows, distinct): (i64, i64) = conn
+        .query_row(
+            "SELECT count(*), count(DISTINCT record_id) FROM records",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(rows, distinct, "a record stored twice");
+    let mut records = BTreeMap::new();
+    let mut st = conn
+        .prepare("SELECT record_id, challenge_id, log_index FROM records")
+        .unwrap();
+    let mut q = st.query([]).unwrap();
+    while let Some(row) = q.next().unwrap() {
+        let id = RecordId::from_bytes(row.get::<_, Vec<u8>>(0).unwrap().try_into().unwrap());
+        let c = ChallengeId::from_bytes(row.get::<_, Vec<u8>>(1).unwrap().try_into().unwrap());
+        let index = u64::try_from(row.get::<_, i64>(2).unwrap()).unwrap();
+        records.insert(id, (c, index));
+    }
+    let mut ledger = BTreeMap::new();
+    let mut st = conn
+        .prepare("SELECT challenge_id, state FROM ledger")
+        .unwrap();
+    let mut q = st.query([]).unwrap();
+    while let Some(row) = q.next().unwrap() {
+        let c = ChallengeId::from_bytes(row.get::<_, Vec<u8>>(0).unwrap().try_into().unwrap());
+        ledger.insert(c, row.get(1).unwrap());
+    }
+    DbState { records, ledger }
+}
+
+/// The log as anyone can fetch it: audited from its tiles, with its decoded entries.
+struct FetchedLog {
+    reader: LogReader<minimis_log::MemoryStorage>,
+    entries: Vec<LogEntry>,
+}
+
+async fn fetch_log(c: &mut Client, key: &VerifierKey, into: &Path) -> FetchedLog {
+    crate::server::fetch_log(c, into).await;
+    let reader = LogReader::from_dir(into, key).unwrap();
+    reader.audit().expect("the log audits from its tiles");
+    let mut entries = Vec::new();
+    reader
+        .for_each_entry(|_, e| entries.push(LogEntry::decode(e).unwrap()))
+        .unwrap();
+    FetchedLog { reader, entries }
+}
+
+/// A receipt still verifies, its entry is in the current tree, and its checkpoint is
+/// consistent with the current one.
+fn check_receipt(log: &FetchedLog, key: &VerifierKey, receipt: &Receipt, entry: &LogEntry) {
+    let encoded = entry.encode();
+    let proof = verify_tlog_proof(receipt.tlog_proof.as_bytes(), &encoded, key, &[])
+        .expect("the receipt's tlog-proof verifies");
+    let current = log.reader.checkpoint().checkpoint();
+    let (size, root) = (current.tree_size(), *current.root_hash());
+    let index = proof.leaf_index;
+    assert_eq!(&log.entries[usize::try_from(index).unwrap()], entry);
+    log.reader
+        .inclusion_proof(index, size)
+        .unwrap()
+        .verify(&minimis_log::verify::leaf_hash(&encoded), &root)
+        .expect("the entry is included in the current tree");
+    let then = proof.checkpoint.tree_size();
+    assert!(then <= size, "the log shrank below a receipt");
+    log.reader
+        .consistency_proof(then, size)
+        .unwrap()
+        .verify(proof.checkpoint.root_hash(), &root)
+        .expect("the receipt's checkpoint is consistent with the current one");
+}
+
+/// Nothing is half stored: records, answered ledger rows and `check-in received` entries
+/// match one to one.
+fn check_whole(db: &DbState, log: &FetchedLog) {
+    let mut logged: BTreeMap<RecordId, (ChallengeId, u64)> = BTreeMap::new();
+    let mut challenges = BTreeSet::new();
+    for (i, e) in log.entries.iter().enumerate() {
+        if let LogEntry::CheckInReceived {
+            record, challenge, ..
+        } = e
+        {
+            assert!(
+                logged.insert(*record, (*challenge, i as u64)).is_none(),
+                "a record logged twice"
+            );
+            assert!(challenges.insert(*challenge), "a challenge answered twice");
+        }
+    }
+    let unlogged = db
+        .records
+        .iter()
+        .filter(|(id, v)| logged.get(*id) != Some(*v));
+    let unstored = logged
+        .iter()
+        .filter(|(id, v)| db.records.get(*id) != Some(*v));
+    let (unlogged, unstored) = (unlogged.count(), unstored.count());
+    assert_eq!(
+        (unlogged, unstored),
+        (0, 0),
+        "records without their `check-in received` entry at their log index, and entries \
+         without their record"
+    );
+    for (id, (challenge, _)) in &db.records {
+        let state = db.ledger.get(challenge).copied();
+        assert!(
+            matches!(state, Some(1 | 2)),
+            "record {id:?}'s ledger row is {state:?}, not on time or late"
+        );
+    }
+    let answered: BTreeSet<ChallengeId> = db
+        .ledger
+        .iter()
+        .filter(|(_, s)| matches!(s, 1 | 2))
+        .map(|(c, _)| *c)
+        .collect();
+    assert_eq!(
+        answered, challenges,
+        "every answered ledger row has its record and entry"
+    );
+}
+
+/// While the server is down: a ledger row whose window ended three days ago, still open,
+/// and a record of an epoch past its content deadline. The restarted server's tick must
+/// mark the one pending review and purge the other.
+fn plant(site: &Site, owner: &Participant) -> (ChallengeId, RecordId, EpochId) {
+    let conn = rusqlite::Connection::open(site.db()).unwrap();
+    let t = now();
+    let old = site.world.policy.epoch_at(t).unwrap().get() - 20;
+    let old = EpochId::new(old);
+    assert!(site.world.policy.content_deadline(old) < t);
+    let challenge = ChallengeId::from_bytes(minimis_crypto::random_bytes().unwrap());
+    let record = RecordId::from_bytes(minimis_crypto::random_bytes().unwrap());
+    let p = owner.pseudonym.as_bytes().to_vec();
+    let start = t.seconds() - 3 * 86_400;
+    conn.execute(
+        "INSERT INTO ledger (challenge_id, pseudonym, epoch, kind, issued_at, window_start, \
+         window_end, policy, signature, state) VALUES (?1, ?2, ?3, 2, ?4, ?4, ?5, ?6, ?7, 0)",
+        rusqlite::params![
+            challenge.as_bytes().to_vec(),
+            p,
+            i64::from(site.world.policy.epoch_at(t).unwrap().get()),
+            start,
+            start + 3_600,
+            vec![0u8; 32],
+            vec![0u8; 64],
+        ],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO records (record_id, pseudonym, challenge_id, epoch, ciphertext, signature, \
+         log_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
+        rusqlite::params![
+            record.as_bytes().to_vec(),
+            owner.pseudonym.as_bytes().to_vec(),
+            minimis_crypto::random_bytes::<16>().unwrap().to_vec(),
+            i64::from(old.get()),
+            vec![0u8; 1_000],
+            vec![0u8; 64],
+        ],
+    )
+    .unwrap();
+    (challenge, record, old)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chk_15_sigkill_during_ingest_loses_no_receipt_and_stores_nothing_twice_or_half() {
+    let seed = std::env::var("MINIMIS_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| u64::from_le_bytes(minimis_crypto::random_bytes().unwrap()) | 1);
+    eprintln!("chk_15 crash test: MINIMIS_CRASH_SEED={seed}");
+    let mut rng = Rng(seed);
+
+    let probe = World::new(&[]);
+    let epoch = probe.policy.epoch_at(now()).unwrap();
+    let epochs = [epoch, epoch.next().unwrap()];
+    let world = World::new(&epochs);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let stderr = dir.path().join("serve.log");
+    let mut serve = Serve::start(&data, &world, &stderr).await;
+    let tls = data.join("tls");
+    let read = |f: &str| std::fs::read_to_string(tls.join(f)).unwrap();
+    let site = Site {
+        cert: read("server.crt"),
+        officer: (read("officer-0001.crt"), read("officer-0001.key")),
+        data,
+        stderr,
+        world,
+    };
+    let mut c = site.client(&serve).await;
+    for e in epochs {
+        for r in site.world.published(e) {
+            let reply = c
+                .post("/v1/recipients", serde_json::to_vec(&r).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(reply.status, StatusCode::NO_CONTENT, "{:?}", reply.json());
+        }
+    }
+    let keys = c.get("/v1/keys").await.unwrap().json();
+    let log_key: VerifierKey = keys["log"].as_str().unwrap().parse().unwrap();
+
+    let mut people: Vec<Participant> = Vec::new();
+    let mut sent: Vec<Sent> = Vec::new();
+    let (mut kills, mut unanswered_stored, mut unanswered_not_stored) = (0, 0, 0);
+    let mut planted_rounds = 0;
+    for round in 0..ROUNDS {
+        // Fresh participants; after a restart their challenges show the scheduler ticks.
+        let fresh = enroll(&site, &serve, PER_ROUND).await;
+        let first = people.len();
+        people.extend(fresh);
+        let mut c = site.client(&serve).await;
+        let mut envelopes = Vec::with_capacity(PER_ROUND);
+        let keys = site.world.sealing_keys(now());
+        for p in &people[first..] {
+            let ch = challenge_of(&mut c, p).await;
+            let payload = minimis_testkit::payload(ch.id, ZoneResult::Inside, "");
+            envelopes.push(
+                minimis_seal::seal_envelope(&payload, &keys, p.pseudonym, &p.device).unwrap(),
+            );
+        }
+        drop(c);
+
+        // Ingest, and kill the server somewhere in the middle of it.
+        let kill_after = usize::try_from(rng.below(PER_ROUND as u64 * 3 / 4)).unwrap();
+        let delay = Duration::from_micros(rng.below(3_000));
+        let answers = ingest_and_kill(&site, &mut serve, &envelopes, kill_after, delay).await;
+        kills += 1;
+
+        // Sometimes, while it is down, plant work for the sweeper.
+        let planted = (round % 3 == 1).then(|| {
+            planted_rounds += 1;
+            plant(&site, &people[first])
+        });
+
+        serve = Serve::start(&site.data, &site.world, &site.stderr).await;
+        let mut c = site.client(&serve).await;
+
+        // Resubmit what got no answer: stored once already (409) or stored now (201).
+        let mut round_sent = Vec::new();
+        for (i, (env, answer)) in envelopes.into_iter().zip(answers).enumerate() {
+            let receipt = match answer {
+                Answer::Receipt(r) => Some(r),
+                Answer::Refused(status, code) => {
+                    panic!("a check-in was refused before the kill: {status} {code}")
+                }
+                Answer::None => {
+                    let r = c
+                        .post("/v1/checkins", serde_json::to_vec(&env).unwrap())
+                        .await
+                        .unwrap();
+                    match (r.status, r.code().as_str()) {
+                        (StatusCode::CREATED, _) => {
+                            unanswered_not_stored += 1;
+                            Some(serde_json::from_value(r.json()["receipt"].clone()).unwrap())
+                        }
+                        (StatusCode::CONFLICT, "challenge_already_answered") => {
+                            unanswered_stored += 1;
+                            None
+                        }
+                        other => panic!("resubmission answered {other:?}"),
+                    }
+                }
+            };
+            round_sent.push(Sent {
+                participant: first + i,
+                envelope: env,
+                receipt,
+            });
+        }
+
+        if let Some((challenge, record, old)) = planted {
+            // The sweeper resumed: the overdue row is pending review, the record purged
+            // and its purge logged.
+            let deadline = Instant::now() + PATIENCE;
+            loop {
+                let db = read_db(&site.db());
+                if db.ledger.get(&challenge) == Some(&3) && !db.records.contains_key(&record) {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "the sweeper did not resume");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let log = fetch_log(&mut c, &log_key, &dir.path().join(format!("log-{round}"))).await;
+            let (count, set) = RecordSetHash::of(&[record]);
+            assert!(
+                log.entries.iter().any(|e| matches!(e,
+                    LogEntry::RecordsPurged { epoch, count: n, record_set, .. }
+                        if *epoch == old && *n == count && *record_set == set)),
+                "the purge of the planted record is logged"
+            );
+        }
+
+        // Everything sent this round is stored exactly once now, and nothing is half.
+        let log = fetch_log(&mut c, &log_key, &dir.path().join(format!("round-{round}"))).await;
+        let db = read_db(&site.db());
+        check_whole(&db, &log);
+        for s in &round_sent {
+            assert!(
+                db.records.contains_key(&s.envelope.record_id()),
+                "round {round}: a check-in is missing"
+            );
+            if let Some(r) = &s.receipt {
+                assert_eq!(r.record_id, s.envelope.record_id());
+                check_receipt(&log, &log_key, r, &s.entry(&people));
+            }
+        }
+        // Every receipt of earlier rounds survives this crash too.
+        for s in &sent {
+            assert!(db.records.contains_key(&s.envelope.record_id()));
+        }
+        sent.extend(round_sent);
+    }
+
+    // At the end, every receipt ever given still verifies against the final log.
+    let mut c = site.client(&serve).await;
+    let log = fetch_log(&mut c, &log_key, &dir.path().join("final")).await;
+    let db = read_db(&site.db());
+    check_whole(&db, &log);
+    let mut receipts = 0;
+    for s in &sent {
+        if let Some(r) = &s.receipt {
+            check_receipt(&log, &log_key, r, &s.entry(&people));
+            receipts += 1;
+        }
+    }
+    assert_eq!(db.records.len(), ROUNDS * PER_ROUND);
+    assert_eq!(kills, ROUNDS);
+    assert!(planted_rounds > 0);
+    eprintln!(
+        "chk_15 crash test: {kills} kills, {receipts} receipts verified, {unanswered_stored} \
+         unanswered check-ins were stored, {unanswered_not_stored} were not"
+    );
+}
