@@ -1,26 +1,87 @@
 //! `minimis audit DIR`: verify an exported log and check the policy's claims from it.
+//! `minimis audit report DIR --html FILE`: the same audit, written as one self-contained
+//! HTML file for policymakers and auditors, with charts and a vendor inventory compared
+//! with minimis.
 //!
 //! Exit codes (spec/audit.md, AUD-12): 0 every claim holds; 1 a policy claim is
-//! violated; 2 usage or I/O error, nothing verified; 3 the log does not verify.
+//! violated; 2 usage or I/O error, nothing verified; 3 the log does not verify. The report
+//! is written whenever the log verifies (exit 0 or 1); when it does not (exit 3), the
+//! verification table is printed and no file is written.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use clap::Args;
+use clap::{Args, Subcommand};
+use minimis_audit::html::{LogFigures, ReportInputs, render};
+use minimis_audit::inventory::{Inventory, SMARTLINK_INVENTORY};
 use minimis_audit::layout::{read_policy, read_vkey, read_vkeys};
+use minimis_audit::series::{DEMO_SERIES_FILE, DEMO_SERIES_FORMAT, DemoSeries};
 use minimis_audit::{
     AuditFailure, Auditor, AuditorState, ExportDir, LogSource as _, Participant, parse_time,
 };
-use minimis_proto::{Schedule, UnixTime};
+use minimis_log::VerifierKey;
+use minimis_proto::{Policy, Schedule, UnixTime};
 
 use crate::Outcome;
 
-/// `minimis audit` arguments.
+/// `minimis audit` arguments: `minimis audit DIR [OPTIONS]`, or
+/// `minimis audit report DIR --html FILE [OPTIONS]`.
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub(crate) struct AuditArgs {
+    #[command(subcommand)]
+    command: Option<AuditCommand>,
     /// The export directory: DIR/log/ (C2SP tlog-tiles), DIR/log.vkey, DIR/witnesses.vkey
     /// and DIR/policy.toml, as `minimis demo --export DIR` writes them.
+    #[arg(required = true)]
+    dir: Option<PathBuf>,
+    #[command(flatten)]
+    inputs: InputArgs,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Participant mode: the participant's tag key, 64 hex characters.
+    #[arg(long, value_name = "HEX", requires = "pseudonym")]
+    tag_key: Option<String>,
+    /// Participant mode: the participant's pseudonym, 32 hex characters.
+    #[arg(long, value_name = "HEX", requires = "tag_key")]
+    pseudonym: Option<String>,
+    /// Participant mode: the participant's schedule (JSON, as in spec/schedule.md), to
+    /// check their challenges against.
+    #[arg(long, value_name = "FILE", requires = "tag_key")]
+    schedule: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Audit DIR as `minimis audit DIR` does, and write the result as one self-contained
+    /// HTML file (no external resource) for policymakers and auditors: the verdict of
+    /// every check with its requirement IDs, the log's facts, charts, and a vendor's
+    /// inventory held against minimis. Exit codes as for `minimis audit`.
+    Report(ReportArgs),
+}
+
+/// `minimis audit report` arguments.
+#[derive(Args)]
+struct ReportArgs {
+    /// The export directory, as for `minimis audit DIR`. If it holds demo-series.json
+    /// (written by `minimis demo --export DIR`), the report adds the demo's two charts of
+    /// data held.
     dir: PathBuf,
+    /// Where to write the report.
+    #[arg(long, value_name = "FILE")]
+    html: PathBuf,
+    /// The inventory to hold against minimis in the report (default: BI SmartLINK as
+    /// publicly documented, examples/inventories/smartlink.toml, built in).
+    #[arg(long, value_name = "FILE")]
+    inventory: Option<PathBuf>,
+    #[command(flatten)]
+    inputs: InputArgs,
+}
+
+/// What both forms read besides the directory.
+#[derive(Args)]
+struct InputArgs {
     /// The log's verifier key (one line), instead of DIR/log.vkey.
     #[arg(long, value_name = "FILE")]
     log_key: Option<PathBuf>,
@@ -39,19 +100,6 @@ pub(crate) struct AuditArgs {
     /// system clock).
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    json: bool,
-    /// Participant mode: the participant's tag key, 64 hex characters.
-    #[arg(long, value_name = "HEX", requires = "pseudonym")]
-    tag_key: Option<String>,
-    /// Participant mode: the participant's pseudonym, 32 hex characters.
-    #[arg(long, value_name = "HEX", requires = "tag_key")]
-    pseudonym: Option<String>,
-    /// Participant mode: the participant's schedule (JSON, as in spec/schedule.md), to
-    /// check their challenges against.
-    #[arg(long, value_name = "FILE", requires = "tag_key")]
-    schedule: Option<PathBuf>,
 }
 
 fn now(arg: Option<&str>) -> anyhow::Result<UnixTime> {
@@ -69,8 +117,15 @@ fn now(arg: Option<&str>) -> anyhow::Result<UnixTime> {
     }
 }
 
-pub(crate) fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
-    let dir = &args.dir;
+/// An auditor set up from an export directory and the options.
+struct Prepared {
+    auditor: Auditor,
+    log_key: VerifierKey,
+    export: ExportDir,
+    policies: Vec<Policy>,
+}
+
+fn prepare(dir: &Path, args: &InputArgs) -> anyhow::Result<Prepared> {
     if !dir.is_dir() {
         bail!(
             "{} is not a directory; give the directory `minimis demo --export` wrote (it holds log/, log.vkey, witnesses.vkey and policy.toml)",
@@ -105,12 +160,45 @@ pub(crate) fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
             auditor = auditor.witness(k);
         }
     }
+    let mut policies = Vec::new();
     if let Some(p) = &export.policy {
-        auditor = auditor.policy(p.clone());
+        policies.push(p.clone());
     }
     for f in &args.policies {
-        auditor = auditor.policy(read_policy(f)?);
+        policies.push(read_policy(f)?);
     }
+    for p in &policies {
+        auditor = auditor.policy(p.clone());
+    }
+    Ok(Prepared {
+        auditor,
+        log_key,
+        export,
+        policies,
+    })
+}
+
+fn load_state(args: &InputArgs) -> anyhow::Result<AuditorState> {
+    Ok(match &args.state {
+        Some(f) => AuditorState::load(f)?.unwrap_or_default(),
+        None => AuditorState::new(),
+    })
+}
+
+pub(crate) fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
+    if let Some(AuditCommand::Report(report)) = &args.command {
+        return run_report(report);
+    }
+    let dir = args
+        .dir
+        .as_ref()
+        .context("give the export directory: minimis audit DIR")?;
+    let Prepared {
+        mut auditor,
+        log_key,
+        export,
+        ..
+    } = prepare(dir, &args.inputs)?;
     if let (Some(tag_key), Some(pseudonym)) = (&args.tag_key, &args.pseudonym) {
         let mut participant = Participant::from_hex(tag_key, pseudonym)?;
         if let Some(f) = &args.schedule {
@@ -122,10 +210,7 @@ pub(crate) fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
         }
         auditor = auditor.participant(participant);
     }
-    let mut state = match &args.state {
-        Some(f) => AuditorState::load(f)?.unwrap_or_default(),
-        None => AuditorState::new(),
-    };
+    let mut state = load_state(&args.inputs)?;
     let source = export.source();
     let storage = source
         .fetch()
@@ -138,7 +223,7 @@ pub(crate) fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
             } else {
                 print!("{}", report.to_table());
             }
-            if let Some(f) = &args.state {
+            if let Some(f) = &args.inputs.state {
                 state.record(report.log_state().clone());
                 state.save(f)?;
             }
@@ -161,4 +246,104 @@ pub(crate) fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Reads DIR/demo-series.json, if it is there.
+fn read_series(dir: &Path) -> anyhow::Result<Option<DemoSeries>> {
+    let path = dir.join(DEMO_SERIES_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let series: DemoSeries = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a {DEMO_SERIES_FORMAT} file", path.display()))?;
+    if series.format != DEMO_SERIES_FORMAT {
+        bail!(
+            "{} has format `{}`, not `{DEMO_SERIES_FORMAT}`",
+            path.display(),
+            series.format
+        );
+    }
+    Ok(Some(series))
+}
+
+fn run_report(args: &ReportArgs) -> anyhow::Result<Outcome> {
+    let Prepared {
+        auditor,
+        log_key,
+        export,
+        policies,
+    } = prepare(&args.dir, &args.inputs)?;
+    let series = read_series(&args.dir)?;
+    let inventory = match &args.inventory {
+        Some(f) => {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read the inventory {}", f.display()))?;
+            Inventory::from_toml_str(&text).with_context(|| format!("in {}", f.display()))?
+        }
+        None => Inventory::from_toml_str(SMARTLINK_INVENTORY)
+            .context("the built-in SmartLINK inventory")?,
+    };
+    let mut state = load_state(&args.inputs)?;
+    let source = export.source();
+    let storage = source
+        .fetch()
+        .with_context(|| format!("cannot read the log in {}", source.location()))?;
+    let pinned = state.get(log_key.name().as_str()).cloned();
+    let report = match auditor.audit(storage.clone(), pinned.as_ref()) {
+        Ok(report) => report,
+        Err(AuditFailure::Verify(e)) => {
+            print!("{}", e.to_table(&source.location()));
+            eprintln!(
+                "minimis: the log does not verify; no report written to {}",
+                args.html.display()
+            );
+            return Ok(Outcome::LogDoesNotVerify);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // The policy the log publishes (the first given, if it publishes several).
+    let policy = policies
+        .iter()
+        .find(|p| report.policies().iter().any(|i| i.hash == p.hash()))
+        .cloned()
+        .unwrap_or_else(minimis_proto::default_policy);
+    let figures = LogFigures::read(storage, &log_key, Some(&policy))
+        .with_context(|| format!("cannot count the figures of {}", source.location()))?;
+    let comparison = inventory.compare(&policy);
+    let html = render(&ReportInputs {
+        report: &report,
+        figures: &figures,
+        series: series.as_ref(),
+        comparison: Some(&comparison),
+        generator: concat!("minimis ", env!("CARGO_PKG_VERSION")),
+    })?;
+    std::fs::write(&args.html, html)
+        .with_context(|| format!("cannot write the report to {}", args.html.display()))?;
+    if let Some(f) = &args.inputs.state {
+        state.record(report.log_state().clone());
+        state.save(f)?;
+    }
+    println!(
+        "wrote {}: {}; {} gaps between {} and minimis{}",
+        args.html.display(),
+        if report.holds() {
+            "every claim holds"
+        } else {
+            "a policy claim is violated"
+        },
+        comparison.gaps.len(),
+        comparison.about.system,
+        if series.is_none() {
+            format!("; no {DEMO_SERIES_FILE}, so the demo's two charts are left out")
+        } else {
+            String::new()
+        }
+    );
+    Ok(if report.holds() {
+        Outcome::Success
+    } else {
+        Outcome::CheckFailed
+    })
 }

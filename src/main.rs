@@ -9,6 +9,8 @@
 
 mod audit;
 mod bench;
+mod compare;
+mod custodian;
 mod demo;
 mod export;
 mod participant;
@@ -40,10 +42,20 @@ enum Command {
     /// claims hold; 1: a claim is violated; 2: usage or I/O error; 3: the log does not
     /// verify.
     Audit(audit::AuditArgs),
+    /// Hold a vendor's declared data inventory (TOML) against the minimis specification
+    /// and policy, and report each gap with the requirement it fails. Exit 0: no gap;
+    /// 1: gaps found; 2: usage error or an inventory that does not parse.
+    Compare(compare::CompareArgs),
     /// Run the operator's server: check-ins over TLS 1.3, stored durably, never readable
     /// by the operator. Works with no options: a data directory `minimis-data` with a
     /// development certificate made on first start.
     Serve(serve::ServeArgs),
+    /// Run a key custodian (agency or oversight): epoch keys, justified two-party access
+    /// over mutual TLS, destruction on schedule, legal holds, the log's witness.
+    Custodian {
+        #[command(subcommand)]
+        command: custodian::CustodianCommand,
+    },
     /// Measure the operator's server: durable check-ins per second over TLS, latency,
     /// peak RSS and bytes per check-in, against a plaintext baseline in the same run.
     Bench(bench::BenchArgs),
@@ -111,7 +123,9 @@ fn run() -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::Audit(args) => audit::run(&args),
+        Command::Compare(args) => compare::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Custodian { command } => custodian::run(&command),
         Command::Participant { command } => participant::run(&command),
         Command::Bench(args) => bench::run(&args),
         Command::Policy {

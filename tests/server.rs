@@ -604,22 +604,20 @@ async fn chk_20_missed_is_pending_review_and_only_an_officer_resolves_it() {
     assert_eq!(l.json()[0]["failure_report"], "no-network");
     // Only an officer, with a reason, resolves it.
     let res = format!("/v1/ledger/{}/resolution", ch.id);
-    let r = c
-        .post(&res, br#"{"resolution":"excused-technical"}"#.to_vec())
-        .await
-        .unwrap();
+    let body = br#"{"resolution":"excused-technical","reason":"failure-report"}"#.to_vec();
+    let r = c.post(&res, body.clone()).await.unwrap();
     assert_eq!(r.code(), "client_certificate_required");
-    let r = officer
-        .post(&res, br#"{"resolution":"excused-technical"}"#.to_vec())
-        .await
-        .unwrap();
+    let r = officer.post(&res, body).await.unwrap();
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
     assert_eq!(
         r.json()["state"],
         serde_json::json!({"state": "resolved", "resolution": "excused-technical"})
     );
     let r = officer
-        .post(&res, br#"{"resolution":"not-excused"}"#.to_vec())
+        .post(
+            &res,
+            br#"{"resolution":"not-excused","reason":"no-account"}"#.to_vec(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -721,11 +719,26 @@ async fn openapi_document_is_served_and_lists_every_route() {
     assert_eq!(r.status, StatusCode::OK);
     let doc = r.json();
     let paths = doc["paths"].as_object().unwrap();
+    // Every route of spec/operator.md's table, with its method.
+    let spec = std::fs::read_to_string(crate::root().join("spec/operator.md")).unwrap();
+    let routes: Vec<(String, String)> = spec
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split_once('`').map(|(route, _)| route))
+        .filter_map(|r| r.split_once(' '))
+        .filter(|(_, path)| path.starts_with("/v1/") && *path != "/v1/openapi.json")
+        .map(|(m, p)| (m.to_lowercase(), p.to_owned()))
+        .collect();
+    assert!(routes.len() >= 20, "{routes:?}");
+    for (method, path) in &routes {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing from the OpenAPI document"
+        );
+    }
     for p in [
-        "/v1/checkins",
-        "/v1/enrollments",
-        "/v1/log/checkpoint",
-        "/v1/participants/{pseudonym}/ledger",
+        "/v1/ledger/{challenge_id}",
+        "/v1/participants/{pseudonym}/statements",
     ] {
         assert!(
             paths.contains_key(p),
@@ -1018,4 +1031,1186 @@ async fn chk_19_the_server_stores_no_arrival_time() {
             }
         }
     }
+}
+
+fn custodian_auth(
+    key: &minimis_crypto::SigningKey,
+    role: CustodianRole,
+    method: &str,
+    path: &str,
+    time: UnixTime,
+    body: &[u8],
+) -> String {
+    let sig = minimis_crypto::sign_custodian_request(key, role, method, path, time, body);
+    format!(
+        "Minimis-Custodian role={},time={},signature={}",
+        role.as_str(),
+        time.seconds(),
+        B64.encode(sig.as_bytes())
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enr_6_the_server_publishes_its_policy_in_the_log_once() {
+    let h = Harness::start().await;
+    let mut c = h.client().await;
+    let entries = log_entries(&h, &mut c).await;
+    assert_eq!(
+        entries.first(),
+        Some(&minimis_log::LogEntry::PolicyPublished {
+            policy: h.world.policy.hash()
+        }),
+        "the first entry publishes the policy, before any enrollment"
+    );
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| matches!(e, minimis_log::LogEntry::PolicyPublished { .. }))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chk_30_a_participant_can_fetch_a_receipt_again() {
+    let h = Harness::start().await;
+    let mut officer = h.officer_client().await;
+    let p = h.enroll(&mut officer).await;
+    let other = h.enroll(&mut officer).await;
+    h.running.tick().await.unwrap();
+    let mut c = h.client().await;
+    let ch = h.challenges(&mut c, &p).await.remove(0).challenge;
+    let env = h.envelope(&p, &ch, "");
+    assert_eq!(checkin(&mut c, &env).await.status, StatusCode::CREATED);
+    // The answer was lost: fetch the receipt again, with a signed request.
+    let path = format!(
+        "/v1/participants/{}/receipts/{}",
+        p.pseudonym,
+        env.record_id()
+    );
+    let r = c
+        .signed(
+            Method::GET,
+            &path,
+            &p.pseudonym,
+            &p.device,
+            h.clock_now(),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    let receipt: Receipt = serde_json::from_slice(&r.body).unwrap();
+    let keys = c.get("/v1/keys").await.unwrap().json();
+    let log_key: minimis_log::VerifierKey = keys["log"].as_str().unwrap().parse().unwrap();
+    let entry = minimis_log::LogEntry::CheckInReceived {
+        tag: p.tags.tag(&p.pseudonym, env.epoch),
+        record: env.record_id(),
+        challenge: ch.id,
+        epoch: env.epoch,
+    };
+    minimis_log::verify_tlog_proof(
+        receipt.tlog_proof.as_bytes(),
+        &entry.encode(),
+        &log_key,
+        &[],
+    )
+    .unwrap();
+    // Nobody else can fetch it, and an unknown record is just unknown.
+    let path_other = format!(
+        "/v1/participants/{}/receipts/{}",
+        other.pseudonym,
+        env.record_id()
+    );
+    let r = c
+        .signed(
+            Method::GET,
+            &path_other,
+            &other.pseudonym,
+            &other.device,
+            h.clock_now(),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::NOT_FOUND, "unknown_record")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acc_40_acc_41_custodians_append_their_own_entries_and_fetch_records() {
+    use minimis_log::entry::{
+        CaseCommitment, CaseRef, CaseSalt, CustodianId, LegalBasisId, OfficerId, PurposeId,
+        RecordSet,
+    };
+    let h = Harness::start().await;
+    let mut officer = h.officer_client().await;
+    let p = h.enroll(&mut officer).await;
+    h.running.tick().await.unwrap();
+    let mut c = h.client().await;
+    let ch = h.challenges(&mut c, &p).await.remove(0).challenge;
+    let env = h.envelope(&p, &ch, "");
+    assert_eq!(checkin(&mut c, &env).await.status, StatusCode::CREATED);
+
+    let access = |custodian: &str| minimis_log::Access {
+        custodian: CustodianId::new(custodian).unwrap(),
+        officer: OfficerId::new("officer-0001").unwrap(),
+        purpose: PurposeId::new("compliance-review").unwrap(),
+        legal_basis: LegalBasisId::new("release-conditions").unwrap(),
+        case: CaseCommitment::new(
+            &CaseSalt::from_bytes([1; 32]),
+            &CaseRef::new("CASE-1").unwrap(),
+        ),
+        records: RecordSet::new([env.record_id()]).unwrap(),
+        epoch: env.epoch,
+    };
+    let post = |entries: Vec<minimis_log::LogEntry>| {
+        serde_json::to_vec(&serde_json::json!({
+            "entries": entries.iter().map(|e| B64.encode(e.encode())).collect::<Vec<_>>()
+        }))
+        .unwrap()
+    };
+    let now = h.clock_now();
+    let agency = CustodianRole::Agency;
+    let body = post(vec![minimis_log::LogEntry::ContentAccessed(access(
+        "agency",
+    ))]);
+    let auth = custodian_auth(
+        &h.world.agency_key,
+        agency,
+        "POST",
+        "/v1/custodian/entries",
+        now,
+        &body,
+    );
+    let r = c
+        .request(
+            Method::POST,
+            "/v1/custodian/entries",
+            &[("authorization", auth)],
+            body,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    let proof = r.json()["proofs"][0].as_str().unwrap().to_owned();
+    let keys = c.get("/v1/keys").await.unwrap().json();
+    let log_key: minimis_log::VerifierKey = keys["log"].as_str().unwrap().parse().unwrap();
+    let entry = minimis_log::LogEntry::ContentAccessed(access("agency"));
+    minimis_log::verify_tlog_proof(proof.as_bytes(), &entry.encode(), &log_key, &[]).unwrap();
+
+    let before = h.db_digest();
+    // The agency cannot log in the oversight custodian's name...
+    let body = post(vec![minimis_log::LogEntry::ContentAccessed(access(
+        "oversight",
+    ))]);
+    let auth = custodian_auth(
+        &h.world.agency_key,
+        agency,
+        "POST",
+        "/v1/custodian/entries",
+        now,
+        &body,
+    );
+    let r = c
+        .request(
+            Method::POST,
+            "/v1/custodian/entries",
+            &[("authorization", auth)],
+            body,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::FORBIDDEN, "not_your_entry")
+    );
+    // ...nor write an operator's entry...
+    let body = post(vec![minimis_log::LogEntry::PolicyPublished {
+        policy: h.world.policy.hash(),
+    }]);
+    let auth = custodian_auth(
+        &h.world.agency_key,
+        agency,
+        "POST",
+        "/v1/custodian/entries",
+        now,
+        &body,
+    );
+    let r = c
+        .request(
+            Method::POST,
+            "/v1/custodian/entries",
+            &[("authorization", auth)],
+            body,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "entry_not_allowed")
+    );
+    // ...and a request not signed by a custodian's key gets nowhere.
+    let body = post(vec![minimis_log::LogEntry::ContentAccessed(access(
+        "agency",
+    ))]);
+    let auth = custodian_auth(
+        &h.world.operator_key,
+        agency,
+        "POST",
+        "/v1/custodian/entries",
+        now,
+        &body,
+    );
+    let r = c
+        .request(
+            Method::POST,
+            "/v1/custodian/entries",
+            &[("authorization", auth)],
+            body.clone(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::UNAUTHORIZED, "bad_signature")
+    );
+    let r = c.post("/v1/custodian/entries", body).await.unwrap();
+    assert_eq!(r.code(), "missing_authorization");
+    assert_eq!(h.db_digest(), before, "refusals change nothing");
+
+    // A custodian fetches the sealed record to open it.
+    let path = format!("/v1/custodian/records/{}", env.record_id());
+    let auth = custodian_auth(
+        &h.world.oversight_key,
+        CustodianRole::Oversight,
+        "GET",
+        &path,
+        now,
+        b"",
+    );
+    let r = c
+        .request(Method::GET, &path, &[("authorization", auth)], vec![])
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    let got = r.json();
+    assert_eq!(
+        B64.decode(got["ciphertext"].as_str().unwrap()).unwrap(),
+        env.ciphertext.as_bytes()
+    );
+    assert_eq!(got["pseudonym"], p.pseudonym.to_hex());
+    assert_eq!(got["kind"], "check-in");
+    let r = c.get(&path).await.unwrap();
+    assert_eq!(
+        r.code(),
+        "missing_authorization",
+        "devices and strangers cannot fetch ciphertext here"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ret_5_acc_42_a_held_record_survives_the_purge_until_the_hold_ends() {
+    let h = Harness::start().await;
+    let mut officer = h.officer_client().await;
+    let p = h.enroll(&mut officer).await;
+    h.running.tick().await.unwrap();
+    let mut c = h.client().await;
+    let ch = h.challenges(&mut c, &p).await.remove(0).challenge;
+    let env = h.envelope(&p, &ch, "");
+    assert_eq!(checkin(&mut c, &env).await.status, StatusCode::CREATED);
+    let deadline = h.world.policy.content_deadline(env.epoch);
+    let until = deadline.plus(30 * 86_400);
+    let body = serde_json::to_vec(
+        &serde_json::json!({"records": [env.record_id()], "until": until.seconds()}),
+    )
+    .unwrap();
+    let auth = custodian_auth(
+        &h.world.agency_key,
+        CustodianRole::Agency,
+        "POST",
+        "/v1/custodian/holds",
+        h.clock_now(),
+        &body,
+    );
+    let r = c
+        .request(
+            Method::POST,
+            "/v1/custodian/holds",
+            &[("authorization", auth)],
+            body,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.json());
+    h.clock.set(deadline);
+    assert_eq!(
+        h.running.tick().await.unwrap().purged_records,
+        0,
+        "held past its deadline"
+    );
+    h.clock.set(until);
+    assert_eq!(
+        h.running.tick().await.unwrap().purged_records,
+        1,
+        "purged when the hold ends"
+    );
+}
+
+// ---- failure handling, statements and the ledger's retention (CHK-21 to CHK-26, ACC-12,
+// RET-20) -------------------------------------------------------------------------------
+
+/// A signed device request with a JSON body.
+async fn device_post(
+    h: &Harness,
+    c: &mut Client,
+    p: &Participant,
+    path: &str,
+    body: &serde_json::Value,
+) -> minimis_testkit::https::Reply {
+    c.signed(
+        Method::POST,
+        path,
+        &p.pseudonym,
+        &p.device,
+        h.clock_now(),
+        serde_json::to_vec(body).unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
+fn reports_path(p: &Participant) -> String {
+    format!("/v1/participants/{}/failure-reports", p.pseudonym)
+}
+
+fn statements_path(p: &Participant) -> String {
+    format!("/v1/participants/{}/statements", p.pseudonym)
+}
+
+/// A free text sealed as the device seals it (spec/failure.md): the note of a payload for
+/// the row's challenge, zone and presence `not-required`, sealed to the current epoch.
+fn sealed_text(h: &Harness, challenge: ChallengeId, text: &str) -> serde_json::Value {
+    let payload = CheckInPayload {
+        challenge_id: challenge,
+        zone: ZoneResult::NotRequired,
+        presence: PresenceResult::NotRequired,
+        device_time: h.clock_now(),
+        note: Note::new(text, h.world.policy.max_note_bytes()).unwrap(),
+    };
+    let keys = h.world.sealing_keys(h.clock_now());
+    let sealed = minimis_seal::seal(&payload, &keys).unwrap();
+    serde_json::json!({
+        "epoch": keys.epoch().get(),
+        "ciphertext": B64.encode(sealed.as_bytes()),
+    })
+}
+
+/// The participant's ledger, read with a signed request.
+async fn own_ledger(h: &Harness, c: &mut Client, p: &Participant) -> serde_json::Value {
+    let path = format!("/v1/participants/{}/ledger", p.pseudonym);
+    let r = c
+        .signed(
+            Method::GET,
+            &path,
+            &p.pseudonym,
+            &p.device,
+            h.clock_now(),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    r.json()
+}
+
+async fn read_row(officer: &mut Client, c: ChallengeId) -> minimis_testkit::https::Reply {
+    officer.get(&format!("/v1/ledger/{c}")).await.unwrap()
+}
+
+async fn resolve(
+    officer: &mut Client,
+    c: ChallengeId,
+    resolution: &str,
+    reason: &str,
+) -> minimis_testkit::https::Reply {
+    officer
+        .post(
+            &format!("/v1/ledger/{c}/resolution"),
+            serde_json::to_vec(&serde_json::json!({"resolution": resolution, "reason": reason}))
+                .unwrap(),
+        )
+        .await
+        .unwrap()
+}
+
+/// A sealed, signed envelope answering `challenge` with these zone and presence results.
+fn envelope_with(
+    h: &Harness,
+    p: &Participant,
+    challenge: &Challenge,
+    zone: ZoneResult,
+    presence: PresenceResult,
+) -> Envelope {
+    let payload = CheckInPayload {
+        challenge_id: challenge.id,
+        zone,
+        presence,
+        device_time: h.clock_now(),
+        note: Note::new("", 0).unwrap(),
+    };
+    let keys = h.world.sealing_keys(h.clock_now());
+    minimis_seal::seal_envelope(&payload, &keys, p.pseudonym, &p.device).unwrap()
+}
+
+fn row_resolutions(entries: &[minimis_log::LogEntry]) -> Vec<minimis_log::LogEntry> {
+    entries
+        .iter()
+        .filter(|e| matches!(e, minimis_log::LogEntry::RowResolved { .. }))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chk_21_no_component_sets_an_adverse_state_on_its_own() {
+    let h = Harness::start().await;
+    let mut officer = h.officer_client().await;
+    let missed = h.enroll(&mut officer).await;
+    let reported = h.enroll(&mut officer).await;
+    let late = h.enroll(&mut officer).await;
+    let disputed = h.enroll(&mut officer).await;
+    h.running.tick().await.unwrap();
+    let mut c = h.client().await;
+    let ch = |p| {
+        let h = &h;
+        async move {
+            let mut c = h.client().await;
+            h.challenges(&mut c, p).await.remove(0).challenge
+        }
+    };
+    let (c_missed, c_reported) = (ch(&missed).await, ch(&reported).await);
+    let (c_late, c_disputed) = (ch(&late).await, ch(&disputed).await);
+    // A failure report, a statement, and a late check-in whose sealed results are the
+    // worst a payload can say: outside the zone, presence not confirmed.
+    let body = serde_json::json!({"challenge_id": c_reported.id, "category": "app-error"});
+    let r = device_post(&h, &mut c, &reported, &reports_path(&reported), &body).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.json());
+    let body = serde_json::json!({"challenge_id": c_disputed.id, "category": "dispute"});
+    let r = device_post(&h, &mut c, &disputed, &statements_path(&disputed), &body).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.json());
+    h.clock.set(c_late.window_end.plus(10 * 60));
+    let env = envelope_with(
+        &h,
+        &late,
+        &c_late,
+        ZoneResult::Outside,
+        PresenceResult::NotConfirmed,
+    );
+    let r = checkin(&mut c, &env).await;
+    assert_eq!(r.json()["state"]["state"], "late");
+    // Two weeks of ticks, once an hour: windows close, new challenges are issued and
+    // missed, and nothing but an officer ever resolves a row.
+    let start = h.clock_now();
+    let mut missed_total = 0;
+    for hour in 1..=14 * 24 {
+        h.clock.set(start.plus(hour * 3_600));
+        missed_total += h.running.tick().await.unwrap().missed;
+    }
+    assert!(
+        missed_total >= 3 + 4,
+        "the first rows and later weeks' were missed"
+    );
+    let mut states = Vec::new();
+    for p in [&missed, &reported, &late, &disputed] {
+        for row in own_ledger(&h, &mut c, p).await.as_array().unwrap() {
+            states.push(row["state"]["state"].as_str().unwrap().to_owned());
+        }
+    }
+    assert!(states.len() >= 8, "{states:?}");
+    assert!(
+        states
+            .iter()
+            .all(|s| matches!(s.as_str(), "pending-review" | "late" | "open")),
+        "only a person resolves a row: {states:?}"
+    );
+    assert!(states.iter().filter(|s| *s == "pending-review").count() >= 7);
+    assert!(
+        row_resolutions(&log_entries(&h, &mut c).await).is_empty(),
+        "no resolution was logged by any component"
+    );
+    // An officer can, and only then is there a `not-excused` row, and its entry.
+    let r = resolve(&mut officer, c_missed.id, "not-excused", "no-account").await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    assert_eq!(
+        own_ledger(&h, &mut c, &missed).await[0]["state"],
+        serde_json::json!({"state": "resolved", "resolution": "not-excused"})
+    );
+    let resolved = row_resolutions(&log_entries(&h, &mut c).await);
+    assert_eq!(resolved.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chk_22_chk_23_a_failure_report_and_its_sealed_text_are_attached_to_the_row() {
+    let h = Harness::start().await;
+    let mut officer = h.officer_client().await;
+    let p = h.enroll(&mut officer).await;
+    let other = h.enroll(&mut officer).await;
+    h.running.tick().await.unwrap();
+    let mut c = h.client().await;
+    let ch = h.challenges(&mut c, &p).await.remove(0).challenge;
+    let theirs = h.challenges(&mut c, &other).await.remove(0).challenge;
+    let canary = "minimis-canary-report-9b17e4: la app se cerró";
+    let text = sealed_text(&h, ch.id, canary);
+    let good = serde_json::json!({"challenge_id": ch.id, "category": "device-error", "text": text});
+    let path = reports_path(&p);
+    let before = h.db_digest();
+
+    // A report holds a category, the challenge and a sealed text: nothing else (CHK-23).
+    let with = |key: &str, value: serde_json::Value| {
+        let mut v = good.clone();
+        v[key] = value;
+        v
+    };
+    let mut bad_text_field = good.clone();
+    bad_text_field["text"]["latitude"] = serde_json::json!(29.76);
+    let mut short = good.clone();
+    short["text"]["ciphertext"] = serde_json::json!(B64.encode([7u8; 100]));
+    let mut next_epoch = good.clone();
+    next_epoch["text"]["epoch"] = serde_json::json!(h.world.now_epoch().get() + 1);
+    let cases: Vec<(&str, serde_json::Value, StatusCode, &str)> = vec![
+        (
+            "logs",
+            with("logs", serde_json::json!("…")),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "screenshot",
+            with("screenshot", serde_json::json!("iVBOR")),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "device id",
+            with("device_id", serde_json::json!("353918050000000")),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "location",
+            bad_text_field,
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "unknown category",
+            with("category", serde_json::json!("battery")),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "text in the clear",
+            with("text", serde_json::json!(canary)),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            "short ciphertext",
+            short,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "ciphertext_length",
+        ),
+        (
+            "next epoch",
+            next_epoch,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "wrong_epoch",
+        ),
+        (
+            "another's challenge",
+            with("challenge_id", serde_json::json!(theirs.id)),
+            StatusCode::FORBIDDEN,
+            "challenge_not_yours",
+        ),
+        (
+            "unknown challenge",
+            with(
+                "challenge_id",
+                serde_json::json!(ChallengeId::from_bytes([0x42; 16])),
+            ),
+            StatusCode::NOT_FOUND,
+            "unknown_challenge",
+        ),
+    ];
+    for (what, body, status, code) in cases {
+        let r = device_post(&h, &mut c, &p, &path, &body).await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (status, code),
+            "{what}: {:?}",
+            r.json()
+        );
+        assert_eq!(h.db_digest(), before, "{what} changed the database");
+    }
+    let r = c
+        .post(&path, serde_json::to_vec(&good).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), "missing_authorization");
+    assert_eq!(h.db_digest(), before);
+
+    // The report is attached to the row of its challenge; the same report again is a
+    // retry and changes nothing; another is refused (the participant adds a statement).
+    let r = device_post(&h, &mut c, &p, &path, &good).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.json());
+    let after = h.db_digest();
+    let r = device_post(&h, &mut c, &p, &path, &good).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(h.db_digest(), after, "a retry changes nothing");
+    let other_report = serde_json::json!({"challenge_id": ch.id, "category": "no-network"});
+    let r = device_post(&h, &mut c, &p, &path, &other_report).await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::CONFLICT, "failure_report_exists")
+    );
+    assert_eq!(h.db_digest(), after, "a refused report changes nothing");
+
+    // The text's id is the hash of spec/failure.md, and the ledger links to it.
+    let ciphertext = B64.decode(text["ciphertext"].as_str().unwrap()).unwrap();
+    let epoch = h.world.now_epoch();
+    let mut input = b"minimis/v1 sealed-text\n".to_vec();
+    input.extend_from_slice(p.pseudonym.as_bytes());
+    input.extend_from_slice(ch.id.as_bytes());
+    input.extend_from_slice(&epoch.get().to_be_bytes());
+    input.extend_from_slice(&(ciphertext.len() as u32).to_be_bytes());
+    input.extend_from_slice(&ciphertext);
+    let text_id = hex::encode(ring::digest::digest(&ring::digest::SHA256, &input));
+    let link = serde_json::json!({"id": text_id, "epoch": epoch.get()});
+    let row = &own_ledger(&h, &mut c, &p).await[0];
+    assert_eq!(row["state"]["state"], "open", "a report changes no state");
+    assert_eq!(row["failure_report"], "device-error");
+    assert_eq!(row["failure_text"], link);
+    let r = read_row(&mut officer, ch.id).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    assert_eq!(
+        r.json()["failure_report"],
+        serde_json::json!({"category": "device-error", "text": link})
+    );
+
+    // The operator holds only ciphertext: the canary is in no file; the custodians fetch
+    // the text by its id and open it as they open a check-in.
+    let mut files = Vec::new();
+    files_under(&h.dir.path().join("data"), &mut files);
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        assert!(
+            !bytes.windows(27).any(|w| w == &canary.as_bytes()[..27]),
+            "the report's text reached {} in the clear",
+            f.display()
+        );
+    }
+    let rec = format!("/v1/custodian/records/{text_id}");
+    let auth = custodian_auth(
+        &h.world.agency_key,
+        CustodianRole::Agency,
+        "GET",
+        &rec,
+        h.clock_now(),
+        b"",
+    );
+    let r = c
+        .request(Method::GET, &rec, &[("authorization", auth)], vec![])
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    assert_eq!(r.json()["pseudonym"], p.pseudonym.to_hex());
+    assert_eq!(r.json()["kind"], "sealed-text");
+    let got = B64
+        .decode(r.json()["ciphertext"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(got, ciphertext);
+    let opened = minimis_seal::open(
+        &SealedCheckIn::try_from(got).unwrap(),
+        epoch,
+        &h.world.agency,
+        h.world.oversight.as_ref(),
+        h.world.policy.max_note_bytes(),
+    )
+    .unwrap();
+    assert_eq!(opened.note.expose(), canary);
+    assert_eq!(opened.challenge_id, ch.id);
+
+    // At the epoch's content deadline the text goes with the epoch's records; the link
+    // stays on the row.
+    h.clock.set(h.world.policy.content_deadline(epoch));
+    assert_eq!(h.running.tick().await.unwrap().purged_texts, 1);
+    let auth = custodian_auth(
+        &h.world.agency_key,
+        CustodianRole::Agency,
+        "GET",
+        &rec,
+        h.clock_now(),
+        b"",
+    );
+    let r = c
+        .request(Method::GET, &rec, &[("authorization", auth)], vec![])
+        .await
+        .unwrap();
+    assert_eq!(r.code(), "unknown_record");
+    let r = read_row(&mut officer, ch.id).await;
+    assert_eq!(r.json()["failure_report"]["text"], link);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chk_24_a_resolution_has_a_reason_is_logged_and_not_excused_needs_the_report_read() {
+    let h = Harness::start().await;
+    let mut officer = h.officer_client().await;
+    let p = h.enroll(&mut officer).await;
+    let q = h.enroll(&mut officer).await;
+    h.running.tick().await.unwrap();
+    let mut c = h.client().await;
+    let cp = h.challenges(&mut c, &p).await.remove(0).challenge;
+    let cq = h.challenges(&mut c, &q).await.remove(0).challenge;
+    let body = serde_json::json!({"challenge_id": cp.id, "category": "no-network"});
+    let r = device_post(&h, &mut c, &p, &reports_path(&p), &body).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.json());
+    h.clock.advance(4 * 3_600);
+    assert_eq!(h.running.tick().await.unwrap().missed, 2);
+    let before = h.db_digest();
+
+    // A reason code is required, and must be one the spec lists and the row supports.
+    let res = format!("/v1/ledger/{}/resolution", cp.id);
+    for (body, status, code) in [
+        (
+            r#"{"resolution":"excused-other"}"#,
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            r#"{"resolution":"excused-other","reason":"illness"}"#,
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            r#"{"resolution":"excused-other","reason":"no-account","officer":"x"}"#,
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+    ] {
+        let r = officer.post(&res, body.as_bytes().to_vec()).await.unwrap();
+        assert_eq!((r.status, r.code().as_str()), (status, code), "{body}");
+    }
+    let r = resolve(
+        &mut officer,
+        cp.id,
+        "excused-other",
+        "participant-statement",
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "reason_not_on_row")
+    );
+    // Not excused, over a failure report nobody has read: refused.
+    let r = resolve(&mut officer, cp.id, "not-excused", "failure-report").await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::CONFLICT, "report_not_read")
+    );
+    let r = c.get(&format!("/v1/ledger/{}", cp.id)).await.unwrap();
+    assert_eq!(r.code(), "client_certificate_required", "officers only");
+    let r = read_row(&mut officer, ChallengeId::from_bytes([0x42; 16])).await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::NOT_FOUND, "unknown_challenge")
+    );
+    assert_eq!(h.db_digest(), before, "refusals change nothing");
+
+    // The officer reads the row and its report; a statement filed after that makes it
+    // unread again; once read again, the resolution goes through.
+    let r = read_row(&mut officer, cp.id).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["failure_report"]["category"], "no-network");
+    let body = serde_json::json!({"challenge_id": cp.id, "category": "explanation",
+        "text": sealed_text(&h, cp.id, "no tenía señal en el trabajo")});
+    let r = device_post(&h, &mut c, &p, &statements_path(&p), &body).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.json());
+    let r = resolve(&mut officer, cp.id, "not-excused", "failure-report").await;
+    assert_eq!(
+        r.code(),
+        "report_not_read",
+        "the statement came after the read"
+    );
+    let r = read_row(&mut officer, cp.id).await;
+    assert_eq!(r.json()["statements"][0]["category"], "explanation");
+    let r = resolve(&mut officer, cp.id, "not-excused", "failure-report").await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    // A row with no report or statement needs no read.
+    let r = resolve(&mut officer, cq.id, "excused-technical", "operator-outage").await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+
+    // The ledger keeps who and why; the log keeps the decision and why, under the tag.
+    let r = read_row(&mut officer, cp.id).await.json();
+    assert_eq!(r["resolved_by"], "officer-0001");
+    assert_eq!(r["resolution_reason"], "failure-report");
+    assert_eq!(
+        own_ledger(&h, &mut c, &p).await[0]["resolution_reason"],
+        "failure-report"
+    );
+    let epoch = h.world.now_epoch();
+    let resolved = row_resolutions(&log_entries(&h, &mut c).await);
+    use minimis_log::entry::{Resolution, ResolutionReason};
+    assert_eq!(
+        resolved,
+        vec![
+            minimis_log::LogEntry::RowResolved {
+                tag: p.tags.tag(&p.pseudonym, epoch),
+                challenge: cp.id,
+                epoch,
+                resolution: Resolution::NotExcused,
+                reason: ResolutionReason::FailureReport,
+            },
+            minimis_log::LogEntry::RowResolved {
+                tag: q.tags.tag(&q.pseudonym, epoch),
+                challenge: cq.id,
+                epoch,
+                resolution: Resolution::ExcusedTechnical,
+                reason: ResolutionReason::OperatorOutage,
+            },
+        ]
+    );
+    for e in &resolved {
+        let bytes = e.encode();
+        assert!(
+            !bytes.windows(12).any(|w| w == b"officer-0001"),
+            "the public entry names no officer"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chk_26_presence_and_zone_results_do_not_change_the_ledger_state() {
+    let h = Harness::start().await;
+    let mut officer = h.officer_client().await;
+    let results = [
+        (ZoneResult::Inside, PresenceResult::Confirmed),
+        (ZoneResult::Inside, PresenceResult::NotConfirmed),
+        (ZoneResult::Inside, PresenceResult::Unavailable),
+        (ZoneResult::Unavailable, PresenceResult::Confirmed),
+        (ZoneResult::Unavailable, PresenceResult::Unavailable),
+        (ZoneResult::Outside, PresenceResult::NotConfirmed),
+    ];
+    let mut people = Vec::new();
+    for _ in 0..2 * results.len() {
+        people.push(h.enroll(&mut officer).await);
+    }
+    h.running.tick().await.unwrap();
+    let mut c = h.client().await;
+    let mut challenges = Vec::new();
+    for p in &people {
+        challenges.push(h.challenges(&mut c, p).await.remove(0).challenge);
+    }
+    // The first half arrive in the window, the second in the grace period: the state is
+    // set by when they arrive, and the sealed results, which the server cannot read, do
+    // not count.
+    let (on_time, late) = people.split_at(results.len());
+    for (i, (p, (zone, presence))) in on_time.iter().zip(results).enumerate() {
+        let env = envelope_with(&h, p, &challenges[i], zone, presence);
+        let r = checkin(&mut c, &env).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+        assert_eq!(
+            r.json()["state"]["state"],
+            "on-time",
+            "{zone:?} {presence:?}"
+        );
+    }
+    h.clock.set(challenges[0].window_end.plus(59 * 60));
+    for (i, (p, (zone, presence))) in late.iter().zip(results).enumerate() {
+        let env = envelope_with(&h, p, &challenges[results.len() + i], zone, presence);
+        let r = checkin(&mut c, &env).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+        assert_eq!(r.json()["state"]["state"], "late", "{zone:?} {presence:?}");
+    }
+    h.clock.advance(3_600);
+    assert_eq!(h.running.tick().await.unwrap().missed, 0, "all received");
+    for (i, p) in people.iter().enumerate() {
+        let want = if i < results.len() { "on-time" } else { "late" };
+        assert_eq!(own_ledger(&h, &mut c, p).await[0]["state"]["state"], want);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acc_12_a_statement_is_kept_with_its_row_and_an_officer_sees_both() {
+    let h = Harness::start().await;
+    let mut officer = h.officer_client().await;
+    let p = h.enroll(&mut officer).await;
+    let q = h.enroll(&mut officer).await;
+    h.running.tick().await.unwrap();
+    let mut c = h.client().await;
+    let cp = h.challenges(&mut c, &p).await.remove(0).challenge;
+    let cq = h.challenges(&mut c, &q).await.remove(0).challenge;
+    // p checks in on time; q misses, and an officer excuses it.
+    let env = h.envelope(&p, &cp, "");
+    assert_eq!(checkin(&mut c, &env).await.status, StatusCode::CREATED);
+    let text = sealed_text(&h, cp.id, "the time on this row is wrong");
+    h.clock.set(cq.window_end.plus(2 * 3_600));
+    assert_eq!(h.running.tick().await.unwrap().missed, 1);
+    let r = resolve(&mut officer, cq.id, "excused-other", "agency-contact").await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    // Statements on an on-time row and on a resolved row: any row of one's own ledger.
+    let path = statements_path(&p);
+    let first = serde_json::json!({"challenge_id": cp.id, "category": "correction", "text": text});
+    let r = device_post(&h, &mut c, &p, &path, &first).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.json());
+    let second = serde_json::json!({"challenge_id": cp.id, "category": "other"});
+    let r = device_post(&h, &mut c, &p, &path, &second).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.json());
+    let dispute = serde_json::json!({"challenge_id": cq.id, "category": "dispute"});
+    let r = device_post(&h, &mut c, &q, &statements_path(&q), &dispute).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.json());
+
+    // The row is as it was, with the statements beside it, for the participant and for
+    // the officer who reads it.
+    let link = {
+        let ct = B64.decode(text["ciphertext"].as_str().unwrap()).unwrap();
+        let ct = SealedCheckIn::try_from(ct).unwrap();
+        let id =
+            minimis_server::store::sealed_text_id(&p.pseudonym, &cp.id, h.world.now_epoch(), &ct);
+        serde_json::json!({"id": id.to_hex(), "epoch": h.world.now_epoch().get()})
+    };
+    let want = serde_json::json!([
+        {"category": "correction", "text": link},
+        {"category": "other", "text": null},
+    ]);
+    let mine = &own_ledger(&h, &mut c, &p).await[0];
+    assert_eq!(
+        mine["state"]["state"], "on-time",
+        "the original row is kept"
+    );
+    assert_eq!(mine["statements"], want);
+    let r = read_row(&mut officer, cp.id).await.json();
+    assert_eq!(r["state"]["state"], "on-time");
+    assert_eq!(r["statements"], want);
+    let r = read_row(&mut officer, cq.id).await.json();
+    assert_eq!(
+        r["state"],
+        serde_json::json!({"state": "resolved", "resolution": "excused-other"})
+    );
+    assert_eq!(r["resolution_reason"], "agency-contact");
+    assert_eq!(
+        r["statements"],
+        serde_json::json!([{"category": "dispute", "text": null}])
+    );
+
+    // Refusals change nothing: another's row, an unknown category, an extra field, no
+    // signature; the same statement again is a retry; the ninth is refused.
+    let before = h.db_digest();
+    for (who, body, status, code) in [
+        (
+            &q,
+            serde_json::json!({"challenge_id": cp.id, "category": "dispute"}),
+            StatusCode::FORBIDDEN,
+            "challenge_not_yours",
+        ),
+        (
+            &p,
+            serde_json::json!({"challenge_id": cp.id, "category": "complaint"}),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+        (
+            &p,
+            serde_json::json!({"challenge_id": cp.id, "category": "other", "photo": "…"}),
+            StatusCode::BAD_REQUEST,
+            "malformed",
+        ),
+    ] {
+        let r = device_post(&h, &mut c, who, &statements_path(who), &body).await;
+        assert_eq!((r.status, r.code().as_str()), (status, code), "{body}");
+    }
+    let r = c
+        .post(&path, serde_json::to_vec(&second).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.code(), "missing_authorization");
+    let r = device_post(&h, &mut c, &p, &path, &second).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(h.db_digest(), before, "refusals and a retry change nothing");
+    for i in 0..6 {
+        let t = sealed_text(&h, cp.id, &format!("more {i}"));
+        let body = serde_json::json!({"challenge_id": cp.id, "category": "other", "text": t});
+        let r = device_post(&h, &mut c, &p, &path, &body).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.json());
+    }
+    let before = h.db_digest();
+    let r = device_post(&h, &mut c, &p, &path, &first.clone()).await;
+    assert_eq!(
+        r.status,
+        StatusCode::NO_CONTENT,
+        "a retry of a kept statement"
+    );
+    let ninth = serde_json::json!({"challenge_id": cp.id, "category": "dispute"});
+    let r = device_post(&h, &mut c, &p, &path, &ninth).await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::CONFLICT, "statement_limit")
+    );
+    assert_eq!(h.db_digest(), before);
+    assert_eq!(
+        own_ledger(&h, &mut c, &p).await[0]["statements"]
+            .as_array()
+            .unwrap()
+            .len(),
+        8,
+        "nothing acknowledged is lost"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ret_20_a_closed_enrollment_is_purged_at_its_deadline_and_the_purge_logged() {
+    let h = Harness::start().await;
+    let mut officer = h.officer_client().await;
+    let p = h.enroll(&mut officer).await;
+    let keep = h.enroll(&mut officer).await;
+    h.running.tick().await.unwrap();
+    let mut c = h.client().await;
+    let ch = h.challenges(&mut c, &p).await.remove(0).challenge;
+    let env = h.envelope(&p, &ch, "");
+    assert_eq!(checkin(&mut c, &env).await.status, StatusCode::CREATED);
+    let body = serde_json::json!({"challenge_id": ch.id, "category": "explanation",
+        "text": sealed_text(&h, ch.id, "llegué tarde por el autobús")});
+    let r = device_post(&h, &mut c, &p, &statements_path(&p), &body).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.json());
+    assert_eq!(read_row(&mut officer, ch.id).await.status, StatusCode::OK);
+    let r = officer
+        .post(&format!("/v1/enrollments/{}/close", p.pseudonym), vec![])
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let closed_at = h.clock_now();
+    let close_epoch = h.world.policy.epoch_at(closed_at).unwrap();
+    let days = i64::from(h.world.policy.ledger_retention_days());
+    h.clock.set(closed_at.plus(days * 86_400));
+    let report = h.running.tick().await.unwrap();
+    assert_eq!(report.purged_participants, 0, "not before the deadline");
+    assert_eq!(
+        (report.purged_records, report.purged_texts),
+        (1, 1),
+        "content went first"
+    );
+    h.clock.set(closed_at.plus(days * 86_400 + 1));
+    let purged_at = h.clock_now();
+    assert_eq!(h.running.tick().await.unwrap().purged_participants, 1);
+    assert_eq!(
+        h.running.tick().await.unwrap().purged_participants,
+        0,
+        "a second sweep does nothing"
+    );
+
+    // Nothing of the participant is left: no value anywhere holds the pseudonym, the
+    // device key or the tag key, and no statement, read or text remains.
+    let conn = rusqlite::Connection::open(h.dir.path().join("data/minimis.sqlite3")).unwrap();
+    let needles: [(&str, Vec<u8>); 3] = [
+        ("pseudonym", p.pseudonym.as_bytes().to_vec()),
+        ("device key", p.device.public_key().as_bytes().to_vec()),
+        ("tag key", p.tags.expose_secret().to_vec()),
+    ];
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for t in &tables {
+        let mut st = conn.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
+        let n = st.column_count();
+        let mut rows = st.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            for i in 0..n {
+                let bytes = match row.get::<_, rusqlite::types::Value>(i).unwrap() {
+                    rusqlite::types::Value::Blob(b) => b,
+                    rusqlite::types::Value::Text(s) => s.into_bytes(),
+                    _ => continue,
+                };
+                for (what, needle) in &needles {
+                    assert!(
+                        !bytes.windows(needle.len()).any(|w| w == needle.as_slice()),
+                        "table {t} still holds the {what}"
+                    );
+                }
+            }
+        }
+    }
+    for t in ["statements", "ledger_reads", "sealed_texts"] {
+        let n: i64 = conn
+            .query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0, "{t}");
+    }
+    let kept: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM participants WHERE pseudonym = ?1",
+            [keep.pseudonym.as_bytes().as_slice()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept, 1, "an open enrollment is untouched");
+    let path = format!("/v1/participants/{}/ledger", p.pseudonym);
+    let r = c
+        .signed(
+            Method::GET,
+            &path,
+            &p.pseudonym,
+            &p.device,
+            h.clock_now(),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.code(),
+        "unknown_participant",
+        "the device key is gone too"
+    );
+
+    // The purge is logged once, under the tag and epoch of the enrollment's closing, so
+    // that an auditor pairs the two and checks the deadline (AUD-5).
+    let entries = log_entries(&h, &mut c).await;
+    let tag = p.tags.tag(&p.pseudonym, close_epoch);
+    assert!(entries.contains(&minimis_log::LogEntry::EnrollmentClosed {
+        tag,
+        epoch: close_epoch
+    }));
+    let purges: Vec<_> = entries
+        .iter()
+        .filter(|e| matches!(e, minimis_log::LogEntry::LedgerPurged { .. }))
+        .collect();
+    assert_eq!(
+        purges,
+        vec![&minimis_log::LogEntry::LedgerPurged {
+            tag,
+            epoch: close_epoch,
+            purged_at,
+        }]
+    );
+    // And the auditor, from the log alone, finds the purge paired and on time.
+    use minimis_audit::LogSource as _;
+    let keys = c.get("/v1/keys").await.unwrap().json();
+    let log_key: minimis_log::VerifierKey = keys["log"].as_str().unwrap().parse().unwrap();
+    let dir = h.dir.path().join("audited");
+    fetch_log(&mut c, &dir).await;
+    let storage = minimis_audit::DirSource::new(&dir).fetch().unwrap();
+    let deadline = h.world.policy.epoch_end(close_epoch).plus(days * 86_400);
+    assert!(purged_at <= deadline);
+    let report = minimis_audit::Auditor::new(log_key, deadline.plus(1))
+        .policy(h.world.policy.clone())
+        .audit(storage, None)
+        .unwrap();
+    let check = report.check(minimis_audit::CheckId::LedgersPurged).unwrap();
+    assert!(check.holds(), "{:?}", check.violations);
+    assert_eq!(report.counts().ledgers_due, 1);
 }

@@ -48,6 +48,8 @@ pub enum CheckId {
     KeysDestroyed,
     /// Records purged by their deadline (AUD-5).
     RecordsPurged,
+    /// Closed enrollments' ledgers purged by their deadline (AUD-5, RET-20).
+    LedgersPurged,
     /// Accesses name an allowed purpose and legal basis, by a named custodian (AUD-6).
     AccessJustified,
     /// An oversight access follows the agency's (AUD-6).
@@ -65,10 +67,11 @@ pub enum CheckId {
 impl CheckId {
     /// The checks of every run, in report order (participant mode adds
     /// [`CheckId::ParticipantSchedule`]).
-    pub const POLICY: [Self; 8] = [
+    pub const POLICY: [Self; 9] = [
         Self::Challenges,
         Self::KeysDestroyed,
         Self::RecordsPurged,
+        Self::LedgersPurged,
         Self::AccessJustified,
         Self::AccessOrder,
         Self::NoAccessAfterDestruction,
@@ -82,6 +85,7 @@ impl CheckId {
             Self::Challenges => "challenges within the schedule caps",
             Self::KeysDestroyed => "keys destroyed by their deadline",
             Self::RecordsPurged => "records purged by their deadline",
+            Self::LedgersPurged => "ledgers purged by their deadline",
             Self::AccessJustified => "accesses name an allowed purpose",
             Self::AccessOrder => "oversight opens after the agency",
             Self::NoAccessAfterDestruction => "no access after destruction",
@@ -97,6 +101,7 @@ impl CheckId {
             Self::Challenges => &["AUD-4", "CHL-2", "CHL-3", "CHL-4"],
             Self::KeysDestroyed => &["AUD-5", "RET-1"],
             Self::RecordsPurged => &["AUD-5", "LOG-30"],
+            Self::LedgersPurged => &["AUD-5", "RET-20"],
             Self::AccessJustified => &["AUD-6", "ACC-2"],
             Self::AccessOrder => &["AUD-6", "ACC-7"],
             Self::NoAccessAfterDestruction => &["AUD-6", "RET-2"],
@@ -273,6 +278,48 @@ pub enum Violation {
         /// How many the entry says.
         count: u64,
     },
+    /// AUD-5: a closed enrollment whose ledger deadline passed with no `ledger purged`
+    /// entry for its tag and epoch (RET-20).
+    #[error(
+        "tag {tag}, epoch {epoch}: the enrollment closed and its ledger was not purged; deadline {deadline}"
+    )]
+    LedgerNotPurged {
+        /// The tag of the `enrollment closed` entry.
+        tag: ParticipantTag,
+        /// The epoch it closed in.
+        epoch: EpochId,
+        /// The deadline: the end of that epoch plus `retention.ledger_days`.
+        deadline: UnixTime,
+    },
+    /// AUD-5: a ledger purged after its deadline (RET-20).
+    #[error(
+        "entry {index}: tag {tag}, epoch {epoch}: ledger purged at {purged_at}, after the deadline {deadline}"
+    )]
+    LedgerPurgedLate {
+        /// The entry.
+        index: u64,
+        /// The tag.
+        tag: ParticipantTag,
+        /// The epoch the enrollment closed in.
+        epoch: EpochId,
+        /// The deadline.
+        deadline: UnixTime,
+        /// When it was purged.
+        purged_at: UnixTime,
+    },
+    /// AUD-5: a `ledger purged` entry that no earlier `enrollment closed` entry with the
+    /// same tag and epoch explains, or a second one for the same enrollment.
+    #[error(
+        "entry {index}: ledger purged for tag {tag}, epoch {epoch}, which closed no enrollment still to purge"
+    )]
+    LedgerPurgeUnexplained {
+        /// The entry.
+        index: u64,
+        /// The tag.
+        tag: ParticipantTag,
+        /// The epoch.
+        epoch: EpochId,
+    },
     /// AUD-6: an access whose purpose no published policy allows.
     #[error("entry {index}: purpose `{purpose}` is not allowed by the policy")]
     PurposeNotAllowed {
@@ -409,6 +456,9 @@ impl Violation {
             Self::RecordsNotPurged { .. }
             | Self::PurgedLate { .. }
             | Self::PurgeMismatch { .. } => CheckId::RecordsPurged,
+            Self::LedgerNotPurged { .. }
+            | Self::LedgerPurgedLate { .. }
+            | Self::LedgerPurgeUnexplained { .. } => CheckId::LedgersPurged,
             Self::PurposeNotAllowed { .. }
             | Self::LegalBasisNotAllowed { .. }
             | Self::UnknownCustodian { .. } => CheckId::AccessJustified,
@@ -445,6 +495,8 @@ pub struct Counts {
     pub epochs: u64,
     /// Epochs whose content deadline has passed.
     pub epochs_due: u64,
+    /// Closed enrollments whose ledger deadline has passed.
+    pub ledgers_due: u64,
     /// Distinct (tag, epoch) pairs that received challenges: participant-epochs.
     pub participant_epochs: u64,
     /// Ad-hoc challenges.
@@ -550,6 +602,13 @@ pub(crate) struct Checker<'a> {
     /// Check-in records not yet purged, by epoch.
     pending: HashMap<EpochId, Vec<RecordId>>,
     purges: Vec<Purge>,
+    /// `enrollment closed` entries not yet matched by a `ledger purged`, by tag and
+    /// epoch: how many.
+    closed: HashMap<(ParticipantTag, EpochId), u32>,
+    /// Every `enrollment closed` entry's tag and epoch, for the deadline check.
+    closes: Vec<(ParticipantTag, EpochId)>,
+    /// `ledger purged` entries that matched a close: index, tag, epoch, time.
+    ledger_purges: Vec<(u64, ParticipantTag, EpochId, UnixTime)>,
     holds: HashMap<HoldId, HoldState>,
     held: HashMap<RecordId, Vec<HoldId>>,
     agency_accesses: HashMap<AccessKey, u32>,
@@ -576,6 +635,9 @@ impl<'a> Checker<'a> {
             destroyed_epochs: HashMap::new(),
             pending: HashMap::new(),
             purges: Vec::new(),
+            closed: HashMap::new(),
+            closes: Vec::new(),
+            ledger_purges: Vec::new(),
             holds: HashMap::new(),
             held: HashMap::new(),
             agency_accesses: HashMap::new(),
@@ -623,7 +685,27 @@ impl<'a> Checker<'a> {
                     });
                 }
             }
-            LogEntry::EnrollmentClosed { epoch, .. } => {
+            LogEntry::EnrollmentClosed { tag, epoch } => {
+                self.epochs.insert(*epoch);
+                *self.closed.entry((*tag, *epoch)).or_default() += 1;
+                self.closes.push((*tag, *epoch));
+            }
+            LogEntry::LedgerPurged {
+                tag,
+                epoch,
+                purged_at,
+            } => match self.closed.get_mut(&(*tag, *epoch)) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    self.ledger_purges.push((index, *tag, *epoch, *purged_at));
+                }
+                _ => self.violations.push(Violation::LedgerPurgeUnexplained {
+                    index,
+                    tag: *tag,
+                    epoch: *epoch,
+                }),
+            },
+            LogEntry::RowResolved { epoch, .. } => {
                 self.epochs.insert(*epoch);
             }
             LogEntry::ChallengeIssued {
@@ -928,6 +1010,19 @@ impl<'a> Checker<'a> {
             .max()
     }
 
+    /// The ledger deadline of an enrollment closed in `epoch` under the most permissive
+    /// published policy: the end of the epoch (the latest it can have closed) plus
+    /// `retention.ledger_days` (RET-20).
+    fn ledger_deadline(&self, epoch: EpochId) -> Option<UnixTime> {
+        self.published
+            .iter()
+            .map(|p| {
+                p.epoch_end(epoch)
+                    .plus(i64::from(p.ledger_retention_days()) * 86_400)
+            })
+            .max()
+    }
+
     /// The checks that need the whole log; then the violations, the counts and the
     /// caps applied.
     pub(crate) fn finish(mut self) -> Findings<'a> {
@@ -1069,6 +1164,52 @@ impl<'a> Checker<'a> {
             }
         }
         self.violations.extend(late);
+
+        // AUD-5, RET-20: every closed enrollment's ledger, by its deadline.
+        let mut ledgers = Vec::new();
+        let mut ledgers_due = 0u64;
+        for &(_, epoch) in &self.closes {
+            if self.ledger_deadline(epoch).is_some_and(|d| d < now) {
+                ledgers_due += 1;
+            }
+        }
+        let mut unmatched: Vec<(ParticipantTag, EpochId, u32)> = self
+            .closed
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|((t, e), n)| (*t, *e, *n))
+            .collect();
+        unmatched.sort_by_key(|(t, e, _)| (*e, *t));
+        for (tag, epoch, n) in unmatched {
+            let Some(deadline) = self.ledger_deadline(epoch) else {
+                continue;
+            };
+            if deadline < now {
+                for _ in 0..n {
+                    ledgers.push(Violation::LedgerNotPurged {
+                        tag,
+                        epoch,
+                        deadline,
+                    });
+                }
+            }
+        }
+        for &(index, tag, epoch, purged_at) in &self.ledger_purges {
+            let Some(deadline) = self.ledger_deadline(epoch) else {
+                continue;
+            };
+            if purged_at > deadline {
+                ledgers.push(Violation::LedgerPurgedLate {
+                    index,
+                    tag,
+                    epoch,
+                    deadline,
+                    purged_at,
+                });
+            }
+        }
+        self.violations.extend(ledgers);
+        self.counts.ledgers_due = ledgers_due;
         self.counts.epochs = self.epochs.len() as u64;
         self.counts.epochs_due = due;
         self.counts.participant_epochs = self.challenges.len() as u64;

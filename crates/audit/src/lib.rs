@@ -14,6 +14,11 @@
 //! 3. in participant mode, the participant's own entries and their challenges against
 //!    their own schedule (**AUD-11**).
 //!
+//! Beside the audit: a vendor's declared data inventory held against the specification,
+//! each gap with the requirement it fails ([`inventory`], `minimis compare`, **AUD-20** to
+//! **AUD-26**), and the audit written as one self-contained HTML report for policymakers
+//! ([`html`], `minimis audit report`, **AUD-27** to **AUD-29**).
+//!
 //! Spec: `spec/audit.md`. One pass over the log does it all: the entries are handed to
 //! the checks as the tiles are verified.
 //!
@@ -43,15 +48,20 @@
 #![warn(clippy::unwrap_used)]
 
 mod checks;
+pub mod html;
+pub mod inventory;
 pub mod layout;
 mod participant;
 mod report;
+pub mod series;
 pub mod state;
 pub mod synthetic;
 mod time;
 mod verify;
 
 pub use checks::{Caps, CheckId, Counts, MAX_WINDOW_SECONDS, Violation, local_days_in_epoch};
+pub use html::{LogFigures, ReportInputs};
+pub use inventory::{Comparison, Finding, Gap, Inventory, InventoryError};
 pub use layout::{
     DirSource, ExportDir, LayoutError, LogSource, SourceError, WriteExportError, write_export,
 };

@@ -4,8 +4,9 @@
 //!
 //! The participant's tag for epoch `e` is `HMAC-SHA-256(tag_key, "minimis/v1 tag\n" ||
 //! pseudonym || e)` (**ENR-3**): the auditor recomputes it for each epoch the log names
-//! and keeps the entries that carry it, then the accesses, refusals, holds, purges and
-//! destructions that concern the records of those entries. The tag key and the
+//! and keeps the entries that carry it (resolutions of their rows and the purge of their
+//! ledger included), then the accesses, refusals, holds, purges and destructions that
+//! concern the records of those entries. The tag key and the
 //! pseudonym never appear in the output (**AUD-10**).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -246,6 +247,37 @@ impl<'a> Tracker<'a> {
                         short(record.as_bytes()),
                         short(challenge.as_bytes())
                     ),
+                );
+            }
+            LogEntry::RowResolved {
+                tag,
+                challenge,
+                epoch,
+                resolution,
+                reason,
+            } if self.is_mine(tag, *epoch) => {
+                self.push(
+                    index,
+                    entry,
+                    *epoch,
+                    None,
+                    format!(
+                        "the row of challenge {}… resolved {resolution} ({reason})",
+                        short(challenge.as_bytes())
+                    ),
+                );
+            }
+            LogEntry::LedgerPurged {
+                tag,
+                epoch,
+                purged_at,
+            } if self.is_mine(tag, *epoch) => {
+                self.push(
+                    index,
+                    entry,
+                    *epoch,
+                    Some(*purged_at),
+                    "my ledger, schedule, pseudonym and keys deleted by the operator".to_owned(),
                 );
             }
             LogEntry::ContentAccessed(a) => {

@@ -144,6 +144,15 @@ impl Report {
                             "records"
                         )
                     ),
+                    CheckId::LedgersPurged => format!(
+                        "{} past the deadline, {}",
+                        plural(c.ledgers_due, "closed enrollment", "closed enrollments"),
+                        plural(
+                            c.of(minimis_log::EntryType::LedgerPurged),
+                            "ledger purge",
+                            "ledger purges"
+                        )
+                    ),
                     CheckId::AccessJustified | CheckId::AccessOrder => format!(
                         "{}, {}",
                         plural(
@@ -252,6 +261,32 @@ impl Report {
     /// How it relates to the last run's.
     pub fn consistency(&self) -> Consistency {
         self.consistency
+    }
+
+    /// The witnesses' cosignatures that verified.
+    pub fn cosignatures(&self) -> &[VerifiedCosignature] {
+        &self.cosignatures
+    }
+
+    /// How many witnesses' cosignatures were required.
+    pub fn witnesses_required(&self) -> usize {
+        self.witnesses_required
+    }
+
+    /// The policies the log publishes that the auditor was given.
+    pub fn policies(&self) -> &[PolicyInfo] {
+        &self.policies
+    }
+
+    /// The caps the challenges were checked against (the most permissive published
+    /// policy's); `None` when the log publishes no policy.
+    pub fn caps(&self) -> Option<Caps> {
+        self.caps
+    }
+
+    /// The time the deadlines were checked against.
+    pub fn now(&self) -> UnixTime {
+        self.now
     }
 
     /// The state to keep for the next run (**AUD-2**): this checkpoint, the log key and

@@ -293,14 +293,14 @@ fn aud_3_a_checkpoint_over_another_root_does_not_verify() {
 fn aud_3_an_entry_that_is_not_a_minimis_entry_does_not_verify() {
     let h = history();
     let mut log = SignedLog::build(&h.entries[..500], 1_000);
-    log.append_bytes(&[b"\x0cnot an entry".to_vec()]);
+    log.append_bytes(&[b"\xffnot an entry".to_vec()]);
     let e = verify_error(auditor(&log, &h).audit(log.storage(), None));
     assert!(
         matches!(
             e,
             VerifyError::MalformedEntry {
                 index: 500,
-                error: EntryDecodeError::UnknownType { code: 0x0c }
+                error: EntryDecodeError::UnknownType { code: 0xff }
             }
         ),
         "{e}"
@@ -774,6 +774,88 @@ fn aud_5_missing_late_and_partial_purges_are_detected() {
             count: fewer
         }),
         "{v:#?}"
+    );
+}
+
+/// The violations of the ledger check, auditing `entries` at `now`.
+fn ledger_violations(entries: &[LogEntry], h: &History, now: UnixTime) -> Vec<Violation> {
+    let log = SignedLog::build(entries, 1_000);
+    let report = Auditor::new(log.log_key.clone(), now)
+        .witness(log.witness_key.clone())
+        .policy(h.policy.clone())
+        .audit(log.storage(), None)
+        .unwrap();
+    report
+        .check(CheckId::LedgersPurged)
+        .unwrap()
+        .violations
+        .clone()
+}
+
+#[test]
+fn aud_5_ret_20_a_closed_enrollments_ledger_must_be_purged_by_its_deadline() {
+    let h = history();
+    let (_, tag, epoch, _) = first_challenge(&h.entries);
+    let deadline = h
+        .policy
+        .epoch_end(epoch)
+        .plus(i64::from(h.policy.ledger_retention_days()) * 86_400);
+    let closed = LogEntry::EnrollmentClosed { tag, epoch };
+    let purged = |at: UnixTime| LogEntry::LedgerPurged {
+        tag,
+        epoch,
+        purged_at: at,
+    };
+    let mut entries = h.entries.clone();
+    entries.push(closed.clone());
+    // Not due before the deadline; due, and missing, after it.
+    assert_eq!(ledger_violations(&entries, &h, deadline), []);
+    assert_eq!(
+        ledger_violations(&entries, &h, deadline.plus(1)),
+        [Violation::LedgerNotPurged {
+            tag,
+            epoch,
+            deadline
+        }]
+    );
+    // Purged by the deadline: holds; after it: late.
+    let mut on_time = entries.clone();
+    on_time.push(purged(deadline));
+    assert_eq!(ledger_violations(&on_time, &h, deadline.plus(86_400)), []);
+    let log = SignedLog::build(&on_time, 1_000);
+    let report = Auditor::new(log.log_key.clone(), deadline.plus(86_400))
+        .witness(log.witness_key.clone())
+        .policy(h.policy.clone())
+        .audit(log.storage(), None)
+        .unwrap();
+    assert_eq!(report.counts().ledgers_due, 1);
+    let mut late = entries.clone();
+    late.push(purged(deadline.plus(1)));
+    let index = late.len() as u64 - 1;
+    assert_eq!(
+        ledger_violations(&late, &h, deadline.plus(86_400)),
+        [Violation::LedgerPurgedLate {
+            index,
+            tag,
+            epoch,
+            deadline,
+            purged_at: deadline.plus(1)
+        }]
+    );
+    // A purge no closing explains, and a second purge of one closing.
+    let mut stray = h.entries.clone();
+    stray.push(purged(deadline));
+    let index = stray.len() as u64 - 1;
+    assert_eq!(
+        ledger_violations(&stray, &h, deadline.plus(86_400)),
+        [Violation::LedgerPurgeUnexplained { index, tag, epoch }]
+    );
+    let mut twice = on_time.clone();
+    twice.push(purged(deadline));
+    let index = twice.len() as u64 - 1;
+    assert_eq!(
+        ledger_violations(&twice, &h, deadline.plus(86_400)),
+        [Violation::LedgerPurgeUnexplained { index, tag, epoch }]
     );
 }
 
@@ -1379,5 +1461,57 @@ fn aud_12_the_spec_example_is_what_the_auditor_prints() {
     assert_eq!(
         example, table,
         "spec/audit.md must quote the auditor's table"
+    );
+}
+
+#[test]
+fn aud_11_participant_mode_lists_the_resolutions_of_my_rows_and_my_ledgers_purge() {
+    use minimis_log::entry::{Resolution, ResolutionReason};
+    let h = history();
+    let (key, pseudonym) = synthetic::participant(7);
+    let (other_key, other) = synthetic::participant(8);
+    let epoch = EpochId::new(2_955);
+    let resolved = |tag, n| LogEntry::RowResolved {
+        tag,
+        challenge: ChallengeId::from_bytes([n; 16]),
+        epoch,
+        resolution: Resolution::ExcusedTechnical,
+        reason: ResolutionReason::FailureReport,
+    };
+    let mine = key.tag(&pseudonym, epoch);
+    let mut entries = h.entries.clone();
+    entries.push(resolved(mine, 1));
+    entries.push(resolved(other_key.tag(&other, epoch), 2));
+    entries.push(LogEntry::EnrollmentClosed { tag: mine, epoch });
+    entries.push(LogEntry::LedgerPurged {
+        tag: mine,
+        epoch,
+        purged_at: h.now,
+    });
+    let log = SignedLog::build(&entries, 1_000);
+    let report = auditor(&log, &h)
+        .participant(participant(7))
+        .audit(log.storage(), None)
+        .unwrap();
+    let p = report.participant().unwrap();
+    let resolutions: Vec<_> = p
+        .entries
+        .iter()
+        .filter(|e| e.entry == "row-resolved")
+        .collect();
+    assert_eq!(resolutions.len(), 1, "mine only");
+    assert!(
+        resolutions[0]
+            .detail
+            .contains("resolved excused-technical (failure-report)"),
+        "{}",
+        resolutions[0].detail
+    );
+    assert_eq!(
+        p.entries
+            .iter()
+            .filter(|e| e.entry == "ledger-purged" && e.time == Some(h.now))
+            .count(),
+        1
     );
 }

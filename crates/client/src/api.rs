@@ -5,8 +5,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use minimis_crypto::{SigningKey, TagKey};
 use minimis_proto::{
-    ChallengeId, Envelope, EpochId, Pseudonym, PublicKey, Receipt, Schedule, SignedChallenge,
-    SignedEpochRecipient, UnixTime,
+    ChallengeId, Envelope, EpochId, Pseudonym, PublicKey, Receipt, RecordId, Schedule,
+    SignedChallenge, SignedEpochRecipient, UnixTime,
 };
 use serde::Deserialize;
 
@@ -248,6 +248,26 @@ impl<T: Transport> Api<T> {
         let body = serde_json::to_vec(envelope).map_err(|e| ApiError::Malformed(e.to_string()))?;
         let c: CheckedIn = decode(self.post("/v1/checkins".into(), body).await?, 201)?;
         Ok((c.receipt, c.state))
+    }
+
+    /// Fetches a fresh receipt for one of the device's records (CHK-30): against the
+    /// newest checkpoint the witness has cosigned once it covers the record, so a
+    /// provisional receipt can be traded for a witnessed one
+    /// ([`Device::keep_receipt`](crate::Device::keep_receipt)).
+    ///
+    /// # Errors
+    /// [`ApiError`].
+    pub async fn receipt(
+        &self,
+        device: &Device,
+        record: RecordId,
+        now: UnixTime,
+    ) -> Result<Receipt, ApiError> {
+        let path = format!("/v1/participants/{}/receipts/{record}", device.pseudonym());
+        decode(
+            self.signed(device, "GET", path, Vec::new(), now).await?,
+            200,
+        )
     }
 
     /// The device's ledger, as the server holds it.

@@ -3,6 +3,8 @@
 use std::fmt;
 
 use minimis_crypto::{SigningKey, TagKey};
+use minimis_log::cosignature::CosignatureError;
+use minimis_log::tlog_proof::TlogProofError;
 use minimis_log::{LogEntry, VerifierKey, verify_tlog_proof};
 use minimis_proto::{
     Challenge, ChallengeId, ChallengeKind, CheckInPayload, Envelope, EpochId, Note, Policy,
@@ -27,10 +29,11 @@ pub struct Enrollment {
     pub schedule: Schedule,
     /// The zone a court ordered, if any. Without one, no location fix is ever taken.
     pub zone: Option<Zone>,
-    /// The policy in force, and its text.
-    pub policy: Policy,
+    /// The policy in force (shared: every device of a simulation, or an app's screens,
+    /// can hold the same one).
+    pub policy: std::sync::Arc<Policy>,
     /// The policy file, as enrolled.
-    pub policy_text: String,
+    pub policy_text: std::sync::Arc<str>,
     /// The operator's challenge-signing key.
     pub operator_key: PublicKey,
     /// The log's verifier key, for receipts.
@@ -130,6 +133,24 @@ pub struct SentCheckIn {
     pub payload: CheckInPayload,
     /// The verified receipt, once the server answered.
     pub receipt: Option<Receipt>,
+    /// Whether the receipt carries every required witness's cosignature; a receipt
+    /// without them is provisional, until [`Device::keep_receipt`] takes a cosigned one
+    /// (CLI-12).
+    pub witnessed: bool,
+}
+
+/// What a kept receipt proves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptStatus {
+    /// Signed by the log, with every required witness's cosignature: the witness has
+    /// checked that this checkpoint extends every one it saw before, so the operator
+    /// cannot later show a log without this check-in to anyone who checks with the witness.
+    Witnessed,
+    /// Signed by the log only: the check-in is in the log the operator signed, but no
+    /// witness has vouched for that checkpoint yet. Fetch the receipt again later
+    /// ([`Device::provisional_receipts`]).
+    Provisional,
 }
 
 /// A technical-failure report's category (spec/failure.md CHK-23).
@@ -390,37 +411,72 @@ impl Device {
             epoch: envelope.epoch,
             payload,
             receipt: None,
+            witnessed: false,
         });
         Ok(envelope)
     }
 
     /// Verifies a receipt against the log's key and every required witness, for the
-    /// device's own check-in, and keeps it (the participant's proof of compliance).
+    /// device's own check-in, and keeps it (the participant's proof of compliance). A
+    /// receipt signed by the log but not yet cosigned by every required witness is kept as
+    /// provisional; a witnessed receipt is never replaced by a provisional one (CLI-12).
     ///
     /// # Errors
     /// [`ReceiptError`]; the receipt is not kept.
-    pub fn keep_receipt(&mut self, receipt: Receipt) -> Result<(), ReceiptError> {
+    pub fn keep_receipt(&mut self, receipt: Receipt) -> Result<ReceiptStatus, ReceiptError> {
         let i = self
             .sent
             .iter()
             .position(|s| s.record_id == receipt.record_id)
             .ok_or(ReceiptError::Unknown)?;
-        let s = &self.sent[i];
+        let status = self.receipt_status(&self.sent[i], &receipt)?;
+        let s = &mut self.sent[i];
+        if s.witnessed && status == ReceiptStatus::Provisional {
+            return Ok(ReceiptStatus::Witnessed);
+        }
+        s.receipt = Some(receipt);
+        s.witnessed = status == ReceiptStatus::Witnessed;
+        Ok(status)
+    }
+
+    /// Verifies `receipt` for the check-in `s`: witnessed, provisional, or refused.
+    pub(crate) fn receipt_status(
+        &self,
+        s: &SentCheckIn,
+        receipt: &Receipt,
+    ) -> Result<ReceiptStatus, ReceiptError> {
+        if receipt.record_id != s.record_id {
+            return Err(ReceiptError::Unknown);
+        }
         let entry = LogEntry::CheckInReceived {
             tag: self.tags.tag(&self.enrollment.pseudonym, s.epoch),
             record: s.record_id,
             challenge: s.challenge,
             epoch: s.epoch,
-        };
-        verify_tlog_proof(
-            receipt.tlog_proof.as_bytes(),
-            &entry.encode(),
-            &self.enrollment.log_key,
-            &self.enrollment.witnesses,
-        )
-        .map_err(|e| ReceiptError::Invalid(e.to_string()))?;
-        self.sent[i].receipt = Some(receipt);
-        Ok(())
+        }
+        .encode();
+        let text = receipt.tlog_proof.as_bytes();
+        let log_key = &self.enrollment.log_key;
+        match verify_tlog_proof(text, &entry, log_key, &self.enrollment.witnesses) {
+            Ok(_) => Ok(ReceiptStatus::Witnessed),
+            // Only a missing cosignature makes it provisional; a bad one is refused.
+            Err(TlogProofError::Cosignature(CosignatureError::Missing { .. })) => {
+                verify_tlog_proof(text, &entry, log_key, &[])
+                    .map_err(|e| ReceiptError::Invalid(e.to_string()))?;
+                Ok(ReceiptStatus::Provisional)
+            }
+            Err(e) => Err(ReceiptError::Invalid(e.to_string())),
+        }
+    }
+
+    /// The record ids of check-ins whose receipt is missing or provisional: fetch them
+    /// again (`GET /v1/participants/{p}/receipts/{record_id}`, CHK-30) until witnessed.
+    pub fn provisional_receipts(&self) -> Vec<RecordId> {
+        self.sent
+            .iter()
+            .filter(|s| !s.witnessed)
+            .map(|s| s.record_id)
+            .collect()
     }
 
     /// Records a check-in that could not be completed (CHK-22), to report at the next

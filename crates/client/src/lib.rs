@@ -65,5 +65,5 @@ pub mod transport;
 pub use api::{Api, ApiError};
 pub use device::{
     Accepted, CLOCK_SKEW, CheckInError, Device, Enrollment, Failure, FailureCategory, ReceiptError,
-    Refusal, Refused, SentCheckIn,
+    ReceiptStatus, Refusal, Refused, SentCheckIn,
 };

@@ -94,7 +94,7 @@ pub fn save(device: &Device, path: &Path, passphrase: &str) -> Result<(), StoreE
         pseudonym: e.pseudonym,
         schedule: e.schedule.clone(),
         zone: e.zone.as_ref().map(|z| z.geojson().to_owned()),
-        policy: e.policy_text.clone(),
+        policy: e.policy_text.to_string(),
         operator_key: e.operator_key,
         log_key: e.log_key.to_string(),
         witnesses: e.witnesses.iter().map(ToString::to_string).collect(),
@@ -195,8 +195,8 @@ pub fn load(path: &Path, passphrase: &str) -> Result<Device, StoreError> {
         pseudonym: f.pseudonym,
         schedule: f.schedule,
         zone,
-        policy,
-        policy_text: f.policy,
+        policy: policy.into(),
+        policy_text: f.policy.into(),
         operator_key: f.operator_key,
         log_key: vkey(&f.log_key)?,
         witnesses: f
@@ -226,6 +226,7 @@ pub fn load(path: &Path, passphrase: &str) -> Result<Device, StoreError> {
                     note: Note::new(s.note, max).map_err(|_| StoreError::Corrupt("note"))?,
                 },
                 receipt: s.receipt,
+                witnessed: false,
             })
         })
         .collect::<Result<_, StoreError>>()?;
@@ -233,6 +234,16 @@ pub fn load(path: &Path, passphrase: &str) -> Result<Device, StoreError> {
     device.accepted = f.accepted;
     device.refused = f.refused;
     device.sent = sent;
+    // Whether each receipt is witnessed is not stored: it is checked again.
+    for i in 0..device.sent.len() {
+        let s = &device.sent[i];
+        if let Some(r) = &s.receipt {
+            let status = device
+                .receipt_status(s, r)
+                .map_err(|_| StoreError::Corrupt("receipt"))?;
+            device.sent[i].witnessed = status == crate::device::ReceiptStatus::Witnessed;
+        }
+    }
     device.failures = f.failures;
     device.fixes_taken = f.fixes_taken;
     Ok(device)

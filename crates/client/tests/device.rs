@@ -60,8 +60,8 @@ fn setup(zone: bool, daily: u8, adhoc: u8) -> Setup {
         pseudonym: p.pseudonym,
         schedule,
         zone: zone.then(|| Zone::from_geojson(ZONE).unwrap()),
-        policy: world.policy.clone(),
-        policy_text: DEFAULT_POLICY_TOML.to_owned(),
+        policy: world.policy.clone().into(),
+        policy_text: DEFAULT_POLICY_TOML.into(),
         operator_key: operator.public_key(),
         log_key,
         witnesses: vec![],
@@ -452,4 +452,140 @@ fn chl_5_a_phone_that_was_off_when_the_window_opened_can_still_answer() {
     let c = challenge(&late, ChallengeKind::Scheduled, w.0, w, 1);
     let end = w.1.plus(late.world.policy.grace_seconds());
     assert_eq!(late.device.accept(c, end).unwrap_err(), Refusal::Stale);
+}
+
+/// A receipt signed by the log but not yet cosigned is kept as provisional; one the
+/// witness cosigned replaces it and is never replaced by a provisional one again; a receipt
+/// with a bad cosignature, or for another entry, is refused and changes nothing.
+#[test]
+fn chk_32_receipts_are_provisional_until_the_witness_cosigns() {
+    use minimis_client::{ReceiptError, ReceiptStatus};
+    use minimis_log::{Cosigner, KeyName, LogEntry, MemoryStorage, NoteSigner, Witness};
+
+    let probe = World::new(&[]);
+    let e = probe.policy.epoch_at(NOW).unwrap();
+    let world = World::new(&[e, e.next().unwrap()]);
+    let p = world.participant();
+    let tags = minimis_crypto::TagKey::from_bytes(zeroize::Zeroizing::new(*p.tags.expose_secret()));
+    let operator = SigningKey::from_seed(world.operator_key.expose_seed()).unwrap();
+    let log_signer = NoteSigner::new(
+        KeyName::new("test/log").unwrap(),
+        SigningKey::generate().unwrap(),
+    );
+    let cosigner = Cosigner::new(
+        KeyName::new("oversight.example/witness").unwrap(),
+        SigningKey::generate().unwrap(),
+    );
+    let enrollment = Enrollment {
+        pseudonym: p.pseudonym,
+        schedule: p.schedule.clone(),
+        zone: None,
+        policy: world.policy.clone().into(),
+        policy_text: DEFAULT_POLICY_TOML.into(),
+        operator_key: operator.public_key(),
+        log_key: log_signer.verifier_key(),
+        witnesses: vec![cosigner.verifier_key()],
+        custodians: world.custodian_keys(),
+    };
+    let mut s = Setup {
+        device: Device::new(enrollment, p.device, p.tags),
+        world,
+        operator,
+    };
+    let w = morning(&s);
+    let accepted = s
+        .device
+        .accept(challenge(&s, ChallengeKind::Scheduled, NOW, w, 1), NOW)
+        .unwrap();
+    let mut gps = Counting {
+        fixes: 0,
+        at: (0.0, 0.0),
+    };
+    let recipients = s.world.published(s.world.now_epoch());
+    s.device
+        .check_in(accepted, &mut gps, &mut NotRequired, "", &recipients, NOW)
+        .unwrap();
+    let sent = s.device.sent()[0].clone();
+
+    // The operator logs the check-in, as the server does.
+    let entry = LogEntry::CheckInReceived {
+        tag: tags.tag(&s.device.pseudonym(), sent.epoch),
+        record: sent.record_id,
+        challenge: sent.challenge,
+        epoch: sent.epoch,
+    };
+    let other = LogEntry::PolicyPublished {
+        policy: s.world.policy.hash(),
+    };
+    let mut log = minimis_log::Log::create(MemoryStorage::default(), log_signer).unwrap();
+    log.append_entries(&[other, entry]).unwrap();
+    let receipt = |log: &minimis_log::Log<MemoryStorage>, index| Receipt {
+        record_id: sent.record_id,
+        tlog_proof: log.tlog_proof(index).unwrap().to_string(),
+    };
+
+    // Uncosigned: provisional, and still to fetch again.
+    let provisional = receipt(&log, 1);
+    assert_eq!(
+        s.device.keep_receipt(provisional.clone()).unwrap(),
+        ReceiptStatus::Provisional
+    );
+    assert!(!s.device.sent()[0].witnessed);
+    assert_eq!(s.device.provisional_receipts(), vec![sent.record_id]);
+
+    // A proof of another entry is refused, even though the log signed it.
+    let wrong = Receipt {
+        record_id: sent.record_id,
+        tlog_proof: log.tlog_proof(0).unwrap().to_string(),
+    };
+    assert!(matches!(
+        s.device.keep_receipt(wrong),
+        Err(ReceiptError::Invalid(_))
+    ));
+    assert_eq!(s.device.sent()[0].receipt.as_ref(), Some(&provisional));
+
+    // The witness cosigns: the receipt fetched again is witnessed.
+    let mut witness = Witness::new(cosigner, log.verifier_key()).unwrap();
+    let sig = witness
+        .cosign(log.checkpoint().to_string().as_bytes(), &[], NOW)
+        .unwrap();
+    log.add_cosignature(sig, &witness.verifier_key()).unwrap();
+    let witnessed = receipt(&log, 1);
+
+    // A cosignature that does not verify is refused, not taken as provisional.
+    let text = witnessed.tlog_proof.clone();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("— oversight.example/witness "))
+        .unwrap();
+    let b64 = line.rsplit(' ').next().unwrap();
+    use base64::Engine as _;
+    let mut raw = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    let last = raw.len() - 1;
+    raw[last] ^= 1;
+    let forged = Receipt {
+        record_id: sent.record_id,
+        tlog_proof: text.replace(b64, &base64::engine::general_purpose::STANDARD.encode(&raw)),
+    };
+    assert!(matches!(
+        s.device.keep_receipt(forged),
+        Err(ReceiptError::Invalid(_))
+    ));
+    assert!(!s.device.sent()[0].witnessed);
+
+    assert_eq!(
+        s.device.keep_receipt(witnessed.clone()).unwrap(),
+        ReceiptStatus::Witnessed
+    );
+    assert!(s.device.sent()[0].witnessed);
+    assert!(s.device.provisional_receipts().is_empty());
+
+    // A provisional receipt never replaces a witnessed one.
+    assert_eq!(
+        s.device.keep_receipt(provisional).unwrap(),
+        ReceiptStatus::Witnessed
+    );
+    assert_eq!(s.device.sent()[0].receipt.as_ref(), Some(&witnessed));
 }

@@ -26,6 +26,9 @@
 //! 0x09 epoch key destroyed   custodian (label) || epoch (u32) || destroyed_at (i64)
 //! 0x0a legal hold placed     hold
 //! 0x0b legal hold released   hold
+//! 0x0c row resolved          tag (32) || challenge_id (16) || epoch (u32) || resolution (u8)
+//!                            || reason (u8)
+//! 0x0d ledger purged         tag (32) || epoch (u32) || purged_at (i64)
 //! ```
 //!
 //! Entries name a participant only by the [`ParticipantTag`] of the epoch (an HMAC tag
@@ -33,7 +36,10 @@
 //! (**LOG-27**). Officer ids are role pseudonyms the agency chooses (**LOG-28**). The
 //! agency's case reference never appears: an access carries only its salted
 //! [`CaseCommitment`] (**LOG-33**, **ACC-9**). A denial's reason is one of the error
-//! codes of `spec/access.md` (**LOG-34**).
+//! codes of `spec/access.md` (**LOG-34**). A resolution names no officer: the operator's
+//! ledger keeps who resolved a row, and the public log keeps only the decision and its
+//! reason, so that an officer's id cannot link a participant's tags across epochs
+//! (**LOG-27**, **CHK-24**).
 //!
 //! Spec: `spec/log.md` § Entries.
 
@@ -482,6 +488,123 @@ impl fmt::Display for DenialReason {
     }
 }
 
+/// An officer's decision on a ledger row (`spec/failure.md`): the byte of a
+/// `row resolved` entry (**CHK-24**).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Resolution {
+    /// `0x01` `excused-technical`: the app, the network or the device failed.
+    ExcusedTechnical,
+    /// `0x02` `excused-other`: a reason the officer accepts.
+    ExcusedOther,
+    /// `0x03` `not-excused`: the only resolution that can support an adverse decision,
+    /// and only a person sets it (**CHK-21**).
+    NotExcused,
+}
+
+impl Resolution {
+    /// Every resolution, in code order.
+    pub const ALL: [Self; 3] = [Self::ExcusedTechnical, Self::ExcusedOther, Self::NotExcused];
+
+    /// The byte that stands for this resolution.
+    pub const fn code(self) -> u8 {
+        match self {
+            Self::ExcusedTechnical => 0x01,
+            Self::ExcusedOther => 0x02,
+            Self::NotExcused => 0x03,
+        }
+    }
+
+    /// The resolution with this byte.
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    /// Its name in `spec/failure.md` and the API, for example `not-excused`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ExcusedTechnical => "excused-technical",
+            Self::ExcusedOther => "excused-other",
+            Self::NotExcused => "not-excused",
+        }
+    }
+}
+
+impl fmt::Display for Resolution {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an officer's resolution rests on: the reason code every resolution carries
+/// (**CHK-24**, `spec/failure.md`). It names a source of information, never the
+/// participant's circumstances, so it cannot carry health or other personal data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum ResolutionReason {
+    /// `0x01` `failure-report`: the participant's technical-failure report (**CHK-22**).
+    FailureReport,
+    /// `0x02` `participant-statement`: the participant's statement on the row
+    /// (**ACC-12**).
+    ParticipantStatement,
+    /// `0x03` `agency-contact`: what the participant told the agency directly.
+    AgencyContact,
+    /// `0x04` `operator-outage`: the operator's service was unavailable.
+    OperatorOutage,
+    /// `0x05` `check-in-content`: the check-in's content, opened through a logged access
+    /// (**ACC-4**).
+    CheckInContent,
+    /// `0x06` `no-account`: no account from the participant by the time of review.
+    NoAccount,
+}
+
+impl ResolutionReason {
+    /// Every reason, in code order.
+    pub const ALL: [Self; 6] = [
+        Self::FailureReport,
+        Self::ParticipantStatement,
+        Self::AgencyContact,
+        Self::OperatorOutage,
+        Self::CheckInContent,
+        Self::NoAccount,
+    ];
+
+    /// The byte that stands for this reason.
+    pub const fn code(self) -> u8 {
+        match self {
+            Self::FailureReport => 0x01,
+            Self::ParticipantStatement => 0x02,
+            Self::AgencyContact => 0x03,
+            Self::OperatorOutage => 0x04,
+            Self::CheckInContent => 0x05,
+            Self::NoAccount => 0x06,
+        }
+    }
+
+    /// The reason with this byte.
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    /// Its name in `spec/failure.md` and the API, for example `failure-report`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::FailureReport => "failure-report",
+            Self::ParticipantStatement => "participant-statement",
+            Self::AgencyContact => "agency-contact",
+            Self::OperatorOutage => "operator-outage",
+            Self::CheckInContent => "check-in-content",
+            Self::NoAccount => "no-account",
+        }
+    }
+}
+
+impl fmt::Display for ResolutionReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Who asked a custodian for which records, why and under what authority.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Access {
@@ -601,6 +724,33 @@ pub enum LogEntry {
     LegalHoldPlaced(LegalHold),
     /// `0x0b`: a legal hold was released.
     LegalHoldReleased(LegalHold),
+    /// `0x0c`: an officer resolved a ledger row (**CHK-24**). It names the participant
+    /// only by the tag of the challenge's epoch, and no officer: the operator's ledger
+    /// keeps who resolved it.
+    RowResolved {
+        /// The participant's tag for `epoch`.
+        tag: ParticipantTag,
+        /// The challenge whose row was resolved.
+        challenge: ChallengeId,
+        /// The challenge's epoch.
+        epoch: EpochId,
+        /// The decision.
+        resolution: Resolution,
+        /// What it rests on.
+        reason: ResolutionReason,
+    },
+    /// `0x0d`: the operator deleted a closed enrollment's ledger, schedule, pseudonym and
+    /// keys at its deadline (**RET-20**). The tag and epoch are those of the enrollment's
+    /// `enrollment closed` entry, so that an auditor pairs the two and checks the
+    /// deadline (**AUD-5**).
+    LedgerPurged {
+        /// The participant's tag for `epoch`.
+        tag: ParticipantTag,
+        /// The epoch the enrollment closed in.
+        epoch: EpochId,
+        /// When the ledger was deleted.
+        purged_at: UnixTime,
+    },
 }
 
 /// An entry's type byte.
@@ -629,11 +779,15 @@ pub enum EntryType {
     LegalHoldPlaced,
     /// `0x0b`.
     LegalHoldReleased,
+    /// `0x0c`.
+    RowResolved,
+    /// `0x0d`.
+    LedgerPurged,
 }
 
 impl EntryType {
     /// Every type, in code order.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 13] = [
         Self::EnrollmentOpened,
         Self::EnrollmentClosed,
         Self::PolicyPublished,
@@ -645,6 +799,8 @@ impl EntryType {
         Self::EpochKeyDestroyed,
         Self::LegalHoldPlaced,
         Self::LegalHoldReleased,
+        Self::RowResolved,
+        Self::LedgerPurged,
     ];
 
     /// The type byte.
@@ -661,6 +817,8 @@ impl EntryType {
             Self::EpochKeyDestroyed => 0x09,
             Self::LegalHoldPlaced => 0x0a,
             Self::LegalHoldReleased => 0x0b,
+            Self::RowResolved => 0x0c,
+            Self::LedgerPurged => 0x0d,
         }
     }
 
@@ -683,6 +841,8 @@ impl EntryType {
             Self::EpochKeyDestroyed => "epoch-key-destroyed",
             Self::LegalHoldPlaced => "legal-hold-placed",
             Self::LegalHoldReleased => "legal-hold-released",
+            Self::RowResolved => "row-resolved",
+            Self::LedgerPurged => "ledger-purged",
         }
     }
 }
@@ -745,6 +905,18 @@ pub enum EntryDecodeError {
     /// A denial reason byte no reason has.
     #[error("unknown denial reason {code}")]
     UnknownDenialReason {
+        /// The byte found.
+        code: u8,
+    },
+    /// A resolution byte no resolution has.
+    #[error("unknown resolution {code}")]
+    UnknownResolution {
+        /// The byte found.
+        code: u8,
+    },
+    /// A resolution reason byte no reason has.
+    #[error("unknown resolution reason {code}")]
+    UnknownResolutionReason {
         /// The byte found.
         code: u8,
     },
@@ -906,6 +1078,8 @@ impl LogEntry {
             Self::EpochKeyDestroyed { .. } => EntryType::EpochKeyDestroyed,
             Self::LegalHoldPlaced(_) => EntryType::LegalHoldPlaced,
             Self::LegalHoldReleased(_) => EntryType::LegalHoldReleased,
+            Self::RowResolved { .. } => EntryType::RowResolved,
+            Self::LedgerPurged { .. } => EntryType::LedgerPurged,
         }
     }
 
@@ -977,6 +1151,28 @@ impl LogEntry {
                 w.i64(destroyed_at.seconds());
             }
             Self::LegalHoldPlaced(h) | Self::LegalHoldReleased(h) => w.hold(h),
+            Self::RowResolved {
+                tag,
+                challenge,
+                epoch,
+                resolution,
+                reason,
+            } => {
+                w.bytes(tag.as_bytes());
+                w.bytes(challenge.as_bytes());
+                w.u32(epoch.get());
+                w.u8(resolution.code());
+                w.u8(reason.code());
+            }
+            Self::LedgerPurged {
+                tag,
+                epoch,
+                purged_at,
+            } => {
+                w.bytes(tag.as_bytes());
+                w.u32(epoch.get());
+                w.i64(purged_at.seconds());
+            }
         }
         w.0
     }
@@ -1053,6 +1249,29 @@ impl LogEntry {
             },
             EntryType::LegalHoldPlaced => Self::LegalHoldPlaced(r.hold()?),
             EntryType::LegalHoldReleased => Self::LegalHoldReleased(r.hold()?),
+            EntryType::RowResolved => {
+                let tag = r.tag()?;
+                let challenge = r.challenge()?;
+                let epoch = r.epoch()?;
+                let code = r.u8("resolution")?;
+                let resolution = Resolution::from_code(code)
+                    .ok_or(EntryDecodeError::UnknownResolution { code })?;
+                let code = r.u8("reason")?;
+                let reason = ResolutionReason::from_code(code)
+                    .ok_or(EntryDecodeError::UnknownResolutionReason { code })?;
+                Self::RowResolved {
+                    tag,
+                    challenge,
+                    epoch,
+                    resolution,
+                    reason,
+                }
+            }
+            EntryType::LedgerPurged => Self::LedgerPurged {
+                tag: r.tag()?,
+                epoch: r.epoch()?,
+                purged_at: r.time("purged_at")?,
+            },
         };
         if !r.0.is_empty() {
             return Err(EntryDecodeError::TrailingBytes { count: r.0.len() });
@@ -1149,6 +1368,18 @@ mod tests {
             },
             LogEntry::LegalHoldPlaced(hold()),
             LogEntry::LegalHoldReleased(hold()),
+            LogEntry::RowResolved {
+                tag,
+                challenge: ChallengeId::from_bytes([0x33; 16]),
+                epoch,
+                resolution: Resolution::NotExcused,
+                reason: ResolutionReason::FailureReport,
+            },
+            LogEntry::LedgerPurged {
+                tag,
+                epoch,
+                purged_at: UnixTime(2_020_000_000),
+            },
         ]
     }
 
@@ -1194,6 +1425,8 @@ mod tests {
             14 + "agency".len(),
             28 + h.legal_basis.as_str().len() + 32 * h.records.as_slice().len(),
             28 + h.legal_basis.as_str().len() + 32 * h.records.as_slice().len(),
+            55,
+            45,
         ];
         let got: Vec<usize> = ex.iter().map(|e| e.encode().len()).collect();
         assert_eq!(got, want);
@@ -1266,12 +1499,24 @@ mod tests {
         );
         assert_eq!(hex(&accessed), want);
         assert_eq!(hex(&ex[6].encode()), format!("07{}04", &want[2..]));
+        assert_eq!(
+            hex(&ex[11].encode()),
+            format!("0c{}{}00000b540301", "11".repeat(32), "33".repeat(16))
+        );
+        assert_eq!(
+            hex(&ex[12].encode()),
+            format!(
+                "0d{}00000b54{}",
+                "11".repeat(32),
+                hex(&2_020_000_000i64.to_be_bytes())
+            )
+        );
     }
 
     #[test]
     fn log_26_unknown_type_truncation_and_trailing_bytes_are_refused() {
         assert_eq!(LogEntry::decode(&[]), Err(EntryDecodeError::Empty));
-        for code in [0x00, 0x0c, 0x7f, 0xff] {
+        for code in [0x00, 0x0e, 0x7f, 0xff] {
             assert_eq!(
                 LogEntry::decode(&[code]),
                 Err(EntryDecodeError::UnknownType { code })
@@ -1319,6 +1564,22 @@ mod tests {
             assert_eq!(
                 LogEntry::decode(&reason),
                 Err(EntryDecodeError::UnknownDenialReason { code })
+            );
+        }
+        for code in [0, 4, 0xff] {
+            let mut resolution = ex[11].encode();
+            resolution[1 + 32 + 16 + 4] = code;
+            assert_eq!(
+                LogEntry::decode(&resolution),
+                Err(EntryDecodeError::UnknownResolution { code })
+            );
+        }
+        for code in [0, 7, 0xff] {
+            let mut reason = ex[11].encode();
+            *reason.last_mut().unwrap() = code;
+            assert_eq!(
+                LogEntry::decode(&reason),
+                Err(EntryDecodeError::UnknownResolutionReason { code })
             );
         }
         // An issue time outside the window is what an auditor looks for (AUD-4), not a
@@ -1520,6 +1781,45 @@ mod tests {
         assert_eq!(DenialReason::from_code(9), None);
     }
 
+    #[test]
+    fn log_25_resolutions_and_reasons_are_those_of_the_spec() {
+        // spec/log.md: the resolution table, then the resolution reason table.
+        let rows: Vec<(String, String)> = spec_rows("log.md")
+            .into_iter()
+            .filter(|r| r.len() == 3 && r[0].starts_with("0x") && !r[2].starts_with("ACC-"))
+            .map(|r| (r[1].clone(), r[0].clone()))
+            .collect();
+        let ours: Vec<(String, String)> = Resolution::ALL
+            .iter()
+            .map(|r| (r.as_str().to_owned(), format!("0x{:02x}", r.code())))
+            .chain(
+                ResolutionReason::ALL
+                    .iter()
+                    .map(|r| (r.as_str().to_owned(), format!("0x{:02x}", r.code()))),
+            )
+            .collect();
+        assert_eq!(rows, ours, "spec/log.md's resolution tables");
+        // spec/failure.md names each of them.
+        let failure = std::fs::read_to_string(format!(
+            "{}/../../spec/failure.md",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        for (name, _) in &ours {
+            assert!(failure.contains(&format!("`{name}`")), "failure.md: {name}");
+        }
+        for r in Resolution::ALL {
+            assert_eq!(Resolution::from_code(r.code()), Some(r));
+            assert_eq!(r.to_string(), r.as_str());
+        }
+        for r in ResolutionReason::ALL {
+            assert_eq!(ResolutionReason::from_code(r.code()), Some(r));
+            assert_eq!(r.to_string(), r.as_str());
+        }
+        assert_eq!(Resolution::from_code(0), None);
+        assert_eq!(ResolutionReason::from_code(7), None);
+    }
+
     fn arb_label() -> impl Strategy<Value = String> {
         "[a-z0-9-]{1,32}"
     }
@@ -1603,14 +1903,18 @@ mod tests {
                         },
                     }
                 }),
-            (tag, any::<[u8; 32]>(), any::<[u8; 16]>(), epoch.clone()).prop_map(
-                |(tag, r, c, epoch)| LogEntry::CheckInReceived {
+            (
+                tag.clone(),
+                any::<[u8; 32]>(),
+                any::<[u8; 16]>(),
+                epoch.clone()
+            )
+                .prop_map(|(tag, r, c, epoch)| LogEntry::CheckInReceived {
                     tag,
                     record: RecordId::from_bytes(r),
                     challenge: ChallengeId::from_bytes(c),
                     epoch,
-                }
-            ),
+                }),
             arb_access().prop_map(LogEntry::ContentAccessed),
             (arb_access(), 1u8..=8).prop_map(|(access, r)| LogEntry::AccessDenied {
                 access,
@@ -1624,7 +1928,7 @@ mod tests {
                     purged_at: UnixTime(t),
                 }
             ),
-            (arb_label(), epoch, any::<i64>()).prop_map(|(c, epoch, t)| {
+            (arb_label(), epoch.clone(), any::<i64>()).prop_map(|(c, epoch, t)| {
                 LogEntry::EpochKeyDestroyed {
                     custodian: CustodianId(c),
                     epoch,
@@ -1633,6 +1937,25 @@ mod tests {
             }),
             arb_hold().prop_map(LogEntry::LegalHoldPlaced),
             arb_hold().prop_map(LogEntry::LegalHoldReleased),
+            (
+                tag.clone(),
+                any::<[u8; 16]>(),
+                epoch.clone(),
+                0..Resolution::ALL.len(),
+                0..ResolutionReason::ALL.len()
+            )
+                .prop_map(|(tag, c, epoch, r, why)| LogEntry::RowResolved {
+                    tag,
+                    challenge: ChallengeId::from_bytes(c),
+                    epoch,
+                    resolution: Resolution::ALL[r],
+                    reason: ResolutionReason::ALL[why],
+                }),
+            (tag, epoch, any::<i64>()).prop_map(|(tag, epoch, t)| LogEntry::LedgerPurged {
+                tag,
+                epoch,
+                purged_at: UnixTime(t),
+            }),
         ]
     }
 

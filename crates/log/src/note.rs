@@ -376,8 +376,12 @@ impl NoteSignature {
         format!("{SIGNATURE_PREFIX}{} {}\n", self.name, B64.encode(data))
     }
 
-    /// Parses one signature line, without its final newline.
-    fn parse_line(line: &str) -> Result<Self, NoteParseError> {
+    /// Parses one signature line, without its final newline (for example a witness's
+    /// cosignature, as a tlog-witness `add-checkpoint` answer carries it).
+    ///
+    /// # Errors
+    /// A [`NoteParseError`] naming what is malformed.
+    pub fn parse_line(line: &str) -> Result<Self, NoteParseError> {
         let rest = line
             .strip_prefix(SIGNATURE_PREFIX)
             .ok_or(NoteParseError::SignatureLine)?;

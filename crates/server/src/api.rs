@@ -37,8 +37,11 @@ use crate::clock::Clock;
 use crate::config::IngestMode;
 use crate::error::ApiError;
 use crate::store::sqlite::SqliteReader;
-use crate::store::{FailureCategory, LedgerState, Resolution, StoreRead};
-use crate::writer::{Enrollment, Op, PlaintextCheckIn, Shared};
+use crate::store::{
+    ChallengeRow, FailureCategory, LedgerState, Resolution, ResolutionReason, SealedTextRow,
+    Statement, StatementCategory, StoreRead, TextRef, sealed_text_id,
+};
+use crate::writer::{Attachment, Enrollment, Op, PlaintextCheckIn, RowView, Shared};
 
 /// The largest request body accepted (a check-in is under 2 KiB).
 pub const MAX_BODY: usize = 16 * 1024;
@@ -67,7 +70,7 @@ impl Readers {
     }
 
     /// Runs `f` with a reader, on the blocking pool.
-    async fn with<T: Send + 'static>(
+    pub(crate) async fn with<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&SqliteReader) -> Result<T, crate::store::StoreError> + Send + 'static,
     ) -> Result<T, ApiError> {
@@ -96,6 +99,10 @@ pub(crate) struct AppState {
     pub(crate) keys: Arc<KeysResponse>,
     pub(crate) bounds: CiphertextBounds,
     pub(crate) ingest_mode: IngestMode,
+    /// The custodians' keys, by role: their requests are signed with them.
+    pub(crate) custodians: Arc<Vec<(minimis_proto::CustodianRole, PublicKey)>>,
+    /// The log's verifier key, to make receipts from the stored tiles.
+    pub(crate) log_key: Arc<minimis_log::VerifierKey>,
 }
 
 async fn ask<T>(
@@ -219,6 +226,81 @@ fn device_key(state: &AppState, p: &Pseudonym) -> Result<PublicKey, ApiError> {
                 "no such participant",
             )
         })
+}
+
+/// Checks a key custodian's signed request: `Authorization: Minimis-Custodian
+/// role=<agency|oversight>,time=<unix seconds>,signature=<base64>` over
+/// `minimis_proto::messages::custodian_request_signing_input`, under the key configured
+/// for that role. Returns the role.
+fn custodian_auth(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &Method,
+    path: &str,
+    body: &[u8],
+) -> Result<minimis_proto::CustodianRole, ApiError> {
+    use minimis_proto::CustodianRole;
+    let bad = |code: &'static str, msg: &str| ApiError::new(StatusCode::UNAUTHORIZED, code, msg);
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| bad("missing_authorization", "the request is not signed"))?
+        .to_str()
+        .map_err(|_| bad("bad_authorization", "the Authorization header is not text"))?;
+    let params = value
+        .strip_prefix("Minimis-Custodian ")
+        .ok_or_else(|| bad("bad_authorization", "expected the Minimis-Custodian scheme"))?;
+    let (mut r, mut t, mut s) = (None, None, None);
+    for part in params.split(',') {
+        match part.trim().split_once('=') {
+            Some(("role", v)) => r = Some(v),
+            Some(("time", v)) => t = Some(v),
+            Some(("signature", v)) => s = Some(v),
+            _ => return Err(bad("bad_authorization", "unknown Authorization parameter")),
+        }
+    }
+    let (Some(r), Some(t), Some(s)) = (r, t, s) else {
+        return Err(bad(
+            "bad_authorization",
+            "Authorization needs role, time and signature",
+        ));
+    };
+    let role = match r {
+        "agency" => CustodianRole::Agency,
+        "oversight" => CustodianRole::Oversight,
+        _ => return Err(bad("bad_authorization", "unknown custodian role")),
+    };
+    let t = UnixTime(
+        t.parse()
+            .map_err(|_| bad("bad_authorization", "bad time"))?,
+    );
+    if (state.clock.now().seconds() - t.seconds()).abs() > REQUEST_SKEW {
+        return Err(bad(
+            "stale_request",
+            "the request's time is more than five minutes from the server's",
+        ));
+    }
+    let sig: [u8; 64] = B64
+        .decode(s)
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| bad("bad_authorization", "bad signature encoding"))?;
+    let key = state
+        .custodians
+        .iter()
+        .find(|(r, _)| *r == role)
+        .map(|(_, k)| *k)
+        .ok_or_else(|| bad("bad_signature", "no custodian with this role is configured"))?;
+    minimis_crypto::verify_custodian_request(
+        &key,
+        role,
+        method.as_str(),
+        path,
+        t,
+        body,
+        &Signature(sig),
+    )
+    .map_err(|_| bad("bad_signature", "the request signature does not verify"))?;
+    Ok(role)
 }
 
 // ---- public ----------------------------------------------------------------------------
@@ -371,13 +453,17 @@ async fn post_adhoc(
     Ok((StatusCode::CREATED, Json(c)))
 }
 
-/// An officer's resolution of a ledger row.
-#[derive(Deserialize, ToSchema)]
+/// An officer's resolution of a ledger row (CHK-24).
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
     /// `excused-technical`, `excused-other` or `not-excused`.
     #[schema(value_type = String)]
     pub resolution: Resolution,
+    /// What it rests on: `failure-report`, `participant-statement`, `agency-contact`,
+    /// `operator-outage`, `check-in-content` or `no-account` (spec/failure.md).
+    #[schema(value_type = String)]
+    pub reason: ResolutionReason,
 }
 
 /// A ledger row's new state.
@@ -390,8 +476,13 @@ pub struct StateResponse {
 
 #[utoipa::path(post, path = "/v1/ledger/{challenge_id}/resolution", tag = "officers",
     params(("challenge_id" = String, Path)), request_body = ResolveRequest,
-    responses((status = 200, description = "Resolved", body = StateResponse),
-        (status = 409, description = "not_reviewable")))]
+    responses((status = 200, description = "Resolved, and logged as `row resolved` (CHK-24)", body = StateResponse),
+        (status = 400, description = "malformed: a missing or unknown resolution or reason"),
+        (status = 401, description = "client_certificate_required"),
+        (status = 404, description = "unknown_challenge"),
+        (status = 409, description = "not_reviewable (the row is open or resolved already), report_not_read (not-excused before reading the row's failure report and statements)"),
+        (status = 422, description = "reason_not_on_row: the reason names a report or statement the row does not have"),
+        (status = 503, description = "storage_unavailable")))]
 async fn post_resolution(
     State(s): State<AppState>,
     Extension(peer): Extension<Peer>,
@@ -403,8 +494,115 @@ async fn post_resolution(
         .parse()
         .map_err(|e: minimis_proto::ids::IdParseError| ApiError::malformed(e.to_string()))?;
     let req: ResolveRequest = json(&body(b).await?)?;
-    let state = ask(&s, |tx| Op::Resolve(c, req.resolution, who, tx)).await?;
+    let state = ask(&s, |tx| Op::Resolve(c, req.resolution, req.reason, who, tx)).await?;
     Ok(Json(StateResponse { state }))
+}
+
+/// Where a sealed free text is: its id and the epoch it is sealed to. A custodian
+/// fetches it by id (`GET /v1/custodian/records/{id}`) to open it on a justified request;
+/// the link stays after the ciphertext is purged.
+#[derive(Serialize, ToSchema)]
+pub struct TextLink {
+    /// The text's id, hex (spec/failure.md).
+    pub id: String,
+    /// The epoch it is sealed to.
+    pub epoch: u32,
+}
+
+impl From<TextRef> for TextLink {
+    fn from(t: TextRef) -> Self {
+        Self {
+            id: t.id.to_hex(),
+            epoch: t.epoch.get(),
+        }
+    }
+}
+
+/// A technical-failure report, as a ledger row shows it.
+#[derive(Serialize, ToSchema)]
+pub struct FailureReportView {
+    /// The category.
+    #[schema(value_type = String)]
+    pub category: FailureCategory,
+    /// The sealed free text, if the participant wrote one.
+    pub text: Option<TextLink>,
+}
+
+/// A participant's statement, as a ledger row shows it (ACC-12).
+#[derive(Serialize, ToSchema)]
+pub struct StatementView {
+    /// The category.
+    #[schema(value_type = String)]
+    pub category: StatementCategory,
+    /// The sealed free text, if the participant wrote one.
+    pub text: Option<TextLink>,
+}
+
+impl From<Statement> for StatementView {
+    fn from(s: Statement) -> Self {
+        Self {
+            category: s.category,
+            text: s.text.map(TextLink::from),
+        }
+    }
+}
+
+/// A ledger row as an officer reads it: the row as it was recorded, with the
+/// participant's failure report and statements beside it (CHK-24, ACC-12).
+#[derive(Serialize, ToSchema)]
+pub struct OfficerRow {
+    /// The challenge.
+    #[schema(value_type = Object)]
+    pub challenge: SignedChallenge,
+    /// Its state.
+    #[schema(value_type = Object)]
+    pub state: LedgerState,
+    /// The officer who resolved it (a role pseudonym), if resolved.
+    pub resolved_by: Option<String>,
+    /// What the resolution rests on, if resolved.
+    #[schema(value_type = Option<String>)]
+    pub resolution_reason: Option<ResolutionReason>,
+    /// The participant's technical-failure report, if any.
+    pub failure_report: Option<FailureReportView>,
+    /// The participant's statements, oldest first.
+    pub statements: Vec<StatementView>,
+}
+
+impl From<RowView> for OfficerRow {
+    fn from(v: RowView) -> Self {
+        let r = v.row;
+        Self {
+            challenge: r.signed,
+            state: r.state,
+            resolved_by: r.resolved_by,
+            resolution_reason: r.resolution_reason,
+            failure_report: r.failure_report.map(|category| FailureReportView {
+                category,
+                text: r.failure_text.map(TextLink::from),
+            }),
+            statements: v.statements.into_iter().map(StatementView::from).collect(),
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/v1/ledger/{challenge_id}", tag = "officers",
+    params(("challenge_id" = String, Path)),
+    responses((status = 200, description = "The row with its failure report and statements; the read is recorded, so that the officer may then resolve it not-excused (CHK-24)", body = OfficerRow),
+        (status = 400, description = "malformed: a bad challenge id"),
+        (status = 401, description = "client_certificate_required"),
+        (status = 404, description = "unknown_challenge"),
+        (status = 503, description = "storage_unavailable")))]
+async fn get_ledger_row(
+    State(s): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    Path(c): Path<String>,
+) -> Result<Json<OfficerRow>, ApiError> {
+    let who = officer(&peer)?;
+    let c: ChallengeId = c
+        .parse()
+        .map_err(|e: minimis_proto::ids::IdParseError| ApiError::malformed(e.to_string()))?;
+    let view = ask(&s, |tx| Op::ReadRow(c, who, tx)).await?;
+    Ok(Json(OfficerRow::from(view)))
 }
 
 // ---- participants' devices -------------------------------------------------------------
@@ -445,9 +643,29 @@ pub struct LedgerRow {
     /// Its state.
     #[schema(value_type = Object)]
     pub state: LedgerState,
-    /// A technical-failure report filed for it.
+    /// What the resolution rests on, if resolved.
+    #[schema(value_type = Option<String>)]
+    pub resolution_reason: Option<ResolutionReason>,
+    /// A technical-failure report filed for it: its category.
     #[schema(value_type = Option<String>)]
     pub failure_report: Option<FailureCategory>,
+    /// The failure report's sealed free text, if it has one.
+    pub failure_text: Option<TextLink>,
+    /// The participant's statements on the row, oldest first (ACC-12).
+    pub statements: Vec<StatementView>,
+}
+
+impl LedgerRow {
+    fn new(r: ChallengeRow, statements: Vec<Statement>) -> Self {
+        Self {
+            challenge: r.signed,
+            state: r.state,
+            resolution_reason: r.resolution_reason,
+            failure_report: r.failure_report,
+            failure_text: r.failure_text.map(TextLink::from),
+            statements: statements.into_iter().map(StatementView::from).collect(),
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/v1/participants/{pseudonym}/ledger", tag = "participants",
@@ -462,20 +680,37 @@ async fn get_ledger(
 ) -> Result<Json<Vec<LedgerRow>>, ApiError> {
     let p = pseudonym(&p)?;
     device_auth(&s, &headers, &method, &path_of(&uri), b"", &p)?;
-    let rows = s.readers.with(move |r| r.ledger(&p)).await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|r| LedgerRow {
-                challenge: r.signed,
-                state: r.state,
-                failure_report: r.failure_report,
-            })
-            .collect(),
-    ))
+    let rows = s
+        .readers
+        .with(move |r| {
+            r.ledger(&p)?
+                .into_iter()
+                .map(|row| {
+                    let statements = r.statements(&row.signed.challenge.id)?;
+                    Ok(LedgerRow::new(row, statements))
+                })
+                .collect::<Result<Vec<_>, crate::store::StoreError>>()
+        })
+        .await?;
+    Ok(Json(rows))
 }
 
-/// A technical-failure report (CHK-23).
-#[derive(Deserialize, ToSchema)]
+/// A free text the device sealed to the current epoch's custodians exactly as it seals a
+/// check-in (spec/failure.md): the operator stores it and cannot read it.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SealedText {
+    /// The epoch whose custodians' keys sealed it: the current one.
+    pub epoch: u32,
+    /// The age ciphertext, base64, within the bound of a check-in's (SEAL-4).
+    #[serde(with = "minimis_proto::wire::base64_bytes")]
+    #[schema(value_type = String)]
+    pub ciphertext: Vec<u8>,
+}
+
+/// A technical-failure report (CHK-23): a category, the challenge, and an optional
+/// sealed free text. Nothing else: no logs, screenshots, device identifiers or location.
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailureReportRequest {
     /// The challenge it concerns, hex.
@@ -483,11 +718,62 @@ pub struct FailureReportRequest {
     /// `no-network`, `app-error`, `device-error`, `presence-unavailable` or `other`.
     #[schema(value_type = String)]
     pub category: FailureCategory,
+    /// The participant's own words, sealed on the device; absent if none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<SealedText>,
+}
+
+/// A participant's statement on a row of their ledger (ACC-12): a category, the
+/// challenge, and an optional sealed free text, as a failure report.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatementRequest {
+    /// The challenge whose row it is attached to, hex.
+    pub challenge_id: String,
+    /// `dispute`, `explanation`, `correction` or `other`.
+    #[schema(value_type = String)]
+    pub category: StatementCategory,
+    /// The participant's own words, sealed on the device; absent if none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<SealedText>,
+}
+
+/// A sealed text as the writer takes it: its length checked against the policy's bound
+/// (SEAL-4) and its id computed.
+fn sealed_text(
+    s: &AppState,
+    p: Pseudonym,
+    c: ChallengeId,
+    t: SealedText,
+) -> Result<SealedTextRow, ApiError> {
+    let ciphertext = SealedCheckIn::new(t.ciphertext, s.bounds).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "ciphertext_length",
+            e.to_string(),
+        )
+    })?;
+    let epoch = EpochId::new(t.epoch);
+    Ok(SealedTextRow {
+        text_id: sealed_text_id(&p, &c, epoch, &ciphertext),
+        pseudonym: p,
+        challenge_id: c,
+        epoch,
+        ciphertext,
+    })
 }
 
 #[utoipa::path(post, path = "/v1/participants/{pseudonym}/failure-reports", tag = "participants",
     params(("pseudonym" = String, Path)), request_body = FailureReportRequest,
-    responses((status = 204, description = "Attached to the ledger row for review")))]
+    responses((status = 204, description = "Attached to the ledger row for review (the same report again changes nothing)"),
+        (status = 400, description = "malformed: an unknown or missing field, a bad category, id or base64"),
+        (status = 401, description = "missing_authorization, bad_authorization, stale_request or bad_signature"),
+        (status = 403, description = "not_yours or challenge_not_yours"),
+        (status = 404, description = "unknown_participant or unknown_challenge"),
+        (status = 409, description = "failure_report_exists: the row has another report; add to it with a statement"),
+        (status = 413, description = "body_too_large"),
+        (status = 422, description = "ciphertext_length, wrong_epoch or unsigned_epoch (the sealed text)"),
+        (status = 503, description = "storage_unavailable")))]
 async fn post_failure_report(
     State(s): State<AppState>,
     Path(p): Path<String>,
@@ -504,7 +790,52 @@ async fn post_failure_report(
         .challenge_id
         .parse()
         .map_err(|e: minimis_proto::ids::IdParseError| ApiError::malformed(e.to_string()))?;
-    ask(&s, |tx| Op::FailureReport(p, c, req.category, tx)).await?;
+    let text = req.text.map(|t| sealed_text(&s, p, c, t)).transpose()?;
+    let a = Attachment {
+        pseudonym: p,
+        challenge: c,
+        category: req.category,
+        text,
+    };
+    ask(&s, |tx| Op::FailureReport(Box::new(a), tx)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/v1/participants/{pseudonym}/statements", tag = "participants",
+    params(("pseudonym" = String, Path)), request_body = StatementRequest,
+    responses((status = 204, description = "Kept beside the row, which is unchanged (the same statement again changes nothing)"),
+        (status = 400, description = "malformed: an unknown or missing field, a bad category, id or base64"),
+        (status = 401, description = "missing_authorization, bad_authorization, stale_request or bad_signature"),
+        (status = 403, description = "not_yours or challenge_not_yours"),
+        (status = 404, description = "unknown_participant or unknown_challenge"),
+        (status = 409, description = "statement_limit: the row holds 8 statements already"),
+        (status = 413, description = "body_too_large"),
+        (status = 422, description = "ciphertext_length, wrong_epoch or unsigned_epoch (the sealed text)"),
+        (status = 503, description = "storage_unavailable")))]
+async fn post_statement(
+    State(s): State<AppState>,
+    Path(p): Path<String>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    b: Body,
+) -> Result<StatusCode, ApiError> {
+    let p = pseudonym(&p)?;
+    let bytes = body(b).await?;
+    device_auth(&s, &headers, &method, &path_of(&uri), &bytes, &p)?;
+    let req: StatementRequest = json(&bytes)?;
+    let c: ChallengeId = req
+        .challenge_id
+        .parse()
+        .map_err(|e: minimis_proto::ids::IdParseError| ApiError::malformed(e.to_string()))?;
+    let text = req.text.map(|t| sealed_text(&s, p, c, t)).transpose()?;
+    let a = Attachment {
+        pseudonym: p,
+        challenge: c,
+        category: req.category,
+        text,
+    };
+    ask(&s, |tx| Op::Statement(Box::new(a), tx)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -633,6 +964,251 @@ async fn post_checkin_plaintext_baseline(
     ))
 }
 
+#[utoipa::path(get, path = "/v1/participants/{pseudonym}/receipts/{record_id}", tag = "participants",
+    params(("pseudonym" = String, Path), ("record_id" = String, Path)),
+    responses((status = 200, description = "A fresh receipt for one of the participant's records, against the latest checkpoint and its cosignatures", body = Object),
+        (status = 404, description = "unknown_record")))]
+async fn get_receipt(
+    State(s): State<AppState>,
+    Path((p, record)): Path<(String, String)>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Result<Json<Receipt>, ApiError> {
+    let p = pseudonym(&p)?;
+    device_auth(&s, &headers, &method, &path_of(&uri), b"", &p)?;
+    let record: minimis_proto::RecordId = record
+        .parse()
+        .map_err(|e: minimis_proto::ids::IdParseError| ApiError::malformed(e.to_string()))?;
+    let unknown = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_record",
+            "no such record of yours",
+        )
+    };
+    let log_key = s.log_key.clone();
+    let proof = s
+        .readers
+        .with(move |r| {
+            let Some(row) = r.record(&record)? else {
+                return Ok(None);
+            };
+            if row.pseudonym != p {
+                return Ok(None);
+            }
+            let reader =
+                minimis_log::LogReader::open(crate::store::sqlite::ReaderTiles(r), &log_key)
+                    .map_err(|_| crate::store::StoreError::Corrupt { what: "log" })?;
+            // Against the newest checkpoint the witness cosigned, once it covers the record
+            // (CHK-31); until then against the latest, uncosigned.
+            let cosigned = r
+                .meta(crate::writer::COSIGNED_CHECKPOINT)?
+                .and_then(|b| minimis_log::SignedCheckpoint::open(&b, &log_key).ok())
+                .filter(|c| c.checkpoint().tree_size() > row.log_index);
+            let checkpoint = cosigned.as_ref().unwrap_or_else(|| reader.checkpoint());
+            let proof = reader
+                .inclusion_proof(row.log_index, checkpoint.checkpoint().tree_size())
+                .map_err(|_| crate::store::StoreError::Corrupt { what: "log" })?;
+            Ok(Some(
+                minimis_log::TlogProof::new(row.log_index, proof.inclusion_path, checkpoint)
+                    .to_string(),
+            ))
+        })
+        .await?
+        .ok_or_else(unknown)?;
+    Ok(Json(Receipt {
+        record_id: record,
+        tlog_proof: proof,
+    }))
+}
+
+// ---- key custodians ------------------------------------------------------------------
+
+/// Entries a custodian appends to the log.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EntriesRequest {
+    /// Each entry's canonical encoding (spec/log.md), base64.
+    pub entries: Vec<String>,
+}
+
+/// The entries' tlog-proofs, in order.
+#[derive(Serialize, ToSchema)]
+pub struct EntriesResponse {
+    /// C2SP tlog-proofs against the checkpoint of the batch that committed them.
+    pub proofs: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/v1/custodian/entries", tag = "custodians",
+    request_body = EntriesRequest,
+    responses((status = 201, description = "Logged; the proofs let the custodian check before it opens anything", body = EntriesResponse),
+        (status = 401, description = "missing_authorization, bad_authorization, stale_request or bad_signature"),
+        (status = 403, description = "not_your_entry"),
+        (status = 422, description = "entry_not_allowed")))]
+async fn post_custodian_entries(
+    State(s): State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    b: Body,
+) -> Result<(StatusCode, Json<EntriesResponse>), ApiError> {
+    use minimis_log::LogEntry;
+    let bytes = body(b).await?;
+    let role = custodian_auth(&s, &headers, &method, &path_of(&uri), &bytes)?;
+    let req: EntriesRequest = json(&bytes)?;
+    if req.entries.is_empty() || req.entries.len() > 64 {
+        return Err(ApiError::malformed("between 1 and 64 entries"));
+    }
+    let me = s
+        .policy
+        .custodian(role)
+        .map(|c| c.id.clone())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "not_your_entry",
+                "the policy names no custodian with this role",
+            )
+        })?;
+    let mut entries = Vec::with_capacity(req.entries.len());
+    for e in &req.entries {
+        let raw = B64
+            .decode(e)
+            .map_err(|_| ApiError::malformed("an entry is not base64"))?;
+        let entry = LogEntry::decode(&raw).map_err(|err| ApiError::malformed(err.to_string()))?;
+        let named = match &entry {
+            LogEntry::ContentAccessed(a) | LogEntry::AccessDenied { access: a, .. } => {
+                Some(a.custodian.as_str().to_owned())
+            }
+            LogEntry::EpochKeyDestroyed { custodian, .. } => Some(custodian.as_str().to_owned()),
+            LogEntry::LegalHoldPlaced(_) | LogEntry::LegalHoldReleased(_) => None,
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "entry_not_allowed",
+                    "a custodian logs accesses, denials, key destructions and legal holds only",
+                ));
+            }
+        };
+        if named.is_some_and(|n| n != me) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "not_your_entry",
+                "the entry names another custodian",
+            ));
+        }
+        entries.push(entry);
+    }
+    let proofs = ask(&s, |tx| Op::CustodianEntries(entries, tx)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(EntriesResponse {
+            proofs: proofs.iter().map(ToString::to_string).collect(),
+        }),
+    ))
+}
+
+/// A stored record, for a custodian to open.
+#[derive(Serialize, ToSchema)]
+pub struct RecordResponse {
+    /// The record id, hex.
+    pub record_id: String,
+    /// The epoch it is sealed to.
+    pub epoch: u32,
+    /// Whose (for the custodian's caseload check), hex.
+    pub pseudonym: String,
+    /// The sealed check-in or text, base64.
+    pub ciphertext: String,
+    /// `check-in` for a sealed check-in (CHK-12), `sealed-text` for the sealed text of a
+    /// failure report or statement (spec/failure.md): what the opened payload is.
+    pub kind: &'static str,
+}
+
+#[utoipa::path(get, path = "/v1/custodian/records/{record_id}", tag = "custodians",
+    params(("record_id" = String, Path, description = "A check-in's record id, or a sealed text's id")),
+    responses((status = 200, description = "The record (a sealed check-in, or the sealed text of a failure report or statement)", body = RecordResponse),
+        (status = 404, description = "unknown_record")))]
+async fn get_custodian_record(
+    State(s): State<AppState>,
+    Path(record): Path<String>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Result<Json<RecordResponse>, ApiError> {
+    custodian_auth(&s, &headers, &method, &path_of(&uri), b"")?;
+    let id: minimis_proto::RecordId = record
+        .parse()
+        .map_err(|e: minimis_proto::ids::IdParseError| ApiError::malformed(e.to_string()))?;
+    let found = s
+        .readers
+        .with(move |r| {
+            if let Some(row) = r.record(&id)? {
+                return Ok(Some((
+                    row.record_id,
+                    row.epoch,
+                    row.pseudonym,
+                    row.ciphertext,
+                    "check-in",
+                )));
+            }
+            Ok(r.sealed_text(&id)?
+                .map(|t| (t.text_id, t.epoch, t.pseudonym, t.ciphertext, "sealed-text")))
+        })
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_record",
+                "no such record (purged, or never stored)",
+            )
+        })?;
+    let (record_id, epoch, pseudonym, ciphertext, kind) = found;
+    Ok(Json(RecordResponse {
+        record_id: record_id.to_hex(),
+        epoch: epoch.get(),
+        pseudonym: pseudonym.to_hex(),
+        ciphertext: B64.encode(ciphertext.as_bytes()),
+        kind,
+    }))
+}
+
+/// A legal hold, as the operator must honour it.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldRequest {
+    /// Record ids, hex.
+    pub records: Vec<String>,
+    /// Until when the records must not be purged (unix seconds).
+    pub until: i64,
+}
+
+#[utoipa::path(post, path = "/v1/custodian/holds", tag = "custodians",
+    request_body = HoldRequest,
+    responses((status = 204, description = "The records will not be purged until then")))]
+async fn post_custodian_hold(
+    State(s): State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    b: Body,
+) -> Result<StatusCode, ApiError> {
+    let bytes = body(b).await?;
+    custodian_auth(&s, &headers, &method, &path_of(&uri), &bytes)?;
+    let req: HoldRequest = json(&bytes)?;
+    let records = req
+        .records
+        .iter()
+        .map(|r| r.parse())
+        .collect::<Result<Vec<minimis_proto::RecordId>, _>>()
+        .map_err(|e: minimis_proto::ids::IdParseError| ApiError::malformed(e.to_string()))?;
+    if records.is_empty() || records.len() > 1024 {
+        return Err(ApiError::malformed("between 1 and 1024 records"));
+    }
+    ask(&s, |tx| Op::Hold(records, UnixTime(req.until), tx)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 // ---- the log -------------------------------------------------------------------------
 
 fn bytes_response(content_type: &'static str, data: Vec<u8>) -> Response {
@@ -734,10 +1310,16 @@ async fn get_tile(
         post_close,
         post_adhoc,
         post_resolution,
+        get_ledger_row,
         get_challenges,
         get_ledger,
         post_failure_report,
+        post_statement,
         post_checkin,
+        get_receipt,
+        post_custodian_entries,
+        get_custodian_record,
+        post_custodian_hold,
         get_checkpoint,
         get_tile
     ),
@@ -748,9 +1330,19 @@ async fn get_tile(
         EnrollResponse,
         ResolveRequest,
         StateResponse,
+        TextLink,
+        FailureReportView,
+        StatementView,
+        OfficerRow,
         LedgerRow,
+        SealedText,
         FailureReportRequest,
-        CheckInResponse
+        StatementRequest,
+        CheckInResponse,
+        EntriesRequest,
+        EntriesResponse,
+        RecordResponse,
+        HoldRequest
     ))
 )]
 pub struct ApiDoc;
@@ -802,10 +1394,25 @@ pub(crate) fn router(state: AppState) -> Router {
             post(post_failure_report),
         )
         .route(
+            "/v1/participants/{pseudonym}/statements",
+            post(post_statement),
+        )
+        .route("/v1/ledger/{challenge_id}", get(get_ledger_row))
+        .route(
             "/v1/ledger/{challenge_id}/resolution",
             post(post_resolution),
         )
         .route("/v1/checkins", checkins)
+        .route(
+            "/v1/participants/{pseudonym}/receipts/{record_id}",
+            get(get_receipt),
+        )
+        .route("/v1/custodian/entries", post(post_custodian_entries))
+        .route(
+            "/v1/custodian/records/{record_id}",
+            get(get_custodian_record),
+        )
+        .route("/v1/custodian/holds", post(post_custodian_hold))
         .route("/v1/log/checkpoint", get(get_checkpoint))
         .route("/v1/log/tile/{*path}", get(get_tile))
         .route("/v1/openapi.json", get(get_openapi))

@@ -18,6 +18,14 @@
 //!
 //! [ingest]
 //! max_batch = 4096                       # most check-ins committed together
+//!
+//! [witness]                              # omitted: checkpoints are not cosigned
+//! addr = "127.0.0.1:8445"                # the oversight custodian's witness endpoint
+//! server_name = "oversight.example"      # the name its TLS certificate is for
+//! ca = "oversight-ca.crt"                # PEM certificates to trust for it
+//! client_cert = "operator-client.crt"    # the operator's client certificate (PEM)
+//! client_key = "operator-client.key"     # its key (PEM PKCS#8)
+//! vkey = "oversight+1234abcd+B…"         # the witness's C2SP verifier key
 //! ```
 
 use std::net::SocketAddr;
@@ -50,6 +58,9 @@ pub enum ConfigError {
     /// Only one of `tls.cert` and `tls.key`.
     #[error("tls.cert and tls.key must be given together")]
     HalfTls,
+    /// A witness verifier key that is not a C2SP vkey.
+    #[error("witness.vkey is not a signed-note verifier key: {0}")]
+    BadWitnessKey(String),
     /// A value out of range.
     #[error("{key} = {value} is out of range {min}..={max}")]
     OutOfRange {
@@ -77,6 +88,25 @@ struct RawConfig {
     custodians: RawCustodians,
     #[serde(default)]
     ingest: RawIngest,
+    witness: Option<RawWitness>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWitness {
+    addr: SocketAddr,
+    server_name: String,
+    ca: PathBuf,
+    client_cert: PathBuf,
+    client_key: PathBuf,
+    vkey: String,
+}
+
+fn read_text(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 #[derive(Deserialize, Default)]
@@ -163,6 +193,9 @@ pub struct ServerConfig {
     /// What a check-in is: sealed (minimis, the default) or the plaintext benchmark
     /// comparator. Not settable from the configuration file.
     pub ingest_mode: IngestMode,
+    /// The witness that cosigns the log's checkpoints (the oversight custodian);
+    /// `None`: checkpoints stay uncosigned and receipts say so (CHK-31).
+    pub witness: Option<crate::WitnessLink>,
 }
 
 impl Default for ServerConfig {
@@ -178,6 +211,7 @@ impl Default for ServerConfig {
             oversight_key: None,
             max_batch: 4096,
             ingest_mode: IngestMode::Sealed,
+            witness: None,
         }
     }
 }
@@ -216,6 +250,22 @@ impl ServerConfig {
                 max: 65_536,
             });
         }
+        let witness =
+            match raw.witness {
+                None => None,
+                Some(w) => Some(crate::WitnessLink {
+                    addr: w.addr,
+                    server_name: w.server_name,
+                    roots_pem: read_text(&w.ca)?,
+                    client_cert_pem: read_text(&w.client_cert)?,
+                    client_key_pem: zeroize::Zeroizing::new(read_text(&w.client_key)?),
+                    vkey: w.vkey.trim().parse().map_err(
+                        |e: minimis_log::note::VerifierKeyError| {
+                            ConfigError::BadWitnessKey(e.to_string())
+                        },
+                    )?,
+                }),
+            };
         Ok(Self {
             data_dir: raw.data_dir.unwrap_or(d.data_dir),
             listen: raw.listen.unwrap_or(d.listen),
@@ -227,6 +277,7 @@ impl ServerConfig {
             oversight_key: key("oversight", raw.custodians.oversight)?,
             max_batch: max_batch as usize,
             ingest_mode: IngestMode::Sealed,
+            witness,
         })
     }
 

@@ -6,8 +6,9 @@
 //! is sent; and it keeps no request metadata. Spec: `spec/operator.md`.
 //!
 //! **Trust domain:** the operator. **Holds:** participants' pseudonyms, device public keys,
-//! tag keys and schedules; ledger rows; ciphertext; the log; its own challenge and log
-//! signing keys. **Never holds:** any key that decrypts (this crate depends on neither
+//! tag keys and schedules; ledger rows, with the participant's failure reports and
+//! statements as category codes; ciphertext (check-ins, and the sealed texts of reports and
+//! statements); the log; its own challenge and log signing keys. **Never holds:** any key that decrypts (this crate depends on neither
 //! `minimis-seal` nor `age`: `tests/deps.rs`), a location, an image, a name, a network
 //! address.
 //!
@@ -41,6 +42,7 @@ pub mod config;
 pub mod error;
 pub mod store;
 pub mod tls;
+mod witness;
 mod writer;
 
 use std::net::SocketAddr;
@@ -62,6 +64,7 @@ use zeroize::Zeroizing;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ConfigError, IngestMode, ServerConfig, TlsSource};
 pub use error::ApiError;
+pub use witness::WitnessLink;
 pub use writer::TickReport;
 
 use crate::api::{AppState, KeysResponse, Peer, Readers};
@@ -136,7 +139,9 @@ pub struct Running {
     tx: mpsc::Sender<Op>,
     accept: JoinHandle<()>,
     scheduler: Option<JoinHandle<()>>,
+    witness: Option<JoinHandle<()>>,
     writer: Option<std::thread::JoinHandle<()>>,
+    readers: Arc<Readers>,
     fingerprint: String,
     officer_cert: Option<(std::path::PathBuf, std::path::PathBuf)>,
     keys: KeysResponse,
@@ -189,6 +194,38 @@ impl Running {
         rx.await.map_err(|_| ApiError::unavailable())?
     }
 
+    /// The newest checkpoint the witness has cosigned (a signed note with the log's
+    /// signature and the witness's cosignature), if any (CHK-31).
+    ///
+    /// # Errors
+    /// [`ApiError`] if the database cannot be read.
+    pub async fn cosigned_checkpoint(&self) -> Result<Option<String>, ApiError> {
+        use crate::store::StoreRead as _;
+        let bytes = self
+            .readers
+            .with(|r| r.meta(writer::COSIGNED_CHECKPOINT))
+            .await?;
+        Ok(bytes.and_then(|b| String::from_utf8(b).ok()))
+    }
+
+    /// What the operator holds now, by kind ([`store::sqlite::Holdings`]).
+    ///
+    /// # Errors
+    /// [`ApiError`] if the database cannot be read.
+    pub async fn holdings(&self) -> Result<store::sqlite::Holdings, ApiError> {
+        self.readers.with(|r| r.holdings()).await
+    }
+
+    /// Writes a consistent copy of the database to `path`, as a backup would be taken
+    /// (`VACUUM INTO`; `path` must not exist).
+    ///
+    /// # Errors
+    /// [`ApiError`] if the copy could not be written.
+    pub async fn backup(&self, path: &Path) -> Result<(), ApiError> {
+        let path = path.to_owned();
+        self.readers.with(move |r| r.backup_to(&path)).await
+    }
+
     /// Waits until the server stops (it runs until the process ends).
     pub async fn wait(self) {
         let _ = self.accept.await;
@@ -199,6 +236,9 @@ impl Running {
         self.accept.abort();
         if let Some(s) = self.scheduler.take() {
             s.abort();
+        }
+        if let Some(w) = self.witness.take() {
+            w.abort();
         }
         let _ = self.tx.send(Op::Shutdown).await;
         if let Some(w) = self.writer.take() {
@@ -298,11 +338,12 @@ impl Server {
         let (tx, rx) = mpsc::channel::<Op>(config.max_batch * 4);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let writer = {
-            let (policy, clock, shared, dir) = (
+            let (policy, clock, shared, dir, custodians) = (
                 (*policy).clone(),
                 clock.clone(),
                 shared.clone(),
                 data.clone(),
+                custodians.clone(),
             );
             let max_batch = config.max_batch;
             let mode = config.ingest_mode;
@@ -362,16 +403,46 @@ impl Server {
             log: log_vkey.to_string(),
         };
         let layers = policy.custodians().len();
+        let readers = Arc::new(Readers::new(readers));
+        let witness = match config.witness {
+            None => None,
+            Some(link) => {
+                use crate::store::StoreRead as _;
+                let key = log_vkey.clone();
+                // Resume from the size the witness last cosigned.
+                let old = readers
+                    .with(move |r| {
+                        Ok(r.meta(writer::COSIGNED_CHECKPOINT)?
+                            .and_then(|b| minimis_log::SignedCheckpoint::open(&b, &key).ok())
+                            .map_or(0, |c| c.checkpoint().tree_size()))
+                    })
+                    .await
+                    .map_err(|_| StartError::Policy("the database cannot be read".into()))?;
+                let task = witness::run(
+                    link,
+                    readers.clone(),
+                    log_vkey.clone(),
+                    tx.clone(),
+                    shared.clone(),
+                    old,
+                );
+                // Ask once at start, for a checkpoint signed before the witness was set.
+                shared.checkpoint_changed.notify_one();
+                Some(tokio::spawn(task))
+            }
+        };
         let state = AppState {
             tx: tx.clone(),
             shared,
-            readers: Arc::new(Readers::new(readers)),
+            readers: readers.clone(),
             policy: policy.clone(),
             policy_text: policy_text.into(),
             clock: Arc::new(clock),
             keys: Arc::new(keys.clone()),
             bounds: CiphertextBounds::for_layers(layers),
             ingest_mode: config.ingest_mode,
+            custodians: Arc::new(custodians),
+            log_key: Arc::new(log_vkey.clone()),
         };
         let app = api::router(state);
 
@@ -439,7 +510,9 @@ impl Server {
             tx,
             accept,
             scheduler,
+            witness,
             writer: Some(writer),
+            readers,
             fingerprint,
             officer_cert,
             keys,

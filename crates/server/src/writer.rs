@@ -30,10 +30,13 @@ use zeroize::Zeroizing;
 use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::store::{
-    FailureCategory, LedgerState, ParticipantRow, RecordRow, Resolution, Store, StoreError,
+    ChallengeRow, FailureCategory, FailureReport, LedgerState, ParticipantRow, RecordRow,
+    Resolution, ResolutionReason, SealedTextRow, Statement, StatementCategory, Store, StoreError,
 };
 
 const THIRTY_DAYS: i64 = 30 * 86_400;
+/// The most statements a participant may attach to one ledger row (ACC-12).
+pub(crate) const MAX_STATEMENTS_PER_ROW: usize = 8;
 /// How far a check-in's epoch may trail the server's clock at an epoch boundary.
 const EPOCH_SKEW: i64 = 300;
 
@@ -42,7 +45,13 @@ const EPOCH_SKEW: i64 = 300;
 pub(crate) struct Shared {
     /// Device keys of enrolled participants, and whether their enrollment is closed.
     pub(crate) devices: RwLock<HashMap<Pseudonym, (PublicKey, bool)>>,
+    /// Signalled after each batch that signed a new checkpoint (the witness task waits on
+    /// it).
+    pub(crate) checkpoint_changed: tokio::sync::Notify,
 }
+
+/// The meta key under which the newest witness-cosigned checkpoint is kept (CHK-31).
+pub(crate) const COSIGNED_CHECKPOINT: &str = "cosigned_checkpoint";
 
 /// An enrollment, as an officer submits it.
 pub(crate) struct Enrollment {
@@ -96,8 +105,28 @@ pub struct TickReport {
     pub missed: u64,
     /// Records purged at their content deadline.
     pub purged_records: u64,
-    /// Participants whose ledger was purged at its deadline.
+    /// Sealed free texts (of failure reports and statements) purged at their content
+    /// deadline.
+    pub purged_texts: u64,
+    /// Participants whose ledger, schedule, pseudonym and keys were purged at its
+    /// deadline, each logged as `ledger purged` (RET-20).
     pub purged_participants: u64,
+}
+
+/// Something a participant attaches to a ledger row: a failure report (CHK-22) or a
+/// statement (ACC-12), with its category and its sealed text, if any.
+pub(crate) struct Attachment<K> {
+    pub(crate) pseudonym: Pseudonym,
+    pub(crate) challenge: ChallengeId,
+    pub(crate) category: K,
+    pub(crate) text: Option<SealedTextRow>,
+}
+
+/// A ledger row as an officer reads it (CHK-24, ACC-12): the row with its report, and
+/// the participant's statements.
+pub(crate) struct RowView {
+    pub(crate) row: ChallengeRow,
+    pub(crate) statements: Vec<Statement>,
 }
 
 type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
@@ -109,11 +138,38 @@ pub(crate) enum Op {
     /// The benchmark comparator's check-in (`IngestMode::DangerousPlaintextBaseline`).
     PlaintextCheckIn(Box<PlaintextCheckIn>, Reply<PlaintextStored>),
     AdHoc(Pseudonym, Reply<SignedChallenge>),
-    Resolve(ChallengeId, Resolution, String, Reply<LedgerState>),
-    FailureReport(Pseudonym, ChallengeId, FailureCategory, Reply<()>),
+    /// An officer's resolution: the row, the decision, its reason code, the officer.
+    Resolve(
+        ChallengeId,
+        Resolution,
+        ResolutionReason,
+        String,
+        Reply<LedgerState>,
+    ),
+    FailureReport(Box<Attachment<FailureCategory>>, Reply<()>),
+    /// A participant's statement on a row of their ledger (ACC-12).
+    Statement(Box<Attachment<StatementCategory>>, Reply<()>),
+    /// An officer reads a row, which is recorded (CHK-24).
+    ReadRow(ChallengeId, String, Reply<RowView>),
     CloseEnrollment(Pseudonym, Reply<()>),
     Recipient(Box<SignedEpochRecipient>, Reply<()>),
     Tick(Reply<TickReport>),
+    /// A custodian's entries (accesses, denials, key destructions, holds), already checked
+    /// against its role; answered with the tlog-proof of each against the batch's
+    /// checkpoint, so the custodian can verify they are logged before it opens anything.
+    CustodianEntries(Vec<LogEntry>, Reply<Vec<minimis_log::TlogProof>>),
+    /// A legal hold on records, until a time.
+    Hold(Vec<RecordId>, UnixTime, Reply<()>),
+    /// A witness's cosignature, already checked: the cosigned checkpoint note, the
+    /// cosignature and the witness's key.
+    Cosigned(
+        Box<(
+            String,
+            minimis_log::note::NoteSignature,
+            minimis_log::VerifierKey,
+        )>,
+        Reply<()>,
+    ),
     /// Finish the batch in hand and stop.
     Shutdown,
 }
@@ -209,18 +265,22 @@ enum Pending {
     Plaintext(Reply<PlaintextStored>, PlaintextStored),
     AdHoc(Reply<SignedChallenge>, SignedChallenge),
     Resolve(Reply<LedgerState>, LedgerState),
+    Row(Reply<RowView>, RowView),
     Unit(Reply<()>),
     Tick(Reply<TickReport>, TickReport),
+    Entries(Reply<Vec<minimis_log::TlogProof>>, Vec<u64>),
 }
 
 impl Pending {
     fn fail(self, e: ApiError) {
         match self {
+            Self::Entries(r, _) => drop(r.send(Err(e))),
             Self::Enroll(r, _) => drop(r.send(Err(e))),
             Self::CheckIn(r, ..) => drop(r.send(Err(e))),
             Self::Plaintext(r, _) => drop(r.send(Err(e))),
             Self::AdHoc(r, _) => drop(r.send(Err(e))),
             Self::Resolve(r, _) => drop(r.send(Err(e))),
+            Self::Row(r, _) => drop(r.send(Err(e))),
             Self::Unit(r) => drop(r.send(Err(e))),
             Self::Tick(r, _) => drop(r.send(Err(e))),
         }
@@ -266,7 +326,30 @@ impl<S: Store, C: Clock> Writer<S, C> {
             plaintext: None,
         };
         w.rebuild()?;
+        w.publish_policy()?;
         Ok(w)
+    }
+
+    /// Logs `policy published` for the policy in force, the first time the log runs under
+    /// it (AUD-8 checks that every enrollment cites a published policy).
+    fn publish_policy(&mut self) -> Result<(), WriterError> {
+        const KEY: &str = "policy_published";
+        let hash = self.policy.hash();
+        if self.store.meta(KEY)?.as_deref() == Some(hash.as_bytes().as_slice()) {
+            return Ok(());
+        }
+        self.store.begin()?;
+        let entry = LogEntry::PolicyPublished { policy: hash };
+        let result = self
+            .store
+            .set_meta(KEY, hash.as_bytes())
+            .map_err(|e| e.to_string())
+            .and_then(|()| self.finish(std::slice::from_ref(&entry)).map(|_| ()));
+        if let Err(e) = result {
+            let _ = self.store.rollback();
+            return Err(WriterError::Log(e));
+        }
+        Ok(())
     }
 
     /// Turns on the plaintext benchmark comparator: check-ins in the clear go to `table`,
@@ -471,6 +554,9 @@ impl<S: Store, C: Clock> Writer<S, C> {
             )
         };
         self.store.commit().map_err(|e| e.to_string())?;
+        if proofs.is_some() {
+            self.shared.checkpoint_changed.notify_one();
+        }
         Ok(proofs)
     }
 
@@ -514,8 +600,20 @@ impl<S: Store, C: Clock> Writer<S, C> {
                 Pending::Enroll(r, v) => drop(r.send(Ok(v))),
                 Pending::AdHoc(r, v) => drop(r.send(Ok(v))),
                 Pending::Resolve(r, v) => drop(r.send(Ok(v))),
+                Pending::Row(r, v) => drop(r.send(Ok(v))),
                 Pending::Unit(r) => drop(r.send(Ok(()))),
                 Pending::Tick(r, v) => drop(r.send(Ok(v))),
+                Pending::Entries(reply, indices) => {
+                    let proofs: Option<Vec<minimis_log::TlogProof>> = indices
+                        .iter()
+                        .map(|&index| {
+                            usize::try_from(index - first)
+                                .ok()
+                                .and_then(|i| receipts.get_mut(i)?.take())
+                        })
+                        .collect();
+                    let _ = reply.send(proofs.ok_or_else(ApiError::unavailable));
+                }
             }
         }
     }
@@ -553,19 +651,59 @@ impl<S: Store, C: Clock> Writer<S, C> {
                 step!(reply, self.plaintext_check_in(*c), Pending::Plaintext)
             }
             Op::AdHoc(p, reply) => step!(reply, self.adhoc(p, entries), Pending::AdHoc),
-            Op::Resolve(c, res, officer, reply) => {
-                step!(reply, self.resolve(c, res, &officer), Pending::Resolve)
-            }
-            Op::FailureReport(p, c, cat, reply) => step!(
+            Op::Resolve(c, res, reason, officer, reply) => step!(
                 reply,
-                self.failure_report(p, c, cat),
-                |r, ()| Pending::Unit(r)
+                self.resolve(c, res, reason, &officer, entries),
+                Pending::Resolve
             ),
+            Op::FailureReport(a, reply) => {
+                step!(reply, self.failure_report(*a), |r, ()| Pending::Unit(r))
+            }
+            Op::Statement(a, reply) => {
+                step!(reply, self.statement(*a), |r, ()| Pending::Unit(r))
+            }
+            Op::ReadRow(c, officer, reply) => {
+                step!(reply, self.read_row(c, &officer), Pending::Row)
+            }
             Op::CloseEnrollment(p, reply) => {
                 step!(reply, self.close(p, entries), |r, ()| Pending::Unit(r))
             }
             Op::Recipient(r, reply) => step!(reply, self.recipient(*r), |r, ()| Pending::Unit(r)),
             Op::Tick(reply) => step!(reply, self.tick(entries), Pending::Tick),
+            Op::CustodianEntries(new, reply) => {
+                let first = self.log.size() + entries.len() as u64;
+                let indices: Vec<u64> = (first..first + new.len() as u64).collect();
+                entries.extend(new);
+                Ok(Some(Pending::Entries(reply, indices)))
+            }
+            Op::Hold(records, until, reply) => match self.store.hold(&records, until) {
+                Ok(()) => Ok(Some(Pending::Unit(reply))),
+                Err(e) => {
+                    let _ = reply.send(Err(ApiError::unavailable()));
+                    Err(e)
+                }
+            },
+            Op::Cosigned(c, reply) => {
+                let (note, sig, witness) = *c;
+                if let Err(e) = self.store.set_meta(COSIGNED_CHECKPOINT, note.as_bytes()) {
+                    let _ = reply.send(Err(ApiError::unavailable()));
+                    return Err(e);
+                }
+                // Still the published checkpoint: publish the cosignature with it, so the
+                // log's own `checkpoint` carries it.
+                let current = self.log.checkpoint().checkpoint().to_text();
+                let same =
+                    minimis_log::SignedCheckpoint::open(note.as_bytes(), &self.log.verifier_key())
+                        .is_ok_and(|c| c.checkpoint().to_text() == current);
+                if same {
+                    if let Err(e) = self.log.add_cosignature(sig, &witness) {
+                        tracing::warn!(error = %e, "cosignature not added to the checkpoint");
+                        let _ = reply.send(Err(ApiError::unavailable()));
+                        return Err(StoreError::Corrupt { what: "checkpoint" });
+                    }
+                }
+                Ok(Some(Pending::Unit(reply)))
+            }
             Op::Shutdown => Ok(None),
         }
     }
@@ -940,11 +1078,17 @@ impl<S: Store, C: Clock> Writer<S, C> {
         Ok(PlaintextStored { id, state })
     }
 
+    /// An officer's resolution (CHK-24): only of a `pending-review` or `late` row, with a
+    /// reason code that the row supports; `not-excused` only after this officer read the
+    /// row since its last report or statement; logged as `row resolved` in the same
+    /// batch.
     fn resolve(
         &mut self,
         c: ChallengeId,
         resolution: Resolution,
+        reason: ResolutionReason,
         officer: &str,
+        entries: &mut Vec<LogEntry>,
     ) -> Result<LedgerState, Fail> {
         let row = self.store.challenge(&c)?.ok_or_else(|| {
             refuse(
@@ -970,18 +1114,46 @@ impl<S: Store, C: Clock> Writer<S, C> {
                 ));
             }
         }
-        let state = LedgerState::Resolved(resolution);
-        self.store.set_state(&c, state, Some(officer))?;
-        Ok(state)
+        let statements = self.store.statements(&c)?;
+        let rests_on_nothing = match reason {
+            ResolutionReason::FailureReport => row.failure_report.is_none(),
+            ResolutionReason::ParticipantStatement => statements.is_empty(),
+            _ => false,
+        };
+        if rests_on_nothing {
+            return Err(refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "reason_not_on_row",
+                "the reason names a report or statement the row does not have",
+            ));
+        }
+        let has_account = row.failure_report.is_some() || !statements.is_empty();
+        if resolution == Resolution::NotExcused
+            && has_account
+            && !self.store.read_by(&c, officer)?
+        {
+            return Err(refuse(
+                StatusCode::CONFLICT,
+                "report_not_read",
+                "read the row, its failure report and statements (GET /v1/ledger/{challenge_id}) before resolving it not-excused",
+            ));
+        }
+        let challenge = &row.signed.challenge;
+        let tag = self.tag(&challenge.pseudonym, challenge.epoch)?;
+        self.store.resolve(&c, resolution, reason, officer)?;
+        entries.push(LogEntry::RowResolved {
+            tag,
+            challenge: c,
+            epoch: challenge.epoch,
+            resolution: resolution.to_log(),
+            reason: reason.to_log(),
+        });
+        Ok(LedgerState::Resolved(resolution))
     }
 
-    fn failure_report(
-        &mut self,
-        p: Pseudonym,
-        c: ChallengeId,
-        category: FailureCategory,
-    ) -> Result<(), Fail> {
-        let row = self.store.challenge(&c)?.ok_or_else(|| {
+    /// The participant's own row, or why not.
+    fn own_row(&self, p: Pseudonym, c: &ChallengeId) -> Result<ChallengeRow, Fail> {
+        let row = self.store.challenge(c)?.ok_or_else(|| {
             refuse(
                 StatusCode::NOT_FOUND,
                 "unknown_challenge",
@@ -995,8 +1167,110 @@ impl<S: Store, C: Clock> Writer<S, C> {
                 "the challenge was issued to another participant",
             ));
         }
-        self.store.set_failure_report(&c, category)?;
+        Ok(row)
+    }
+
+    /// Checks a sealed text's epoch as a check-in's (CHK-18): current, and sealable.
+    fn check_text(&mut self, text: &SealedTextRow) -> Result<(), Fail> {
+        let now = self.clock.now();
+        let current = self.policy.epoch_at(now);
+        let recent = self.policy.epoch_at(now.plus(-EPOCH_SKEW));
+        if Some(text.epoch) != current && Some(text.epoch) != recent {
+            return Err(refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "wrong_epoch",
+                "the text is sealed to an epoch that is not current",
+            ));
+        }
+        if !self.view.sealable.contains(&text.epoch) {
+            self.refresh_sealable(text.epoch)?;
+            if !self.view.sealable.contains(&text.epoch) {
+                return Err(refuse(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unsigned_epoch",
+                    "the epoch has no recipients signed by every custodian",
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// Stores a checked sealed text, unless the same one is stored already.
+    fn store_text(&mut self, text: &SealedTextRow) -> Result<(), Fail> {
+        if self.store.sealed_text(&text.text_id)?.is_none() {
+            self.store.insert_sealed_text(text)?;
+        }
+        Ok(())
+    }
+
+    /// A technical-failure report (CHK-22, CHK-23): one per row. The same report again
+    /// (a retry) changes nothing; a different one is refused, and the participant adds
+    /// to it with a statement (ACC-12).
+    fn failure_report(&mut self, a: Attachment<FailureCategory>) -> Result<(), Fail> {
+        let row = self.own_row(a.pseudonym, &a.challenge)?;
+        let report = FailureReport {
+            category: a.category,
+            text: a.text.as_ref().map(SealedTextRow::text_ref),
+        };
+        if let Some(category) = row.failure_report {
+            if category == report.category && row.failure_text == report.text {
+                return Ok(());
+            }
+            return Err(refuse(
+                StatusCode::CONFLICT,
+                "failure_report_exists",
+                "the row has a failure report already; add to it with a statement",
+            ));
+        }
+        if let Some(text) = &a.text {
+            self.check_text(text)?;
+            self.store_text(text)?;
+        }
+        self.store.set_failure_report(&a.challenge, &report)?;
+        Ok(())
+    }
+
+    /// A participant's statement on any row of their ledger (ACC-12). The row is kept as
+    /// it was; the statement is kept beside it. The same statement again (a retry)
+    /// changes nothing.
+    fn statement(&mut self, a: Attachment<StatementCategory>) -> Result<(), Fail> {
+        self.own_row(a.pseudonym, &a.challenge)?;
+        let statement = Statement {
+            category: a.category,
+            text: a.text.as_ref().map(SealedTextRow::text_ref),
+        };
+        let existing = self.store.statements(&a.challenge)?;
+        if existing.contains(&statement) {
+            return Ok(());
+        }
+        if existing.len() >= MAX_STATEMENTS_PER_ROW {
+            return Err(refuse(
+                StatusCode::CONFLICT,
+                "statement_limit",
+                "a row holds at most 8 statements",
+            ));
+        }
+        if let Some(text) = &a.text {
+            self.check_text(text)?;
+            self.store_text(text)?;
+        }
+        self.store.add_statement(&a.challenge, &statement)?;
+        Ok(())
+    }
+
+    /// An officer reads a row with its report and statements; the read is recorded, so
+    /// that a `not-excused` resolution can require it (CHK-24).
+    fn read_row(&mut self, c: ChallengeId, officer: &str) -> Result<RowView, Fail> {
+        let row = self.store.challenge(&c)?.ok_or_else(|| {
+            refuse(
+                StatusCode::NOT_FOUND,
+                "unknown_challenge",
+                "no such challenge",
+            )
+        })?;
+        self.store.mark_read(&c, officer)?;
+        let statements = self.store.statements(&c)?;
+        Ok(RowView { row, statements })
     }
 
     fn close(&mut self, p: Pseudonym, entries: &mut Vec<LogEntry>) -> Result<(), Fail> {
@@ -1103,13 +1377,49 @@ impl<S: Store, C: Clock> Writer<S, C> {
                 report.purged_records += count;
             }
         }
-        // Ledgers of enrollments closed more than `ledger_days` ago.
+        // Sealed texts of failure reports and statements, at the same deadline (D6). They
+        // have no entry of their own in the log, so their purge has none either; the
+        // epoch's key destruction is what makes every copy unreadable (RET-2).
+        for epoch in self.store.epochs_with_sealed_texts()? {
+            if self.policy.content_deadline(epoch) > now {
+                break;
+            }
+            report.purged_texts += self.store.purge_sealed_texts(epoch, now)?;
+        }
+        // Ledgers of enrollments closed more than `ledger_days` ago (RET-6, RET-20), each
+        // logged under the tag and epoch of its `enrollment closed` entry.
         let ledger_cutoff = now.plus(-i64::from(self.policy.ledger_retention_days()) * 86_400);
-        let gone = self.store.purge_closed_before(ledger_cutoff)?;
-        for p in &gone {
-            self.view.parts.remove(p);
+        let gone = self.store.purge_closed_before(ledger_cutoff, now)?;
+        for g in &gone {
+            let epoch = self
+                .policy
+                .epoch_at(g.closed_at)
+                .ok_or(StoreError::Corrupt { what: "closed_at" })?;
+            let tag = self.tag(&g.pseudonym, epoch)?;
+            entries.push(LogEntry::LedgerPurged {
+                tag,
+                epoch,
+                purged_at: now,
+            });
+            self.view.parts.remove(&g.pseudonym);
             if let Ok(mut d) = self.shared.devices.write() {
-                d.remove(p);
+                d.remove(&g.pseudonym);
+            }
+        }
+        if !gone.is_empty() {
+            let gone: HashSet<Pseudonym> = gone.iter().map(|g| g.pseudonym).collect();
+            let stale: Vec<(ChallengeId, Open)> = self
+                .view
+                .open
+                .iter()
+                .filter(|(_, o)| gone.contains(&o.pseudonym))
+                .map(|(id, o)| (*id, *o))
+                .collect();
+            for (id, o) in stale {
+                self.view.open.remove(&id);
+                self.view
+                    .deadlines
+                    .remove(&(o.window_end.seconds() + self.policy.grace_seconds(), id));
             }
         }
         report.purged_participants = gone.len() as u64;
@@ -1160,11 +1470,16 @@ fn reply_err(op: Op, e: ApiError) {
         Op::CheckIn(_, r) => drop(r.send(Err(e))),
         Op::PlaintextCheckIn(_, r) => drop(r.send(Err(e))),
         Op::AdHoc(_, r) => drop(r.send(Err(e))),
-        Op::Resolve(_, _, _, r) => drop(r.send(Err(e))),
-        Op::FailureReport(_, _, _, r) => drop(r.send(Err(e))),
+        Op::Resolve(_, _, _, _, r) => drop(r.send(Err(e))),
+        Op::FailureReport(_, r) => drop(r.send(Err(e))),
+        Op::Statement(_, r) => drop(r.send(Err(e))),
+        Op::ReadRow(_, _, r) => drop(r.send(Err(e))),
         Op::CloseEnrollment(_, r) => drop(r.send(Err(e))),
         Op::Recipient(_, r) => drop(r.send(Err(e))),
         Op::Tick(r) => drop(r.send(Err(e))),
+        Op::CustodianEntries(_, r) => drop(r.send(Err(e))),
+        Op::Hold(_, _, r) => drop(r.send(Err(e))),
+        Op::Cosigned(_, r) => drop(r.send(Err(e))),
         Op::Shutdown => {}
     }
 }

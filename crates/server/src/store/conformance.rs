@@ -33,7 +33,9 @@ use minimis_proto::{
 use zeroize::Zeroizing;
 
 use super::{
-    FailureCategory, LedgerState, ParticipantRow, RecordRow, Resolution, Store, StoreError,
+    FailureCategory, FailureReport, LedgerState, ParticipantRow, PurgedParticipant, RecordRow,
+    Resolution, ResolutionReason, SealedTextRow, Statement, StatementCategory, Store, StoreError,
+    TextRef,
 };
 
 fn schedule() -> Schedule {
@@ -105,6 +107,189 @@ pub fn run<S: Store>(mut fresh: impl FnMut() -> S) {
     recipients(&mut fresh());
     tiles_share_the_transaction(&mut fresh());
     closed_enrollments_purge(&mut fresh());
+    meta_round_trips(&mut fresh());
+    reports_statements_and_reads(&mut fresh());
+    sealed_texts_and_purge(&mut fresh());
+}
+
+fn text(n: u8, p: u8, c: u8, epoch: u32) -> SealedTextRow {
+    SealedTextRow {
+        text_id: RecordId::from_bytes([n; 32]),
+        pseudonym: Pseudonym::from_bytes([p; 16]),
+        challenge_id: ChallengeId::from_bytes([c; 16]),
+        epoch: EpochId::new(epoch),
+        ciphertext: SealedCheckIn::try_from(vec![n; 1_000]).unwrap_or_else(|_| unreachable!()),
+    }
+}
+
+fn reports_statements_and_reads<S: Store>(s: &mut S) {
+    let c = ChallengeId::from_bytes([1; 16]);
+    tx(s, |s| {
+        s.insert_participant(&participant(1))?;
+        s.insert_challenge(&challenge(1, 1, 1_000))
+    });
+    let t = TextRef {
+        id: RecordId::from_bytes([8; 32]),
+        epoch: EpochId::new(100),
+    };
+    tx(s, |s| s.mark_read(&c, "officer-0001"));
+    assert!(s.read_by(&c, "officer-0001").unwrap_or(false));
+    assert!(
+        !s.read_by(&c, "officer-0002").unwrap_or(true),
+        "a read is the reading officer's only"
+    );
+    tx(s, |s| {
+        s.set_failure_report(
+            &c,
+            &FailureReport {
+                category: FailureCategory::DeviceError,
+                text: Some(t),
+            },
+        )
+    });
+    assert!(
+        !s.read_by(&c, "officer-0001").unwrap_or(true),
+        "a report makes the row unread"
+    );
+    let row = s
+        .challenge(&c)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("row"));
+    assert_eq!(row.failure_report, Some(FailureCategory::DeviceError));
+    assert_eq!(row.failure_text, Some(t), "the text link round-trips");
+    tx(s, |s| s.mark_read(&c, "officer-0001"));
+    let first = Statement {
+        category: StatementCategory::Dispute,
+        text: None,
+    };
+    let second = Statement {
+        category: StatementCategory::Explanation,
+        text: Some(t),
+    };
+    tx(s, |s| {
+        s.add_statement(&c, &first)?;
+        s.add_statement(&c, &second)
+    });
+    assert_eq!(
+        s.statements(&c).unwrap_or_default(),
+        vec![first, second],
+        "statements are kept in order, all of them"
+    );
+    assert!(
+        !s.read_by(&c, "officer-0001").unwrap_or(true),
+        "a statement makes the row unread"
+    );
+    tx(s, |s| {
+        s.set_state(&c, LedgerState::PendingReview, None)?;
+        s.resolve(
+            &c,
+            Resolution::NotExcused,
+            ResolutionReason::NoAccount,
+            "officer-0001",
+        )
+    });
+    let row = s
+        .challenge(&c)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("row"));
+    assert_eq!(row.state, LedgerState::Resolved(Resolution::NotExcused));
+    assert_eq!(row.resolution_reason, Some(ResolutionReason::NoAccount));
+    assert_eq!(row.resolved_by.as_deref(), Some("officer-0001"));
+    assert_eq!(
+        row.failure_report,
+        Some(FailureCategory::DeviceError),
+        "resolving keeps the report"
+    );
+    let missing = ChallengeId::from_bytes([9; 16]);
+    s.begin().unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        s.add_statement(&missing, &first),
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.mark_read(&missing, "officer-0001"),
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.resolve(
+            &missing,
+            Resolution::ExcusedOther,
+            ResolutionReason::AgencyContact,
+            "officer-0001"
+        ),
+        Err(StoreError::NotFound { .. })
+    ));
+    s.rollback().unwrap_or_else(|e| panic!("{e}"));
+    assert!(s.statements(&missing).unwrap_or_default().is_empty());
+}
+
+fn sealed_texts_and_purge<S: Store>(s: &mut S) {
+    tx(s, |s| {
+        s.insert_sealed_text(&text(1, 1, 1, 100))?;
+        s.insert_sealed_text(&text(2, 1, 2, 100))?;
+        s.insert_sealed_text(&text(3, 2, 3, 101))
+    });
+    assert_eq!(
+        s.sealed_text(&RecordId::from_bytes([1; 32]))
+            .unwrap_or_else(|e| panic!("{e}")),
+        Some(text(1, 1, 1, 100)),
+        "sealed texts round-trip exactly"
+    );
+    assert_eq!(
+        s.epochs_with_sealed_texts().unwrap_or_default(),
+        vec![EpochId::new(100), EpochId::new(101)]
+    );
+    s.begin().unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        s.insert_sealed_text(&text(1, 1, 1, 100)),
+        Err(StoreError::Duplicate { .. })
+    ));
+    s.rollback().unwrap_or_else(|e| panic!("{e}"));
+    tx(s, |s| {
+        s.hold(&[RecordId::from_bytes([2; 32])], UnixTime(10_000))
+    });
+    s.begin().unwrap_or_else(|e| panic!("{e}"));
+    let n = s
+        .purge_sealed_texts(EpochId::new(100), UnixTime(5_000))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let again = s
+        .purge_sealed_texts(EpochId::new(100), UnixTime(5_000))
+        .unwrap_or_else(|e| panic!("{e}"));
+    s.commit().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (n, again),
+        (1, 0),
+        "one purged, the held one kept; idempotent"
+    );
+    assert!(
+        s.sealed_text(&RecordId::from_bytes([2; 32]))
+            .unwrap_or(None)
+            .is_some(),
+        "held"
+    );
+}
+
+fn meta_round_trips<S: Store>(s: &mut S) {
+    assert_eq!(s.meta("policy").unwrap_or_else(|e| panic!("{e}")), None);
+    tx(s, |s| s.set_meta("policy", b"one"));
+    tx(s, |s| s.set_meta("policy", b"two"));
+    assert_eq!(
+        s.meta("policy")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .as_deref(),
+        Some(&b"two"[..]),
+        "the latest value replaces the earlier"
+    );
+    s.begin().unwrap_or_else(|e| panic!("{e}"));
+    s.set_meta("policy", b"three")
+        .unwrap_or_else(|e| panic!("{e}"));
+    s.rollback().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        s.meta("policy")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .as_deref(),
+        Some(&b"two"[..])
+    );
 }
 
 fn participants<S: Store>(s: &mut S) {
@@ -182,7 +367,10 @@ fn ledger<S: Store>(s: &mut S) {
         )?;
         s.set_failure_report(
             &ChallengeId::from_bytes([2; 16]),
-            FailureCategory::NoNetwork,
+            &FailureReport {
+                category: FailureCategory::NoNetwork,
+                text: None,
+            },
         )
     });
     assert_eq!(s.open_challenges().unwrap_or_default().len(), 0);
@@ -379,10 +567,22 @@ fn tiles_share_the_transaction<S: Store>(s: &mut S) {
 }
 
 fn closed_enrollments_purge<S: Store>(s: &mut S) {
+    let c = ChallengeId::from_bytes([1; 16]);
     tx(s, |s| {
         s.insert_participant(&participant(1))?;
         s.insert_participant(&participant(2))?;
         s.insert_challenge(&challenge(1, 1, 1_000))?;
+        s.insert_challenge(&challenge(2, 2, 1_000))?;
+        s.insert_sealed_text(&text(1, 1, 1, 100))?;
+        s.insert_sealed_text(&text(2, 2, 2, 100))?;
+        s.add_statement(
+            &c,
+            &Statement {
+                category: StatementCategory::Other,
+                text: Some(text(1, 1, 1, 100).text_ref()),
+            },
+        )?;
+        s.mark_read(&c, "officer-0001")?;
         s.close_enrollment(&Pseudonym::from_bytes([1; 16]), UnixTime(2_000))
     });
     s.begin().unwrap_or_else(|e| panic!("{e}"));
@@ -393,18 +593,52 @@ fn closed_enrollments_purge<S: Store>(s: &mut S) {
     s.rollback().unwrap_or_else(|e| panic!("{e}"));
     s.begin().unwrap_or_else(|e| panic!("{e}"));
     let early = s
-        .purge_closed_before(UnixTime(2_000))
+        .purge_closed_before(UnixTime(2_000), UnixTime(2_000))
         .unwrap_or_else(|e| panic!("{e}"));
     let gone = s
-        .purge_closed_before(UnixTime(2_001))
+        .purge_closed_before(UnixTime(2_001), UnixTime(2_001))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let again = s
+        .purge_closed_before(UnixTime(2_001), UnixTime(2_001))
         .unwrap_or_else(|e| panic!("{e}"));
     s.commit().unwrap_or_else(|e| panic!("{e}"));
     assert!(early.is_empty(), "not before its ledger deadline");
-    assert_eq!(gone, vec![Pseudonym::from_bytes([1; 16])]);
+    assert_eq!(
+        gone,
+        vec![PurgedParticipant {
+            pseudonym: Pseudonym::from_bytes([1; 16]),
+            closed_at: UnixTime(2_000),
+        }],
+        "who, and when the enrollment closed"
+    );
+    assert!(again.is_empty(), "a second purge is a no-op");
+    assert!(
+        s.participant(&Pseudonym::from_bytes([1; 16]))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none(),
+        "the pseudonym, device key, tag key and schedule are gone"
+    );
     assert!(
         s.ledger(&Pseudonym::from_bytes([1; 16]))
             .unwrap_or_default()
             .is_empty()
+    );
+    assert!(
+        s.statements(&c).unwrap_or_default().is_empty(),
+        "with the rows' statements"
+    );
+    assert!(!s.read_by(&c, "officer-0001").unwrap_or(true), "and reads");
+    assert!(
+        s.sealed_text(&RecordId::from_bytes([1; 32]))
+            .unwrap_or(None)
+            .is_none(),
+        "and sealed texts"
+    );
+    assert!(
+        s.sealed_text(&RecordId::from_bytes([2; 32]))
+            .unwrap_or(None)
+            .is_some(),
+        "another participant's text stays"
     );
     assert!(
         s.participant(&Pseudonym::from_bytes([2; 16]))

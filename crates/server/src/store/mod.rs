@@ -3,8 +3,11 @@
 //!
 //! The operator stores: enrolled participants (pseudonym, device public key, tag key,
 //! schedule), the compliance ledger (one row per challenge: its window and state, no
-//! content), sealed check-ins it cannot open, the custodians' signed epoch recipients,
-//! legal holds, and the transparency log's tiles. Nothing else: no address, no user agent,
+//! content; the resolution, its reason code and the officer who set it; the
+//! participant's technical-failure report and statements, as category codes; which
+//! officers read the row since its last report or statement), sealed check-ins and
+//! sealed free texts it cannot open, the custodians' signed epoch recipients, legal
+//! holds, and the transparency log's tiles. Nothing else: no address, no user agent,
 //! no time a check-in arrived (the ledger state says all that is needed: on time or late).
 //!
 //! A write happens inside [`Store::begin`] … [`Store::commit`]; the log's tiles are
@@ -101,6 +104,15 @@ pub enum Resolution {
 }
 
 impl Resolution {
+    /// The same decision as the log writes it (`row resolved`, spec/log.md).
+    pub fn to_log(self) -> minimis_log::entry::Resolution {
+        match self {
+            Self::ExcusedTechnical => minimis_log::entry::Resolution::ExcusedTechnical,
+            Self::ExcusedOther => minimis_log::entry::Resolution::ExcusedOther,
+            Self::NotExcused => minimis_log::entry::Resolution::NotExcused,
+        }
+    }
+
     fn code(self) -> i64 {
         match self {
             Self::ExcusedTechnical => 1,
@@ -199,6 +211,186 @@ impl FailureCategory {
     }
 }
 
+/// What an officer's resolution rests on (CHK-24): one of the reason codes of
+/// spec/failure.md, the same as the log's (`row resolved`, spec/log.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResolutionReason {
+    /// The participant's technical-failure report.
+    FailureReport,
+    /// The participant's statement on the row (ACC-12).
+    ParticipantStatement,
+    /// What the participant told the agency directly.
+    AgencyContact,
+    /// The operator's service was unavailable.
+    OperatorOutage,
+    /// The check-in's content, opened through a logged access (ACC-4).
+    CheckInContent,
+    /// No account from the participant by the time of review.
+    NoAccount,
+}
+
+impl ResolutionReason {
+    /// Every reason.
+    pub const ALL: [Self; 6] = [
+        Self::FailureReport,
+        Self::ParticipantStatement,
+        Self::AgencyContact,
+        Self::OperatorOutage,
+        Self::CheckInContent,
+        Self::NoAccount,
+    ];
+
+    /// The same reason as the log writes it.
+    pub fn to_log(self) -> minimis_log::entry::ResolutionReason {
+        use minimis_log::entry::ResolutionReason as L;
+        match self {
+            Self::FailureReport => L::FailureReport,
+            Self::ParticipantStatement => L::ParticipantStatement,
+            Self::AgencyContact => L::AgencyContact,
+            Self::OperatorOutage => L::OperatorOutage,
+            Self::CheckInContent => L::CheckInContent,
+            Self::NoAccount => L::NoAccount,
+        }
+    }
+
+    pub(crate) fn code(self) -> i64 {
+        i64::from(self.to_log().code())
+    }
+
+    pub(crate) fn from_code(c: i64) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == c)
+    }
+}
+
+/// A participant's statement's category (ACC-12).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StatementCategory {
+    /// The participant disputes the row's state or its resolution.
+    Dispute,
+    /// The participant explains a missed or late check-in.
+    Explanation,
+    /// The participant says something the row records is wrong.
+    Correction,
+    /// Something else.
+    Other,
+}
+
+impl StatementCategory {
+    pub(crate) fn code(self) -> i64 {
+        match self {
+            Self::Dispute => 1,
+            Self::Explanation => 2,
+            Self::Correction => 3,
+            Self::Other => 4,
+        }
+    }
+
+    pub(crate) fn from_code(c: i64) -> Option<Self> {
+        Some(match c {
+            1 => Self::Dispute,
+            2 => Self::Explanation,
+            3 => Self::Correction,
+            4 => Self::Other,
+            _ => return None,
+        })
+    }
+}
+
+/// Where a sealed free text is: its id and the epoch it is sealed to. The ledger keeps
+/// this link after the ciphertext itself is purged at the epoch's content deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TextRef {
+    /// The text's id (spec/failure.md): what a custodian fetches and an access names.
+    pub id: RecordId,
+    /// The epoch whose keys sealed it.
+    pub epoch: EpochId,
+}
+
+/// A free text the participant's device sealed to an epoch's custodians, as a check-in's
+/// note is sealed (CHK-23, ACC-12). The operator cannot open it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedTextRow {
+    /// Its id.
+    pub text_id: RecordId,
+    /// Whose.
+    pub pseudonym: Pseudonym,
+    /// The ledger row it belongs to.
+    pub challenge_id: ChallengeId,
+    /// The epoch whose keys sealed it.
+    pub epoch: EpochId,
+    /// The ciphertext, within the same bound as a check-in's (SEAL-4).
+    pub ciphertext: SealedCheckIn,
+}
+
+impl SealedTextRow {
+    /// The link the ledger keeps.
+    pub fn text_ref(&self) -> TextRef {
+        TextRef {
+            id: self.text_id,
+            epoch: self.epoch,
+        }
+    }
+}
+
+/// The label that starts a sealed text's id input (spec/failure.md).
+pub const SEALED_TEXT_LABEL: &[u8] = b"minimis/v1 sealed-text\n";
+
+/// A sealed text's id:
+///
+/// ```text
+/// SHA-256("minimis/v1 sealed-text\n" || pseudonym (16) || challenge_id (16)
+///         || epoch (u32 BE) || len(ciphertext) (u32 BE) || ciphertext)
+/// ```
+///
+/// Its label differs from a check-in's (CHK-12), so a text's id is never a record's.
+pub fn sealed_text_id(
+    pseudonym: &Pseudonym,
+    challenge: &ChallengeId,
+    epoch: EpochId,
+    ciphertext: &SealedCheckIn,
+) -> RecordId {
+    let bytes = ciphertext.as_bytes();
+    let mut input = Vec::with_capacity(SEALED_TEXT_LABEL.len() + 40 + bytes.len());
+    input.extend_from_slice(SEALED_TEXT_LABEL);
+    input.extend_from_slice(pseudonym.as_bytes());
+    input.extend_from_slice(challenge.as_bytes());
+    input.extend_from_slice(&epoch.get().to_be_bytes());
+    input.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
+    input.extend_from_slice(bytes);
+    RecordId::from_bytes(minimis_crypto::sha256(&input))
+}
+
+/// A technical-failure report on a ledger row (CHK-22, CHK-23): a category and, if the
+/// participant wrote one, the link to its sealed text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FailureReport {
+    /// The category.
+    pub category: FailureCategory,
+    /// The sealed free text, if any.
+    pub text: Option<TextRef>,
+}
+
+/// A participant's statement on a ledger row (ACC-12): a category and, if the
+/// participant wrote one, the link to its sealed text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Statement {
+    /// The category.
+    pub category: StatementCategory,
+    /// The sealed free text, if any.
+    pub text: Option<TextRef>,
+}
+
+/// A closed enrollment whose ledger was purged (RET-20).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PurgedParticipant {
+    /// The pseudonym it had.
+    pub pseudonym: Pseudonym,
+    /// When its enrollment closed.
+    pub closed_at: UnixTime,
+}
+
 /// One ledger row: a challenge, its state, and what a person said about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChallengeRow {
@@ -208,8 +400,12 @@ pub struct ChallengeRow {
     pub state: LedgerState,
     /// The officer who resolved it, if resolved.
     pub resolved_by: Option<String>,
+    /// What the resolution rests on, if resolved with a reason (CHK-24).
+    pub resolution_reason: Option<ResolutionReason>,
     /// A technical-failure report the participant filed, if any.
     pub failure_report: Option<FailureCategory>,
+    /// The link to the report's sealed free text, if it has one.
+    pub failure_text: Option<TextRef>,
 }
 
 /// A stored, sealed check-in.
@@ -296,6 +492,38 @@ pub trait StoreRead {
     /// # Errors
     /// [`StoreError`].
     fn recipients(&self, epoch: EpochId) -> Result<Vec<SignedEpochRecipient>, StoreError>;
+
+    /// A value of the server's own bookkeeping (for example which policy it last
+    /// published to the log).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The participant's statements on a ledger row, oldest first (ACC-12).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn statements(&self, id: &ChallengeId) -> Result<Vec<Statement>, StoreError>;
+
+    /// Whether `officer` read the row (with its report and statements) since the last
+    /// report or statement was attached to it (CHK-24).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn read_by(&self, id: &ChallengeId, officer: &str) -> Result<bool, StoreError>;
+
+    /// A stored sealed text.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn sealed_text(&self, id: &RecordId) -> Result<Option<SealedTextRow>, StoreError>;
+
+    /// Epochs that still have sealed texts, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn epochs_with_sealed_texts(&self) -> Result<Vec<EpochId>, StoreError>;
 
     /// Calls `f` with every participant, one at a time, so that the server rebuilds its
     /// caches at start without holding every row at once. The default collects
@@ -395,15 +623,55 @@ pub trait Store: StoreRead {
         resolved_by: Option<&str>,
     ) -> Result<(), StoreError>;
 
-    /// Attaches a technical-failure report to a ledger row.
+    /// Sets a ledger row to `Resolved(resolution)`, with the reason code and the officer
+    /// (CHK-24).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`].
+    fn resolve(
+        &mut self,
+        id: &ChallengeId,
+        resolution: Resolution,
+        reason: ResolutionReason,
+        officer: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Attaches a technical-failure report to a ledger row, replacing any before, and
+    /// forgets who had read the row (CHK-24: it must be read again).
     ///
     /// # Errors
     /// [`StoreError::NotFound`].
     fn set_failure_report(
         &mut self,
         id: &ChallengeId,
-        category: FailureCategory,
+        report: &FailureReport,
     ) -> Result<(), StoreError>;
+
+    /// Adds a statement to a ledger row, after those already there, and forgets who had
+    /// read the row (CHK-24).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if there is no such row.
+    fn add_statement(&mut self, id: &ChallengeId, statement: &Statement) -> Result<(), StoreError>;
+
+    /// Records that `officer` read the row, its report and its statements (CHK-24).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] if there is no such row.
+    fn mark_read(&mut self, id: &ChallengeId, officer: &str) -> Result<(), StoreError>;
+
+    /// Stores a sealed text.
+    ///
+    /// # Errors
+    /// [`StoreError::Duplicate`] for a text id already stored.
+    fn insert_sealed_text(&mut self, text: &SealedTextRow) -> Result<(), StoreError>;
+
+    /// Deletes an epoch's sealed texts that are not under a hold lasting past `now`, and
+    /// returns how many. Idempotent.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn purge_sealed_texts(&mut self, epoch: EpochId, now: UnixTime) -> Result<u64, StoreError>;
 
     /// Stores a sealed check-in.
     ///
@@ -423,6 +691,12 @@ pub trait Store: StoreRead {
     /// [`StoreError`].
     fn hold(&mut self, records: &[RecordId], until: UnixTime) -> Result<(), StoreError>;
 
+    /// Sets a bookkeeping value (replacing it).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn set_meta(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+
     /// Deletes an epoch's records that are not under a hold lasting past `now`, and returns
     /// their ids. Idempotent: a second call returns nothing.
     ///
@@ -430,10 +704,90 @@ pub trait Store: StoreRead {
     /// [`StoreError`].
     fn purge_epoch(&mut self, epoch: EpochId, now: UnixTime) -> Result<Vec<RecordId>, StoreError>;
 
-    /// Deletes participants whose enrollment closed before `before`, with their ledger
-    /// rows, and returns their pseudonyms.
+    /// Deletes participants whose enrollment closed before `before` (RET-6, RET-20): the
+    /// participant's row (pseudonym, device key, tag key, schedule), every ledger row of
+    /// theirs with its statements and reads, and their sealed texts not under a hold
+    /// lasting past `now`; returns who, and when each enrollment closed. Sealed check-ins
+    /// are left to their own deadline (RET-5). Idempotent.
     ///
     /// # Errors
     /// [`StoreError`].
-    fn purge_closed_before(&mut self, before: UnixTime) -> Result<Vec<Pseudonym>, StoreError>;
+    fn purge_closed_before(
+        &mut self,
+        before: UnixTime,
+        now: UnixTime,
+    ) -> Result<Vec<PurgedParticipant>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chk_24_resolutions_and_reasons_are_named_and_coded_as_the_log_names_them() {
+        for r in [
+            Resolution::ExcusedTechnical,
+            Resolution::ExcusedOther,
+            Resolution::NotExcused,
+        ] {
+            assert_eq!(
+                serde_json::to_value(r).unwrap(),
+                serde_json::json!(r.to_log().as_str())
+            );
+            assert_eq!(Resolution::from_code(r.code()), Some(r));
+        }
+        for r in ResolutionReason::ALL {
+            assert_eq!(
+                serde_json::to_value(r).unwrap(),
+                serde_json::json!(r.to_log().as_str())
+            );
+            assert_eq!(ResolutionReason::from_code(r.code()), Some(r));
+        }
+        assert_eq!(ResolutionReason::from_code(0), None);
+        assert_eq!(
+            ResolutionReason::ALL.len(),
+            minimis_log::entry::ResolutionReason::ALL.len()
+        );
+    }
+
+    #[test]
+    fn chk_23_a_sealed_texts_id_is_its_own_hash_and_never_a_records() {
+        use minimis_proto::messages::{
+            CHALLENGE_LABEL, CUSTODIAN_REQUEST_LABEL, ENVELOPE_LABEL, EPOCH_RECIPIENT_LABEL,
+            REQUEST_LABEL,
+        };
+        for other in [
+            ENVELOPE_LABEL,
+            REQUEST_LABEL,
+            CUSTODIAN_REQUEST_LABEL,
+            CHALLENGE_LABEL,
+            EPOCH_RECIPIENT_LABEL,
+            minimis_crypto::TAG_LABEL,
+        ] {
+            assert!(!other.starts_with(SEALED_TEXT_LABEL) && !SEALED_TEXT_LABEL.starts_with(other));
+        }
+        let p = Pseudonym::from_bytes([1; 16]);
+        let c = ChallengeId::from_bytes([2; 16]);
+        let e = EpochId::new(2_968);
+        let ct = SealedCheckIn::try_from(vec![7u8; 1_000]).unwrap();
+        let mut input = b"minimis/v1 sealed-text\n".to_vec();
+        input.extend_from_slice(&[1; 16]);
+        input.extend_from_slice(&[2; 16]);
+        input.extend_from_slice(&2_968u32.to_be_bytes());
+        input.extend_from_slice(&1_000u32.to_be_bytes());
+        input.extend_from_slice(&[7; 1_000]);
+        assert_eq!(
+            sealed_text_id(&p, &c, e, &ct),
+            RecordId::from_bytes(minimis_crypto::sha256(&input))
+        );
+        // The same bytes as an envelope have another id (CHK-12).
+        let env = minimis_proto::Envelope {
+            pseudonym: p,
+            challenge_id: c,
+            epoch: e,
+            ciphertext: ct.clone(),
+            signature: Signature([0; 64]),
+        };
+        assert_ne!(env.record_id(), sealed_text_id(&p, &c, e, &ct));
+    }
 }

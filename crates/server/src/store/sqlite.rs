@@ -15,8 +15,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension as _, Row, params};
 use zeroize::Zeroizing;
 
 use super::{
-    ChallengeRow, FailureCategory, LedgerState, ParticipantRow, RecordRow, Store, StoreError,
-    StoreRead,
+    ChallengeRow, FailureCategory, FailureReport, LedgerState, ParticipantRow, PurgedParticipant,
+    RecordRow, Resolution, ResolutionReason, SealedTextRow, Statement, StatementCategory, Store,
+    StoreError, StoreRead, TextRef,
 };
 
 const SCHEMA: &str = "
@@ -89,6 +90,70 @@ CREATE TABLE IF NOT EXISTS log_checkpoint (
   text TEXT NOT NULL
 ) STRICT;
 ";
+
+/// The schema's changes since [`SCHEMA`], in order: migration `i` takes a database from
+/// `PRAGMA user_version` `i` to `i + 1`, in one transaction with the version bump, so a
+/// database made by an older server is brought up to date when it is opened, and an
+/// interrupted migration leaves it as it was. A fresh database runs [`SCHEMA`] and then
+/// every migration. Never edit a migration that has shipped; add one.
+const MIGRATIONS: &[&str] = &[
+    // 1: resolutions carry a reason code (CHK-24); failure reports and statements carry
+    // sealed free texts (CHK-23, ACC-12); officers' reads of a row are recorded (CHK-24).
+    "ALTER TABLE ledger ADD COLUMN resolution_reason INTEGER;
+     ALTER TABLE ledger ADD COLUMN failure_text_id BLOB;
+     ALTER TABLE ledger ADD COLUMN failure_text_epoch INTEGER;
+     CREATE TABLE statements (
+       challenge_id BLOB NOT NULL,
+       seq INTEGER NOT NULL,
+       category INTEGER NOT NULL,
+       text_id BLOB,
+       text_epoch INTEGER,
+       PRIMARY KEY (challenge_id, seq)
+     ) STRICT;
+     CREATE TABLE ledger_reads (
+       challenge_id BLOB NOT NULL,
+       officer TEXT NOT NULL,
+       PRIMARY KEY (challenge_id, officer)
+     ) STRICT;
+     CREATE TABLE sealed_texts (
+       text_id BLOB PRIMARY KEY,
+       pseudonym BLOB NOT NULL,
+       challenge_id BLOB NOT NULL,
+       epoch INTEGER NOT NULL,
+       ciphertext BLOB NOT NULL
+     ) STRICT;
+     CREATE INDEX sealed_texts_by_epoch ON sealed_texts(epoch);
+     CREATE INDEX sealed_texts_by_participant ON sealed_texts(pseudonym);",
+];
+
+/// The schema version a database has once [`SqliteStore::open`] returns.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database up to [`SCHEMA_VERSION`], one migration per transaction.
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    loop {
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let Some(step) = usize::try_from(version)
+            .ok()
+            .and_then(|v| MIGRATIONS.get(v))
+        else {
+            if version > SCHEMA_VERSION {
+                // Made by a newer server: refuse rather than misread it.
+                return Err(StoreError::Corrupt {
+                    what: "schema version (newer than this server)",
+                });
+            }
+            return Ok(());
+        };
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE;\n{step}\nPRAGMA user_version = {};\nCOMMIT;",
+            version + 1
+        ))
+        .inspect_err(|_| {
+            let _ = conn.execute_batch("ROLLBACK");
+        })?;
+    }
+}
 
 /// The database file's name in the data directory.
 pub const DB_FILE: &str = "minimis.sqlite3";
@@ -191,6 +256,11 @@ impl SqliteStore {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Deleted rows (purged ciphertexts, ledgers, tag keys) are overwritten with zeros,
+        // not left in free pages (RET-5, RET-6). Their old images can remain in the WAL
+        // until it is checkpointed and reused, and in backups taken before: the content
+        // itself is protected by the destroyed keys, not by this.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         // FULL: in WAL mode the WAL is fsynced at every commit, so an acknowledged batch
         // is on disk (NORMAL would only sync at checkpoints).
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -199,6 +269,7 @@ impl SqliteStore {
         // itself only if the WAL grows past this.
         conn.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT)?;
         conn.execute_batch(SCHEMA)?;
+        migrate(&conn)?;
         Ok(Self {
             conn: Rc::new(conn),
             path,
@@ -354,6 +425,11 @@ fn participant(raw: RawParticipant) -> Result<ParticipantRow, StoreError> {
 const LEDGER_COLUMNS: &str = "challenge_id, pseudonym, epoch, kind, issued_at, window_start, \
     window_end, policy, signature, state, resolved_by, failure_report";
 
+/// What a row is read with: [`LEDGER_COLUMNS`] and the columns migrations added.
+const LEDGER_SELECT: &str = "challenge_id, pseudonym, epoch, kind, issued_at, window_start, \
+    window_end, policy, signature, state, resolved_by, failure_report, resolution_reason, \
+    failure_text_id, failure_text_epoch";
+
 type RawLedger = (
     Vec<u8>,
     Vec<u8>,
@@ -369,7 +445,16 @@ type RawLedger = (
     Option<i64>,
 );
 
-fn ledger_from(row: &Row<'_>) -> rusqlite::Result<RawLedger> {
+type RawLedgerExtra = (Option<i64>, Option<Vec<u8>>, Option<i64>);
+
+fn ledger_from(row: &Row<'_>) -> rusqlite::Result<(RawLedger, RawLedgerExtra)> {
+    Ok((
+        ledger_base(row)?,
+        (row.get(12)?, row.get(13)?, row.get(14)?),
+    ))
+}
+
+fn ledger_base(row: &Row<'_>) -> rusqlite::Result<RawLedger> {
     Ok((
         row.get(0)?,
         row.get(1)?,
@@ -394,8 +479,20 @@ fn challenge_kind(code: i64) -> Result<ChallengeKind, StoreError> {
     }
 }
 
-fn ledger(raw: RawLedger) -> Result<ChallengeRow, StoreError> {
+fn text_ref(id: Option<Vec<u8>>, e: Option<i64>) -> Result<Option<TextRef>, StoreError> {
+    match (id, e) {
+        (None, None) => Ok(None),
+        (Some(id), Some(e)) => Ok(Some(TextRef {
+            id: RecordId::from_bytes(arr(id, "text id")?),
+            epoch: epoch(e)?,
+        })),
+        _ => Err(StoreError::Corrupt { what: "text link" }),
+    }
+}
+
+fn ledger((raw, extra): (RawLedger, RawLedgerExtra)) -> Result<ChallengeRow, StoreError> {
     let (id, p, e, kind, issued, ws, we, policy, sig, state, by, report) = raw;
+    let (reason, text_id, text_epoch) = extra;
     let kind = challenge_kind(kind)?;
     Ok(ChallengeRow {
         signed: SignedChallenge {
@@ -413,9 +510,36 @@ fn ledger(raw: RawLedger) -> Result<ChallengeRow, StoreError> {
         },
         state: LedgerState::from_code(state).ok_or(StoreError::Corrupt { what: "state" })?,
         resolved_by: by,
+        resolution_reason: reason
+            .map(|c| ResolutionReason::from_code(c).ok_or(StoreError::Corrupt { what: "reason" }))
+            .transpose()?,
         failure_report: report
             .map(|c| FailureCategory::from_code(c).ok_or(StoreError::Corrupt { what: "report" }))
             .transpose()?,
+        failure_text: text_ref(text_id, text_epoch)?,
+    })
+}
+
+type RawSealedText = (Vec<u8>, Vec<u8>, Vec<u8>, i64, Vec<u8>);
+
+fn sealed_text_from(row: &Row<'_>) -> rusqlite::Result<RawSealedText> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
+}
+
+fn sealed_text((id, p, c, e, ct): RawSealedText) -> Result<SealedTextRow, StoreError> {
+    Ok(SealedTextRow {
+        text_id: RecordId::from_bytes(arr(id, "text id")?),
+        pseudonym: Pseudonym::from_bytes(arr(p, "pseudonym")?),
+        challenge_id: ChallengeId::from_bytes(arr(c, "challenge id")?),
+        epoch: epoch(e)?,
+        ciphertext: SealedCheckIn::try_from(ct)
+            .map_err(|_| StoreError::Corrupt { what: "ciphertext" })?,
     })
 }
 
@@ -476,7 +600,7 @@ macro_rules! impl_read {
             fn challenge(&self, id: &ChallengeId) -> Result<Option<ChallengeRow>, StoreError> {
                 read(&self.$conn, |c| {
                     c.prepare_cached(&format!(
-                        "SELECT {LEDGER_COLUMNS} FROM ledger WHERE challenge_id = ?1"
+                        "SELECT {LEDGER_SELECT} FROM ledger WHERE challenge_id = ?1"
                     ))?
                     .query_row([id.as_bytes().as_slice()], ledger_from)
                     .optional()?
@@ -488,7 +612,7 @@ macro_rules! impl_read {
             fn ledger(&self, pseudonym: &Pseudonym) -> Result<Vec<ChallengeRow>, StoreError> {
                 read(&self.$conn, |c| {
                     let mut st = c.prepare_cached(&format!(
-                        "SELECT {LEDGER_COLUMNS} FROM ledger WHERE pseudonym = ?1 \
+                        "SELECT {LEDGER_SELECT} FROM ledger WHERE pseudonym = ?1 \
                          ORDER BY issued_at, challenge_id"
                     ))?;
                     let rows = st.query_map([pseudonym.as_bytes().as_slice()], ledger_from)?;
@@ -499,7 +623,7 @@ macro_rules! impl_read {
             fn open_challenges(&self) -> Result<Vec<ChallengeRow>, StoreError> {
                 read(&self.$conn, |c| {
                     let mut st = c.prepare_cached(&format!(
-                        "SELECT {LEDGER_COLUMNS} FROM ledger WHERE state = 0"
+                        "SELECT {LEDGER_SELECT} FROM ledger WHERE state = 0"
                     ))?;
                     let rows = st.query_map([], ledger_from)?;
                     rows.map(|r| ledger(r?)).collect()
@@ -513,7 +637,7 @@ macro_rules! impl_read {
             ) -> Result<Vec<SignedChallenge>, StoreError> {
                 read(&self.$conn, |c| {
                     let mut st = c.prepare_cached(&format!(
-                        "SELECT {LEDGER_COLUMNS} FROM ledger WHERE pseudonym = ?1 AND issued_at >= ?2 \
+                        "SELECT {LEDGER_SELECT} FROM ledger WHERE pseudonym = ?1 AND issued_at >= ?2 \
                          ORDER BY issued_at"
                     ))?;
                     let rows = st.query_map(
@@ -573,6 +697,65 @@ macro_rules! impl_read {
                 })
             }
 
+            fn statements(&self, id: &ChallengeId) -> Result<Vec<Statement>, StoreError> {
+                read(&self.$conn, |c| {
+                    let mut st = c.prepare_cached(
+                        "SELECT category, text_id, text_epoch FROM statements \
+                         WHERE challenge_id = ?1 ORDER BY seq",
+                    )?;
+                    let rows = st.query_map([id.as_bytes().as_slice()], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, Option<Vec<u8>>>(1)?,
+                            r.get::<_, Option<i64>>(2)?,
+                        ))
+                    })?;
+                    rows.map(|r| {
+                        let (category, text_id, text_epoch) = r?;
+                        Ok(Statement {
+                            category: StatementCategory::from_code(category)
+                                .ok_or(StoreError::Corrupt { what: "statement" })?,
+                            text: text_ref(text_id, text_epoch)?,
+                        })
+                    })
+                    .collect()
+                })
+            }
+
+            fn read_by(&self, id: &ChallengeId, officer: &str) -> Result<bool, StoreError> {
+                read(&self.$conn, |c| {
+                    Ok(c.prepare_cached(
+                        "SELECT 1 FROM ledger_reads WHERE challenge_id = ?1 AND officer = ?2",
+                    )?
+                    .query_row(params![id.as_bytes().as_slice(), officer], |_| Ok(()))
+                    .optional()?
+                    .is_some())
+                })
+            }
+
+            fn sealed_text(&self, id: &RecordId) -> Result<Option<SealedTextRow>, StoreError> {
+                read(&self.$conn, |c| {
+                    c.prepare_cached(
+                        "SELECT text_id, pseudonym, challenge_id, epoch, ciphertext \
+                         FROM sealed_texts WHERE text_id = ?1",
+                    )?
+                    .query_row([id.as_bytes().as_slice()], sealed_text_from)
+                    .optional()?
+                    .map(sealed_text)
+                    .transpose()
+                })
+            }
+
+            fn epochs_with_sealed_texts(&self) -> Result<Vec<EpochId>, StoreError> {
+                read(&self.$conn, |c| {
+                    let mut st = c.prepare_cached(
+                        "SELECT DISTINCT epoch FROM sealed_texts ORDER BY epoch",
+                    )?;
+                    let rows = st.query_map([], |r| r.get::<_, i64>(0))?;
+                    rows.map(|r| epoch(r?)).collect()
+                })
+            }
+
             fn for_each_participant(
                 &self,
                 f: &mut dyn FnMut(ParticipantRow) -> Result<(), StoreError>,
@@ -596,7 +779,7 @@ macro_rules! impl_read {
             ) -> Result<(), StoreError> {
                 read(&self.$conn, |c| {
                     let mut st = c.prepare_cached(&format!(
-                        "SELECT {LEDGER_COLUMNS} FROM ledger WHERE state = 0"
+                        "SELECT {LEDGER_SELECT} FROM ledger WHERE state = 0"
                     ))?;
                     let mut rows = st.query([])?;
                     while let Some(row) = rows.next()? {
@@ -644,6 +827,14 @@ macro_rules! impl_read {
                             .map_err(|_| StoreError::Corrupt { what: "recipient" })
                     })
                     .collect()
+                })
+            }
+
+            fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+                read(&self.$conn, |c| {
+                    Ok(c.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+                        .query_row([key], |r| r.get(0))
+                        .optional()?)
                 })
             }
         }
@@ -834,16 +1025,119 @@ impl Store for SqliteStore {
         changed(n, "challenge")
     }
 
-    fn set_failure_report(
+    fn resolve(
         &mut self,
         id: &ChallengeId,
-        category: FailureCategory,
+        resolution: Resolution,
+        reason: ResolutionReason,
+        officer: &str,
     ) -> Result<(), StoreError> {
         let n = self
             .conn
-            .prepare_cached("UPDATE ledger SET failure_report = ?2 WHERE challenge_id = ?1")?
-            .execute(params![id.as_bytes().as_slice(), category.code()])?;
+            .prepare_cached(
+                "UPDATE ledger SET state = ?2, resolved_by = ?3, resolution_reason = ?4 \
+                 WHERE challenge_id = ?1",
+            )?
+            .execute(params![
+                id.as_bytes().as_slice(),
+                LedgerState::Resolved(resolution).code(),
+                officer,
+                reason.code()
+            ])?;
         changed(n, "challenge")
+    }
+
+    fn set_failure_report(
+        &mut self,
+        id: &ChallengeId,
+        report: &FailureReport,
+    ) -> Result<(), StoreError> {
+        let key = id.as_bytes().as_slice();
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE ledger SET failure_report = ?2, failure_text_id = ?3, \
+                 failure_text_epoch = ?4 WHERE challenge_id = ?1",
+            )?
+            .execute(params![
+                key,
+                report.category.code(),
+                report.text.map(|t| t.id.as_bytes().to_vec()),
+                report.text.map(|t| i64::from(t.epoch.get())),
+            ])?;
+        changed(n, "challenge")?;
+        self.conn
+            .prepare_cached("DELETE FROM ledger_reads WHERE challenge_id = ?1")?
+            .execute([key])?;
+        Ok(())
+    }
+
+    fn add_statement(&mut self, id: &ChallengeId, statement: &Statement) -> Result<(), StoreError> {
+        let key = id.as_bytes().as_slice();
+        let exists = self
+            .conn
+            .prepare_cached("SELECT 1 FROM ledger WHERE challenge_id = ?1")?
+            .query_row([key], |_| Ok(()))
+            .optional()?;
+        changed(usize::from(exists.is_some()), "challenge")?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO statements (challenge_id, seq, category, text_id, text_epoch) \
+                 VALUES (?1, (SELECT count(*) FROM statements WHERE challenge_id = ?1), ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                key,
+                statement.category.code(),
+                statement.text.map(|t| t.id.as_bytes().to_vec()),
+                statement.text.map(|t| i64::from(t.epoch.get())),
+            ])
+            .map_err(|e| unique(e, "statement"))?;
+        self.conn
+            .prepare_cached("DELETE FROM ledger_reads WHERE challenge_id = ?1")?
+            .execute([key])?;
+        Ok(())
+    }
+
+    fn mark_read(&mut self, id: &ChallengeId, officer: &str) -> Result<(), StoreError> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO ledger_reads (challenge_id, officer) \
+                 SELECT challenge_id, ?2 FROM ledger WHERE challenge_id = ?1",
+            )?
+            .execute(params![id.as_bytes().as_slice(), officer])?;
+        if n == 0 && !self.read_by(id, officer)? {
+            return Err(StoreError::NotFound { what: "challenge" });
+        }
+        Ok(())
+    }
+
+    fn insert_sealed_text(&mut self, t: &SealedTextRow) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO sealed_texts (text_id, pseudonym, challenge_id, epoch, ciphertext) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                t.text_id.as_bytes().as_slice(),
+                t.pseudonym.as_bytes().as_slice(),
+                t.challenge_id.as_bytes().as_slice(),
+                i64::from(t.epoch.get()),
+                t.ciphertext.as_bytes(),
+            ])
+            .map_err(|e| unique(e, "sealed text"))?;
+        Ok(())
+    }
+
+    fn purge_sealed_texts(&mut self, e: EpochId, now: UnixTime) -> Result<u64, StoreError> {
+        let n = self
+            .conn
+            .prepare_cached(
+                "DELETE FROM sealed_texts WHERE epoch = ?1 AND text_id NOT IN \
+                 (SELECT record_id FROM holds WHERE until > ?2)",
+            )?
+            .execute(params![i64::from(e.get()), now.seconds()])?;
+        Ok(n as u64)
     }
 
     fn insert_record(&mut self, row: &RecordRow) -> Result<(), StoreError> {
@@ -881,6 +1175,16 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn set_meta(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(params![key, value])?;
+        Ok(())
+    }
+
     fn hold(&mut self, records: &[RecordId], until: UnixTime) -> Result<(), StoreError> {
         let mut st = self
             .conn
@@ -912,25 +1216,91 @@ impl Store for SqliteStore {
         Ok(ids)
     }
 
-    fn purge_closed_before(&mut self, before: UnixTime) -> Result<Vec<Pseudonym>, StoreError> {
-        let gone: Vec<Pseudonym> = {
+    fn purge_closed_before(
+        &mut self,
+        before: UnixTime,
+        now: UnixTime,
+    ) -> Result<Vec<PurgedParticipant>, StoreError> {
+        let gone: Vec<PurgedParticipant> = {
             let mut st = self.conn.prepare_cached(
-                "SELECT pseudonym FROM participants WHERE closed_at IS NOT NULL AND closed_at < ?1",
+                "SELECT pseudonym, closed_at FROM participants \
+                 WHERE closed_at IS NOT NULL AND closed_at < ?1 ORDER BY closed_at, pseudonym",
             )?;
-            let rows = st.query_map([before.seconds()], |r| r.get::<_, Vec<u8>>(0))?;
-            rows.map(|r| Ok(Pseudonym::from_bytes(arr(r?, "pseudonym")?)))
-                .collect::<Result<_, StoreError>>()?
+            let rows = st.query_map([before.seconds()], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
+            })?;
+            rows.map(|r| {
+                let (p, closed) = r?;
+                Ok(PurgedParticipant {
+                    pseudonym: Pseudonym::from_bytes(arr(p, "pseudonym")?),
+                    closed_at: UnixTime(closed),
+                })
+            })
+            .collect::<Result<_, StoreError>>()?
         };
         for p in &gone {
-            let key = p.as_bytes().as_slice();
+            let key = p.pseudonym.as_bytes().as_slice();
+            for sql in [
+                "DELETE FROM statements WHERE challenge_id IN \
+                 (SELECT challenge_id FROM ledger WHERE pseudonym = ?1)",
+                "DELETE FROM ledger_reads WHERE challenge_id IN \
+                 (SELECT challenge_id FROM ledger WHERE pseudonym = ?1)",
+                "DELETE FROM ledger WHERE pseudonym = ?1",
+                "DELETE FROM participants WHERE pseudonym = ?1",
+            ] {
+                self.conn.prepare_cached(sql)?.execute([key])?;
+            }
             self.conn
-                .prepare_cached("DELETE FROM ledger WHERE pseudonym = ?1")?
-                .execute([key])?;
-            self.conn
-                .prepare_cached("DELETE FROM participants WHERE pseudonym = ?1")?
-                .execute([key])?;
+                .prepare_cached(
+                    "DELETE FROM sealed_texts WHERE pseudonym = ?1 AND text_id NOT IN \
+                     (SELECT record_id FROM holds WHERE until > ?2)",
+                )?
+                .execute(params![key, now.seconds()])?;
         }
         Ok(gone)
+    }
+}
+
+/// A reader's connection as the log's (read-only) tile storage: for making receipts from
+/// the stored tiles outside the writer.
+pub struct ReaderTiles<'a>(pub &'a SqliteReader);
+
+/// A write through a read-only connection.
+#[derive(Debug, thiserror::Error)]
+pub enum ReaderTilesError {
+    /// The database failed.
+    #[error("log storage: {0}")]
+    Sqlite(#[from] StoreError),
+    /// A write was attempted.
+    #[error("the reader's tile storage is read-only")]
+    ReadOnly,
+}
+
+impl TileStorage for ReaderTiles<'_> {
+    type Error = ReaderTilesError;
+
+    fn write_tile(&mut self, _: TileId, _: &[u8]) -> Result<(), ReaderTilesError> {
+        Err(ReaderTilesError::ReadOnly)
+    }
+
+    fn read_tile(&self, tile: TileId) -> Result<Option<Cow<'_, [u8]>>, ReaderTilesError> {
+        Ok(read_tile(&self.0.conn, tile)?.map(Cow::Owned))
+    }
+
+    fn write_bundle(&mut self, _: BundleId, _: &[u8]) -> Result<(), ReaderTilesError> {
+        Err(ReaderTilesError::ReadOnly)
+    }
+
+    fn read_bundle(&self, bundle: BundleId) -> Result<Option<Cow<'_, [u8]>>, ReaderTilesError> {
+        Ok(read_bundle(&self.0.conn, bundle)?.map(Cow::Owned))
+    }
+
+    fn write_checkpoint(&mut self, _: &str) -> Result<(), ReaderTilesError> {
+        Err(ReaderTilesError::ReadOnly)
+    }
+
+    fn read_checkpoint(&self) -> Result<Option<Cow<'_, str>>, ReaderTilesError> {
+        Ok(read_checkpoint(&self.0.conn)?.map(Cow::Owned))
     }
 }
 
@@ -1011,5 +1381,173 @@ impl TileStorage for SqliteTiles {
                 StoreError::Sqlite(e) => TilesError(e),
                 _ => TilesError(rusqlite::Error::InvalidQuery),
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_made_before_the_migrations_is_brought_up_to_date_keeping_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        {
+            // What a server before the migrations left: the base schema, version 0, a row.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute(
+                &format!(
+                    "INSERT INTO ledger ({LEDGER_COLUMNS}) VALUES \
+                     (?1, ?2, 100, 1, 1000, 990, 4600, ?3, ?4, 3, NULL, 2)"
+                ),
+                params![[1u8; 16], [2u8; 16], [3u8; 32], [4u8; 64]],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let version: i64 = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let row = store
+            .challenge(&ChallengeId::from_bytes([1; 16]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.state, LedgerState::PendingReview);
+        assert_eq!(row.failure_report, Some(FailureCategory::AppError));
+        assert_eq!((row.resolution_reason, row.failure_text), (None, None));
+        assert!(
+            store
+                .statements(&ChallengeId::from_bytes([1; 16]))
+                .unwrap()
+                .is_empty()
+        );
+        drop(store);
+        // Opening again runs nothing twice.
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert!(
+            store
+                .challenge(&ChallengeId::from_bytes([1; 16]))
+                .unwrap()
+                .is_some()
+        );
+        // A database from a newer server is refused, not misread.
+        store
+            .conn
+            .execute_batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1))
+            .unwrap();
+        drop(store);
+        assert!(matches!(
+            SqliteStore::open(dir.path()),
+            Err(StoreError::Corrupt { .. })
+        ));
+    }
+}
+
+/// What the operator holds, by kind, in bytes of stored values (ids, keys, ciphertext,
+/// hashes; SQLite's own page overhead is not counted): the figures `minimis demo` reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Holdings {
+    /// Enrolled participants (pseudonym, device key, tag key, schedule).
+    pub participants: u64,
+    /// Their rows' bytes.
+    pub participant_bytes: u64,
+    /// Compliance-ledger rows (one per challenge; no content).
+    pub ledger_rows: u64,
+    /// Their bytes.
+    pub ledger_bytes: u64,
+    /// Sealed check-ins held.
+    pub records: u64,
+    /// Their ciphertext bytes (which the operator cannot open).
+    pub ciphertext_bytes: u64,
+    /// The rest of their rows (ids, device signature, log index).
+    pub record_row_bytes: u64,
+    /// The log's entry bundles, hash tiles and checkpoint.
+    pub log_bytes: u64,
+}
+
+impl SqliteReader {
+    /// What the database holds now ([`Holdings`]), in one read transaction.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn holdings(&self) -> Result<Holdings, StoreError> {
+        let c = &self.conn;
+        let tx = c.unchecked_transaction()?;
+        let two = |sql: &str| -> Result<(u64, u64), StoreError> {
+            Ok(tx.query_row(sql, [], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?.max(0) as u64,
+                    r.get::<_, Option<i64>>(1)?.unwrap_or(0).max(0) as u64,
+                ))
+            })?)
+        };
+        let (participants, participant_bytes) = two(
+            "SELECT count(*), sum(length(pseudonym) + length(device_key) + length(tag_key) \
+             + length(schedule) + 16) FROM participants",
+        )?;
+        let (ledger_rows, ledger_bytes) = two(
+            "SELECT count(*), sum(length(challenge_id) + length(pseudonym) + length(policy) \
+             + length(signature) + 6 * 8 + coalesce(length(resolved_by), 0)) FROM ledger",
+        )?;
+        let (records, ciphertext_bytes) =
+            two("SELECT count(*), sum(length(ciphertext)) FROM records")?;
+        let (_, record_row_bytes) = two(
+            "SELECT count(*), sum(length(record_id) + length(pseudonym) + length(challenge_id) \
+             + length(signature) + 16) FROM records",
+        )?;
+        let (_, bundles) = two("SELECT count(*), sum(length(data)) FROM log_bundles")?;
+        let (_, tiles) = two("SELECT count(*), sum(length(hashes)) FROM log_tiles")?;
+        let (_, checkpoint) = two("SELECT count(*), sum(length(text)) FROM log_checkpoint")?;
+        drop(tx);
+        Ok(Holdings {
+            participants,
+            participant_bytes,
+            ledger_rows,
+            ledger_bytes,
+            records,
+            ciphertext_bytes,
+            record_row_bytes,
+            log_bytes: bundles + tiles + checkpoint,
+        })
+    }
+
+    /// Writes a consistent copy of the whole database to `path` (`VACUUM INTO`), as an
+    /// operator's backup would be: the demo uses it to show that a backup taken before a
+    /// retention deadline is unreadable after it (RET-3).
+    ///
+    /// # Errors
+    /// [`StoreError`]; `path` must not exist.
+    pub fn backup_to(&self, path: &Path) -> Result<(), StoreError> {
+        let target = path.to_str().ok_or_else(|| StoreError::Io {
+            path: path.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not UTF-8"),
+        })?;
+        self.conn.execute("VACUUM INTO ?1", [target])?;
+        Ok(())
+    }
+
+    /// Every sealed record of `epoch` in this database: (record id, ciphertext).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub fn records_of_epoch(&self, epoch: EpochId) -> Result<Vec<(RecordId, Vec<u8>)>, StoreError> {
+        let mut st = self.conn.prepare(
+            "SELECT record_id, ciphertext FROM records WHERE epoch = ?1 ORDER BY record_id",
+        )?;
+        let rows = st.query_map([i64::from(epoch.get())], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, ct) = row?;
+            let id: [u8; 32] = id
+                .try_into()
+                .map_err(|_| StoreError::Corrupt { what: "record id" })?;
+            out.push((RecordId::from_bytes(id), ct));
+        }
+        Ok(out)
     }
 }

@@ -1,0 +1,65 @@
+//! What `minimis demo` records over its simulated period, beside its export, for the
+//! HTML report (`minimis audit report`): `DIR/demo-series.json`.
+//!
+//! Everything else the report shows comes from the log itself; these figures do not,
+//! because the log holds no sizes: how many bytes each party held over time, and the same
+//! period under a SmartLINK-style design as publicly documented. They are the demo's own
+//! measurements (and, for SmartLINK, estimates marked as such), not audited facts, and the
+//! report says so.
+
+use serde::{Deserialize, Serialize};
+
+/// The file's `format` value.
+pub const DEMO_SERIES_FORMAT: &str = "minimis-demo-series/v1";
+
+/// The file name inside an export directory.
+pub const DEMO_SERIES_FILE: &str = "demo-series.json";
+
+/// The demo's series.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoSeries {
+    /// [`DEMO_SERIES_FORMAT`].
+    pub format: String,
+    /// Participants enrolled.
+    pub participants: u64,
+    /// What was held, sampled over the simulated period (at least daily), oldest first.
+    pub samples: Vec<HeldSample>,
+    /// What each design holds at the end, by category of data.
+    pub categories: Vec<CategoryRow>,
+}
+
+/// What each party held at one time (simulated clock).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeldSample {
+    /// Unix seconds.
+    pub at: i64,
+    /// The operator's sealed check-ins (ciphertext it cannot open), bytes.
+    pub operator_ciphertext_bytes: u64,
+    /// The operator's compliance ledger (no content), bytes.
+    pub operator_ledger_bytes: u64,
+    /// The public log (entries, tiles, checkpoint), bytes.
+    pub log_bytes: u64,
+    /// Content still readable by anyone (records whose epoch key is not yet destroyed),
+    /// bytes of ciphertext.
+    pub readable_bytes: u64,
+    /// The custodians' live epoch keys, count (both custodians together).
+    pub custodian_live_keys: u64,
+}
+
+/// One category of data, under each design.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryRow {
+    /// The category, in words ("precise location", "face images", "check-in content", …).
+    pub category: String,
+    /// Bytes minimis holds at the end (0 when never collected).
+    pub minimis_bytes: u64,
+    /// Bytes a SmartLINK-style design would hold for the same participants and period.
+    pub smartlink_bytes: u64,
+    /// How the SmartLINK figure was reached: a cited fact or an estimate, with its source.
+    pub smartlink_basis: String,
+    /// Whether the SmartLINK figure is an estimate (shown marked as such).
+    pub estimate: bool,
+}

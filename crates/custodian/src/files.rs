@@ -1,0 +1,142 @@
+//! Durable file operations: atomic writes, and the overwrite-sync-unlink-sync sequence
+//! that destroys a key file (**RET-4**, spec/retention.md § Destroying a key file).
+
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+/// A file operation that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {source}")]
+pub struct FileError {
+    /// The file or directory.
+    pub path: PathBuf,
+    /// Why.
+    #[source]
+    pub source: std::io::Error,
+}
+
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> FileError + '_ {
+    move |source| FileError {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Makes `dir` (and its parents), private to its owner on Unix.
+pub(crate) fn make_private_dir(dir: &Path) -> Result<(), FileError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
+    }
+    Ok(())
+}
+
+/// Syncs a directory, so that a rename or an unlink in it is durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), FileError> {
+    #[cfg(unix)]
+    {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(dir))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+fn open_new(path: &Path, private: bool) -> Result<File, FileError> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    opts.open(path).map_err(io(path))
+}
+
+/// Writes `bytes` to `path` atomically and durably: a temporary file in the same
+/// directory, synced, renamed over `path`, and the directory synced. `private` files are
+/// readable by their owner only.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<(), FileError> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let tmp = tmp_path(path);
+    {
+        let mut f = open_new(&tmp, private)?;
+        f.write_all(bytes).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+    }
+    std::fs::rename(&tmp, path).map_err(io(path))?;
+    sync_dir(dir)
+}
+
+/// The temporary name `write_atomic` uses for `path`.
+pub(crate) fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(std::ffi::OsStr::to_os_string)
+        .unwrap_or_default();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+/// Destroys a file's contents as far as a program can (**RET-4**): overwrites every byte
+/// in place with zeroes, syncs the file, unlinks it and syncs the directory. A missing
+/// file is not an error (the destruction was already done).
+///
+/// On a file system that writes in place (ext4, XFS) this replaces the old blocks; a
+/// copy-on-write file system (btrfs, ZFS) or a flash translation layer (wear levelling)
+/// may keep the old blocks until they are reused. spec/retention.md says what that
+/// leaves and what the deployment must add.
+pub(crate) fn scrub_and_unlink(path: &Path) -> Result<(), FileError> {
+    let len = match std::fs::metadata(path) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(path)(e)),
+    };
+    {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(io(path))?;
+        let zeros = [0u8; 4096];
+        let mut left = len;
+        while left > 0 {
+            let n = usize::try_from(left.min(zeros.len() as u64)).unwrap_or(zeros.len());
+            f.write_all(&zeros[..n]).map_err(io(path))?;
+            left -= n as u64;
+        }
+        f.sync_all().map_err(io(path))?;
+    }
+    std::fs::remove_file(path).map_err(io(path))?;
+    sync_dir(path.parent().unwrap_or_else(|| Path::new(".")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_then_scrub_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k.age");
+        write_atomic(&p, b"secret bytes", true).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"secret bytes");
+        assert!(!tmp_path(&p).exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        scrub_and_unlink(&p).unwrap();
+        assert!(!p.exists());
+        scrub_and_unlink(&p).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
