@@ -347,3 +347,80 @@ fn run_report(args: &ReportArgs) -> anyhow::Result<Outcome> {
         Outcome::CheckFailed
     })
 }
+
+/// What `minimis demo` shows of its own audit.
+pub(crate) struct DemoAudit {
+    /// The exit code `minimis audit DIR` would give (0, 1 or 3).
+    pub(crate) exit_code: u8,
+    /// The report as a table (or the verification failure).
+    pub(crate) table: String,
+    /// Each check: what it covered, its requirement IDs, whether it held.
+    pub(crate) checks: Vec<(String, &'static [&'static str], bool)>,
+}
+
+/// Audits an export directory as `minimis audit DIR --now NOW` does, and writes the HTML
+/// report to `html` when the log verifies. The demo calls this on what it exported.
+pub(crate) fn audit_export(
+    dir: &Path,
+    now: UnixTime,
+    html: Option<&Path>,
+) -> anyhow::Result<DemoAudit> {
+    let inputs = InputArgs {
+        log_key: None,
+        witnesses: Vec::new(),
+        policies: Vec::new(),
+        state: None,
+        now: Some(now.seconds().to_string()),
+    };
+    let Prepared {
+        auditor,
+        log_key,
+        export,
+        policies,
+    } = prepare(dir, &inputs)?;
+    let source = export.source();
+    let storage = source
+        .fetch()
+        .with_context(|| format!("cannot read the log in {}", source.location()))?;
+    let report = match auditor.audit(storage.clone(), None) {
+        Ok(r) => r,
+        Err(AuditFailure::Verify(e)) => {
+            return Ok(DemoAudit {
+                exit_code: 3,
+                table: e.to_table(&source.location()),
+                checks: Vec::new(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(path) = html {
+        let policy = policies
+            .iter()
+            .find(|p| report.policies().iter().any(|i| i.hash == p.hash()))
+            .cloned()
+            .unwrap_or_else(minimis_proto::default_policy);
+        let figures = LogFigures::read(storage, &log_key, Some(&policy))
+            .with_context(|| format!("cannot count the figures of {}", source.location()))?;
+        let inventory = Inventory::from_toml_str(SMARTLINK_INVENTORY)
+            .context("the built-in SmartLINK inventory")?;
+        let comparison = inventory.compare(&policy);
+        let page = render(&ReportInputs {
+            report: &report,
+            figures: &figures,
+            series: read_series(dir)?.as_ref(),
+            comparison: Some(&comparison),
+            generator: concat!("minimis ", env!("CARGO_PKG_VERSION"), " demo"),
+        })?;
+        std::fs::write(path, page)
+            .with_context(|| format!("cannot write the report to {}", path.display()))?;
+    }
+    Ok(DemoAudit {
+        exit_code: report.exit_code(),
+        table: report.to_table(),
+        checks: report
+            .checks()
+            .iter()
+            .map(|c| (c.summary.clone(), c.id.requirements(), c.holds()))
+            .collect(),
+    })
+}

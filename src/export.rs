@@ -11,34 +11,51 @@
 //! DIR/witnesses.vkey           the witnesses' verifier keys, one per line
 //! DIR/records/epoch-N/ID.age   sealed records, as the operator stored them
 //! DIR/identities/ROLE-epoch-N.txt  the live epoch's age identities (demo only, RET-4)
+//! DIR/demo-series.json         what each party held over the run (the HTML report's charts)
+//! DIR/report.html              the audit report (`minimis audit report DIR --html FILE`)
 //! ```
+//!
+//! The log is fetched from the operator's public HTTPS endpoints, as any outsider would
+//! fetch it; the records of the destroyed epoch come from a backup of the operator's
+//! database taken the day before their deadline.
 
 use std::fs;
 use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
-use minimis_log::{Log, MemoryStorage, VerifierKey};
-use minimis_proto::{EpochId, RecordId};
-use minimis_seal::EpochIdentity;
+use minimis_audit::series::{DEMO_SERIES_FILE, DemoSeries};
+use minimis_log::VerifierKey;
+use minimis_proto::{CustodianRole, EpochId, RecordId};
+use zeroize::Zeroizing;
 
 /// What the demo exports.
 pub(crate) struct Export<'a> {
     /// The policy file's text.
     pub(crate) policy_text: &'a str,
-    /// The epoch whose keys were destroyed.
-    pub(crate) destroyed: EpochId,
-    /// Sealed records of both epochs.
+    /// An epoch whose keys were destroyed, if one's deadline fell in the run.
+    pub(crate) destroyed: Option<EpochId>,
+    /// The live epoch whose identities are exported.
+    pub(crate) live: EpochId,
+    /// Sealed records: of the destroyed epoch (from the backup) and of the live one.
     pub(crate) sample: &'a [(EpochId, RecordId, &'a [u8])],
-    /// The live epoch's identities, agency first.
-    pub(crate) identities: &'a [&'a EpochIdentity],
-    /// The log.
-    pub(crate) log: &'a Log<MemoryStorage>,
+    /// The live epoch's identity files, by custodian.
+    pub(crate) identities: &'a [(CustodianRole, Zeroizing<String>)],
+    /// The log's files, as the operator serves them (C2SP tlog-tiles paths).
+    pub(crate) log_files: &'a [(String, Vec<u8>)],
+    /// The log's verifier key.
+    pub(crate) log_key: &'a VerifierKey,
     /// The witness's verifier key.
-    pub(crate) witness_key: &'a VerifierKey,
+    pub(crate) witness_key: Option<&'a VerifierKey>,
+    /// The demo's series, for the HTML report.
+    pub(crate) series: &'a DemoSeries,
 }
 
 fn write_file(path: &Path, bytes: &[u8], secret: bool) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
     let mut opts = fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -55,8 +72,8 @@ fn write_file(path: &Path, bytes: &[u8], secret: bool) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// Writes the export into `dir`, which must be new or empty.
-pub(crate) fn write(dir: &Path, e: &Export<'_>) -> anyhow::Result<()> {
+/// Refuses a directory that exists and is not empty.
+pub(crate) fn check_empty(dir: &Path) -> anyhow::Result<()> {
     if dir.exists()
         && fs::read_dir(dir)
             .with_context(|| format!("cannot read {}", dir.display()))?
@@ -68,49 +85,49 @@ pub(crate) fn write(dir: &Path, e: &Export<'_>) -> anyhow::Result<()> {
             dir.display()
         );
     }
-    let live = e
-        .identities
-        .first()
-        .map(|i| i.epoch())
-        .context("no live identity to export")?;
+    Ok(())
+}
+
+/// Writes the export into `dir`, which must be new or empty.
+pub(crate) fn write(dir: &Path, e: &Export<'_>) -> anyhow::Result<()> {
+    check_empty(dir)?;
     fs::create_dir_all(dir.join("identities"))
         .with_context(|| format!("cannot create {}", dir.display()))?;
     for (epoch, id, bytes) in e.sample {
         let sub = dir.join("records").join(format!("epoch-{epoch}"));
-        fs::create_dir_all(&sub).with_context(|| format!("cannot create {}", sub.display()))?;
         write_file(&sub.join(format!("{id}.age")), bytes, false)?;
     }
-    for identity in e.identities {
-        let name = format!("{}-epoch-{}.txt", identity.role(), identity.epoch());
-        write_file(
-            &dir.join("identities").join(name),
-            identity.to_identity_file().as_bytes(),
-            true,
-        )?;
+    for (role, file) in e.identities {
+        let name = format!("{role}-epoch-{}.txt", e.live);
+        write_file(&dir.join("identities").join(name), file.as_bytes(), true)?;
     }
     write_file(&dir.join("policy.toml"), e.policy_text.as_bytes(), false)?;
-    e.log
-        .export_dir(&dir.join("log"))
-        .with_context(|| format!("cannot write the log to {}", dir.join("log").display()))?;
+    for (path, bytes) in e.log_files {
+        // Paths come from the tile and bundle ids, never from the server's answers.
+        write_file(&dir.join("log").join(path), bytes, false)?;
+    }
     write_file(
         &dir.join("log.vkey"),
-        format!("{}\n", e.log.verifier_key()).as_bytes(),
+        format!("{}\n", e.log_key).as_bytes(),
         false,
     )?;
+    let witnesses = e.witness_key.map(|w| format!("{w}\n")).unwrap_or_default();
+    write_file(&dir.join("witnesses.vkey"), witnesses.as_bytes(), false)?;
     write_file(
-        &dir.join("witnesses.vkey"),
-        format!("{}\n", e.witness_key).as_bytes(),
+        &dir.join(DEMO_SERIES_FILE),
+        serde_json::to_string_pretty(e.series)?.as_bytes(),
         false,
     )?;
     write_file(
         &dir.join("README.txt"),
-        readme(live, e.destroyed, e.identities.len() == 2).as_bytes(),
+        readme(e.live, e.destroyed, e.identities.len() == 2).as_bytes(),
         false,
     )?;
     Ok(())
 }
 
-fn readme(live: EpochId, destroyed: EpochId, two_layers: bool) -> String {
+fn readme(live: EpochId, destroyed: Option<EpochId>, two_layers: bool) -> String {
+    let destroyed = destroyed.map_or_else(|| "(none in this run)".to_owned(), |e| e.to_string());
     let open = if two_layers {
         format!(
             "    age -d -i identities/oversight-epoch-{live}.txt records/epoch-{live}/RECORD.age > inner.age\n\
@@ -132,8 +149,8 @@ with tools we did not write:
   records/epoch-{live}/*.age    sealed in epoch {live}, whose keys still exist: they open.
   records/epoch-{destroyed}/*.age    sealed in epoch {destroyed}, whose keys both custodians
                                 destroyed at its retention deadline: nothing opens them.
-                                (The operator purged them too; these copies stand for a
-                                backup taken the day before.)
+                                (The operator purged them too; these copies come from a
+                                backup of its database taken the day before.)
   identities/*-epoch-{live}.txt  the custodians' identities for epoch {live}
                                 (standard AGE-SECRET-KEY-1 identity files)
   policy.toml                   the policy in force; the log publishes its hash

@@ -550,7 +550,7 @@ fn plant(site: &Site, owner: &Participant) -> (ChallengeId, RecordId, EpochId) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chk_15_sigkill_during_ingest_loses_no_receipt_and_stores_nothing_twice_or_half() {
+async fn chk_15_log_31_sigkill_during_ingest_loses_no_receipt_and_stores_nothing_twice_or_half() {
     let seed = std::env::var("MINIMIS_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -1303,6 +1303,8 @@ async fn acc_40_acc_41_custodians_append_their_own_entries_and_fetch_records() {
     );
     assert_eq!(got["pseudonym"], p.pseudonym.to_hex());
     assert_eq!(got["kind"], "check-in");
+    // The challenge it answers, so the custodian can recompute the record id (CHK-12).
+    assert_eq!(got["challenge_id"], env.challenge_id.to_hex());
     let r = c.get(&path).await.unwrap();
     assert_eq!(
         r.code(),
@@ -1727,6 +1729,10 @@ async fn chk_22_chk_23_a_failure_report_and_its_sealed_text_are_attached_to_the_
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
     assert_eq!(r.json()["pseudonym"], p.pseudonym.to_hex());
     assert_eq!(r.json()["kind"], "sealed-text");
+    assert!(
+        r.json().get("challenge_id").is_none(),
+        "a text has no record-id binding"
+    );
     let got = B64
         .decode(r.json()["ciphertext"].as_str().unwrap())
         .unwrap();

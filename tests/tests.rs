@@ -10,6 +10,7 @@ mod client;
 mod compare;
 mod crash;
 mod custodian;
+mod demo;
 mod deps;
 mod export;
 mod report;

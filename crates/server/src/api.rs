@@ -1123,6 +1123,11 @@ pub struct RecordResponse {
     /// `check-in` for a sealed check-in (CHK-12), `sealed-text` for the sealed text of a
     /// failure report or statement (spec/failure.md): what the opened payload is.
     pub kind: &'static str,
+    /// For a check-in, the challenge it answers, hex: with it the custodian recomputes the
+    /// record id from the envelope's fields (CHK-12), so the operator cannot serve one
+    /// record's ciphertext under another's id (ACC-41).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub challenge_id: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/custodian/records/{record_id}", tag = "custodians",
@@ -1150,10 +1155,19 @@ async fn get_custodian_record(
                     row.pseudonym,
                     row.ciphertext,
                     "check-in",
+                    Some(row.challenge_id),
                 )));
             }
-            Ok(r.sealed_text(&id)?
-                .map(|t| (t.text_id, t.epoch, t.pseudonym, t.ciphertext, "sealed-text")))
+            Ok(r.sealed_text(&id)?.map(|t| {
+                (
+                    t.text_id,
+                    t.epoch,
+                    t.pseudonym,
+                    t.ciphertext,
+                    "sealed-text",
+                    None,
+                )
+            }))
         })
         .await?
         .ok_or_else(|| {
@@ -1163,13 +1177,14 @@ async fn get_custodian_record(
                 "no such record (purged, or never stored)",
             )
         })?;
-    let (record_id, epoch, pseudonym, ciphertext, kind) = found;
+    let (record_id, epoch, pseudonym, ciphertext, kind, challenge) = found;
     Ok(Json(RecordResponse {
         record_id: record_id.to_hex(),
         epoch: epoch.get(),
         pseudonym: pseudonym.to_hex(),
         ciphertext: B64.encode(ciphertext.as_bytes()),
         kind,
+        challenge_id: challenge.map(|c| c.to_hex()),
     }))
 }
 
