@@ -1,4 +1,6 @@
 //! `minimis audit DIR`: verify an exported log and check the policy's claims from it.
+//! `minimis audit https://HOST[:PORT][/PREFIX]`: the same audit of a log served over
+//! HTTPS, read as a C2SP tlog-tiles client reads it (AUD-13; [`https`]).
 //! `minimis audit report DIR --html FILE`: the same audit, written as one self-contained
 //! HTML file for policymakers and auditors, with charts and a vendor inventory compared
 //! with minimis.
@@ -17,26 +19,35 @@ use minimis_audit::inventory::{Inventory, SMARTLINK_INVENTORY};
 use minimis_audit::layout::{read_policy, read_vkey, read_vkeys};
 use minimis_audit::series::{DEMO_SERIES_FILE, DEMO_SERIES_FORMAT, DemoSeries};
 use minimis_audit::{
-    AuditFailure, Auditor, AuditorState, ExportDir, LogSource as _, Participant, parse_time,
+    AuditFailure, Auditor, AuditorState, ExportDir, LogSource as _, Participant, TlogClient,
+    parse_time,
 };
-use minimis_log::VerifierKey;
+use minimis_log::{MemoryStorage, VerifierKey};
 use minimis_proto::{Policy, Schedule, UnixTime};
 
 use crate::Outcome;
 
-/// `minimis audit` arguments: `minimis audit DIR [OPTIONS]`, or
+mod https;
+
+/// `minimis audit` arguments: `minimis audit DIR|URL [OPTIONS]`, or
 /// `minimis audit report DIR --html FILE [OPTIONS]`.
 #[derive(Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub(crate) struct AuditArgs {
     #[command(subcommand)]
     command: Option<AuditCommand>,
-    /// The export directory: DIR/log/ (C2SP tlog-tiles), DIR/log.vkey, DIR/witnesses.vkey
-    /// and DIR/policy.toml, as `minimis demo --export DIR` writes them.
-    #[arg(required = true)]
-    dir: Option<PathBuf>,
+    /// The log: an export directory (DIR/log/ in C2SP tlog-tiles, DIR/log.vkey,
+    /// DIR/witnesses.vkey and DIR/policy.toml, as `minimis demo --export DIR` writes
+    /// them), or a log served over HTTPS, `https://HOST[:PORT][/PREFIX]` (with no path,
+    /// the prefix of `minimis serve`'s log, /v1/log), which needs --ca, --log-key and
+    /// --witness.
+    #[arg(required = true, value_name = "DIR|URL")]
+    log: Option<PathBuf>,
     #[command(flatten)]
     inputs: InputArgs,
+    // Boxed: only a URL uses it, and it keeps `minimis`'s command enum small.
+    #[command(flatten)]
+    remote: Box<RemoteArgs>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -78,6 +89,27 @@ struct ReportArgs {
     #[command(flatten)]
     inputs: InputArgs,
 }
+
+/// How a log served over HTTPS is fetched (AUD-13).
+#[derive(Args)]
+struct RemoteArgs {
+    /// For an https:// log: the PEM certificate(s) of the CA that signed the server's
+    /// certificate (for `minimis serve`, its DATA/tls/server.crt). Required: the system's
+    /// roots are not used.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// For an https:// log: the time allowed for each request, in seconds (default 30).
+    #[arg(long, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    timeout: Option<u64>,
+    /// For an https:// log: the most it may take, tiles and bundles together, in bytes
+    /// (default 4 GiB); a larger log is refused before its tiles are fetched.
+    #[arg(long, value_name = "BYTES")]
+    max_bytes: Option<u64>,
+}
+
+/// The time allowed for each request to a log served over HTTPS, by default.
+const DEFAULT_TIMEOUT_SECONDS: u64 = 30;
 
 /// What both forms read besides the directory.
 #[derive(Args)]
@@ -185,36 +217,147 @@ fn load_state(args: &InputArgs) -> anyhow::Result<AuditorState> {
     })
 }
 
+/// Participant mode's inputs, if given (AUD-11).
+fn participant(args: &AuditArgs) -> anyhow::Result<Option<Participant>> {
+    let (Some(tag_key), Some(pseudonym)) = (&args.tag_key, &args.pseudonym) else {
+        return Ok(None);
+    };
+    let mut participant = Participant::from_hex(tag_key, pseudonym)?;
+    if let Some(f) = &args.schedule {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("cannot read schedule file {}", f.display()))?;
+        let schedule: Schedule = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a schedule", f.display()))?;
+        participant = participant.with_schedule(schedule);
+    }
+    Ok(Some(participant))
+}
+
+/// Whether the log argument names a URL rather than a directory.
+fn is_url(arg: &Path) -> Option<&str> {
+    arg.to_str().filter(|s| s.contains("://"))
+}
+
 pub(crate) fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
     if let Some(AuditCommand::Report(report)) = &args.command {
         return run_report(report);
     }
-    let dir = args
-        .dir
-        .as_ref()
-        .context("give the export directory: minimis audit DIR")?;
+    let log = args.log.as_ref().context(
+        "give the log: minimis audit DIR, or minimis audit https://HOST[:PORT][/PREFIX]",
+    )?;
+    if let Some(url) = is_url(log) {
+        return run_https(url, args);
+    }
+    let remote = &args.remote;
+    if remote.ca.is_some() || remote.timeout.is_some() || remote.max_bytes.is_some() {
+        bail!(
+            "--ca, --timeout and --max-bytes are for a log served over HTTPS (https://...); {} is a directory",
+            log.display()
+        );
+    }
     let Prepared {
         mut auditor,
         log_key,
         export,
         ..
-    } = prepare(dir, &args.inputs)?;
-    if let (Some(tag_key), Some(pseudonym)) = (&args.tag_key, &args.pseudonym) {
-        let mut participant = Participant::from_hex(tag_key, pseudonym)?;
-        if let Some(f) = &args.schedule {
-            let text = std::fs::read_to_string(f)
-                .with_context(|| format!("cannot read schedule file {}", f.display()))?;
-            let schedule: Schedule = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a schedule", f.display()))?;
-            participant = participant.with_schedule(schedule);
-        }
-        auditor = auditor.participant(participant);
+    } = prepare(log, &args.inputs)?;
+    if let Some(p) = participant(args)? {
+        auditor = auditor.participant(p);
     }
-    let mut state = load_state(&args.inputs)?;
+    let state = load_state(&args.inputs)?;
     let source = export.source();
     let storage = source
         .fetch()
         .with_context(|| format!("cannot read the log in {}", source.location()))?;
+    finish(args, &auditor, &log_key, state, storage, &source.location())
+}
+
+/// `minimis audit https://...` (AUD-13): the keys from files (AUD-14), the log fetched
+/// as a tlog-tiles client does, then the same audit as for a directory.
+fn run_https(url: &str, args: &AuditArgs) -> anyhow::Result<Outcome> {
+    let url = https::LogUrl::parse(url)?;
+    let inputs = &args.inputs;
+    let log_key_file = inputs.log_key.as_ref().with_context(|| {
+        format!(
+            "give --log-key FILE for {}: the log's verifier key, from the log's own publication (AUD-14); it is not taken from the server being audited",
+            url.location()
+        )
+    })?;
+    if inputs.witnesses.is_empty() {
+        bail!(
+            "give --witness FILE for {}: the keys of the witnesses whose cosignatures the checkpoint must carry, one per line (AUD-1); an empty file requires none",
+            url.location()
+        );
+    }
+    let ca = args.remote.ca.as_ref().with_context(|| {
+        format!(
+            "give --ca FILE for {}: the PEM certificate of the CA that signed the server's certificate (for `minimis serve`, DATA/tls/server.crt); the system's roots are not used",
+            url.location()
+        )
+    })?;
+    let roots = https::read_roots(ca)?;
+    let log_key = read_vkey(log_key_file)?;
+    let mut auditor = Auditor::new(log_key.clone(), now(inputs.now.as_deref())?);
+    for f in &inputs.witnesses {
+        for k in read_vkeys(f)? {
+            auditor = auditor.witness(k);
+        }
+    }
+    let mut policies = Vec::new();
+    for f in &inputs.policies {
+        policies.push(read_policy(f)?);
+    }
+    if let Some(p) = participant(args)? {
+        auditor = auditor.participant(p);
+    }
+    let state = load_state(inputs)?;
+    let timeout =
+        std::time::Duration::from_secs(args.remote.timeout.unwrap_or(DEFAULT_TIMEOUT_SECONDS));
+    let source = TlogClient::new(https::HttpsFetch::new(url, roots, timeout)?).max_bytes(
+        args.remote
+            .max_bytes
+            .unwrap_or(minimis_audit::remote::DEFAULT_MAX_BYTES),
+    );
+    let storage = source
+        .fetch()
+        .with_context(|| format!("cannot fetch the log from {}", source.location()))?;
+    // The operator's own policy file, when the log publishes its hash and it was not
+    // given: the hash, computed here, is what makes it safe to use.
+    let published = https::published_policies(&storage);
+    if published
+        .iter()
+        .any(|h| !policies.iter().any(|p| p.hash() == *h))
+    {
+        match source.transport().operator_policy() {
+            Ok(Some(p)) if published.contains(&p.hash()) => {
+                if !policies.iter().any(|g| g.hash() == p.hash()) {
+                    eprintln!(
+                        "minimis: using the policy the operator serves (sha256:{}), whose hash the log publishes",
+                        p.hash()
+                    );
+                    policies.push(p);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("minimis: the operator's policy could not be read: {e}"),
+        }
+    }
+    for p in policies {
+        auditor = auditor.policy(p);
+    }
+    finish(args, &auditor, &log_key, state, storage, &source.location())
+}
+
+/// Audits `storage`, prints the report or why the log does not verify, and records the
+/// verified checkpoint in the state file.
+fn finish(
+    args: &AuditArgs,
+    auditor: &Auditor,
+    log_key: &VerifierKey,
+    mut state: AuditorState,
+    storage: MemoryStorage,
+    location: &str,
+) -> anyhow::Result<Outcome> {
     let pinned = state.get(log_key.name().as_str()).cloned();
     match auditor.audit(storage, pinned.as_ref()) {
         Ok(report) => {
@@ -235,12 +378,9 @@ pub(crate) fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
         }
         Err(AuditFailure::Verify(e)) => {
             if args.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&e.to_json(&source.location()))?
-                );
+                println!("{}", serde_json::to_string_pretty(&e.to_json(location))?);
             } else {
-                print!("{}", e.to_table(&source.location()));
+                print!("{}", e.to_table(location));
             }
             Ok(Outcome::LogDoesNotVerify)
         }

@@ -157,6 +157,10 @@ with tools we did not write:
   log/                          the transparency log as C2SP tlog-tiles: checkpoint, tiles
                                 and entry bundles
   log.vkey, witnesses.vkey      the log's and the witness's verifier keys (C2SP signed-note)
+  report.html                   the audit of this log as one web page (open it in any
+                                browser; `minimis audit report . --html FILE` remakes it)
+  demo-series.json              what each party held over the run, for the report's charts
+                                (the demo's measurements, not audited facts)
 
 1. Open a record. The records are age v1 files (https://age-encryption.org/v1); open them
    with any implementation, for example the `age` command-line tool (Debian: apt install

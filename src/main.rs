@@ -37,8 +37,9 @@ enum Command {
     /// Run the whole check-in path for simulated participants and show what each party
     /// holds, what retention erased and what a SmartLINK-style design would hold.
     Demo(demo::DemoArgs),
-    /// Verify an exported transparency log (signatures, cosignatures, consistency with
-    /// the last run, every entry) and check the policy's claims from it. Exit 0: all
+    /// Verify a transparency log, exported to a directory or served over HTTPS
+    /// (signatures, cosignatures, consistency with the last run, every entry) and check
+    /// the policy's claims from it. Exit 0: all
     /// claims hold; 1: a claim is violated; 2: usage or I/O error; 3: the log does not
     /// verify.
     Audit(audit::AuditArgs),

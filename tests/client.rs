@@ -104,3 +104,596 @@ async fn chl_5_enr_2_enroll_check_in_verify_the_receipt_and_see_the_ledger_over_
     let ledger = device_api.ledger(&device, h.clock_now()).await.unwrap();
     assert_eq!(ledger[0].failure_report.as_deref(), Some("no-network"));
 }
+
+// ---- the participant's own record against the real services (ACC-11, ENR-4) -------------
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use base64::Engine as _;
+use minimis_client::bundle::{Bundle, ZoneCommitment, ZoneSalt};
+use minimis_client::history::{FoundEntry, OnDevice, ReceiptState};
+use minimis_custodian::config::SecretSource;
+use minimis_custodian::protocol::AccessRequest;
+use minimis_custodian::{Custodian, CustodianConfig, InProcessOperator, ManualClock, Running};
+use minimis_testkit::NOW;
+use minimis_testkit::https::{Client, StatusCode, Versions};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+fn read(p: PathBuf) -> String {
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn custodian_config(role: CustodianRole, dir: &Path) -> CustodianConfig {
+    let mut c = CustodianConfig::new(role);
+    c.data_dir = dir.join(role.as_str());
+    c.listen = "127.0.0.1:0".parse().unwrap();
+    c.secret = SecretSource::KeyFile(dir.join(format!("{role}.key")));
+    c.scrypt_log_n = 10;
+    c
+}
+
+/// `minimis serve`'s server (TLS, SQLite) with both key custodians as TLS services talking
+/// HTTPS to it, the oversight custodian as its witness: as in `tests/custodian.rs`.
+struct Stack {
+    dir: tempfile::TempDir,
+    server: minimis_server::Running,
+    agency: Running,
+    oversight: Running,
+    keys: [PublicKey; 2],
+}
+
+impl Stack {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(NOW);
+        let policy = default_policy();
+        let mut keys = Vec::new();
+        let mut witness_key = None;
+        for role in [CustodianRole::Agency, CustodianRole::Oversight] {
+            let c = custodian_config(role, dir.path());
+            let SecretSource::KeyFile(kf) = &c.secret else {
+                unreachable!()
+            };
+            minimis_custodian::keystore::KeystoreSecret::make_key_file(kf).unwrap();
+            let mut ks = minimis_custodian::keystore::Keystore::open_or_create(
+                &c.data_dir.join("keystore"),
+                &minimis_custodian::keystore::KeystoreSecret::KeyFile(kf.clone()),
+                role,
+                &policy.custodian(role).unwrap().id,
+                10,
+            )
+            .unwrap();
+            keys.push(ks.signing_key().public_key());
+            if role == CustodianRole::Oversight {
+                witness_key = Some(minimis_log::VerifierKey::cosignature_v1(
+                    minimis_log::KeyName::new("oversight.minimis/witness").unwrap(),
+                    ks.witness_key().unwrap().public_key(),
+                ));
+            }
+        }
+        let log_seed: [u8; 32] = minimis_crypto::random_bytes().unwrap();
+        let keys_dir = dir.path().join("operator/keys");
+        std::fs::create_dir_all(&keys_dir).unwrap();
+        std::fs::write(
+            keys_dir.join("log.key"),
+            format!("{}\n", B64.encode(log_seed)),
+        )
+        .unwrap();
+        let log_vkey = minimis_log::NoteSigner::new(
+            minimis_log::KeyName::new("localhost/minimis-log").unwrap(),
+            SigningKey::from_seed(&log_seed).unwrap(),
+        )
+        .verifier_key();
+        let mut o = custodian_config(CustodianRole::Oversight, dir.path());
+        o.log_key = Some(log_vkey.to_string());
+        o.operator = Some(minimis_custodian::config::Endpoint {
+            address: "127.0.0.1:9".parse().unwrap(),
+            server_name: "localhost".into(),
+            ca: dir.path().join("operator/tls/server.crt"),
+            client: None,
+        });
+        let otls = dir.path().join("oversight/tls");
+        let probe = Custodian::start_with(
+            o.clone(),
+            clock.clone(),
+            Arc::new(
+                InProcessOperator::new(policy.clone(), Arc::new(clock.clone()))
+                    .unwrap()
+                    .link(CustodianRole::Oversight),
+            ),
+            None,
+        )
+        .await
+        .unwrap();
+        let witness_addr = probe.addr();
+        probe.shutdown().await;
+        let server = minimis_server::Server::start(
+            minimis_server::ServerConfig {
+                data_dir: dir.path().join("operator"),
+                listen: "127.0.0.1:0".parse().unwrap(),
+                agency_key: Some(keys[0]),
+                oversight_key: Some(keys[1]),
+                witness: Some(minimis_server::WitnessLink {
+                    addr: witness_addr,
+                    server_name: "localhost".into(),
+                    roots_pem: read(otls.join("ca.crt")),
+                    client_cert_pem: read(otls.join("operator.crt")),
+                    client_key_pem: Zeroizing::new(read(otls.join("operator.key"))),
+                    vkey: witness_key.unwrap(),
+                }),
+                ..minimis_server::ServerConfig::default()
+            },
+            minimis_server::ManualClock::new(NOW),
+        )
+        .await
+        .unwrap();
+        let endpoint = minimis_custodian::config::Endpoint {
+            address: server.addr(),
+            server_name: "localhost".into(),
+            ca: dir.path().join("operator/tls/server.crt"),
+            client: None,
+        };
+        o.operator = Some(endpoint.clone());
+        o.listen = witness_addr;
+        let oversight = Custodian::start(o, clock.clone()).await.unwrap();
+        let mut a = custodian_config(CustodianRole::Agency, dir.path());
+        a.operator = Some(endpoint);
+        a.oversight = Some(minimis_custodian::config::Endpoint {
+            address: oversight.addr(),
+            server_name: "localhost".into(),
+            ca: otls.join("ca.crt"),
+            client: Some((
+                otls.join("agency-client.crt"),
+                otls.join("agency-client.key"),
+            )),
+        });
+        let caseload = dir.path().join("caseload.toml");
+        std::fs::write(&caseload, "[officers]\n").unwrap();
+        a.caseload = Some(caseload);
+        let agency = Custodian::start(a, clock.clone()).await.unwrap();
+        oversight.tick().await;
+        agency.tick().await;
+        Self {
+            dir,
+            server,
+            agency,
+            oversight,
+            keys: [keys[0], keys[1]],
+        }
+    }
+
+    fn server_tls(&self, f: &str) -> String {
+        read(self.dir.path().join("operator/tls").join(f))
+    }
+
+    fn api(&self, officer: bool) -> Api<Https> {
+        let (c, k) = (
+            self.server_tls("officer-0001.crt"),
+            self.server_tls("officer-0001.key"),
+        );
+        let client = officer.then_some((c.as_str(), k.as_str()));
+        Api::new(
+            Https::new(
+                self.server.addr(),
+                "localhost",
+                &self.server_tls("server.crt"),
+                client,
+            )
+            .unwrap(),
+        )
+    }
+
+    /// An officer's mutual-TLS connection to the agency custodian.
+    async fn officer_at_agency(&self) -> Client {
+        let t = self.dir.path().join("agency/tls");
+        let (c, k) = (
+            read(t.join("officer-0001.crt")),
+            read(t.join("officer-0001.key")),
+        );
+        Client::connect(
+            self.agency.addr(),
+            &read(t.join("ca.crt")),
+            Some((&c, &k)),
+            Versions::Tls13,
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn stop(self) {
+        self.agency.shutdown().await;
+        self.oversight.shutdown().await;
+        self.server.shutdown().await;
+    }
+}
+
+/// A participant enrolled in person: the officer enrolls the device's key with the
+/// operator, the agency's enrollment station signs the bundle, and the device accepts it.
+async fn enroll_with_bundle(
+    s: &Stack,
+    agency_enrollment: &minimis_log::NoteSigner,
+    zone: Option<&str>,
+) -> Device {
+    let officer = s.api(true);
+    let key = SigningKey::generate().unwrap();
+    let tags = TagKey::generate().unwrap();
+    let schedule = minimis_testkit::World::new(&[]).participant().schedule;
+    let enrolled = officer.enroll(&key, &tags, &schedule).await.unwrap();
+    let keys = s.api(false).keys().await.unwrap();
+    let zone = zone.map(|z| {
+        (
+            Zone::from_geojson(z).unwrap(),
+            ZoneSalt::generate().unwrap(),
+        )
+    });
+    let bundle = Bundle {
+        pseudonym: enrolled.pseudonym,
+        device_key: key.public_key(),
+        policy: enrolled.policy.parse().unwrap(),
+        schedule,
+        zone: zone.as_ref().map(|(z, salt)| ZoneCommitment::new(salt, z)),
+        operator_key: keys.operator,
+        log_key: keys.log.parse().unwrap(),
+        witnesses: vec![s.oversight.node().witness().unwrap().verifier_key().clone()],
+        custodians: minimis_seal::CustodianKeys {
+            agency: s.keys[0],
+            oversight: Some(s.keys[1]),
+        },
+        issued: NOW,
+    };
+    let note = bundle.sign(agency_enrollment).unwrap();
+    // The participant is shown the notice of the policy the bundle cites (ENR-20).
+    let (text, shown) = minimis_client::notice::show(
+        &default_policy(),
+        minimis_client::notice::Language::English,
+        None,
+    );
+    assert!(text.contains("WHAT THIS APP DOES"));
+    Device::enroll(
+        &note,
+        &agency_enrollment.verifier_key(),
+        DEFAULT_POLICY_TOML,
+        zone,
+        shown,
+        key,
+        tags,
+    )
+    .unwrap()
+}
+
+/// Fetches the open challenge, checks in, and keeps the receipt.
+async fn check_in(api: &Api<Https>, device: &mut Device, note: &str) -> (ChallengeId, RecordId) {
+    let challenges = api.challenges(device, NOW).await.unwrap();
+    assert_eq!(challenges.len(), 1);
+    let accepted = device.accept(challenges[0].clone(), NOW).unwrap();
+    let id = accepted.challenge().id;
+    let epoch = default_policy().epoch_at(NOW).unwrap();
+    let recipients = api.recipients(epoch).await.unwrap();
+    let pin = PinVerifier::new("482913").unwrap();
+    let mut presence = PinPresence::new(&pin, || Some(Zeroizing::new("482913".to_owned())));
+    let env = device
+        .check_in(accepted, &mut Gps(0), &mut presence, note, &recipients, NOW)
+        .unwrap();
+    let (receipt, state) = api.submit(&env).await.unwrap();
+    assert_eq!(state["state"], "on-time");
+    device.keep_receipt(receipt).unwrap();
+    (id, env.record_id())
+}
+
+fn access(records: &[RecordId], purpose: &str) -> Vec<u8> {
+    serde_json::to_vec(&AccessRequest {
+        records: records.iter().map(ToString::to_string).collect(),
+        purpose: purpose.into(),
+        legal_basis: "release-conditions".into(),
+        case_reference: "HOU-2025-004211".into(),
+    })
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acc_11_enr_4_the_participant_sees_their_challenge_check_in_receipt_ledger_and_accesses_and_nothing_of_anyone_else()
+ {
+    let s = Stack::start().await;
+    let station = minimis_log::NoteSigner::new(
+        minimis_log::KeyName::new("agency.example/enrollment").unwrap(),
+        SigningKey::generate().unwrap(),
+    );
+    let mut me = enroll_with_bundle(&s, &station, Some(CHICAGO)).await;
+    let mut other = enroll_with_bundle(&s, &station, None).await;
+    assert_eq!(
+        me.bundle().unwrap().policy,
+        default_policy().hash(),
+        "the bundle cites the policy"
+    );
+    s.server.tick().await.unwrap();
+    let api = s.api(false);
+    let (my_challenge, my_record) = check_in(&api, &mut me, "on the bus").await;
+    let (their_challenge, their_record) = check_in(&api, &mut other, "at work").await;
+
+    // An officer opens my check-in through both custodians, is refused a request with no
+    // allowed purpose, and opens the other participant's check-in too.
+    std::fs::write(
+        s.dir.path().join("caseload.toml"),
+        format!(
+            "[officers]\nofficer-0001 = [\"{}\", \"{}\"]\n",
+            me.pseudonym(),
+            other.pseudonym()
+        ),
+    )
+    .unwrap();
+    let mut officer = s.officer_at_agency().await;
+    let r = officer
+        .post("/v1/access", access(&[my_record], "compliance-review"))
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    assert_eq!(r.json()["records"][0]["note"], "on the bus");
+    let r = officer
+        .post("/v1/access", access(&[my_record], "curiosity"))
+        .await
+        .unwrap();
+    assert_eq!(r.code(), "purpose-not-allowed");
+    let r = officer
+        .post("/v1/access", access(&[their_record], "compliance-review"))
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+
+    // My record, put together on my device from the ledger and the verified log.
+    let h = me.history(&api, NOW).await.unwrap();
+    assert!(h.log.checked_now);
+    assert_eq!(
+        h.log.entries_read, h.log.size,
+        "the first look reads the whole log"
+    );
+    assert_eq!(
+        h.log.receipts_checked, 1,
+        "my receipt's checkpoint is checked"
+    );
+    assert!(h.discrepancies.is_empty(), "{:?}", h.discrepancies);
+
+    // The challenge, answered.
+    let challenges: Vec<_> = h.challenges().collect();
+    assert_eq!(challenges.len(), 1);
+    assert!(matches!(
+        &challenges[0].entry,
+        FoundEntry::ChallengeIssued { challenge, on_device: OnDevice::Answered, .. }
+            if *challenge == my_challenge
+    ));
+    // The check-in, from the device's copy, with its verified receipt, found in the log.
+    assert_eq!(h.check_ins.len(), 1);
+    let c = &h.check_ins[0];
+    assert_eq!(c.record_id, my_record);
+    assert_eq!(c.content.as_ref().unwrap().note, "on the bus");
+    assert_ne!(c.receipt, ReceiptState::Missing);
+    let index = c.log_index.expect("the check-in is in the log");
+    assert!(h.found.iter().any(|f| f.index == index
+        && matches!(f.entry, FoundEntry::CheckInReceived { record, sent_by_this_device: true, .. } if record == my_record)));
+    // The ledger row, as the operator holds it.
+    let ledger = h.ledger.as_ref().unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].challenge.challenge.id, my_challenge);
+    assert_eq!(ledger[0].state_name(), "on-time");
+    // The accesses: both custodians' entries for the opening, and the refusal.
+    let accesses: Vec<&FoundEntry> = h.accesses().map(|f| &f.entry).collect();
+    assert_eq!(accesses.len(), 3, "{accesses:?}");
+    let mut opened_by = Vec::new();
+    for a in &accesses {
+        match a {
+            FoundEntry::ContentAccessed {
+                custodian,
+                officer,
+                purpose,
+                records,
+                ..
+            } => {
+                assert_eq!(
+                    (officer.as_str(), purpose.as_str()),
+                    ("officer-0001", "compliance-review")
+                );
+                assert_eq!(records, &vec![my_record]);
+                opened_by.push(custodian.clone());
+            }
+            FoundEntry::AccessDenied {
+                reason, records, ..
+            } => {
+                assert_eq!(reason, "purpose-not-allowed");
+                assert_eq!(records, &vec![my_record]);
+            }
+            other => panic!("not an access: {other:?}"),
+        }
+    }
+    opened_by.sort();
+    assert_eq!(opened_by, vec!["agency".to_owned(), "oversight".to_owned()]);
+    // Nothing of the other participant: not their challenge, check-in or access, and
+    // nothing beyond my enrollment, challenge, check-in and the three access entries.
+    let json = serde_json::to_string(&h).unwrap();
+    for theirs in [
+        their_record.to_string(),
+        their_challenge.to_string(),
+        other.pseudonym().to_string(),
+        other
+            .tag(default_policy().epoch_at(NOW).unwrap())
+            .to_string(),
+    ] {
+        assert!(!json.contains(&theirs), "the history names {theirs}");
+    }
+    assert_eq!(h.found.len(), 6, "{:?}", h.found);
+    assert!(matches!(
+        h.found[0].entry,
+        FoundEntry::EnrollmentOpened { policy, .. } if policy == default_policy().hash()
+    ));
+    // In plain words.
+    let text = h.to_text();
+    assert!(text.contains("you checked in on time"), "{text}");
+    assert!(
+        text.contains("let officer officer-0001 open 1 of your check-ins"),
+        "{text}"
+    );
+    assert!(text.contains("refused officer officer-0001"), "{text}");
+    assert!(text.contains("your phone answered it"), "{text}");
+
+    // A second look reads only what was appended since, and still checks my receipt.
+    s.server.tick().await.unwrap();
+    let again = me.history(&api, NOW).await.unwrap();
+    assert_eq!(again.log.entries_read, again.log.size - h.log.size);
+    assert_eq!(again.found, h.found);
+
+    // The command line shows the same, from the device's encrypted store.
+    let file = s.dir.path().join("me.device");
+    minimis_client::store::save(&me, &file, "correct horse").unwrap();
+    let out = crate::minimis()
+        .args(["participant", "history", "--device"])
+        .arg(&file)
+        .args(["--operator", &s.server.addr().to_string(), "--ca"])
+        .arg(s.dir.path().join("operator/tls/server.crt"))
+        .args(["--now", &NOW.seconds().to_string()])
+        .env("MINIMIS_DEVICE_PASSPHRASE", "correct horse")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Who opened your check-ins, or was refused"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("let officer officer-0001 open 1 of your check-ins"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("your note: \"on the bus\""), "{stdout}");
+    assert!(
+        !stdout.contains(&their_challenge.to_string()[..8]),
+        "{stdout}"
+    );
+    let out = crate::minimis()
+        .args(["participant", "history", "--json", "--device"])
+        .arg(&file)
+        .args(["--operator", &s.server.addr().to_string(), "--ca"])
+        .arg(s.dir.path().join("operator/tls/server.crt"))
+        .args(["--now", &NOW.seconds().to_string()])
+        .env("MINIMIS_DEVICE_PASSPHRASE", "correct horse")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["found"].as_array().unwrap().len(), 6);
+    assert_eq!(v["ledger"][0]["state"]["state"], "on-time");
+    assert_eq!(v["log"]["entries_read"], 0, "the store kept the view");
+    s.stop().await;
+}
+
+/// The command line, with no connection: a problem reported is recorded and described as
+/// something a person reviews, never a violation (CHK-25); the history shows it; and the
+/// notice shown is the enrolled policy's, not the default's (ENR-20).
+#[test]
+fn chk_22_chk_25_enr_20_the_command_line_records_and_reports_a_problem_in_plain_words_and_shows_the_enrolled_notice()
+ {
+    let world = minimis_testkit::World::new(&[]);
+    let p = world.participant();
+    let policy_text =
+        DEFAULT_POLICY_TOML.replace("max_checkins_per_day = 3", "max_checkins_per_day = 2");
+    let policy = Policy::from_toml_str(&policy_text).unwrap();
+    let station = minimis_log::NoteSigner::new(
+        minimis_log::KeyName::new("agency.example/enrollment").unwrap(),
+        SigningKey::generate().unwrap(),
+    );
+    let bundle = Bundle {
+        pseudonym: p.pseudonym,
+        device_key: p.device.public_key(),
+        policy: policy.hash(),
+        schedule: p.schedule.clone(),
+        zone: None,
+        operator_key: world.operator_key.public_key(),
+        log_key: minimis_log::NoteSigner::new(
+            minimis_log::KeyName::new("test/log").unwrap(),
+            SigningKey::generate().unwrap(),
+        )
+        .verifier_key(),
+        witnesses: vec![],
+        custodians: world.custodian_keys(),
+        issued: NOW,
+    };
+    let (_, shown) =
+        minimis_client::notice::show(&policy, minimis_client::notice::Language::English, None);
+    let device = Device::enroll(
+        &bundle.sign(&station).unwrap(),
+        &station.verifier_key(),
+        &policy_text,
+        None,
+        shown,
+        p.device,
+        p.tags,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("device.age");
+    minimis_client::store::save(&device, &file, "pass").unwrap();
+    let run = |args: &[&str]| {
+        let out = crate::minimis()
+            .arg("participant")
+            .args(args)
+            .arg("--device")
+            .arg(&file)
+            .env("MINIMIS_DEVICE_PASSPHRASE", "pass")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+
+    let challenge = ChallengeId::from_bytes([0xab; 16]).to_string();
+    let said = run(&[
+        "report",
+        "--challenge",
+        &challenge,
+        "--category",
+        "no-network",
+    ]);
+    assert!(said.contains("there was no network"), "{said}");
+    assert!(
+        said.contains("is not a violation by itself. A person will review it"),
+        "{said}"
+    );
+    assert!(said.contains("Report a problem"), "{said}");
+    assert!(
+        said.contains("1 report(s) recorded on this device"),
+        "{said}"
+    );
+    let history = run(&["history"]);
+    assert!(
+        history.contains("Problems recorded on this phone"),
+        "{history}"
+    );
+    assert!(
+        history.contains("there was no network. Your report has not been delivered yet"),
+        "{history}"
+    );
+    assert!(history.contains("A person will review it"), "{history}");
+    assert!(
+        history.contains("Not checked this time (no connection)"),
+        "{history}"
+    );
+
+    let notice = run(&["notice"]);
+    assert!(notice.contains("at most 2 check-ins a day"), "{notice}");
+    let default = crate::minimis()
+        .args(["participant", "notice"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&default.stdout).contains("at most 3 check-ins a day"));
+}

@@ -64,7 +64,7 @@ fn u(v: &Value) -> u64 {
 }
 
 #[test]
-fn demo_runs_every_participant_through_the_real_services() {
+fn enr_4_enr_20_demo_runs_every_participant_through_the_real_services() {
     let s = &demo().json;
     assert_eq!(u(&s["participants"]), PARTICIPANTS);
     assert_eq!(u(&s["simulated"]["weeks"]), WEEKS);
@@ -75,6 +75,11 @@ fn demo_runs_every_participant_through_the_real_services() {
     // Every participant was enrolled, and every check-in a phone counts as sent is one
     // the operator's own log says it received.
     assert_eq!(u(&s["log"]["by_type"]["enrollment-opened"]), PARTICIPANTS);
+    assert_eq!(
+        u(&s["devices"]["enrolled_from_signed_bundle"]),
+        PARTICIPANTS,
+        "ENR-4, ENR-20: every phone enrolled from a signed bundle after the notice"
+    );
     let c = &s["checkins"];
     assert_eq!(
         u(&c["on_time"]) + u(&c["late"]),

@@ -29,12 +29,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use minimis_audit::series::{CategoryRow, DEMO_SERIES_FORMAT, DemoSeries, HeldSample};
+use minimis_client::bundle::{ZoneCommitment, ZoneSalt};
 use minimis_client::transport::{Https, Request, Transport as _};
-use minimis_client::{Api, Device, Enrollment};
+use minimis_client::{Api, Bundle, Device};
 use minimis_crypto::{SigningKey, TagKey};
 use minimis_log::LogEntry;
 use minimis_proto::{
-    Challenge, ChallengeId, ChallengeKind, CiphertextBounds, EpochId, Policy, RecordId,
+    Challenge, ChallengeId, ChallengeKind, CiphertextBounds, EpochId, Policy, Pseudonym, RecordId,
     SignedEpochRecipient, UnixTime,
 };
 use tokio::sync::Mutex;
@@ -313,107 +314,156 @@ impl Groups {
     }
 }
 
-#[allow(clippy::too_many_lines)]
-async fn simulate(args: &DemoArgs) -> anyhow::Result<Outcome> {
-    let wall = Instant::now();
-    let show = !args.quiet && !args.json;
-    let n = args.participants as usize;
+/// Where the run lives, under which policy, and the period it simulates.
+struct Setting {
+    policy: Arc<Policy>,
+    policy_text: Arc<str>,
+    policy_file: PathBuf,
+    /// Every service's data, and the backups.
+    dir: PathBuf,
+    /// Removed at the end, unless `--data-dir` was given.
+    _temp: Option<tempfile::TempDir>,
+    export_dir: PathBuf,
+    first: EpochId,
+    current: EpochId,
+    start: UnixTime,
+    end: UnixTime,
+}
 
-    // The policy, as a file the services read.
-    let policy_text = match &args.policy {
-        Some(p) => std::fs::read_to_string(p)
-            .with_context(|| format!("cannot read policy file {}", p.display()))?,
-        None => minimis_proto::DEFAULT_POLICY_TOML.to_owned(),
-    };
-    let policy = Arc::new(Policy::from_toml_str(&policy_text).context("in the policy file")?);
-    if policy
-        .custodian(minimis_proto::CustodianRole::Agency)
-        .is_none()
-    {
-        bail!("the policy names no agency custodian");
-    }
+impl Setting {
+    fn new(args: &DemoArgs) -> anyhow::Result<Self> {
+        // The policy, as a file the services read.
+        let policy_text = match &args.policy {
+            Some(p) => std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read policy file {}", p.display()))?,
+            None => minimis_proto::DEFAULT_POLICY_TOML.to_owned(),
+        };
+        let policy = Arc::new(Policy::from_toml_str(&policy_text).context("in the policy file")?);
+        if policy
+            .custodian(minimis_proto::CustodianRole::Agency)
+            .is_none()
+        {
+            bail!("the policy names no agency custodian");
+        }
 
-    // Where everything lives.
-    let export_dir = args
-        .export
-        .clone()
-        .or_else(|| args.data_dir.as_ref().map(|d| d.join("export")));
-    if let Some(d) = &export_dir {
-        crate::export::check_empty(d)?;
-    }
-    let temp;
-    let dir: PathBuf = match &args.data_dir {
-        Some(d) => {
-            if d.exists()
-                && std::fs::read_dir(d)
-                    .with_context(|| format!("cannot read {}", d.display()))?
-                    .next()
-                    .is_some()
-            {
-                bail!(
-                    "{} is not empty; give --data-dir a new or empty directory",
-                    d.display()
-                );
+        // Where everything lives.
+        let export_dir = args
+            .export
+            .clone()
+            .or_else(|| args.data_dir.as_ref().map(|d| d.join("export")));
+        if let Some(d) = &export_dir {
+            crate::export::check_empty(d)?;
+        }
+        let (dir, temp) = match &args.data_dir {
+            Some(d) => {
+                if d.exists()
+                    && std::fs::read_dir(d)
+                        .with_context(|| format!("cannot read {}", d.display()))?
+                        .next()
+                        .is_some()
+                {
+                    bail!(
+                        "{} is not empty; give --data-dir a new or empty directory",
+                        d.display()
+                    );
+                }
+                std::fs::create_dir_all(d)
+                    .with_context(|| format!("cannot create {}", d.display()))?;
+                (d.clone(), None)
             }
-            std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
-            d.clone()
-        }
-        None => {
-            temp = tempfile::tempdir().context("cannot make a temporary directory")?;
-            temp.path().to_owned()
-        }
-    };
-    let policy_file = dir.join("policy.toml");
-    std::fs::write(&policy_file, &policy_text)
-        .with_context(|| format!("cannot write {}", policy_file.display()))?;
+            None => {
+                let temp = tempfile::tempdir().context("cannot make a temporary directory")?;
+                (temp.path().to_owned(), Some(temp))
+            }
+        };
+        let policy_file = dir.join("policy.toml");
+        std::fs::write(&policy_file, &policy_text)
+            .with_context(|| format!("cannot write {}", policy_file.display()))?;
 
-    // The simulated period: whole epochs back from the current one, to now (hour).
-    let now = system_now()?;
-    let end = UnixTime(now.seconds() - now.seconds().rem_euclid(HOUR));
-    let current = policy
-        .epoch_at(end)
-        .ok_or_else(|| anyhow!("the clock is before the first epoch"))?;
-    let first = EpochId::new(
-        current
-            .get()
-            .checked_sub(args.weeks * 7 / policy.epoch_length_days().max(1))
-            .ok_or_else(|| anyhow!("the clock is too early for {} weeks", args.weeks))?,
-    );
-    let start = policy.epoch_start(first);
-    let hours = u64::try_from((end.seconds() - start.seconds()) / HOUR).unwrap_or(0);
-    if show {
-        println!(
-            "minimis demo: {n} participants, {} simulated weeks ({} to {}), policy {}",
-            (end.seconds() - start.seconds()) / WEEK,
+        // The simulated period: whole epochs back from the current one, to now (hour).
+        let now = system_now()?;
+        let end = UnixTime(now.seconds() - now.seconds().rem_euclid(HOUR));
+        let current = policy
+            .epoch_at(end)
+            .ok_or_else(|| anyhow!("the clock is before the first epoch"))?;
+        let first = EpochId::new(
+            current
+                .get()
+                .checked_sub(args.weeks * 7 / policy.epoch_length_days().max(1))
+                .ok_or_else(|| anyhow!("the clock is too early for {} weeks", args.weeks))?,
+        );
+        let start = policy.epoch_start(first);
+        Ok(Self {
+            export_dir: export_dir.unwrap_or_else(|| dir.join("export")),
+            policy,
+            policy_text: policy_text.into(),
+            policy_file,
+            dir,
+            _temp: temp,
+            first,
+            current,
             start,
             end,
-            &policy.hash().to_hex()[..16]
-        );
+        })
     }
 
-    // The services.
-    let mut phases = Phases::start();
-    let stack = Stack::start(&dir, &policy, &policy_file, start).await?;
-    phases.mark("start services");
-    stack.tick_all().await?;
-    if show {
-        println!(
-            "  operator   https://{}  (TLS 1.3; officers by client certificate)",
-            stack.server.addr()
-        );
-        println!(
-            "  agency     https://{}  (key custodian; officers by client certificate)",
-            stack.agency.addr()
-        );
-        if let Some(o) = &stack.oversight {
-            println!(
-                "  oversight  https://{}  (key custodian and the log's witness; mutual TLS)",
-                o.addr()
-            );
-        }
+    fn hours(&self) -> u64 {
+        u64::try_from((self.end.seconds() - self.start.seconds()) / HOUR).unwrap_or(0)
     }
 
-    // Enrollment, through an officer's connection; each phone makes its own keys.
+    fn weeks(&self) -> i64 {
+        (self.end.seconds() - self.start.seconds()) / WEEK
+    }
+}
+
+/// What happens when, besides the schedules.
+struct Plan {
+    groups: Groups,
+    /// When officers open records (the round's index is its position).
+    access_times: Vec<i64>,
+    /// When an officer tries to follow participant 0 with ad-hoc challenges.
+    burst_at: i64,
+    /// The first epoch whose content deadline falls inside the run, and when the
+    /// operator's database is backed up: the day before that deadline.
+    backup: Option<(EpochId, i64)>,
+}
+
+impl Plan {
+    fn new(s: &Setting, n: usize) -> anyhow::Result<Self> {
+        let (start, end) = (s.start.seconds(), s.end.seconds());
+        let access_times = (1..=8)
+            .map(|k| {
+                let t = start + (end - start) * k / 10;
+                t - t.rem_euclid(DAY) + 15 * HOUR
+            })
+            .collect();
+        // An hour into participant 0's first window after the middle of the run, when the
+        // schedule admits one ad-hoc challenge beside the scheduled one.
+        let burst_at = people::schedule(0)?
+            .spans_between(UnixTime(start + (end - start) / 2), s.end)
+            .first()
+            .map_or(i64::MIN, |w| w.start.seconds() + HOUR);
+        let backup = (s.first.get()..s.current.get())
+            .map(EpochId::new)
+            .find(|&e| s.policy.content_deadline(e).seconds() <= end - DAY)
+            .map(|e| (e, s.policy.content_deadline(e).seconds() - DAY));
+        Ok(Self {
+            groups: Groups::new(n)?,
+            access_times,
+            burst_at,
+            backup,
+        })
+    }
+}
+
+/// Enrolls `n` participants through an officer's connection; each phone makes its own
+/// keys. Returns the phones' context and the officer's connections (for ad-hoc requests).
+async fn enroll(
+    stack: &Stack,
+    s: &Setting,
+    n: usize,
+    show: bool,
+) -> anyhow::Result<(Ctx, Vec<Pseudonym>, Arc<Vec<Api<Https>>>)> {
     let enrolling = stack.officer_cert("officer-0001")?;
     let officer_pool = Arc::new(stack.officer_pool(&enrolling)?);
     let device_pool = Arc::new(stack.device_pool()?);
@@ -452,170 +502,164 @@ async fn simulate(args: &DemoArgs) -> anyhow::Result<Outcome> {
     }
     bar.finish();
     enrolled.sort_by_key(|e| e.0);
-    let policy_text: Arc<str> = policy_text.into();
+    // The agency's enrollment station signs each participant's bundle; the phone shows
+    // the notice, then enrolls from the bundle alone (ENR-4, ENR-20, LOC-21).
+    let station = minimis_log::NoteSigner::new(
+        minimis_log::KeyName::new("agency.minimis/enrollment")?,
+        SigningKey::generate()?,
+    );
+    let station_key = station.verifier_key();
+    let (_, shown) =
+        minimis_client::notice::show(&s.policy, minimis_client::notice::Language::English, None);
     let witnesses: Vec<_> = stack.witness_key.iter().cloned().collect();
+    let issued = s.start;
     let mut list = Vec::with_capacity(n);
     let mut pseudonyms = Vec::with_capacity(n);
     for (i, key, tags, schedule, pseudonym) in enrolled {
         pseudonyms.push(pseudonym);
-        let device = Device::new(
-            Enrollment {
-                pseudonym,
-                schedule,
-                zone: people::zone(i)?,
-                policy: policy.clone(),
-                policy_text: policy_text.clone(),
-                operator_key: keys.operator,
-                log_key: stack.log_key.clone(),
-                witnesses: witnesses.clone(),
-                custodians: stack.custodian_keys,
-            },
-            key,
-            tags,
-        );
+        let zone = match people::zone(i)? {
+            Some(z) => Some((z, ZoneSalt::generate()?)),
+            None => None,
+        };
+        let bundle = Bundle {
+            pseudonym,
+            device_key: key.public_key(),
+            policy: s.policy.hash(),
+            schedule,
+            zone: zone.as_ref().map(|(z, salt)| ZoneCommitment::new(salt, z)),
+            operator_key: keys.operator,
+            log_key: stack.log_key.clone(),
+            witnesses: witnesses.clone(),
+            custodians: stack.custodian_keys,
+            issued,
+        };
+        let note = bundle
+            .sign(&station)
+            .map_err(|e| anyhow!("bundle {i}: {e}"))?;
+        let device = Device::enroll(&note, &station_key, &s.policy_text, zone, shown, key, tags)
+            .map_err(|e| anyhow!("the phone of participant {i} refused its bundle: {e}"))?;
         list.push(Mutex::new(Person {
             index: i,
             device,
             failure_pending: false,
         }));
     }
-    let mut ctx = Ctx {
+    let ctx = Ctx {
         people: Arc::new(list),
-        pool: device_pool.clone(),
-        policy: policy.clone(),
+        pool: device_pool,
+        policy: s.policy.clone(),
         recipients: HashMap::new(),
     };
+    Ok((ctx, pseudonyms, officer_pool))
+}
 
-    // Caseloads: three officers share the participants.
-    let officers = ["officer-7f30", "officer-7f31", "officer-7f32"];
+/// The officers whose caseloads share the participants: participant i is on the caseload
+/// of officer i mod 3. Written to the agency custodian's caseload file.
+const OFFICERS: [&str; 3] = ["officer-7f30", "officer-7f31", "officer-7f32"];
+
+fn write_caseloads(s: &Setting, stack: &Stack, pseudonyms: &[Pseudonym]) -> anyhow::Result<()> {
     let mut caseload = String::from("[officers]\n");
-    for (k, officer) in officers.iter().enumerate() {
+    for (k, officer) in OFFICERS.iter().enumerate() {
         let mine: Vec<String> = pseudonyms
             .iter()
             .enumerate()
-            .filter(|(i, _)| i % officers.len() == k)
+            .filter(|(i, _)| i % OFFICERS.len() == k)
             .map(|(_, p)| format!("\"{p}\""))
             .collect();
         caseload.push_str(&format!("{officer} = [{}]\n", mine.join(", ")));
     }
-    let tmp = dir.join("caseload.tmp");
+    let tmp = s.dir.join("caseload.tmp");
     std::fs::write(&tmp, caseload).context("cannot write the caseload")?;
     std::fs::rename(&tmp, &stack.caseload).context("cannot replace the caseload")?;
+    Ok(())
+}
 
-    // What happens when.
-    let groups = Groups::new(n)?;
-    let access_times: Vec<i64> = (1..=8)
-        .map(|k| {
-            let t = start.seconds() + (end.seconds() - start.seconds()) * k / 10;
-            t - t.rem_euclid(DAY) + 15 * HOUR
+/// The running world and what it has counted.
+struct World {
+    stack: Stack,
+    ctx: Ctx,
+    /// The enrolling officer's connections to the operator.
+    officer_pool: Arc<Vec<Api<Https>>>,
+    /// Each caseload officer's connection to the agency custodian.
+    officers: Vec<(String, Https)>,
+    /// An outsider's connection to the operator's public endpoints.
+    public: Https,
+    run: RunFigures,
+    tally: Tally,
+    samples: Vec<HeldSample>,
+    /// Late answers due: (window end, participant, week).
+    late_due: Vec<(i64, usize, u64)>,
+    backup: Option<Backup>,
+    ingest_time: Duration,
+}
+
+impl World {
+    fn new(stack: Stack, ctx: Ctx, officer_pool: Arc<Vec<Api<Https>>>) -> anyhow::Result<Self> {
+        let public = Https::new(stack.server.addr(), "localhost", &stack.server_roots, None)?;
+        let officers = OFFICERS
+            .iter()
+            .map(|o| {
+                Ok((
+                    (*o).to_owned(),
+                    stack.officer_to_agency(&stack.officer_cert(o)?)?,
+                ))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Self {
+            stack,
+            ctx,
+            officer_pool,
+            officers,
+            public,
+            run: RunFigures::default(),
+            tally: Tally::default(),
+            samples: Vec::new(),
+            late_due: Vec::new(),
+            backup: None,
+            ingest_time: Duration::ZERO,
         })
-        .collect();
-    // The burst: an hour into participant 0's first window after the middle of the run,
-    // when the schedule admits one ad-hoc challenge beside the scheduled one.
-    let burst_at = {
-        let mid = start.seconds() + (end.seconds() - start.seconds()) / 2;
-        people::schedule(0)?
-            .spans_between(UnixTime(mid), end)
-            .first()
-            .map_or(i64::MIN, |w| w.start.seconds() + HOUR)
-    };
-    // The first content deadline inside the run: the operator's database is backed up
-    // the day before it.
-    let deadline_epoch = (first.get()..current.get())
-        .map(EpochId::new)
-        .find(|&e| policy.content_deadline(e).seconds() <= end.seconds() - DAY);
-    let backup_at = deadline_epoch.map(|e| policy.content_deadline(e).seconds() - DAY);
+    }
 
-    let public = Https::new(stack.server.addr(), "localhost", &stack.server_roots, None)?;
-    let officer_agency: Vec<(String, Https)> = officers
-        .iter()
-        .map(|o| {
-            Ok((
-                o.to_string(),
-                stack.officer_to_agency(&stack.officer_cert(o)?)?,
-            ))
-        })
-        .collect::<anyhow::Result<_>>()?;
-    let mut run = RunFigures::default();
-    let mut tally = Tally::default();
-    let mut samples: Vec<HeldSample> = Vec::new();
-    let mut late_due: Vec<(i64, usize, u64)> = Vec::new();
-    let mut backup: Option<Backup> = None;
-    let mut ingest_time = Duration::ZERO;
-
-    phases.mark("enroll");
-    let bar = progress(hours, "simulate", show);
-    let mut t = start.seconds();
-    while t < end.seconds() {
-        let now = UnixTime(t);
-        stack.set_time(now);
-        let week = u64::try_from((t - start.seconds()) / WEEK).unwrap_or(0);
-        if t.rem_euclid(DAY) == 0 {
-            // Midnight UTC: the custodians' schedules (identities ahead, destruction at the
-            // deadline), then the operator's; the day's reports, and each week the
-            // receipt upgrades.
-            let (destroyed, r) = stack.tick_all().await?;
-            run.keys_destroyed += destroyed;
-            run.add_tick(&r);
-            if backup_at == Some(t) {
-                let path = dir.join("backup").join("operator-backup.sqlite");
-                std::fs::create_dir_all(dir.join("backup"))?;
-                stack
-                    .server
-                    .backup(&path)
-                    .await
-                    .map_err(|e| anyhow!("backup: {e}"))?;
-                backup = Some(Backup {
-                    path,
-                    epoch: deadline_epoch.ok_or_else(|| anyhow!("no deadline"))?,
-                    taken: now,
-                    checked: None,
-                });
-            }
-            let reporting: Vec<(usize, Job)> = (0..n).map(|i| (i, Job::Report)).collect();
-            let reporting = filter_people(&ctx, reporting, |p| p.failure_pending).await;
-            tally.add(ctx.run(reporting, now).await?);
+    /// Runs the simulated period hour by hour.
+    async fn simulate(&mut self, s: &Setting, plan: &Plan, show: bool) -> anyhow::Result<()> {
+        let bar = progress(s.hours(), "simulate", show);
+        let mut t = s.start.seconds();
+        while t < s.end.seconds() {
+            self.hour(t, s, plan).await?;
+            t += HOUR;
+            bar.inc(1);
             if t.rem_euclid(WEEK) == 0 {
-                // Once a week the phones fetch the witnessed form of their receipts.
-                stack.witnessed(log_size(&public).await?).await?;
-                let upgrading: Vec<(usize, Job)> = (0..n).map(|i| (i, Job::Upgrade)).collect();
-                let upgrading = filter_people(&ctx, upgrading, |p| {
-                    !p.device.provisional_receipts().is_empty()
-                })
-                .await;
-                tally.add(ctx.run(upgrading, now).await?);
+                bar.set_message(format!(
+                    "{} check-ins",
+                    self.tally.on_time + self.tally.late
+                ));
             }
-            let h = stack
-                .server
-                .holdings()
-                .await
-                .map_err(|e| anyhow!("holdings: {e}"))?;
-            samples.push(HeldSample {
-                at: t,
-                operator_ciphertext_bytes: h.ciphertext_bytes,
-                operator_ledger_bytes: h.ledger_bytes,
-                log_bytes: h.log_bytes,
-                readable_bytes: h.ciphertext_bytes,
-                custodian_live_keys: live_keys(&stack),
-            });
-            if let Some(b) = backup.as_mut() {
-                if b.checked.is_none() && policy.content_deadline(b.epoch).seconds() <= t {
-                    b.checked = Some(check_backup(&stack, b, &policy)?);
-                }
-            }
+        }
+        bar.finish();
+        Ok(())
+    }
+
+    /// One simulated hour starting at `t`.
+    async fn hour(&mut self, t: i64, s: &Setting, plan: &Plan) -> anyhow::Result<()> {
+        let now = UnixTime(t);
+        self.stack.set_time(now);
+        let week = u64::try_from((t - s.start.seconds()) / WEEK).unwrap_or(0);
+        if t.rem_euclid(DAY) == 0 {
+            self.midnight(t, s, plan).await?;
         } else {
-            run.add_tick(&stack.tick_server().await?);
+            self.run.add_tick(&self.stack.tick_server().await?);
         }
 
-        // Windows opening now: the phones poll and answer.
+        // Windows opening now: the phones poll and answer; the late ones at half past the
+        // hour their window closes.
         let mut jobs = Vec::new();
-        for (g, rep) in groups.reps.iter().enumerate() {
+        for (g, rep) in plan.groups.reps.iter().enumerate() {
             if let Some(w) = rep.window_at(now) {
                 if w.start == now {
-                    for &i in &groups.members[g] {
+                    for &i in &plan.groups.members[g] {
                         let b = behaviour(i, week);
                         if b == Behaviour::Late {
-                            late_due.push((w.end.seconds(), i, week));
+                            self.late_due.push((w.end.seconds(), i, week));
                         } else {
                             jobs.push((i, Job::Answer(b, week)));
                         }
@@ -623,72 +667,152 @@ async fn simulate(args: &DemoArgs) -> anyhow::Result<Outcome> {
                 }
             }
         }
-        let started = Instant::now();
-        tally.add(ctx.run(jobs, now).await?);
-        ingest_time += started.elapsed();
+        self.checkins(jobs, now).await?;
 
-        if t == burst_at {
-            let (b, answered) = adhoc_burst(&stack, &mut ctx, &officer_pool, now, week).await?;
-            tally.add(answered);
-            run.burst = Some(b);
+        if t == plan.burst_at {
+            let (b, answered) =
+                adhoc_burst(&self.stack, &mut self.ctx, &self.officer_pool, now, week).await?;
+            self.tally.add(answered);
+            self.run.burst = Some(b);
         }
-        if let Some(k) = access_times.iter().position(|&a| a == t) {
-            officer_accesses(&ctx, &officer_agency, &policy, k, &mut run).await?;
+        if let Some(k) = plan.access_times.iter().position(|&a| a == t) {
+            officer_accesses(&self.ctx, &self.officers, &s.policy, k, &mut self.run).await?;
         }
 
-        // Half past: the late ones, whose window closed on the hour.
-        let (late, rest): (Vec<_>, Vec<_>) = late_due.into_iter().partition(|d| d.0 == t);
-        late_due = rest;
+        let (late, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.late_due)
+            .into_iter()
+            .partition(|d| d.0 == t);
+        self.late_due = rest;
         if !late.is_empty() {
             let half = UnixTime(t + HOUR / 2);
-            stack.set_time(half);
+            self.stack.set_time(half);
             let jobs = late
                 .into_iter()
                 .map(|(_, i, w)| (i, Job::Answer(Behaviour::Late, w)))
                 .collect();
-            let started = Instant::now();
-            tally.add(ctx.run(jobs, half).await?);
-            ingest_time += started.elapsed();
+            self.checkins(jobs, half).await?;
         }
-        t += HOUR;
-        bar.inc(1);
-        if t.rem_euclid(WEEK) == 0 {
-            bar.set_message(format!("{} check-ins", tally.on_time + tally.late));
-        }
+        Ok(())
     }
-    bar.finish();
 
-    // The end: last reports and receipts, then what each party holds.
-    stack.set_time(end);
-    let (destroyed, r) = stack.tick_all().await?;
-    run.keys_destroyed += destroyed;
-    run.add_tick(&r);
-    let reporting = filter_people(&ctx, (0..n).map(|i| (i, Job::Report)).collect(), |p| {
-        p.failure_pending
-    })
-    .await;
-    tally.add(ctx.run(reporting, end).await?);
-    let size = log_size(&public).await?;
-    stack.witnessed(size).await?;
-    let upgrading = filter_people(&ctx, (0..n).map(|i| (i, Job::Upgrade)).collect(), |p| {
-        !p.device.provisional_receipts().is_empty()
-    })
-    .await;
-    tally.add(ctx.run(upgrading, end).await?);
-    // Live content is unaffected by retention: one more justified request opens a record
-    // of the newest epoch.
-    let live_opened = open_latest(&ctx, &officer_agency, &policy, end, &mut run).await?;
-    if let Some(b) = backup.as_mut() {
-        // A record of the destroyed epoch, asked for through the custodians.
-        if let Some(c) = b.checked.as_mut() {
+    /// Check-ins, timed as the run's ingest.
+    async fn checkins(&mut self, jobs: Vec<(usize, Job)>, now: UnixTime) -> anyhow::Result<()> {
+        let started = Instant::now();
+        self.tally.add(self.ctx.run(jobs, now).await?);
+        self.ingest_time += started.elapsed();
+        Ok(())
+    }
+
+    /// Midnight UTC: the custodians' schedules (identities ahead, destruction at the
+    /// deadline), then the operator's; the backup on its day; the day's failure reports,
+    /// and each week the receipt upgrades; a sample of what each party holds.
+    async fn midnight(&mut self, t: i64, s: &Setting, plan: &Plan) -> anyhow::Result<()> {
+        let now = UnixTime(t);
+        let (destroyed, r) = self.stack.tick_all().await?;
+        self.run.keys_destroyed += destroyed;
+        self.run.add_tick(&r);
+        if let Some((epoch, at)) = plan.backup {
+            if at == t {
+                let path = s.dir.join("backup").join("operator-backup.sqlite");
+                std::fs::create_dir_all(s.dir.join("backup"))?;
+                self.stack
+                    .server
+                    .backup(&path)
+                    .await
+                    .map_err(|e| anyhow!("backup: {e}"))?;
+                self.backup = Some(Backup {
+                    path,
+                    epoch,
+                    taken: now,
+                    checked: None,
+                });
+            }
+        }
+        self.report_failures(now).await?;
+        if t.rem_euclid(WEEK) == 0 {
+            // Once a week the phones fetch the witnessed form of their receipts.
+            self.upgrade_receipts(now).await?;
+        }
+        self.sample(t).await?;
+        if let Some(b) = self.backup.as_mut() {
+            if b.checked.is_none() && s.policy.content_deadline(b.epoch).seconds() <= t {
+                b.checked = Some(check_backup(&self.stack, b, &s.policy)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Phones with a failure to report report it.
+    async fn report_failures(&mut self, now: UnixTime) -> anyhow::Result<()> {
+        let n = self.ctx.people.len();
+        let jobs = filter_people(&self.ctx, (0..n).map(|i| (i, Job::Report)).collect(), |p| {
+            p.failure_pending
+        })
+        .await;
+        self.tally.add(self.ctx.run(jobs, now).await?);
+        Ok(())
+    }
+
+    /// Once the witness has cosigned the log as it is, phones with provisional receipts
+    /// fetch their witnessed form.
+    async fn upgrade_receipts(&mut self, now: UnixTime) -> anyhow::Result<()> {
+        self.stack.witnessed(log_size(&self.public).await?).await?;
+        let n = self.ctx.people.len();
+        let jobs = filter_people(
+            &self.ctx,
+            (0..n).map(|i| (i, Job::Upgrade)).collect(),
+            |p| !p.device.provisional_receipts().is_empty(),
+        )
+        .await;
+        self.tally.add(self.ctx.run(jobs, now).await?);
+        Ok(())
+    }
+
+    /// What each party holds at `t`, for the report's charts.
+    async fn sample(&mut self, t: i64) -> anyhow::Result<minimis_server::store::sqlite::Holdings> {
+        let h = self
+            .stack
+            .server
+            .holdings()
+            .await
+            .map_err(|e| anyhow!("holdings: {e}"))?;
+        self.samples.push(HeldSample {
+            at: t,
+            operator_ciphertext_bytes: h.ciphertext_bytes,
+            operator_ledger_bytes: h.ledger_bytes,
+            log_bytes: h.log_bytes,
+            // The operator purges an epoch's records when its keys are destroyed: what
+            // it holds is what could still be opened.
+            readable_bytes: h.ciphertext_bytes,
+            custodian_live_keys: live_keys(&self.stack),
+        });
+        Ok(h)
+    }
+
+    /// The end: the last reports and receipts; a justified request for the newest
+    /// epoch, and one for a record of the destroyed epoch. Returns whether the newest
+    /// record opened, and what the operator holds.
+    async fn wind_up(
+        &mut self,
+        s: &Setting,
+    ) -> anyhow::Result<(bool, minimis_server::store::sqlite::Holdings)> {
+        self.stack.set_time(s.end);
+        let (destroyed, r) = self.stack.tick_all().await?;
+        self.run.keys_destroyed += destroyed;
+        self.run.add_tick(&r);
+        self.report_failures(s.end).await?;
+        self.upgrade_receipts(s.end).await?;
+        // Live content is unaffected by retention.
+        let live_opened =
+            open_latest(&self.ctx, &self.officers, &s.policy, s.end, &mut self.run).await?;
+        if let Some(c) = self.backup.as_mut().and_then(|b| b.checked.as_mut()) {
             if let Some(rec) = c.sample.first() {
-                let (_, agency) = &officer_agency[0];
-                let basis = first_basis(&policy)?;
+                let (_, agency) = &self.officers[0];
                 let (status, json) = access(
                     agency,
                     &[rec.1],
-                    first_purpose(&policy)?,
-                    basis,
+                    first_purpose(&s.policy)?,
+                    first_basis(&s.policy)?,
                     "CASE-2026-009999",
                 )
                 .await?;
@@ -699,27 +823,92 @@ async fn simulate(args: &DemoArgs) -> anyhow::Result<Outcome> {
                 });
             }
         }
+        self.stack.witnessed(log_size(&self.public).await?).await?;
+        let holdings = self.sample(s.end.seconds()).await?;
+        Ok((live_opened, holdings))
     }
-    stack.witnessed(log_size(&public).await?).await?;
-    let holdings = stack
-        .server
-        .holdings()
-        .await
-        .map_err(|e| anyhow!("holdings: {e}"))?;
-    samples.push(HeldSample {
-        at: end.seconds(),
-        operator_ciphertext_bytes: holdings.ciphertext_bytes,
-        operator_ledger_bytes: holdings.ledger_bytes,
-        log_bytes: holdings.log_bytes,
-        readable_bytes: holdings.ciphertext_bytes,
-        custodian_live_keys: live_keys(&stack),
-    });
 
+    /// A few sealed records of the newest epoch that has any, with that epoch, from a
+    /// consistent copy of the operator's database.
+    async fn live_sample(
+        &self,
+        s: &Setting,
+    ) -> anyhow::Result<(EpochId, Vec<(RecordId, Vec<u8>)>)> {
+        let snapshot = s.dir.join("backup").join("operator-at-end.sqlite");
+        std::fs::create_dir_all(s.dir.join("backup"))?;
+        self.stack
+            .server
+            .backup(&snapshot)
+            .await
+            .map_err(|e| anyhow!("snapshot: {e}"))?;
+        let r = minimis_server::store::sqlite::SqliteReader::open(&snapshot)?;
+        let mut epoch = s.current;
+        let mut v = r.records_of_epoch(epoch)?;
+        if v.is_empty() {
+            epoch = EpochId::new(s.current.get().saturating_sub(1));
+            v = r.records_of_epoch(epoch)?;
+        }
+        v.truncate(5);
+        Ok((epoch, v))
+    }
+
+    /// Both custodians' identity files for `epoch` (for the export only: RET-4).
+    fn identities(
+        &self,
+        epoch: EpochId,
+    ) -> Vec<(minimis_proto::CustodianRole, zeroize::Zeroizing<String>)> {
+        let of = |r: &minimis_custodian::Running| {
+            r.node()
+                .with_keystore(|ks| ks.keyring().identity(epoch).map(|i| i.to_identity_file()))
+                .and_then(Result::ok)
+        };
+        let mut v = Vec::new();
+        if let Some(f) = of(&self.stack.agency) {
+            v.push((minimis_proto::CustodianRole::Agency, f));
+        }
+        if let Some(f) = self.stack.oversight.as_ref().and_then(of) {
+            v.push((minimis_proto::CustodianRole::Oversight, f));
+        }
+        v
+    }
+}
+
+async fn simulate(args: &DemoArgs) -> anyhow::Result<Outcome> {
+    let wall = Instant::now();
+    let show = !args.quiet && !args.json;
+    let n = args.participants as usize;
+    let s = Setting::new(args)?;
+    if show {
+        println!(
+            "minimis demo: {n} participants, {} simulated weeks ({} to {}), policy {}",
+            s.weeks(),
+            s.start,
+            s.end,
+            &s.policy.hash().to_hex()[..16]
+        );
+    }
+
+    let mut phases = Phases::start();
+    let stack = Stack::start(&s.dir, &s.policy, &s.policy_file, s.start).await?;
+    phases.mark("start services");
+    stack.tick_all().await?;
+    if show {
+        stack.print_addresses();
+    }
+    let (ctx, pseudonyms, officer_pool) = enroll(&stack, &s, n, show).await?;
+    write_caseloads(&s, &stack, &pseudonyms)?;
+    let plan = Plan::new(&s, n)?;
+    let mut world = World::new(stack, ctx, officer_pool)?;
+    phases.mark("enroll");
+
+    world.simulate(&s, &plan, show).await?;
+    let (live_opened, holdings) = world.wind_up(&s).await?;
     phases.mark("simulate");
+
     // The log, as an outsider fetches it.
-    let (log_files, entries) = fetch_log(&public).await?;
+    let (log_files, entries) = fetch_log(&world.public).await?;
     phases.mark("fetch log");
-    let devices = device_figures(&ctx).await;
+    let devices = device_figures(&world.ctx).await;
     let tags: HashSet<_> = entries
         .iter()
         .filter_map(|e| match e {
@@ -734,125 +923,68 @@ async fn simulate(args: &DemoArgs) -> anyhow::Result<Outcome> {
     let series = DemoSeries {
         format: DEMO_SERIES_FORMAT.to_owned(),
         participants: n as u64,
-        samples,
+        samples: std::mem::take(&mut world.samples),
         categories: categories(&devices, &holdings),
     };
-    let export_to = export_dir.unwrap_or_else(|| dir.join("export"));
-    let live_epoch = current;
-    let identities = stack
-        .agency
-        .node()
-        .with_keystore(|ks| {
-            ks.keyring()
-                .identity(live_epoch)
-                .map(|i| i.to_identity_file())
-        })
-        .and_then(Result::ok)
-        .map(|f| (minimis_proto::CustodianRole::Agency, f))
-        .into_iter()
-        .chain(
-            stack
-                .oversight
-                .as_ref()
-                .and_then(|o| {
-                    o.node().with_keystore(|ks| {
-                        ks.keyring()
-                            .identity(live_epoch)
-                            .map(|i| i.to_identity_file())
-                    })
-                })
-                .and_then(Result::ok)
-                .map(|f| (minimis_proto::CustodianRole::Oversight, f)),
-        )
-        .collect::<Vec<_>>();
-    let live_records = {
-        let snapshot = dir.join("backup").join("operator-at-end.sqlite");
-        std::fs::create_dir_all(dir.join("backup"))?;
-        stack
-            .server
-            .backup(&snapshot)
-            .await
-            .map_err(|e| anyhow!("snapshot: {e}"))?;
-        let r = minimis_server::store::sqlite::SqliteReader::open(&snapshot)?;
-        let mut epoch = live_epoch;
-        let mut v = r.records_of_epoch(epoch)?;
-        if v.is_empty() {
-            epoch = EpochId::new(live_epoch.get().saturating_sub(1));
-            v = r.records_of_epoch(epoch)?;
-        }
-        v.truncate(5);
-        (epoch, v)
-    };
-    let destroyed_sample: Vec<(RecordId, Vec<u8>)> = backup
-        .as_ref()
-        .and_then(|b| b.checked.as_ref())
-        .map(|c| {
-            c.sample
-                .iter()
-                .take(5)
-                .map(|(_, id, ct)| (*id, ct.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let destroyed_epoch = backup.as_ref().map(|b| b.epoch);
+    let (live_epoch, live_records) = world.live_sample(&s).await?;
+    let identities = world.identities(live_epoch);
+    let destroyed = world.backup.as_ref().and_then(|b| {
+        b.checked
+            .as_ref()
+            .map(|c| (b.epoch, c.sample.iter().take(5).collect::<Vec<_>>()))
+    });
     let mut sample: Vec<(EpochId, RecordId, &[u8])> = Vec::new();
-    if let Some(e) = destroyed_epoch {
-        sample.extend(
-            destroyed_sample
-                .iter()
-                .map(|(id, ct)| (e, *id, ct.as_slice())),
-        );
+    if let Some((e, records)) = &destroyed {
+        sample.extend(records.iter().map(|(_, id, ct)| (*e, *id, ct.as_slice())));
     }
-    let (live_sample_epoch, live_records) = &live_records;
     sample.extend(
         live_records
             .iter()
-            .map(|(id, ct)| (*live_sample_epoch, *id, ct.as_slice())),
+            .map(|(id, ct)| (live_epoch, *id, ct.as_slice())),
     );
     crate::export::write(
-        &export_to,
+        &s.export_dir,
         &crate::export::Export {
-            policy_text: &policy_text,
-            destroyed: destroyed_epoch,
+            policy_text: &s.policy_text,
+            destroyed: destroyed.as_ref().map(|d| d.0),
             live: live_epoch,
             sample: &sample,
             identities: &identities,
             log_files: &log_files,
-            log_key: &stack.log_key,
-            witness_key: stack.witness_key.as_ref(),
+            log_key: &world.stack.log_key,
+            witness_key: world.stack.witness_key.as_ref(),
             series: &series,
         },
     )?;
-    let report_path = export_to.join("report.html");
-    let audit = crate::audit::audit_export(&export_to, end, Some(&report_path))?;
-
+    let report_path = s.export_dir.join("report.html");
+    let audit = crate::audit::audit_export(&s.export_dir, s.end, Some(&report_path))?;
     phases.mark("export and audit");
-    let bounds = CiphertextBounds::for_layers(policy.custodians().len());
+
     let summary = Summary::build(SummaryInputs {
         n: n as u64,
-        start,
-        end,
-        policy: &policy,
-        stack: &stack,
+        start: s.start,
+        end: s.end,
+        policy: &s.policy,
+        stack: &world.stack,
         holdings: &holdings,
-        tally: &tally,
-        run: &run,
+        tally: &world.tally,
+        run: &world.run,
         devices: &devices,
-        backup: backup.as_ref(),
+        backup: world.backup.as_ref(),
         live_opened,
         entries: &entries,
         distinct_tags,
         participant_epochs: tags.len() as u64,
         audit: &audit,
-        bounds,
-        ingest_seconds: ingest_time.as_secs_f64(),
+        bounds: CiphertextBounds::for_layers(s.policy.custodians().len()),
+        ingest_seconds: world.ingest_time.as_secs_f64(),
         elapsed: wall.elapsed().as_secs_f64(),
         phases: &phases,
-        export: &export_to,
+        export: &s.export_dir,
         report: &report_path,
         kept: args.data_dir.is_some() || args.export.is_some(),
     });
-    stack.stop().await;
+    world.stack.stop().await;
 
     let failures = summary.failures();
     if args.json {
@@ -1201,6 +1333,9 @@ async fn device_figures(ctx: &Ctx) -> DeviceFigures {
     for (i, m) in ctx.people.iter().enumerate() {
         let p = m.lock().await;
         d.fixes_taken += p.device.fixes_taken();
+        if p.device.bundle().is_some() && p.device.notice_shown().is_some() {
+            d.from_signed_bundle += 1;
+        }
         if p.device.enrollment().zone.is_some() {
             d.with_zone += 1;
         }

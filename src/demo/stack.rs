@@ -382,6 +382,24 @@ impl Stack {
         ))
     }
 
+    /// Prints where each service listens.
+    pub(crate) fn print_addresses(&self) {
+        println!(
+            "  operator   https://{}  (TLS 1.3; officers by client certificate)",
+            self.server.addr()
+        );
+        println!(
+            "  agency     https://{}  (key custodian; officers by client certificate)",
+            self.agency.addr()
+        );
+        if let Some(o) = &self.oversight {
+            println!(
+                "  oversight  https://{}  (key custodian and the log's witness; mutual TLS)",
+                o.addr()
+            );
+        }
+    }
+
     /// Stops every service.
     pub(crate) async fn stop(self) {
         self.agency.shutdown().await;

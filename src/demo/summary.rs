@@ -106,6 +106,8 @@ pub(crate) struct Burst {
 #[derive(Default)]
 pub(crate) struct DeviceFigures {
     pub(crate) participants: u64,
+    /// Phones enrolled from the agency's signed bundle, after the notice (ENR-4, ENR-20).
+    pub(crate) from_signed_bundle: u64,
     pub(crate) sent: u64,
     pub(crate) sent_with_zone: u64,
     pub(crate) with_zone: u64,
@@ -245,6 +247,7 @@ struct CustodianHolds {
 
 #[derive(Serialize)]
 struct DeviceHolds {
+    enrolled_from_signed_bundle: u64,
     check_ins_sent: u64,
     location_fixes_taken: u64,
     participants_with_a_zone: u64,
@@ -462,6 +465,7 @@ impl Summary {
             },
             custodians,
             devices: DeviceHolds {
+                enrolled_from_signed_bundle: i.devices.from_signed_bundle,
                 check_ins_sent: i.devices.sent,
                 location_fixes_taken: i.devices.fixes_taken,
                 participants_with_a_zone: i.devices.with_zone,
@@ -685,6 +689,10 @@ impl Summary {
         }
         println!("What the phones did");
         println!(
+            "  {} enrolled from the agency's signed bundle (policy, schedule, zone commitment, every key they trust), after showing the notice",
+            self.devices.enrolled_from_signed_bundle
+        );
+        println!(
             "  {} location fixes in all, one per check-in of the {} participants with a court-ordered zone, none otherwise; {} check-ins outside a zone were sent as \"outside\", never as coordinates",
             self.devices.location_fixes_taken,
             self.devices.participants_with_a_zone,
@@ -703,8 +711,8 @@ impl Summary {
             join(&a.zone_results_seen)
         );
         println!(
-            "  {} request refused ({}); the refusal is in the log",
-            a.requests_denied,
+            "  {} refused ({}); each refusal is in the log",
+            plural(a.requests_denied, "request", "requests"),
             join(&a.denial_codes)
         );
         if let Some(b) = &self.adhoc_burst {
@@ -717,11 +725,15 @@ impl Summary {
                 join(&b.refused_by_server)
             );
             println!(
-                "  a compromised operator signed {} more and sent them straight to the phone: refused {} ({}), kept as signed evidence; {} location fixes taken in all",
+                "  a compromised operator signed {} more and sent them straight to the phone: refused {} ({}), kept as signed evidence",
                 b.forged,
                 b.refused_by_device,
                 b.reasons.join(", "),
-                b.fixes_taken
+            );
+            println!(
+                "  location fixes that day: {}, for the {} the schedule allowed and none for the rest",
+                b.fixes_taken,
+                plural(b.answered, "check-in", "check-ins"),
             );
         }
         println!("Retention is enforced by destroying keys");
@@ -846,4 +858,9 @@ pub(crate) fn human_bytes(b: u64) -> String {
     } else {
         format!("{b} bytes")
     }
+}
+
+/// "1 thing", "2 things".
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

@@ -523,7 +523,7 @@ pub fn chart_held(series: &DemoSeries) -> Result<String, ChartError> {
                     estimate_colour: MINIMIS,
                 },
                 BarSeries {
-                    name: "readable by anyone",
+                    name: "still openable (keys not destroyed)",
                     colour: AMBER,
                     estimate_colour: AMBER,
                 },
@@ -600,7 +600,7 @@ pub fn chart_held(series: &DemoSeries) -> Result<String, ChartError> {
         "chart-held",
         "Bytes held per participant over the simulated period",
         &format!(
-            "Lines over {} samples: sealed check-ins held by the operator, the part still readable by anyone, and the ledger. Retention cut the readable content {} times (vertical lines).",
+            "Lines over {} samples: sealed check-ins held by the operator, the part that could still be opened (by both custodians together, on a logged request: its epoch's keys are not yet destroyed), and the ledger. Retention cut the openable content {} times (vertical lines).",
             series.samples.len(),
             cuts.len()
         ),

@@ -14,9 +14,10 @@
 //! the log's and the witnesses' own publications when it can, and pins them in its state
 //! file on the first run (**AUD-2**).
 //!
-//! A log served over HTTPS is another [`LogSource`] (planned with the server issue): a
-//! [`TileStorage`] whose reads fetch `<prefix>/checkpoint` and the tiles and bundles the
-//! checkpoint needs, exactly as C2SP tlog-tiles clients do.
+//! A log served over HTTPS is another [`LogSource`] (**AUD-13**):
+//! [`crate::remote::TlogClient`] fetches `<prefix>/checkpoint` and the tiles and bundles
+//! the checkpoint needs, exactly as C2SP tlog-tiles clients do, through a transport the
+//! caller gives (`minimis audit https://…` gives one over TLS 1.3).
 
 use std::path::{Path, PathBuf};
 
@@ -40,6 +41,9 @@ pub enum SourceError {
     /// A tlog-tiles directory could not be read (a missing tile or bundle included).
     #[error(transparent)]
     Dir(#[from] ImportError),
+    /// A log served by a tlog-tiles server could not be fetched (**AUD-13**).
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
 }
 
 /// Where a log comes from: something that yields a [`TileStorage`] holding the

@@ -19,6 +19,10 @@
 //! **AUD-26**), and the audit written as one self-contained HTML report for policymakers
 //! ([`html`], `minimis audit report`, **AUD-27** to **AUD-29**).
 //!
+//! The log comes from a [`LogSource`]: a tlog-tiles directory ([`DirSource`]) or a
+//! tlog-tiles server read through a transport the caller gives ([`TlogClient`], over
+//! HTTPS in `minimis audit https://…`, **AUD-13**); every check is the same for both.
+//!
 //! Spec: `spec/audit.md`. One pass over the log does it all: the entries are handed to
 //! the checks as the tiles are verified.
 //!
@@ -52,6 +56,7 @@ pub mod html;
 pub mod inventory;
 pub mod layout;
 mod participant;
+pub mod remote;
 mod report;
 pub mod series;
 pub mod state;
@@ -66,6 +71,7 @@ pub use layout::{
     DirSource, ExportDir, LayoutError, LogSource, SourceError, WriteExportError, write_export,
 };
 pub use participant::{Participant, ParticipantEntry, ParticipantParseError, ParticipantReport};
+pub use remote::{Fetch, FetchError, RemoteError, TlogClient};
 pub use report::{Check, Consistency, PolicyInfo, Report};
 pub use state::{AuditorState, LogState, StateError};
 pub use time::{TimeParseError, parse_time};

@@ -41,8 +41,8 @@ pub struct HeldSample {
     pub operator_ledger_bytes: u64,
     /// The public log (entries, tiles, checkpoint), bytes.
     pub log_bytes: u64,
-    /// Content still readable by anyone (records whose epoch key is not yet destroyed),
-    /// bytes of ciphertext.
+    /// Content that could still be opened (records whose epoch keys are not yet
+    /// destroyed, wherever a copy of them is), bytes of ciphertext.
     pub readable_bytes: u64,
     /// The custodians' live epoch keys, count (both custodians together).
     pub custodian_live_keys: u64,

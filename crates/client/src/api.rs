@@ -8,7 +8,7 @@ use minimis_proto::{
     ChallengeId, Envelope, EpochId, Pseudonym, PublicKey, Receipt, RecordId, Schedule,
     SignedChallenge, SignedEpochRecipient, UnixTime,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::device::{Device, FailureCategory};
 use crate::transport::{Request, Response, Transport, TransportError};
@@ -101,15 +101,49 @@ pub struct Enrolled {
     pub policy: String,
 }
 
-/// A ledger row as the server holds it.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+/// A ledger row as the server holds it (`GET /v1/participants/{pseudonym}/ledger`).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 pub struct LedgerRow {
     /// The challenge.
     pub challenge: SignedChallenge,
     /// Its state (`{"state": "on-time"}`, `{"state": "resolved", "resolution": …}`).
     pub state: serde_json::Value,
-    /// A failure report, if one was filed.
+    /// What a resolution rests on (`failure-report`, `participant-statement`, …), if
+    /// resolved.
+    #[serde(default)]
+    pub resolution_reason: Option<String>,
+    /// A failure report's category, if one was filed.
     pub failure_report: Option<String>,
+    /// The participant's statements on the row, oldest first (ACC-12): their categories.
+    #[serde(default, deserialize_with = "statement_categories")]
+    pub statements: Vec<String>,
+}
+
+impl LedgerRow {
+    /// The row's state: `open`, `on-time`, `late`, `pending-review` or `resolved`.
+    pub fn state_name(&self) -> &str {
+        self.state
+            .get("state")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("unknown")
+    }
+
+    /// The resolution of a resolved row (`excused-technical`, `excused-other`,
+    /// `not-excused`).
+    pub fn resolution(&self) -> Option<&str> {
+        self.state
+            .get("resolution")
+            .and_then(serde_json::Value::as_str)
+    }
+}
+
+fn statement_categories<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    struct View {
+        category: String,
+    }
+    let v: Vec<View> = Deserialize::deserialize(d)?;
+    Ok(v.into_iter().map(|s| s.category).collect())
 }
 
 #[derive(Deserialize)]
@@ -280,6 +314,33 @@ impl<T: Transport> Api<T> {
             self.signed(device, "GET", path, Vec::new(), now).await?,
             200,
         )
+    }
+
+    /// The log's latest checkpoint, as served (`GET /v1/log/checkpoint`): a signed note,
+    /// not yet verified.
+    ///
+    /// # Errors
+    /// [`ApiError`].
+    pub async fn checkpoint(&self) -> Result<Vec<u8>, ApiError> {
+        let r = self.get("/v1/log/checkpoint".into()).await?;
+        if r.status == 200 {
+            return Ok(r.body);
+        }
+        decode::<serde_json::Value>(r, 200).map(|_| Vec::new())
+    }
+
+    /// A C2SP tlog-tiles resource under `/v1/log/` (`tile/0/000`, `tile/entries/001.p/7`),
+    /// or `None` if the server does not have it (`404`).
+    ///
+    /// # Errors
+    /// [`ApiError`].
+    pub async fn log_resource(&self, path: &str) -> Result<Option<Vec<u8>>, ApiError> {
+        let r = self.get(format!("/v1/log/{path}")).await?;
+        match r.status {
+            200 => Ok(Some(r.body)),
+            404 => Ok(None),
+            _ => decode::<serde_json::Value>(r, 200).map(|_| None),
+        }
     }
 
     /// Files a technical-failure report (CHK-22).

@@ -135,8 +135,29 @@ pub struct SentCheckIn {
     pub receipt: Option<Receipt>,
     /// Whether the receipt carries every required witness's cosignature; a receipt
     /// without them is provisional, until [`Device::keep_receipt`] takes a cosigned one
-    /// (CLI-12).
+    /// (CHK-32).
     pub witnessed: bool,
+    /// Whether the participant chose to keep the content past its deadline (RET-23,
+    /// [`Device::keep_content`]).
+    pub keep: bool,
+}
+
+/// A check-in whose content the device deleted at its epoch's content deadline (RET-23):
+/// what is left is what holds no content, the ids and the receipt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpiredCheckIn {
+    /// The record id (CHK-12).
+    pub record_id: RecordId,
+    /// The challenge answered.
+    pub challenge: ChallengeId,
+    /// The epoch sealed to.
+    pub epoch: EpochId,
+    /// The verified receipt, if the server answered.
+    pub receipt: Option<Receipt>,
+    /// Whether the receipt is witnessed (CHK-32).
+    pub witnessed: bool,
+    /// When the device deleted the content.
+    pub deleted_at: UnixTime,
 }
 
 /// What a kept receipt proves.
@@ -168,6 +189,40 @@ pub enum FailureCategory {
     /// Something else.
     Other,
 }
+
+impl FailureCategory {
+    /// The category's code, as on the wire (`no-network`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NoNetwork => "no-network",
+            Self::AppError => "app-error",
+            Self::DeviceError => "device-error",
+            Self::PresenceUnavailable => "presence-unavailable",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl std::str::FromStr for FailureCategory {
+    type Err = UnknownCategory;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "no-network" => Self::NoNetwork,
+            "app-error" => Self::AppError,
+            "device-error" => Self::DeviceError,
+            "presence-unavailable" => Self::PresenceUnavailable,
+            "other" => Self::Other,
+            _ => return Err(UnknownCategory),
+        })
+    }
+}
+
+/// A failure category other than `no-network`, `app-error`, `device-error`,
+/// `presence-unavailable` and `other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a failure category is no-network, app-error, device-error, presence-unavailable or other")]
+pub struct UnknownCategory;
 
 /// A check-in that could not be completed, recorded on the device (CHK-22).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,6 +281,16 @@ pub struct Device {
     /// How many location fixes were ever requested (for the participant's view, and to
     /// check the schedule's bound).
     pub(crate) fixes_taken: u64,
+    /// Check-ins whose content was deleted at its deadline (RET-23).
+    pub(crate) expired: Vec<ExpiredCheckIn>,
+    /// What the device has verified of the public log (ACC-11).
+    pub(crate) log_view: crate::history::LogView,
+    /// The signed enrollment bundle, if enrolled with one (ENR-4).
+    pub(crate) bundle: Option<crate::bundle::KeptBundle>,
+    /// The salt of the zone's commitment in the bundle (LOC-21).
+    pub(crate) zone_salt: Option<crate::bundle::ZoneSalt>,
+    /// The notice shown at enrollment (ENR-20).
+    pub(crate) notice_shown: Option<crate::notice::NoticeShown>,
 }
 
 impl fmt::Debug for Device {
@@ -242,7 +307,11 @@ impl fmt::Debug for Device {
 }
 
 impl Device {
-    /// A device with its keys and what it was enrolled with.
+    /// A device with its keys and an enrollment the caller vouches for, without a signed
+    /// bundle: for simulations (`minimis demo`) and tests. It enforces everything the
+    /// enrollment says, but nothing fixes the enrollment itself: a participant's device is
+    /// enrolled with [`Device::enroll`], from the agency's signed bundle and after the
+    /// notice (ENR-4, ENR-20, LOC-21).
     pub fn new(enrollment: Enrollment, key: SigningKey, tags: TagKey) -> Self {
         Self {
             enrollment,
@@ -253,6 +322,11 @@ impl Device {
             sent: Vec::new(),
             failures: Vec::new(),
             fixes_taken: 0,
+            expired: Vec::new(),
+            log_view: crate::history::LogView::default(),
+            bundle: None,
+            zone_salt: None,
+            notice_shown: None,
         }
     }
 
@@ -412,6 +486,7 @@ impl Device {
             payload,
             receipt: None,
             witnessed: false,
+            keep: false,
         });
         Ok(envelope)
     }
@@ -424,35 +499,54 @@ impl Device {
     /// # Errors
     /// [`ReceiptError`]; the receipt is not kept.
     pub fn keep_receipt(&mut self, receipt: Receipt) -> Result<ReceiptStatus, ReceiptError> {
-        let i = self
+        if let Some(i) = self
             .sent
             .iter()
             .position(|s| s.record_id == receipt.record_id)
+        {
+            let s = &self.sent[i];
+            let status = self.receipt_status(s.record_id, s.challenge, s.epoch, &receipt)?;
+            let s = &mut self.sent[i];
+            if s.witnessed && status == ReceiptStatus::Provisional {
+                return Ok(ReceiptStatus::Witnessed);
+            }
+            s.receipt = Some(receipt);
+            s.witnessed = status == ReceiptStatus::Witnessed;
+            return Ok(status);
+        }
+        let i = self
+            .expired
+            .iter()
+            .position(|x| x.record_id == receipt.record_id)
             .ok_or(ReceiptError::Unknown)?;
-        let status = self.receipt_status(&self.sent[i], &receipt)?;
-        let s = &mut self.sent[i];
-        if s.witnessed && status == ReceiptStatus::Provisional {
+        let x = &self.expired[i];
+        let status = self.receipt_status(x.record_id, x.challenge, x.epoch, &receipt)?;
+        let x = &mut self.expired[i];
+        if x.witnessed && status == ReceiptStatus::Provisional {
             return Ok(ReceiptStatus::Witnessed);
         }
-        s.receipt = Some(receipt);
-        s.witnessed = status == ReceiptStatus::Witnessed;
+        x.receipt = Some(receipt);
+        x.witnessed = status == ReceiptStatus::Witnessed;
         Ok(status)
     }
 
-    /// Verifies `receipt` for the check-in `s`: witnessed, provisional, or refused.
+    /// Verifies `receipt` for the check-in of `record`: witnessed, provisional, or
+    /// refused.
     pub(crate) fn receipt_status(
         &self,
-        s: &SentCheckIn,
+        record: RecordId,
+        challenge: ChallengeId,
+        epoch: EpochId,
         receipt: &Receipt,
     ) -> Result<ReceiptStatus, ReceiptError> {
-        if receipt.record_id != s.record_id {
+        if receipt.record_id != record {
             return Err(ReceiptError::Unknown);
         }
         let entry = LogEntry::CheckInReceived {
-            tag: self.tags.tag(&self.enrollment.pseudonym, s.epoch),
-            record: s.record_id,
-            challenge: s.challenge,
-            epoch: s.epoch,
+            tag: self.tags.tag(&self.enrollment.pseudonym, epoch),
+            record,
+            challenge,
+            epoch,
         }
         .encode();
         let text = receipt.tlog_proof.as_bytes();
@@ -476,7 +570,59 @@ impl Device {
             .iter()
             .filter(|s| !s.witnessed)
             .map(|s| s.record_id)
+            .chain(
+                self.expired
+                    .iter()
+                    .filter(|x| !x.witnessed)
+                    .map(|x| x.record_id),
+            )
             .collect()
+    }
+
+    /// Deletes the device's copy of the content of every check-in whose epoch's content
+    /// deadline (RET-1: the epoch's end plus `retention.content_days`) has passed by `now`,
+    /// unless the participant chose to keep it ([`Device::keep_content`]) (**RET-23**).
+    /// The ids and the receipt stay: they hold no content, and they are the
+    /// participant's proof. Returns the records whose content was deleted.
+    pub fn apply_retention(&mut self, now: UnixTime) -> Vec<RecordId> {
+        let policy = self.enrollment.policy.clone();
+        let (due, keep): (Vec<SentCheckIn>, Vec<SentCheckIn>) = std::mem::take(&mut self.sent)
+            .into_iter()
+            .partition(|s| !s.keep && now >= policy.content_deadline(s.epoch));
+        self.sent = keep;
+        let mut deleted = Vec::with_capacity(due.len());
+        for s in due {
+            deleted.push(s.record_id);
+            self.expired.push(ExpiredCheckIn {
+                record_id: s.record_id,
+                challenge: s.challenge,
+                epoch: s.epoch,
+                receipt: s.receipt.clone(),
+                witnessed: s.witnessed,
+                deleted_at: now,
+            });
+            // The payload's note zeroizes when `s` is dropped here.
+        }
+        deleted
+    }
+
+    /// The participant's choice to keep (or not) the content of one check-in past its
+    /// deadline (RET-23). Returns false if the device holds no content for `record` (never
+    /// sent, or already deleted).
+    pub fn keep_content(&mut self, record: RecordId, keep: bool) -> bool {
+        match self.sent.iter_mut().find(|s| s.record_id == record) {
+            Some(s) => {
+                s.keep = keep;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Check-ins whose content the device deleted at its deadline (RET-23), with their
+    /// receipts.
+    pub fn expired(&self) -> &[ExpiredCheckIn] {
+        &self.expired
     }
 
     /// Records a check-in that could not be completed (CHK-22), to report at the next

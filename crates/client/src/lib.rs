@@ -16,6 +16,16 @@
 //!   and the witnesses' cosignatures and kept ([`Device::keep_receipt`]).
 //! - **Encrypted at rest.** The device's state is one age file under a passphrase
 //!   ([`store`]).
+//! - **Fixed at enrollment.** A signed enrollment bundle fixes the schedule, the zone, the
+//!   policy and every key the device trusts ([`Device::enroll`], [`bundle`], ENR-4,
+//!   LOC-21).
+//! - **The participant's own record, at any time.** Their check-ins and receipts, their
+//!   ledger as the operator holds it, and what the public log says about them, the log
+//!   verified on the device ([`Device::history`], ACC-11), in plain words that never call
+//!   a failure a violation ([`words`], CHK-25).
+//! - **Deleted on time.** The device deletes its copy of a check-in's content at the
+//!   server's deadline unless the participant keeps it ([`Device::apply_retention`],
+//!   RET-23).
 //!
 //! **Trust domain:** the participant's device. **Holds:** the device key, the tag key, the
 //! enrollment (schedule, zone, keys), its own check-ins, receipts, refusals and failures.
@@ -55,15 +65,20 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod api;
+pub mod bundle;
 mod device;
+pub mod history;
 pub mod location;
 pub mod notice;
 pub mod presence;
 pub mod store;
 pub mod transport;
+pub mod words;
 
 pub use api::{Api, ApiError};
+pub use bundle::{Bundle, BundleError};
 pub use device::{
-    Accepted, CLOCK_SKEW, CheckInError, Device, Enrollment, Failure, FailureCategory, ReceiptError,
-    ReceiptStatus, Refusal, Refused, SentCheckIn,
+    Accepted, CLOCK_SKEW, CheckInError, Device, Enrollment, ExpiredCheckIn, Failure,
+    FailureCategory, ReceiptError, ReceiptStatus, Refusal, Refused, SentCheckIn, UnknownCategory,
 };
+pub use history::{History, HistoryError};

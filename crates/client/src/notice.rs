@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use minimis_proto::{CustodianRole, Policy};
+use minimis_proto::{CustodianRole, Policy, PolicyHash};
 use serde::Deserialize;
 
 /// A language the notice is available in.
@@ -126,6 +126,59 @@ fn lower_first(s: &str) -> String {
 
 fn trim_period(s: &str) -> &str {
     s.trim_end_matches('.')
+}
+
+/// That the notice for a policy was made for the participant to read (**ENR-20**): made
+/// only by [`show`], and required by [`Device::enroll`](crate::Device::enroll) for the
+/// policy the enrollment bundle cites, so that a device cannot be enrolled, and so cannot
+/// check in, before the app has had the notice to show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoticeShown {
+    policy: PolicyHash,
+    language: Language,
+}
+
+impl NoticeShown {
+    /// The hash of the policy whose notice was shown.
+    pub fn policy(&self) -> PolicyHash {
+        self.policy
+    }
+
+    /// The language it was shown in.
+    pub fn language(&self) -> Language {
+        self.language
+    }
+
+    /// Rebuilds the record of a notice shown, from the device's store.
+    pub(crate) fn stored(policy: PolicyHash, language: Language) -> Self {
+        Self { policy, language }
+    }
+}
+
+impl Language {
+    /// The language's code: `en` or `es`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::English => "en",
+            Self::Spanish => "es",
+        }
+    }
+}
+
+/// The notice for `policy` in `language`, for the app to show before enrollment completes,
+/// with the proof it was made ([`NoticeShown`], ENR-20).
+pub fn show(
+    policy: &Policy,
+    language: Language,
+    translation: Option<&Translation>,
+) -> (String, NoticeShown) {
+    (
+        notice(policy, language, translation),
+        NoticeShown {
+            policy: policy.hash(),
+            language,
+        },
+    )
 }
 
 /// The notice for `policy` in `language`; `translation` supplies the policy's texts for a

@@ -14,15 +14,19 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use minimis_crypto::{SigningKey, TagKey};
 use minimis_proto::{
-    ChallengeId, CheckInPayload, EpochId, Note, Policy, PresenceResult, Pseudonym, PublicKey,
-    Receipt, RecordId, Schedule, SignedChallenge, UnixTime, ZoneResult,
+    ChallengeId, CheckInPayload, EpochId, Note, Policy, PolicyHash, PresenceResult, Pseudonym,
+    PublicKey, Receipt, RecordId, Schedule, SignedChallenge, UnixTime, ZoneResult,
 };
 use minimis_seal::CustodianKeys;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::device::{Device, Enrollment, Failure, Refused, SentCheckIn};
+use crate::bundle::{Bundle, ZoneSalt, enrollment_from};
+use crate::device::{Device, Enrollment, ExpiredCheckIn, Failure, Refused, SentCheckIn};
+use crate::history::LogView;
 use crate::location::Zone;
+use crate::notice::{Language, NoticeShown};
+use minimis_log::verify::Hash;
 
 /// The format line of a device file.
 pub const DEVICE_FORMAT: &str = "minimis-device/1";
@@ -65,6 +69,15 @@ struct File {
     sent: Vec<Sent>,
     failures: Vec<Failure>,
     fixes_taken: u64,
+    /// Check-ins whose content was deleted at its deadline (RET-23).
+    #[serde(default)]
+    expired: Vec<Expired>,
+    /// What the device verified of the public log (ACC-11).
+    #[serde(default)]
+    log: Option<View>,
+    /// The signed enrollment bundle (ENR-4).
+    #[serde(default)]
+    bundle: Option<KeptBundle>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -78,6 +91,44 @@ struct Sent {
     device_time: UnixTime,
     note: String,
     receipt: Option<Receipt>,
+    #[serde(default)]
+    keep: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expired {
+    record_id: RecordId,
+    challenge: ChallengeId,
+    epoch: EpochId,
+    receipt: Option<Receipt>,
+    deleted_at: UnixTime,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct View {
+    size: u64,
+    /// The perfect subtrees' hashes, hex, largest first.
+    frontier: Vec<String>,
+    checkpoint: Option<String>,
+    /// (size, root hex).
+    heads: Vec<(u64, String)>,
+    /// (index, entry base64).
+    found: Vec<(u64, String)>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeptBundle {
+    /// The signed note.
+    note: String,
+    /// The agency's enrollment key it verifies under.
+    agency_key: String,
+    /// The zone commitment's salt, base64.
+    zone_salt: Option<String>,
+    /// The notice shown at enrollment: the policy hash, hex, and the language code.
+    notice: (String, String),
 }
 
 /// Writes the device's state to `path`, encrypted under `passphrase`. The file is
@@ -116,10 +167,44 @@ pub fn save(device: &Device, path: &Path, passphrase: &str) -> Result<(), StoreE
                 device_time: s.payload.device_time,
                 note: s.payload.note.expose().to_owned(),
                 receipt: s.receipt.clone(),
+                keep: s.keep,
             })
             .collect(),
         failures: device.failures.clone(),
         fixes_taken: device.fixes_taken,
+        expired: device
+            .expired
+            .iter()
+            .map(|x| Expired {
+                record_id: x.record_id,
+                challenge: x.challenge,
+                epoch: x.epoch,
+                receipt: x.receipt.clone(),
+                deleted_at: x.deleted_at,
+            })
+            .collect(),
+        log: (device.log_view != LogView::default()).then(|| {
+            let v = &device.log_view;
+            View {
+                size: v.frontier.size,
+                frontier: v.frontier.hashes.iter().map(|h| h.to_hex()).collect(),
+                checkpoint: v.checkpoint.clone(),
+                heads: v.heads.iter().map(|(s, h)| (*s, h.to_hex())).collect(),
+                found: v.found.iter().map(|(i, e)| (*i, B64.encode(e))).collect(),
+            }
+        }),
+        bundle: device.bundle.as_ref().map(|b| KeptBundle {
+            note: b.note.clone(),
+            agency_key: b.agency_key.to_string(),
+            zone_salt: device
+                .zone_salt
+                .as_ref()
+                .map(|s| B64.encode(s.expose_secret())),
+            notice: device.notice_shown.map_or_else(
+                || (String::new(), String::new()),
+                |n| (n.policy().to_hex(), n.language().code().to_owned()),
+            ),
+        }),
     };
     let mut plain = Zeroizing::new(Vec::with_capacity(64 * 1024));
     serde_json::to_writer(&mut *plain, &file).map_err(|_| StoreError::Corrupt("encode"))?;
@@ -127,10 +212,14 @@ pub fn save(device: &Device, path: &Path, passphrase: &str) -> Result<(), StoreE
     let File {
         mut device_seed,
         mut tag_key,
+        mut bundle,
         ..
     } = file;
     zeroize::Zeroize::zeroize(&mut device_seed);
     zeroize::Zeroize::zeroize(&mut tag_key);
+    if let Some(salt) = bundle.as_mut().and_then(|b| b.zone_salt.as_mut()) {
+        zeroize::Zeroize::zeroize(salt);
+    }
 
     let encryptor = age::Encryptor::with_user_passphrase(SecretString::from(passphrase.to_owned()));
     let mut out = Vec::with_capacity(plain.len() + 512);
@@ -227,24 +316,137 @@ pub fn load(path: &Path, passphrase: &str) -> Result<Device, StoreError> {
                 },
                 receipt: s.receipt,
                 witnessed: false,
+                keep: s.keep,
             })
         })
         .collect::<Result<_, StoreError>>()?;
+    // A device enrolled with a bundle: the bundle must still verify, and fix exactly the
+    // enrollment stored beside it (ENR-4, LOC-21).
+    let (kept, zone_salt, notice_shown) =
+        match f.bundle.as_mut() {
+            None => (None, None, None),
+            Some(b) => {
+                let agency_key = vkey(&b.agency_key)?;
+                let salt = match b.zone_salt.as_mut() {
+                    None => None,
+                    Some(text) => {
+                        let bytes = key32(text)?;
+                        zeroize::Zeroize::zeroize(text);
+                        Some(ZoneSalt::from_bytes(bytes))
+                    }
+                };
+                let bundle = Bundle::open(&b.note, &agency_key)
+                    .map_err(|_| StoreError::Corrupt("bundle"))?;
+                let zone = match (enrollment.zone.clone(), salt) {
+                    (Some(z), Some(s)) => Some((z, s)),
+                    (None, None) => None,
+                    _ => return Err(StoreError::Corrupt("zone")),
+                };
+                let fixed = enrollment_from(&bundle, &enrollment.policy_text, zone.as_ref())
+                    .map_err(|e| match e {
+                        crate::bundle::BundleError::Zone => StoreError::Corrupt("zone"),
+                        _ => StoreError::Corrupt("policy"),
+                    })?;
+                let same = fixed.pseudonym == enrollment.pseudonym
+                    && fixed.schedule == enrollment.schedule
+                    && fixed.operator_key == enrollment.operator_key
+                    && fixed.log_key == enrollment.log_key
+                    && fixed.witnesses == enrollment.witnesses
+                    && fixed.custodians == enrollment.custodians
+                    && bundle.device_key == key.public_key();
+                let notice = match (
+                    b.notice.0.parse::<PolicyHash>(),
+                    b.notice.1.parse::<Language>(),
+                ) {
+                    (Ok(p), Ok(l)) if p == bundle.policy => NoticeShown::stored(p, l),
+                    _ => return Err(StoreError::Corrupt("notice")),
+                };
+                if !same {
+                    return Err(StoreError::Corrupt("bundle"));
+                }
+                (
+                    Some(crate::bundle::KeptBundle {
+                        note: b.note.clone(),
+                        agency_key,
+                        bundle,
+                    }),
+                    zone.map(|(_, s)| s),
+                    Some(notice),
+                )
+            }
+        };
+    let log_view = match f.log {
+        None => LogView::default(),
+        Some(v) => {
+            let hash = |h: &str| -> Result<Hash, StoreError> {
+                let mut b = [0u8; 32];
+                hex::decode_to_slice(h, &mut b).map_err(|_| StoreError::Corrupt("log view"))?;
+                Ok(Hash::from_bytes(b))
+            };
+            let frontier = v
+                .frontier
+                .iter()
+                .map(|h| hash(h))
+                .collect::<Result<Vec<_>, _>>()?;
+            let heads = v
+                .heads
+                .iter()
+                .map(|(s, h)| Ok((*s, hash(h)?)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let found = v
+                .found
+                .iter()
+                .map(|(i, e)| {
+                    Ok((
+                        *i,
+                        B64.decode(e).map_err(|_| StoreError::Corrupt("log view"))?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            LogView::from_parts(v.size, frontier, v.checkpoint, heads, found)
+                .ok_or(StoreError::Corrupt("log view"))?
+        }
+    };
     let mut device = Device::new(enrollment, key, TagKey::from_bytes(tag));
     device.accepted = f.accepted;
     device.refused = f.refused;
     device.sent = sent;
+    device.expired = f
+        .expired
+        .into_iter()
+        .map(|x| ExpiredCheckIn {
+            record_id: x.record_id,
+            challenge: x.challenge,
+            epoch: x.epoch,
+            receipt: x.receipt,
+            witnessed: false,
+            deleted_at: x.deleted_at,
+        })
+        .collect();
     // Whether each receipt is witnessed is not stored: it is checked again.
     for i in 0..device.sent.len() {
         let s = &device.sent[i];
         if let Some(r) = &s.receipt {
             let status = device
-                .receipt_status(s, r)
+                .receipt_status(s.record_id, s.challenge, s.epoch, r)
                 .map_err(|_| StoreError::Corrupt("receipt"))?;
             device.sent[i].witnessed = status == crate::device::ReceiptStatus::Witnessed;
         }
     }
+    for i in 0..device.expired.len() {
+        let x = &device.expired[i];
+        if let Some(r) = &x.receipt {
+            let status = device
+                .receipt_status(x.record_id, x.challenge, x.epoch, r)
+                .map_err(|_| StoreError::Corrupt("receipt"))?;
+            device.expired[i].witnessed = status == crate::device::ReceiptStatus::Witnessed;
+        }
+    }
     device.failures = f.failures;
     device.fixes_taken = f.fixes_taken;
+    device.log_view = log_view;
+    device.bundle = kept;
+    device.zone_salt = zone_salt;
+    device.notice_shown = notice_shown;
     Ok(device)
 }

@@ -38,14 +38,14 @@ pub trait Transport {
 }
 
 #[cfg(feature = "https")]
-pub use https::Https;
+pub use https::{DEFAULT_MAX_BODY, Https};
 
 #[cfg(feature = "https")]
 mod https {
     use std::net::SocketAddr;
     use std::sync::Arc;
 
-    use http_body_util::{BodyExt as _, Full};
+    use http_body_util::{BodyExt as _, Full, Limited};
     use hyper::body::Bytes;
     use hyper_util::rt::TokioIo;
     use rustls_pki_types::pem::PemObject as _;
@@ -63,9 +63,15 @@ mod https {
     pub struct Https {
         addr: SocketAddr,
         name: ServerName<'static>,
+        host: String,
         connector: tokio_rustls::TlsConnector,
         conn: Mutex<Option<Sender>>,
+        max_body: usize,
     }
+
+    /// The largest answer [`Https`] reads by default: 32 MiB (a full C2SP tlog-tiles entry
+    /// bundle of 256 of the largest entries is 16 MiB).
+    pub const DEFAULT_MAX_BODY: usize = 32 << 20;
 
     fn err(e: impl std::fmt::Display) -> TransportError {
         TransportError(e.to_string())
@@ -106,9 +112,22 @@ mod https {
             Ok(Self {
                 addr,
                 name: ServerName::try_from(server_name.to_owned()).map_err(err)?,
+                host: match addr.port() {
+                    443 => server_name.to_owned(),
+                    port => format!("{server_name}:{port}"),
+                },
                 connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
                 conn: Mutex::new(None),
+                max_body: DEFAULT_MAX_BODY,
             })
+        }
+
+        /// Reads answers of at most `bytes` (a larger one is an error, and the connection
+        /// is dropped), instead of [`DEFAULT_MAX_BODY`].
+        #[must_use]
+        pub fn with_max_body(mut self, bytes: usize) -> Self {
+            self.max_body = bytes;
+            self
         }
 
         async fn connect(&self) -> Result<Sender, TransportError> {
@@ -145,7 +164,7 @@ mod https {
             let mut builder = hyper::Request::builder()
                 .method(req.method)
                 .uri(&req.path)
-                .header("host", "minimis");
+                .header("host", &self.host);
             for (k, v) in &req.headers {
                 builder = builder.header(*k, v);
             }
@@ -161,7 +180,19 @@ mod https {
                 }
             };
             let status = resp.status().as_u16();
-            let body = resp.into_body().collect().await.map_err(err)?.to_bytes();
+            let body = match Limited::new(resp.into_body(), self.max_body)
+                .collect()
+                .await
+            {
+                Ok(b) => b.to_bytes(),
+                Err(e) => {
+                    *guard = None;
+                    return Err(TransportError(format!(
+                        "the answer was not read whole (at most {} bytes are read): {e}",
+                        self.max_body
+                    )));
+                }
+            };
             Ok(Response {
                 status,
                 body: body.to_vec(),
