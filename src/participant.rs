@@ -231,7 +231,7 @@ pub(crate) fn run(cmd: &ParticipantCommand) -> anyhow::Result<Outcome> {
                         // The same report again changes nothing at the server (a retry
                         // whose answer was lost); a different one already there is refused.
                         if let Err(e) =
-                            rt.block_on(api.report_failure(&d, f.challenge, f.category, now))
+                            rt.block_on(api.report_failure(&d, f.challenge, f.category, None, now))
                         {
                             minimis_client::store::save(&d, device, &passphrase)?;
                             return Err(e).context("the report could not be delivered");

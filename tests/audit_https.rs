@@ -204,7 +204,8 @@ async fn aud_13_an_https_audit_of_the_operators_server_matches_the_directory_aud
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aud_13_aud_2_the_state_file_holds_the_log_to_its_history_across_https_runs() {
+async fn aud_13_aud_2_aud_14_the_state_file_pins_the_keys_and_holds_the_log_to_its_history_across_https_runs()
+ {
     let h = serve_with(1).await;
     let files = AuditorFiles::of(&h).await;
     let state = files.path("state.json");
@@ -536,7 +537,7 @@ async fn aud_13_aud_3_a_mirror_is_fetched_as_tlog_tiles_and_a_tampered_entry_exi
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aud_13_oversized_stalled_and_missing_answers_and_plain_http_exit_2() {
+async fn aud_13_aud_14_oversized_stalled_and_missing_answers_plain_http_and_missing_keys_exit_2() {
     let export = tempfile::tempdir().unwrap();
     let (h, log) = synthetic_export(export.path());
     let pki = DevPki::generate().unwrap();

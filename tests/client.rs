@@ -27,7 +27,8 @@ fn https(h: &Harness, officer: bool) -> Api<Https> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chl_5_enr_2_enroll_check_in_verify_the_receipt_and_see_the_ledger_over_tls() {
+async fn chl_5_enr_2_chk_23_acc_12_enroll_check_in_verify_the_receipt_report_a_failure_and_see_the_ledger_over_tls()
+ {
     let h = Harness::start().await;
     let officer = https(&h, true);
     let device_api = https(&h, false);
@@ -90,12 +91,18 @@ async fn chl_5_enr_2_enroll_check_in_verify_the_receipt_and_see_the_ledger_over_
     assert_eq!(ledger.len(), 1);
     assert_eq!(ledger[0].state["state"], "on-time");
 
-    // A failure recorded on the device is reported at the next chance.
+    // A failure recorded on the device is reported at the next chance, with a few words
+    // sealed on the device (CHK-22, CHK-23).
     let c = challenges[0].challenge.id;
     device.record_failure(c, FailureCategory::NoNetwork, h.clock_now());
+    let canary = "minimis-canary-client-5e21: sin señal en el metro";
+    let text = device
+        .seal_text(c, canary, &recipients, h.clock_now())
+        .unwrap();
+    assert_eq!(text.epoch, epoch);
     for f in device.unreported_failures() {
         device_api
-            .report_failure(&device, f.challenge, f.category, h.clock_now())
+            .report_failure(&device, f.challenge, f.category, Some(&text), h.clock_now())
             .await
             .unwrap();
         device.mark_reported(f.challenge);
@@ -103,6 +110,82 @@ async fn chl_5_enr_2_enroll_check_in_verify_the_receipt_and_see_the_ledger_over_
     assert!(device.unreported_failures().is_empty());
     let ledger = device_api.ledger(&device, h.clock_now()).await.unwrap();
     assert_eq!(ledger[0].failure_report.as_deref(), Some("no-network"));
+    let link = ledger[0].failure_text.as_ref().expect("the text is linked");
+    assert_eq!(link.epoch, epoch.get());
+    // Only the custodians, together, open it: the note of a payload for the row's
+    // challenge, with no location and no presence result.
+    let opened = minimis_seal::open(
+        &SealedCheckIn::try_from(text.ciphertext.clone()).unwrap(),
+        epoch,
+        &h.world.agency,
+        h.world.oversight.as_ref(),
+        h.world.policy.max_note_bytes(),
+    )
+    .unwrap();
+    assert_eq!(opened.note.expose(), canary);
+    assert_eq!(opened.challenge_id, c);
+    assert_eq!(opened.zone, ZoneResult::NotRequired);
+    assert_eq!(opened.presence, PresenceResult::NotRequired);
+    assert_eq!(gps.0, 1, "sealing a text takes no location fix");
+    // The operator holds it only as ciphertext: the words are in none of its files.
+    let mut files = Vec::new();
+    crate::server::files_under(h.dir.path(), &mut files);
+    assert!(!files.is_empty());
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        assert!(
+            !bytes.windows(26).any(|w| w == &canary.as_bytes()[..26]),
+            "the report's text reached {} in the clear",
+            f.display()
+        );
+    }
+    // The participant attaches a statement, with their own words sealed, to the same row:
+    // the row keeps its state and shows the report and the statement together (ACC-12).
+    let words = device
+        .seal_text(
+            c,
+            "I was at the clinic; the letter is with my lawyer",
+            &recipients,
+            h.clock_now(),
+        )
+        .unwrap();
+    let state_before = ledger[0].state.clone();
+    device_api
+        .statement(
+            &device,
+            c,
+            minimis_client::StatementCategory::Explanation,
+            Some(&words),
+            h.clock_now(),
+        )
+        .await
+        .unwrap();
+    let ledger = device_api.ledger(&device, h.clock_now()).await.unwrap();
+    assert_eq!(ledger[0].statements, vec!["explanation".to_owned()]);
+    assert_eq!(
+        ledger[0].state, state_before,
+        "a statement changes no state"
+    );
+    assert_eq!(ledger[0].failure_report.as_deref(), Some("no-network"));
+    // A statement on a challenge that is not this participant's is refused.
+    let err = device_api
+        .statement(
+            &device,
+            ChallengeId::from_bytes([0x42; 16]),
+            minimis_client::StatementCategory::Dispute,
+            None,
+            h.clock_now(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("unknown_challenge"));
+
+    // A text longer than the policy's note bound is refused on the device.
+    let long = "x".repeat(h.world.policy.max_note_bytes() + 1);
+    assert!(matches!(
+        device.seal_text(c, &long, &recipients, h.clock_now()),
+        Err(minimis_client::CheckInError::Note(_))
+    ));
 }
 
 // ---- the participant's own record against the real services (ACC-11, ENR-4) -------------

@@ -93,7 +93,7 @@ fn enr_4_enr_20_demo_runs_every_participant_through_the_real_services() {
 }
 
 #[test]
-fn chk_20_chk_22_missed_check_ins_wait_for_a_person_and_failures_are_reported() {
+fn chk_20_chk_22_chk_23_missed_check_ins_wait_for_a_person_and_failures_are_reported() {
     let c = &demo().json["checkins"];
     assert!(u(&c["pending_review"]) > 0, "some check-ins were missed");
     assert!(u(&c["technical_failures_recorded"]) > 0);
@@ -101,6 +101,11 @@ fn chk_20_chk_22_missed_check_ins_wait_for_a_person_and_failures_are_reported() 
         c["technical_failures_recorded"], c["technical_failures_reported"],
         "each failure a phone recorded was reported (CHK-22)"
     );
+    // Some carried the participant's words, sealed on the phone: the operator holds them
+    // only as ciphertext, and no more of them than were sent (CHK-23).
+    let sealed = u(&c["technical_failure_texts_sealed"]);
+    assert!(sealed > 0 && sealed <= u(&c["technical_failures_reported"]));
+    assert!(u(&demo().json["operator"]["sealed_texts_held"]) <= sealed);
 }
 
 #[test]

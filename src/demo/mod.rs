@@ -184,7 +184,7 @@ impl Ctx {
                         Job::Answer(b, week) => {
                             p.answer(api, now, b, week, &recipients, &mut tally).await?;
                         }
-                        Job::Report => p.report_failures(api, now, &mut tally).await?,
+                        Job::Report => p.report_failures(api, now, &recipients, &mut tally).await?,
                         Job::Upgrade => p.upgrade_receipts(api, now, &mut tally).await?,
                     }
                 }

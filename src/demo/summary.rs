@@ -208,6 +208,8 @@ struct CheckIns {
     pending_review: u64,
     technical_failures_recorded: u64,
     technical_failures_reported: u64,
+    /// Reports that carried a free text sealed on the phone (CHK-23).
+    technical_failure_texts_sealed: u64,
     outside_zone: u64,
 }
 
@@ -229,6 +231,9 @@ struct OperatorHolds {
     sealed_checkins_held: u64,
     ciphertext_bytes_held: u64,
     mean_bytes_per_checkin: f64,
+    /// Sealed texts of failure reports the operator holds and cannot open (CHK-23).
+    sealed_texts_held: u64,
+    sealed_text_bytes_held: u64,
     bound_min: u64,
     bound_max: u64,
     log_bytes: u64,
@@ -438,6 +443,7 @@ impl Summary {
                 pending_review: i.run.missed,
                 technical_failures_recorded: t.failures_recorded,
                 technical_failures_reported: t.failures_reported,
+                technical_failure_texts_sealed: t.failure_texts_sealed,
                 outside_zone: t.outside_zone,
             },
             receipts: Receipts {
@@ -455,6 +461,8 @@ impl Summary {
                 sealed_checkins_held: h.records,
                 ciphertext_bytes_held: h.ciphertext_bytes,
                 mean_bytes_per_checkin: mean,
+                sealed_texts_held: h.sealed_texts,
+                sealed_text_bytes_held: h.sealed_text_bytes,
                 bound_min: i.bounds.min as u64,
                 bound_max: i.bounds.max as u64,
                 log_bytes: h.log_bytes,
@@ -653,8 +661,10 @@ impl Summary {
             c.challenges_issued, c.on_time, c.late, c.pending_review
         );
         println!(
-            "  {} technical failures recorded on phones, {} reported; none of them is a violation until an officer decides (CHK-20, CHK-21)",
-            c.technical_failures_recorded, c.technical_failures_reported
+            "  {} technical failures recorded on phones, {} reported ({} with a few words sealed on the phone, which the operator cannot read); none of them is a violation until an officer decides (CHK-20, CHK-21)",
+            c.technical_failures_recorded,
+            c.technical_failures_reported,
+            c.technical_failure_texts_sealed
         );
         println!();
         println!("What the operator (the vendor running the servers) holds at the end");
@@ -673,6 +683,11 @@ impl Summary {
             o.bound_min,
             o.bound_max,
             o.sealed_checkins_received
+        );
+        println!(
+            "  {} sealed texts of failure reports it cannot open either ({}; the rest were purged with their epochs)",
+            o.sealed_texts_held,
+            human_bytes(o.sealed_text_bytes_held)
         );
         println!(
             "  the public log ({}). Decryption keys: none. Locations: none. Images: none. Names: none.",

@@ -10,7 +10,7 @@ use minimis_proto::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::device::{Device, FailureCategory};
+use crate::device::{Device, FailureCategory, SealedText, StatementCategory};
 use crate::transport::{Request, Response, Transport, TransportError};
 
 /// Why a call failed.
@@ -114,9 +114,22 @@ pub struct LedgerRow {
     pub resolution_reason: Option<String>,
     /// A failure report's category, if one was filed.
     pub failure_report: Option<String>,
+    /// The report's sealed text, if it has one: its id and epoch (the custodians open it
+    /// by its id on a justified request; the operator cannot).
+    #[serde(default)]
+    pub failure_text: Option<TextLink>,
     /// The participant's statements on the row, oldest first (ACC-12): their categories.
     #[serde(default, deserialize_with = "statement_categories")]
     pub statements: Vec<String>,
+}
+
+/// Where a sealed text is kept: its id (spec/failure.md) and its epoch.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct TextLink {
+    /// The text's id, hex.
+    pub id: String,
+    /// The epoch it was sealed to.
+    pub epoch: u32,
 }
 
 impl LedgerRow {
@@ -135,6 +148,14 @@ impl LedgerRow {
             .get("resolution")
             .and_then(serde_json::Value::as_str)
     }
+}
+
+/// A sealed text as the server takes it (`SealedText` in spec/checkin.md).
+fn sealed_text_json(t: &SealedText) -> serde_json::Value {
+    serde_json::json!({
+        "epoch": t.epoch.get(),
+        "ciphertext": B64.encode(&t.ciphertext),
+    })
 }
 
 fn statement_categories<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -343,7 +364,9 @@ impl<T: Transport> Api<T> {
         }
     }
 
-    /// Files a technical-failure report (CHK-22).
+    /// Files a technical-failure report (CHK-22): the challenge, the category and, if the
+    /// participant wrote one, a free text sealed on the device ([`Device::seal_text`],
+    /// CHK-23). Nothing else.
     ///
     /// # Errors
     /// [`ApiError`].
@@ -352,14 +375,45 @@ impl<T: Transport> Api<T> {
         device: &Device,
         challenge: ChallengeId,
         category: FailureCategory,
+        text: Option<&SealedText>,
         now: UnixTime,
     ) -> Result<(), ApiError> {
         let path = format!("/v1/participants/{}/failure-reports", device.pseudonym());
-        let body = serde_json::to_vec(&serde_json::json!({
+        let mut body = serde_json::json!({
             "challenge_id": challenge,
             "category": category,
-        }))
-        .map_err(|e| ApiError::Malformed(e.to_string()))?;
+        });
+        if let Some(t) = text {
+            body["text"] = sealed_text_json(t);
+        }
+        let body = serde_json::to_vec(&body).map_err(|e| ApiError::Malformed(e.to_string()))?;
+        expect_empty(self.signed(device, "POST", path, body, now).await?, 204)
+    }
+
+    /// Attaches a statement to a row of the participant's own ledger (ACC-12): the row's
+    /// challenge, a category and, optionally, the participant's words sealed on the device
+    /// ([`Device::seal_text`]). The row's state does not change; an officer who reads the
+    /// row sees the statement with it.
+    ///
+    /// # Errors
+    /// [`ApiError`], for example `challenge_not_yours` or `statement_limit`.
+    pub async fn statement(
+        &self,
+        device: &Device,
+        challenge: ChallengeId,
+        category: StatementCategory,
+        text: Option<&SealedText>,
+        now: UnixTime,
+    ) -> Result<(), ApiError> {
+        let path = format!("/v1/participants/{}/statements", device.pseudonym());
+        let mut body = serde_json::json!({
+            "challenge_id": challenge,
+            "category": category,
+        });
+        if let Some(t) = text {
+            body["text"] = sealed_text_json(t);
+        }
+        let body = serde_json::to_vec(&body).map_err(|e| ApiError::Malformed(e.to_string()))?;
         expect_empty(self.signed(device, "POST", path, body, now).await?, 204)
     }
 

@@ -120,6 +120,35 @@ pub struct Refused {
     pub at: UnixTime,
 }
 
+/// A statement's category (ACC-12): what the participant says about a row of their
+/// ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StatementCategory {
+    /// The participant disputes the row's state or resolution.
+    Dispute,
+    /// An explanation of a missed or late check-in.
+    Explanation,
+    /// Something the row records is wrong.
+    Correction,
+    /// Something else.
+    Other,
+}
+
+/// A free text sealed on the device, for a technical-failure report (CHK-23) or a
+/// statement (ACC-12): sealed
+/// exactly as a check-in is, as the note of a payload for the row's challenge with zone and
+/// presence `not-required` ("Sealed free text" in spec/failure.md), so the operator holds
+/// only ciphertext of a check-in's length, which the custodians open on a justified,
+/// logged request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedText {
+    /// The epoch it is sealed to: the current one.
+    pub epoch: EpochId,
+    /// The sealed bytes: age v1, to both custodians' recipients for `epoch`.
+    pub ciphertext: Vec<u8>,
+}
+
 /// A check-in the device made: its own copy, and the receipt once verified.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SentCheckIn {
@@ -489,6 +518,37 @@ impl Device {
             keep: false,
         });
         Ok(envelope)
+    }
+
+    /// Seals `text` for a technical-failure report (CHK-23) or a statement (ACC-12) on
+    /// `challenge`, to the
+    /// custodians' verified recipients for the epoch of `now` (SEAL-7). The text is bounded
+    /// like a check-in's note (CHK-3); no location fix is taken and no presence check run.
+    ///
+    /// # Errors
+    /// [`CheckInError`]: the recipients do not verify, the text is too long, or sealing
+    /// failed. Nothing was kept or sent.
+    pub fn seal_text(
+        &self,
+        challenge: ChallengeId,
+        text: &str,
+        recipients: &[SignedEpochRecipient],
+        now: UnixTime,
+    ) -> Result<SealedText, CheckInError> {
+        let e = &self.enrollment;
+        let keys = SealingKeys::verify(&e.policy, now, recipients, &e.custodians)?;
+        let payload = CheckInPayload {
+            challenge_id: challenge,
+            zone: ZoneResult::NotRequired,
+            presence: PresenceResult::NotRequired,
+            device_time: now,
+            note: Note::new(text, e.policy.max_note_bytes())?,
+        };
+        let sealed = minimis_seal::seal(&payload, &keys)?;
+        Ok(SealedText {
+            epoch: keys.epoch(),
+            ciphertext: sealed.as_bytes().to_vec(),
+        })
     }
 
     /// Verifies a receipt against the log's key and every required witness, for the

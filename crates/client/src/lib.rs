@@ -79,6 +79,7 @@ pub use api::{Api, ApiError};
 pub use bundle::{Bundle, BundleError};
 pub use device::{
     Accepted, CLOCK_SKEW, CheckInError, Device, Enrollment, ExpiredCheckIn, Failure,
-    FailureCategory, ReceiptError, ReceiptStatus, Refusal, Refused, SentCheckIn, UnknownCategory,
+    FailureCategory, ReceiptError, ReceiptStatus, Refusal, Refused, SealedText, SentCheckIn,
+    StatementCategory, UnknownCategory,
 };
 pub use history::{History, HistoryError};

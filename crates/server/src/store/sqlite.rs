@@ -1464,6 +1464,10 @@ pub struct Holdings {
     pub ciphertext_bytes: u64,
     /// The rest of their rows (ids, device signature, log index).
     pub record_row_bytes: u64,
+    /// Sealed free texts of failure reports and statements held (CHK-23, ACC-12).
+    pub sealed_texts: u64,
+    /// Their ciphertext bytes (which the operator cannot open).
+    pub sealed_text_bytes: u64,
     /// The log's entry bundles, hash tiles and checkpoint.
     pub log_bytes: u64,
 }
@@ -1498,6 +1502,8 @@ impl SqliteReader {
             "SELECT count(*), sum(length(record_id) + length(pseudonym) + length(challenge_id) \
              + length(signature) + 16) FROM records",
         )?;
+        let (sealed_texts, sealed_text_bytes) =
+            two("SELECT count(*), sum(length(ciphertext)) FROM sealed_texts")?;
         let (_, bundles) = two("SELECT count(*), sum(length(data)) FROM log_bundles")?;
         let (_, tiles) = two("SELECT count(*), sum(length(hashes)) FROM log_tiles")?;
         let (_, checkpoint) = two("SELECT count(*), sum(length(text)) FROM log_checkpoint")?;
@@ -1510,6 +1516,8 @@ impl SqliteReader {
             records,
             ciphertext_bytes,
             record_row_bytes,
+            sealed_texts,
+            sealed_text_bytes,
             log_bytes: bundles + tiles + checkpoint,
         })
     }
