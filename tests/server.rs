@@ -2220,3 +2220,50 @@ async fn ret_20_a_closed_enrollment_is_purged_at_its_deadline_and_the_purge_logg
     assert!(check.holds(), "{:?}", check.violations);
     assert_eq!(report.counts().ledgers_due, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loc_20_the_operator_takes_no_zone_and_the_bundle_carries_only_a_salted_commitment() {
+    let h = Harness::start().await;
+    let mut officer = h.officer_client().await;
+    let p = h.world.participant();
+    let zone_json = r#"{"type":"Polygon","coordinates":[[[-88.0,41.6],[-87.5,41.6],[-87.5,42.1],[-88.0,42.1],[-88.0,41.6]]]}"#;
+    let before = h.db_digest();
+    // An enrollment that carries a zone, as a polygon or as its commitment, is refused:
+    // the operator's enrollment has no field for either, and nothing is stored.
+    for (field, value) in [
+        (
+            "zone",
+            serde_json::from_str::<serde_json::Value>(zone_json).unwrap(),
+        ),
+        ("zone_commitment", serde_json::json!(hex::encode([7u8; 32]))),
+    ] {
+        let mut body = serde_json::json!({
+            "device_key": B64.encode(p.device.public_key().as_bytes()),
+            "tag_key": B64.encode(p.tags.expose_secret()),
+            "schedule": p.schedule,
+        });
+        body[field] = value;
+        let r = officer
+            .post("/v1/enrollments", serde_json::to_vec(&body).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (StatusCode::BAD_REQUEST, "malformed"),
+            "{field}"
+        );
+        assert_eq!(h.db_digest(), before, "{field} changed the database");
+    }
+    // The zone is fixed in the agency's bundle only as a salted commitment: the same
+    // public boundary under two salts gives two unrelated commitments, and neither is the
+    // unsalted hash anyone could compute from the published boundary.
+    let zone = minimis_client::location::Zone::from_geojson(zone_json).unwrap();
+    let a = minimis_client::bundle::ZoneSalt::generate().unwrap();
+    let b = minimis_client::bundle::ZoneSalt::generate().unwrap();
+    let ca = minimis_client::bundle::ZoneCommitment::new(&a, &zone);
+    let cb = minimis_client::bundle::ZoneCommitment::new(&b, &zone);
+    assert_ne!(ca, cb);
+    let unsalted = minimis_crypto::sha256(zone_json.as_bytes());
+    assert_ne!(ca.0, unsalted);
+    assert_ne!(cb.0, unsalted);
+}
