@@ -95,6 +95,7 @@ fn options(role: CustodianRole, policy: &Policy, dir: &Path) -> Result<NodeOptio
         caseload: None,
         witness_name: None,
         reviewer: None,
+        keystore: None,
     })
 }
 

@@ -100,6 +100,10 @@ pub struct NodeOptions {
     pub witness_name: Option<KeyName>,
     /// The reviewer (oversight custodian); default [`ApproveAll`].
     pub reviewer: Option<Arc<dyn Reviewer>>,
+    /// The keystore, if the caller has already opened it from `data_dir` with `secret`
+    /// (to read the custodian's signing key for its links); otherwise the node opens it.
+    /// Opening costs a scrypt run, so it is done once.
+    pub keystore: Option<Keystore>,
 }
 
 impl fmt::Debug for NodeOptions {
@@ -310,13 +314,16 @@ impl Node {
             ));
         }
         files::make_private_dir(&opts.data_dir).map_err(StoreError::from)?;
-        let mut keystore = Keystore::open_or_create(
-            &opts.data_dir.join("keystore"),
-            &opts.secret,
-            opts.role,
-            id.as_str(),
-            opts.scrypt_log_n,
-        )?;
+        let mut keystore = match opts.keystore {
+            Some(k) => k,
+            None => Keystore::open_or_create(
+                &opts.data_dir.join("keystore"),
+                &opts.secret,
+                opts.role,
+                id.as_str(),
+                opts.scrypt_log_n,
+            )?,
+        };
 
         // The log's key: configured, pinned from an earlier start, or the operator's.
         let pinned_path = opts.data_dir.join("log.vkey");

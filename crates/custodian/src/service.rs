@@ -218,25 +218,23 @@ impl Custodian {
             .operator
             .as_ref()
             .ok_or_else(|| StartError::Config("[operator] is required".into()))?;
-        // The link signs with the custodian's key, which is in the keystore: open it once
-        // to read the key (it is opened again, by the node, below).
+        // The link signs with the custodian's key, which is in the keystore: open it here
+        // to read the key, and hand it to the node, which would otherwise open it again.
         let policy = load_policy(config.policy.as_deref())?;
         let id = policy
             .custodian(config.role)
             .ok_or(StartError::NoSuchCustodian(config.role))?
             .id
             .clone();
-        let key = {
-            let ks = crate::keystore::Keystore::open_or_create(
-                &config.data_dir.join("keystore"),
-                &secret(&config)?,
-                config.role,
-                &id,
-                config.scrypt_log_n,
-            )?;
-            minimis_crypto::SigningKey::from_seed(ks.signing_key().expose_seed())
-                .map_err(|e| StartError::Config(e.to_string()))?
-        };
+        let keystore = crate::keystore::Keystore::open_or_create(
+            &config.data_dir.join("keystore"),
+            &secret(&config)?,
+            config.role,
+            &id,
+            config.scrypt_log_n,
+        )?;
+        let key = minimis_crypto::SigningKey::from_seed(keystore.signing_key().expose_seed())
+            .map_err(|e| StartError::Config(e.to_string()))?;
         let link: Arc<dyn OperatorLink> = Arc::new(HttpsOperator::new(
             client_for(operator)?,
             config.role,
@@ -247,7 +245,7 @@ impl Custodian {
             Some(e) => Some(Arc::new(HttpsPeer::new(client_for(e)?))),
             None => None,
         };
-        Self::start_with(config, clock, link, peer).await
+        Self::start_inner(config, clock, link, peer, Some(keystore)).await
     }
 
     /// Starts the custodian of `config` with the links given (an in-process operator in
@@ -260,6 +258,17 @@ impl Custodian {
         clock: C,
         link: Arc<dyn OperatorLink>,
         peer: Option<Arc<dyn OversightLink>>,
+    ) -> Result<Running, StartError> {
+        Self::start_inner(config, clock, link, peer, None).await
+    }
+
+    /// As [`Custodian::start_with`], with the keystore already opened (or `None`).
+    async fn start_inner<C: Clock + Clone>(
+        config: CustodianConfig,
+        clock: C,
+        link: Arc<dyn OperatorLink>,
+        peer: Option<Arc<dyn OversightLink>>,
+        keystore: Option<crate::keystore::Keystore>,
     ) -> Result<Running, StartError> {
         let manual = std::any::TypeId::of::<C>() == std::any::TypeId::of::<ManualClock>();
         let policy = load_policy(config.policy.as_deref())?;
@@ -331,6 +340,7 @@ impl Custodian {
                 caseload: config.caseload.clone(),
                 witness_name,
                 reviewer: None,
+                keystore,
             },
             Arc::new(clock),
             link,
