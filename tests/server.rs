@@ -2267,3 +2267,125 @@ async fn loc_20_the_operator_takes_no_zone_and_the_bundle_carries_only_a_salted_
     assert_ne!(ca.0, unsalted);
     assert_ne!(cb.0, unsalted);
 }
+
+/// The `epoch summary` entries of the log.
+fn summaries(entries: &[minimis_log::LogEntry]) -> Vec<minimis_log::EpochSummary> {
+    entries
+        .iter()
+        .filter_map(|e| match e {
+            minimis_log::LogEntry::EpochSummary(s) => Some(*s),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chk_28_log_36_one_epoch_summary_once_the_epochs_challenges_close_and_never_twice() {
+    let h = Harness::start().await;
+    let mut officer = h.officer_client().await;
+    let on_time = h.enroll(&mut officer).await;
+    let late = h.enroll(&mut officer).await;
+    let missed = h.enroll(&mut officer).await;
+    assert_eq!(h.running.tick().await.unwrap().issued, 3);
+    let mut c = h.client().await;
+    let epoch = h.world.now_epoch();
+    let a = h.challenges(&mut c, &on_time).await.remove(0).challenge;
+    let b = h.challenges(&mut c, &late).await.remove(0).challenge;
+    let m = h.challenges(&mut c, &missed).await.remove(0).challenge;
+    assert!([&a, &b, &m].iter().all(|ch| ch.epoch == epoch));
+    let r = checkin(&mut c, &h.envelope(&on_time, &a, "")).await;
+    assert_eq!(r.json()["state"]["state"], "on-time");
+    // The one who missed files a technical-failure report.
+    let body = serde_json::json!({"challenge_id": m.id, "category": "no-network"});
+    let r = device_post(&h, &mut c, &missed, &reports_path(&missed), &body).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.json());
+    h.clock.set(b.window_end.plus(30 * 60));
+    let r = checkin(&mut c, &h.envelope(&late, &b, "")).await;
+    assert_eq!(r.json()["state"]["state"], "late");
+    h.clock
+        .set(m.window_end.plus(h.world.policy.grace_seconds()));
+    assert_eq!(h.running.tick().await.unwrap().missed, 1);
+    // Resolved rows still count as what they were: late, and missed.
+    let r = resolve(&mut officer, b.id, "excused-other", "agency-contact").await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    let r = resolve(&mut officer, m.id, "excused-technical", "failure-report").await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+
+    // Not before the epoch ends.
+    let end = h.world.policy.epoch_end(epoch);
+    h.clock.set(end.plus(-1));
+    assert_eq!(h.running.tick().await.unwrap().summarized_epochs, 0);
+    assert_eq!(summaries(&log_entries(&h, &mut c).await), vec![]);
+
+    h.clock.set(end);
+    assert_eq!(h.running.tick().await.unwrap().summarized_epochs, 1);
+    let want = minimis_log::EpochSummary {
+        epoch,
+        issued: 3,
+        on_time: 1,
+        late: 1,
+        missed: 1,
+        reports: minimis_log::FailureCounts {
+            no_network: 1,
+            ..Default::default()
+        },
+    };
+    assert_eq!(summaries(&log_entries(&h, &mut c).await), vec![want]);
+    // A report filed after the summary is not in it, and nothing is logged again.
+    assert_eq!(h.running.tick().await.unwrap().summarized_epochs, 0);
+
+    // Nor after a restart, nor for the next epoch, which issued no challenge.
+    let Harness {
+        dir,
+        running,
+        clock,
+        world,
+        server_cert,
+        officer: officer_cert,
+    } = h;
+    running.shutdown().await;
+    let config = ServerConfig {
+        data_dir: dir.path().join("data"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        agency_key: Some(world.agency_key.public_key()),
+        oversight_key: Some(world.oversight_key.public_key()),
+        max_batch: 256,
+        ..ServerConfig::default()
+    };
+    let running = Server::start(config, clock.clone()).await.unwrap();
+    let h = Harness {
+        dir,
+        running,
+        clock,
+        world,
+        server_cert,
+        officer: officer_cert,
+    };
+    let mut c = h.client().await;
+    assert_eq!(h.running.tick().await.unwrap().summarized_epochs, 0);
+    h.clock
+        .set(h.world.policy.epoch_end(EpochId::new(epoch.get() + 1)));
+    assert_eq!(h.running.tick().await.unwrap().summarized_epochs, 1);
+    let entries = log_entries(&h, &mut c).await;
+    assert_eq!(summaries(&entries), vec![want], "exactly one, ever");
+    // The entry holds counts only: no tag, no challenge id of the epoch's rows.
+    let bytes = minimis_log::LogEntry::EpochSummary(want).encode();
+    for ch in [&a, &b, &m] {
+        assert!(!bytes.windows(16).any(|w| w == ch.id.as_bytes()));
+    }
+    // And the auditor agrees with it (CHK-28).
+    use minimis_audit::LogSource as _;
+    let keys = c.get("/v1/keys").await.unwrap().json();
+    let log_key: minimis_log::VerifierKey = keys["log"].as_str().unwrap().parse().unwrap();
+    let dir = h.dir.path().join("audited");
+    fetch_log(&mut c, &dir).await;
+    let storage = minimis_audit::DirSource::new(&dir).fetch().unwrap();
+    let report = minimis_audit::Auditor::new(log_key, h.clock_now())
+        .policy(h.world.policy.clone())
+        .audit(storage, None)
+        .unwrap();
+    let check = report
+        .check(minimis_audit::CheckId::EpochSummaries)
+        .unwrap();
+    assert!(check.holds(), "{:?}", check.violations);
+}

@@ -16,10 +16,10 @@ use minimis_log::entry::{
     Access, CustodianId, HoldId, LegalBasisId, LegalHold, OfficerId, PurposeId, RecordSet,
     RecordSetHash,
 };
-use minimis_log::{EntryType, LogEntry};
+use minimis_log::{EntryType, EpochSummary, LogEntry};
 use minimis_proto::{
-    ChallengeKind, CustodianRole, EpochId, ParticipantTag, Policy, PolicyHash, RecordId, UnixTime,
-    WindowSpan,
+    ChallengeId, ChallengeKind, CustodianRole, EpochId, ParticipantTag, Policy, PolicyHash,
+    RecordId, UnixTime, WindowSpan,
 };
 use serde::Serialize;
 
@@ -60,6 +60,8 @@ pub enum CheckId {
     Enrollments,
     /// Legal holds (AUD-9).
     LegalHolds,
+    /// The operator's epoch summaries agree with the log (CHK-28, LOG-37).
+    EpochSummaries,
     /// The participant's challenges against their own schedule (AUD-11).
     ParticipantSchedule,
 }
@@ -67,7 +69,7 @@ pub enum CheckId {
 impl CheckId {
     /// The checks of every run, in report order (participant mode adds
     /// [`CheckId::ParticipantSchedule`]).
-    pub const POLICY: [Self; 9] = [
+    pub const POLICY: [Self; 10] = [
         Self::Challenges,
         Self::KeysDestroyed,
         Self::RecordsPurged,
@@ -77,6 +79,7 @@ impl CheckId {
         Self::NoAccessAfterDestruction,
         Self::Enrollments,
         Self::LegalHolds,
+        Self::EpochSummaries,
     ];
 
     /// What it checks, in words.
@@ -91,6 +94,7 @@ impl CheckId {
             Self::NoAccessAfterDestruction => "no access after destruction",
             Self::Enrollments => "enrollments cite a published policy",
             Self::LegalHolds => "legal holds as placed and released",
+            Self::EpochSummaries => "epoch summaries agree with the log",
             Self::ParticipantSchedule => "my challenges within my schedule",
         }
     }
@@ -107,6 +111,7 @@ impl CheckId {
             Self::NoAccessAfterDestruction => &["AUD-6", "RET-2"],
             Self::Enrollments => &["AUD-8", "POL-12"],
             Self::LegalHolds => &["AUD-9"],
+            Self::EpochSummaries => &["AUD-7", "CHK-28", "LOG-37"],
             Self::ParticipantSchedule => &["AUD-11", "CHL-2", "CHL-3", "CHL-4"],
         }
     }
@@ -320,6 +325,57 @@ pub enum Violation {
         /// The epoch.
         epoch: EpochId,
     },
+    /// CHK-28, LOG-37: a summary whose challenges issued are not the `challenge issued`
+    /// entries of its epoch.
+    #[error(
+        "entry {index}: the summary of epoch {epoch} counts {summary} challenges issued; the log has {log}"
+    )]
+    SummaryIssuedMismatch {
+        /// The summary's entry.
+        index: u64,
+        /// Its epoch.
+        epoch: EpochId,
+        /// What it says.
+        summary: u64,
+        /// What the log holds.
+        log: u64,
+    },
+    /// CHK-28, LOG-37: a summary whose on-time and late rows are not the `check-in
+    /// received` entries answering its epoch's challenges.
+    #[error(
+        "entry {index}: the summary of epoch {epoch} counts {summary} check-ins on time or late; the log has {log}"
+    )]
+    SummaryCheckInsMismatch {
+        /// The summary's entry.
+        index: u64,
+        /// Its epoch.
+        epoch: EpochId,
+        /// On time and late, as it says.
+        summary: u64,
+        /// What the log holds.
+        log: u64,
+    },
+    /// CHK-28, LOG-36: a second summary for one epoch.
+    #[error("entry {index}: a second summary of epoch {epoch}; the first is entry {first}")]
+    SummaryDuplicate {
+        /// The second summary's entry.
+        index: u64,
+        /// The epoch.
+        epoch: EpochId,
+        /// The first one's entry.
+        first: u64,
+    },
+    /// CHK-28, LOG-36: an epoch with challenges and no summary, between two epochs that
+    /// have one (the operator summarizes epochs in order, once it has started).
+    #[error(
+        "epoch {epoch} issued {challenges} challenges and has no summary, though later epochs do"
+    )]
+    SummaryMissing {
+        /// The epoch.
+        epoch: EpochId,
+        /// Its `challenge issued` entries.
+        challenges: u64,
+    },
     /// AUD-6: an access whose purpose no published policy allows.
     #[error("entry {index}: purpose `{purpose}` is not allowed by the policy")]
     PurposeNotAllowed {
@@ -472,6 +528,10 @@ impl Violation {
             | Self::HoldReleaseUnknown { .. }
             | Self::HoldReleaseMismatch { .. }
             | Self::HoldReleasedTwice { .. } => CheckId::LegalHolds,
+            Self::SummaryIssuedMismatch { .. }
+            | Self::SummaryCheckInsMismatch { .. }
+            | Self::SummaryDuplicate { .. }
+            | Self::SummaryMissing { .. } => CheckId::EpochSummaries,
             Self::OutsideSchedule { .. } | Self::WindowNotInSchedule { .. } => {
                 CheckId::ParticipantSchedule
             }
@@ -512,6 +572,41 @@ pub struct Counts {
     pub accesses_by_officer: BTreeMap<String, u64>,
     /// `access denied` entries by reason code.
     pub denials_by_reason: BTreeMap<&'static str, u64>,
+    /// Per epoch with challenges or a summary, oldest first: what the log shows and the
+    /// operator's summary, if any (CHK-28).
+    pub epoch_summaries: Vec<EpochCounts>,
+}
+
+/// One epoch's figures (**CHK-28**): what the log itself shows, and the operator's
+/// `epoch summary` if it wrote one (logs from before summaries have none).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EpochCounts {
+    /// The epoch.
+    pub epoch: EpochId,
+    /// Its `challenge issued` entries.
+    pub challenges: u64,
+    /// `check-in received` entries answering those challenges (whatever epoch they were
+    /// sealed to).
+    pub check_ins: u64,
+    /// The operator's summary; `None`: no summary.
+    pub summary: Option<SummaryCounts>,
+}
+
+/// The counts of an `epoch summary` entry, as reported.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SummaryCounts {
+    /// The entry's index.
+    pub index: u64,
+    /// Challenges issued.
+    pub issued: u32,
+    /// Rows on time.
+    pub on_time: u32,
+    /// Rows late.
+    pub late: u32,
+    /// Rows missed (pending review at closing).
+    pub missed: u32,
+    /// Technical-failure reports by category (CHK-23).
+    pub failure_reports: BTreeMap<&'static str, u32>,
 }
 
 impl Counts {
@@ -612,6 +707,12 @@ pub(crate) struct Checker<'a> {
     holds: HashMap<HoldId, HoldState>,
     held: HashMap<RecordId, Vec<HoldId>>,
     agency_accesses: HashMap<AccessKey, u32>,
+    /// Every challenge's epoch, to count the check-ins answering an epoch's challenges.
+    challenge_epochs: HashMap<ChallengeId, EpochId>,
+    /// Per epoch: challenges and the check-ins answering them.
+    epoch_rows: BTreeMap<EpochId, (u64, u64)>,
+    /// Every `epoch summary` entry, in log order.
+    summaries: Vec<(u64, EpochSummary)>,
     counts: Counts,
     violations: Vec<Violation>,
     participant: Option<Tracker<'a>>,
@@ -641,6 +742,9 @@ impl<'a> Checker<'a> {
             holds: HashMap::new(),
             held: HashMap::new(),
             agency_accesses: HashMap::new(),
+            challenge_epochs: HashMap::new(),
+            epoch_rows: BTreeMap::new(),
+            summaries: Vec::new(),
             counts: Counts::default(),
             violations: Vec::new(),
             participant,
@@ -710,13 +814,26 @@ impl<'a> Checker<'a> {
             }
             LogEntry::ChallengeIssued {
                 tag,
+                challenge,
                 epoch,
                 kind,
                 issued_at,
                 window,
+            } => {
+                self.challenge_epochs.insert(*challenge, *epoch);
+                self.epoch_rows.entry(*epoch).or_default().0 += 1;
+                self.challenge(index, *tag, *epoch, *kind, *issued_at, *window);
+            }
+            LogEntry::EpochSummary(s) => self.summaries.push((index, *s)),
+            LogEntry::CheckInReceived {
+                record,
+                epoch,
+                challenge,
                 ..
-            } => self.challenge(index, *tag, *epoch, *kind, *issued_at, *window),
-            LogEntry::CheckInReceived { record, epoch, .. } => {
+            } => {
+                if let Some(e) = self.challenge_epochs.get(challenge) {
+                    self.epoch_rows.entry(*e).or_default().1 += 1;
+                }
                 self.epochs.insert(*epoch);
                 self.pending.entry(*epoch).or_default().push(*record);
             }
@@ -1025,6 +1142,72 @@ impl<'a> Checker<'a> {
 
     /// The checks that need the whole log; then the violations, the counts and the
     /// caps applied.
+    /// CHK-28: each summary against the log's own counts; one per epoch; none missing
+    /// between two epochs that have one.
+    fn summaries_finish(&mut self) {
+        let mut first: BTreeMap<EpochId, (u64, EpochSummary)> = BTreeMap::new();
+        for &(index, s) in &self.summaries {
+            if let Some(&(f, _)) = first.get(&s.epoch) {
+                self.violations.push(Violation::SummaryDuplicate {
+                    index,
+                    epoch: s.epoch,
+                    first: f,
+                });
+            } else {
+                first.insert(s.epoch, (index, s));
+            }
+            let (challenges, check_ins) = self.epoch_rows.get(&s.epoch).copied().unwrap_or((0, 0));
+            if u64::from(s.issued) != challenges {
+                self.violations.push(Violation::SummaryIssuedMismatch {
+                    index,
+                    epoch: s.epoch,
+                    summary: u64::from(s.issued),
+                    log: challenges,
+                });
+            }
+            let answered = u64::from(s.on_time) + u64::from(s.late);
+            if answered != check_ins {
+                self.violations.push(Violation::SummaryCheckInsMismatch {
+                    index,
+                    epoch: s.epoch,
+                    summary: answered,
+                    log: check_ins,
+                });
+            }
+        }
+        let span = first
+            .keys()
+            .next()
+            .copied()
+            .zip(first.keys().last().copied());
+        let mut epochs: BTreeSet<EpochId> = self.epoch_rows.keys().copied().collect();
+        epochs.extend(first.keys().copied());
+        for epoch in epochs {
+            let (challenges, check_ins) = self.epoch_rows.get(&epoch).copied().unwrap_or((0, 0));
+            let summary = first.get(&epoch).map(|&(index, s)| SummaryCounts {
+                index,
+                issued: s.issued,
+                on_time: s.on_time,
+                late: s.late,
+                missed: s.missed,
+                failure_reports: s.reports.by_category().into_iter().collect(),
+            });
+            if summary.is_none()
+                && challenges > 0
+                && span.is_some_and(|(lo, hi)| lo < epoch && epoch < hi)
+            {
+                self.violations
+                    .push(Violation::SummaryMissing { epoch, challenges });
+            }
+            self.counts.epoch_summaries.push(EpochCounts {
+                epoch,
+                challenges,
+                check_ins,
+                summary,
+            });
+        }
+    }
+
     pub(crate) fn finish(mut self) -> Findings<'a> {
         let now = self.now;
         let caps = self.published.iter().map(|p| Caps::of(p)).reduce(Caps::max);
@@ -1209,6 +1392,7 @@ impl<'a> Checker<'a> {
             }
         }
         self.violations.extend(ledgers);
+        self.summaries_finish();
         self.counts.ledgers_due = ledgers_due;
         self.counts.epochs = self.epochs.len() as u64;
         self.counts.epochs_due = due;

@@ -1127,7 +1127,47 @@ pub fn render(inputs: &ReportInputs<'_>) -> Result<String, ChartError> {
             escape(kind)
         );
     }
-    let _ = writeln!(out, "</tbody>\n</table>\n</section>");
+    let _ = writeln!(out, "</tbody>\n</table>");
+    if !r.counts().epoch_summaries.is_empty() {
+        // CHK-28: per epoch, the operator's counts beside what the log itself shows.
+        let _ = writeln!(
+            out,
+            "<table class=\"entries\">\n<caption>Check-ins and failure reports by epoch (CHK-28): the log's own counts, and the operator's summary</caption>\n<thead><tr><th scope=\"col\">epoch</th><th scope=\"col\">challenges</th><th scope=\"col\">check-ins</th><th scope=\"col\">on time</th><th scope=\"col\">late</th><th scope=\"col\">missed</th><th scope=\"col\">failure reports</th></tr></thead>\n<tbody>"
+        );
+        for e in &r.counts().epoch_summaries {
+            let rest = match &e.summary {
+                Some(s) => {
+                    let reports: Vec<String> = s
+                        .failure_reports
+                        .iter()
+                        .filter(|(_, n)| **n > 0)
+                        .map(|(k, n)| format!("{} {n}", escape(k)))
+                        .collect();
+                    format!(
+                        "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td>",
+                        s.on_time,
+                        s.late,
+                        s.missed,
+                        if reports.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            reports.join(", ")
+                        }
+                    )
+                }
+                None => "<td colspan=\"4\">no summary</td>".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "<tr><th scope=\"row\">{}</th><td class=\"num\">{}</td><td class=\"num\">{}</td>{rest}</tr>",
+                e.epoch.get(),
+                e.challenges,
+                e.check_ins
+            );
+        }
+        let _ = writeln!(out, "</tbody>\n</table>");
+    }
+    let _ = writeln!(out, "</section>");
 
     let _ = writeln!(out, "</main>");
     let _ = writeln!(

@@ -64,7 +64,10 @@ pub mod synthetic;
 mod time;
 mod verify;
 
-pub use checks::{Caps, CheckId, Counts, MAX_WINDOW_SECONDS, Violation, local_days_in_epoch};
+pub use checks::{
+    Caps, CheckId, Counts, EpochCounts, MAX_WINDOW_SECONDS, SummaryCounts, Violation,
+    local_days_in_epoch,
+};
 pub use html::{LogFigures, ReportInputs};
 pub use inventory::{Comparison, Finding, Gap, Inventory, InventoryError};
 pub use layout::{

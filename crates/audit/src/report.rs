@@ -181,6 +181,18 @@ impl Report {
                         c.of(minimis_log::EntryType::LegalHoldPlaced),
                         c.of(minimis_log::EntryType::LegalHoldReleased)
                     ),
+                    CheckId::EpochSummaries => {
+                        let with = c
+                            .epoch_summaries
+                            .iter()
+                            .filter(|e| e.summary.is_some())
+                            .count() as u64;
+                        format!(
+                            "{} summarized, {} without a summary",
+                            plural(with, "epoch", "epochs"),
+                            c.epoch_summaries.len() as u64 - with
+                        )
+                    }
                     CheckId::ParticipantSchedule => f
                         .participant
                         .as_ref()
@@ -421,6 +433,46 @@ impl Report {
             .map(|(k, v)| ((*k).to_owned(), *v))
             .collect();
         let _ = writeln!(out, "denials by reason         {}", list(&denials));
+        if !c.epoch_summaries.is_empty() {
+            // CHK-28: per epoch, the operator's counts beside what the log shows.
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "{:<8}{:>11}{:>10}  {:>8}{:>6}{:>8}  failure reports",
+                "epoch", "challenges", "check-ins", "on time", "late", "missed"
+            );
+            for e in &c.epoch_summaries {
+                let summary = match &e.summary {
+                    Some(s) => {
+                        let reports: Vec<String> = s
+                            .failure_reports
+                            .iter()
+                            .filter(|(_, n)| **n > 0)
+                            .map(|(k, n)| format!("{k} {n}"))
+                            .collect();
+                        format!(
+                            "{:>8}{:>6}{:>8}  {}",
+                            s.on_time,
+                            s.late,
+                            s.missed,
+                            if reports.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                reports.join(", ")
+                            }
+                        )
+                    }
+                    None => "no summary".to_owned(),
+                };
+                let _ = writeln!(
+                    out,
+                    "{:<8}{:>11}{:>10}  {summary}",
+                    e.epoch.get(),
+                    e.challenges,
+                    e.check_ins
+                );
+            }
+        }
         if let Some(p) = &self.participant {
             let _ = writeln!(out);
             let _ = writeln!(

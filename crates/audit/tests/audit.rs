@@ -1515,3 +1515,180 @@ fn aud_11_participant_mode_lists_the_resolutions_of_my_rows_and_my_ledgers_purge
         1
     );
 }
+
+/// A consistent `epoch summary` for every epoch of `entries` with challenges: every
+/// answered challenge on time, the rest missed, and one failure report.
+fn epoch_summaries(entries: &[LogEntry]) -> Vec<minimis_log::EpochSummary> {
+    let mut epochs: std::collections::BTreeMap<EpochId, (u32, u32)> = Default::default();
+    let mut of: std::collections::HashMap<ChallengeId, EpochId> = Default::default();
+    for e in entries {
+        match e {
+            LogEntry::ChallengeIssued {
+                challenge, epoch, ..
+            } => {
+                of.insert(*challenge, *epoch);
+                epochs.entry(*epoch).or_default().0 += 1;
+            }
+            LogEntry::CheckInReceived { challenge, .. } => {
+                epochs.entry(of[challenge]).or_default().1 += 1;
+            }
+            _ => {}
+        }
+    }
+    epochs
+        .into_iter()
+        .map(|(epoch, (issued, answered))| minimis_log::EpochSummary {
+            epoch,
+            issued,
+            on_time: answered,
+            late: 0,
+            missed: issued - answered,
+            reports: minimis_log::FailureCounts {
+                app_error: 1.min(issued),
+                ..Default::default()
+            },
+        })
+        .collect()
+}
+
+fn summary_report(entries: &[LogEntry], h: &History) -> Report {
+    let log = SignedLog::build(entries, 1_000);
+    auditor(&log, h).audit(log.storage(), None).unwrap()
+}
+
+#[test]
+fn chk_28_log_37_consistent_epoch_summaries_hold_and_are_reported() {
+    let h = history();
+    let summaries = epoch_summaries(&h.entries);
+    assert!(summaries.len() > 1, "the history spans several epochs");
+    // A log without summaries (an older one) holds: every epoch says "no summary".
+    let report = summary_report(&h.entries, &h);
+    assert_eq!(report.exit_code(), 0, "{}", report.to_table());
+    assert!(
+        report
+            .counts()
+            .epoch_summaries
+            .iter()
+            .all(|e| e.summary.is_none())
+    );
+    assert!(report.to_table().contains("no summary"));
+    // With a consistent summary per epoch, it holds and reports their counts.
+    let mut entries = h.entries.clone();
+    entries.extend(summaries.iter().map(|s| LogEntry::EpochSummary(*s)));
+    let report = summary_report(&entries, &h);
+    assert_eq!(report.exit_code(), 0, "{}", report.to_table());
+    let rows = &report.counts().epoch_summaries;
+    assert_eq!(rows.len(), summaries.len());
+    for (row, s) in rows.iter().zip(&summaries) {
+        let got = row.summary.as_ref().unwrap();
+        assert_eq!(row.epoch, s.epoch);
+        assert_eq!(row.challenges, u64::from(s.issued));
+        assert_eq!(row.check_ins, u64::from(s.on_time));
+        assert_eq!(
+            (got.issued, got.on_time, got.late, got.missed),
+            (s.issued, s.on_time, s.late, s.missed)
+        );
+        assert_eq!(got.failure_reports["app-error"], 1);
+        assert_eq!(got.failure_reports["no-network"], 0);
+    }
+    let json = report.to_json();
+    let first = &json["counts"]["epoch_summaries"][0];
+    assert_eq!(first["summary"]["on_time"], summaries[0].on_time);
+    assert_eq!(first["summary"]["failure_reports"]["app-error"], 1);
+    let check = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "epoch-summaries")
+        .unwrap();
+    assert_eq!(check["result"], "ok");
+    assert!(report.to_table().contains("app-error 1"));
+}
+
+#[test]
+fn chk_28_log_37_an_inflated_on_time_count_is_a_violation() {
+    let h = history();
+    let mut summaries = epoch_summaries(&h.entries);
+    // One more on time, one fewer missed: the entry is well formed, the log disagrees.
+    let s = summaries
+        .iter_mut()
+        .find(|s| s.missed > 0)
+        .expect("an epoch with a missed challenge");
+    s.on_time += 1;
+    s.missed -= 1;
+    let (epoch, claimed) = (s.epoch, u64::from(s.on_time));
+    let mut entries = h.entries.clone();
+    let first = entries.len() as u64;
+    let at = summaries.iter().position(|x| x.epoch == epoch).unwrap() as u64;
+    entries.extend(summaries.iter().map(|s| LogEntry::EpochSummary(*s)));
+    let report = summary_report(&entries, &h);
+    assert_eq!(report.exit_code(), 1);
+    let check = report.check(CheckId::EpochSummaries).unwrap();
+    assert_eq!(
+        check.violations,
+        [Violation::SummaryCheckInsMismatch {
+            index: first + at,
+            epoch,
+            summary: claimed,
+            log: claimed - 1,
+        }]
+    );
+    assert_eq!(
+        CheckId::EpochSummaries.requirements(),
+        ["AUD-7", "CHK-28", "LOG-37"]
+    );
+    // An issued count the log does not have is caught too.
+    let mut more = epoch_summaries(&h.entries);
+    more[0].issued += 1;
+    more[0].missed += 1;
+    let mut entries = h.entries.clone();
+    entries.push(LogEntry::EpochSummary(more[0]));
+    let report = summary_report(&entries, &h);
+    assert_eq!(
+        report.check(CheckId::EpochSummaries).unwrap().violations,
+        [Violation::SummaryIssuedMismatch {
+            index: h.entries.len() as u64,
+            epoch: more[0].epoch,
+            summary: u64::from(more[0].issued),
+            log: u64::from(more[0].issued) - 1,
+        }]
+    );
+}
+
+#[test]
+fn chk_28_log_36_a_duplicate_or_skipped_epoch_summary_is_a_violation() {
+    let h = history();
+    let summaries = epoch_summaries(&h.entries);
+    let mut entries = h.entries.clone();
+    let first = entries.len() as u64;
+    entries.extend(summaries.iter().map(|s| LogEntry::EpochSummary(*s)));
+    entries.push(LogEntry::EpochSummary(summaries[0]));
+    let report = summary_report(&entries, &h);
+    assert_eq!(report.exit_code(), 1);
+    assert_eq!(
+        report.check(CheckId::EpochSummaries).unwrap().violations,
+        [Violation::SummaryDuplicate {
+            index: entries.len() as u64 - 1,
+            epoch: summaries[0].epoch,
+            first,
+        }]
+    );
+    // An epoch with challenges skipped between two summarized ones.
+    assert!(summaries.len() >= 3);
+    let mut entries = h.entries.clone();
+    entries.extend(
+        summaries
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 1)
+            .map(|(_, s)| LogEntry::EpochSummary(*s)),
+    );
+    let report = summary_report(&entries, &h);
+    assert_eq!(
+        report.check(CheckId::EpochSummaries).unwrap().violations,
+        [Violation::SummaryMissing {
+            epoch: summaries[1].epoch,
+            challenges: u64::from(summaries[1].issued),
+        }]
+    );
+}

@@ -29,6 +29,10 @@
 //! 0x0c row resolved          tag (32) || challenge_id (16) || epoch (u32) || resolution (u8)
 //!                            || reason (u8)
 //! 0x0d ledger purged         tag (32) || epoch (u32) || purged_at (i64)
+//! 0x0e epoch summary         epoch (u32) || issued (u32) || on_time (u32) || late (u32)
+//!                            || missed (u32) || no_network (u32) || app_error (u32)
+//!                            || device_error (u32) || presence_unavailable (u32)
+//!                            || other (u32)
 //! ```
 //!
 //! Entries name a participant only by the [`ParticipantTag`] of the epoch (an HMAC tag
@@ -39,7 +43,8 @@
 //! codes of `spec/access.md` (**LOG-34**). A resolution names no officer: the operator's
 //! ledger keeps who resolved a row, and the public log keeps only the decision and its
 //! reason, so that an officer's id cannot link a participant's tags across epochs
-//! (**LOG-27**, **CHK-24**).
+//! (**LOG-27**, **CHK-24**). An epoch summary holds counts only, no tag and no id
+//! (**LOG-35**, **CHK-28**).
 //!
 //! Spec: `spec/log.md` § Entries.
 
@@ -639,6 +644,59 @@ pub struct LegalHold {
     pub expires: UnixTime,
 }
 
+/// Technical-failure reports by category (**CHK-23**), as an `epoch summary` counts
+/// them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FailureCounts {
+    /// `no-network`.
+    pub no_network: u32,
+    /// `app-error`.
+    pub app_error: u32,
+    /// `device-error`.
+    pub device_error: u32,
+    /// `presence-unavailable`.
+    pub presence_unavailable: u32,
+    /// `other`.
+    pub other: u32,
+}
+
+impl FailureCounts {
+    /// The categories' names (`spec/failure.md`) and counts, in encoding order.
+    pub const fn by_category(&self) -> [(&'static str, u32); 5] {
+        [
+            ("no-network", self.no_network),
+            ("app-error", self.app_error),
+            ("device-error", self.device_error),
+            ("presence-unavailable", self.presence_unavailable),
+            ("other", self.other),
+        ]
+    }
+
+    /// Every report, whatever its category.
+    pub fn total(&self) -> u64 {
+        self.by_category().iter().map(|(_, n)| u64::from(*n)).sum()
+    }
+}
+
+/// The operator's per-epoch counts of its ledger (**CHK-28**, **LOG-35**, **LOG-36**):
+/// aggregate counts only, no tag, no challenge, no record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EpochSummary {
+    /// The epoch whose challenges are counted.
+    pub epoch: EpochId,
+    /// Challenges issued in the epoch (one ledger row each).
+    pub issued: u32,
+    /// Rows whose check-in arrived inside the window (`on-time`).
+    pub on_time: u32,
+    /// Rows whose check-in arrived within the grace period (`late`), resolved or not.
+    pub late: u32,
+    /// Rows with no check-in by the end of the grace period (`pending-review` at
+    /// closing), resolved or not.
+    pub missed: u32,
+    /// Technical-failure reports filed on the epoch's rows by the time of the summary.
+    pub reports: FailureCounts,
+}
+
 /// A log entry (**LOG-25**, **LOG-27**).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -751,6 +809,9 @@ pub enum LogEntry {
         /// When the ledger was deleted.
         purged_at: UnixTime,
     },
+    /// `0x0e`: the operator's counts of an epoch's ledger rows, written once every
+    /// challenge of the epoch is closed (**CHK-28**, **LOG-35**, **LOG-36**).
+    EpochSummary(EpochSummary),
 }
 
 /// An entry's type byte.
@@ -783,11 +844,13 @@ pub enum EntryType {
     RowResolved,
     /// `0x0d`.
     LedgerPurged,
+    /// `0x0e`.
+    EpochSummary,
 }
 
 impl EntryType {
     /// Every type, in code order.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::EnrollmentOpened,
         Self::EnrollmentClosed,
         Self::PolicyPublished,
@@ -801,6 +864,7 @@ impl EntryType {
         Self::LegalHoldReleased,
         Self::RowResolved,
         Self::LedgerPurged,
+        Self::EpochSummary,
     ];
 
     /// The type byte.
@@ -819,6 +883,7 @@ impl EntryType {
             Self::LegalHoldReleased => 0x0b,
             Self::RowResolved => 0x0c,
             Self::LedgerPurged => 0x0d,
+            Self::EpochSummary => 0x0e,
         }
     }
 
@@ -843,6 +908,7 @@ impl EntryType {
             Self::LegalHoldReleased => "legal-hold-released",
             Self::RowResolved => "row-resolved",
             Self::LedgerPurged => "ledger-purged",
+            Self::EpochSummary => "epoch-summary",
         }
     }
 }
@@ -920,6 +986,24 @@ pub enum EntryDecodeError {
         /// The byte found.
         code: u8,
     },
+    /// An epoch summary whose on-time, late and missed rows do not add up to the
+    /// challenges issued (**LOG-35**).
+    #[error("an epoch summary counts {issued} challenges but {rows} rows")]
+    SummaryRowsMismatch {
+        /// The challenges issued.
+        issued: u32,
+        /// On time, late and missed together.
+        rows: u64,
+    },
+    /// An epoch summary with more failure reports than rows: a row holds at most one
+    /// (**LOG-35**, **CHK-22**).
+    #[error("an epoch summary counts {reports} failure reports for {issued} rows")]
+    SummaryReportsExceedRows {
+        /// The challenges issued.
+        issued: u32,
+        /// The reports.
+        reports: u64,
+    },
 }
 
 struct Writer(Vec<u8>);
@@ -935,6 +1019,16 @@ impl Writer {
 
     fn u32(&mut self, v: u32) {
         self.bytes(&v.to_be_bytes());
+    }
+
+    fn summary(&mut self, s: &EpochSummary) {
+        self.u32(s.epoch.get());
+        for n in [s.issued, s.on_time, s.late, s.missed] {
+            self.u32(n);
+        }
+        for (_, n) in s.reports.by_category() {
+            self.u32(n);
+        }
     }
 
     fn i64(&mut self, v: i64) {
@@ -993,6 +1087,42 @@ impl<'a> Reader<'a> {
 
     fn u8(&mut self, field: &'static str) -> Result<u8, EntryDecodeError> {
         Ok(self.array::<1>(field)?[0])
+    }
+
+    fn u32(&mut self, field: &'static str) -> Result<u32, EntryDecodeError> {
+        Ok(u32::from_be_bytes(self.array(field)?))
+    }
+
+    fn summary(&mut self) -> Result<EpochSummary, EntryDecodeError> {
+        let s = EpochSummary {
+            epoch: self.epoch()?,
+            issued: self.u32("issued")?,
+            on_time: self.u32("on_time")?,
+            late: self.u32("late")?,
+            missed: self.u32("missed")?,
+            reports: FailureCounts {
+                no_network: self.u32("no_network")?,
+                app_error: self.u32("app_error")?,
+                device_error: self.u32("device_error")?,
+                presence_unavailable: self.u32("presence_unavailable")?,
+                other: self.u32("other")?,
+            },
+        };
+        let rows = u64::from(s.on_time) + u64::from(s.late) + u64::from(s.missed);
+        if rows != u64::from(s.issued) {
+            return Err(EntryDecodeError::SummaryRowsMismatch {
+                issued: s.issued,
+                rows,
+            });
+        }
+        let reports = s.reports.total();
+        if reports > u64::from(s.issued) {
+            return Err(EntryDecodeError::SummaryReportsExceedRows {
+                issued: s.issued,
+                reports,
+            });
+        }
+        Ok(s)
     }
 
     fn epoch(&mut self) -> Result<EpochId, EntryDecodeError> {
@@ -1080,6 +1210,7 @@ impl LogEntry {
             Self::LegalHoldReleased(_) => EntryType::LegalHoldReleased,
             Self::RowResolved { .. } => EntryType::RowResolved,
             Self::LedgerPurged { .. } => EntryType::LedgerPurged,
+            Self::EpochSummary(_) => EntryType::EpochSummary,
         }
     }
 
@@ -1173,6 +1304,7 @@ impl LogEntry {
                 w.u32(epoch.get());
                 w.i64(purged_at.seconds());
             }
+            Self::EpochSummary(s) => w.summary(s),
         }
         w.0
     }
@@ -1272,6 +1404,7 @@ impl LogEntry {
                 epoch: r.epoch()?,
                 purged_at: r.time("purged_at")?,
             },
+            EntryType::EpochSummary => Self::EpochSummary(r.summary()?),
         };
         if !r.0.is_empty() {
             return Err(EntryDecodeError::TrailingBytes { count: r.0.len() });
@@ -1380,7 +1513,25 @@ mod tests {
                 epoch,
                 purged_at: UnixTime(2_020_000_000),
             },
+            LogEntry::EpochSummary(summary()),
         ]
+    }
+
+    fn summary() -> EpochSummary {
+        EpochSummary {
+            epoch: EpochId::new(2_900),
+            issued: 1_000,
+            on_time: 950,
+            late: 30,
+            missed: 20,
+            reports: FailureCounts {
+                no_network: 12,
+                app_error: 5,
+                device_error: 2,
+                presence_unavailable: 1,
+                other: 3,
+            },
+        }
     }
 
     fn hex(b: &[u8]) -> String {
@@ -1427,6 +1578,7 @@ mod tests {
             28 + h.legal_basis.as_str().len() + 32 * h.records.as_slice().len(),
             55,
             45,
+            41,
         ];
         let got: Vec<usize> = ex.iter().map(|e| e.encode().len()).collect();
         assert_eq!(got, want);
@@ -1514,9 +1666,98 @@ mod tests {
     }
 
     #[test]
+    fn log_35_epoch_summary_is_byte_exact_and_holds_only_counts() {
+        // The example of spec/log.md § Entries.
+        let b = LogEntry::EpochSummary(summary()).encode();
+        assert_eq!(
+            hex(&b),
+            "0e00000b54000003e8000003b60000001e00000014\
+             0000000c00000005000000020000000100000003"
+        );
+        assert_eq!(b.len(), 41);
+        assert_eq!(LogEntry::decode(&b), Ok(LogEntry::EpochSummary(summary())));
+        assert_eq!(summary().reports.total(), 23);
+        let names: Vec<&str> = summary()
+            .reports
+            .by_category()
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        // The categories of CHK-23, in its order.
+        assert_eq!(
+            names,
+            [
+                "no-network",
+                "app-error",
+                "device-error",
+                "presence-unavailable",
+                "other"
+            ]
+        );
+        // An empty epoch is well formed.
+        let empty = EpochSummary {
+            epoch: EpochId::new(7),
+            issued: 0,
+            on_time: 0,
+            late: 0,
+            missed: 0,
+            reports: FailureCounts::default(),
+        };
+        let e = LogEntry::EpochSummary(empty);
+        assert_eq!(LogEntry::decode(&e.encode()), Ok(e));
+    }
+
+    #[test]
+    fn log_26_log_35_malformed_epoch_summaries_are_refused() {
+        let good = LogEntry::EpochSummary(summary()).encode();
+        // on_time + late + missed must be issued: one more on time.
+        let mut inflated = good.clone();
+        inflated[9..13].copy_from_slice(&951u32.to_be_bytes());
+        assert_eq!(
+            LogEntry::decode(&inflated),
+            Err(EntryDecodeError::SummaryRowsMismatch {
+                issued: 1_000,
+                rows: 1_001
+            })
+        );
+        // The sum is taken without overflow.
+        let mut huge = good.clone();
+        for at in [9, 13, 17] {
+            huge[at..at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+        }
+        assert_eq!(
+            LogEntry::decode(&huge),
+            Err(EntryDecodeError::SummaryRowsMismatch {
+                issued: 1_000,
+                rows: 3 * u64::from(u32::MAX)
+            })
+        );
+        // At most one report per row.
+        let mut reports = good.clone();
+        reports[21..25].copy_from_slice(&990u32.to_be_bytes());
+        assert_eq!(
+            LogEntry::decode(&reports),
+            Err(EntryDecodeError::SummaryReportsExceedRows {
+                issued: 1_000,
+                reports: 1_001
+            })
+        );
+        assert_eq!(
+            LogEntry::decode(&good[..40]),
+            Err(EntryDecodeError::Truncated { field: "other" })
+        );
+        let mut longer = good;
+        longer.extend_from_slice(&[0; 4]);
+        assert_eq!(
+            LogEntry::decode(&longer),
+            Err(EntryDecodeError::TrailingBytes { count: 4 })
+        );
+    }
+
+    #[test]
     fn log_26_unknown_type_truncation_and_trailing_bytes_are_refused() {
         assert_eq!(LogEntry::decode(&[]), Err(EntryDecodeError::Empty));
-        for code in [0x00, 0x0e, 0x7f, 0xff] {
+        for code in [0x00, 0x0f, 0x7f, 0xff] {
             assert_eq!(
                 LogEntry::decode(&[code]),
                 Err(EntryDecodeError::UnknownType { code })
@@ -1951,10 +2192,30 @@ mod tests {
                     resolution: Resolution::ALL[r],
                     reason: ResolutionReason::ALL[why],
                 }),
-            (tag, epoch, any::<i64>()).prop_map(|(tag, epoch, t)| LogEntry::LedgerPurged {
-                tag,
-                epoch,
-                purged_at: UnixTime(t),
+            (tag, epoch.clone(), any::<i64>()).prop_map(|(tag, epoch, t)| {
+                LogEntry::LedgerPurged {
+                    tag,
+                    epoch,
+                    purged_at: UnixTime(t),
+                }
+            }),
+            (epoch, any::<[u16; 3]>(), any::<[u8; 5]>()).prop_map(|(epoch, [a, b, c], r)| {
+                let issued = u32::from(a) + u32::from(b) + u32::from(c);
+                let reports = r.map(u32::from);
+                LogEntry::EpochSummary(EpochSummary {
+                    epoch,
+                    issued: issued.max(reports.iter().sum()),
+                    on_time: u32::from(a) + issued.max(reports.iter().sum()) - issued,
+                    late: u32::from(b),
+                    missed: u32::from(c),
+                    reports: FailureCounts {
+                        no_network: reports[0],
+                        app_error: reports[1],
+                        device_error: reports[2],
+                        presence_unavailable: reports[3],
+                        other: reports[4],
+                    },
+                })
             }),
         ]
     }

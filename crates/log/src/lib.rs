@@ -89,7 +89,7 @@ pub use checkpoint::{Checkpoint, SignedCheckpoint};
 pub use cosignature::{Cosigner, TreeHead, VerifiedCosignature, Witness};
 pub use entry::{
     Access, CaseCommitment, CaseRef, CaseSalt, DenialReason, EntryDecodeError, EntryType,
-    LegalHold, LogEntry,
+    EpochSummary, FailureCounts, LegalHold, LogEntry,
 };
 pub use log::{
     AddCosignatureError, AppendError, AuditError, Batch, BatchProofError, BatchProofs, CreateError,

@@ -30,8 +30,9 @@ use zeroize::Zeroizing;
 use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::store::{
-    ChallengeRow, FailureCategory, FailureReport, LedgerState, ParticipantRow, RecordRow,
-    Resolution, ResolutionReason, SealedTextRow, Statement, StatementCategory, Store, StoreError,
+    ChallengeRow, CountRows, FailureCategory, FailureReport, LedgerState, ParticipantRow,
+    RecordRow, Resolution, ResolutionReason, SealedTextRow, Statement, StatementCategory, Store,
+    StoreError,
 };
 
 const THIRTY_DAYS: i64 = 30 * 86_400;
@@ -52,6 +53,56 @@ pub(crate) struct Shared {
 
 /// The meta key under which the newest witness-cosigned checkpoint is kept (CHK-31).
 pub(crate) const COSIGNED_CHECKPOINT: &str = "cosigned_checkpoint";
+
+/// The meta key under which the first epoch not yet summarized is kept (CHK-28,
+/// LOG-36), as a big-endian u32. Written in the batch that logs the summary, so a
+/// summary is logged exactly once whatever the restarts.
+pub(crate) const NEXT_SUMMARY_EPOCH: &str = "next_summary_epoch";
+
+/// The meta key prefix of the counts carried for an epoch not yet summarized, from the
+/// ledger rows a purge deleted before the summary (RET-20), as an `epoch summary`
+/// entry's encoding.
+const SUMMARY_CARRY: &str = "summary_carry/";
+
+/// `a + b`, count by count.
+fn add_counts(
+    a: minimis_log::EpochSummary,
+    b: &minimis_log::EpochSummary,
+) -> Result<minimis_log::EpochSummary, StoreError> {
+    let sum = |x: u32, y: u32| {
+        x.checked_add(y).ok_or(StoreError::Corrupt {
+            what: "ledger count",
+        })
+    };
+    Ok(minimis_log::EpochSummary {
+        epoch: a.epoch,
+        issued: sum(a.issued, b.issued)?,
+        on_time: sum(a.on_time, b.on_time)?,
+        late: sum(a.late, b.late)?,
+        missed: sum(a.missed, b.missed)?,
+        reports: minimis_log::FailureCounts {
+            no_network: sum(a.reports.no_network, b.reports.no_network)?,
+            app_error: sum(a.reports.app_error, b.reports.app_error)?,
+            device_error: sum(a.reports.device_error, b.reports.device_error)?,
+            presence_unavailable: sum(
+                a.reports.presence_unavailable,
+                b.reports.presence_unavailable,
+            )?,
+            other: sum(a.reports.other, b.reports.other)?,
+        },
+    })
+}
+
+fn no_counts(epoch: EpochId) -> minimis_log::EpochSummary {
+    minimis_log::EpochSummary {
+        epoch,
+        issued: 0,
+        on_time: 0,
+        late: 0,
+        missed: 0,
+        reports: minimis_log::FailureCounts::default(),
+    }
+}
 
 /// An enrollment, as an officer submits it.
 pub(crate) struct Enrollment {
@@ -111,6 +162,9 @@ pub struct TickReport {
     /// Participants whose ledger, schedule, pseudonym and keys were purged at its
     /// deadline, each logged as `ledger purged` (RET-20).
     pub purged_participants: u64,
+    /// Epochs whose challenges all closed, each logged as `epoch summary` if it had any
+    /// (CHK-28).
+    pub summarized_epochs: u64,
 }
 
 /// Something a participant attaches to a ledger row: a failure report (CHK-22) or a
@@ -1360,6 +1414,9 @@ impl<S: Store, C: Clock> Writer<S, C> {
             self.view.open.remove(&key.1);
             report.missed += 1;
         }
+        // Epochs whose every challenge is closed: one summary each (CHK-28, LOG-36), before
+        // any purge below deletes what it counts.
+        report.summarized_epochs = self.summarize(now, entries)?;
         // Content past its deadline (RET-1), unless held.
         for epoch in self.store.epochs_with_records()? {
             if self.policy.content_deadline(epoch) > now {
@@ -1389,6 +1446,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
         // Ledgers of enrollments closed more than `ledger_days` ago (RET-6, RET-20), each
         // logged under the tag and epoch of its `enrollment closed` entry.
         let ledger_cutoff = now.plus(-i64::from(self.policy.ledger_retention_days()) * 86_400);
+        self.carry_counts(ledger_cutoff)?;
         let gone = self.store.purge_closed_before(ledger_cutoff, now)?;
         for g in &gone {
             let epoch = self
@@ -1424,6 +1482,106 @@ impl<S: Store, C: Clock> Writer<S, C> {
         }
         report.purged_participants = gone.len() as u64;
         Ok(report)
+    }
+}
+
+impl<S: Store, C: Clock> Writer<S, C> {
+    /// The first epoch not yet summarized, if the server has started counting.
+    fn next_summary_epoch(&self) -> Result<Option<EpochId>, StoreError> {
+        self.store
+            .meta(NEXT_SUMMARY_EPOCH)?
+            .map(|b| {
+                <[u8; 4]>::try_from(b.as_slice())
+                    .map(|b| EpochId::new(u32::from_be_bytes(b)))
+                    .map_err(|_| StoreError::Corrupt {
+                        what: "next summary epoch",
+                    })
+            })
+            .transpose()
+    }
+
+    /// What a purge deleted before its epoch's summary, carried into it.
+    fn carried(&self, epoch: EpochId) -> Result<minimis_log::EpochSummary, StoreError> {
+        match self
+            .store
+            .meta(&format!("{SUMMARY_CARRY}{}", epoch.get()))?
+        {
+            None => Ok(no_counts(epoch)),
+            Some(b) => match LogEntry::decode(&b) {
+                Ok(LogEntry::EpochSummary(s)) if s.epoch == epoch => Ok(s),
+                _ => Err(StoreError::Corrupt {
+                    what: "carried summary counts",
+                }),
+            },
+        }
+    }
+
+    /// Logs one `epoch summary` for each epoch, oldest first, that has ended and whose
+    /// every challenge is closed (its window and grace period over), counted from the
+    /// ledger (CHK-28, LOG-36); an epoch with no challenge gets none. A server that has
+    /// never summarized starts with the current epoch: the ledger of an older one may
+    /// already be partly purged. Returns how many epochs it closed.
+    fn summarize(&mut self, now: UnixTime, entries: &mut Vec<LogEntry>) -> Result<u64, Fail> {
+        let Some(current) = self.policy.epoch_at(now) else {
+            return Ok(0);
+        };
+        let mut next = match self.next_summary_epoch()? {
+            Some(e) => e,
+            None => {
+                self.store
+                    .set_meta(NEXT_SUMMARY_EPOCH, &current.get().to_be_bytes())?;
+                current
+            }
+        };
+        if self.policy.epoch_end(next) > now {
+            return Ok(0);
+        }
+        // A challenge is issued in the epoch of its issue time, so none of an ended epoch
+        // is still to come; those still open are in `open`.
+        let oldest_open = self.view.open.values().map(|o| o.epoch).min();
+        let mut done = 0;
+        while self.policy.epoch_end(next) <= now && oldest_open.is_none_or(|o| o > next) {
+            let live = self
+                .store
+                .ledger_counts(next, next, CountRows::All)?
+                .into_iter()
+                .find(|s| s.epoch == next)
+                .unwrap_or_else(|| no_counts(next));
+            let summary = add_counts(live, &self.carried(next)?)?;
+            if summary.issued > 0 {
+                entries.push(LogEntry::EpochSummary(summary));
+            }
+            done += 1;
+            let Some(after) = next.get().checked_add(1) else {
+                break;
+            };
+            next = EpochId::new(after);
+            self.store
+                .set_meta(NEXT_SUMMARY_EPOCH, &next.get().to_be_bytes())?;
+        }
+        Ok(done)
+    }
+
+    /// Before the ledger purge deletes the rows of enrollments closed before `cutoff`
+    /// (RET-20), carries their counts into the summaries of the epochs not yet
+    /// summarized, so that a summary counts every challenge its epoch issued.
+    fn carry_counts(&mut self, cutoff: UnixTime) -> Result<(), StoreError> {
+        let Some(next) = self.next_summary_epoch()? else {
+            return Ok(());
+        };
+        let purged = self.store.ledger_counts(
+            next,
+            EpochId::new(u32::MAX),
+            CountRows::ClosedBefore(cutoff),
+        )?;
+        for rows in purged {
+            let carried = add_counts(self.carried(rows.epoch)?, &rows)?;
+            self.store.set_meta(
+                &format!("{SUMMARY_CARRY}{}", rows.epoch.get()),
+                &LogEntry::EpochSummary(carried).encode(),
+            )?;
+        }
+        Ok(())
     }
 }
 

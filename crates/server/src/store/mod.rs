@@ -391,6 +391,16 @@ pub struct PurgedParticipant {
     pub closed_at: UnixTime,
 }
 
+/// Which ledger rows [`StoreRead::ledger_counts`] counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CountRows {
+    /// Every row.
+    All,
+    /// The rows of participants whose enrollment closed before this time: those the
+    /// next ledger purge deletes (RET-20).
+    ClosedBefore(UnixTime),
+}
+
 /// One ledger row: a challenge, its state, and what a person said about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChallengeRow {
@@ -499,6 +509,21 @@ pub trait StoreRead {
     /// # Errors
     /// [`StoreError`].
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The counts of an `epoch summary` (CHK-28) for every epoch from `first` to `last`
+    /// that has ledger rows among `rows`, oldest first: the rows, those `on-time`, those
+    /// whose check-in came late (`late`, or resolved with a check-in stored), those with
+    /// none (`pending-review`, still `open`, or resolved with no check-in stored), and
+    /// the failure reports by category.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn ledger_counts(
+        &self,
+        first: EpochId,
+        last: EpochId,
+        rows: CountRows,
+    ) -> Result<Vec<minimis_log::EpochSummary>, StoreError>;
 
     /// The participant's statements on a ledger row, oldest first (ACC-12).
     ///

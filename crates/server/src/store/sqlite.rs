@@ -15,9 +15,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension as _, Row, params};
 use zeroize::Zeroizing;
 
 use super::{
-    ChallengeRow, FailureCategory, FailureReport, LedgerState, ParticipantRow, PurgedParticipant,
-    RecordRow, Resolution, ResolutionReason, SealedTextRow, Statement, StatementCategory, Store,
-    StoreError, StoreRead, TextRef,
+    ChallengeRow, CountRows, FailureCategory, FailureReport, LedgerState, ParticipantRow,
+    PurgedParticipant, RecordRow, Resolution, ResolutionReason, SealedTextRow, Statement,
+    StatementCategory, Store, StoreError, StoreRead, TextRef,
 };
 
 const SCHEMA: &str = "
@@ -124,6 +124,9 @@ const MIGRATIONS: &[&str] = &[
      ) STRICT;
      CREATE INDEX sealed_texts_by_epoch ON sealed_texts(epoch);
      CREATE INDEX sealed_texts_by_participant ON sealed_texts(pseudonym);",
+    // 2: the epoch summary counts an epoch's rows once it closes (CHK-28, LOG-36), by
+    // epoch rather than by a scan of the whole ledger.
+    "CREATE INDEX ledger_by_epoch ON ledger(epoch);",
 ];
 
 /// The schema version a database has once [`SqliteStore::open`] returns.
@@ -393,6 +396,64 @@ fn epoch(v: i64) -> Result<EpochId, StoreError> {
     u32::try_from(v)
         .map(EpochId::new)
         .map_err(|_| StoreError::Corrupt { what: "epoch" })
+}
+
+/// The counts of an `epoch summary` (CHK-28), by epoch. A resolved row was `late` or
+/// `pending-review` before (spec/failure.md): its stored check-in tells which.
+fn ledger_counts(
+    c: &Connection,
+    first: EpochId,
+    last: EpochId,
+    rows: CountRows,
+) -> Result<Vec<minimis_log::EpochSummary>, StoreError> {
+    const COUNTS: &str = "SELECT l.epoch, count(*),            coalesce(sum(l.state = 1), 0),            coalesce(sum(l.state = 2 OR (l.state > 10 AND EXISTS              (SELECT 1 FROM records r WHERE r.challenge_id = l.challenge_id))), 0),            coalesce(sum(l.state IN (0, 3) OR (l.state > 10 AND NOT EXISTS              (SELECT 1 FROM records r WHERE r.challenge_id = l.challenge_id))), 0),            coalesce(sum(l.failure_report = 1), 0), coalesce(sum(l.failure_report = 2), 0),            coalesce(sum(l.failure_report = 3), 0), coalesce(sum(l.failure_report = 4), 0),            coalesce(sum(l.failure_report = 5), 0)          FROM ledger l WHERE l.epoch BETWEEN ?1 AND ?2";
+    let (sql, before) = match rows {
+        CountRows::All => (
+            format!("{COUNTS} AND ?3 IS NULL GROUP BY l.epoch ORDER BY l.epoch"),
+            None,
+        ),
+        CountRows::ClosedBefore(t) => (
+            format!(
+                "{COUNTS} AND l.pseudonym IN (SELECT pseudonym FROM participants                  WHERE closed_at IS NOT NULL AND closed_at < ?3)                  GROUP BY l.epoch ORDER BY l.epoch"
+            ),
+            Some(t.seconds()),
+        ),
+    };
+    let mut st = c.prepare_cached(&sql)?;
+    let found = st.query_map(
+        params![i64::from(first.get()), i64::from(last.get()), before],
+        |r| {
+            let mut n = [0i64; 9];
+            for (i, v) in n.iter_mut().enumerate() {
+                *v = r.get(i + 1)?;
+            }
+            Ok((r.get::<_, i64>(0)?, n))
+        },
+    )?;
+    let count = |v: i64| {
+        u32::try_from(v).map_err(|_| StoreError::Corrupt {
+            what: "ledger count",
+        })
+    };
+    found
+        .map(|r| {
+            let (e, n) = r?;
+            Ok(minimis_log::EpochSummary {
+                epoch: epoch(e)?,
+                issued: count(n[0])?,
+                on_time: count(n[1])?,
+                late: count(n[2])?,
+                missed: count(n[3])?,
+                reports: minimis_log::FailureCounts {
+                    no_network: count(n[4])?,
+                    app_error: count(n[5])?,
+                    device_error: count(n[6])?,
+                    presence_unavailable: count(n[7])?,
+                    other: count(n[8])?,
+                },
+            })
+        })
+        .collect()
 }
 
 fn participant_from(row: &Row<'_>) -> rusqlite::Result<RawParticipant> {
@@ -695,6 +756,15 @@ macro_rules! impl_read {
                     let rows = st.query_map([], |r| r.get::<_, i64>(0))?;
                     rows.map(|r| epoch(r?)).collect()
                 })
+            }
+
+            fn ledger_counts(
+                &self,
+                first: EpochId,
+                last: EpochId,
+                rows: CountRows,
+            ) -> Result<Vec<minimis_log::EpochSummary>, StoreError> {
+                read(&self.$conn, |c| ledger_counts(c, first, last, rows))
             }
 
             fn statements(&self, id: &ChallengeId) -> Result<Vec<Statement>, StoreError> {
