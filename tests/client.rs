@@ -190,167 +190,16 @@ async fn chl_5_enr_2_chk_23_acc_12_enroll_check_in_verify_the_receipt_report_a_f
 
 // ---- the participant's own record against the real services (ACC-11, ENR-4) -------------
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use base64::Engine as _;
 use minimis_client::bundle::{Bundle, ZoneCommitment, ZoneSalt};
 use minimis_client::history::{FoundEntry, OnDevice, ReceiptState};
-use minimis_custodian::config::SecretSource;
 use minimis_custodian::protocol::AccessRequest;
-use minimis_custodian::{Custodian, CustodianConfig, InProcessOperator, ManualClock, Running};
 use minimis_testkit::NOW;
 use minimis_testkit::https::{Client, StatusCode, Versions};
 
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+use crate::custodian::{RealStack as Stack, read};
 
-fn read(p: PathBuf) -> String {
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-fn custodian_config(role: CustodianRole, dir: &Path) -> CustodianConfig {
-    let mut c = CustodianConfig::new(role);
-    c.data_dir = dir.join(role.as_str());
-    c.listen = "127.0.0.1:0".parse().unwrap();
-    c.secret = SecretSource::KeyFile(dir.join(format!("{role}.key")));
-    c.scrypt_log_n = 10;
-    c
-}
-
-/// `minimis serve`'s server (TLS, SQLite) with both key custodians as TLS services talking
-/// HTTPS to it, the oversight custodian as its witness: as in `tests/custodian.rs`.
-struct Stack {
-    dir: tempfile::TempDir,
-    server: minimis_server::Running,
-    agency: Running,
-    oversight: Running,
-    keys: [PublicKey; 2],
-}
-
+/// What the participant's tests add to the end-to-end stack of `tests/custodian.rs`.
 impl Stack {
-    async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = ManualClock::new(NOW);
-        let policy = default_policy();
-        let mut keys = Vec::new();
-        let mut witness_key = None;
-        for role in [CustodianRole::Agency, CustodianRole::Oversight] {
-            let c = custodian_config(role, dir.path());
-            let SecretSource::KeyFile(kf) = &c.secret else {
-                unreachable!()
-            };
-            minimis_custodian::keystore::KeystoreSecret::make_key_file(kf).unwrap();
-            let mut ks = minimis_custodian::keystore::Keystore::open_or_create(
-                &c.data_dir.join("keystore"),
-                &minimis_custodian::keystore::KeystoreSecret::KeyFile(kf.clone()),
-                role,
-                &policy.custodian(role).unwrap().id,
-                10,
-            )
-            .unwrap();
-            keys.push(ks.signing_key().public_key());
-            if role == CustodianRole::Oversight {
-                witness_key = Some(minimis_log::VerifierKey::cosignature_v1(
-                    minimis_log::KeyName::new("oversight.minimis/witness").unwrap(),
-                    ks.witness_key().unwrap().public_key(),
-                ));
-            }
-        }
-        let log_seed: [u8; 32] = minimis_crypto::random_bytes().unwrap();
-        let keys_dir = dir.path().join("operator/keys");
-        std::fs::create_dir_all(&keys_dir).unwrap();
-        std::fs::write(
-            keys_dir.join("log.key"),
-            format!("{}\n", B64.encode(log_seed)),
-        )
-        .unwrap();
-        let log_vkey = minimis_log::NoteSigner::new(
-            minimis_log::KeyName::new("localhost/minimis-log").unwrap(),
-            SigningKey::from_seed(&log_seed).unwrap(),
-        )
-        .verifier_key();
-        let mut o = custodian_config(CustodianRole::Oversight, dir.path());
-        o.log_key = Some(log_vkey.to_string());
-        o.operator = Some(minimis_custodian::config::Endpoint {
-            address: "127.0.0.1:9".parse().unwrap(),
-            server_name: "localhost".into(),
-            ca: dir.path().join("operator/tls/server.crt"),
-            client: None,
-        });
-        let otls = dir.path().join("oversight/tls");
-        let probe = Custodian::start_with(
-            o.clone(),
-            clock.clone(),
-            Arc::new(
-                InProcessOperator::new(policy.clone(), Arc::new(clock.clone()))
-                    .unwrap()
-                    .link(CustodianRole::Oversight),
-            ),
-            None,
-        )
-        .await
-        .unwrap();
-        let witness_addr = probe.addr();
-        probe.shutdown().await;
-        let server = minimis_server::Server::start(
-            minimis_server::ServerConfig {
-                data_dir: dir.path().join("operator"),
-                listen: "127.0.0.1:0".parse().unwrap(),
-                agency_key: Some(keys[0]),
-                oversight_key: Some(keys[1]),
-                witness: Some(minimis_server::WitnessLink {
-                    addr: witness_addr,
-                    server_name: "localhost".into(),
-                    roots_pem: read(otls.join("ca.crt")),
-                    client_cert_pem: read(otls.join("operator.crt")),
-                    client_key_pem: Zeroizing::new(read(otls.join("operator.key"))),
-                    vkey: witness_key.unwrap(),
-                }),
-                ..minimis_server::ServerConfig::default()
-            },
-            minimis_server::ManualClock::new(NOW),
-        )
-        .await
-        .unwrap();
-        let endpoint = minimis_custodian::config::Endpoint {
-            address: server.addr(),
-            server_name: "localhost".into(),
-            ca: dir.path().join("operator/tls/server.crt"),
-            client: None,
-        };
-        o.operator = Some(endpoint.clone());
-        o.listen = witness_addr;
-        let oversight = Custodian::start(o, clock.clone()).await.unwrap();
-        let mut a = custodian_config(CustodianRole::Agency, dir.path());
-        a.operator = Some(endpoint);
-        a.oversight = Some(minimis_custodian::config::Endpoint {
-            address: oversight.addr(),
-            server_name: "localhost".into(),
-            ca: otls.join("ca.crt"),
-            client: Some((
-                otls.join("agency-client.crt"),
-                otls.join("agency-client.key"),
-            )),
-        });
-        let caseload = dir.path().join("caseload.toml");
-        std::fs::write(&caseload, "[officers]\n").unwrap();
-        a.caseload = Some(caseload);
-        let agency = Custodian::start(a, clock.clone()).await.unwrap();
-        oversight.tick().await;
-        agency.tick().await;
-        Self {
-            dir,
-            server,
-            agency,
-            oversight,
-            keys: [keys[0], keys[1]],
-        }
-    }
-
-    fn server_tls(&self, f: &str) -> String {
-        read(self.dir.path().join("operator/tls").join(f))
-    }
-
     fn api(&self, officer: bool) -> Api<Https> {
         let (c, k) = (
             self.server_tls("officer-0001.crt"),
@@ -383,12 +232,6 @@ impl Stack {
         )
         .await
         .unwrap()
-    }
-
-    async fn stop(self) {
-        self.agency.shutdown().await;
-        self.oversight.shutdown().await;
-        self.server.shutdown().await;
     }
 }
 

@@ -52,7 +52,7 @@ fn config(role: CustodianRole, dir: &Path) -> CustodianConfig {
     c
 }
 
-fn read(p: PathBuf) -> String {
+pub(crate) fn read(p: PathBuf) -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -418,16 +418,7 @@ fn any_opens(backup: &[StoredRecord], keys: &[age::x25519::Identity]) -> Vec<Rec
     opened
 }
 
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            files_under(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
+use crate::server::files_under;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ret_2_ret_3_ret_4_ret_8_ret_31_a_backup_taken_before_the_deadline_opens_with_no_key_left_anywhere()
@@ -630,18 +621,18 @@ async fn ret_3_either_custodian_alone_destroying_leaves_the_backup_unreadable() 
 
 /// The operator's server (`minimis-server`, TLS, SQLite) with both custodians as TLS
 /// services talking HTTPS to it, and the oversight custodian as its witness.
-struct RealStack {
-    dir: tempfile::TempDir,
-    server: minimis_server::Running,
-    server_clock: minimis_server::ManualClock,
-    agency: Running,
-    oversight: Running,
-    keys: [PublicKey; 2],
-    policy: Policy,
+pub(crate) struct RealStack {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) server: minimis_server::Running,
+    pub(crate) server_clock: minimis_server::ManualClock,
+    pub(crate) agency: Running,
+    pub(crate) oversight: Running,
+    pub(crate) keys: [PublicKey; 2],
+    pub(crate) policy: Policy,
 }
 
 impl RealStack {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let clock = ManualClock::new(NOW);
         let policy = default_policy();
@@ -778,7 +769,7 @@ impl RealStack {
         }
     }
 
-    fn server_tls(&self, f: &str) -> String {
+    pub(crate) fn server_tls(&self, f: &str) -> String {
         read(self.dir.path().join("operator/tls").join(f))
     }
 
@@ -873,7 +864,7 @@ impl RealStack {
             .unwrap()
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.agency.shutdown().await;
         self.oversight.shutdown().await;
         self.server.shutdown().await;

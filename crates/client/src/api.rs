@@ -150,14 +150,6 @@ impl LedgerRow {
     }
 }
 
-/// A sealed text as the server takes it (`SealedText` in spec/checkin.md).
-fn sealed_text_json(t: &SealedText) -> serde_json::Value {
-    serde_json::json!({
-        "epoch": t.epoch.get(),
-        "ciphertext": B64.encode(&t.ciphertext),
-    })
-}
-
 fn statement_categories<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     struct View {
@@ -378,16 +370,8 @@ impl<T: Transport> Api<T> {
         text: Option<&SealedText>,
         now: UnixTime,
     ) -> Result<(), ApiError> {
-        let path = format!("/v1/participants/{}/failure-reports", device.pseudonym());
-        let mut body = serde_json::json!({
-            "challenge_id": challenge,
-            "category": category,
-        });
-        if let Some(t) = text {
-            body["text"] = sealed_text_json(t);
-        }
-        let body = serde_json::to_vec(&body).map_err(|e| ApiError::Malformed(e.to_string()))?;
-        expect_empty(self.signed(device, "POST", path, body, now).await?, 204)
+        self.attach(device, "failure-reports", challenge, category, text, now)
+            .await
     }
 
     /// Attaches a statement to a row of the participant's own ledger (ACC-12): the row's
@@ -405,13 +389,31 @@ impl<T: Transport> Api<T> {
         text: Option<&SealedText>,
         now: UnixTime,
     ) -> Result<(), ApiError> {
-        let path = format!("/v1/participants/{}/statements", device.pseudonym());
+        self.attach(device, "statements", challenge, category, text, now)
+            .await
+    }
+
+    /// Attaches a report or a statement (`what`) to a row of the participant's ledger: the
+    /// row's challenge, a category and the optional sealed text, nothing else (CHK-23).
+    async fn attach(
+        &self,
+        device: &Device,
+        what: &str,
+        challenge: ChallengeId,
+        category: impl serde::Serialize,
+        text: Option<&SealedText>,
+        now: UnixTime,
+    ) -> Result<(), ApiError> {
+        let path = format!("/v1/participants/{}/{what}", device.pseudonym());
         let mut body = serde_json::json!({
             "challenge_id": challenge,
             "category": category,
         });
         if let Some(t) = text {
-            body["text"] = sealed_text_json(t);
+            body["text"] = serde_json::json!({
+                "epoch": t.epoch.get(),
+                "ciphertext": B64.encode(&t.ciphertext),
+            });
         }
         let body = serde_json::to_vec(&body).map_err(|e| ApiError::Malformed(e.to_string()))?;
         expect_empty(self.signed(device, "POST", path, body, now).await?, 204)

@@ -120,21 +120,6 @@ pub struct Refused {
     pub at: UnixTime,
 }
 
-/// A statement's category (ACC-12): what the participant says about a row of their
-/// ledger.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum StatementCategory {
-    /// The participant disputes the row's state or resolution.
-    Dispute,
-    /// An explanation of a missed or late check-in.
-    Explanation,
-    /// Something the row records is wrong.
-    Correction,
-    /// Something else.
-    Other,
-}
-
 /// A free text sealed on the device, for a technical-failure report (CHK-23) or a
 /// statement (ACC-12): sealed
 /// exactly as a check-in is, as the note of a payload for the row's challenge with zone and
@@ -203,55 +188,7 @@ pub enum ReceiptStatus {
     Provisional,
 }
 
-/// A technical-failure report's category (spec/failure.md CHK-23).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FailureCategory {
-    /// No network.
-    NoNetwork,
-    /// The app failed.
-    AppError,
-    /// The device failed.
-    DeviceError,
-    /// The presence check could not run.
-    PresenceUnavailable,
-    /// Something else.
-    Other,
-}
-
-impl FailureCategory {
-    /// The category's code, as on the wire (`no-network`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NoNetwork => "no-network",
-            Self::AppError => "app-error",
-            Self::DeviceError => "device-error",
-            Self::PresenceUnavailable => "presence-unavailable",
-            Self::Other => "other",
-        }
-    }
-}
-
-impl std::str::FromStr for FailureCategory {
-    type Err = UnknownCategory;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "no-network" => Self::NoNetwork,
-            "app-error" => Self::AppError,
-            "device-error" => Self::DeviceError,
-            "presence-unavailable" => Self::PresenceUnavailable,
-            "other" => Self::Other,
-            _ => return Err(UnknownCategory),
-        })
-    }
-}
-
-/// A failure category other than `no-network`, `app-error`, `device-error`,
-/// `presence-unavailable` and `other`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a failure category is no-network, app-error, device-error, presence-unavailable or other")]
-pub struct UnknownCategory;
+pub use minimis_proto::{FailureCategory, StatementCategory, UnknownCategory};
 
 /// A check-in that could not be completed, recorded on the device (CHK-22).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

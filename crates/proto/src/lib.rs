@@ -36,6 +36,7 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod ids;
+pub mod ledger;
 pub mod messages;
 pub mod payload;
 pub mod policy;
@@ -43,6 +44,7 @@ pub mod schedule;
 pub mod wire;
 
 pub use ids::{ChallengeId, EpochId, ParticipantTag, PolicyHash, Pseudonym, RecordId};
+pub use ledger::{FailureCategory, StatementCategory, UnknownCategory};
 pub use messages::{
     ANY_CIPHERTEXT, Challenge, CiphertextBounds, Envelope, EpochRecipient, Receipt, SealedCheckIn,
     SignedChallenge, SignedEpochRecipient,

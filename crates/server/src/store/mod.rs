@@ -172,44 +172,7 @@ impl LedgerState {
     }
 }
 
-/// A technical-failure report's category (CHK-23).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FailureCategory {
-    /// No network.
-    NoNetwork,
-    /// The app failed.
-    AppError,
-    /// The device failed.
-    DeviceError,
-    /// The presence check could not run.
-    PresenceUnavailable,
-    /// Something else.
-    Other,
-}
-
-impl FailureCategory {
-    pub(crate) fn code(self) -> i64 {
-        match self {
-            Self::NoNetwork => 1,
-            Self::AppError => 2,
-            Self::DeviceError => 3,
-            Self::PresenceUnavailable => 4,
-            Self::Other => 5,
-        }
-    }
-
-    pub(crate) fn from_code(c: i64) -> Option<Self> {
-        Some(match c {
-            1 => Self::NoNetwork,
-            2 => Self::AppError,
-            3 => Self::DeviceError,
-            4 => Self::PresenceUnavailable,
-            5 => Self::Other,
-            _ => return None,
-        })
-    }
-}
+pub use minimis_proto::{FailureCategory, StatementCategory};
 
 /// What an officer's resolution rests on (CHK-24): one of the reason codes of
 /// spec/failure.md, the same as the log's (`row resolved`, spec/log.md).
@@ -260,41 +223,6 @@ impl ResolutionReason {
 
     pub(crate) fn from_code(c: i64) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.code() == c)
-    }
-}
-
-/// A participant's statement's category (ACC-12).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum StatementCategory {
-    /// The participant disputes the row's state or its resolution.
-    Dispute,
-    /// The participant explains a missed or late check-in.
-    Explanation,
-    /// The participant says something the row records is wrong.
-    Correction,
-    /// Something else.
-    Other,
-}
-
-impl StatementCategory {
-    pub(crate) fn code(self) -> i64 {
-        match self {
-            Self::Dispute => 1,
-            Self::Explanation => 2,
-            Self::Correction => 3,
-            Self::Other => 4,
-        }
-    }
-
-    pub(crate) fn from_code(c: i64) -> Option<Self> {
-        Some(match c {
-            1 => Self::Dispute,
-            2 => Self::Explanation,
-            3 => Self::Correction,
-            4 => Self::Other,
-            _ => return None,
-        })
     }
 }
 

@@ -575,7 +575,12 @@ fn ledger((raw, extra): (RawLedger, RawLedgerExtra)) -> Result<ChallengeRow, Sto
             .map(|c| ResolutionReason::from_code(c).ok_or(StoreError::Corrupt { what: "reason" }))
             .transpose()?,
         failure_report: report
-            .map(|c| FailureCategory::from_code(c).ok_or(StoreError::Corrupt { what: "report" }))
+            .map(|c| {
+                u8::try_from(c)
+                    .ok()
+                    .and_then(FailureCategory::from_code)
+                    .ok_or(StoreError::Corrupt { what: "report" })
+            })
             .transpose()?,
         failure_text: text_ref(text_id, text_epoch)?,
     })
@@ -783,7 +788,9 @@ macro_rules! impl_read {
                     rows.map(|r| {
                         let (category, text_id, text_epoch) = r?;
                         Ok(Statement {
-                            category: StatementCategory::from_code(category)
+                            category: u8::try_from(category)
+                                .ok()
+                                .and_then(StatementCategory::from_code)
                                 .ok_or(StoreError::Corrupt { what: "statement" })?,
                             text: text_ref(text_id, text_epoch)?,
                         })
