@@ -14,6 +14,7 @@ mod custodian;
 mod demo;
 mod deps;
 mod export;
+mod hermetic;
 mod report;
 mod schema;
 mod server;

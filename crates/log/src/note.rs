@@ -779,7 +779,7 @@ mod tests {
     use super::*;
 
     /// The Go reference vector (golang.org/x/mod/sumdb/note, `note_test.go`, BSD-3-Clause),
-    /// read from `../shared/vectors/signed-note/` outside the repository.
+    /// vendored in `crates/log/testdata/signed-note/` (see its README).
     struct GoVector {
         name: String,
         key_id: String,
@@ -793,10 +793,7 @@ mod tests {
     }
 
     fn vectors_dir() -> &'static str {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/vectors/signed-note/"
-        )
+        concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/signed-note/")
     }
 
     fn go_vector() -> GoVector {

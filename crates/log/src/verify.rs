@@ -590,8 +590,8 @@ mod tests {
         );
     }
 
-    /// The transparency-dev/merkle test data (Apache-2.0, commit 417fb0c), read from
-    /// `../shared/vectors/rfc9162-merkle/` outside the repository.
+    /// The transparency-dev/merkle test data (Apache-2.0, commit 417fb0c), vendored in
+    /// `crates/log/testdata/rfc9162-merkle/` (see its README).
     fn vector_files(kind: &str) -> Vec<std::path::PathBuf> {
         fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
             for e in std::fs::read_dir(dir).unwrap() {
@@ -605,7 +605,7 @@ mod tests {
         }
         let root = std::path::PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/vectors/rfc9162-merkle/testdata/"
+            "/testdata/rfc9162-merkle/"
         ))
         .join(kind);
         let mut out = Vec::new();
