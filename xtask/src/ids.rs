@@ -3,8 +3,9 @@
 use std::fmt;
 
 /// The requirement families, in the order the spec's README lists them.
-pub(crate) const FAMILIES: [&str; 10] = [
-    "ENR", "CHL", "CHK", "LOC", "SEAL", "RET", "ACC", "LOG", "AUD", "POL",
+pub(crate) const FAMILIES: [&str; 16] = [
+    "ENR", "CHL", "CHK", "LOC", "SEAL", "RET", "ACC", "LOG", "AUD", "POL", "SVC", "WIT", "OBL",
+    "AGY", "APP", "MSG",
 ];
 
 /// A requirement identifier such as `RET-2`.
