@@ -1,13 +1,16 @@
 //! `minimis custodian serve`: a key custodian (`minimis-custodian`), with a configuration
-//! file and flags over defaults.
+//! file and flags over defaults; `minimis custodian rotate-key`: its keystore moved to a
+//! new secret, or into a PKCS#11 token.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use minimis_custodian::config::{Endpoint, SecretSource};
+use minimis_custodian::keystore::{Keystore, KeystoreSecret, Protection, TokenConfig};
 use minimis_custodian::{Custodian, CustodianConfig, SystemClock};
 use minimis_proto::CustodianRole;
+use zeroize::Zeroizing;
 
 use crate::Outcome;
 
@@ -17,6 +20,62 @@ pub(crate) enum CustodianCommand {
     /// retention deadline), justified two-party access over mutual TLS, legal holds,
     /// and (oversight) the log's witness.
     Serve(ServeArgs),
+    /// Move a stopped custodian's keystore to a new secret (a new key file or
+    /// passphrase: a fresh key-encryption key, every file re-encrypted, the old scrypt
+    /// file and old key file scrubbed), or into a PKCS#11 token (--new-keystore). Copies
+    /// made before (backups) still open with the old secret.
+    RotateKey(RotateArgs),
+}
+
+/// Where the keystore and its current secret are (as for `serve`).
+#[derive(clap::Args)]
+pub(crate) struct KeystoreArgs {
+    /// A TOML configuration file (see the `minimis_custodian::config` docs).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Which custodian (required without --config).
+    #[arg(long, value_enum)]
+    role: Option<Role>,
+    /// The data directory (keystore, holds, case book, witness state, development TLS).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// The policy file (default: the embedded reference policy).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Keys in a PKCS#11 token, as an RFC 7512 URI:
+    /// `pkcs11:token=LABEL?module-path=MODULE.so&pin-source=env:VAR` (or
+    /// `pin-source=file:PATH`). Production mode: each epoch key is wrapped by its own
+    /// non-extractable token key, destroyed at the deadline.
+    #[arg(long, value_name = "PKCS11-URI", conflicts_with_all = ["key_file", "passphrase_env"])]
+    keystore: Option<String>,
+    /// Development mode: the keystore key file (made on first start if missing). Must not
+    /// be inside the data directory.
+    #[arg(long, value_name = "FILE", conflicts_with = "passphrase_env")]
+    key_file: Option<PathBuf>,
+    /// Development mode: the environment variable that holds the keystore passphrase (at
+    /// least 15 characters, 10^14 guesses by zxcvbn's estimate).
+    #[arg(long, value_name = "VAR")]
+    passphrase_env: Option<String>,
+    /// Allow the key file inside the data directory. Dangerous: any copy of the data
+    /// directory (a backup) then opens every key it holds, destroyed since or not.
+    #[arg(long)]
+    dangerous_key_file_in_data_dir: bool,
+}
+
+/// Options of `minimis custodian rotate-key`.
+#[derive(clap::Args)]
+pub(crate) struct RotateArgs {
+    #[command(flatten)]
+    keystore: KeystoreArgs,
+    /// The new key file (made if missing; never inside the data directory).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["new_passphrase_env", "new_keystore"])]
+    new_key_file: Option<PathBuf>,
+    /// The environment variable that holds the new passphrase.
+    #[arg(long, value_name = "VAR", conflicts_with = "new_keystore")]
+    new_passphrase_env: Option<String>,
+    /// Move the keystore into this PKCS#11 token (an RFC 7512 URI, as for --keystore).
+    #[arg(long, value_name = "PKCS11-URI")]
+    new_keystore: Option<String>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -28,27 +87,11 @@ enum Role {
 /// Options of `minimis custodian serve`. Flags override the configuration file.
 #[derive(clap::Args)]
 pub(crate) struct ServeArgs {
-    /// A TOML configuration file (see the `minimis_custodian::config` docs).
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Which custodian (required without --config).
-    #[arg(long, value_enum)]
-    role: Option<Role>,
-    /// The data directory (keystore, holds, case book, witness state, development TLS).
-    #[arg(long, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    keystore: KeystoreArgs,
     /// The address to listen on.
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
-    /// The policy file (default: the embedded reference policy).
-    #[arg(long, value_name = "FILE")]
-    policy: Option<PathBuf>,
-    /// The keystore key file (made on first start if missing; keep it on other storage).
-    #[arg(long, value_name = "FILE", conflicts_with = "passphrase_env")]
-    key_file: Option<PathBuf>,
-    /// The environment variable that holds the keystore passphrase.
-    #[arg(long, value_name = "VAR")]
-    passphrase_env: Option<String>,
     /// The operator's address.
     #[arg(long, value_name = "ADDR", requires = "operator_ca")]
     operator: Option<SocketAddr>,
@@ -64,8 +107,8 @@ pub(crate) struct ServeArgs {
     caseload: Option<PathBuf>,
 }
 
-pub(crate) fn run(command: &CustodianCommand) -> anyhow::Result<Outcome> {
-    let CustodianCommand::Serve(args) = command;
+/// The configuration of `--config` and the flags over it.
+fn config_of(args: &KeystoreArgs) -> anyhow::Result<CustodianConfig> {
     let mut config = match (&args.config, args.role) {
         (Some(p), _) => CustodianConfig::load(p)?,
         (None, Some(Role::Agency)) => CustodianConfig::new(CustodianRole::Agency),
@@ -77,17 +120,34 @@ pub(crate) fn run(command: &CustodianCommand) -> anyhow::Result<Outcome> {
     if let Some(d) = &args.data_dir {
         config.data_dir = d.clone();
     }
-    if let Some(l) = args.listen {
-        config.listen = l;
-    }
     if let Some(p) = &args.policy {
         config.policy = Some(p.clone());
     }
     if let Some(k) = &args.key_file {
         config.secret = SecretSource::KeyFile(k.clone());
+        config.token = None;
     }
     if let Some(v) = &args.passphrase_env {
         config.secret = SecretSource::PassphraseEnv(v.clone());
+        config.token = None;
+    }
+    if let Some(uri) = &args.keystore {
+        config.token = Some(TokenConfig::from_uri(uri).context("--keystore")?);
+    }
+    if args.dangerous_key_file_in_data_dir {
+        config.dangerous_key_file_in_data_dir = true;
+    }
+    Ok(config)
+}
+
+pub(crate) fn run(command: &CustodianCommand) -> anyhow::Result<Outcome> {
+    let args = match command {
+        CustodianCommand::Serve(args) => args,
+        CustodianCommand::RotateKey(args) => return rotate(args),
+    };
+    let mut config = config_of(&args.keystore)?;
+    if let Some(l) = args.listen {
+        config.listen = l;
     }
     if let (Some(addr), Some(ca)) = (args.operator, &args.operator_ca) {
         config.operator = Some(Endpoint {
@@ -128,6 +188,13 @@ pub(crate) fn run(command: &CustodianCommand) -> anyhow::Result<Outcome> {
             running.addr()
         );
         println!("  data directory     {}", config.data_dir.display());
+        println!(
+            "  keystore           {}",
+            match &config.token {
+                Some(t) => format!("PKCS#11 token {:?} (non-extractable keys, one per epoch)", t.token),
+                None => "file (development: a copy of the keystore with its secret opens every key it held)".to_owned(),
+            }
+        );
         println!("  policy             {}", node.policy().hash());
         if let Some(k) = node.public_key() {
             println!(
@@ -153,4 +220,81 @@ pub(crate) fn run(command: &CustodianCommand) -> anyhow::Result<Outcome> {
         }
         Ok(Outcome::Success)
     })
+}
+
+fn rotate(args: &RotateArgs) -> anyhow::Result<Outcome> {
+    let config = config_of(&args.keystore)?;
+    let policy = crate::load_policy(config.policy.as_ref())?;
+    let id = policy
+        .custodian(config.role)
+        .ok_or_else(|| anyhow::anyhow!("the policy names no {} custodian", config.role))?
+        .id
+        .clone();
+    let from = config
+        .protection()
+        .context("the keystore's current secret")?;
+    let to = match (
+        &args.new_key_file,
+        &args.new_passphrase_env,
+        &args.new_keystore,
+    ) {
+        (Some(f), None, None) => {
+            let mut c = config.clone();
+            c.secret = SecretSource::KeyFile(f.clone());
+            c.token = None;
+            if f.exists() {
+                anyhow::bail!(
+                    "{} exists: name a new file (rotate-key makes it)",
+                    f.display()
+                );
+            }
+            KeystoreSecret::make_key_file(f)?;
+            // The same rule as for the current key file: never inside the data directory.
+            if let Err(e) = c.protection() {
+                let _ = std::fs::remove_file(f);
+                return Err(e.into());
+            }
+            Protection::File {
+                secret: KeystoreSecret::KeyFile(f.clone()),
+                work: config.scrypt,
+            }
+        }
+        (None, Some(v), None) => Protection::File {
+            secret: KeystoreSecret::Passphrase(Zeroizing::new(std::env::var(v).map_err(|_| {
+                anyhow::anyhow!("the environment variable {v} (the new passphrase) is not set")
+            })?)),
+            work: config.scrypt,
+        },
+        (None, None, Some(uri)) => {
+            Protection::Token(TokenConfig::from_uri(uri).context("--new-keystore")?)
+        }
+        _ => anyhow::bail!(
+            "name the new secret: --new-key-file FILE, --new-passphrase-env VAR or --new-keystore PKCS11-URI"
+        ),
+    };
+    Keystore::rotate(
+        &config.data_dir.join("keystore"),
+        &from,
+        &to,
+        config.role,
+        &id,
+    )
+    .context("cannot rotate the keystore")?;
+    println!(
+        "minimis custodian rotate-key: the {} custodian's keystore in {} is now under {}",
+        config.role,
+        config.data_dir.display(),
+        to.describe()
+    );
+    if let Protection::File {
+        secret: KeystoreSecret::KeyFile(old),
+        ..
+    } = &from
+    {
+        println!("  the old key file {} was scrubbed", old.display());
+    }
+    println!(
+        "  start the custodian with the new secret; copies of the keystore made before (backups) still open with the old one"
+    );
+    Ok(Outcome::Success)
 }

@@ -78,7 +78,11 @@ fn escapes(text: &str, depth: usize) -> Vec<String> {
             continue;
         }
         if line.contains(&sibling) {
-            found.push(format!("line {}: reads a sibling folder: {}", n + 1, line.trim()));
+            found.push(format!(
+                "line {}: reads a sibling folder: {}",
+                n + 1,
+                line.trim()
+            ));
         }
         if line.contains(&workplace) {
             found.push(format!(
@@ -130,7 +134,10 @@ fn nothing_in_the_repository_reads_outside_it() {
         };
         let depth = depth_below(&root, &manifest_dir(&root, f));
         for p in escapes(&text, depth) {
-            problems.push(format!("{}: {p}", f.strip_prefix(&root).unwrap_or(f).display()));
+            problems.push(format!(
+                "{}: {p}",
+                f.strip_prefix(&root).unwrap_or(f).display()
+            ));
         }
     }
     assert!(
@@ -163,7 +170,12 @@ fn the_scan_catches_the_ways_a_path_leaves_the_repository() {
     let abs = ["let p = \"/", "work/", "shared/advisory-db\";"].concat();
     assert_eq!(escapes(&abs, 0).len(), 1);
     // A line that says why it must look outside is let through; only with a reason.
-    let ci = ["db=../", "shared/advisory-db  # hermetic-", "allow: CI's advisory input"].concat();
+    let ci = [
+        "db=../",
+        "shared/advisory-db  # hermetic-",
+        "allow: CI's advisory input",
+    ]
+    .concat();
     assert!(escapes(&ci, 0).is_empty());
     let bare = ["db=../", "shared/advisory-db  # hermetic-", "allow:"].concat();
     assert_eq!(escapes(&bare, 0).len(), 1);

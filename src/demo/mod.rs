@@ -79,9 +79,66 @@ pub(crate) struct DemoArgs {
     /// Print the summary as JSON (no progress bars).
     #[arg(long)]
     json: bool,
+    /// Where the custodians keep their epoch keys. `file`: development mode, files
+    /// encrypted under a key file kept beside (never inside) each data directory.
+    /// `softhsm2`: production mode, each epoch key wrapped by its own non-extractable
+    /// key in a PKCS#11 token, SoftHSM2 standing in for an HSM (Debian package
+    /// `softhsm2`); its tokens live in a temporary directory of their own.
+    #[arg(long, value_enum, default_value_t = DemoKeystore::File)]
+    keystore: DemoKeystore,
+    /// The PKCS#11 module for `--keystore softhsm2`.
+    #[arg(long, value_name = "FILE", default_value = stack::SOFTHSM2_MODULE)]
+    pkcs11_module: PathBuf,
+}
+
+/// Where the demo's custodians keep their keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum DemoKeystore {
+    /// Files under a key file (development).
+    File,
+    /// A SoftHSM2 token per custodian.
+    Softhsm2,
+}
+
+/// Set, in the demo that runs itself again, to the directory of its SoftHSM2 tokens.
+const SOFTHSM2_HOME_ENV: &str = "MINIMIS_DEMO_SOFTHSM2_HOME";
+
+/// SoftHSM2 reads its configuration (where its tokens live) from `SOFTHSM2_CONF` when
+/// the module is initialised. A program cannot safely change its own environment once
+/// it runs threads, so the demo makes a directory for the tokens, outside every data
+/// directory, and runs itself again with the variable set; it exits as that run does.
+fn rerun_with_softhsm2() -> anyhow::Result<Outcome> {
+    let home = tempfile::Builder::new()
+        .prefix("minimis-softhsm2-")
+        .tempdir()
+        .context("cannot make a directory for the SoftHSM2 tokens")?;
+    let tokens = home.path().join("tokens");
+    std::fs::create_dir_all(&tokens)
+        .with_context(|| format!("cannot create {}", tokens.display()))?;
+    let conf = home.path().join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n",
+            tokens.display()
+        ),
+    )
+    .with_context(|| format!("cannot write {}", conf.display()))?;
+    let exe = std::env::current_exe().context("cannot find this program to run it again")?;
+    let status = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env("SOFTHSM2_CONF", &conf)
+        .env(SOFTHSM2_HOME_ENV, home.path())
+        .status()
+        .context("cannot run the demo again with SoftHSM2 configured")?;
+    drop(home);
+    std::process::exit(status.code().unwrap_or(2));
 }
 
 pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
+    if args.keystore == DemoKeystore::Softhsm2 && std::env::var_os(SOFTHSM2_HOME_ENV).is_none() {
+        return rerun_with_softhsm2();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -889,7 +946,22 @@ async fn simulate(args: &DemoArgs) -> anyhow::Result<Outcome> {
     }
 
     let mut phases = Phases::start();
-    let stack = Stack::start(&s.dir, &s.policy, &s.policy_file, s.start).await?;
+    let keys = match args.keystore {
+        DemoKeystore::File => stack::Keys::File,
+        DemoKeystore::Softhsm2 => stack::Keys::SoftHsm2 {
+            module: args.pkcs11_module.clone(),
+            home: std::env::var_os(SOFTHSM2_HOME_ENV)
+                .map(PathBuf::from)
+                .ok_or_else(|| anyhow!("{SOFTHSM2_HOME_ENV} is not set"))?,
+        },
+    };
+    if show && args.keystore == DemoKeystore::Softhsm2 {
+        println!(
+            "  keys in SoftHSM2 tokens (a stand-in for an HSM: it keeps its tokens in files, in {})",
+            std::env::var(SOFTHSM2_HOME_ENV).unwrap_or_default()
+        );
+    }
+    let stack = Stack::start(&s.dir, &s.policy, &s.policy_file, s.start, &keys).await?;
     phases.mark("start services");
     stack.tick_all().await?;
     if show {

@@ -17,7 +17,7 @@ use minimis_client::Api;
 use minimis_client::transport::Https;
 use minimis_crypto::SigningKey;
 use minimis_custodian::config::{Endpoint, SecretSource, TlsSource as CustodianTls};
-use minimis_custodian::keystore::{Keystore, KeystoreSecret};
+use minimis_custodian::keystore::{Keystore, PinSource, TokenConfig, WorkFactor};
 use minimis_custodian::tls::{DevCa, PemPair};
 use minimis_custodian::{Custodian, CustodianConfig};
 use minimis_log::{KeyName, NoteSigner, VerifierKey};
@@ -28,10 +28,23 @@ use minimis_server::{Server, ServerConfig, TlsSource, WitnessLink};
 pub(crate) const LOG_ORIGIN: &str = "localhost/minimis-log";
 /// The witness's key name.
 pub(crate) const WITNESS_NAME: &str = "oversight.minimis/witness";
-/// The scrypt work factor of the demo's keystores. They are opened with a random key file,
-/// so scrypt guards nothing a person chose; a deployment with a passphrase keeps the
-/// default (2^18).
-const DEMO_SCRYPT_LOG_N: u8 = 12;
+/// The scrypt work factor of the demo's file keystores: the floor (2^15). They are opened
+/// with a random key file, so scrypt guards nothing a person chose; a deployment with a
+/// passphrase keeps the default (2^18).
+const DEMO_SCRYPT_LOG_N: u8 = WorkFactor::FLOOR;
+
+/// SoftHSM2's PKCS#11 module on Debian (package `softhsm2`).
+pub(crate) const SOFTHSM2_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// Where the demo's custodians keep their keys.
+pub(crate) enum Keys {
+    /// Development mode: a key file per custodian, beside (never inside) its data
+    /// directory.
+    File,
+    /// A SoftHSM2 token per custodian, made in `home` (which `SOFTHSM2_CONF` names),
+    /// with its PIN in a file there: outside every data directory.
+    SoftHsm2 { module: PathBuf, home: PathBuf },
+}
 
 /// How many HTTPS connections the simulated phones share, and the officers'.
 pub(crate) const DEVICE_CONNECTIONS: usize = 24;
@@ -83,21 +96,12 @@ fn make_keystore(
     c: &CustodianConfig,
     policy: &Policy,
 ) -> anyhow::Result<(PublicKey, Option<VerifierKey>)> {
-    let SecretSource::KeyFile(kf) = &c.secret else {
-        return Err(anyhow!("the demo's custodians use key files"));
-    };
-    KeystoreSecret::make_key_file(kf)?;
     let id = &policy
         .custodian(c.role)
         .ok_or_else(|| anyhow!("the policy names no {} custodian", c.role))?
         .id;
-    let mut ks = Keystore::open_or_create(
-        &c.data_dir.join("keystore"),
-        &KeystoreSecret::KeyFile(kf.clone()),
-        c.role,
-        id,
-        c.scrypt_log_n,
-    )?;
+    let mut ks =
+        Keystore::open_or_create(&c.data_dir.join("keystore"), &c.protection()?, c.role, id)?;
     let public = ks.signing_key().public_key();
     let witness = match c.role {
         CustodianRole::Oversight => Some(VerifierKey::cosignature_v1(
@@ -116,6 +120,7 @@ impl Stack {
         policy: &Policy,
         policy_file: &Path,
         start: UnixTime,
+        keys: &Keys,
     ) -> anyhow::Result<Self> {
         let pki = dir.join("pki");
         std::fs::create_dir_all(&pki)
@@ -138,19 +143,44 @@ impl Stack {
         let (server_cert, server_key) = tls_pair("operator")?;
         let (agency_cert, agency_key) = tls_pair("agency")?;
 
-        let config = |role: CustodianRole| {
+        let config = |role: CustodianRole| -> anyhow::Result<CustodianConfig> {
             let mut c = CustodianConfig::new(role);
             c.data_dir = dir.join(role.as_str());
             c.listen = SocketAddr::from(([127, 0, 0, 1], 0));
             c.policy = Some(policy_file.to_owned());
+            // The key file sits beside the data directory, not in it (RET-36): a copy of
+            // `dir/agency` alone holds no secret. (A copy of the whole demo directory
+            // holds both: file mode is for development.)
             c.secret = SecretSource::KeyFile(dir.join(format!("{role}.key-file")));
-            c.scrypt_log_n = DEMO_SCRYPT_LOG_N;
+            c.scrypt = WorkFactor::new(DEMO_SCRYPT_LOG_N)?;
             c.witness_name = Some(WITNESS_NAME.to_owned());
-            c
+            if let Keys::SoftHsm2 { module, home } = keys {
+                let label = format!("minimis-{role}");
+                let pin = home.join(format!("{role}.pin"));
+                let user_pin = B64.encode(minimis_crypto::random_bytes::<18>()?);
+                let so_pin = B64.encode(minimis_crypto::random_bytes::<18>()?);
+                write(&pin, &user_pin, true)?;
+                minimis_custodian::keystore::token::init_token(module, &label, &so_pin, &user_pin)
+                    .with_context(|| {
+                        format!(
+                            "cannot make the SoftHSM2 token {label} with {}",
+                            module.display()
+                        )
+                    })?;
+                c.token = Some(TokenConfig {
+                    module: module.clone(),
+                    token: label,
+                    pin: PinSource::File(pin),
+                });
+            }
+            Ok(c)
         };
-        let mut a = config(CustodianRole::Agency);
+        let mut a = config(CustodianRole::Agency)?;
         let two = policy.custodian(CustodianRole::Oversight).is_some();
-        let mut o = two.then(|| config(CustodianRole::Oversight));
+        let mut o = match two {
+            true => Some(config(CustodianRole::Oversight)?),
+            false => None,
+        };
         let (agency_public, _) = make_keystore(&a, policy)?;
         let (oversight_public, witness_key) = match &o {
             Some(o) => {

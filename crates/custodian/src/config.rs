@@ -5,15 +5,21 @@
 //! data_dir = "custodian-data"            # keystore, holds, case book, witness state
 //! listen = "127.0.0.1:8444"
 //! policy = "policy/default.toml"         # omitted: the embedded reference policy
-//! tick_seconds = 60                      # how often the schedule runs
+//! tick_seconds = 60                      # how often the schedule runs (1 to 60)
 //! caseload = "caseload.toml"             # agency: officers' caseloads (pseudonyms)
 //! witness_name = "oversight.example/witness"   # oversight: the witness's key name
 //!
-//! [keystore]                             # exactly one of the three secrets
-//! key_file = "/run/credentials/custodian.key"
+//! [keystore]
+//! # Production: keys in a PKCS#11 token (an HSM), as an RFC 7512 URI (see
+//! # `keystore::TokenConfig::from_uri`); the PIN from a file or an environment variable.
+//! pkcs11 = "pkcs11:token=minimis-agency?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=env:MINIMIS_TOKEN_PIN"
+//! # Development (file mode), instead: exactly one of the three secrets.
+//! # key_file = "/run/credentials/custodian.key"   # never inside data_dir (refused)
 //! # passphrase_file = "/run/credentials/passphrase"
 //! # passphrase_env = "MINIMIS_CUSTODIAN_PASSPHRASE"
-//! scrypt_log_n = 18                      # scrypt work factor of a new keystore
+//! # scrypt_log_n = 18                    # scrypt work factor of a new keystore, 15..=22
+//! # dangerous_key_file_in_data_dir = true   # allow a key file inside data_dir: then any
+//! #                                      # copy of data_dir opens every key it holds
 //!
 //! [tls]                                  # omitted: a development PKI in data_dir/tls
 //! cert = "custodian.crt"                 # this service's certificate chain (PEM)
@@ -42,6 +48,11 @@ use std::path::{Path, PathBuf};
 
 use minimis_proto::CustodianRole;
 use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use crate::keystore::{
+    KeystoreError, KeystoreSecret, Protection, TokenConfig, TokenError, WorkFactor,
+};
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -59,8 +70,31 @@ pub enum ConfigError {
     #[error("configuration is not valid: {0}")]
     Toml(#[from] toml::de::Error),
     /// Not exactly one keystore secret.
-    #[error("[keystore] needs exactly one of key_file, passphrase_file, passphrase_env")]
+    #[error("[keystore] needs exactly one of pkcs11, key_file, passphrase_file, passphrase_env")]
     Secret,
+    /// A `pkcs11:` URI that does not parse.
+    #[error("[keystore] pkcs11: {0}")]
+    Token(#[from] TokenError),
+    /// An scrypt work factor below the floor or above the maximum (**RET-38**).
+    #[error("[keystore] scrypt_log_n: {0}")]
+    WorkFactor(KeystoreError),
+    /// The key file is inside the data directory (**RET-36**): a copy of the data
+    /// directory would then hold every key and the secret that opens them.
+    #[error(
+        "the keystore key file {key_file} is inside the data directory {data_dir}: any copy of the data directory (a backup) would open every key it holds. Keep the key file on other storage, or use a PKCS#11 token; --dangerous-key-file-in-data-dir (dangerous_key_file_in_data_dir = true) allows it for development"
+    )]
+    KeyFileInDataDir {
+        /// The key file.
+        key_file: PathBuf,
+        /// The data directory.
+        data_dir: PathBuf,
+    },
+    /// The passphrase's environment variable is not set.
+    #[error("the environment variable {0} (the keystore passphrase) is not set")]
+    PassphraseEnv(String),
+    /// The key file could not be made.
+    #[error(transparent)]
+    Keystore(#[from] KeystoreError),
     /// Only part of the `[tls]` files.
     #[error("[tls] needs cert and key together, and the client CAs of the role")]
     HalfTls,
@@ -124,12 +158,16 @@ pub struct CustodianConfig {
     pub listen: SocketAddr,
     /// The policy file; `None` for the embedded reference policy.
     pub policy: Option<PathBuf>,
-    /// Seconds between runs of the schedule (with the system clock).
+    /// Seconds between runs of the schedule (with the system clock), 1 to 60.
     pub tick_seconds: u64,
-    /// The keystore secret.
+    /// The keystore secret (file mode).
     pub secret: SecretSource,
-    /// The scrypt work factor of a new keystore.
-    pub scrypt_log_n: u8,
+    /// The scrypt work factor of a new keystore (file mode).
+    pub scrypt: WorkFactor,
+    /// The PKCS#11 token (token mode); when set, `secret` is not used.
+    pub token: Option<TokenConfig>,
+    /// Allow a key file inside the data directory (development only, **RET-36**).
+    pub dangerous_key_file_in_data_dir: bool,
     /// TLS.
     pub tls: TlsSource,
     /// The operator.
@@ -166,6 +204,9 @@ struct Raw {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawKeystore {
+    pkcs11: Option<String>,
+    #[serde(default)]
+    dangerous_key_file_in_data_dir: bool,
     key_file: Option<PathBuf>,
     passphrase_file: Option<PathBuf>,
     passphrase_env: Option<String>,
@@ -217,7 +258,9 @@ impl CustodianConfig {
             policy: None,
             tick_seconds: 60,
             secret: SecretSource::KeyFile(PathBuf::from(format!("custodian-{role}.key"))),
-            scrypt_log_n: crate::keystore::DEFAULT_SCRYPT_LOG_N,
+            scrypt: WorkFactor::DEFAULT,
+            token: None,
+            dangerous_key_file_in_data_dir: false,
             tls: TlsSource::Development,
             operator: None,
             log_key: None,
@@ -244,9 +287,17 @@ impl CustodianConfig {
         }
         c.policy = raw.policy;
         if let Some(t) = raw.tick_seconds {
-            c.tick_seconds = t.max(1);
+            // At most a minute: destruction runs at every tick, a minute ahead of each
+            // deadline (RET-8, RET-40).
+            c.tick_seconds = t.clamp(1, 60);
         }
         let k = raw.keystore;
+        if let Some(uri) = &k.pkcs11 {
+            if k.key_file.is_some() || k.passphrase_file.is_some() || k.passphrase_env.is_some() {
+                return Err(ConfigError::Secret);
+            }
+            c.token = Some(TokenConfig::from_uri(uri)?);
+        }
         c.secret = match (k.key_file, k.passphrase_file, k.passphrase_env) {
             (Some(f), None, None) => SecretSource::KeyFile(f),
             (None, Some(f), None) => SecretSource::PassphraseFile(f),
@@ -255,8 +306,9 @@ impl CustodianConfig {
             _ => return Err(ConfigError::Secret),
         };
         if let Some(n) = k.scrypt_log_n {
-            c.scrypt_log_n = n;
+            c.scrypt = WorkFactor::new(n).map_err(ConfigError::WorkFactor)?;
         }
+        c.dangerous_key_file_in_data_dir = k.dangerous_key_file_in_data_dir;
         if let Some(t) = raw.tls {
             let needs = match raw.role {
                 CustodianRole::Agency => t.officer_ca.is_some(),
@@ -294,6 +346,54 @@ impl CustodianConfig {
         Ok(c)
     }
 
+    /// How the keystore is protected, ready to open it: the token, or the file mode's
+    /// secret (a key file made on first start if there is none, a passphrase read from
+    /// its file or variable).
+    ///
+    /// # Errors
+    /// [`ConfigError::KeyFileInDataDir`] for a key file inside the data directory
+    /// without `dangerous_key_file_in_data_dir` (**RET-36**); a passphrase that cannot
+    /// be read.
+    pub fn protection(&self) -> Result<Protection, ConfigError> {
+        if let Some(t) = &self.token {
+            return Ok(Protection::Token(t.clone()));
+        }
+        let secret = match &self.secret {
+            SecretSource::KeyFile(p) => {
+                if !self.dangerous_key_file_in_data_dir && is_inside(p, &self.data_dir) {
+                    return Err(ConfigError::KeyFileInDataDir {
+                        key_file: p.clone(),
+                        data_dir: self.data_dir.clone(),
+                    });
+                }
+                if !p.exists() && !self.data_dir.join("keystore").join("signing.age").exists() {
+                    // A first start: make the key file (a deployment provisions it).
+                    KeystoreSecret::make_key_file(p)?;
+                    tracing::warn!(path = %p.display(), "made a new keystore key file; keep it on other storage than the data directory");
+                }
+                KeystoreSecret::KeyFile(p.clone())
+            }
+            SecretSource::PassphraseFile(p) => {
+                let text = Zeroizing::new(std::fs::read_to_string(p).map_err(|source| {
+                    ConfigError::Read {
+                        path: p.clone(),
+                        source,
+                    }
+                })?);
+                KeystoreSecret::Passphrase(Zeroizing::new(
+                    text.trim_end_matches(['\n', '\r']).to_owned(),
+                ))
+            }
+            SecretSource::PassphraseEnv(var) => KeystoreSecret::Passphrase(Zeroizing::new(
+                std::env::var(var).map_err(|_| ConfigError::PassphraseEnv(var.clone()))?,
+            )),
+        };
+        Ok(Protection::File {
+            secret,
+            work: self.scrypt,
+        })
+    }
+
     /// Reads a configuration file.
     ///
     /// # Errors
@@ -305,6 +405,35 @@ impl CustodianConfig {
         })?;
         Self::from_toml_str(&text)
     }
+}
+
+/// `p` made absolute, with its longest existing ancestor's symbolic links resolved.
+fn resolve(p: &Path) -> PathBuf {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
+    let mut existing = abs.clone();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (
+            existing.file_name().map(std::ffi::OsStr::to_os_string),
+            existing.parent(),
+        ) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                existing = parent.to_owned();
+            }
+            _ => return abs,
+        }
+    }
+    let mut out = existing.canonicalize().unwrap_or(existing);
+    for name in rest.iter().rev() {
+        out.push(name);
+    }
+    out
+}
+
+/// Whether `file` lies inside `dir` (after making both absolute and resolving links).
+fn is_inside(file: &Path, dir: &Path) -> bool {
+    resolve(file).starts_with(resolve(dir))
 }
 
 #[cfg(test)]
@@ -336,7 +465,7 @@ client_key = "a.key"
         )
         .unwrap();
         assert_eq!(c.secret, SecretSource::PassphraseEnv("P".into()));
-        assert_eq!(c.scrypt_log_n, 15);
+        assert_eq!(c.scrypt.get(), 15);
         assert_eq!(c.witnesses, vec!["w".to_owned()]);
         assert!(c.oversight.unwrap().client.is_some());
         assert!(matches!(

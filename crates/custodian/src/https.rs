@@ -1,6 +1,13 @@
 //! HTTPS/1.1 over TLS 1.3 (rustls, ring) to the operator ([`HttpsOperator`]) and from
 //! the agency custodian to the oversight custodian ([`HttpsPeer`], with the agency
 //! custodian's client certificate).
+//!
+//! Every answer the custodian reads, from anyone, is bounded (**RET-41**): the
+//! connection (TCP, TLS, HTTP handshakes) by [`Limits::connect`], each wait for a part
+//! of the answer by [`Limits::read`], the whole exchange by [`Limits::total`], the body
+//! by [`Limits::max_body`] bytes (a larger `Content-Length` is refused before a byte of
+//! the body is read). Each bound has its own [`Unreachable`] error. One client type,
+//! [`HttpsClient`], carries them for both links.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -30,16 +37,46 @@ use crate::tls::TlsError;
 
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
-/// How long one exchange may take before the other side counts as unavailable.
-const TIMEOUT: Duration = Duration::from_secs(30);
+/// The bounds on one exchange (**RET-41**).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// TCP connect, TLS handshake and HTTP handshake together.
+    pub connect: Duration,
+    /// The longest wait for the answer's head, or for each next part of its body.
+    pub read: Duration,
+    /// The whole exchange, connection included.
+    pub total: Duration,
+    /// The largest body, in bytes.
+    pub max_body: usize,
+}
+
+impl Limits {
+    /// The custodian's bounds: 10 s to connect, 15 s per read, 30 s in all, 8 MiB of
+    /// body (the largest legitimate answer, 1,024 inner layers of an access, is under
+    /// 2 MiB).
+    pub const DEFAULT: Self = Self {
+        connect: Duration::from_secs(10),
+        read: Duration::from_secs(15),
+        total: Duration::from_secs(30),
+        max_body: 8 << 20,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
 
 /// An HTTPS client: TLS 1.3 only, the server checked against the roots given, a client
-/// certificate if given, keep-alive connections reused.
+/// certificate if given, keep-alive connections reused, every exchange bounded by its
+/// [`Limits`].
 pub struct HttpsClient {
     addr: SocketAddr,
     name: ServerName<'static>,
     connector: tokio_rustls::TlsConnector,
     idle: Mutex<Vec<Sender>>,
+    limits: Limits,
 }
 
 impl fmt::Debug for HttpsClient {
@@ -99,7 +136,20 @@ impl HttpsClient {
             name: ServerName::try_from(server_name.to_owned()).map_err(|_| TlsError::BadCa)?,
             connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
             idle: Mutex::new(Vec::new()),
+            limits: Limits::DEFAULT,
         })
+    }
+
+    /// The same client with other bounds.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Its bounds.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     async fn connect(&self) -> Result<Sender, Unreachable> {
@@ -121,10 +171,10 @@ impl HttpsClient {
         Ok(send)
     }
 
-    /// Sends one request.
+    /// Sends one request and reads its answer, within the client's [`Limits`].
     ///
     /// # Errors
-    /// [`Unreachable`] if no answer came.
+    /// [`Unreachable`] if no answer came, or the answer broke a bound.
     pub async fn send(
         &self,
         method: &str,
@@ -132,9 +182,12 @@ impl HttpsClient {
         headers: &[(&str, String)],
         body: Vec<u8>,
     ) -> Result<Response, Unreachable> {
-        tokio::time::timeout(TIMEOUT, self.send_inner(method, path, headers, body))
-            .await
-            .map_err(|_| Unreachable::Http)?
+        tokio::time::timeout(
+            self.limits.total,
+            self.send_inner(method, path, headers, body),
+        )
+        .await
+        .map_err(|_| Unreachable::Timeout)?
     }
 
     async fn send_inner(
@@ -157,9 +210,14 @@ impl HttpsClient {
         };
         let mut sender = match reused {
             Some(s) => s,
-            None => self.connect().await?,
+            None => tokio::time::timeout(self.limits.connect, self.connect())
+                .await
+                .map_err(|_| Unreachable::ConnectTimeout)??,
         };
-        sender.ready().await.map_err(|_| Unreachable::Http)?;
+        tokio::time::timeout(self.limits.read, sender.ready())
+            .await
+            .map_err(|_| Unreachable::ReadTimeout)?
+            .map_err(|_| Unreachable::Http)?;
         let mut builder = hyper::Request::builder()
             .method(method)
             .uri(path)
@@ -171,20 +229,43 @@ impl HttpsClient {
         let request = builder
             .body(Full::new(Bytes::from(body)))
             .map_err(|_| Unreachable::Http)?;
-        let resp = sender
-            .send_request(request)
+        let resp = tokio::time::timeout(self.limits.read, sender.send_request(request))
             .await
+            .map_err(|_| Unreachable::ReadTimeout)?
             .map_err(|_| Unreachable::Http)?;
         let status = resp.status().as_u16();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|_| Unreachable::Http)?
-            .to_bytes();
+        let body = read_bounded(resp.into_body(), self.limits).await?;
         self.idle.lock().await.push(sender);
         Ok(Response { status, body })
     }
+}
+
+/// Reads `body` whole, refusing more than `limits.max_body` bytes (a larger declared
+/// length before reading any) and a wait longer than `limits.read` for any frame.
+async fn read_bounded(
+    mut body: hyper::body::Incoming,
+    limits: Limits,
+) -> Result<Bytes, Unreachable> {
+    use hyper::body::Body as _;
+    // A declared Content-Length is the hint's lower bound.
+    if body.size_hint().lower() > limits.max_body as u64 {
+        return Err(Unreachable::TooLarge(limits.max_body));
+    }
+    let mut out: Vec<u8> = Vec::new();
+    loop {
+        let frame = tokio::time::timeout(limits.read, body.frame())
+            .await
+            .map_err(|_| Unreachable::ReadTimeout)?;
+        let Some(frame) = frame else { break };
+        let frame = frame.map_err(|_| Unreachable::Http)?;
+        if let Ok(data) = frame.into_data() {
+            if out.len().saturating_add(data.len()) > limits.max_body {
+                return Err(Unreachable::TooLarge(limits.max_body));
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(out))
 }
 
 #[derive(Deserialize)]

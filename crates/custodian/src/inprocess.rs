@@ -15,7 +15,7 @@ use minimis_proto::{
 use minimis_seal::{CustodianKeys, SealingKeys};
 
 use crate::clock::{Clock, ManualClock};
-use crate::keystore::KeystoreSecret;
+use crate::keystore::{KeystoreSecret, Protection, WorkFactor};
 use crate::node::{Node, NodeOptions, StartError, TickReport};
 use crate::operator::InProcessOperator;
 use crate::peer::InProcessPeer;
@@ -57,13 +57,12 @@ pub struct InProcessDeployment {
 fn witness_vkey(o: &NodeOptions) -> Result<minimis_log::VerifierKey, StartError> {
     let mut ks = crate::keystore::Keystore::open_or_create(
         &o.data_dir.join("keystore"),
-        &o.secret,
+        &o.protection,
         o.role,
         &o.policy
             .custodian(o.role)
             .ok_or(StartError::NoSuchCustodian(o.role))?
             .id,
-        o.scrypt_log_n,
     )?;
     let key = ks.witness_key()?;
     let name = minimis_log::KeyName::new(&format!(
@@ -87,9 +86,12 @@ fn options(role: CustodianRole, policy: &Policy, dir: &Path) -> Result<NodeOptio
         role,
         policy: policy.clone(),
         data_dir: dir.join(role.as_str()),
-        secret: KeystoreSecret::KeyFile(key_file),
-        // Low, for speed: the in-process deployment is for tests and benchmarks.
-        scrypt_log_n: crate::keystore::MIN_SCRYPT_LOG_N,
+        protection: Protection::File {
+            secret: KeystoreSecret::KeyFile(key_file),
+            // Below the floor, for speed: the in-process deployment is for tests and
+            // benchmarks, with a random key file.
+            work: WorkFactor::below_floor_for_tests(10),
+        },
         log_key: None,
         witnesses: Vec::new(),
         caseload: None,

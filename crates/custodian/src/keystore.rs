@@ -1,29 +1,50 @@
 //! The keystore: a custodian's only copy of its keys, encrypted at rest (**RET-4**,
-//! **RET-7**, **RET-8**).
+//! **RET-7**, **RET-8**), in one of two modes ([`Protection`]).
+//!
+//! **Token mode** (production, **RET-34**): every file is wrapped by its own AES-256 key
+//! in a PKCS#11 token (an HSM), generated there and never extractable; destroying an
+//! epoch destroys its token key (`C_DestroyObject`) before its file. A copy of the data
+//! directory, taken at any moment, holds only files that need those keys: after an
+//! epoch's deadline no copy of its file opens, whoever holds the copy and whatever
+//! secret they know. The format is in [`token`].
+//!
+//! **File mode** (development, **RET-36** to **RET-39**): the files are encrypted to a
+//! key-encryption identity, itself an age file under scrypt (RFC 7914) with the
+//! keystore secret (a passphrase, or a key file's bytes). Anyone who holds a copy of the
+//! keystore and the secret opens every epoch the copy held, destroyed since or not: the
+//! secret must live on other storage than the data directory (the custodian refuses a
+//! key file inside it unless told otherwise), passphrases have a minimum strength
+//! ([`MIN_PASSPHRASE_CHARS`], [`MIN_PASSPHRASE_GUESSES_LOG10`]), scrypt has a floor
+//! ([`WorkFactor`]), and [`Keystore::rotate`] moves the keystore to a new secret (or
+//! into a token) and scrubs the old one.
 //!
 //! ```text
 //! keystore/
-//!   keystore.age          the key-encryption identity (X25519), as an age file encrypted
-//!                         with the keystore secret under scrypt (RFC 7914), log2(N) >= 15
-//!   signing.age           the custodian's Ed25519 seed        } each an age file
-//!   witness.age           the witness's Ed25519 seed (oversight) } encrypted to the
-//!   epoch-<n>.age         one epoch identity (SEAL-8 format)   } key-encryption
-//!   hold-<hold id>.age    one legal hold's identity            } identity's recipient
+//!   keystore.age          file mode: the key-encryption identity (X25519), an age file
+//!                         encrypted with the keystore secret under scrypt, log2(N) >= 15
+//!   signing.age           the custodian's Ed25519 seed        } each an age file, to the
+//!   witness.age           the witness's Ed25519 seed (oversight) } key-encryption identity
+//!   epoch-<n>.age         one epoch identity (SEAL-8 format)   } (file mode) or to its
+//!   hold-<hold id>.age    one legal hold's identity            } own token key (token mode)
 //!   tombstones.json       which epochs and holds were destroyed, and when (public)
 //! ```
 //!
-//! Every file is a standard age file: with the secret, `age -d keystore.age` gives the
-//! key-encryption identity and `age -d -i <it> epoch-2968.age` the epoch identity, so an
-//! auditor can check the format with tools we did not write. The key-encryption identity
-//! is held in memory only while the keystore is opened; afterwards the custodian keeps
-//! only its public recipient, to encrypt the identities it makes later.
+//! Every file is a standard age file. In file mode, with the secret, `age -d
+//! keystore.age` gives the key-encryption identity and `age -d -i <it> epoch-2968.age`
+//! the epoch identity, so an auditor can check the format with tools we did not write.
+//! The key-encryption identity is held in memory only while the keystore is opened;
+//! afterwards the custodian keeps only its public recipient, to encrypt the identities
+//! it makes later.
 //!
 //! Destruction ([`Keystore::destroy_epoch`]) writes the tombstone first (the commit
 //! point: an epoch with a tombstone is never keyed again, and a destruction interrupted
-//! after it is finished on the next open), then zeroizes the identity in memory, then
+//! after it is finished at the next [`Keystore::finish_destructions`] or open), then
+//! zeroizes the identity in memory, destroys the token key (token mode), then
 //! overwrites the file's bytes, syncs it, unlinks it and syncs the directory.
 
-use std::collections::BTreeMap;
+pub mod token;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -38,26 +59,78 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::files::{self, FileError};
+pub use token::{PinSource, TokenConfig, TokenError};
+use token::{Token, TokenIdentity, TokenRecipient};
 
-/// The smallest scrypt work factor (log2 N) a keystore accepts.
-pub const MIN_SCRYPT_LOG_N: u8 = 10;
-/// The work factor used unless configured: about a second on a current server core.
-pub const DEFAULT_SCRYPT_LOG_N: u8 = 18;
-/// The largest work factor a keystore file may demand when opened (bounds the work a
-/// corrupted file can cause).
-const MAX_SCRYPT_LOG_N: u8 = 22;
+/// The scrypt work factor (log2 N) of a file keystore's key-encryption identity
+/// (**RET-38**): at least [`WorkFactor::FLOOR`] (2^15: 32 MiB and tens of milliseconds a
+/// guess), at most [`WorkFactor::MAX`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkFactor(u8);
+
+impl WorkFactor {
+    /// The smallest work factor a keystore is made with outside tests.
+    pub const FLOOR: u8 = 15;
+    /// The work factor used unless configured: about a second on a current server core.
+    pub const DEFAULT: Self = Self(18);
+    /// The largest work factor a keystore file may demand when opened (bounds the work
+    /// a corrupted file can cause).
+    pub const MAX: u8 = 22;
+
+    /// `log_n`, if it is within [`WorkFactor::FLOOR`]`..=`[`WorkFactor::MAX`].
+    ///
+    /// # Errors
+    /// [`KeystoreError::WorkFactor`].
+    pub fn new(log_n: u8) -> Result<Self, KeystoreError> {
+        if (Self::FLOOR..=Self::MAX).contains(&log_n) {
+            Ok(Self(log_n))
+        } else {
+            Err(KeystoreError::WorkFactor(log_n))
+        }
+    }
+
+    /// A work factor below the floor, for tests and benchmarks only (a keystore made
+    /// with it falls to a guessed passphrase far sooner). No configuration file or
+    /// command-line flag reaches it.
+    pub fn below_floor_for_tests(log_n: u8) -> Self {
+        Self(log_n.clamp(1, Self::MAX))
+    }
+
+    /// log2 N.
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl Default for WorkFactor {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// The shortest passphrase a keystore accepts, in characters (NIST SP 800-63B-4's
+/// minimum for a password used alone) (**RET-37**).
+pub const MIN_PASSPHRASE_CHARS: usize = 15;
+/// The fewest guesses, as log10, that zxcvbn must estimate for a passphrase
+/// (**RET-37**): 10^14 guesses at 2^15 scrypt take a GPU farm decades.
+pub const MIN_PASSPHRASE_GUESSES_LOG10: f64 = 14.0;
+/// The shortest key file, in bytes (**RET-37**).
+pub const MIN_KEY_FILE_BYTES: usize = 32;
 
 const KEK_FILE: &str = "keystore.age";
 const SIGNING_FILE: &str = "signing.age";
 const WITNESS_FILE: &str = "witness.age";
 const TOMBSTONES_FILE: &str = "tombstones.json";
 
-/// Where the keystore secret comes from. Both go through scrypt.
+/// Where the keystore secret comes from (file mode). Both go through scrypt.
 pub enum KeystoreSecret {
-    /// A passphrase (from an environment variable, a prompt or a credentials file).
+    /// A passphrase (from an environment variable, a prompt or a credentials file), of
+    /// at least [`MIN_PASSPHRASE_CHARS`] characters and 10^[`MIN_PASSPHRASE_GUESSES_LOG10`]
+    /// guesses by zxcvbn's estimate.
     Passphrase(Zeroizing<String>),
-    /// A key file: its bytes, base64-encoded, are the passphrase. It must live on other
-    /// storage than the keystore (a removable token, a TPM-sealed or tmpfs credential).
+    /// A key file: its bytes (at least [`MIN_KEY_FILE_BYTES`]), base64-encoded, are the
+    /// passphrase. It must live on other storage than the keystore (a removable token, a
+    /// TPM-sealed or tmpfs credential).
     KeyFile(PathBuf),
 }
 
@@ -70,19 +143,43 @@ impl fmt::Debug for KeystoreSecret {
     }
 }
 
+/// Checks a passphrase against the minimum strength (**RET-37**).
+///
+/// # Errors
+/// [`KeystoreError::WeakPassphrase`], saying why.
+pub fn check_passphrase(p: &str) -> Result<(), KeystoreError> {
+    if p.chars().count() < MIN_PASSPHRASE_CHARS {
+        return Err(KeystoreError::WeakPassphrase {
+            why: "shorter than 15 characters",
+        });
+    }
+    let guesses = zxcvbn::zxcvbn(p, &["minimis", "custodian", "keystore"]).guesses_log10();
+    if guesses < MIN_PASSPHRASE_GUESSES_LOG10 {
+        return Err(KeystoreError::WeakPassphrase {
+            why: "guessable in fewer than 10^14 tries (zxcvbn's estimate): use more unrelated words",
+        });
+    }
+    Ok(())
+}
+
 impl KeystoreSecret {
-    fn passphrase(&self) -> Result<SecretString, KeystoreError> {
+    /// The scrypt passphrase. `strict`: refuse a weak one (always, except to open a
+    /// keystore in order to rotate it away from that passphrase).
+    fn passphrase(&self, strict: bool) -> Result<SecretString, KeystoreError> {
         use base64::Engine as _;
         match self {
             Self::Passphrase(p) => {
                 if p.is_empty() {
                     return Err(KeystoreError::EmptySecret);
                 }
+                if strict {
+                    check_passphrase(p)?;
+                }
                 Ok(SecretString::from(p.as_str().to_owned()))
             }
             Self::KeyFile(path) => {
                 let bytes = Zeroizing::new(std::fs::read(path).map_err(files::io(path))?);
-                if bytes.len() < 16 {
+                if bytes.len() < MIN_KEY_FILE_BYTES && (strict || bytes.len() < 16) {
                     return Err(KeystoreError::EmptySecret);
                 }
                 Ok(SecretString::from(
@@ -112,6 +209,31 @@ impl KeystoreSecret {
     }
 }
 
+/// How a keystore's files are protected.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Protection {
+    /// Development: files encrypted to a key-encryption identity under scrypt.
+    File {
+        /// The secret.
+        secret: KeystoreSecret,
+        /// The scrypt work factor of a new keystore.
+        work: WorkFactor,
+    },
+    /// Production: each file wrapped by its own non-extractable key in a PKCS#11 token.
+    Token(TokenConfig),
+}
+
+impl Protection {
+    /// A human name: `file` or `token <label>`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::File { .. } => "file (development)".to_owned(),
+            Self::Token(t) => format!("PKCS#11 token {:?}", t.token),
+        }
+    }
+}
+
 /// Why the keystore could not be opened or changed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -121,14 +243,22 @@ pub enum KeystoreError {
     File(#[from] FileError),
     /// The secret does not open the keystore (a wrong passphrase or key file), or the
     /// file is not an age file.
-    #[error("{path}: cannot be decrypted with the keystore secret (wrong passphrase or key file?)")]
+    #[error(
+        "{path}: cannot be decrypted with the keystore secret (wrong passphrase, key file or token?)"
+    )]
     WrongSecret {
         /// The file.
         path: PathBuf,
     },
-    /// An empty passphrase, or a key file shorter than 16 bytes.
-    #[error("the keystore secret is empty or too short")]
+    /// An empty passphrase, or a key file shorter than [`MIN_KEY_FILE_BYTES`].
+    #[error("the keystore secret is empty, or the key file is shorter than 32 bytes")]
     EmptySecret,
+    /// A passphrase below the minimum strength (**RET-37**).
+    #[error("the keystore passphrase is too weak: {why}")]
+    WeakPassphrase {
+        /// Why.
+        why: &'static str,
+    },
     /// A decrypted file does not hold what its name says.
     #[error("{path}: {what}")]
     Corrupt {
@@ -137,9 +267,24 @@ pub enum KeystoreError {
         /// What is wrong.
         what: &'static str,
     },
-    /// The scrypt work factor is below [`MIN_SCRYPT_LOG_N`] or above 22.
-    #[error("the scrypt work factor log2(N) = {0} is outside {MIN_SCRYPT_LOG_N}..=22")]
+    /// The scrypt work factor is outside the floor and the maximum (**RET-38**).
+    #[error("the scrypt work factor log2(N) = {0} is outside {floor}..={max}", floor = WorkFactor::FLOOR, max = WorkFactor::MAX)]
     WorkFactor(u8),
+    /// The keystore on disk is in the other mode (a file keystore opened as a token's,
+    /// or the reverse).
+    #[error("{dir}: the keystore is in {found} mode; move it with `minimis custodian rotate-key`")]
+    ModeMismatch {
+        /// The keystore directory.
+        dir: PathBuf,
+        /// The mode found on disk.
+        found: &'static str,
+    },
+    /// A rotation that cannot be done (see [`Keystore::rotate`]).
+    #[error("cannot rotate: {0}")]
+    Rotation(&'static str),
+    /// The PKCS#11 token.
+    #[error(transparent)]
+    Token(#[from] TokenError),
     /// age refused to encrypt.
     #[error("age encryption failed")]
     Encrypt,
@@ -212,21 +357,58 @@ pub struct Destroyed {
     pub newly: bool,
 }
 
+/// What a file protects, which in token mode names its token key.
+#[derive(Clone, Copy)]
+enum Slot {
+    Master,
+    Epoch(EpochId),
+    Hold(HoldId),
+}
+
+impl Slot {
+    fn label(self, prefix: &str) -> String {
+        match self {
+            Self::Master => format!("{prefix}master"),
+            Self::Epoch(e) => format!("{prefix}epoch/{}", e.get()),
+            Self::Hold(h) => format!("{prefix}hold/{}", hex::encode(h.as_bytes())),
+        }
+    }
+}
+
+/// What opens the files while the keystore is opened: the secret key-encryption
+/// identity (file mode; dropped, and zeroized, once opened) or the token.
+enum Opener {
+    Kek(age::x25519::Identity),
+    Token,
+}
+
+/// How new files are encrypted.
+enum Wrapper {
+    /// To the key-encryption identity's recipient.
+    File(age::x25519::Recipient),
+    /// To a token key per file; labels start with `prefix`.
+    Token { token: Token, prefix: String },
+}
+
 /// A custodian's keystore, opened. See the module docs.
 pub struct Keystore {
     dir: PathBuf,
-    kek: age::x25519::Recipient,
+    wrapper: Wrapper,
     signing: SigningKey,
     witness: Option<SigningKey>,
     keyring: EpochKeyring,
     holds: BTreeMap<HoldId, HoldIdentity>,
     tombstones: Tombstones,
+    /// Tombstoned keys whose token object or file may still exist (a destruction
+    /// interrupted by an error): finished by [`Keystore::finish_destructions`].
+    unfinished: BTreeSet<String>,
 }
 
 impl fmt::Debug for Keystore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Keystore")
             .field("dir", &self.dir)
+            .field("token", &self.is_token())
             .field("keyring", &self.keyring)
             .field("holds", &self.holds.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
@@ -245,12 +427,15 @@ fn encrypt(recipient: &dyn age::Recipient, plaintext: &[u8]) -> Result<Vec<u8>, 
     Ok(out)
 }
 
-fn decrypt(identity: &dyn age::Identity, path: &Path) -> Result<Zeroizing<String>, KeystoreError> {
-    let bytes = std::fs::read(path).map_err(files::io(path))?;
+fn decrypt_bytes(
+    identity: &dyn age::Identity,
+    bytes: &[u8],
+    path: &Path,
+) -> Result<Zeroizing<String>, KeystoreError> {
     let wrong = || KeystoreError::WrongSecret {
         path: path.to_owned(),
     };
-    let d = age::Decryptor::new_buffered(&bytes[..]).map_err(|_| wrong())?;
+    let d = age::Decryptor::new_buffered(bytes).map_err(|_| wrong())?;
     let mut r = d.decrypt(std::iter::once(identity)).map_err(|_| wrong())?;
     // Sized up front so the buffer holding the secret is not reallocated.
     let mut out = Zeroizing::new(Vec::with_capacity(4096));
@@ -264,6 +449,11 @@ fn decrypt(identity: &dyn age::Identity, path: &Path) -> Result<Zeroizing<String
         }
     })?;
     Ok(Zeroizing::new(text))
+}
+
+fn decrypt(identity: &dyn age::Identity, path: &Path) -> Result<Zeroizing<String>, KeystoreError> {
+    let bytes = std::fs::read(path).map_err(files::io(path))?;
+    decrypt_bytes(identity, &bytes, path)
 }
 
 fn parse_x25519(text: &str, path: &Path) -> Result<age::x25519::Identity, KeystoreError> {
@@ -325,46 +515,161 @@ fn hold_file_name(hold: HoldId) -> String {
     format!("hold-{}.age", hex::encode(hold.as_bytes()))
 }
 
+/// The token-key label prefix of a custodian's keystore.
+fn token_prefix(custodian_id: &str) -> String {
+    format!("minimis/{custodian_id}/")
+}
+
+/// The work factor recorded in a scrypt age file's header, if it is one.
+fn scrypt_work_factor(bytes: &[u8]) -> Option<u8> {
+    let text = std::str::from_utf8(bytes.get(..200.min(bytes.len()))?).ok()?;
+    let line = text.lines().find(|l| l.starts_with("-> scrypt "))?;
+    line.split(' ').nth(3)?.parse().ok()
+}
+
+/// The sibling directories a rotation uses.
+fn rotation_dirs(dir: &Path) -> (PathBuf, PathBuf) {
+    let name = dir
+        .file_name()
+        .map(std::ffi::OsStr::to_os_string)
+        .unwrap_or_default();
+    let mut next = name.clone();
+    next.push(".rotating");
+    let mut old = name;
+    old.push(".old");
+    (dir.with_file_name(next), dir.with_file_name(old))
+}
+
+/// Scrubs every file under `dir` and removes it.
+fn scrub_dir(dir: &Path) -> Result<(), KeystoreError> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir).map_err(files::io(dir))? {
+        let path = entry.map_err(files::io(dir))?.path();
+        if path.is_dir() {
+            scrub_dir(&path)?;
+        } else {
+            files::scrub_and_unlink(&path)?;
+        }
+    }
+    std::fs::remove_dir(dir).map_err(files::io(dir))?;
+    Ok(())
+}
+
+/// Finishes or undoes a rotation a crash interrupted: before the swap the new copy is
+/// scrubbed; between the two renames the new copy is put in place; after it the old
+/// copy is scrubbed.
+fn recover_rotation(dir: &Path) -> Result<(), KeystoreError> {
+    let (next, old) = rotation_dirs(dir);
+    if !next.exists() && !old.exists() {
+        return Ok(());
+    }
+    if next.exists() {
+        if dir.exists() {
+            scrub_dir(&next)?;
+        } else {
+            std::fs::rename(&next, dir).map_err(files::io(dir))?;
+        }
+    }
+    scrub_dir(&old)?;
+    sync_parent(dir)
+}
+
+fn sync_parent(dir: &Path) -> Result<(), KeystoreError> {
+    match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => Ok(files::sync_dir(p)?),
+        _ => Ok(files::sync_dir(Path::new("."))?),
+    }
+}
+
 impl Keystore {
-    /// Opens the keystore in `dir` with `secret`, or creates it (with a fresh
-    /// key-encryption identity and signing key) if `dir` holds none. `scrypt_log_n` is
-    /// the work factor for a new keystore.
+    /// Opens the keystore in `dir` with `protection`, or creates it (with a fresh
+    /// signing key, and in file mode a fresh key-encryption identity) if `dir` holds
+    /// none.
     ///
-    /// Finishes any destruction a crash interrupted (a tombstone whose file is still
-    /// there) and removes leftover temporary files.
+    /// Finishes any destruction a crash interrupted (a tombstone whose token key or file
+    /// is still there), any rotation a crash interrupted, and removes leftover temporary
+    /// files.
     ///
     /// # Errors
-    /// [`KeystoreError`]; [`KeystoreError::WrongSecret`] for a wrong secret.
+    /// [`KeystoreError`]; [`KeystoreError::WrongSecret`] for a wrong secret,
+    /// [`KeystoreError::WeakPassphrase`] for a passphrase below the minimum strength,
+    /// [`KeystoreError::ModeMismatch`] for a keystore in the other mode.
     pub fn open_or_create(
         dir: &Path,
-        secret: &KeystoreSecret,
+        protection: &Protection,
         role: CustodianRole,
         custodian_id: &str,
-        scrypt_log_n: u8,
     ) -> Result<Self, KeystoreError> {
-        if !(MIN_SCRYPT_LOG_N..=MAX_SCRYPT_LOG_N).contains(&scrypt_log_n) {
-            return Err(KeystoreError::WorkFactor(scrypt_log_n));
-        }
+        Self::open_inner(dir, protection, role, custodian_id, true)
+    }
+
+    fn open_inner(
+        dir: &Path,
+        protection: &Protection,
+        role: CustodianRole,
+        custodian_id: &str,
+        strict: bool,
+    ) -> Result<Self, KeystoreError> {
+        recover_rotation(dir)?;
         files::make_private_dir(dir)?;
-        let passphrase = secret.passphrase()?;
         let kek_path = dir.join(KEK_FILE);
-        let kek = if kek_path.exists() {
-            let mut id = age::scrypt::Identity::new(passphrase);
-            id.set_max_work_factor(MAX_SCRYPT_LOG_N);
-            let text = decrypt(&id, &kek_path)?;
-            parse_x25519(&text, &kek_path)?
-        } else {
-            let kek = age::x25519::Identity::generate();
-            let mut r = age::scrypt::Recipient::new(passphrase);
-            r.set_work_factor(scrypt_log_n);
-            let text = identity_text(
-                &kek,
-                "# minimis custodian keystore: key-encryption identity",
-            );
-            files::write_atomic(&kek_path, &encrypt(&r, text.as_bytes())?, true)?;
-            kek
+        let has_signing = dir.join(SIGNING_FILE).exists();
+
+        // What opens the files now, and what encrypts new ones.
+        let (opener, wrapper) = match protection {
+            Protection::File { secret, work } => {
+                if !kek_path.exists() && has_signing {
+                    return Err(KeystoreError::ModeMismatch {
+                        dir: dir.to_owned(),
+                        found: "token",
+                    });
+                }
+                let passphrase = secret.passphrase(strict)?;
+                let kek = if kek_path.exists() {
+                    let bytes = std::fs::read(&kek_path).map_err(files::io(&kek_path))?;
+                    if scrypt_work_factor(&bytes).is_some_and(|n| n < WorkFactor::FLOOR) {
+                        tracing::warn!(
+                            floor = WorkFactor::FLOOR,
+                            "the keystore's scrypt work factor is below the floor: rotate it (`minimis custodian rotate-key`)"
+                        );
+                    }
+                    let mut id = age::scrypt::Identity::new(passphrase);
+                    id.set_max_work_factor(WorkFactor::MAX);
+                    let text = decrypt_bytes(&id, &bytes, &kek_path)?;
+                    parse_x25519(&text, &kek_path)?
+                } else {
+                    let kek = age::x25519::Identity::generate();
+                    let mut r = age::scrypt::Recipient::new(passphrase);
+                    r.set_work_factor(work.get());
+                    let text = identity_text(
+                        &kek,
+                        "# minimis custodian keystore: key-encryption identity",
+                    );
+                    files::write_atomic(&kek_path, &encrypt(&r, text.as_bytes())?, true)?;
+                    kek
+                };
+                let recipient = kek.to_public();
+                (Opener::Kek(kek), Wrapper::File(recipient))
+            }
+            Protection::Token(config) => {
+                if kek_path.exists() {
+                    return Err(KeystoreError::ModeMismatch {
+                        dir: dir.to_owned(),
+                        found: "file",
+                    });
+                }
+                let token = Token::open(config)?;
+                (
+                    Opener::Token,
+                    Wrapper::Token {
+                        token,
+                        prefix: token_prefix(custodian_id),
+                    },
+                )
+            }
         };
-        let recipient = kek.to_public();
 
         // Leftover temporary files of an interrupted write hold no more than the files
         // themselves would (they are encrypted the same way); remove them.
@@ -374,25 +679,6 @@ impl Keystore {
                 files::scrub_and_unlink(&path)?;
             }
         }
-
-        let signing_path = dir.join(SIGNING_FILE);
-        let signing = if signing_path.exists() {
-            parse_seed(&decrypt(&kek, &signing_path)?, &signing_path)?
-        } else {
-            let key = SigningKey::generate()?;
-            files::write_atomic(
-                &signing_path,
-                &encrypt(&recipient, seed_text(&key).as_bytes())?,
-                true,
-            )?;
-            key
-        };
-        let witness_path = dir.join(WITNESS_FILE);
-        let witness = if witness_path.exists() {
-            Some(parse_seed(&decrypt(&kek, &witness_path)?, &witness_path)?)
-        } else {
-            None
-        };
 
         let tombstones_path = dir.join(TOMBSTONES_FILE);
         let tombstones: Tombstones = if tombstones_path.exists() {
@@ -406,17 +692,47 @@ impl Keystore {
             Tombstones::default()
         };
 
-        let mut keyring = EpochKeyring::new(role, custodian_id);
-        for &e in tombstones.epochs.keys() {
-            let epoch = EpochId::new(e);
-            keyring.destroy(epoch);
-            // Finish a destruction interrupted after its tombstone was written.
-            files::scrub_and_unlink(&dir.join(epoch_file_name(epoch)))?;
+        let mut ks = Self {
+            dir: dir.to_owned(),
+            wrapper,
+            // Replaced below; a placeholder that is never used or written.
+            signing: SigningKey::generate()?,
+            witness: None,
+            keyring: EpochKeyring::new(role, custodian_id),
+            holds: BTreeMap::new(),
+            tombstones,
+            unfinished: BTreeSet::new(),
+        };
+        // Finish every destruction a crash or an error interrupted (RET-8).
+        for &e in ks.tombstones.epochs.keys() {
+            ks.keyring.destroy(EpochId::new(e));
         }
-        for h in tombstones.holds.keys() {
-            files::scrub_and_unlink(&dir.join(format!("hold-{h}.age")))?;
+        ks.unfinished = ks
+            .tombstones
+            .epochs
+            .keys()
+            .map(|&e| epoch_file_name(EpochId::new(e)))
+            .chain(ks.tombstones.holds.keys().map(|h| format!("hold-{h}.age")))
+            .collect();
+        ks.finish_destructions()?;
+
+        let signing_path = dir.join(SIGNING_FILE);
+        ks.signing = if signing_path.exists() {
+            parse_seed(&ks.unseal(&opener, &signing_path)?, &signing_path)?
+        } else {
+            let key = SigningKey::generate()?;
+            let bytes = ks.seal(Slot::Master, seed_text(&key).as_bytes())?;
+            files::write_atomic(&signing_path, &bytes, true)?;
+            key
+        };
+        let witness_path = dir.join(WITNESS_FILE);
+        if witness_path.exists() {
+            ks.witness = Some(parse_seed(
+                &ks.unseal(&opener, &witness_path)?,
+                &witness_path,
+            )?);
         }
-        let mut holds = BTreeMap::new();
+
         for entry in std::fs::read_dir(dir).map_err(files::io(dir))? {
             let path = entry.map_err(files::io(dir))?.path();
             let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
@@ -430,14 +746,14 @@ impl Keystore {
                     path: path.clone(),
                     what: "not an epoch number",
                 })?;
-                let text = decrypt(&kek, &path)?;
+                let text = ks.unseal(&opener, &path)?;
                 let id = EpochIdentity::from_identity_file(&text, EpochId::new(n), role).map_err(
                     |_| KeystoreError::Corrupt {
                         path: path.clone(),
                         what: "not an age identity file",
                     },
                 )?;
-                keyring.insert(id)?;
+                ks.keyring.insert(id)?;
             } else if let Some(h) = name
                 .strip_prefix("hold-")
                 .and_then(|r| r.strip_suffix(".age"))
@@ -448,20 +764,240 @@ impl Keystore {
                     what: "not a hold id",
                 })?;
                 let hold = HoldId::from_bytes(bytes);
-                let identity = parse_x25519(&decrypt(&kek, &path)?, &path)?;
-                holds.insert(hold, HoldIdentity { hold, identity });
+                let identity = parse_x25519(&ks.unseal(&opener, &path)?, &path)?;
+                ks.holds.insert(hold, HoldIdentity { hold, identity });
             }
         }
-        // `kek` (the secret key-encryption identity) is dropped, and zeroized, here.
-        Ok(Self {
-            dir: dir.to_owned(),
-            kek: recipient,
-            signing,
-            witness,
-            keyring,
-            holds,
-            tombstones,
-        })
+        // `opener` (the secret key-encryption identity, or the opening session) is
+        // dropped, and zeroized, here.
+        drop(opener);
+        Ok(ks)
+    }
+
+    /// Moves the keystore in `dir` from `from` to `to` (**RET-39**): a new secret for a
+    /// file keystore (a fresh key-encryption identity, every file encrypted to it), or a
+    /// file keystore into a token, or one token into another. The custodian must be
+    /// stopped. The new keystore is written beside the old one, synced, swapped in, and
+    /// the old one (its scrypt file included) scrubbed; with `to` a token, the old
+    /// token's keys of this keystore are destroyed. A crash at any point leaves either
+    /// the old keystore or the new one, complete.
+    ///
+    /// What it cannot do: reach copies of the old files made before (backups). Those
+    /// open with the old secret as they did, which is why the secret is rotated when it
+    /// may have leaked, and why production uses a token.
+    ///
+    /// # Errors
+    /// [`KeystoreError::Rotation`] for a token to files (a downgrade) or a token to the
+    /// same token (its keys never leave it: nothing to rotate); [`KeystoreError`].
+    pub fn rotate(
+        dir: &Path,
+        from: &Protection,
+        to: &Protection,
+        role: CustodianRole,
+        custodian_id: &str,
+    ) -> Result<(), KeystoreError> {
+        match (from, to) {
+            (Protection::Token(_), Protection::File { .. }) => {
+                return Err(KeystoreError::Rotation(
+                    "a token keystore is not moved back to files",
+                ));
+            }
+            (Protection::Token(a), Protection::Token(b))
+                if a.module == b.module && a.token == b.token =>
+            {
+                return Err(KeystoreError::Rotation(
+                    "the token's keys never leave it: name another token to move to",
+                ));
+            }
+            (Protection::File { secret: a, .. }, Protection::File { secret: b, .. }) => {
+                if let (KeystoreSecret::KeyFile(x), KeystoreSecret::KeyFile(y)) = (a, b) {
+                    if x == y {
+                        return Err(KeystoreError::Rotation("the new key file is the old one"));
+                    }
+                }
+            }
+            _ => {}
+        }
+        if !dir.join(SIGNING_FILE).exists() {
+            return Err(KeystoreError::Rotation("there is no keystore to rotate"));
+        }
+        let old = Self::open_inner(dir, from, role, custodian_id, false)?;
+        let (next, old_dir) = rotation_dirs(dir);
+        scrub_dir(&next)?;
+        {
+            files::make_private_dir(&next)?;
+            let mut new = Self::open_or_create(&next, to, role, custodian_id)?;
+            // The same keys, under the new protection.
+            new.signing = SigningKey::from_seed(old.signing.expose_seed()).map_err(|_| {
+                KeystoreError::Corrupt {
+                    path: dir.join(SIGNING_FILE),
+                    what: "not a 32-byte Ed25519 seed",
+                }
+            })?;
+            let bytes = new.seal(Slot::Master, seed_text(&new.signing).as_bytes())?;
+            files::write_atomic(&next.join(SIGNING_FILE), &bytes, true)?;
+            if let Some(w) = &old.witness {
+                let bytes = new.seal(Slot::Master, seed_text(w).as_bytes())?;
+                files::write_atomic(&next.join(WITNESS_FILE), &bytes, true)?;
+            }
+            for e in old.keyring.live_epochs() {
+                let text = old
+                    .keyring
+                    .identity(e)
+                    .map_err(|_| KeystoreError::Rotation("a live epoch has no identity"))?
+                    .to_identity_file();
+                let bytes = new.seal(Slot::Epoch(e), text.as_bytes())?;
+                files::write_atomic(&next.join(epoch_file_name(e)), &bytes, true)?;
+            }
+            for (h, id) in &old.holds {
+                let text = identity_text(&id.identity, "# minimis custodian: legal hold identity");
+                let bytes = new.seal(Slot::Hold(*h), text.as_bytes())?;
+                files::write_atomic(&next.join(hold_file_name(*h)), &bytes, true)?;
+            }
+            new.tombstones = old.tombstones.clone();
+            new.write_tombstones()?;
+        }
+        // Swap: old -> .old, new -> dir. A crash between the renames is finished by
+        // `recover_rotation` at the next open.
+        std::fs::rename(dir, &old_dir).map_err(files::io(dir))?;
+        std::fs::rename(&next, dir).map_err(files::io(dir))?;
+        sync_parent(dir)?;
+        // The old token's keys of this keystore.
+        if let Wrapper::Token { token, prefix } = &old.wrapper {
+            for label in token.labels(prefix)? {
+                token.destroy(&label)?;
+            }
+        }
+        drop(old);
+        scrub_dir(&old_dir)?;
+        // The old secret, if it was a key file, opens nothing on this machine now.
+        if let Protection::File {
+            secret: KeystoreSecret::KeyFile(p),
+            ..
+        } = from
+        {
+            files::scrub_and_unlink(p)?;
+        }
+        Ok(())
+    }
+
+    /// Opens a file of this keystore while it is being opened.
+    fn unseal(&self, opener: &Opener, path: &Path) -> Result<Zeroizing<String>, KeystoreError> {
+        match (opener, &self.wrapper) {
+            (Opener::Kek(id), _) => decrypt(id, path),
+            (Opener::Token, Wrapper::Token { token, .. }) => decrypt(
+                &TokenIdentity {
+                    token,
+                    any_key: false,
+                },
+                path,
+            ),
+            (Opener::Token, Wrapper::File(_)) => Err(KeystoreError::WrongSecret {
+                path: path.to_owned(),
+            }),
+        }
+    }
+
+    /// Encrypts `plaintext` for the file of `slot`: to the key-encryption recipient, or
+    /// with the slot's token key (generated if it has none).
+    fn seal(&self, slot: Slot, plaintext: &[u8]) -> Result<Vec<u8>, KeystoreError> {
+        match &self.wrapper {
+            Wrapper::File(r) => encrypt(r, plaintext),
+            Wrapper::Token { token, prefix } => {
+                let label = slot.label(prefix);
+                let key = token
+                    .key(&label, true)?
+                    .ok_or_else(|| TokenError::NoToken(label.clone()))?;
+                let r = TokenRecipient {
+                    token,
+                    key,
+                    label: &label,
+                    failed: std::cell::Cell::new(None),
+                };
+                encrypt(&r, plaintext).map_err(|e| match r.failed.take() {
+                    Some(t) => KeystoreError::Token(t),
+                    None => e,
+                })
+            }
+        }
+    }
+
+    /// Whether this keystore is in token mode.
+    pub fn is_token(&self) -> bool {
+        matches!(self.wrapper, Wrapper::Token { .. })
+    }
+
+    /// The labels of this keystore's keys in its token (empty in file mode): what an
+    /// auditor of the token, or a test, compares with the live epochs.
+    ///
+    /// # Errors
+    /// [`TokenError`].
+    pub fn token_labels(&self) -> Result<Vec<String>, KeystoreError> {
+        match &self.wrapper {
+            Wrapper::File(_) => Ok(Vec::new()),
+            Wrapper::Token { token, prefix } => Ok(token.labels(prefix)?),
+        }
+    }
+
+    /// Tries to open an age file of a keystore (any copy of one, from any time) with
+    /// every key this keystore can use now: in token mode every secret-key object in
+    /// the token, whatever its label. What a thief with this machine's token and PIN
+    /// could open; the backup test uses it (**RET-34**).
+    pub fn try_open_with_every_token_key(&self, file: &[u8]) -> Option<Zeroizing<String>> {
+        match &self.wrapper {
+            Wrapper::File(_) => None,
+            Wrapper::Token { token, .. } => decrypt_bytes(
+                &TokenIdentity {
+                    token,
+                    any_key: true,
+                },
+                file,
+                Path::new(""),
+            )
+            .ok(),
+        }
+    }
+
+    /// Finishes destructions left unfinished: destroys the token keys and scrubs the
+    /// files of tombstoned epochs and holds (**RET-8**). Cheap when there are none; the
+    /// custodian calls it at every tick.
+    ///
+    /// # Errors
+    /// [`KeystoreError`]; what is left stays for the next call.
+    pub fn finish_destructions(&mut self) -> Result<usize, KeystoreError> {
+        let pending: Vec<String> = self.unfinished.iter().cloned().collect();
+        let mut done = 0;
+        for name in pending {
+            if let Wrapper::Token { token, prefix } = &self.wrapper {
+                let slot = if let Some(n) = name
+                    .strip_prefix("epoch-")
+                    .and_then(|r| r.strip_suffix(".age"))
+                    .and_then(|n| n.parse().ok())
+                {
+                    Some(Slot::Epoch(EpochId::new(n)))
+                } else {
+                    name.strip_prefix("hold-")
+                        .and_then(|r| r.strip_suffix(".age"))
+                        .and_then(|h| {
+                            let mut b = [0u8; 16];
+                            hex::decode_to_slice(h, &mut b).ok()?;
+                            Some(Slot::Hold(HoldId::from_bytes(b)))
+                        })
+                };
+                if let Some(slot) = slot {
+                    token.destroy(&slot.label(prefix))?;
+                }
+            }
+            files::scrub_and_unlink(&self.dir.join(&name))?;
+            self.unfinished.remove(&name);
+            done += 1;
+        }
+        Ok(done)
+    }
+
+    /// Whether a destruction is still unfinished (its token key or file may exist).
+    pub fn has_unfinished_destructions(&self) -> bool {
+        !self.unfinished.is_empty()
     }
 
     /// The keystore directory.
@@ -482,11 +1018,8 @@ impl Keystore {
     pub fn witness_key(&mut self) -> Result<&SigningKey, KeystoreError> {
         if self.witness.is_none() {
             let key = SigningKey::generate()?;
-            files::write_atomic(
-                &self.dir.join(WITNESS_FILE),
-                &encrypt(&self.kek, seed_text(&key).as_bytes())?,
-                true,
-            )?;
+            let bytes = self.seal(Slot::Master, seed_text(&key).as_bytes())?;
+            files::write_atomic(&self.dir.join(WITNESS_FILE), &bytes, true)?;
             self.witness = Some(key);
         }
         self.witness.as_ref().ok_or(KeystoreError::Corrupt {
@@ -519,11 +1052,11 @@ impl Keystore {
         parse_x25519(&file, Path::new("")).map_err(|_| KeyUnavailable::Unknown { epoch, role })
     }
 
-    /// Makes the identity for `epoch` and stores it, encrypted, in its own file. Does
-    /// nothing if the epoch has one.
+    /// Makes the identity for `epoch` and stores it, encrypted (in token mode, under a
+    /// new token key of its own), in its own file. Does nothing if the epoch has one.
     ///
     /// # Errors
-    /// [`KeystoreError::Keyring`] if the epoch was destroyed; I/O errors.
+    /// [`KeystoreError::Keyring`] if the epoch was destroyed; I/O and token errors.
     pub fn generate_epoch(&mut self, epoch: EpochId) -> Result<bool, KeystoreError> {
         if self.keyring.identity(epoch).is_ok() {
             return Ok(false);
@@ -533,11 +1066,8 @@ impl Keystore {
         }
         let id = EpochIdentity::generate(epoch, self.keyring.role());
         let text = id.to_identity_file();
-        files::write_atomic(
-            &self.dir.join(epoch_file_name(epoch)),
-            &encrypt(&self.kek, text.as_bytes())?,
-            true,
-        )?;
+        let bytes = self.seal(Slot::Epoch(epoch), text.as_bytes())?;
+        files::write_atomic(&self.dir.join(epoch_file_name(epoch)), &bytes, true)?;
         self.keyring.insert(id)?;
         Ok(true)
     }
@@ -552,14 +1082,16 @@ impl Keystore {
         Ok(())
     }
 
-    /// Destroys the identity for `epoch` (**RET-2**, **RET-4**, **RET-8**): records the
-    /// tombstone durably, zeroizes the identity in memory, overwrites the file's bytes,
-    /// syncs, unlinks and syncs the directory. Idempotent; an epoch that never had an
-    /// identity is tombstoned too, so none can be made for it.
+    /// Destroys the identity for `epoch` (**RET-2**, **RET-4**, **RET-8**, **RET-34**):
+    /// records the tombstone durably, zeroizes the identity in memory, destroys its
+    /// token key (token mode), overwrites the file's bytes, syncs, unlinks and syncs
+    /// the directory. Idempotent; an epoch that never had an identity is tombstoned
+    /// too, so none can be made for it.
     ///
     /// # Errors
-    /// I/O errors. After an error the tombstone may be written and the file not yet
-    /// scrubbed; the next call, or the next open, finishes the job.
+    /// I/O and token errors. After an error the tombstone may be written and the token
+    /// key or the file not yet destroyed; [`Keystore::finish_destructions`], or the
+    /// next open, finishes the job.
     pub fn destroy_epoch(
         &mut self,
         epoch: EpochId,
@@ -574,7 +1106,8 @@ impl Keystore {
             }
         }
         self.keyring.destroy(epoch);
-        files::scrub_and_unlink(&self.dir.join(epoch_file_name(epoch)))?;
+        self.unfinished.insert(epoch_file_name(epoch));
+        self.finish_destructions()?;
         Ok(Destroyed {
             epoch,
             destroyed_at: UnixTime(previous.unwrap_or(at.seconds())),
@@ -603,11 +1136,8 @@ impl Keystore {
         if !self.holds.contains_key(&hold) {
             let identity = age::x25519::Identity::generate();
             let text = identity_text(&identity, "# minimis custodian: legal hold identity");
-            files::write_atomic(
-                &self.dir.join(hold_file_name(hold)),
-                &encrypt(&self.kek, text.as_bytes())?,
-                true,
-            )?;
+            let bytes = self.seal(Slot::Hold(hold), text.as_bytes())?;
+            files::write_atomic(&self.dir.join(hold_file_name(hold)), &bytes, true)?;
             self.holds.insert(hold, HoldIdentity { hold, identity });
         }
         self.holds
@@ -636,7 +1166,7 @@ impl Keystore {
     /// Returns whether this call destroyed it.
     ///
     /// # Errors
-    /// I/O errors.
+    /// I/O and token errors.
     pub fn destroy_hold(&mut self, hold: HoldId, at: UnixTime) -> Result<bool, KeystoreError> {
         let hex = hex::encode(hold.as_bytes());
         let newly = !self.tombstones.holds.contains_key(&hex);
@@ -648,7 +1178,8 @@ impl Keystore {
             }
         }
         drop(self.holds.remove(&hold));
-        files::scrub_and_unlink(&self.dir.join(hold_file_name(hold)))?;
+        self.unfinished.insert(hold_file_name(hold));
+        self.finish_destructions()?;
         Ok(newly)
     }
 }
@@ -661,8 +1192,15 @@ mod tests {
         KeystoreSecret::Passphrase(Zeroizing::new("correct horse battery staple".into()))
     }
 
+    fn file(secret: KeystoreSecret) -> Protection {
+        Protection::File {
+            secret,
+            work: WorkFactor::below_floor_for_tests(10),
+        }
+    }
+
     fn open(dir: &Path) -> Keystore {
-        Keystore::open_or_create(dir, &secret(), CustodianRole::Agency, "agency", 10).unwrap()
+        Keystore::open_or_create(dir, &file(secret()), CustodianRole::Agency, "agency").unwrap()
     }
 
     fn all_bytes(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
@@ -706,34 +1244,24 @@ mod tests {
         assert_eq!(ks.epoch(e).unwrap().recipient(), recipient);
         assert_eq!(ks.signing_key().public_key(), signing_public);
         // A wrong passphrase opens nothing.
-        let wrong = KeystoreSecret::Passphrase(Zeroizing::new("wrong".into()));
-        let err = Keystore::open_or_create(dir.path(), &wrong, CustodianRole::Agency, "agency", 10)
-            .unwrap_err();
+        let wrong = KeystoreSecret::Passphrase(Zeroizing::new("wrong horse battery staple".into()));
+        let err =
+            Keystore::open_or_create(dir.path(), &file(wrong), CustodianRole::Agency, "agency")
+                .unwrap_err();
         assert!(matches!(err, KeystoreError::WrongSecret { .. }), "{err}");
         // A key file works the same way.
         let kdir = tempfile::tempdir().unwrap();
         let key_file = kdir.path().join("custodian.key");
         KeystoreSecret::make_key_file(&key_file).unwrap();
-        let from_file = KeystoreSecret::KeyFile(key_file);
+        let from_file = file(KeystoreSecret::KeyFile(key_file));
         let store = kdir.path().join("ks");
-        Keystore::open_or_create(
-            &store,
-            &from_file,
-            CustodianRole::Oversight,
-            "oversight",
-            10,
-        )
-        .unwrap()
-        .generate_epoch(e)
-        .unwrap();
-        let again = Keystore::open_or_create(
-            &store,
-            &from_file,
-            CustodianRole::Oversight,
-            "oversight",
-            10,
-        )
-        .unwrap();
+        Keystore::open_or_create(&store, &from_file, CustodianRole::Oversight, "oversight")
+            .unwrap()
+            .generate_epoch(e)
+            .unwrap();
+        let again =
+            Keystore::open_or_create(&store, &from_file, CustodianRole::Oversight, "oversight")
+                .unwrap();
         assert!(again.epoch(e).is_ok());
     }
 

@@ -23,7 +23,7 @@ use minimis_proto::{
 use crate::caseload::Caseload;
 use crate::clock::Clock;
 use crate::files;
-use crate::keystore::{Keystore, KeystoreError, KeystoreSecret};
+use crate::keystore::{Keystore, KeystoreError, Protection};
 use crate::operator::{LinkError, OperatorLink, StoredRecord};
 use crate::peer::OversightLink;
 use crate::protocol::{
@@ -82,10 +82,8 @@ pub struct NodeOptions {
     pub policy: Policy,
     /// The data directory (keystore, holds, case book, outbox, witness state).
     pub data_dir: PathBuf,
-    /// The keystore secret.
-    pub secret: KeystoreSecret,
-    /// The scrypt work factor for a new keystore.
-    pub scrypt_log_n: u8,
+    /// How the keystore is protected: a PKCS#11 token, or (development) a secret.
+    pub protection: Protection,
     /// The log's verifier key; if `None`, the operator's (`GET /v1/keys`) is taken on
     /// first start and pinned in `log.vkey`.
     pub log_key: Option<VerifierKey>,
@@ -111,7 +109,7 @@ impl fmt::Debug for NodeOptions {
         f.debug_struct("NodeOptions")
             .field("role", &self.role)
             .field("data_dir", &self.data_dir)
-            .field("secret", &self.secret)
+            .field("protection", &self.protection)
             .finish_non_exhaustive()
     }
 }
@@ -141,6 +139,9 @@ pub enum StartError {
     /// The configuration.
     #[error("configuration: {0}")]
     Config(String),
+    /// The keystore's configuration (its secret, its token, where its key file is).
+    #[error(transparent)]
+    KeystoreConfig(#[from] crate::config::ConfigError),
     /// TLS.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
@@ -153,6 +154,16 @@ pub enum StartError {
         source: std::io::Error,
     },
 }
+
+/// The longest the network half of a [`Node::tick`] may take, all calls together: a
+/// tick never keeps the next one (whose first act is destruction) waiting longer
+/// (**RET-40**).
+pub const NETWORK_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// How long before its content deadline an epoch's identity is destroyed: one tick
+/// interval at most (`tick_seconds` is at most 60), so that the tick that destroys it
+/// comes before the deadline, never after (**RET-8**: early, never late; **RET-40**).
+pub const DESTROY_AHEAD_SECONDS: i64 = 60;
 
 /// What a [`Node::tick`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -314,16 +325,33 @@ impl Node {
             ));
         }
         files::make_private_dir(&opts.data_dir).map_err(StoreError::from)?;
-        let mut keystore = match opts.keystore {
+        let keystore = match opts.keystore {
             Some(k) => k,
             None => Keystore::open_or_create(
                 &opts.data_dir.join("keystore"),
-                &opts.secret,
+                &opts.protection,
                 opts.role,
                 id.as_str(),
-                opts.scrypt_log_n,
             )?,
         };
+
+        // Destruction first: before any network call, every identity past its deadline
+        // is destroyed and its entry kept for the log (RET-40).
+        let keystore = RwLock::new(keystore);
+        let outbox = Mutex::new(Outbox::open(&opts.data_dir)?);
+        let holds = Mutex::new(HoldBook::open(&opts.data_dir)?);
+        let at_start = destroy_due(
+            &keystore,
+            &holds,
+            &outbox,
+            opts.role,
+            &id,
+            &opts.policy,
+            clock.now(),
+        );
+        if !at_start.destroyed.is_empty() {
+            tracing::info!(epochs = ?at_start.destroyed.iter().map(|e| e.get()).collect::<Vec<_>>(), "destroyed at start, past their deadline");
+        }
 
         // The log's key: configured, pinned from an earlier start, or the operator's.
         let pinned_path = opts.data_dir.join("log.vkey");
@@ -352,7 +380,11 @@ impl Node {
                 None => KeyName::new(&format!("{}.minimis/witness", id.as_str()))
                     .map_err(|e| StartError::Config(e.to_string()))?,
             };
-            let seed = *keystore.witness_key()?.expose_seed();
+            let seed = *keystore
+                .write()
+                .map_err(|_| KeystoreError::Poisoned)?
+                .witness_key()?
+                .expose_seed();
             let key = minimis_crypto::SigningKey::from_seed(&seed)
                 .map_err(|e| StartError::Config(e.to_string()))?;
             let w =
@@ -368,10 +400,10 @@ impl Node {
             agency_id,
             oversight_id,
             casebook: CaseBook::new(&opts.data_dir),
-            outbox: Mutex::new(Outbox::open(&opts.data_dir)?),
-            holds: Mutex::new(HoldBook::open(&opts.data_dir)?),
+            outbox,
+            holds,
             policy: opts.policy,
-            keystore: RwLock::new(keystore),
+            keystore,
             link,
             peer,
             clock,
@@ -524,11 +556,7 @@ impl Node {
     }
 
     fn push_outbox(&self, entries: Vec<LogEntry>) {
-        if let Ok(mut o) = self.0.outbox.lock() {
-            if let Err(e) = o.push(entries) {
-                tracing::error!(error = %e, "cannot keep log entries for later");
-            }
-        }
+        push_outbox(&self.0.outbox, entries);
     }
 
     /// Logs a refusal (**ACC-6**) and returns it; if the log is unavailable the entries
@@ -1479,20 +1507,7 @@ impl Node {
 
     /// Destroys a hold's identity and headers here.
     fn end_hold(&self, hold: HoldId) -> bool {
-        let now = self.0.clock.now();
-        let destroyed = self
-            .0
-            .keystore
-            .write()
-            .ok()
-            .and_then(|mut k| k.destroy_hold(hold, now).ok())
-            .unwrap_or(false);
-        if let Ok(mut h) = self.0.holds.lock() {
-            if let Err(e) = h.remove(hold) {
-                tracing::error!(error = %e, "cannot remove a hold's headers");
-            }
-        }
-        destroyed
+        end_hold(&self.0.keystore, &self.0.holds, hold, self.0.clock.now())
     }
 
     /// Destroys this custodian's identity for `epoch` now, before its deadline (an
@@ -1523,19 +1538,31 @@ impl Node {
 
     // ---- the schedule ------------------------------------------------------------------
 
-    /// Runs the custodian's schedule once (**RET-8**, **RET-9**, **RET-33**): makes
-    /// and publishes the current and next epochs' identities, destroys every identity
-    /// whose content deadline has passed, ends expired holds, completes unfinished
-    /// holds, and logs what waits in the outbox.
+    /// Runs the custodian's schedule once (**RET-8**, **RET-9**, **RET-33**,
+    /// **RET-40**). First what needs no one else, before any network call: destroys
+    /// every identity whose content deadline has passed (and finishes any destruction an
+    /// error left unfinished), ends expired holds, makes the current and next epochs'
+    /// identities. Then, within [`NETWORK_BUDGET`] in all: publishes the recipients,
+    /// completes unfinished holds, and logs what waits in the outbox. An operator that
+    /// hangs, fails or answers without end delays only the second half; the entries of
+    /// the first wait in the outbox, each with the time of what it records.
     pub async fn tick(&self) -> TickReport {
         let _one = self.0.tick_lock.lock().await;
-        let mut report = TickReport::default();
         let now = self.0.clock.now();
+        let mut report = destroy_due(
+            &self.0.keystore,
+            &self.0.holds,
+            &self.0.outbox,
+            self.0.role,
+            &self.0.id,
+            &self.0.policy,
+            now,
+        );
         let policy = &self.0.policy;
 
         // Identities ahead of their epoch, and their signed recipients.
+        let mut to_publish = Vec::new();
         if let Some(current) = policy.epoch_at(now) {
-            let mut to_publish = Vec::new();
             if let Ok(mut ks) = self.0.keystore.write() {
                 for e in [Some(current), current.next()].into_iter().flatten() {
                     if policy.content_deadline(e) <= now || ks.destroyed_at(e).is_some() {
@@ -1559,6 +1586,10 @@ impl Node {
                     }
                 }
             }
+        }
+
+        // The network half, bounded as a whole.
+        let network = async {
             for (e, r) in to_publish {
                 if self.0.link.publish(&r).await.is_ok() {
                     if let Ok(mut p) = self.0.published.lock() {
@@ -1567,89 +1598,29 @@ impl Node {
                     report.published.push(e);
                 }
             }
-        }
-
-        // Destruction at the content deadline: never waits for anything.
-        let due: Vec<EpochId> = self
-            .0
-            .keystore
-            .read()
-            .map(|k| {
-                k.keyring()
-                    .live_epochs()
-                    .filter(|&e| policy.content_deadline(e) <= now)
-                    .collect()
-            })
-            .unwrap_or_default();
-        for e in due {
-            let done = self
+            if self.0.role == CustodianRole::Agency {
+                let unfinished: Vec<HoldId> = self
+                    .0
+                    .holds
+                    .lock()
+                    .map(|h| {
+                        h.all()
+                            .filter(|(_, m)| !(m.operator_told && m.rewrapped))
+                            .filter(|(_, m)| m.legal_hold().is_ok_and(|lh| lh.expires > now))
+                            .map(|(k, _)| k)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for h in unfinished {
+                    self.complete_hold(h).await;
+                }
+            }
+            let pending: Vec<LogEntry> = self
                 .0
-                .keystore
-                .write()
-                .ok()
-                .map(|mut k| k.destroy_epoch(e, now));
-            match done {
-                Some(Ok(d)) => {
-                    report.destroyed.push(e);
-                    self.push_outbox(vec![LogEntry::EpochKeyDestroyed {
-                        custodian: self.0.id.clone(),
-                        epoch: e,
-                        destroyed_at: d.destroyed_at,
-                    }]);
-                }
-                Some(Err(err)) => {
-                    tracing::error!(error = %err, epoch = e.get(), "epoch key destruction failed; retrying at the next tick");
-                }
-                None => {}
-            }
-        }
-
-        // Holds: expired ones end; unfinished ones are completed.
-        let holds: Vec<(HoldId, HoldMeta)> = self
-            .0
-            .holds
-            .lock()
-            .map(|h| h.all().map(|(k, v)| (k, v.clone())).collect())
-            .unwrap_or_default();
-        for (h, meta) in holds {
-            let Ok(lh) = meta.legal_hold() else { continue };
-            if lh.expires <= now {
-                if self.0.role == CustodianRole::Agency {
-                    self.push_outbox(vec![LogEntry::LegalHoldReleased(lh)]);
-                }
-                self.end_hold(h);
-                report.holds_ended.push(h);
-            } else if self.0.role == CustodianRole::Agency
-                && !(meta.operator_told && meta.rewrapped)
-            {
-                self.complete_hold(h).await;
-            }
-        }
-        // A hold identity with no hold record (a crash between the two) is destroyed.
-        let orphans: Vec<HoldId> = {
-            let holds = self.0.holds.lock();
-            self.0
-                .keystore
-                .read()
-                .map(|k| {
-                    k.live_holds()
-                        .filter(|h| holds.as_ref().is_ok_and(|b| b.get(*h).is_none()))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        for h in orphans {
-            self.end_hold(h);
-        }
-
-        // The outbox.
-        let pending: Vec<LogEntry> = self
-            .0
-            .outbox
-            .lock()
-            .map(|o| o.pending().to_vec())
-            .unwrap_or_default();
-        if !pending.is_empty() {
+                .outbox
+                .lock()
+                .map(|o| o.pending().to_vec())
+                .unwrap_or_default();
             for chunk in pending.chunks(256) {
                 if self.log(chunk).await.is_err() {
                     break;
@@ -1659,8 +1630,134 @@ impl Node {
                 }
                 report.logged += chunk.len();
             }
+        };
+        if tokio::time::timeout(NETWORK_BUDGET, network).await.is_err() {
+            tracing::warn!(
+                budget_s = NETWORK_BUDGET.as_secs(),
+                "the schedule's network calls ran out of time; what is left is retried at the next tick"
+            );
         }
         report.pending = self.pending_entries().len();
         report
+    }
+}
+
+/// Destroys a hold's identity and headers (**RET-33**). Returns whether the identity
+/// was destroyed by this call.
+fn end_hold(
+    keystore: &RwLock<Keystore>,
+    holds: &Mutex<HoldBook>,
+    hold: HoldId,
+    now: UnixTime,
+) -> bool {
+    let destroyed = match keystore.write() {
+        Ok(mut k) => match k.destroy_hold(hold, now) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "a hold identity's destruction failed; retried at the next tick");
+                false
+            }
+        },
+        Err(_) => false,
+    };
+    if let Ok(mut h) = holds.lock() {
+        if let Err(e) = h.remove(hold) {
+            tracing::error!(error = %e, "cannot remove a hold's headers");
+        }
+    }
+    destroyed
+}
+
+/// The half of the schedule that needs no one else (**RET-40**): destroys every epoch
+/// identity past its content deadline, finishes destructions an error interrupted, ends
+/// expired holds and orphaned hold identities, and keeps their log entries in the
+/// outbox. Runs at start, before any network call, and first in every tick.
+fn destroy_due(
+    keystore: &RwLock<Keystore>,
+    holds: &Mutex<HoldBook>,
+    outbox: &Mutex<Outbox>,
+    role: CustodianRole,
+    id: &CustodianId,
+    policy: &Policy,
+    now: UnixTime,
+) -> TickReport {
+    let mut report = TickReport::default();
+    let mut entries = Vec::new();
+    let due: Vec<EpochId> = keystore
+        .read()
+        .map(|k| {
+            k.keyring()
+                .live_epochs()
+                .filter(|&e| policy.content_deadline(e) <= now.plus(DESTROY_AHEAD_SECONDS))
+                .collect()
+        })
+        .unwrap_or_default();
+    for e in due {
+        let done = keystore.write().ok().map(|mut k| k.destroy_epoch(e, now));
+        match done {
+            Some(Ok(d)) => {
+                report.destroyed.push(e);
+                entries.push(LogEntry::EpochKeyDestroyed {
+                    custodian: id.clone(),
+                    epoch: e,
+                    destroyed_at: d.destroyed_at,
+                });
+            }
+            Some(Err(err)) => {
+                tracing::error!(error = %err, epoch = e.get(), "epoch key destruction failed; finished at the next tick");
+            }
+            None => {}
+        }
+    }
+    if let Ok(mut k) = keystore.write() {
+        if k.has_unfinished_destructions() {
+            if let Err(err) = k.finish_destructions() {
+                tracing::error!(error = %err, "a destruction is still unfinished; retried at the next tick");
+            }
+        }
+    }
+    if !entries.is_empty() {
+        push_outbox(outbox, entries);
+    }
+
+    // Expired holds end.
+    let expired: Vec<(HoldId, LegalHold)> = holds
+        .lock()
+        .map(|h| {
+            h.all()
+                .filter_map(|(k, m)| m.legal_hold().ok().map(|lh| (k, lh)))
+                .filter(|(_, lh)| lh.expires <= now)
+                .collect()
+        })
+        .unwrap_or_default();
+    for (h, lh) in expired {
+        if role == CustodianRole::Agency {
+            push_outbox(outbox, vec![LogEntry::LegalHoldReleased(lh)]);
+        }
+        end_hold(keystore, holds, h, now);
+        report.holds_ended.push(h);
+    }
+    // A hold identity with no hold record (a crash between the two) is destroyed.
+    let orphans: Vec<HoldId> = {
+        let known: BTreeSet<HoldId> = holds
+            .lock()
+            .map(|b| b.all().map(|(k, _)| k).collect())
+            .unwrap_or_default();
+        keystore
+            .read()
+            .map(|k| k.live_holds().filter(|h| !known.contains(h)).collect())
+            .unwrap_or_default()
+    };
+    for h in orphans {
+        end_hold(keystore, holds, h, now);
+    }
+    report
+}
+
+fn push_outbox(outbox: &Mutex<Outbox>, entries: Vec<LogEntry>) {
+    if let Ok(mut o) = outbox.lock() {
+        if let Err(e) = o.push(entries) {
+            tracing::error!(error = %e, "cannot keep log entries for later");
+        }
     }
 }

@@ -57,6 +57,14 @@ pub enum Unreachable {
     ServerError(u16),
     /// The in-process operator was switched off (a simulated outage).
     Down,
+    /// The connection (TCP, TLS and HTTP handshakes) took longer than its bound.
+    ConnectTimeout,
+    /// The answer stalled: no part of it came within the read bound.
+    ReadTimeout,
+    /// The whole exchange took longer than its bound.
+    Timeout,
+    /// The answer's body is larger than the bound (bytes).
+    TooLarge(usize),
 }
 
 impl fmt::Display for Unreachable {
@@ -67,6 +75,10 @@ impl fmt::Display for Unreachable {
             Self::Http => f.write_str("HTTP exchange failed"),
             Self::ServerError(s) => write!(f, "answered {s}"),
             Self::Down => f.write_str("down"),
+            Self::ConnectTimeout => f.write_str("connection timed out"),
+            Self::ReadTimeout => f.write_str("the answer stalled (read timeout)"),
+            Self::Timeout => f.write_str("the exchange timed out"),
+            Self::TooLarge(limit) => write!(f, "the answer is larger than {limit} bytes"),
         }
     }
 }

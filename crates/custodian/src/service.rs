@@ -24,9 +24,8 @@ use tower::ServiceExt as _;
 use zeroize::Zeroizing;
 
 use crate::clock::{Clock, ManualClock};
-use crate::config::{CustodianConfig, SecretSource, TlsSource};
+use crate::config::{CustodianConfig, TlsSource};
 use crate::https::{HttpsClient, HttpsOperator, HttpsPeer};
-use crate::keystore::KeystoreSecret;
 use crate::node::{Node, NodeOptions, StartError, TickReport};
 use crate::operator::OperatorLink;
 use crate::peer::OversightLink;
@@ -100,37 +99,6 @@ fn load_policy(path: Option<&Path>) -> Result<Policy, StartError> {
             Policy::from_toml_str(&text)
                 .map_err(|e| StartError::Config(format!("{}: {e}", p.display())))
         }
-    }
-}
-
-fn secret(config: &CustodianConfig) -> Result<KeystoreSecret, StartError> {
-    match &config.secret {
-        SecretSource::KeyFile(p) => {
-            if !p.exists()
-                && !config
-                    .data_dir
-                    .join("keystore")
-                    .join("keystore.age")
-                    .exists()
-            {
-                // A first start: make the key file (a deployment provisions it instead).
-                KeystoreSecret::make_key_file(p)?;
-                tracing::warn!(path = %p.display(), "made a new keystore key file; keep it on other storage than the keystore");
-            }
-            Ok(KeystoreSecret::KeyFile(p.clone()))
-        }
-        SecretSource::PassphraseFile(p) => {
-            let text = Zeroizing::new(
-                std::fs::read_to_string(p)
-                    .map_err(|e| StartError::Config(format!("{}: {e}", p.display())))?,
-            );
-            Ok(KeystoreSecret::Passphrase(Zeroizing::new(
-                text.trim_end_matches(['\n', '\r']).to_owned(),
-            )))
-        }
-        SecretSource::PassphraseEnv(var) => std::env::var(var)
-            .map(|v| KeystoreSecret::Passphrase(Zeroizing::new(v)))
-            .map_err(|_| StartError::Config(format!("the environment variable {var} is not set"))),
     }
 }
 
@@ -228,10 +196,9 @@ impl Custodian {
             .clone();
         let keystore = crate::keystore::Keystore::open_or_create(
             &config.data_dir.join("keystore"),
-            &secret(&config)?,
+            &config.protection()?,
             config.role,
             &id,
-            config.scrypt_log_n,
         )?;
         let key = minimis_crypto::SigningKey::from_seed(keystore.signing_key().expose_seed())
             .map_err(|e| StartError::Config(e.to_string()))?;
@@ -333,8 +300,7 @@ impl Custodian {
                 role: config.role,
                 policy,
                 data_dir: config.data_dir.clone(),
-                secret: secret(&config)?,
-                scrypt_log_n: config.scrypt_log_n,
+                protection: config.protection()?,
                 log_key,
                 witnesses,
                 caseload: config.caseload.clone(),
