@@ -425,8 +425,13 @@ fn resolve(p: &Path) -> PathBuf {
         }
     }
     let mut out = existing.canonicalize().unwrap_or(existing);
+    // What does not exist yet cannot be a link: `..` there is lexical.
     for name in rest.iter().rev() {
-        out.push(name);
+        if name == ".." {
+            out.pop();
+        } else if name != "." {
+            out.push(name);
+        }
     }
     out
 }
@@ -481,6 +486,83 @@ client_key = "a.key"
                 "role = \"oversight\"\n[tls]\ncert = \"c\"\nkey = \"k\"\noperator_ca = \"o\"\n"
             ),
             Err(ConfigError::HalfTls)
+        ));
+    }
+
+    #[test]
+    fn ret_36_a_key_file_inside_the_data_directory_is_refused_unless_dangerous() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("custodian-agency");
+        std::fs::create_dir_all(&data).unwrap();
+        let mut c = CustodianConfig::new(CustodianRole::Agency);
+        c.data_dir = data.clone();
+        for inside in [
+            data.join("custodian.key"),
+            data.join("keystore").join("custodian.key"),
+            dir.path().join("x").join("..").join("custodian-agency").join("k"),
+        ] {
+            c.secret = SecretSource::KeyFile(inside.clone());
+            assert!(
+                matches!(c.protection(), Err(ConfigError::KeyFileInDataDir { .. })),
+                "{}",
+                inside.display()
+            );
+            assert!(!inside.exists(), "a refusal makes no key file");
+        }
+        // Through a symbolic link to the data directory.
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link");
+            std::os::unix::fs::symlink(&data, &link).unwrap();
+            c.secret = SecretSource::KeyFile(link.join("k"));
+            assert!(matches!(
+                c.protection(),
+                Err(ConfigError::KeyFileInDataDir { .. })
+            ));
+        }
+        // Beside the data directory: made on first start.
+        let beside = dir.path().join("custodian-agency.key");
+        c.secret = SecretSource::KeyFile(beside.clone());
+        assert!(matches!(c.protection(), Ok(Protection::File { .. })));
+        assert_eq!(std::fs::read(&beside).unwrap().len(), 32);
+        // Told so, with the flag whose name says it is dangerous.
+        c.secret = SecretSource::KeyFile(data.join("custodian.key"));
+        c.dangerous_key_file_in_data_dir = true;
+        assert!(c.protection().is_ok());
+        let parsed = CustodianConfig::from_toml_str(
+            "role = \"agency\"\n[keystore]\nkey_file = \"k\"\ndangerous_key_file_in_data_dir = true\n",
+        )
+        .unwrap();
+        assert!(parsed.dangerous_key_file_in_data_dir);
+    }
+
+    #[test]
+    fn ret_38_ret_35_the_configuration_refuses_a_low_scrypt_factor_and_takes_a_token_uri() {
+        for n in [10, 14, 23] {
+            assert!(matches!(
+                CustodianConfig::from_toml_str(&format!(
+                    "role = \"agency\"\n[keystore]\nscrypt_log_n = {n}\n"
+                )),
+                Err(ConfigError::WorkFactor(_))
+            ));
+        }
+        let c = CustodianConfig::from_toml_str(
+            "role = \"oversight\"\n[keystore]\npkcs11 = \"pkcs11:token=o?module-path=m.so&pin-source=env:P\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.token.as_ref().map(|t| t.token.as_str()), Some("o"));
+        assert!(matches!(c.protection(), Ok(Protection::Token(_))));
+        assert!(matches!(
+            CustodianConfig::from_toml_str(
+                "role = \"oversight\"\n[keystore]\npkcs11 = \"pkcs11:token=o?module-path=m.so&pin-source=env:P\"\nkey_file = \"k\"\n"
+            ),
+            Err(ConfigError::Secret)
+        ));
+        assert!(matches!(
+            CustodianConfig::from_toml_str(
+                "role = \"oversight\"\n[keystore]\npkcs11 = \"pkcs11:token=o?module-path=m.so&pin-value=1\"\n"
+            ),
+            Err(ConfigError::Token(_))
         ));
     }
 }

@@ -60,11 +60,20 @@ fn open_new(path: &Path, private: bool) -> Result<File, FileError> {
     opts.open(path).map_err(io(path))
 }
 
+/// The directory that holds `path`: its parent, or `.` for a bare file name (whose
+/// parent is the empty path, which cannot be opened).
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
 /// Writes `bytes` to `path` atomically and durably: a temporary file in the same
 /// directory, synced, renamed over `path`, and the directory synced. `private` files are
 /// readable by their owner only.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<(), FileError> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let dir = parent_of(path);
     let tmp = tmp_path(path);
     {
         let mut f = open_new(&tmp, private)?;
@@ -114,7 +123,7 @@ pub(crate) fn scrub_and_unlink(path: &Path) -> Result<(), FileError> {
         f.sync_all().map_err(io(path))?;
     }
     std::fs::remove_file(path).map_err(io(path))?;
-    sync_dir(path.parent().unwrap_or_else(|| Path::new(".")))
+    sync_dir(parent_of(path))
 }
 
 #[cfg(test)]
@@ -138,5 +147,13 @@ mod tests {
         assert!(!p.exists());
         scrub_and_unlink(&p).unwrap();
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn ret_36_a_bare_file_name_is_in_the_working_directory() {
+        // `custodian-agency.key` has the empty path as its parent, which cannot be
+        // opened to sync: the working directory is meant.
+        assert_eq!(parent_of(Path::new("custodian-agency.key")), Path::new("."));
+        assert_eq!(parent_of(Path::new("d/k")), Path::new("d"));
     }
 }

@@ -121,10 +121,13 @@ impl InProcessDeployment {
         let oversight = match policy.custodian(CustodianRole::Oversight) {
             Some(_) => {
                 let mut o = options(CustodianRole::Oversight, &policy, dir)?;
+                // The tweak first: it may choose how the keystore is protected.
+                tweak(&mut o);
                 // The in-process operator has each batch cosigned before it answers, so
                 // both custodians can require the witness's cosignature on every proof.
-                o.witnesses = vec![witness_vkey(&o)?];
-                tweak(&mut o);
+                if o.witnesses.is_empty() {
+                    o.witnesses = vec![witness_vkey(&o)?];
+                }
                 let node = Node::open(
                     o,
                     shared.clone(),

@@ -522,7 +522,8 @@ fn token_prefix(custodian_id: &str) -> String {
 
 /// The work factor recorded in a scrypt age file's header, if it is one.
 fn scrypt_work_factor(bytes: &[u8]) -> Option<u8> {
-    let text = std::str::from_utf8(bytes.get(..200.min(bytes.len()))?).ok()?;
+    // The header is text; the payload after it is not.
+    let text = String::from_utf8_lossy(&bytes[..200.min(bytes.len())]);
     let line = text.lines().find(|l| l.starts_with("-> scrypt "))?;
     line.split(' ').nth(3)?.parse().ok()
 }
@@ -1400,5 +1401,176 @@ mod tests {
         let ks = open(dir.path());
         assert!(ks.hold(h).is_none());
         assert_eq!(ks.live_holds().count(), 0);
+    }
+
+    #[test]
+    fn ret_37_weak_passphrases_and_short_key_files_are_refused_and_nothing_is_written() {
+        for weak in [
+            "",
+            "hunter2",
+            "Tr0ub4dor&3",
+            "password1234567890",
+            "aaaaaaaaaaaaaaaaaaaaaaaa",
+            "minimis custodian keystore",
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let ks = dir.path().join("ks");
+            let p = file(KeystoreSecret::Passphrase(Zeroizing::new(weak.into())));
+            let err = Keystore::open_or_create(&ks, &p, CustodianRole::Agency, "agency")
+                .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    KeystoreError::WeakPassphrase { .. } | KeystoreError::EmptySecret
+                ),
+                "{weak:?}: {err}"
+            );
+            assert!(
+                std::fs::read_dir(&ks).map_or(true, |mut d| d.next().is_none()),
+                "{weak:?}: a refused secret writes nothing"
+            );
+        }
+        for strong in [
+            "correct horse battery staple",
+            "yellow-kettle-ninety-quartz-bramble",
+            "kdh2-pq9x-mm3a-77ty",
+        ] {
+            check_passphrase(strong).unwrap();
+        }
+        // A key file needs 32 bytes.
+        let dir = tempfile::tempdir().unwrap();
+        let short = dir.path().join("short.key");
+        std::fs::write(&short, [7u8; 31]).unwrap();
+        let err = Keystore::open_or_create(
+            &dir.path().join("ks"),
+            &file(KeystoreSecret::KeyFile(short)),
+            CustodianRole::Agency,
+            "agency",
+        )
+        .unwrap_err();
+        assert!(matches!(err, KeystoreError::EmptySecret), "{err}");
+    }
+
+    #[test]
+    fn ret_38_scrypt_below_the_floor_is_refused_and_the_floor_is_what_is_written() {
+        for n in [0, 10, 14, 23] {
+            assert!(matches!(
+                WorkFactor::new(n),
+                Err(KeystoreError::WorkFactor(m)) if m == n
+            ));
+        }
+        let floor = WorkFactor::new(WorkFactor::FLOOR).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        Keystore::open_or_create(
+            dir.path(),
+            &Protection::File {
+                secret: secret(),
+                work: floor,
+            },
+            CustodianRole::Agency,
+            "agency",
+        )
+        .unwrap();
+        let kek = std::fs::read(dir.path().join(KEK_FILE)).unwrap();
+        assert_eq!(scrypt_work_factor(&kek), Some(15));
+    }
+
+    #[test]
+    fn ret_39_rotation_moves_every_key_under_a_new_secret_and_scrubs_the_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let ks_dir = dir.path().join("data").join("keystore");
+        let (old_key, new_key) = (dir.path().join("old.key"), dir.path().join("new.key"));
+        KeystoreSecret::make_key_file(&old_key).unwrap();
+        KeystoreSecret::make_key_file(&new_key).unwrap();
+        let old = file(KeystoreSecret::KeyFile(old_key.clone()));
+        let new = file(KeystoreSecret::KeyFile(new_key.clone()));
+        let (e, h) = (EpochId::new(2968), HoldId::from_bytes([4; 16]));
+        let (recipient, signing, hold) = {
+            let mut ks =
+                Keystore::open_or_create(&ks_dir, &old, CustodianRole::Oversight, "o").unwrap();
+            ks.generate_epoch(e).unwrap();
+            ks.destroy_epoch(EpochId::new(2960), UnixTime(5)).unwrap();
+            ks.witness_key().unwrap();
+            let hold = ks.create_hold(h).unwrap().recipient().to_string();
+            (
+                ks.epoch(e).unwrap().recipient(),
+                ks.signing_key().public_key(),
+                hold,
+            )
+        };
+        let before = std::fs::read(ks_dir.join(KEK_FILE)).unwrap();
+        Keystore::rotate(&ks_dir, &old, &new, CustodianRole::Oversight, "o").unwrap();
+        // The old key file is scrubbed; the new secret opens the same keys.
+        assert!(!old_key.exists());
+        let ks = Keystore::open_or_create(&ks_dir, &new, CustodianRole::Oversight, "o").unwrap();
+        assert_eq!(ks.epoch(e).unwrap().recipient(), recipient);
+        assert_eq!(ks.signing_key().public_key(), signing);
+        assert_eq!(ks.hold(h).unwrap().recipient().to_string(), hold);
+        assert_eq!(ks.destroyed_at(EpochId::new(2960)), Some(UnixTime(5)));
+        // A fresh key-encryption identity: no file is the old one, nothing is left over.
+        let after = std::fs::read(ks_dir.join(KEK_FILE)).unwrap();
+        assert_ne!(after, before);
+        let (next, old_dir) = rotation_dirs(&ks_dir);
+        assert!(!next.exists() && !old_dir.exists());
+        // The old secret opens nothing now (it no longer exists; a copy of it would not
+        // open the new files either).
+        let stale = dir.path().join("stale.key");
+        KeystoreSecret::make_key_file(&stale).unwrap();
+        assert!(matches!(
+            Keystore::open_or_create(
+                &ks_dir,
+                &file(KeystoreSecret::KeyFile(stale)),
+                CustodianRole::Oversight,
+                "o"
+            ),
+            Err(KeystoreError::WrongSecret { .. })
+        ));
+        // Refused: the same key file, a token back to files.
+        assert!(matches!(
+            Keystore::rotate(&ks_dir, &new, &file(KeystoreSecret::KeyFile(new_key.clone())), CustodianRole::Oversight, "o"),
+            Err(KeystoreError::Rotation(_))
+        ));
+    }
+
+    #[test]
+    fn ret_39_a_rotation_interrupted_by_a_crash_leaves_one_whole_keystore() {
+        let dir = tempfile::tempdir().unwrap();
+        let ks_dir = dir.path().join("keystore");
+        let e = EpochId::new(9);
+        let recipient = {
+            let mut ks = open(&ks_dir);
+            ks.generate_epoch(e).unwrap();
+            ks.epoch(e).unwrap().recipient()
+        };
+        let (next, old) = rotation_dirs(&ks_dir);
+        // Before the swap: a half-written new keystore is scrubbed, the old one kept.
+        std::fs::create_dir_all(&next).unwrap();
+        std::fs::write(next.join("epoch-9.age"), b"half").unwrap();
+        assert_eq!(open(&ks_dir).epoch(e).unwrap().recipient(), recipient);
+        assert!(!next.exists());
+        // Between the renames: the new keystore (complete) is put in place.
+        std::fs::rename(&ks_dir, &next).unwrap();
+        assert_eq!(open(&ks_dir).epoch(e).unwrap().recipient(), recipient);
+        assert!(!next.exists());
+        // After the swap: the old copy is scrubbed.
+        std::fs::create_dir_all(&old).unwrap();
+        std::fs::write(old.join("keystore.age"), b"old").unwrap();
+        open(&ks_dir);
+        assert!(!old.exists());
+    }
+
+    #[test]
+    fn ret_34_a_file_keystore_is_not_opened_as_a_token_one() {
+        let dir = tempfile::tempdir().unwrap();
+        open(dir.path());
+        let token = Protection::Token(TokenConfig {
+            module: PathBuf::from("no-such-module.so"),
+            token: "t".into(),
+            pin: PinSource::Env("MINIMIS_NO_SUCH_PIN".into()),
+        });
+        assert!(matches!(
+            Keystore::open_or_create(dir.path(), &token, CustodianRole::Agency, "agency"),
+            Err(KeystoreError::ModeMismatch { found: "file", .. })
+        ));
     }
 }
