@@ -407,30 +407,26 @@ impl CustodianConfig {
     }
 }
 
-/// `p` made absolute, with its longest existing ancestor's symbolic links resolved.
+/// `p` made absolute, with its longest existing ancestor's symbolic links and `..`
+/// resolved by the file system, and the rest (which does not exist, so holds no link)
+/// resolved lexically.
 fn resolve(p: &Path) -> PathBuf {
+    use std::path::Component;
     let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
-    let mut existing = abs.clone();
-    let mut rest = Vec::new();
-    while !existing.exists() {
-        match (
-            existing.file_name().map(std::ffi::OsStr::to_os_string),
-            existing.parent(),
-        ) {
-            (Some(name), Some(parent)) => {
-                rest.push(name);
-                existing = parent.to_owned();
-            }
-            _ => return abs,
-        }
+    let parts: Vec<Component<'_>> = abs.components().collect();
+    let mut split = parts.len();
+    while split > 0 && !parts[..split].iter().collect::<PathBuf>().exists() {
+        split -= 1;
     }
-    let mut out = existing.canonicalize().unwrap_or(existing);
-    // What does not exist yet cannot be a link: `..` there is lexical.
-    for name in rest.iter().rev() {
-        if name == ".." {
-            out.pop();
-        } else if name != "." {
-            out.push(name);
+    let prefix: PathBuf = parts[..split].iter().collect();
+    let mut out = prefix.canonicalize().unwrap_or(prefix);
+    for c in &parts[split..] {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(n) => out.push(n),
+            _ => {}
         }
     }
     out
@@ -499,7 +495,11 @@ client_key = "a.key"
         for inside in [
             data.join("custodian.key"),
             data.join("keystore").join("custodian.key"),
-            dir.path().join("x").join("..").join("custodian-agency").join("k"),
+            dir.path()
+                .join("x")
+                .join("..")
+                .join("custodian-agency")
+                .join("k"),
         ] {
             c.secret = SecretSource::KeyFile(inside.clone());
             assert!(

@@ -1416,8 +1416,8 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let ks = dir.path().join("ks");
             let p = file(KeystoreSecret::Passphrase(Zeroizing::new(weak.into())));
-            let err = Keystore::open_or_create(&ks, &p, CustodianRole::Agency, "agency")
-                .unwrap_err();
+            let err =
+                Keystore::open_or_create(&ks, &p, CustodianRole::Agency, "agency").unwrap_err();
             assert!(
                 matches!(
                     err,
@@ -1527,7 +1527,13 @@ mod tests {
         ));
         // Refused: the same key file, a token back to files.
         assert!(matches!(
-            Keystore::rotate(&ks_dir, &new, &file(KeystoreSecret::KeyFile(new_key.clone())), CustodianRole::Oversight, "o"),
+            Keystore::rotate(
+                &ks_dir,
+                &new,
+                &file(KeystoreSecret::KeyFile(new_key.clone())),
+                CustodianRole::Oversight,
+                "o"
+            ),
             Err(KeystoreError::Rotation(_))
         ));
     }
