@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
 use minimis_crypto::{SigningKey, TagKey};
-use minimis_custodian::keystore::{Keystore, KeystoreSecret};
+use minimis_custodian::keystore::{Keystore, KeystoreSecret, Protection, WorkFactor};
 use minimis_custodian::protocol::AccessRequest;
 use minimis_custodian::{InProcessDeployment, ManualClock};
 use minimis_log::entry::{OfficerId, RecordSetHash};
@@ -49,8 +49,11 @@ use zeroize::Zeroizing;
 const NOW: UnixTime = UnixTime(1_795_708_800);
 const DISTINCT: usize = 1_000;
 
-fn secret() -> KeystoreSecret {
-    KeystoreSecret::Passphrase(Zeroizing::new("benchmark keystore secret".into()))
+fn secret() -> Protection {
+    Protection::File {
+        secret: KeystoreSecret::Passphrase(Zeroizing::new("benchmark keystore secret".into())),
+        work: WorkFactor::below_floor_for_tests(10),
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -81,7 +84,7 @@ struct Sealed {
 }
 
 fn keystore(dir: &Path, role: CustodianRole) -> Keystore {
-    Keystore::open_or_create(dir, &secret(), role, role.as_str(), 10).unwrap()
+    Keystore::open_or_create(dir, &secret(), role, role.as_str()).unwrap()
 }
 
 fn sealed() -> Sealed {

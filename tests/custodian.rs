@@ -48,7 +48,7 @@ fn config(role: CustodianRole, dir: &Path) -> CustodianConfig {
     c.data_dir = dir.join(role.as_str());
     c.listen = "127.0.0.1:0".parse().unwrap();
     c.secret = SecretSource::KeyFile(dir.join(format!("{role}.key")));
-    c.scrypt_log_n = 10;
+    c.scrypt = minimis_custodian::keystore::WorkFactor::below_floor_for_tests(10);
     c
 }
 
@@ -642,16 +642,11 @@ impl RealStack {
         let mut witness_key = None;
         for role in [CustodianRole::Agency, CustodianRole::Oversight] {
             let c = config(role, dir.path());
-            let SecretSource::KeyFile(kf) = &c.secret else {
-                unreachable!()
-            };
-            minimis_custodian::keystore::KeystoreSecret::make_key_file(kf).unwrap();
             let mut ks = minimis_custodian::keystore::Keystore::open_or_create(
                 &c.data_dir.join("keystore"),
-                &minimis_custodian::keystore::KeystoreSecret::KeyFile(kf.clone()),
+                &c.protection().unwrap(),
                 role,
                 &policy.custodian(role).unwrap().id,
-                10,
             )
             .unwrap();
             keys.push(ks.signing_key().public_key());
@@ -1139,4 +1134,375 @@ fn custodian_serve_says_what_is_missing() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--operator"));
+}
+
+// ---- a hostile operator (RET-40, RET-41) ---------------------------------------------
+
+/// How the fake operator answers.
+#[derive(Clone, Debug)]
+enum Answer {
+    /// 200 with a chunked body that never ends (capped at 256 MiB).
+    EndlessBody,
+    /// 200 declaring a 1 TiB body, then nothing.
+    DeclaredHuge,
+    /// Reads the request and never answers.
+    Hang,
+    /// Never completes the TLS handshake.
+    NoHandshake,
+    /// One byte of body every 200 ms, for ever.
+    Trickle,
+    /// 500 to everything.
+    ServerError,
+    /// The log's key for `GET /v1/keys`, 204 for anything else.
+    Friendly(String),
+}
+
+/// A TLS 1.3 server on loopback that answers every request as `answer` says; returns
+/// its address and the PEM of its CA. Serves at most 64 connections.
+async fn fake_operator(answer: Answer) -> (std::net::SocketAddr, String) {
+    use rustls_pki_types::pem::PemObject as _;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let ca = DevCa::generate("fake operator CA").unwrap();
+    let pair = ca.issue_server().unwrap();
+    let certs = rustls_pki_types::CertificateDer::pem_slice_iter(pair.cert.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(pair.key.as_bytes()).unwrap();
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13])
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        for _ in 0..64 {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (acceptor, answer) = (acceptor.clone(), answer.clone());
+            tokio::spawn(async move {
+                if matches!(answer, Answer::NoHandshake) {
+                    tokio::time::sleep(std::time::Duration::from_secs(120)).await;
+                    drop(tcp);
+                    return;
+                }
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut buf = vec![0u8; 1 << 16];
+                for _request in 0..100 {
+                    // The request's head (and whatever body came with it).
+                    let mut got = Vec::new();
+                    loop {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => got.extend_from_slice(&buf[..n]),
+                        }
+                        if got.windows(4).any(|w| w == b"\r\n\r\n") {
+                            break;
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&got).into_owned();
+                    let reply = |status: &str, body: &str| {
+                        format!(
+                            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        )
+                    };
+                    match &answer {
+                        Answer::EndlessBody => {
+                            let _ = tls
+                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+                                .await;
+                            let chunk = format!("10000\r\n{}\r\n", "[".repeat(1 << 16));
+                            for _ in 0..4_096 {
+                                if tls.write_all(chunk.as_bytes()).await.is_err() {
+                                    return;
+                                }
+                            }
+                            return;
+                        }
+                        Answer::DeclaredHuge => {
+                            let _ = tls
+                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1099511627776\r\n\r\n")
+                                .await;
+                            tokio::time::sleep(std::time::Duration::from_secs(120)).await;
+                            return;
+                        }
+                        Answer::Hang | Answer::NoHandshake => {
+                            tokio::time::sleep(std::time::Duration::from_secs(120)).await;
+                            return;
+                        }
+                        Answer::Trickle => {
+                            let _ = tls
+                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\n")
+                                .await;
+                            for _ in 0..600 {
+                                if tls.write_all(b" ").await.is_err() {
+                                    return;
+                                }
+                                let _ = tls.flush().await;
+                                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                            }
+                            return;
+                        }
+                        Answer::ServerError => {
+                            let r = reply(
+                                "500 Internal Server Error",
+                                "{\"error\":{\"code\":\"internal\"}}",
+                            );
+                            if tls.write_all(r.as_bytes()).await.is_err() {
+                                return;
+                            }
+                        }
+                        Answer::Friendly(log_key) => {
+                            let r = if head.starts_with("GET /v1/keys ") {
+                                reply("200 OK", &format!("{{\"log\":\"{log_key}\"}}"))
+                            } else {
+                                "HTTP/1.1 204 No Content\r\n\r\n".to_owned()
+                            };
+                            if tls.write_all(r.as_bytes()).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, ca.cert)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ret_41_every_answer_the_custodian_reads_is_bounded_in_size_and_time_with_typed_errors() {
+    use minimis_custodian::https::Limits;
+    use minimis_custodian::operator::{LinkError, Unreachable};
+    let limits = Limits {
+        connect: std::time::Duration::from_millis(500),
+        read: std::time::Duration::from_millis(500),
+        total: std::time::Duration::from_secs(2),
+        max_body: 1 << 20,
+    };
+    let cases = [
+        (Answer::EndlessBody, Unreachable::TooLarge(1 << 20)),
+        (Answer::DeclaredHuge, Unreachable::TooLarge(1 << 20)),
+        (Answer::Hang, Unreachable::ReadTimeout),
+        (Answer::NoHandshake, Unreachable::ConnectTimeout),
+        (Answer::Trickle, Unreachable::Timeout),
+    ];
+    for (answer, want) in cases {
+        let (addr, ca) = fake_operator(answer.clone()).await;
+        let client = HttpsClient::new(addr, "localhost", &ca, None)
+            .unwrap()
+            .with_limits(limits);
+        // Generous: only catches a client that does not stop by itself.
+        let got = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            client.send("GET", "/v1/keys", &[], Vec::new()),
+        )
+        .await
+        .expect("the client stopped by itself")
+        .unwrap_err();
+        assert_eq!(got, want, "{answer:?}");
+        // The other custodian's answers go through the same bounds.
+        let peer = HttpsPeer::new(
+            HttpsClient::new(addr, "localhost", &ca, None)
+                .unwrap()
+                .with_limits(limits),
+        );
+        let req = minimis_custodian::protocol::HoldRequest {
+            logged: minimis_custodian::protocol::LoggedEntry::new(
+                &LogEntry::LegalHoldReleased(minimis_log::entry::LegalHold {
+                    hold: minimis_log::entry::HoldId::from_bytes([1; 16]),
+                    records: minimis_log::entry::RecordSet::new(vec![RecordId::from_bytes(
+                        [2; 32],
+                    )])
+                    .unwrap(),
+                    legal_basis: minimis_log::entry::LegalBasisId::new("court-order").unwrap(),
+                    expires: NOW,
+                }),
+                String::new(),
+            ),
+        };
+        let got = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            peer.hold_release(req),
+        )
+        .await
+        .expect("the peer link stopped by itself")
+        .unwrap_err();
+        assert_eq!(got, LinkError::Unavailable(want), "{answer:?} (peer)");
+    }
+    // A 500 is an answer, read and counted as the operator being unavailable.
+    let (addr, ca) = fake_operator(Answer::ServerError).await;
+    let client = HttpsClient::new(addr, "localhost", &ca, None).unwrap();
+    let r = client.send("GET", "/v1/keys", &[], Vec::new()).await.unwrap();
+    assert_eq!(r.status, 500);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ret_40_a_hostile_operator_keeps_no_key_past_its_deadline_at_start_or_at_a_tick() {
+    let policy = default_policy();
+    let first = policy.epoch_at(NOW).unwrap();
+    let second = first.next().unwrap();
+    for answer in [Answer::EndlessBody, Answer::Hang, Answer::ServerError] {
+        let dir = tempfile::tempdir().unwrap();
+        let (addr, ca) = fake_operator(answer.clone()).await;
+        std::fs::write(dir.path().join("operator-ca.crt"), &ca).unwrap();
+        let mut c = config(CustodianRole::Oversight, dir.path());
+        c.operator = Some(minimis_custodian::config::Endpoint {
+            address: addr,
+            server_name: "localhost".into(),
+            ca: dir.path().join("operator-ca.crt"),
+            client: None,
+        });
+        // The log's key is pinned (as after a first start): starting needs no call.
+        let log = minimis_log::NoteSigner::new(
+            minimis_log::KeyName::new("localhost/minimis-log").unwrap(),
+            SigningKey::generate().unwrap(),
+        );
+        c.log_key = Some(log.verifier_key().to_string());
+        // The custodian made both epochs' identities while the operator was honest.
+        {
+            let mut ks = minimis_custodian::keystore::Keystore::open_or_create(
+                &c.data_dir.join("keystore"),
+                &c.protection().unwrap(),
+                CustodianRole::Oversight,
+                &policy.custodian(CustodianRole::Oversight).unwrap().id,
+            )
+            .unwrap();
+            ks.generate_epoch(first).unwrap();
+            ks.generate_epoch(second).unwrap();
+        }
+        let epoch_file = |e: EpochId| {
+            c.data_dir
+                .join("keystore")
+                .join(format!("epoch-{}.age", e.get()))
+        };
+        assert!(epoch_file(first).exists());
+
+        // It starts 30 s after the first epoch's deadline: the key is destroyed before
+        // anything is asked of the operator.
+        let clock = ManualClock::new(policy.content_deadline(first).plus(30));
+        let running = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            Custodian::start(c.clone(), clock.clone()),
+        )
+        .await
+        .expect("started")
+        .unwrap();
+        let node = running.node().clone();
+        assert!(node.with_keystore(|k| k.epoch(first).is_err()).unwrap(), "{answer:?}");
+        assert!(!epoch_file(first).exists(), "{answer:?}");
+
+        // 30 s after the second epoch's deadline, a tick destroys it whatever the
+        // operator does (the generous timeout only catches a hang).
+        clock.set(policy.content_deadline(second).plus(30));
+        let report = tokio::time::timeout(std::time::Duration::from_secs(90), running.tick())
+            .await
+            .expect("the tick returned");
+        assert_eq!(report.destroyed, vec![second], "{answer:?}");
+        assert!(report.published.is_empty(), "{answer:?}");
+        assert!(!epoch_file(second).exists(), "{answer:?}");
+        // Both entries wait for the operator, with the time of each destruction.
+        let waiting: Vec<(EpochId, UnixTime)> = node
+            .pending_entries()
+            .into_iter()
+            .filter_map(|e| match e {
+                LogEntry::EpochKeyDestroyed {
+                    epoch,
+                    destroyed_at,
+                    ..
+                } => Some((epoch, destroyed_at)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            waiting,
+            vec![
+                (first, policy.content_deadline(first).plus(30)),
+                (second, policy.content_deadline(second).plus(30))
+            ],
+            "{answer:?}"
+        );
+        running.shutdown().await;
+    }
+}
+
+#[test]
+fn ret_36_custodian_serve_starts_on_first_run_with_its_default_key_file_and_refuses_one_inside_its_data() {
+    use std::io::BufRead as _;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let log = minimis_log::NoteSigner::new(
+        minimis_log::KeyName::new("localhost/minimis-log").unwrap(),
+        SigningKey::generate().unwrap(),
+    );
+    let (addr, ca) = rt.block_on(fake_operator(Answer::Friendly(
+        log.verifier_key().to_string(),
+    )));
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::write(cwd.path().join("operator-ca.crt"), &ca).unwrap();
+    // Inside the data directory: refused, and nothing made.
+    let out = crate::minimis()
+        .current_dir(cwd.path())
+        .args(["custodian", "serve", "--role", "oversight", "--listen", "127.0.0.1:0"])
+        .args(["--key-file", "custodian-oversight/inside.key"])
+        .args(["--operator", &addr.to_string(), "--operator-ca", "operator-ca.crt"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--dangerous-key-file-in-data-dir"), "{stderr}");
+    assert!(!cwd.path().join("custodian-oversight/inside.key").exists());
+    // The defaults, relative to the working directory: it starts.
+    let mut child = crate::minimis()
+        .current_dir(cwd.path())
+        .args(["custodian", "serve", "--role", "oversight", "--listen", "127.0.0.1:0"])
+        .args(["--operator", &addr.to_string(), "--operator-ca", "operator-ca.crt"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut listening = false;
+    let mut seen = Vec::new();
+    // Generous: scrypt at 2^18 on a loaded machine, and the first start's certificates.
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(120)) {
+        listening |= line.contains("listening on https://");
+        seen.push(line);
+        if seen.iter().any(|l| l.contains("epoch keys made")) {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        listening,
+        "{}\n{}",
+        seen.join("\n"),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = cwd.path().join("custodian-oversight.key");
+    assert_eq!(std::fs::read(&key).unwrap().len(), 32);
+    assert!(
+        cwd.path()
+            .join("custodian-oversight/keystore/signing.age")
+            .exists()
+    );
 }
