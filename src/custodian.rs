@@ -230,6 +230,17 @@ fn rotate(args: &RotateArgs) -> anyhow::Result<Outcome> {
         .ok_or_else(|| anyhow::anyhow!("the policy names no {} custodian", config.role))?
         .id
         .clone();
+    if !config
+        .data_dir
+        .join("keystore")
+        .join("signing.age")
+        .exists()
+    {
+        anyhow::bail!(
+            "{} holds no keystore to rotate",
+            config.data_dir.join("keystore").display()
+        );
+    }
     let from = config
         .protection()
         .context("the keystore's current secret")?;
@@ -248,12 +259,10 @@ fn rotate(args: &RotateArgs) -> anyhow::Result<Outcome> {
                     f.display()
                 );
             }
+            // The same rule as for the current key file: never inside the data directory
+            // (checked before the file is made).
+            c.protection()?;
             KeystoreSecret::make_key_file(f)?;
-            // The same rule as for the current key file: never inside the data directory.
-            if let Err(e) = c.protection() {
-                let _ = std::fs::remove_file(f);
-                return Err(e.into());
-            }
             Protection::File {
                 secret: KeystoreSecret::KeyFile(f.clone()),
                 work: config.scrypt,
