@@ -13,7 +13,8 @@
 //! **Trust domain:** the key custodians, by default two (the supervising agency's and an
 //! independent oversight body's), neither of them the operator. **Holds:** its epoch
 //! identities and legal-hold identities, only in its own keystore, encrypted at rest
-//! ([`keystore`], **RET-4**, **RET-7**); its Ed25519 signing key; the access policy; the
+//! ([`keystore`], **RET-4**, **RET-7**; in production each wrapped by its own
+//! non-extractable key in a PKCS#11 token, destroyed with the epoch, **RET-34**); its Ed25519 signing key; the access policy; the
 //! caseload file (agency); the witness's key and state (oversight). **Never holds:** the
 //! ciphertext store (it fetches the records a request names from the operator, and
 //! keeps none), plaintext after the response is sent (**ACC-8**), the other custodian's
