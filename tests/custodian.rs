@@ -1230,7 +1230,9 @@ async fn fake_operator(answer: Answer) -> (std::net::SocketAddr, String) {
                         }
                         Answer::DeclaredHuge => {
                             let _ = tls
-                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1099511627776\r\n\r\n")
+                                .write_all(
+                                    b"HTTP/1.1 200 OK\r\ncontent-length: 1099511627776\r\n\r\n",
+                                )
                                 .await;
                             tokio::time::sleep(std::time::Duration::from_secs(120)).await;
                             return;
@@ -1330,19 +1332,19 @@ async fn ret_41_every_answer_the_custodian_reads_is_bounded_in_size_and_time_wit
                 String::new(),
             ),
         };
-        let got = tokio::time::timeout(
-            std::time::Duration::from_secs(30),
-            peer.hold_release(req),
-        )
-        .await
-        .expect("the peer link stopped by itself")
-        .unwrap_err();
+        let got = tokio::time::timeout(std::time::Duration::from_secs(30), peer.hold_release(req))
+            .await
+            .expect("the peer link stopped by itself")
+            .unwrap_err();
         assert_eq!(got, LinkError::Unavailable(want), "{answer:?} (peer)");
     }
     // A 500 is an answer, read and counted as the operator being unavailable.
     let (addr, ca) = fake_operator(Answer::ServerError).await;
     let client = HttpsClient::new(addr, "localhost", &ca, None).unwrap();
-    let r = client.send("GET", "/v1/keys", &[], Vec::new()).await.unwrap();
+    let r = client
+        .send("GET", "/v1/keys", &[], Vec::new())
+        .await
+        .unwrap();
     assert_eq!(r.status, 500);
 }
 
@@ -1398,7 +1400,10 @@ async fn ret_40_a_hostile_operator_keeps_no_key_past_its_deadline_at_start_or_at
         .expect("started")
         .unwrap();
         let node = running.node().clone();
-        assert!(node.with_keystore(|k| k.epoch(first).is_err()).unwrap(), "{answer:?}");
+        assert!(
+            node.with_keystore(|k| k.epoch(first).is_err()).unwrap(),
+            "{answer:?}"
+        );
         assert!(!epoch_file(first).exists(), "{answer:?}");
 
         // 30 s after the second epoch's deadline, a tick destroys it whatever the
@@ -1436,7 +1441,8 @@ async fn ret_40_a_hostile_operator_keeps_no_key_past_its_deadline_at_start_or_at
 }
 
 #[test]
-fn ret_36_custodian_serve_starts_on_first_run_with_its_default_key_file_and_refuses_one_inside_its_data() {
+fn ret_36_custodian_serve_starts_on_first_run_with_its_default_key_file_and_refuses_one_inside_its_data()
+ {
     use std::io::BufRead as _;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -1455,20 +1461,47 @@ fn ret_36_custodian_serve_starts_on_first_run_with_its_default_key_file_and_refu
     // Inside the data directory: refused, and nothing made.
     let out = crate::minimis()
         .current_dir(cwd.path())
-        .args(["custodian", "serve", "--role", "oversight", "--listen", "127.0.0.1:0"])
+        .args([
+            "custodian",
+            "serve",
+            "--role",
+            "oversight",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .args(["--key-file", "custodian-oversight/inside.key"])
-        .args(["--operator", &addr.to_string(), "--operator-ca", "operator-ca.crt"])
+        .args([
+            "--operator",
+            &addr.to_string(),
+            "--operator-ca",
+            "operator-ca.crt",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--dangerous-key-file-in-data-dir"), "{stderr}");
+    assert!(
+        stderr.contains("--dangerous-key-file-in-data-dir"),
+        "{stderr}"
+    );
     assert!(!cwd.path().join("custodian-oversight/inside.key").exists());
     // The defaults, relative to the working directory: it starts.
     let mut child = crate::minimis()
         .current_dir(cwd.path())
-        .args(["custodian", "serve", "--role", "oversight", "--listen", "127.0.0.1:0"])
-        .args(["--operator", &addr.to_string(), "--operator-ca", "operator-ca.crt"])
+        .args([
+            "custodian",
+            "serve",
+            "--role",
+            "oversight",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args([
+            "--operator",
+            &addr.to_string(),
+            "--operator-ca",
+            "operator-ca.crt",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -1476,7 +1509,10 @@ fn ret_36_custodian_serve_starts_on_first_run_with_its_default_key_file_and_refu
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
             let _ = tx.send(line);
         }
     });

@@ -19,7 +19,9 @@ fn is_checked(path: &Path) -> bool {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     matches!(ext, "rs" | "toml" | "sh" | "py" | "js" | "json")
         || name == "run"
-        || path.parent().is_some_and(|p| p.ends_with(".ci"))
+        || path
+            .parent()
+            .is_some_and(|p| p.file_name().is_some_and(|n| n == ".ci"))
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -49,7 +49,14 @@ fn in_softhsm2(test: &str, body: impl FnOnce(&Path)) {
     )
     .unwrap();
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([test, "--exact", "--ignored", "--nocapture", "--test-threads", "1"])
+        .args([
+            test,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
         .env("SOFTHSM2_CONF", &conf)
         .env(CHILD, home.path())
         .output()
@@ -220,7 +227,8 @@ fn ret_34_ret_35_each_epoch_has_its_own_non_extractable_token_key_found_after_a_
                     .contains(&"minimis/agency/epoch/2968".to_owned())
             );
             drop(ks);
-            let ks = Keystore::open_or_create(&ks_dir, &p, CustodianRole::Agency, "agency").unwrap();
+            let ks =
+                Keystore::open_or_create(&ks_dir, &p, CustodianRole::Agency, "agency").unwrap();
             assert!(ks.epoch(e).is_err());
             assert_eq!(ks.epoch(e2).unwrap().recipient(), r2);
             drop(ks);
@@ -280,8 +288,14 @@ fn ret_39_a_file_keystore_moves_into_a_token_and_its_files_and_secret_are_scrubb
                 (ks.epoch(e).unwrap().recipient(), w)
             };
             let token = Protection::Token(t);
-            Keystore::rotate(&ks_dir, &file, &token, CustodianRole::Oversight, "oversight")
-                .unwrap();
+            Keystore::rotate(
+                &ks_dir,
+                &file,
+                &token,
+                CustodianRole::Oversight,
+                "oversight",
+            )
+            .unwrap();
             assert!(!key_file.exists(), "the old key file is scrubbed");
             assert!(!ks_dir.join("keystore.age").exists());
             let mut ks =
@@ -298,7 +312,13 @@ fn ret_39_a_file_keystore_moves_into_a_token_and_its_files_and_secret_are_scrubb
             };
             drop(ks);
             assert!(matches!(
-                Keystore::rotate(&ks_dir, &token, &back, CustodianRole::Oversight, "oversight"),
+                Keystore::rotate(
+                    &ks_dir,
+                    &token,
+                    &back,
+                    CustodianRole::Oversight,
+                    "oversight"
+                ),
                 Err(KeystoreError::Rotation(_))
             ));
         },
@@ -343,10 +363,11 @@ fn keys_from_copies(copies: &Path, nodes: &[&Node]) -> (Vec<age::x25519::Identit
     files_named(copies, "age", &mut files);
     let mut keys = Vec::new();
     for f in &files {
-        let Ok(bytes) = std::fs::read(f) else { continue };
+        let Ok(bytes) = std::fs::read(f) else {
+            continue;
+        };
         for n in nodes {
-            if let Some(Some(text)) = n.with_keystore(|k| k.try_open_with_every_token_key(&bytes))
-            {
+            if let Some(Some(text)) = n.with_keystore(|k| k.try_open_with_every_token_key(&bytes)) {
                 keys.extend(identity_lines(&text));
             }
         }
@@ -394,8 +415,7 @@ fn opened(records: &[StoredRecord], keys: &[age::x25519::Identity]) -> usize {
 
 #[test]
 #[ignore = "needs softhsm2; run by .ci/run"]
-fn ret_34_copies_of_the_custodians_data_taken_throughout_a_run_open_nothing_after_the_deadlines()
-{
+fn ret_34_copies_of_the_custodians_data_taken_throughout_a_run_open_nothing_after_the_deadlines() {
     in_softhsm2(
         "token::ret_34_copies_of_the_custodians_data_taken_throughout_a_run_open_nothing_after_the_deadlines",
         |home| {

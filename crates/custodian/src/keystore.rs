@@ -198,10 +198,10 @@ impl KeystoreSecret {
         if path.exists() {
             return Ok(());
         }
-        if let Some(dir) = path.parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(files::io(dir))?;
-            }
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(files::io(dir))?;
         }
         let bytes = Zeroizing::new(minimis_crypto::random_bytes::<32>()?);
         files::write_atomic(path, &*bytes, true)?;
@@ -811,10 +811,10 @@ impl Keystore {
                 ));
             }
             (Protection::File { secret: a, .. }, Protection::File { secret: b, .. }) => {
-                if let (KeystoreSecret::KeyFile(x), KeystoreSecret::KeyFile(y)) = (a, b) {
-                    if x == y {
-                        return Err(KeystoreError::Rotation("the new key file is the old one"));
-                    }
+                if let (KeystoreSecret::KeyFile(x), KeystoreSecret::KeyFile(y)) = (a, b)
+                    && x == y
+                {
+                    return Err(KeystoreError::Rotation("the new key file is the old one"));
                 }
             }
             _ => {}

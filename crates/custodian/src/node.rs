@@ -1562,28 +1562,27 @@ impl Node {
 
         // Identities ahead of their epoch, and their signed recipients.
         let mut to_publish = Vec::new();
-        if let Some(current) = policy.epoch_at(now) {
-            if let Ok(mut ks) = self.0.keystore.write() {
-                for e in [Some(current), current.next()].into_iter().flatten() {
-                    if policy.content_deadline(e) <= now || ks.destroyed_at(e).is_some() {
-                        continue;
+        if let Some(current) = policy.epoch_at(now)
+            && let Ok(mut ks) = self.0.keystore.write()
+        {
+            for e in [Some(current), current.next()].into_iter().flatten() {
+                if policy.content_deadline(e) <= now || ks.destroyed_at(e).is_some() {
+                    continue;
+                }
+                match ks.generate_epoch(e) {
+                    Ok(true) => report.generated.push(e),
+                    Ok(false) => {}
+                    Err(err) => {
+                        tracing::error!(error = %err, epoch = e.get(), "cannot make an epoch identity")
                     }
-                    match ks.generate_epoch(e) {
-                        Ok(true) => report.generated.push(e),
-                        Ok(false) => {}
-                        Err(err) => {
-                            tracing::error!(error = %err, epoch = e.get(), "cannot make an epoch identity")
-                        }
-                    }
-                    let published = self.0.published.lock().is_ok_and(|p| p.contains(&e));
-                    if !published {
-                        if let Ok(r) =
-                            ks.keyring()
-                                .publish(e, policy.epoch_end(e), ks.signing_key())
-                        {
-                            to_publish.push((e, r));
-                        }
-                    }
+                }
+                let published = self.0.published.lock().is_ok_and(|p| p.contains(&e));
+                if !published
+                    && let Ok(r) = ks
+                        .keyring()
+                        .publish(e, policy.epoch_end(e), ks.signing_key())
+                {
+                    to_publish.push((e, r));
                 }
             }
         }
@@ -1660,10 +1659,10 @@ fn end_hold(
         },
         Err(_) => false,
     };
-    if let Ok(mut h) = holds.lock() {
-        if let Err(e) = h.remove(hold) {
-            tracing::error!(error = %e, "cannot remove a hold's headers");
-        }
+    if let Ok(mut h) = holds.lock()
+        && let Err(e) = h.remove(hold)
+    {
+        tracing::error!(error = %e, "cannot remove a hold's headers");
     }
     destroyed
 }
@@ -1709,12 +1708,11 @@ fn destroy_due(
             None => {}
         }
     }
-    if let Ok(mut k) = keystore.write() {
-        if k.has_unfinished_destructions() {
-            if let Err(err) = k.finish_destructions() {
-                tracing::error!(error = %err, "a destruction is still unfinished; retried at the next tick");
-            }
-        }
+    if let Ok(mut k) = keystore.write()
+        && k.has_unfinished_destructions()
+        && let Err(err) = k.finish_destructions()
+    {
+        tracing::error!(error = %err, "a destruction is still unfinished; retried at the next tick");
     }
     if !entries.is_empty() {
         push_outbox(outbox, entries);
@@ -1755,9 +1753,9 @@ fn destroy_due(
 }
 
 fn push_outbox(outbox: &Mutex<Outbox>, entries: Vec<LogEntry>) {
-    if let Ok(mut o) = outbox.lock() {
-        if let Err(e) = o.push(entries) {
-            tracing::error!(error = %e, "cannot keep log entries for later");
-        }
+    if let Ok(mut o) = outbox.lock()
+        && let Err(e) = o.push(entries)
+    {
+        tracing::error!(error = %e, "cannot keep log entries for later");
     }
 }

@@ -405,12 +405,11 @@ impl Token {
                 .get_attributes(h, &[AttributeType::Label])
                 .map_err(call("C_GetAttributeValue"))?
             {
-                if let Attribute::Label(l) = a {
-                    if let Ok(l) = String::from_utf8(l) {
-                        if l.starts_with(prefix) {
-                            out.push(l);
-                        }
-                    }
+                if let Attribute::Label(l) = a
+                    && let Ok(l) = String::from_utf8(l)
+                    && l.starts_with(prefix)
+                {
+                    out.push(l);
                 }
             }
         }
