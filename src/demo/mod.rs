@@ -1144,7 +1144,6 @@ async fn adhoc_burst(
         }
     }
     // The phone answers what was issued (it accepts only what its schedule allows).
-    let before = ctx.people[target].lock().await.device.refused().len();
     let answered = ctx
         .run(vec![(target, Job::Answer(Behaviour::OnTime, week))], now)
         .await?;
@@ -1163,6 +1162,7 @@ async fn adhoc_burst(
         .epoch_at(now)
         .ok_or_else(|| anyhow!("no epoch"))?;
     let mut p = ctx.people[target].lock().await;
+    let mut forged = HashSet::new();
     for k in 0..5u8 {
         let c = minimis_crypto::sign_challenge(
             &operator,
@@ -1178,6 +1178,7 @@ async fn adhoc_burst(
             },
         );
         burst.forged += 1;
+        forged.insert(c.challenge.id);
         if p.device
             .accept(c, UnixTime(now.seconds() + i64::from(k) * 60))
             .is_err()
@@ -1185,12 +1186,14 @@ async fn adhoc_burst(
             burst.refused_by_device += 1;
         }
     }
-    burst.refusals_kept = (p.device.refused().len() - before) as u64;
-    burst.reasons = p
-        .device
-        .refused()
-        .iter()
-        .skip(before)
+    let kept = || {
+        p.device
+            .refused()
+            .iter()
+            .filter(|r| forged.contains(&r.challenge.challenge.id))
+    };
+    burst.refusals_kept = kept().count() as u64;
+    burst.reasons = kept()
         .map(|r| r.reason.to_string())
         .collect::<HashSet<_>>()
         .into_iter()
@@ -1353,7 +1356,7 @@ async fn device_figures(ctx: &Ctx) -> DeviceFigures {
             }
             *by_pe.entry((i, s.epoch)).or_default() += 1;
         }
-        d.refused += p.device.refused().len() as u64;
+        d.refused += p.device.refusals().total();
         d.failures += p.device.failures().len() as u64;
         d.failures_unreported += p.device.unreported_failures().len() as u64;
     }
