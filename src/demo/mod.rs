@@ -1148,8 +1148,10 @@ async fn adhoc_burst(
         .run(vec![(target, Job::Answer(Behaviour::OnTime, week))], now)
         .await?;
     burst.answered = answered.on_time + answered.late;
-    // A compromised operator signs more, past the caps, and sends them straight to the
-    // phone: the phone refuses each, keeps it signed as evidence, and takes no fix.
+    // A compromised operator signs more, past the caps, in the window the phone is in,
+    // each claiming to be issued a minute before the last (issue 13: claims that once got
+    // past the phone's count), and sends them straight to the phone: the phone counts on
+    // its own clock, refuses each, keeps it signed as evidence, and takes no fix.
     let seed = std::fs::read_to_string(stack.operator_dir.join("keys").join("operator.key"))
         .context("cannot read the operator's key (the demo plays a compromised operator)")?;
     let seed = zeroize::Zeroizing::new(
@@ -1162,6 +1164,12 @@ async fn adhoc_burst(
         .epoch_at(now)
         .ok_or_else(|| anyhow!("no epoch"))?;
     let mut p = ctx.people[target].lock().await;
+    let window = p
+        .device
+        .enrollment()
+        .schedule
+        .window_at(now)
+        .ok_or_else(|| anyhow!("the burst is not in one of the target's windows"))?;
     let mut forged = HashSet::new();
     for k in 0..5u8 {
         let c = minimis_crypto::sign_challenge(
@@ -1171,9 +1179,9 @@ async fn adhoc_burst(
                 pseudonym,
                 epoch,
                 kind: ChallengeKind::AdHoc,
-                issued_at: UnixTime(now.seconds() + i64::from(k) * 60),
-                window_start: UnixTime(now.seconds() + i64::from(k) * 60),
-                window_end: UnixTime(now.seconds() + HOUR),
+                issued_at: UnixTime(now.seconds() + i64::from(4 - k) * 60).min(window.end.plus(-1)),
+                window_start: window.start,
+                window_end: window.end,
                 policy: ctx.policy.hash(),
             },
         );
