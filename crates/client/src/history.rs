@@ -664,10 +664,10 @@ async fn fetch<T: Transport>(
     if let Some(d) = api.log_resource(&path).await? {
         return Ok(d);
     }
-    if let Some(full) = full {
-        if let Some(d) = api.log_resource(&full).await? {
-            return Ok(d);
-        }
+    if let Some(full) = full
+        && let Some(d) = api.log_resource(&full).await?
+    {
+        return Ok(d);
     }
     Err(HistoryError::Missing { path })
 }

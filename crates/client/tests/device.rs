@@ -1162,10 +1162,10 @@ proptest! {
                     }
                 }
                 Act::Resume(i) => {
-                    if !ever.is_empty() {
-                        if let Ok(token) = s.device.resume(ever[i % ever.len()], now) {
-                            held.push(token);
-                        }
+                    if !ever.is_empty()
+                        && let Ok(token) = s.device.resume(ever[i % ever.len()], now)
+                    {
+                        held.push(token);
                     }
                 }
                 Act::Burst { n, adhoc } => {

@@ -474,10 +474,11 @@ impl Schedule {
         while date <= last {
             let weekday = Weekday::from_jiff(date.weekday());
             for w in self.windows.iter().filter(|w| w.weekday == weekday) {
-                if let Some(span) = self.span_on(date, w) {
-                    if from <= span.start && span.start < to {
-                        out.push(span);
-                    }
+                if let Some(span) = self.span_on(date, w)
+                    && from <= span.start
+                    && span.start < to
+                {
+                    out.push(span);
                 }
             }
             match date.tomorrow() {
