@@ -1216,13 +1216,14 @@ async fn adhoc_burst(
         }
     }
     // The phone answers what was issued (it accepts only what its schedule allows).
-    let before = ctx.people[target].lock().await.device.refused().len();
     let answered = ctx
         .run(vec![(target, Job::Answer(Behaviour::OnTime, week))], now)
         .await?;
     burst.answered = answered.on_time + answered.late;
-    // A compromised operator signs more, past the caps, and sends them straight to the
-    // phone: the phone refuses each, keeps it signed as evidence, and takes no fix.
+    // A compromised operator signs more, past the caps, in the window the phone is in,
+    // each claiming to be issued a minute before the last (issue 13: claims that once got
+    // past the phone's count), and sends them straight to the phone: the phone counts on
+    // its own clock, refuses each, keeps it signed as evidence, and takes no fix.
     let seed = std::fs::read_to_string(stack.operator_dir.join("keys").join("operator.key"))
         .context("cannot read the operator's key (the demo plays a compromised operator)")?;
     let seed = zeroize::Zeroizing::new(
@@ -1235,6 +1236,13 @@ async fn adhoc_burst(
         .epoch_at(now)
         .ok_or_else(|| anyhow!("no epoch"))?;
     let mut p = ctx.people[target].lock().await;
+    let window = p
+        .device
+        .enrollment()
+        .schedule
+        .window_at(now)
+        .ok_or_else(|| anyhow!("the burst is not in one of the target's windows"))?;
+    let mut forged = HashSet::new();
     for k in 0..5u8 {
         let c = minimis_crypto::sign_challenge(
             &operator,
@@ -1243,13 +1251,14 @@ async fn adhoc_burst(
                 pseudonym,
                 epoch,
                 kind: ChallengeKind::AdHoc,
-                issued_at: UnixTime(now.seconds() + i64::from(k) * 60),
-                window_start: UnixTime(now.seconds() + i64::from(k) * 60),
-                window_end: UnixTime(now.seconds() + HOUR),
+                issued_at: UnixTime(now.seconds() + i64::from(4 - k) * 60).min(window.end.plus(-1)),
+                window_start: window.start,
+                window_end: window.end,
                 policy: ctx.policy.hash(),
             },
         );
         burst.forged += 1;
+        forged.insert(c.challenge.id);
         if p.device
             .accept(c, UnixTime(now.seconds() + i64::from(k) * 60))
             .is_err()
@@ -1257,12 +1266,14 @@ async fn adhoc_burst(
             burst.refused_by_device += 1;
         }
     }
-    burst.refusals_kept = (p.device.refused().len() - before) as u64;
-    burst.reasons = p
-        .device
-        .refused()
-        .iter()
-        .skip(before)
+    let kept = || {
+        p.device
+            .refused()
+            .iter()
+            .filter(|r| forged.contains(&r.challenge.challenge.id))
+    };
+    burst.refusals_kept = kept().count() as u64;
+    burst.reasons = kept()
         .map(|r| r.reason.to_string())
         .collect::<HashSet<_>>()
         .into_iter()
@@ -1425,7 +1436,7 @@ async fn device_figures(ctx: &Ctx) -> DeviceFigures {
             }
             *by_pe.entry((i, s.epoch)).or_default() += 1;
         }
-        d.refused += p.device.refused().len() as u64;
+        d.refused += p.device.refusals().total();
         d.failures += p.device.failures().len() as u64;
         d.failures_unreported += p.device.unreported_failures().len() as u64;
     }

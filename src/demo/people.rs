@@ -9,7 +9,7 @@ use anyhow::anyhow;
 use minimis_client::location::{Fix, FixCapability, LocationError, LocationSource, Zone};
 use minimis_client::presence::PresenceCheck;
 use minimis_client::transport::Https;
-use minimis_client::{Api, Device, FailureCategory, ReceiptStatus};
+use minimis_client::{Api, Device, FailureCategory, ReceiptStatus, Refusal};
 use minimis_proto::{
     ChallengeKind, PresenceResult, Schedule, SignedEpochRecipient, UnixTime, Weekday, Window,
 };
@@ -205,8 +205,15 @@ impl Person {
         }
         let open = api.challenges(&self.device, now).await.map_err(err)?;
         for signed in open {
+            let id = signed.challenge.id;
             let accepted = match self.device.accept(signed, now) {
                 Ok(a) => a,
+                // Accepted before and not answered (the server lists a challenge until it
+                // is answered): the phone takes it up again (CHL-11).
+                Err(Refusal::AlreadyAccepted) => match self.device.resume(id, now) {
+                    Ok(a) => a,
+                    Err(_) => continue,
+                },
                 Err(_) => {
                     tally.refused += 1;
                     continue;
@@ -223,6 +230,7 @@ impl Person {
                     FailureCategory::NoNetwork
                 };
                 self.device.record_failure(id, category, now);
+                self.device.release(accepted);
                 self.failure_pending = true;
                 tally.failures_recorded += 1;
                 continue;

@@ -1,5 +1,6 @@
 //! The participant's device: its keys, what it was enrolled with, and everything it did.
 
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use minimis_crypto::{SigningKey, TagKey};
@@ -7,9 +8,9 @@ use minimis_log::cosignature::CosignatureError;
 use minimis_log::tlog_proof::TlogProofError;
 use minimis_log::{LogEntry, VerifierKey, verify_tlog_proof};
 use minimis_proto::{
-    Challenge, ChallengeId, ChallengeKind, CheckInPayload, Envelope, EpochId, Note, Policy,
-    PresenceResult, Pseudonym, PublicKey, Receipt, RecordId, Schedule, ScheduleViolation,
-    SignedChallenge, SignedEpochRecipient, Slot, UnixTime, ZoneResult,
+    Challenge, ChallengeId, ChallengeKind, CheckInPayload, Envelope, EpochId, Note, Placement,
+    Policy, PresenceResult, Pseudonym, PublicKey, Receipt, RecordId, Schedule, ScheduleViolation,
+    SignedChallenge, SignedEpochRecipient, UnixTime, WindowSpan, ZoneResult,
 };
 use minimis_seal::{CustodianKeys, RecipientError, SealError, SealingKeys, seal_envelope};
 use serde::{Deserialize, Serialize};
@@ -17,8 +18,15 @@ use serde::{Deserialize, Serialize};
 use crate::location::{LocationSource, Zone, zone_result};
 use crate::presence::PresenceCheck;
 
-/// How far ahead of the device's clock a challenge's issue time may be.
+/// How far the device's clock may be behind the operator's: a challenge's issue time may be
+/// this far ahead of the device's clock, and its window may open this much later by the
+/// device's clock than it accepts it (CHL-8).
 pub const CLOCK_SKEW: i64 = 300;
+
+/// For each [`Refusal`] reason, how many refused challenges the device keeps as evidence:
+/// the first it refused for that reason and the newest after it (**CHL-13**). Every
+/// refusal is counted; only these are kept.
+pub const REFUSALS_KEPT_PER_REASON: usize = 8;
 
 /// What the device was enrolled with: all public, kept on the device.
 #[derive(Clone, Debug)]
@@ -44,9 +52,21 @@ pub struct Enrollment {
     pub custodians: CustodianKeys,
 }
 
-/// Why the device refused a challenge. A refused challenge is kept, with the operator's
-/// signature, as evidence (CHL-5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+/// Why the device refused a challenge. Every refusal is counted by reason, and refused
+/// challenges are kept, with the operator's signature, as evidence (CHL-5, CHL-13).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    thiserror::Error,
+)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Refusal {
@@ -59,8 +79,8 @@ pub enum Refusal {
     /// Under a policy other than the enrolled one.
     #[error("the challenge cites a policy other than the enrolled one")]
     WrongPolicy,
-    /// Issued in the future by the device's clock, or no longer answerable: its window
-    /// and grace period have ended by the device's clock.
+    /// Not current by the device's clock (CHL-8): issued more than [`CLOCK_SKEW`] in the
+    /// future, its window not yet open, or its window and grace period ended.
     #[error("the challenge is not current by the device's clock")]
     Stale,
     /// Its window is not the enrolled schedule's window at that time.
@@ -78,9 +98,13 @@ pub enum Refusal {
     /// Over the ad-hoc cap for 30 days.
     #[error("the cap of ad-hoc challenges in 30 days is reached")]
     AdHocCapReached,
-    /// A challenge already answered or refused.
-    #[error("the challenge was already answered or refused")]
+    /// A challenge with the id of one the device already answered (CHL-11).
+    #[error("the challenge was already answered")]
     Replay,
+    /// A challenge with the id of one the device already accepted and has not answered:
+    /// the device hands out one [`Accepted`] per challenge (CHL-11).
+    #[error("the challenge was already accepted")]
+    AlreadyAccepted,
 }
 
 impl From<ScheduleViolation> for Refusal {
@@ -96,8 +120,11 @@ impl From<ScheduleViolation> for Refusal {
 }
 
 /// A challenge the device accepted: the only way to a check-in, and so to a location fix.
-/// Not `Clone`: one accepted challenge, one check-in.
+/// Not `Clone`, and made only by the device, once per challenge ([`Device::accept`], or
+/// [`Device::resume`] when no other is held): one accepted challenge, one check-in
+/// (**CHL-11**, **CHL-12**).
 #[derive(Debug)]
+#[must_use = "an accepted challenge is answered with Device::check_in"]
 pub struct Accepted {
     challenge: Challenge,
 }
@@ -118,6 +145,98 @@ pub struct Refused {
     pub reason: Refusal,
     /// The device's time when it was refused.
     pub at: UnixTime,
+}
+
+/// What the device keeps of the challenges it refused (**CHL-13**): a count of refusals
+/// by reason, and for each reason the first refused challenge and the newest after it,
+/// [`REFUSALS_KEPT_PER_REASON`] in all, as signed evidence. A challenge sent again exactly
+/// as one the device keeps (refused for the same reason, or accepted) changes nothing: it
+/// is neither counted nor kept again. So a hostile operator cannot make it grow without
+/// bound, nor push out the evidence of one reason by sending challenges refused for
+/// another.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Refusals {
+    counts: BTreeMap<Refusal, u64>,
+    kept: Vec<Refused>,
+}
+
+impl Refusals {
+    /// How many challenges were refused, by reason (never reset, saturating; a challenge
+    /// sent again exactly as one kept is not counted again).
+    pub fn counts(&self) -> &BTreeMap<Refusal, u64> {
+        &self.counts
+    }
+
+    /// How many challenges were refused in all.
+    pub fn total(&self) -> u64 {
+        self.counts.values().fold(0u64, |a, b| a.saturating_add(*b))
+    }
+
+    /// The refused challenges kept as evidence, in the order they were refused.
+    pub fn kept(&self) -> &[Refused] {
+        &self.kept
+    }
+
+    /// Counts a refusal and keeps its challenge, by the rule of CHL-13; nothing if the
+    /// same challenge is kept, refused for the same reason.
+    pub(crate) fn record(&mut self, refused: Refused) {
+        if self
+            .kept
+            .iter()
+            .any(|k| k.reason == refused.reason && k.challenge == refused.challenge)
+        {
+            return;
+        }
+        let n = self.counts.entry(refused.reason).or_insert(0);
+        *n = n.saturating_add(1);
+        let same: Vec<usize> = self
+            .kept
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| k.reason == refused.reason)
+            .map(|(i, _)| i)
+            .collect();
+        if same.len() >= REFUSALS_KEPT_PER_REASON {
+            // Keep the first; drop the oldest of the others.
+            self.kept.remove(same[1]);
+        }
+        self.kept.push(refused);
+    }
+
+    /// Rebuilds the record from a stored one; `None` if it breaks the bound.
+    pub(crate) fn from_parts(counts: BTreeMap<Refusal, u64>, kept: Vec<Refused>) -> Option<Self> {
+        let fits = counts.keys().all(|reason| {
+            let n = kept.iter().filter(|k| k.reason == *reason).count();
+            n <= REFUSALS_KEPT_PER_REASON && n as u64 <= counts[reason]
+        }) && kept.iter().all(|k| counts.contains_key(&k.reason));
+        fits.then_some(Self { counts, kept })
+    }
+}
+
+/// A challenge the device accepted, as it keeps it (CHL-9, CHL-14).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Taken {
+    /// The challenge, with the operator's signature.
+    pub(crate) signed: SignedChallenge,
+    /// The window occurrence the device placed it in: its window, open by the device's
+    /// clock when it was accepted (CHL-8).
+    pub(crate) window: WindowSpan,
+    /// The device's time when it accepted it.
+    pub(crate) accepted_at: UnixTime,
+    /// The device's time when it answered it (and took its one fix), if it has.
+    pub(crate) answered_at: Option<UnixTime>,
+}
+
+impl Taken {
+    /// Where it counts against the caps: its window, and the device's time it answered at,
+    /// or accepted at if not answered (CHL-9).
+    fn placement(&self) -> Placement {
+        Placement {
+            window: self.window,
+            at: self.answered_at.unwrap_or(self.accepted_at),
+            kind: self.signed.challenge.kind,
+        }
+    }
 }
 
 /// A free text sealed on the device, for a technical-failure report (CHK-23) or a
@@ -210,6 +329,21 @@ pub enum CheckInError {
     /// The accepted challenge is not this device's (a token from another device).
     #[error("the accepted challenge does not belong to this device")]
     NotMine,
+    /// This device holds no such accepted challenge (a token from another device).
+    #[error("this device did not accept that challenge")]
+    NotAccepted,
+    /// The challenge was already answered: one check-in, one location fix, per challenge
+    /// (CHL-12).
+    #[error("the challenge was already answered")]
+    AlreadyAnswered,
+    /// The challenge's window, with its grace period, is not open by the device's clock
+    /// (CHL-8, CHL-12).
+    #[error("the challenge is not current by the device's clock")]
+    Stale,
+    /// Answering now would break the schedule, counted on the device's clock (the clock
+    /// went back, CHL-9).
+    #[error("answering now would break the schedule: {0}")]
+    Schedule(ScheduleViolation),
     /// The custodians' recipients do not verify (SEAL-7).
     #[error(transparent)]
     Recipients(#[from] RecipientError),
@@ -219,6 +353,24 @@ pub enum CheckInError {
     /// The note is longer than the policy allows.
     #[error(transparent)]
     Note(#[from] minimis_proto::payload::NoteTooLong),
+}
+
+/// Why [`Device::resume`] gave no [`Accepted`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResumeError {
+    /// The device did not accept a challenge with this id.
+    #[error("this device did not accept that challenge")]
+    NotAccepted,
+    /// It was answered.
+    #[error("the challenge was already answered")]
+    AlreadyAnswered,
+    /// An [`Accepted`] for it is already held (CHL-11).
+    #[error("an accepted challenge for it is already held")]
+    Held,
+    /// Its window, with its grace period, is not open by the device's clock.
+    #[error("the challenge is not current by the device's clock")]
+    Stale,
 }
 
 /// Why a receipt was refused: it does not prove the check-in.
@@ -239,9 +391,13 @@ pub struct Device {
     pub(crate) enrollment: Enrollment,
     pub(crate) key: SigningKey,
     pub(crate) tags: TagKey,
-    /// Challenges accepted: (challenge, the device's time of acceptance, answered).
-    pub(crate) accepted: Vec<(SignedChallenge, UnixTime, bool)>,
-    pub(crate) refused: Vec<Refused>,
+    /// Challenges accepted, each placed by the device's clock (CHL-9).
+    pub(crate) accepted: Vec<Taken>,
+    /// Refusals: counted, and kept within a bound (CHL-13).
+    pub(crate) refusals: Refusals,
+    /// Challenges this instance handed out an [`Accepted`] for that is not yet used (not
+    /// stored: after a restart, none is held, CHL-11).
+    pub(crate) held: HashSet<ChallengeId>,
     pub(crate) sent: Vec<SentCheckIn>,
     pub(crate) failures: Vec<Failure>,
     /// How many location fixes were ever requested (for the participant's view, and to
@@ -266,7 +422,7 @@ impl fmt::Debug for Device {
             .field("key", &self.key)
             .field("tags", &self.tags)
             .field("accepted", &self.accepted.len())
-            .field("refused", &self.refused.len())
+            .field("refused", &self.refusals.total())
             .field("sent", &self.sent.len())
             .finish_non_exhaustive()
     }
@@ -284,7 +440,8 @@ impl Device {
             key,
             tags,
             accepted: Vec::new(),
-            refused: Vec::new(),
+            refusals: Refusals::default(),
+            held: HashSet::new(),
             sent: Vec::new(),
             failures: Vec::new(),
             fixes_taken: 0,
@@ -317,41 +474,52 @@ impl Device {
     }
 
     /// Checks a challenge against the operator's key, the enrolled policy and schedule and
-    /// the device's own clock and history (CHL-5), and accepts it or refuses it. Refusals
-    /// are kept as evidence. A challenge accepted earlier and not yet answered is returned
-    /// again, without counting twice.
+    /// the device's own clock and record (CHL-5, **CHL-8**, **CHL-9**), and accepts it or
+    /// refuses it. The device places the challenge in its window, which must be open by the
+    /// device's clock (from [`CLOCK_SKEW`] before it opens to the policy's grace period
+    /// after it closes), and counts it at `now`, never at the issue time the operator
+    /// claims; that claim can only make it refuse. A challenge it already accepted is
+    /// refused ([`Refusal::AlreadyAccepted`], [`Refusal::Replay`]) and counts nothing
+    /// again: one [`Accepted`] per challenge (**CHL-11**; to take up one accepted earlier,
+    /// [`Device::resume`]). Sent again exactly as accepted, it changes nothing; otherwise
+    /// every refusal is counted, and its challenge kept as evidence within a bound
+    /// (**CHL-13**).
     ///
     /// # Errors
     /// The [`Refusal`], already recorded.
     pub fn accept(&mut self, signed: SignedChallenge, now: UnixTime) -> Result<Accepted, Refusal> {
         match self.check(&signed, now) {
-            Ok(()) => {
+            Ok(window) => {
                 let challenge = signed.challenge.clone();
-                self.accepted.push((signed, now, false));
+                self.held.insert(challenge.id);
+                self.accepted.push(Taken {
+                    signed,
+                    window,
+                    accepted_at: now,
+                    answered_at: None,
+                });
                 Ok(Accepted { challenge })
             }
-            Err(Refusal::Replay)
-                if self
-                    .accepted
-                    .iter()
-                    .any(|(s, _, answered)| s == &signed && !answered) =>
-            {
-                Ok(Accepted {
-                    challenge: signed.challenge,
-                })
-            }
             Err(reason) => {
-                self.refused.push(Refused {
-                    challenge: signed,
-                    reason,
-                    at: now,
-                });
+                // The same challenge again (the server lists open challenges until they
+                // are answered) changes nothing; the same id with other content is
+                // evidence, and kept.
+                let resent = matches!(reason, Refusal::AlreadyAccepted | Refusal::Replay)
+                    && self.accepted.iter().any(|t| t.signed == signed);
+                if !resent {
+                    self.refusals.record(Refused {
+                        challenge: signed,
+                        reason,
+                        at: now,
+                    });
+                }
                 Err(reason)
             }
         }
     }
 
-    fn check(&self, signed: &SignedChallenge, now: UnixTime) -> Result<(), Refusal> {
+    /// The checks of [`Device::accept`]; the window occurrence the challenge is placed in.
+    fn check(&self, signed: &SignedChallenge, now: UnixTime) -> Result<WindowSpan, Refusal> {
         let e = &self.enrollment;
         let c = minimis_crypto::verify_challenge(signed, &e.operator_key)
             .map_err(|_| Refusal::BadSignature)?;
@@ -361,45 +529,109 @@ impl Device {
         if c.policy != e.policy.hash() {
             return Err(Refusal::WrongPolicy);
         }
-        let seen = self.accepted.iter().any(|(s, _, _)| s.challenge.id == c.id)
-            || self
-                .refused
-                .iter()
-                .any(|r| r.challenge.challenge.id == c.id);
-        if seen {
-            return Err(Refusal::Replay);
+        if let Some(t) = self.accepted.iter().find(|t| t.signed.challenge.id == c.id) {
+            return Err(if t.answered_at.is_some() {
+                Refusal::Replay
+            } else {
+                Refusal::AlreadyAccepted
+            });
         }
-        // By the device's own clock: not issued in the future, and still answerable. With
-        // the window check below this pins the challenge to the window the device is in
-        // (or has just left), so a server cannot backdate challenges into other days to
-        // get round the caps; a phone that was off when the window opened can still answer.
-        if c.issued_at.seconds() > now.seconds() + CLOCK_SKEW
-            || now.seconds() >= c.window_end.seconds() + e.policy.grace_seconds()
+        // The challenge must be consistent with the schedule as signed: its issue time in
+        // an enrolled window, and that window the one it names. The issue time is used
+        // only to refuse, never to place it (CHL-8).
+        let span = e
+            .schedule
+            .window_at(c.issued_at)
+            .ok_or(Refusal::OutsideWindow)?;
+        if span.start != c.window_start || span.end != c.window_end {
+            return Err(Refusal::WindowMismatch);
+        }
+        // By the device's own clock: not issued in the future, and its window open (from
+        // the clock skew before it to the grace period after it). This pins the challenge
+        // to the window the device is in (or has just left), so a server cannot backdate
+        // challenges into other days to get round the caps; a phone that was off when the
+        // window opened can still answer.
+        if c.issued_at.seconds() > now.seconds().saturating_add(CLOCK_SKEW)
+            || !self.open_at(span, now)
         {
             return Err(Refusal::Stale);
         }
-        let prior: Vec<Slot> = self
-            .accepted
-            .iter()
-            .map(|(s, _, _)| Slot {
-                at: s.challenge.issued_at,
-                kind: s.challenge.kind,
-            })
-            .collect();
-        let span = e
-            .schedule
-            .admits(
+        // Counted where the device placed it: in that window, at the device's time (CHL-9).
+        let prior: Vec<Placement> = self.accepted.iter().map(Taken::placement).collect();
+        e.schedule
+            .admits_placement(
                 &prior,
-                Slot {
-                    at: c.issued_at,
+                Placement {
+                    window: span,
+                    at: now,
                     kind: c.kind,
                 },
             )
             .map_err(Refusal::from)?;
-        if span.start != c.window_start || span.end != c.window_end {
-            return Err(Refusal::WindowMismatch);
+        Ok(span)
+    }
+
+    /// Whether `window` is open by the device's clock at `now`: from [`CLOCK_SKEW`] before
+    /// it opens until the grace period after it closes (CHL-8).
+    fn open_at(&self, window: WindowSpan, now: UnixTime) -> bool {
+        let grace = self.enrollment.policy.grace_seconds();
+        window.start.seconds().saturating_sub(CLOCK_SKEW) <= now.seconds()
+            && now.seconds() < window.end.seconds().saturating_add(grace)
+    }
+
+    /// An [`Accepted`] for a challenge this device accepted and has not answered, when this
+    /// instance holds none for it: after a restart (the store keeps what was accepted, not
+    /// the `Accepted` values), or after a check-in that failed before its fix
+    /// (**CHL-11**). The challenge is not checked or counted again: it already counts.
+    ///
+    /// # Errors
+    /// [`ResumeError`]: not accepted, answered, an [`Accepted`] already held, or its window
+    /// not open by the device's clock.
+    pub fn resume(
+        &mut self,
+        challenge: ChallengeId,
+        now: UnixTime,
+    ) -> Result<Accepted, ResumeError> {
+        let t = self
+            .accepted
+            .iter()
+            .find(|t| t.signed.challenge.id == challenge)
+            .ok_or(ResumeError::NotAccepted)?;
+        if t.answered_at.is_some() {
+            return Err(ResumeError::AlreadyAnswered);
         }
-        Ok(())
+        if self.held.contains(&challenge) {
+            return Err(ResumeError::Held);
+        }
+        if !self.open_at(t.window, now) {
+            return Err(ResumeError::Stale);
+        }
+        let challenge = t.signed.challenge.clone();
+        self.held.insert(challenge.id);
+        Ok(Accepted { challenge })
+    }
+
+    /// Gives back an [`Accepted`] the participant will not answer now, so that
+    /// [`Device::resume`] can hand it out again later. Dropping it instead keeps it held
+    /// until the device is restarted (CHL-11).
+    pub fn release(&mut self, accepted: Accepted) {
+        if self
+            .accepted
+            .iter()
+            .any(|t| t.signed.challenge == accepted.challenge)
+        {
+            self.held.remove(&accepted.challenge.id);
+        }
+    }
+
+    /// The challenges accepted and not answered whose window is open by the device's clock
+    /// at `now`: what the participant can still answer ([`Device::resume`]).
+    pub fn answerable(&self, now: UnixTime) -> Vec<ChallengeId> {
+        self.accepted
+            .iter()
+            .filter(|t| t.answered_at.is_none() && self.open_at(t.window, now))
+            .map(|t| t.signed.challenge.id)
+            .collect()
     }
 
     /// Answers an accepted challenge: takes the one location fix this challenge allows if
@@ -407,8 +639,16 @@ impl Device {
     /// the presence check, and seals the payload to the custodians' verified recipients
     /// for the current epoch (SEAL-7). The device keeps its own copy.
     ///
+    /// A challenge is answered once (**CHL-12**): one it already answered is refused, and
+    /// it is marked answered, at `now`, before the fix is taken, so that nothing after the
+    /// fix can give it a second one. Its window must still be open by the device's clock,
+    /// and answering at `now` must keep the schedule's caps as the device counts them
+    /// (CHL-8, CHL-9).
+    ///
     /// # Errors
-    /// [`CheckInError`]; nothing is sent, and the challenge stays answerable.
+    /// [`CheckInError`]; nothing is sent. If the check-in failed before the fix (anything
+    /// but [`CheckInError::Seal`]), the challenge stays answerable: get it again with
+    /// [`Device::resume`].
     pub fn check_in(
         &mut self,
         accepted: Accepted,
@@ -419,12 +659,20 @@ impl Device {
         now: UnixTime,
     ) -> Result<Envelope, CheckInError> {
         let c = accepted.challenge;
-        if c.pseudonym != self.enrollment.pseudonym {
-            return Err(CheckInError::NotMine);
-        }
+        let (i, keys, note) = match self.ready(&c, note, recipients, now) {
+            Ok(ready) => ready,
+            Err(e) => {
+                // The token was consumed and nothing was taken: it can be resumed.
+                if !matches!(e, CheckInError::NotMine | CheckInError::NotAccepted) {
+                    self.held.remove(&c.id);
+                }
+                return Err(e);
+            }
+        };
+        // Answered before the fix: whatever happens next, no second fix (CHL-12).
+        self.accepted[i].answered_at = Some(now);
+        self.held.remove(&c.id);
         let e = &self.enrollment;
-        let keys = SealingKeys::verify(&e.policy, now, recipients, &e.custodians)?;
-        let note = Note::new(note, e.policy.max_note_bytes())?;
         if e.zone.is_some() {
             self.fixes_taken += 1;
         }
@@ -438,13 +686,6 @@ impl Device {
             note,
         };
         let envelope = seal_envelope(&payload, &keys, e.pseudonym, &self.key)?;
-        if let Some(a) = self
-            .accepted
-            .iter_mut()
-            .find(|(s, _, _)| s.challenge.id == c.id)
-        {
-            a.2 = true;
-        }
         self.sent.push(SentCheckIn {
             record_id: envelope.record_id(),
             challenge: c.id,
@@ -455,6 +696,53 @@ impl Device {
             keep: false,
         });
         Ok(envelope)
+    }
+
+    /// Everything [`Device::check_in`] checks before it marks the challenge answered: the
+    /// index of its record, the verified recipients and the note.
+    fn ready(
+        &self,
+        c: &Challenge,
+        note: &str,
+        recipients: &[SignedEpochRecipient],
+        now: UnixTime,
+    ) -> Result<(usize, SealingKeys, Note), CheckInError> {
+        let e = &self.enrollment;
+        if c.pseudonym != e.pseudonym {
+            return Err(CheckInError::NotMine);
+        }
+        let i = self
+            .accepted
+            .iter()
+            .position(|t| t.signed.challenge == *c)
+            .ok_or(CheckInError::NotAccepted)?;
+        let t = &self.accepted[i];
+        if t.answered_at.is_some() {
+            return Err(CheckInError::AlreadyAnswered);
+        }
+        if !self.open_at(t.window, now) {
+            return Err(CheckInError::Stale);
+        }
+        let prior: Vec<Placement> = self
+            .accepted
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, t)| t.placement())
+            .collect();
+        e.schedule
+            .admits_placement(
+                &prior,
+                Placement {
+                    window: t.window,
+                    at: now,
+                    kind: c.kind,
+                },
+            )
+            .map_err(CheckInError::Schedule)?;
+        let keys = SealingKeys::verify(&e.policy, now, recipients, &e.custodians)?;
+        let note = Note::new(note, e.policy.max_note_bytes())?;
+        Ok((i, keys, note))
     }
 
     /// Seals `text` for a technical-failure report (CHK-23) or a statement (ACC-12) on
@@ -663,9 +951,15 @@ impl Device {
         &self.sent
     }
 
-    /// Challenges the device refused, with why (shown to the participant).
+    /// The refused challenges the device keeps as evidence, with why (shown to the
+    /// participant); within the bound of CHL-13 ([`Device::refusals`] counts them all).
     pub fn refused(&self) -> &[Refused] {
-        &self.refused
+        self.refusals.kept()
+    }
+
+    /// Every refusal, counted by reason, and the refused challenges kept (CHL-13).
+    pub fn refusals(&self) -> &Refusals {
+        &self.refusals
     }
 
     /// Technical failures recorded.
@@ -680,14 +974,16 @@ impl Device {
 
     /// Challenges accepted, with the device's time of acceptance.
     pub fn accepted(&self) -> impl Iterator<Item = (&Challenge, UnixTime)> {
-        self.accepted.iter().map(|(s, at, _)| (&s.challenge, *at))
+        self.accepted
+            .iter()
+            .map(|t| (&t.signed.challenge, t.accepted_at))
     }
 
     /// How many ad-hoc challenges were accepted.
     pub fn adhoc_accepted(&self) -> usize {
         self.accepted
             .iter()
-            .filter(|(s, _, _)| s.challenge.kind == ChallengeKind::AdHoc)
+            .filter(|t| t.signed.challenge.kind == ChallengeKind::AdHoc)
             .count()
     }
 }

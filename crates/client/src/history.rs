@@ -490,8 +490,10 @@ pub struct History {
     pub ledger: Option<Vec<LedgerRow>>,
     /// The log's entries about the participant, in log order.
     pub found: Vec<Found>,
-    /// Challenges the device refused, with why.
+    /// The refused challenges the device kept as evidence, with why (CHL-13).
     pub refused: Vec<Refused>,
+    /// Every refusal, counted by reason (CHL-13).
+    pub refusals: BTreeMap<Refusal, u64>,
     /// Failures recorded on the device.
     pub failures: Vec<Failure>,
     /// How many location fixes the device ever took.
@@ -662,10 +664,10 @@ async fn fetch<T: Transport>(
     if let Some(d) = api.log_resource(&path).await? {
         return Ok(d);
     }
-    if let Some(full) = full {
-        if let Some(d) = api.log_resource(&full).await? {
-            return Ok(d);
-        }
+    if let Some(full) = full
+        && let Some(d) = api.log_resource(&full).await?
+    {
+        return Ok(d);
     }
     Err(HistoryError::Missing { path })
 }
@@ -942,14 +944,15 @@ impl Device {
         let sent: HashSet<RecordId> = self.all_check_ins().map(|c| c.0).collect();
         let answered: HashSet<ChallengeId> = self.all_check_ins().map(|c| c.2).collect();
         let refused: HashSet<ChallengeId> = self
-            .refused
+            .refusals
+            .kept()
             .iter()
             .map(|r| r.challenge.challenge.id)
             .collect();
         let accepted: HashSet<ChallengeId> = self
             .accepted
             .iter()
-            .map(|(s, _, _)| s.challenge.id)
+            .map(|t| t.signed.challenge.id)
             .collect();
         let mut logged_records: HashMap<RecordId, u64> = HashMap::new();
         let mut issued: HashSet<ChallengeId> = HashSet::new();
@@ -1087,10 +1090,10 @@ impl Device {
                 unlogged.push(c);
             }
         };
-        for (s, _, _) in &self.accepted {
-            flag(s.challenge.id, &mut unlogged);
+        for t in &self.accepted {
+            flag(t.signed.challenge.id, &mut unlogged);
         }
-        for r in &self.refused {
+        for r in self.refusals.kept() {
             if !matches!(r.reason, Refusal::BadSignature | Refusal::NotMine) {
                 flag(r.challenge.challenge.id, &mut unlogged);
             }
@@ -1133,7 +1136,13 @@ impl Device {
             check_ins,
             ledger,
             found,
-            refused: self.refused.clone(),
+            refused: self.refusals.kept().to_vec(),
+            refusals: self
+                .refusals
+                .counts()
+                .iter()
+                .map(|(reason, n)| (*reason, *n))
+                .collect(),
             failures: self.failures.clone(),
             location_fixes_taken: self.fixes_taken,
             discrepancies,
@@ -1489,8 +1498,27 @@ impl History {
         writeln!(o)?;
 
         writeln!(o, "Requests your phone refused")?;
-        if self.refused.is_empty() {
+        if self.refusals.is_empty() {
             writeln!(o, "  None.")?;
+        }
+        for (reason, n) in &self.refusals {
+            match n {
+                1 => writeln!(o, "  Once: {reason}.")?,
+                n => writeln!(o, "  {n} times: {reason}.")?,
+            }
+        }
+        let kept = self.refused.len() as u64;
+        if kept
+            < self
+                .refusals
+                .values()
+                .fold(0u64, |a, b| a.saturating_add(*b))
+        {
+            writeln!(
+                o,
+                "  For each reason your phone keeps the first request and the newest {}, signed, as evidence: the {kept} below.",
+                crate::device::REFUSALS_KEPT_PER_REASON - 1
+            )?;
         }
         for r in &self.refused {
             writeln!(

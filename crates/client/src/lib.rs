@@ -4,10 +4,12 @@
 //! promises the participant:
 //!
 //! - **No continuous location.** Every challenge is checked against the schedule the
-//!   device was enrolled with, by the device's own clock and history ([`Device::accept`],
-//!   CHL-5); anything beyond it is refused, kept as signed evidence and shown. A location
-//!   fix is taken only inside an accepted check-in, only if a zone was ordered, at most
-//!   once, and reduced to a zone result on the device ([`location`], LOC-2 to LOC-4).
+//!   device was enrolled with, and counted on the device's own clock and record, never at
+//!   a time the operator claims ([`Device::accept`], CHL-5, CHL-8, CHL-9); anything beyond
+//!   it is refused, counted, and kept as signed evidence within a bound (CHL-13). One
+//!   accepted challenge gives one check-in (CHL-11, CHL-12). A location fix is taken only
+//!   inside an accepted check-in, only if a zone was ordered, at most once, and reduced to
+//!   a zone result on the device ([`location`], LOC-2 to LOC-4).
 //! - **Presence on the device.** A PIN, or a platform biometric matched on the device; only
 //!   the result leaves it ([`presence`], POL-4).
 //! - **Sealed content.** The payload is sealed to the custodians' recipients after
@@ -79,7 +81,7 @@ pub use api::{Api, ApiError};
 pub use bundle::{Bundle, BundleError};
 pub use device::{
     Accepted, CLOCK_SKEW, CheckInError, Device, Enrollment, ExpiredCheckIn, Failure,
-    FailureCategory, ReceiptError, ReceiptStatus, Refusal, Refused, SealedText, SentCheckIn,
-    StatementCategory, UnknownCategory,
+    FailureCategory, REFUSALS_KEPT_PER_REASON, ReceiptError, ReceiptStatus, Refusal, Refusals,
+    Refused, ResumeError, SealedText, SentCheckIn, StatementCategory, UnknownCategory,
 };
 pub use history::{History, HistoryError};

@@ -224,7 +224,7 @@ fn english(
     } else {
         format!("the {}-day period it was sent in", p.epoch_length_days())
     };
-    let years = if ledger % 365 == 0 {
+    let years = if ledger.is_multiple_of(365) {
         format!("{} years ({ledger} days)", ledger / 365)
     } else {
         format!("{ledger} days")
@@ -309,7 +309,7 @@ fn spanish(
             p.epoch_length_days()
         )
     };
-    let years = if ledger % 365 == 0 {
+    let years = if ledger.is_multiple_of(365) {
         format!("{} años ({ledger} días)", ledger / 365)
     } else {
         format!("{ledger} días")

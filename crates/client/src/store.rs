@@ -5,6 +5,7 @@
 //! participant's screen lock); the library takes it as bytes. The plaintext exists only in
 //! zeroizing buffers while it is written or read.
 
+use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
 use std::path::Path;
 use std::str::FromStr as _;
@@ -15,21 +16,28 @@ use base64::engine::general_purpose::STANDARD as B64;
 use minimis_crypto::{SigningKey, TagKey};
 use minimis_proto::{
     ChallengeId, CheckInPayload, EpochId, Note, Policy, PolicyHash, PresenceResult, Pseudonym,
-    PublicKey, Receipt, RecordId, Schedule, SignedChallenge, UnixTime, ZoneResult,
+    PublicKey, Receipt, RecordId, Schedule, SignedChallenge, UnixTime, WindowSpan, ZoneResult,
 };
 use minimis_seal::CustodianKeys;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::bundle::{Bundle, ZoneSalt, enrollment_from};
-use crate::device::{Device, Enrollment, ExpiredCheckIn, Failure, Refused, SentCheckIn};
+use crate::device::{
+    Device, Enrollment, ExpiredCheckIn, Failure, Refusal, Refusals, Refused, SentCheckIn, Taken,
+};
 use crate::history::LogView;
 use crate::location::Zone;
 use crate::notice::{Language, NoticeShown};
 use minimis_log::verify::Hash;
 
-/// The format line of a device file.
-pub const DEVICE_FORMAT: &str = "minimis-device/1";
+/// The format line of a device file: version 2 keeps each accepted challenge with the
+/// window and the device's times it is counted at, and refusals counted and bounded
+/// (CHL-14).
+pub const DEVICE_FORMAT: &str = "minimis-device/2";
+
+/// The format line of the first device files: still read, and converted (CHL-14).
+pub const DEVICE_FORMAT_V1: &str = "minimis-device/1";
 
 /// Why the device's store could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -47,11 +55,24 @@ pub enum StoreError {
     /// The decrypted content is not a device store of this version.
     #[error("the device store is corrupt: {0}")]
     Corrupt(&'static str),
+    /// The file is a device store of a format this version does not read (a newer one).
+    #[error("the device store is in format `{found}`, which this version does not read")]
+    UnsupportedFormat {
+        /// The format line found (at most 64 characters of it).
+        found: String,
+    },
 }
 
+/// The format line alone, to choose how to read the rest.
+#[derive(Deserialize)]
+struct Probe {
+    format: String,
+}
+
+/// A device file: `A` is how an accepted challenge is stored, `R` how refusals are.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct File {
+struct File<A, R> {
     format: String,
     pseudonym: Pseudonym,
     schedule: Schedule,
@@ -64,8 +85,8 @@ struct File {
     oversight_key: Option<PublicKey>,
     device_seed: String,
     tag_key: String,
-    accepted: Vec<(SignedChallenge, UnixTime, bool)>,
-    refused: Vec<Refused>,
+    accepted: Vec<A>,
+    refused: R,
     sent: Vec<Sent>,
     failures: Vec<Failure>,
     fixes_taken: u64,
@@ -78,6 +99,34 @@ struct File {
     /// The signed enrollment bundle (ENR-4).
     #[serde(default)]
     bundle: Option<KeptBundle>,
+}
+
+/// Format 2.
+type FileV2 = File<AcceptedV2, RefusalsV2>;
+/// Format 1: each accepted challenge with the device's time of acceptance and whether it
+/// was answered; every refusal kept.
+type FileV1 = File<(SignedChallenge, UnixTime, bool), Vec<Refused>>;
+
+/// An accepted challenge (CHL-9, CHL-14).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AcceptedV2 {
+    challenge: SignedChallenge,
+    /// The window occurrence the device placed it in.
+    window_start: UnixTime,
+    window_end: UnixTime,
+    /// The device's time when it accepted it.
+    accepted_at: UnixTime,
+    /// The device's time when it answered it, if it has.
+    answered_at: Option<UnixTime>,
+}
+
+/// Refusals: counts by reason, and the challenges kept (CHL-13).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefusalsV2 {
+    counts: BTreeMap<Refusal, u64>,
+    kept: Vec<Refused>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -140,7 +189,7 @@ pub fn save(device: &Device, path: &Path, passphrase: &str) -> Result<(), StoreE
     let e = &device.enrollment;
     let seed = Zeroizing::new(B64.encode(device.key.expose_seed()));
     let tag = Zeroizing::new(B64.encode(device.tags.expose_secret()));
-    let file = File {
+    let file = FileV2 {
         format: DEVICE_FORMAT.to_owned(),
         pseudonym: e.pseudonym,
         schedule: e.schedule.clone(),
@@ -153,8 +202,21 @@ pub fn save(device: &Device, path: &Path, passphrase: &str) -> Result<(), StoreE
         oversight_key: e.custodians.oversight,
         device_seed: seed.to_string(),
         tag_key: tag.to_string(),
-        accepted: device.accepted.clone(),
-        refused: device.refused.clone(),
+        accepted: device
+            .accepted
+            .iter()
+            .map(|t| AcceptedV2 {
+                challenge: t.signed.clone(),
+                window_start: t.window.start,
+                window_end: t.window.end,
+                accepted_at: t.accepted_at,
+                answered_at: t.answered_at,
+            })
+            .collect(),
+        refused: RefusalsV2 {
+            counts: device.refusals.counts().clone(),
+            kept: device.refusals.kept().to_vec(),
+        },
         sent: device
             .sent
             .iter()
@@ -261,10 +323,18 @@ pub fn load(path: &Path, passphrase: &str) -> Result<Device, StoreError> {
         .map_err(|_| StoreError::Decrypt)?;
     let mut plain = Zeroizing::new(Vec::new());
     r.read_to_end(&mut plain).map_err(|_| StoreError::Decrypt)?;
-    let mut f: File = serde_json::from_slice(&plain).map_err(|_| StoreError::Corrupt("json"))?;
-    if f.format != DEVICE_FORMAT {
-        return Err(StoreError::Corrupt("format"));
-    }
+    let probe: Probe = serde_json::from_slice(&plain).map_err(|_| StoreError::Corrupt("json"))?;
+    let mut f: FileV2 = match probe.format.as_str() {
+        DEVICE_FORMAT => serde_json::from_slice(&plain).map_err(|_| StoreError::Corrupt("json"))?,
+        DEVICE_FORMAT_V1 => {
+            upgrade(serde_json::from_slice(&plain).map_err(|_| StoreError::Corrupt("json"))?)
+        }
+        other => {
+            return Err(StoreError::UnsupportedFormat {
+                found: other.chars().take(64).collect(),
+            });
+        }
+    };
     let seed = key32(&f.device_seed)?;
     let tag = key32(&f.tag_key)?;
     zeroize::Zeroize::zeroize(&mut f.device_seed);
@@ -407,9 +477,34 @@ pub fn load(path: &Path, passphrase: &str) -> Result<Device, StoreError> {
                 .ok_or(StoreError::Corrupt("log view"))?
         }
     };
+    let accepted = f
+        .accepted
+        .into_iter()
+        .map(|a| {
+            let window = WindowSpan {
+                start: a.window_start,
+                end: a.window_end,
+            };
+            // Every accepted challenge was placed in an enrolled window, its own.
+            let c = &a.challenge.challenge;
+            if !enrollment.schedule.is_occurrence(window)
+                || (c.window_start, c.window_end) != (window.start, window.end)
+            {
+                return Err(StoreError::Corrupt("accepted"));
+            }
+            Ok(Taken {
+                signed: a.challenge,
+                window,
+                accepted_at: a.accepted_at,
+                answered_at: a.answered_at,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let refusals = Refusals::from_parts(f.refused.counts, f.refused.kept)
+        .ok_or(StoreError::Corrupt("refusals"))?;
     let mut device = Device::new(enrollment, key, TagKey::from_bytes(tag));
-    device.accepted = f.accepted;
-    device.refused = f.refused;
+    device.accepted = accepted;
+    device.refusals = refusals;
     device.sent = sent;
     device.expired = f
         .expired
@@ -449,4 +544,152 @@ pub fn load(path: &Path, passphrase: &str) -> Result<Device, StoreError> {
     device.zone_salt = zone_salt;
     device.notice_shown = notice_shown;
     Ok(device)
+}
+
+/// Reads a format-1 file as format 2 (CHL-14): each accepted challenge is placed in its
+/// own window (the device checked at acceptance that it was the enrolled window of its
+/// issue time) at the device's time of acceptance, and, if answered, at the device's time
+/// of the check-in it keeps for it (its time of acceptance if that check-in's content was
+/// deleted); the refusals are counted and kept by the rule of CHL-13, in the order they
+/// were refused.
+fn upgrade(v1: FileV1) -> FileV2 {
+    let answered_at = |id: ChallengeId, at: UnixTime| {
+        v1.sent
+            .iter()
+            .find(|s| s.challenge == id)
+            .map_or(at, |s| s.device_time)
+    };
+    let accepted = v1
+        .accepted
+        .iter()
+        .map(|(signed, at, answered)| AcceptedV2 {
+            challenge: signed.clone(),
+            window_start: signed.challenge.window_start,
+            window_end: signed.challenge.window_end,
+            accepted_at: *at,
+            answered_at: answered.then(|| answered_at(signed.challenge.id, *at)),
+        })
+        .collect();
+    let mut refusals = Refusals::default();
+    for r in &v1.refused {
+        refusals.record(r.clone());
+    }
+    let File {
+        pseudonym,
+        schedule,
+        zone,
+        policy,
+        operator_key,
+        log_key,
+        witnesses,
+        agency_key,
+        oversight_key,
+        device_seed,
+        tag_key,
+        sent,
+        failures,
+        fixes_taken,
+        expired,
+        log,
+        bundle,
+        ..
+    } = v1;
+    FileV2 {
+        format: DEVICE_FORMAT.to_owned(),
+        pseudonym,
+        schedule,
+        zone,
+        policy,
+        operator_key,
+        log_key,
+        witnesses,
+        agency_key,
+        oversight_key,
+        device_seed,
+        tag_key,
+        accepted,
+        refused: RefusalsV2 {
+            counts: refusals.counts().clone(),
+            kept: refusals.kept().to_vec(),
+        },
+        sent,
+        failures,
+        fixes_taken,
+        expired,
+        log,
+        bundle,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn encrypt(plain: &[u8], path: &Path, passphrase: &str) {
+        let e = age::Encryptor::with_user_passphrase(SecretString::from(passphrase.to_owned()));
+        let mut out = Vec::new();
+        let mut w = e.wrap_output(&mut out).unwrap();
+        w.write_all(plain).unwrap();
+        w.finish().unwrap();
+        std::fs::write(path, out).unwrap();
+    }
+
+    /// A store in a format this version does not know (a newer one) is refused with a
+    /// typed error naming the format, not read as something else (CHL-14).
+    #[test]
+    fn chl_14_a_store_of_an_unknown_format_is_refused_with_a_typed_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("device.age");
+        encrypt(
+            br#"{"format":"minimis-device/3","anything":"else"}"#,
+            &path,
+            "pass",
+        );
+        match load(&path, "pass") {
+            Err(StoreError::UnsupportedFormat { found }) => assert_eq!(found, "minimis-device/3"),
+            other => panic!("{other:?}"),
+        }
+        encrypt(br#"{"no_format":1}"#, &path, "pass");
+        assert!(matches!(
+            load(&path, "pass"),
+            Err(StoreError::Corrupt("json"))
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A stored record of refusals that breaks the bound is refused (CHL-13).
+    #[test]
+    fn chl_13_a_stored_record_of_refusals_must_keep_the_bound() {
+        use minimis_proto::{Challenge, ChallengeKind, PolicyHash, Signature};
+        let refused = |n: u8| Refused {
+            challenge: SignedChallenge {
+                challenge: Challenge {
+                    id: ChallengeId::from_bytes([n; 16]),
+                    pseudonym: Pseudonym::from_bytes([1; 16]),
+                    epoch: EpochId::new(1),
+                    kind: ChallengeKind::AdHoc,
+                    issued_at: UnixTime(0),
+                    window_start: UnixTime(0),
+                    window_end: UnixTime(1),
+                    policy: PolicyHash::from_bytes([0; 32]),
+                },
+                signature: Signature([0; 64]),
+            },
+            reason: Refusal::BadSignature,
+            at: UnixTime(0),
+        };
+        let kept: Vec<Refused> = (0..=crate::REFUSALS_KEPT_PER_REASON as u8)
+            .map(refused)
+            .collect();
+        let counts = BTreeMap::from([(Refusal::BadSignature, 100)]);
+        assert!(Refusals::from_parts(counts.clone(), kept.clone()).is_none());
+        let fits = kept[..crate::REFUSALS_KEPT_PER_REASON].to_vec();
+        assert!(Refusals::from_parts(counts, fits.clone()).is_some());
+        assert!(
+            Refusals::from_parts(BTreeMap::from([(Refusal::BadSignature, 2)]), fits).is_none(),
+            "more kept than counted"
+        );
+    }
 }

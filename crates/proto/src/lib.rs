@@ -54,6 +54,7 @@ pub use policy::{
     Custodian, CustodianRole, DEFAULT_POLICY_TOML, Policy, PolicyError, default_policy,
 };
 pub use schedule::{
-    ChallengeKind, LocalTime, Schedule, ScheduleViolation, Slot, Weekday, Window, WindowSpan,
+    ChallengeKind, LocalTime, Placement, Schedule, ScheduleViolation, Slot, Weekday, Window,
+    WindowSpan,
 };
 pub use wire::{PublicKey, Signature, UnixTime};

@@ -1,13 +1,17 @@
 //! The check-in schedule fixed at enrollment, and the one rule that both the server and
-//! the device apply to every challenge (**CHL-1** to **CHL-5**).
+//! the device apply to every challenge (**CHL-1** to **CHL-5**, **CHL-9**, **CHL-10**).
 //!
 //! A schedule is a set of weekly windows in the participant's time zone, a cap on
 //! check-ins per local day and a cap on ad-hoc challenges in any 30 days. Every
-//! challenge, scheduled or ad hoc, must fall inside a window; at most one scheduled
-//! challenge per window; the caps count every challenge issued. [`Schedule::admits`] is
-//! pure: the caller passes the challenges already issued, so the same code can run on the
-//! server (which must not issue beyond it) and on the device (which refuses anything
-//! beyond it). Spec: `spec/schedule.md`.
+//! challenge, scheduled or ad hoc, belongs to one occurrence of a window; at most one
+//! scheduled challenge per occurrence; the caps count every challenge issued.
+//! [`Schedule::admits_placement`] is the rule, and it is pure: the caller passes the
+//! challenges already placed, so the same code runs on the server (through
+//! [`Schedule::admits`], which places a challenge at its issue time, the server's own
+//! clock) and on the device (which places a challenge in the window its own clock is in,
+//! at its own time, and never at the operator's claimed issue time). The answer does not
+//! depend on the order of the challenges already placed (**CHL-10**). Spec:
+//! `spec/schedule.md`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -18,7 +22,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::policy::Policy;
 use crate::wire::UnixTime;
 
-const THIRTY_DAYS: i64 = 30 * 86_400;
+/// 30 days, in seconds (CHL-4).
+const THIRTY_DAYS: u64 = 30 * 86_400;
 
 /// A day of the week.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -153,10 +158,27 @@ impl ChallengeKind {
     }
 }
 
-/// A challenge already issued (or proposed), as the schedule sees it.
+/// A challenge already issued (or proposed), as the server sees it: placed at its issue
+/// time, in the window occurrence that contains it ([`Schedule::admits`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Slot {
     /// When it was issued.
+    pub at: UnixTime,
+    /// Scheduled or ad hoc.
+    pub kind: ChallengeKind,
+}
+
+/// A challenge placed on the participant's timeline: the window occurrence it belongs to
+/// and the time that counts it against the 30-day ad-hoc cap
+/// ([`Schedule::admits_placement`]). The server places a challenge at its own issue time;
+/// the device places it in the window occurrence its own clock is in and at its own time
+/// (**CHL-8**, **CHL-9**).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// The window occurrence: it fixes the window (one scheduled challenge each) and the
+    /// local day (its start's date) the challenge counts against.
+    pub window: WindowSpan,
+    /// The time that counts it against the 30-day ad-hoc cap.
     pub at: UnixTime,
     /// Scheduled or ad hoc.
     pub kind: ChallengeKind,
@@ -452,10 +474,11 @@ impl Schedule {
         while date <= last {
             let weekday = Weekday::from_jiff(date.weekday());
             for w in self.windows.iter().filter(|w| w.weekday == weekday) {
-                if let Some(span) = self.span_on(date, w) {
-                    if from <= span.start && span.start < to {
-                        out.push(span);
-                    }
+                if let Some(span) = self.span_on(date, w)
+                    && from <= span.start
+                    && span.start < to
+                {
+                    out.push(span);
                 }
             }
             match date.tomorrow() {
@@ -466,8 +489,15 @@ impl Schedule {
         out
     }
 
+    /// Whether `span` is an occurrence of one of the enrolled windows.
+    pub fn is_occurrence(&self, span: WindowSpan) -> bool {
+        self.window_at(span.start) == Some(span)
+    }
+
     /// Whether the schedule admits `candidate` after the challenges in `prior` (every
-    /// challenge already issued to this participant; order does not matter).
+    /// challenge already issued to this participant; order does not matter, **CHL-10**),
+    /// each placed at its issue time in the window occurrence that contains it. This is the
+    /// server's view (CHL-7): its issue times are its own clock.
     ///
     /// # Errors
     /// The first [`ScheduleViolation`] found: outside every window, a second scheduled
@@ -476,17 +506,62 @@ impl Schedule {
         let span = self
             .window_at(candidate.at)
             .ok_or(ScheduleViolation::OutsideWindow)?;
+        let placed: Vec<Placement> = prior.iter().map(|s| self.place(*s)).collect();
+        self.admits_placement(
+            &placed,
+            Placement {
+                window: span,
+                at: candidate.at,
+                kind: candidate.kind,
+            },
+        )?;
+        Ok(span)
+    }
+
+    /// A slot placed at its own time. A slot outside every window (which `admits` never
+    /// admitted) keeps its local day, through a one-second span, and no window.
+    fn place(&self, s: Slot) -> Placement {
+        Placement {
+            window: self.window_at(s.at).unwrap_or(WindowSpan {
+                start: s.at,
+                end: s.at.plus(1),
+            }),
+            at: s.at,
+            kind: s.kind,
+        }
+    }
+
+    /// The rule (CHL-2 to CHL-4, **CHL-9**, **CHL-10**): whether `candidate` may be added
+    /// to the challenges already placed in `prior`. Order does not matter: the 30-day count
+    /// looks both ways from the candidate's time, so a challenge placed at an earlier time
+    /// than those already placed is counted with them, and every 30 days of a history
+    /// built by this rule, one challenge at a time in any order, hold at most the ad-hoc
+    /// cap.
+    ///
+    /// # Errors
+    /// The first [`ScheduleViolation`] found: a window that is not an enrolled occurrence
+    /// (`OutsideWindow`), a second scheduled challenge in the occurrence, the daily cap
+    /// (challenges placed in occurrences on the same local day), the ad-hoc cap (ad-hoc
+    /// challenges placed less than 30 × 86400 seconds before or after).
+    pub fn admits_placement(
+        &self,
+        prior: &[Placement],
+        candidate: Placement,
+    ) -> Result<(), ScheduleViolation> {
+        if !self.is_occurrence(candidate.window) {
+            return Err(ScheduleViolation::OutsideWindow);
+        }
         if candidate.kind == ChallengeKind::Scheduled
             && prior
                 .iter()
-                .any(|s| s.kind == ChallengeKind::Scheduled && span.contains(s.at))
+                .any(|p| p.kind == ChallengeKind::Scheduled && p.window == candidate.window)
         {
             return Err(ScheduleViolation::ScheduledAlreadyIssued);
         }
-        let day = self.local_date(candidate.at);
+        let day = self.local_date(candidate.window.start);
         let same_day = prior
             .iter()
-            .filter(|s| self.local_date(s.at) == day)
+            .filter(|p| self.local_date(p.window.start) == day)
             .count();
         if same_day >= usize::from(self.daily_cap) {
             return Err(ScheduleViolation::DailyCapReached {
@@ -494,18 +569,20 @@ impl Schedule {
             });
         }
         if candidate.kind == ChallengeKind::AdHoc {
-            let since = candidate.at.plus(-THIRTY_DAYS);
-            let recent = prior
+            let near = prior
                 .iter()
-                .filter(|s| s.kind == ChallengeKind::AdHoc && since < s.at && s.at <= candidate.at)
+                .filter(|p| {
+                    p.kind == ChallengeKind::AdHoc
+                        && p.at.seconds().abs_diff(candidate.at.seconds()) < THIRTY_DAYS
+                })
                 .count();
-            if recent >= usize::from(self.adhoc_cap_30d) {
+            if near >= usize::from(self.adhoc_cap_30d) {
                 return Err(ScheduleViolation::AdHocCapReached {
                     cap: self.adhoc_cap_30d,
                 });
             }
         }
-        Ok(span)
+        Ok(())
     }
 }
 
@@ -691,6 +768,182 @@ mod tests {
         );
         // 2026-12-10 is 35 days after 11-05 but 28 after 11-12: one in the last 30 days.
         assert!(s.admits(&prior, adhoc("2026-12-10")).is_ok());
+    }
+
+    #[test]
+    fn chl_10_adhoc_cap_counts_challenges_placed_later_too() {
+        // The bypass: ad-hoc challenges placed at decreasing times each saw none of the
+        // earlier ones "before" them, so a cap of 1 let the daily cap's worth through.
+        let s = thursday_morning(3, 1);
+        let adhoc = |hm: &str| Slot {
+            at: t(&format!("2026-11-26T{hm}:00Z")),
+            kind: ChallengeKind::AdHoc,
+        };
+        let first = adhoc("17:00");
+        assert!(s.admits(&[], first).is_ok());
+        for earlier in ["16:30", "16:00", "17:00"] {
+            assert_eq!(
+                s.admits(&[first], adhoc(earlier)),
+                Err(ScheduleViolation::AdHocCapReached { cap: 1 }),
+                "{earlier}"
+            );
+        }
+        // 30 days either side is the limit: a challenge placed 30 days earlier than the
+        // first is not within 30 days of it.
+        let before = Slot {
+            at: first.at.plus(-(THIRTY_DAYS as i64)),
+            kind: ChallengeKind::AdHoc,
+        };
+        let placed = |slot: Slot| Placement {
+            window: WindowSpan {
+                start: t("2026-10-29T14:00:00Z"),
+                end: t("2026-10-29T17:00:00Z"),
+            },
+            at: slot.at,
+            kind: slot.kind,
+        };
+        assert!(
+            s.admits_placement(
+                &[Placement {
+                    window: s.window_at(first.at).unwrap(),
+                    at: first.at,
+                    kind: first.kind
+                }],
+                placed(before)
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            s.admits_placement(
+                &[Placement {
+                    window: s.window_at(first.at).unwrap(),
+                    at: first.at,
+                    kind: first.kind
+                }],
+                placed(Slot {
+                    at: before.at.plus(1),
+                    kind: ChallengeKind::AdHoc
+                })
+            ),
+            Err(ScheduleViolation::AdHocCapReached { cap: 1 })
+        );
+    }
+
+    #[test]
+    fn chl_10_a_window_that_is_not_an_occurrence_is_outside() {
+        let s = thursday_morning(3, 3);
+        let real = s.window_at(t("2026-11-26T16:00:00Z")).unwrap();
+        for window in [
+            WindowSpan {
+                start: real.start.plus(-60),
+                end: real.end,
+            },
+            WindowSpan {
+                start: real.start,
+                end: real.end.plus(60),
+            },
+            WindowSpan {
+                start: t("2026-11-25T15:00:00Z"),
+                end: t("2026-11-25T18:00:00Z"),
+            },
+        ] {
+            assert_eq!(
+                s.admits_placement(
+                    &[],
+                    Placement {
+                        window,
+                        at: real.start,
+                        kind: ChallengeKind::AdHoc
+                    }
+                ),
+                Err(ScheduleViolation::OutsideWindow)
+            );
+        }
+    }
+
+    mod order {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Thursday 09:00–12:00 and 14:00–15:00 and Monday 09:00–12:00, Chicago: three
+        /// window occurrences a week.
+        fn schedule(daily: u8, adhoc: u8) -> Schedule {
+            let w = |d, a: &str, b: &str| Window {
+                weekday: d,
+                start: a.parse().unwrap(),
+                end: b.parse().unwrap(),
+            };
+            Schedule::new(
+                "America/Chicago",
+                vec![
+                    w(Weekday::Thursday, "09:00", "12:00"),
+                    w(Weekday::Thursday, "14:00", "15:00"),
+                    w(Weekday::Monday, "09:00", "12:00"),
+                ],
+                daily,
+                adhoc,
+            )
+            .unwrap()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            /// Whatever order challenges are offered in, the ones admitted one at a time
+            /// keep every window, every local day and every 30 days within the caps, and
+            /// the answer for a candidate does not depend on the order of `prior`.
+            #[test]
+            fn chl_10_any_order_of_admission_keeps_every_period_within_the_caps(
+                daily in 2u8..=3,
+                adhoc in 0u8..=4,
+                offers in proptest::collection::vec((0usize..30, 0i64..4 * 3_600, any::<bool>()), 1..80),
+                seed in any::<u64>(),
+            ) {
+                let s = schedule(daily, adhoc);
+                let from = t("2026-10-01T00:00:00Z");
+                let spans = s.spans_between(from, from.plus(80 * 86_400));
+                prop_assert!(spans.len() >= 30);
+                let mut prior: Vec<Slot> = Vec::new();
+                for (i, offset, is_adhoc) in offers {
+                    let span = spans[i];
+                    let slot = Slot {
+                        at: span.start.plus(offset % (span.end.seconds() - span.start.seconds())),
+                        kind: if is_adhoc { ChallengeKind::AdHoc } else { ChallengeKind::Scheduled },
+                    };
+                    let verdict = s.admits(&prior, slot);
+                    // The same verdict for `prior` in another order.
+                    let mut shuffled = prior.clone();
+                    let n = shuffled.len();
+                    if n > 1 {
+                        let mut x = seed;
+                        for k in (1..n).rev() {
+                            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                            shuffled.swap(k, (x >> 33) as usize % (k + 1));
+                        }
+                    }
+                    prop_assert_eq!(s.admits(&shuffled, slot), verdict);
+                    if verdict.is_ok() {
+                        prior.push(slot);
+                    }
+                }
+                for (i, a) in prior.iter().enumerate() {
+                    let w = s.window_at(a.at).unwrap();
+                    let in_window: Vec<_> = prior.iter().filter(|b| w.contains(b.at)).collect();
+                    prop_assert!(in_window.iter().filter(|b| b.kind == ChallengeKind::Scheduled).count() <= 1);
+                    let day = s.local_date(a.at);
+                    prop_assert!(prior.iter().filter(|b| s.local_date(b.at) == day).count() <= usize::from(daily));
+                    // The 30 days ending at each admitted ad-hoc challenge.
+                    if a.kind == ChallengeKind::AdHoc {
+                        let since = a.at.plus(-(THIRTY_DAYS as i64));
+                        let n = prior
+                            .iter()
+                            .filter(|b| b.kind == ChallengeKind::AdHoc && since < b.at && b.at <= a.at)
+                            .count();
+                        prop_assert!(n <= usize::from(adhoc), "{} ad-hoc in the 30 days to #{}", n, i);
+                    }
+                }
+            }
+        }
     }
 
     #[test]
