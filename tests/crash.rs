@@ -156,12 +156,11 @@ impl Serve {
         let cert = std::fs::read_to_string(data.join("tls/server.crt")).unwrap();
         let deadline = Instant::now() + PATIENCE;
         loop {
-            if let Ok(mut c) = Client::connect(addr, &cert, None, Versions::Tls13).await {
-                if let Ok(r) = c.get("/v1/policy").await {
-                    if r.status == StatusCode::OK {
-                        break;
-                    }
-                }
+            if let Ok(mut c) = Client::connect(addr, &cert, None, Versions::Tls13).await
+                && let Ok(r) = c.get("/v1/policy").await
+                && r.status == StatusCode::OK
+            {
+                break;
             }
             assert!(Instant::now() < deadline, "the server never became ready");
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -711,15 +711,15 @@ impl World {
         // hour their window closes.
         let mut jobs = Vec::new();
         for (g, rep) in plan.groups.reps.iter().enumerate() {
-            if let Some(w) = rep.window_at(now) {
-                if w.start == now {
-                    for &i in &plan.groups.members[g] {
-                        let b = behaviour(i, week);
-                        if b == Behaviour::Late {
-                            self.late_due.push((w.end.seconds(), i, week));
-                        } else {
-                            jobs.push((i, Job::Answer(b, week)));
-                        }
+            if let Some(w) = rep.window_at(now)
+                && w.start == now
+            {
+                for &i in &plan.groups.members[g] {
+                    let b = behaviour(i, week);
+                    if b == Behaviour::Late {
+                        self.late_due.push((w.end.seconds(), i, week));
+                    } else {
+                        jobs.push((i, Job::Answer(b, week)));
                     }
                 }
             }
@@ -768,22 +768,22 @@ impl World {
         let (destroyed, r) = self.stack.tick_all().await?;
         self.run.keys_destroyed += destroyed;
         self.run.add_tick(&r);
-        if let Some((epoch, at)) = plan.backup {
-            if at == t {
-                let path = s.dir.join("backup").join("operator-backup.sqlite");
-                std::fs::create_dir_all(s.dir.join("backup"))?;
-                self.stack
-                    .server
-                    .backup(&path)
-                    .await
-                    .map_err(|e| anyhow!("backup: {e}"))?;
-                self.backup = Some(Backup {
-                    path,
-                    epoch,
-                    taken: now,
-                    checked: None,
-                });
-            }
+        if let Some((epoch, at)) = plan.backup
+            && at == t
+        {
+            let path = s.dir.join("backup").join("operator-backup.sqlite");
+            std::fs::create_dir_all(s.dir.join("backup"))?;
+            self.stack
+                .server
+                .backup(&path)
+                .await
+                .map_err(|e| anyhow!("backup: {e}"))?;
+            self.backup = Some(Backup {
+                path,
+                epoch,
+                taken: now,
+                checked: None,
+            });
         }
         self.report_failures(now).await?;
         if t.rem_euclid(WEEK) == 0 {
@@ -791,10 +791,11 @@ impl World {
             self.upgrade_receipts(now).await?;
         }
         self.sample(t).await?;
-        if let Some(b) = self.backup.as_mut() {
-            if b.checked.is_none() && s.policy.content_deadline(b.epoch).seconds() <= t {
-                b.checked = Some(check_backup(&self.stack, b, &s.policy)?);
-            }
+        if let Some(b) = self.backup.as_mut()
+            && b.checked.is_none()
+            && s.policy.content_deadline(b.epoch).seconds() <= t
+        {
+            b.checked = Some(check_backup(&self.stack, b, &s.policy)?);
         }
         Ok(())
     }
@@ -862,23 +863,23 @@ impl World {
         // Live content is unaffected by retention.
         let live_opened =
             open_latest(&self.ctx, &self.officers, &s.policy, s.end, &mut self.run).await?;
-        if let Some(c) = self.backup.as_mut().and_then(|b| b.checked.as_mut()) {
-            if let Some(rec) = c.sample.first() {
-                let (_, agency) = &self.officers[0];
-                let (status, json) = access(
-                    agency,
-                    &[rec.1],
-                    first_purpose(&s.policy)?,
-                    first_basis(&s.policy)?,
-                    "CASE-2026-009999",
-                )
-                .await?;
-                c.asked_after = Some(if status == 200 {
-                    "opened".to_owned()
-                } else {
-                    error_code(&json)
-                });
-            }
+        if let Some(c) = self.backup.as_mut().and_then(|b| b.checked.as_mut())
+            && let Some(rec) = c.sample.first()
+        {
+            let (_, agency) = &self.officers[0];
+            let (status, json) = access(
+                agency,
+                &[rec.1],
+                first_purpose(&s.policy)?,
+                first_basis(&s.policy)?,
+                "CASE-2026-009999",
+            )
+            .await?;
+            c.asked_after = Some(if status == 200 {
+                "opened".to_owned()
+            } else {
+                error_code(&json)
+            });
         }
         self.stack.witnessed(log_size(&self.public).await?).await?;
         let holdings = self.sample(s.end.seconds()).await?;

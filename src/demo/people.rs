@@ -88,7 +88,7 @@ pub(crate) fn schedule(i: usize) -> anyhow::Result<Schedule> {
 
 /// Whether participant `i` has a court-ordered zone (one in four).
 pub(crate) fn has_zone(i: usize) -> bool {
-    mix(i as u64, 7) % 4 == 0
+    mix(i as u64, 7).is_multiple_of(4)
 }
 
 /// What a participant does with one scheduled challenge.
@@ -224,7 +224,7 @@ impl Person {
                 && behaviour == Behaviour::FailsAndReports
             {
                 // The app fails before it can send; the phone keeps the failure to report.
-                let category = if mix(self.index as u64, week) % 2 == 0 {
+                let category = if mix(self.index as u64, week).is_multiple_of(2) {
                     FailureCategory::AppError
                 } else {
                     FailureCategory::NoNetwork
@@ -237,7 +237,8 @@ impl Person {
             }
             // One in forty check-ins of a participant with a zone is made from outside it.
             let place = &PLACES[self.index % PLACES.len()];
-            let outside = has_zone(self.index) && mix(self.index as u64, week + 1_000) % 40 == 0;
+            let outside =
+                has_zone(self.index) && mix(self.index as u64, week + 1_000).is_multiple_of(40);
             let mut gps = Gps {
                 at: if outside {
                     (place.at.0 + 2.0, place.at.1 + 2.0)
@@ -296,7 +297,7 @@ impl Person {
         tally: &mut Tally,
     ) -> anyhow::Result<()> {
         for f in self.device.unreported_failures() {
-            let text = if (self.index + tally.failures_reported as usize) % 2 == 0 {
+            let text = if (self.index + tally.failures_reported as usize).is_multiple_of(2) {
                 let words = "the app closed when I pressed send; I tried again at home";
                 Some(self.device.seal_text(f.challenge, words, recipients, now)?)
             } else {

@@ -361,12 +361,11 @@ fn find_references(prose: &str) -> Vec<(ReqId, usize)> {
                         && bytes[end + 1].is_ascii_digit());
                 if num_len > 0 && boundary && !dashed {
                     let fam = &prose[i..dash];
-                    if FAMILIES.contains(&fam) {
-                        if let Some(id) =
+                    if FAMILIES.contains(&fam)
+                        && let Some(id) =
                             parse_number(&prose[dash + 1..end]).and_then(|n| ReqId::new(fam, n))
-                        {
-                            out.push((id, i));
-                        }
+                    {
+                        out.push((id, i));
                     }
                 }
                 i = end.max(i + 1);

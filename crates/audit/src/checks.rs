@@ -1231,16 +1231,16 @@ impl<'a> Checker<'a> {
                         count: w.scheduled,
                     });
                 }
-                if let Some(c) = caps {
-                    if w.all > c.per_window {
-                        challenge_violations.push(Violation::TooManyInWindow {
-                            tag,
-                            epoch,
-                            start: w.start,
-                            count: w.all,
-                            cap: c.per_window,
-                        });
-                    }
+                if let Some(c) = caps
+                    && w.all > c.per_window
+                {
+                    challenge_violations.push(Violation::TooManyInWindow {
+                        tag,
+                        epoch,
+                        start: w.start,
+                        count: w.all,
+                        cap: c.per_window,
+                    });
                 }
             }
             for pair in windows.windows(2) {

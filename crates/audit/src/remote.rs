@@ -208,10 +208,10 @@ impl<F: Fetch> TlogClient<F> {
         if let Some(b) = self.get(partial, max)? {
             return Ok(b);
         }
-        if let Some(full) = full {
-            if let Some(b) = self.get(full, full_max)? {
-                return Ok(cut(b));
-            }
+        if let Some(full) = full
+            && let Some(b) = self.get(full, full_max)?
+        {
+            return Ok(cut(b));
         }
         Err(RemoteError::NotFound {
             url: self.url(partial),

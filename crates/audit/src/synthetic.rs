@@ -221,7 +221,7 @@ impl History {
                         }
                         // One ad-hoc challenge per epoch for a quarter of the people, in
                         // the first window of the fourth day.
-                        if day == 3 && w == 0 && (p + u64::from(e)) % 4 == 0 {
+                        if day == 3 && w == 0 && (p + u64::from(e)).is_multiple_of(4) {
                             let ids = [p, u64::from(e), day, w, 1];
                             let challenge = ChallengeId::from_bytes(id16("challenge", &ids));
                             b.entries.push(LogEntry::ChallengeIssued {
@@ -272,7 +272,7 @@ impl History {
                         legal_basis: label(LegalBasisId::new("court-order")),
                         ..access
                     },
-                    reason: if n % 2 == 0 {
+                    reason: if n.is_multiple_of(2) {
                         DenialReason::NotInCaseload
                     } else {
                         DenialReason::OversightRefused
@@ -280,23 +280,23 @@ impl History {
                 });
             }
             // A legal hold on one record, released two epochs later.
-            if let Some((placed, h)) = &hold {
-                if k == placed + 2 {
-                    b.entries.push(LogEntry::LegalHoldReleased(h.clone()));
-                    hold = None;
-                }
+            if let Some((placed, h)) = &hold
+                && k == placed + 2
+            {
+                b.entries.push(LogEntry::LegalHoldReleased(h.clone()));
+                hold = None;
             }
-            if hold.is_none() {
-                if let Some(record) = records.last() {
-                    let h = LegalHold {
-                        hold: HoldId::from_bytes(id16("hold", &[u64::from(e)])),
-                        records: label(RecordSet::new([*record])),
-                        legal_basis: label(LegalBasisId::new("court-order")),
-                        expires: policy.epoch_end(epoch).plus(30 * 86_400),
-                    };
-                    b.entries.push(LogEntry::LegalHoldPlaced(h.clone()));
-                    hold = Some((k, h));
-                }
+            if hold.is_none()
+                && let Some(record) = records.last()
+            {
+                let h = LegalHold {
+                    hold: HoldId::from_bytes(id16("hold", &[u64::from(e)])),
+                    records: label(RecordSet::new([*record])),
+                    legal_basis: label(LegalBasisId::new("court-order")),
+                    expires: policy.epoch_end(epoch).plus(30 * 86_400),
+                };
+                b.entries.push(LogEntry::LegalHoldPlaced(h.clone()));
+                hold = Some((k, h));
             }
             b.records.push(records);
         }

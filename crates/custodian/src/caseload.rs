@@ -78,12 +78,12 @@ impl Caseload {
         #[cfg(not(unix))]
         let inode = 0;
         let stamp: Stamp = (meta.modified().ok(), meta.len(), inode);
-        if let Ok(g) = self.cached.lock() {
-            if let Some((s, map)) = g.as_ref() {
-                if *s == stamp && s.0.is_some() {
-                    return Ok(map.clone());
-                }
-            }
+        if let Ok(g) = self.cached.lock()
+            && let Some((s, map)) = g.as_ref()
+            && *s == stamp
+            && s.0.is_some()
+        {
+            return Ok(map.clone());
         }
         let text = std::fs::read_to_string(&self.path).map_err(io)?;
         let raw: Raw = toml::from_str(&text).map_err(|source| CaseloadError::Format {

@@ -245,10 +245,10 @@ fn append_witnessed(
             match w.add_checkpoint(body.as_bytes(), now) {
                 Ok(lines) => {
                     let note = format!("{}{lines}", st.log.checkpoint());
-                    if let Ok(n) = SignedNote::parse(note.as_bytes()) {
-                        if let Some(sig) = n.signatures().last().cloned() {
-                            let _ = st.log.add_cosignature(sig, w.verifier_key());
-                        }
+                    if let Ok(n) = SignedNote::parse(note.as_bytes())
+                        && let Some(sig) = n.signatures().last().cloned()
+                    {
+                        let _ = st.log.add_cosignature(sig, w.verifier_key());
                     }
                     st.witnessed = size;
                     break;

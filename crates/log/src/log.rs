@@ -451,7 +451,7 @@ impl<S: TileStorage + ?Sized> SubtreeHashes for TreeReader<'_, S> {
     /// subtree from its tile.
     fn subtree_hash(&self, start: u64, end: u64) -> Result<Hash, Self::Error> {
         let n = end - start;
-        if n.is_power_of_two() && start % n == 0 {
+        if n.is_power_of_two() && start.is_multiple_of(n) {
             let height = n.trailing_zeros();
             return self.perfect(height, start >> height);
         }
@@ -691,7 +691,7 @@ impl<S: TileStorage> Log<S> {
             if let Some(levels) = record.as_deref_mut() {
                 levels[height as usize].push(node);
             }
-            if height % TILE_HEIGHT == 0 {
+            if height.is_multiple_of(TILE_HEIGHT) {
                 let level = height / TILE_HEIGHT;
                 self.push_tile_hash(level as usize, index >> (TILE_HEIGHT * level), &node)?;
             }
@@ -756,10 +756,10 @@ impl<S: TileStorage> Log<S> {
         let mut levels: Vec<Vec<Hash>> = vec![Vec::new(); 65];
         let mut edge = self.edge.iter();
         for height in (0..64u32).rev() {
-            if first_index & (1u64 << height) != 0 {
-                if let Some(h) = edge.next() {
-                    levels[height as usize].push(*h);
-                }
+            if first_index & (1u64 << height) != 0
+                && let Some(h) = edge.next()
+            {
+                levels[height as usize].push(*h);
             }
         }
         let batch = self.append(entries, Some(&mut levels))?;

@@ -438,10 +438,8 @@ impl<S: Store, C: Clock> Writer<S, C> {
             let slots = store.slots_since(&p.pseudonym, now.plus(-THIRTY_DAYS))?;
             let closed = p.closed_at.is_some();
             devices.insert(p.pseudonym, (p.device_key, closed));
-            if !closed {
-                if let Some(next) = due_window(&p.schedule, now, &slots) {
-                    v.next_windows.push(Reverse((next.seconds(), p.pseudonym)));
-                }
+            if !closed && let Some(next) = due_window(&p.schedule, now, &slots) {
+                v.next_windows.push(Reverse((next.seconds(), p.pseudonym)));
             }
             v.parts.insert(
                 p.pseudonym,
@@ -749,12 +747,10 @@ impl<S: Store, C: Clock> Writer<S, C> {
                 let same =
                     minimis_log::SignedCheckpoint::open(note.as_bytes(), &self.log.verifier_key())
                         .is_ok_and(|c| c.checkpoint().to_text() == current);
-                if same {
-                    if let Err(e) = self.log.add_cosignature(sig, &witness) {
-                        tracing::warn!(error = %e, "cosignature not added to the checkpoint");
-                        let _ = reply.send(Err(ApiError::unavailable()));
-                        return Err(StoreError::Corrupt { what: "checkpoint" });
-                    }
+                if same && let Err(e) = self.log.add_cosignature(sig, &witness) {
+                    tracing::warn!(error = %e, "cosignature not added to the checkpoint");
+                    let _ = reply.send(Err(ApiError::unavailable()));
+                    return Err(StoreError::Corrupt { what: "checkpoint" });
                 }
                 Ok(Some(Pending::Unit(reply)))
             }
@@ -1350,10 +1346,10 @@ impl<S: Store, C: Clock> Writer<S, C> {
             tag: TagKey::from_bytes(part.tag_key.clone()).tag(&p, epoch),
             epoch,
         });
-        if let Ok(mut d) = self.shared.devices.write() {
-            if let Some(entry) = d.get_mut(&p) {
-                entry.1 = true;
-            }
+        if let Ok(mut d) = self.shared.devices.write()
+            && let Some(entry) = d.get_mut(&p)
+        {
+            entry.1 = true;
         }
         Ok(())
     }

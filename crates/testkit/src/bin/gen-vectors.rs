@@ -13,11 +13,11 @@ fn main() -> ExitCode {
     let mut written = 0;
     for v in minimis_testkit::vectors::all() {
         let path = root.join(&v.path);
-        if let Some(dir) = path.parent() {
-            if let Err(e) = std::fs::create_dir_all(dir) {
-                eprintln!("gen-vectors: cannot create {}: {e}", dir.display());
-                return ExitCode::FAILURE;
-            }
+        if let Some(dir) = path.parent()
+            && let Err(e) = std::fs::create_dir_all(dir)
+        {
+            eprintln!("gen-vectors: cannot create {}: {e}", dir.display());
+            return ExitCode::FAILURE;
         }
         if let Err(e) = std::fs::write(&path, v.to_file()) {
             eprintln!("gen-vectors: cannot write {}: {e}", path.display());
