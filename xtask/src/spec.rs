@@ -81,6 +81,9 @@ pub(crate) struct MarkdownFacts {
 /// One line of prose with its inline code spans blanked out, plus the code spans.
 struct Line {
     number: usize,
+    /// The line as written. Byte offsets into it are offsets into `prose` too: a code
+    /// span is blanked with as many spaces as it has bytes.
+    raw: String,
     prose: String,
     code_spans: Vec<String>,
     /// A Markdown heading (`#` to `######`).
@@ -118,22 +121,29 @@ pub(crate) fn parse_markdown(text: &str) -> MarkdownFacts {
         for (k, (_, end, id)) in starts.iter().enumerate() {
             // Text on this line up to the next definition on the same line; the last
             // definition on a line continues onto the following lines of its block.
+            // `text` is the prose (code blanked), `raw` the same bytes as written: the
+            // marker is found in the prose and its reason read from the raw text, so that
+            // a reason keeps the code spans it cites.
             let stop = starts.get(k + 1).map_or(line.prose.len(), |s| s.0);
             let mut text = line.prose[*end..stop].to_string();
+            let mut raw = line.raw[*end..stop].to_string();
             if k + 1 == starts.len() && !line.table_row {
                 let mut j = i + 1;
                 while j < lines.len() && !lines[j].heading {
                     text.push(' ');
+                    raw.push(' ');
                     if let Some(next) = find_definitions(&lines[j].prose).first() {
                         // A definition on a continuation line ends this one.
                         text.push_str(&lines[j].prose[..next.0]);
+                        raw.push_str(&lines[j].raw[..next.0]);
                         break;
                     }
                     text.push_str(&lines[j].prose);
+                    raw.push_str(&lines[j].raw);
                     j += 1;
                 }
             }
-            let (status, body, problem) = read_marker(&text);
+            let (status, body, problem) = read_marker(&text, &raw);
             if let Some(message) = problem {
                 facts.problems.push(ParseProblem {
                     line: line.number,
@@ -165,6 +175,7 @@ fn prose_lines(text: &str) -> Vec<Line> {
             // Lines inside a fence (and the closing fence) are not prose.
             out.push(Line {
                 number: n + 1,
+                raw: String::new(),
                 prose: String::new(),
                 code_spans: Vec::new(),
                 heading: false,
@@ -178,6 +189,7 @@ fn prose_lines(text: &str) -> Vec<Line> {
             fence = Some(std::iter::repeat_n(ch, len).collect());
             out.push(Line {
                 number: n + 1,
+                raw: String::new(),
                 prose: String::new(),
                 code_spans: Vec::new(),
                 heading: false,
@@ -190,6 +202,7 @@ fn prose_lines(text: &str) -> Vec<Line> {
             number: n + 1,
             heading: trimmed.starts_with('#'),
             table_row: trimmed.starts_with('|'),
+            raw: raw.to_string(),
             prose,
             code_spans,
         });
@@ -264,10 +277,14 @@ fn find_definitions(prose: &str) -> Vec<(usize, usize, ReqId)> {
     out
 }
 
-/// Reads an optional status marker at the start of `rest`. Returns the status, the text
-/// after the marker, and a problem if the marker is malformed.
-fn read_marker(rest: &str) -> (Status, &str, Option<String>) {
+/// Reads an optional status marker at the start of `rest`, the prose of a definition with
+/// its code spans blanked. `raw` is the same text as written (byte for byte the same
+/// length): the reason is read from it, so that it keeps its code spans. Returns the
+/// status, the prose after the marker, and a problem if the marker is malformed.
+fn read_marker<'a>(rest: &'a str, raw: &str) -> (Status, &'a str, Option<String>) {
+    debug_assert_eq!(rest.len(), raw.len());
     let t = rest.trim_start();
+    let offset = rest.len() - t.len();
     if !t.starts_with('(') {
         return (Status::Normative, rest, None);
     }
@@ -291,13 +308,17 @@ fn read_marker(rest: &str) -> (Status, &str, Option<String>) {
         return (Status::Normative, rest, None);
     };
     let inner = t[1..close].trim();
+    let inner_raw = raw.get(offset + 1..offset + close).unwrap_or(inner).trim();
     let after = &t[close + 1..];
     for (word, make) in [
         ("planned", Status::Planned as fn(String) -> Status),
         ("process", Status::Process as fn(String) -> Status),
     ] {
-        if let Some(r) = inner.strip_prefix(word) {
-            let r = r.trim_start();
+        if inner.starts_with(word) {
+            let r = inner_raw
+                .strip_prefix(word)
+                .unwrap_or_default()
+                .trim_start();
             return match r.strip_prefix(':').map(str::trim) {
                 Some(reason) if !reason.is_empty() => {
                     let reason = reason.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -512,6 +533,28 @@ RET-4 here too
         assert_eq!(d[0].1, Some(Level::Must));
         // A keyword inside the marker does not set the level.
         let d = defs("**POL-14.** (planned: MUST land soon) The file is shipped.\n");
+        assert_eq!(d[0].1, None);
+    }
+
+    #[test]
+    fn a_marker_keeps_the_code_it_cites() {
+        // A reason that cites a test in a code span keeps it, across lines too; before,
+        // the span was blanked and the reason ended in mid-sentence.
+        let text = "**ENR-23.** (process: the officer confirms; the texts are tested by\n`enr_23_spanish_from_the_checked_translation`) The notice MUST exist.\n";
+        let d = defs(text);
+        assert_eq!(
+            d[0].2,
+            Status::Process(
+                "the officer confirms; the texts are tested by `enr_23_spanish_from_the_checked_translation`"
+                    .into()
+            )
+        );
+        assert_eq!(d[0].1, Some(Level::Must));
+        // A parenthesis inside a code span does not close the marker.
+        let d = defs("**RET-9.** (planned: `f(x)` lands) A key MUST be made.\n");
+        assert_eq!(d[0].2, Status::Planned("`f(x)` lands".into()));
+        // A keyword in a code span of the reason does not set the level either.
+        let d = defs("**RET-8.** (process: `MUST` in code) The key is destroyed.\n");
         assert_eq!(d[0].1, None);
     }
 
