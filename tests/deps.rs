@@ -1,6 +1,8 @@
 //! The trust split is made of crates: the crates the operator's server is built from have
-//! no code path that decrypts (SEAL-11). This runs the very command an auditor would:
-//! `cargo tree -e normal -p <crate>`.
+//! no code path that decrypts (SEAL-11). The first test runs the very command an auditor
+//! would, `cargo tree -e normal -p <crate>`. The second reads their source: `ring`, which
+//! `rustls` needs for TLS, implements X25519 and ChaCha20-Poly1305, so its presence in the
+//! tree is allowed, and what the operator's own code calls of it is checked instead.
 
 use std::collections::BTreeSet;
 
@@ -64,4 +66,102 @@ fn seal_11_verifying_crates_cannot_decrypt() {
         seal.contains("age") && seal.contains("x25519-dalek"),
         "{seal:?}"
     );
+}
+
+/// The crates the operator's server is built from (SEAL-11).
+const OPERATOR_CRATES: [&str; 4] = ["server", "proto", "crypto", "log"];
+
+/// The modules of `ring` that the operator's own code may use: hashing, tags, randomness
+/// and signatures. Not `agreement` (X25519) or `aead` (ChaCha20-Poly1305), which only
+/// `rustls` calls, for TLS.
+const RING_MODULES_ALLOWED: [&str; 5] = ["digest", "hmac", "rand", "signature", "error"];
+
+/// Every module of `ring` that the Rust files under `dir` name: `ring::m::...`,
+/// `use ring::m`, `use ring::{m, n::...}`. A path inside another crate
+/// (`rustls::crypto::ring::...`) is that crate's module, not `ring`'s. Line comments are
+/// skipped, so prose about X25519 does not count.
+fn ring_modules_named(dir: &std::path::Path) -> BTreeSet<String> {
+    fn is_ident(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || b == b'_'
+    }
+    fn ident(s: &str) -> String {
+        s.trim_start()
+            .bytes()
+            .take_while(|b| is_ident(*b))
+            .map(char::from)
+            .collect()
+    }
+    let mut found = BTreeSet::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code: String = text
+                .lines()
+                .map(|l| l.split("//").next().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let bytes = code.as_bytes();
+            let mut from = 0;
+            while let Some(pos) = code[from..].find("ring::") {
+                let at = from + pos;
+                from = at + "ring::".len();
+                // `ring` must be a path's first segment, not the end of a word
+                // (`String::`) or a module of another crate (`...::ring::`).
+                if at > 0 && (is_ident(bytes[at - 1]) || bytes[at - 1] == b':') {
+                    continue;
+                }
+                let rest = &code[from..];
+                if let Some(group) = rest.trim_start().strip_prefix('{') {
+                    let inner = group.split('}').next().unwrap_or("");
+                    for item in inner.split(',') {
+                        let name = ident(item);
+                        if !name.is_empty() {
+                            found.insert(name);
+                        }
+                    }
+                } else {
+                    let name = ident(rest);
+                    if !name.is_empty() {
+                        found.insert(name);
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn seal_11_operator_code_uses_ring_only_for_digests_hmac_randomness_and_signatures() {
+    let mut all = BTreeSet::new();
+    for krate in OPERATOR_CRATES {
+        let dir = crate::root().join("crates").join(krate).join("src");
+        let named = ring_modules_named(&dir);
+        for module in &named {
+            assert!(
+                RING_MODULES_ALLOWED.contains(&module.as_str()),
+                "crates/{krate} uses ring::{module}: the operator's own code may use ring only \
+                 for {RING_MODULES_ALLOWED:?}; key agreement and AEADs are for TLS, through rustls"
+            );
+        }
+        all.extend(named);
+    }
+    // The scan sees what is there: the operator's crates do hash and sign with ring...
+    assert!(
+        all.contains("digest") && all.contains("signature"),
+        "{all:?}"
+    );
+    // ...and it would see a module outside the list: the participant's device derives its
+    // PIN check with ring's PBKDF2, which the operator's code must not need.
+    let client = ring_modules_named(&crate::root().join("crates/client/src"));
+    assert!(client.contains("pbkdf2"), "{client:?}");
 }

@@ -10,8 +10,9 @@
 //!
 //! **Trust domain:** the participant's device (sealing: [`SealingKeys`], [`seal`]) and
 //! the key custodians (identities: [`EpochKeyring`], [`open`]). **Never linked by the
-//! operator's server**, which has no code path that decrypts (a test reads `cargo
-//! metadata` to prove it). **Never holds:** precise location, images or templates; there
+//! operator's server**, which has no code path that decrypts: **SEAL-11**'s tests check
+//! the operator crates' dependency tree (`cargo tree`) and the parts of `ring` their own
+//! code uses. **Never holds:** precise location, images or templates; there
 //! is nothing in a payload to hold them (`minimis-proto`).
 //!
 //! Any conforming age implementation opens the files given the identity files this crate
