@@ -229,6 +229,11 @@ fn english(
     } else {
         format!("{ledger} days")
     };
+    let every = match p.epoch_length_days() {
+        7 => "every week".to_owned(),
+        1 => "every day".to_owned(),
+        n => format!("every {n} days"),
+    };
     let _ = write!(
         s,
         "WHAT THIS APP DOES\n\n\
@@ -274,6 +279,11 @@ fn english(
          no one can read it again, not even from a backup.\n\n\
          Whether you checked in on time: {years} after your supervision ends. This record \
          does not say where you were.\n\n\
+         Sometimes the law requires that some of your check-ins be kept longer than this. \
+         This is called a legal hold. Those check-ins are then kept until the hold ends, and \
+         the start and the end of the hold are written in the public record.\n\n\
+         The public record is kept permanently. It never has your name, where you were or \
+         what your check-ins say. It shows you only as a code that changes {every}.\n\n\
          IF A CHECK-IN FAILS\n\n\
          If the app, your phone or the network fails, that is not a violation by itself. A \
          person will look at it. Use \"Report a problem\" in the app to tell them what \
@@ -313,6 +323,11 @@ fn spanish(
         format!("{} años ({ledger} días)", ledger / 365)
     } else {
         format!("{ledger} días")
+    };
+    let every = match p.epoch_length_days() {
+        7 => "cada semana".to_owned(),
+        1 => "cada día".to_owned(),
+        n => format!("cada {n} días"),
     };
     let _ = write!(
         s,
@@ -364,6 +379,12 @@ fn spanish(
          llaves y nadie puede volver a leerlos, ni siquiera desde una copia de seguridad.\n\n\
          Si usted se reportó a tiempo: {years} después de que termine su supervisión. Este \
          registro no dice dónde estaba usted.\n\n\
+         A veces la ley exige que algunos de sus reportes se guarden por más tiempo. Esto \
+         se llama retención legal. Esos reportes se guardan hasta que termine la retención, \
+         y el inicio y el fin de la retención quedan escritos en el registro público.\n\n\
+         El registro público se guarda para siempre. Nunca tiene su nombre, dónde estaba \
+         usted ni lo que dicen sus reportes. Lo muestra a usted solo con un código que cambia \
+         {every}.\n\n\
          SI UN REPORTE FALLA\n\n\
          Si falla la aplicación, su teléfono o la red, eso no es por sí solo una violación. \
          Una persona lo revisará. Use \"Reportar un problema\" en la aplicación para contar lo \
@@ -400,6 +421,11 @@ mod tests {
             "up to 60 minutes",
             "Independent oversight custodian",
             "review whether a specific check-in met a release condition",
+            // What can outlast the periods above: a legal hold, and the public log.
+            "This is called a legal hold",
+            "kept until the hold ends",
+            "The public record is kept permanently",
+            "a code that changes every week",
         ] {
             assert!(base.contains(needle), "{needle}: {base}");
         }
@@ -413,6 +439,12 @@ mod tests {
         assert!(text.contains("30 days after the week") && !text.contains("90 days"));
         assert!(text.contains("at most 1 check-ins a day"));
         assert!(text.contains("1000 days after your supervision ends"));
+        let daily = Policy::from_toml_str(
+            &DEFAULT_POLICY_TOML.replace("length_days = 7", "length_days = 3"),
+        )
+        .unwrap();
+        let text = notice(&daily, Language::English, None);
+        assert!(text.contains("a code that changes every 3 days"), "{text}");
         // In the order ENR-22 gives.
         let order = [
             "WHAT IS SENT",
@@ -437,6 +469,9 @@ mod tests {
             "90 días después de la semana",
             "7 años (2555 días)",
             "custodio independiente",
+            "Esto se llama retención legal",
+            "El registro público se guarda para siempre",
+            "un código que cambia cada semana",
         ] {
             assert!(es.contains(needle), "{needle}: {es}");
         }
