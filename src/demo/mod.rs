@@ -1473,7 +1473,7 @@ fn categories(d: &DeviceFigures, h: &minimis_server::store::sqlite::Holdings) ->
             minimis_bytes: h.ciphertext_bytes,
             smartlink_bytes: n * CHECKIN_RECORD_BYTES,
             smartlink_basis: format!(
-                "a check-in record kept 7 years after the program (DHS PIA as reported by CyberScoop); {CHECKIN_RECORD_BYTES} bytes per record is an estimate. minimis: sealed ciphertext the operator cannot open, held only until its deadline"
+                "a check-in record kept 7 years after the program, by the rule DHS's privacy impact assessment states (as CyberScoop reports it); {CHECKIN_RECORD_BYTES} bytes per record is an estimate. minimis: sealed ciphertext the operator cannot open, held only until its deadline"
             ),
             estimate: true,
         },

@@ -25,7 +25,8 @@ pub(crate) fn mix(i: u64, salt: u64) -> u64 {
 }
 
 /// The four continental US time zones the participants live in, with a city in each and
-/// a court-ordered zone around it (a rectangle, as GeoJSON).
+/// an ordered zone around it (a rectangle, as GeoJSON): one the supervising agency or a
+/// court set.
 pub(crate) const PLACES: [Place; 4] = [
     Place {
         time_zone: "America/New_York",
@@ -86,7 +87,7 @@ pub(crate) fn schedule(i: usize) -> anyhow::Result<Schedule> {
     Ok(Schedule::new(place.time_zone, vec![window], 2, 2)?)
 }
 
-/// Whether participant `i` has a court-ordered zone (one in four).
+/// Whether participant `i` has an ordered zone (one in four).
 pub(crate) fn has_zone(i: usize) -> bool {
     mix(i as u64, 7).is_multiple_of(4)
 }

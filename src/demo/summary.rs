@@ -546,10 +546,10 @@ impl Summary {
                 receipt_verify_on_device: micros(t.receipt_verify, t.receipt_verifies),
             },
             smartlink_comparison: SmartlinkComparison {
-                source_note: "SmartLINK facts as publicly reported (CyberScoop on records obtained by Just Futures Law; DHS/ICE PIA as quoted there); per-item sizes are estimates",
+                source_note: "SmartLINK facts as publicly reported (CyberScoop on records obtained by Just Futures Law; DHS/ICE PIA as quoted there; ICE ATD FAQ); per-item sizes are estimates",
                 face_images_for_this_run_bytes_estimate: received * FACE_IMAGE_BYTES_ESTIMATE,
                 precise_locations_for_this_run: received,
-                retention: "7 years after the participant leaves the program (DHS PIA), or indefinitely (records obtained by Just Futures Law)",
+                retention: "7 years after the participant leaves the program by the rule DHS's privacy impact assessment states, \"for the life of the contract\" by ICE's FAQ, and possibly indefinitely by the records Just Futures Law obtained (CyberScoop)",
                 isap_year_face_images_bytes_estimate: SMARTLINK_FY2023
                     * CHECKINS_PER_YEAR
                     * FACE_IMAGE_BYTES_ESTIMATE,
@@ -708,7 +708,7 @@ impl Summary {
             self.devices.enrolled_from_signed_bundle
         );
         println!(
-            "  {} location fixes in all, one per check-in of the {} participants with a court-ordered zone, none otherwise; {} check-ins outside a zone were sent as \"outside\", never as coordinates",
+            "  {} location fixes in all, one per check-in of the {} participants with an ordered zone, none otherwise; {} check-ins outside a zone were sent as \"outside\", never as coordinates",
             self.devices.location_fixes_taken,
             self.devices.participants_with_a_zone,
             c.outside_zone

@@ -845,10 +845,12 @@ pub fn render(inputs: &ReportInputs<'_>) -> Result<String, ChartError> {
     let _ = writeln!(
         out,
         "<p>This report was made by the minimis auditor from the public log and the published policy alone: it needed no personal data, no account and no key. \
-         It proves that the log shown here is the one its operator signed and its witnesses countersigned, that no entry in it was changed, removed or added afterwards, \
+         It proves that the log shown here is the one its operator signed and the witnesses it was given countersigned, and that no entry in it was changed, removed or added afterwards \
+         without contradicting a checkpoint that this auditor or those witnesses saw before (a log that shows different histories to different readers is caught by a witness, or by readers who compare checkpoints); \
          and that every event the log records kept the published rules: check-in requests within the schedule's caps, keys destroyed and records deleted by their deadlines, \
          and every opening of a record justified, approved by both key holders in order, and never after the record's keys were destroyed. \
-         It does not prove that nothing happened outside the log: information obtained some other way, a copy of a key a key holder kept without saying so, \
+         It does not prove that nothing happened outside the log: information obtained some other way, a copy of a key a key holder kept without saying so \
+         (a destruction in the log is the key holder's statement, checked for its timing, not its truth), \
          or what a phone did between check-ins; those rest on the design and the code, which anyone can read and test. \
          The first two charts come from the demo's own measurements, not from the log, and the SmartLINK figures in them are as publicly documented, some of them estimates. \
          The inventory compared at the end is a declaration, not something this report verifies.</p>\n</section>"

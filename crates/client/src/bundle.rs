@@ -114,7 +114,7 @@ pub struct Bundle {
     pub policy: PolicyHash,
     /// The schedule.
     pub schedule: Schedule,
-    /// The commitment to the ordered zone, if a court ordered one.
+    /// The commitment to the ordered zone, if the agency or a court ordered one.
     pub zone: Option<ZoneCommitment>,
     /// The operator's challenge-signing key.
     pub operator_key: PublicKey,

@@ -1249,7 +1249,7 @@ impl History {
                 "  Checked on this phone just now: {} entries in all, signed by the log's key{}; {} new since you last looked.",
                 self.log.size,
                 if self.log.witnessed {
-                    " and countersigned by the independent witness"
+                    " and countersigned by the witness"
                 } else {
                     ""
                 },

@@ -1,7 +1,7 @@
 //! Location by construction (LOC-3, LOC-4).
 //!
-//! A location fix exists only inside an accepted check-in, and only when a court ordered
-//! a zone:
+//! A location fix exists only inside an accepted check-in, and only when the supervising
+//! agency or a court ordered a zone:
 //!
 //! - the library calls the platform's [`LocationSource`] only with a [`FixCapability`],
 //!   which it makes once per accepted challenge and only when the enrollment has a zone;
@@ -104,7 +104,7 @@ pub trait LocationSource {
     fn one_fix(&mut self, cap: FixCapability) -> Result<Fix, LocationError>;
 }
 
-/// The zone a court ordered: one or more polygons (GeoJSON, RFC 7946). Kept on the
+/// The zone the supervising agency or a court ordered: one or more polygons (GeoJSON, RFC 7946). Kept on the
 /// device; the operator never receives it.
 #[derive(Clone, PartialEq)]
 pub struct Zone {
