@@ -818,7 +818,7 @@ impl Summary {
             sl.retention
         );
         println!(
-            "  a year of weekly check-ins for the {} people on SmartLINK in FY2023: ~{} of face images (estimate) vs ~{} of minimis ciphertext, unreadable after at most {} days",
+            "  a year of weekly check-ins for the {} people on SmartLINK in FY2023: ~{} of face images (estimate) vs ~{} of minimis ciphertext, which no key opens after at most {} days (the custodians destroy the keys)",
             SMARTLINK_FY2023,
             human_bytes(sl.isap_year_face_images_bytes_estimate),
             human_bytes(sl.isap_year_minimis_ciphertext_bytes_estimate),

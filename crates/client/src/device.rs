@@ -35,7 +35,8 @@ pub struct Enrollment {
     pub pseudonym: Pseudonym,
     /// The schedule the device enforces on every challenge.
     pub schedule: Schedule,
-    /// The zone the agency or a court ordered, if any. Without one, no location fix is ever taken.
+    /// The zone the agency or a court ordered, if any. Without one, no location fix is
+    /// ever taken.
     pub zone: Option<Zone>,
     /// The policy in force (shared: every device of a simulation, or an app's screens,
     /// can hold the same one).

@@ -104,8 +104,8 @@ pub trait LocationSource {
     fn one_fix(&mut self, cap: FixCapability) -> Result<Fix, LocationError>;
 }
 
-/// The zone the supervising agency or a court ordered: one or more polygons (GeoJSON, RFC 7946). Kept on the
-/// device; the operator never receives it.
+/// The zone the supervising agency or a court ordered: one or more polygons (GeoJSON,
+/// RFC 7946). Kept on the device; the operator never receives it.
 #[derive(Clone, PartialEq)]
 pub struct Zone {
     area: geo::MultiPolygon<f64>,
