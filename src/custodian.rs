@@ -165,13 +165,8 @@ pub(crate) fn run(command: &CustodianCommand) -> anyhow::Result<Outcome> {
             "no operator to log to: pass --operator ADDR --operator-ca FILE, or [operator] in --config; a custodian opens nothing it cannot log"
         );
     }
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MINIMIS_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    // Logs go to standard error, undated, with no line per request (SVC-11 to SVC-13).
+    minimis_service::logging::init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -216,7 +211,7 @@ pub(crate) fn run(command: &CustodianCommand) -> anyhow::Result<Outcome> {
         );
         tokio::select! {
             () = running.wait() => {}
-            _ = tokio::signal::ctrl_c() => {}
+            () = minimis_service::shutdown_signal() => {}
         }
         Ok(Outcome::Success)
     })

@@ -91,13 +91,9 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<Outcome> {
         config.ingest_mode = IngestMode::DangerousPlaintextBaseline;
     }
     // Logs go to standard error; the server writes no address or header to them (POL-20).
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MINIMIS_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    // Logs go to standard error, undated, with no line per request (SVC-11 to SVC-13): the
+    // server writes no address, no header and no arrival time to them (POL-7, POL-20).
+    minimis_service::logging::init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -131,7 +127,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<Outcome> {
         }
         tokio::select! {
             () = running.wait() => {}
-            _ = tokio::signal::ctrl_c() => {}
+            () = minimis_service::shutdown_signal() => {}
         }
         Ok(Outcome::Success)
     })

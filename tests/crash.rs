@@ -79,7 +79,7 @@ impl Rng {
 }
 
 /// Open every day, all day, in UTC: the server runs on the real clock.
-fn always_open() -> Schedule {
+pub(crate) fn always_open() -> Schedule {
     let days = [
         Weekday::Monday,
         Weekday::Tuesday,

@@ -8,6 +8,11 @@ use std::collections::BTreeSet;
 
 /// The normal (not dev, not build) dependencies of a workspace crate, by name.
 fn normal_dependencies(krate: &str) -> BTreeSet<String> {
+    dependencies_with(krate, &[])
+}
+
+/// As [`normal_dependencies`], with more `cargo tree` flags (features).
+fn dependencies_with(krate: &str, flags: &[&str]) -> BTreeSet<String> {
     let out = std::process::Command::new(env!("CARGO"))
         .args([
             "tree",
@@ -19,6 +24,7 @@ fn normal_dependencies(krate: &str) -> BTreeSet<String> {
             "none",
         ])
         .args(["--format", "{p}", "-p", krate])
+        .args(flags)
         .current_dir(crate::root())
         .output()
         .unwrap();
@@ -38,13 +44,15 @@ fn normal_dependencies(krate: &str) -> BTreeSet<String> {
 }
 
 #[test]
-fn seal_11_verifying_crates_cannot_decrypt() {
-    // The operator's server and every crate it is built from.
+fn seal_11_svc_17_verifying_crates_cannot_decrypt() {
+    // The operator's server and every crate it is built from, the service toolkit every
+    // listener shares included.
     for krate in [
         "minimis-server",
         "minimis-proto",
         "minimis-crypto",
         "minimis-log",
+        "minimis-service",
     ] {
         let deps = normal_dependencies(krate);
         for forbidden in [
@@ -68,8 +76,9 @@ fn seal_11_verifying_crates_cannot_decrypt() {
     );
 }
 
-/// The crates the operator's server is built from (SEAL-11).
-const OPERATOR_CRATES: [&str; 4] = ["server", "proto", "crypto", "log"];
+/// The crates the operator's server is built from (SEAL-11), the service toolkit included
+/// (SVC-17).
+const OPERATOR_CRATES: [&str; 5] = ["server", "proto", "crypto", "log", "service"];
 
 /// The modules of `ring` that the operator's own code may use: hashing, tags, randomness
 /// and signatures. Not `agreement` (X25519) or `aead` (ChaCha20-Poly1305), which only
@@ -164,4 +173,31 @@ fn seal_11_operator_code_uses_ring_only_for_digests_hmac_randomness_and_signatur
     // PIN check with ring's PBKDF2, which the operator's code must not need.
     let client = ring_modules_named(&crate::root().join("crates/client/src"));
     assert!(client.contains("pbkdf2"), "{client:?}");
+}
+
+#[test]
+fn svc_15_without_the_development_pki_the_services_link_no_certificate_generator() {
+    for krate in ["minimis-server", "minimis-custodian", "minimis-service"] {
+        let production = dependencies_with(krate, &["--no-default-features"]);
+        assert!(
+            !production.contains("rcgen"),
+            "{krate} built with --no-default-features still links rcgen"
+        );
+        assert!(production.contains("minimis-service") || krate == "minimis-service");
+    }
+    // The check is not vacuous: the default build (development, tests, the demo) has it.
+    for krate in ["minimis-server", "minimis-custodian"] {
+        assert!(normal_dependencies(krate).contains("rcgen"), "{krate}");
+    }
+}
+
+#[test]
+fn svc_16_the_services_build_no_http2() {
+    // Both services speak HTTP/1.1 only; hyper's HTTP/2 (h2) is not compiled in.
+    for krate in ["minimis-server", "minimis-custodian", "minimis-service"] {
+        assert!(
+            !normal_dependencies(krate).contains("h2"),
+            "{krate} links h2"
+        );
+    }
 }

@@ -830,6 +830,15 @@ async fn pol_7_pol_20_canary_address_user_agent_and_note_reach_no_file_and_no_lo
         .await
         .unwrap();
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    // The request tally (the only request log, SVC-11), written as at a period's end.
+    assert_eq!(
+        h.running
+            .request_log()
+            .snapshot()
+            .count("POST", "/v1/checkins", 201),
+        1
+    );
+    h.running.request_log().write_now();
     // Stop the server so every file is flushed.
     let Harness { dir, running, .. } = h;
     running.shutdown().await;
@@ -860,7 +869,7 @@ async fn pol_7_pol_20_canary_address_user_agent_and_note_reach_no_file_and_no_lo
     let logs = logs.lock().unwrap().clone();
     assert!(
         String::from_utf8_lossy(&logs).contains("/v1/checkins"),
-        "the request log was captured (the check is not vacuous)"
+        "the request tally was captured (the check is not vacuous)"
     );
     for (what, needle) in &needles {
         assert!(

@@ -18,6 +18,7 @@ mod hermetic;
 mod report;
 mod schema;
 mod server;
+mod services;
 mod token;
 mod vectors;
 

@@ -131,7 +131,7 @@ impl Stack {
         write(&pki.join("services-ca.crt"), &services.cert, false)?;
         write(&pki.join("officers-ca.crt"), &officers.cert, false)?;
         let tls_pair = |name: &str| -> anyhow::Result<(PathBuf, PathBuf)> {
-            let p = services.issue_server()?;
+            let p = services.issue_server("minimis demo service")?;
             let (c, k) = (
                 pki.join(format!("{name}.crt")),
                 pki.join(format!("{name}.key")),

@@ -41,6 +41,13 @@
 //! ca = "oversight-server.crt"
 //! client_cert = "agency-client.crt"      # issued by the oversight custodian's agency_ca
 //! client_key = "agency-client.key"
+//!
+//! [limits]                               # the listener's limits (spec/services.md, SVC-7)
+//! idle_timeout_seconds = 30              # also handshake_, header_, body_timeout_seconds,
+//! max_connections = 512                  # as minimis_service::limits documents
+//!
+//! [request_log]                          # the request tally, the only request log
+//! period_days = 1
 //! ```
 
 use std::net::SocketAddr;
@@ -98,6 +105,12 @@ pub enum ConfigError {
     /// Only part of the `[tls]` files.
     #[error("[tls] needs cert and key together, and the client CAs of the role")]
     HalfTls,
+    /// A limit out of its range.
+    #[error(transparent)]
+    Limits(#[from] minimis_service::LimitsError),
+    /// The request tally's period out of its range.
+    #[error(transparent)]
+    RequestLog(#[from] minimis_service::request_log::PeriodError),
 }
 
 /// Where the keystore secret comes from.
@@ -182,6 +195,10 @@ pub struct CustodianConfig {
     pub caseload: Option<PathBuf>,
     /// The witness's key name (oversight custodian).
     pub witness_name: Option<String>,
+    /// The listener's timeouts and connection cap (**SVC-1** to **SVC-7**).
+    pub limits: minimis_service::Limits,
+    /// The request tally's period, in whole UTC days (**SVC-11**).
+    pub request_log_days: u32,
 }
 
 #[derive(Deserialize)]
@@ -199,6 +216,10 @@ struct Raw {
     oversight: Option<RawEndpoint>,
     caseload: Option<PathBuf>,
     witness_name: Option<String>,
+    #[serde(default)]
+    limits: minimis_service::limits::RawLimits,
+    #[serde(default)]
+    request_log: minimis_service::request_log::RawRequestLog,
 }
 
 #[derive(Deserialize, Default)]
@@ -268,6 +289,8 @@ impl CustodianConfig {
             oversight: None,
             caseload: None,
             witness_name: None,
+            limits: minimis_service::Limits::default(),
+            request_log_days: minimis_service::request_log::DEFAULT_PERIOD_DAYS,
         }
     }
 
@@ -343,6 +366,8 @@ impl CustodianConfig {
         });
         c.caseload = raw.caseload;
         c.witness_name = raw.witness_name;
+        c.limits = raw.limits.resolve()?;
+        c.request_log_days = raw.request_log.period_days()?;
         Ok(c)
     }
 

@@ -1,64 +1,15 @@
-//! Durable file operations: atomic writes, and the overwrite-sync-unlink-sync sequence
-//! that destroys a key file (**RET-4**, spec/retention.md § Destroying a key file).
+//! Durable file operations: atomic writes ([`minimis_service::files`]), and the
+//! overwrite-sync-unlink-sync sequence that destroys a key file (**RET-4**,
+//! spec/retention.md § Destroying a key file).
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// A file operation that failed.
-#[derive(Debug, thiserror::Error)]
-#[error("{path}: {source}")]
-pub struct FileError {
-    /// The file or directory.
-    pub path: PathBuf,
-    /// Why.
-    #[source]
-    pub source: std::io::Error,
-}
-
-pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> FileError + '_ {
-    move |source| FileError {
-        path: path.to_owned(),
-        source,
-    }
-}
-
-/// Makes `dir` (and its parents), private to its owner on Unix.
-pub(crate) fn make_private_dir(dir: &Path) -> Result<(), FileError> {
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
-    }
-    Ok(())
-}
-
-/// Syncs a directory, so that a rename or an unlink in it is durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<(), FileError> {
-    #[cfg(unix)]
-    {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(dir))?;
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
-}
-
-fn open_new(path: &Path, private: bool) -> Result<File, FileError> {
-    let mut opts = OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    if private {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        opts.mode(0o600);
-    }
-    #[cfg(not(unix))]
-    let _ = private;
-    opts.open(path).map_err(io(path))
-}
+pub use minimis_service::files::FileError;
+#[cfg(test)]
+pub(crate) use minimis_service::files::tmp_path;
+pub(crate) use minimis_service::files::{io, make_private_dir, sync_dir, write_atomic};
 
 /// The directory that holds `path`: its parent, or `.` for a bare file name (whose
 /// parent is the empty path, which cannot be opened).
@@ -67,31 +18,6 @@ fn parent_of(path: &Path) -> &Path {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     }
-}
-
-/// Writes `bytes` to `path` atomically and durably: a temporary file in the same
-/// directory, synced, renamed over `path`, and the directory synced. `private` files are
-/// readable by their owner only.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<(), FileError> {
-    let dir = parent_of(path);
-    let tmp = tmp_path(path);
-    {
-        let mut f = open_new(&tmp, private)?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-    }
-    std::fs::rename(&tmp, path).map_err(io(path))?;
-    sync_dir(dir)
-}
-
-/// The temporary name `write_atomic` uses for `path`.
-pub(crate) fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(std::ffi::OsStr::to_os_string)
-        .unwrap_or_default();
-    name.push(".tmp");
-    path.with_file_name(name)
 }
 
 /// Destroys a file's contents as far as a program can (**RET-4**): overwrites every byte

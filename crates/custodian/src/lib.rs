@@ -25,7 +25,9 @@
 //!   and publish identities ahead, destroy at the deadline, end expired holds, log what
 //!   waited for the log).
 //! - [`Custodian::start`]: a [`Node`] as a TLS 1.3 service with client certificates
-//!   required ([`tls`]), its schedule on a timer; `minimis custodian serve` runs it.
+//!   required ([`tls`]), on the listener every service shares (`minimis-service`: its
+//!   limits and timeouts, typed JSON refusals, the request tally), its schedule on a
+//!   timer; `minimis custodian serve` runs it.
 //! - [`OperatorLink`]: what a custodian asks of the operator, over HTTPS
 //!   ([`https::HttpsOperator`]) or in process ([`InProcessOperator`], a real log).
 //! - [`OversightLink`]: the agency custodian's link to the oversight custodian, over
@@ -86,7 +88,6 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod caseload;
-pub mod clock;
 pub mod config;
 mod files;
 pub mod https;
@@ -102,14 +103,19 @@ pub mod store;
 pub mod tls;
 pub mod witness;
 
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::CustodianConfig;
 pub use files::FileError;
 pub use inprocess::InProcessDeployment;
+/// Where a custodian's time comes from: [`SystemClock`] in production, [`ManualClock`] for
+/// the documented demo and test mode only ([`minimis_service::clock`], the same as the
+/// operator's). Nothing on the wire can set a custodian's clock.
+pub use minimis_service::clock;
+pub use minimis_service::clock::{Clock, ManualClock, SystemClock};
+pub use minimis_service::limits::Limits;
 pub use node::{Node, NodeOptions, StartError, TickReport};
 pub use operator::{InProcessOperator, OperatorLink};
 pub use peer::{InProcessPeer, OversightLink};
-pub use service::{Custodian, Running};
+pub use service::{Custodian, CustodianRefusals, Running};
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,7 @@
 //! The custodian as a service: [`Custodian::start`] runs a [`Node`] behind TLS 1.3 with
-//! client certificates required, and its schedule on a timer.
+//! client certificates required, on the listener every service shares
+//! ([`minimis_service::listener`]: the limits and timeouts of spec/services.md, every
+//! refusal in JSON, the request tally), and its schedule on a timer.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -7,46 +9,43 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
+use axum::extract::{Path as UrlPath, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use minimis_log::VerifierKey;
 use minimis_log::entry::{CustodianId, HoldId, OfficerId};
 use minimis_proto::{CustodianRole, Policy};
+use minimis_service::listener::{self, Endpoint, Serving};
+use minimis_service::refusal::{Refusals, Transport, respond, verbatim};
+use minimis_service::request_log::RequestLog;
 use serde::Serialize;
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tower::ServiceExt as _;
 use zeroize::Zeroizing;
 
-use crate::clock::{Clock, ManualClock};
+use crate::clock::Clock;
 use crate::config::{CustodianConfig, TlsSource};
 use crate::https::{HttpsClient, HttpsOperator, HttpsPeer};
 use crate::node::{Node, NodeOptions, StartError, TickReport};
 use crate::operator::OperatorLink;
 use crate::peer::OversightLink;
 use crate::protocol::{AccessRequest, HoldRequest, OuterRequest, PlaceHoldRequest, Refusal};
-use crate::tls::{self, Caller, ClientClass, DevCa};
+use crate::tls::{self, Caller, ClientClass};
 
 /// The largest request body: 1,024 record ids with their proofs fit well within it.
 const MAX_BODY: usize = 4 << 20;
 
 /// A running custodian.
 pub struct Running {
-    addr: SocketAddr,
+    serving: Serving,
     node: Node,
-    accept: JoinHandle<()>,
     ticker: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Running {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Running")
-            .field("addr", &self.addr)
+            .field("addr", &self.serving.addr())
             .field("node", &self.node)
             .finish_non_exhaustive()
     }
@@ -55,7 +54,17 @@ impl std::fmt::Debug for Running {
 impl Running {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.serving.addr()
+    }
+
+    /// How many connections it holds now (**SVC-5**).
+    pub fn open_connections(&self) -> usize {
+        self.serving.open_connections()
+    }
+
+    /// The request tally of the current period (**SVC-11**).
+    pub fn request_log(&self) -> &RequestLog {
+        self.serving.request_log()
     }
 
     /// The custodian.
@@ -70,19 +79,19 @@ impl Running {
     }
 
     /// Waits until the service stops.
-    pub async fn wait(self) {
-        let _ = self.accept.await;
+    pub async fn wait(mut self) {
+        self.serving.wait().await;
     }
 
     /// Stops accepting connections and the schedule, and waits until the listening
     /// socket is closed.
     pub async fn shutdown(self) {
-        self.accept.abort();
+        self.serving.stop();
         if let Some(t) = self.ticker {
             t.abort();
             let _ = t.await;
         }
-        let _ = self.accept.await;
+        self.serving.shutdown().await;
     }
 }
 
@@ -91,23 +100,25 @@ impl Running {
 pub struct Custodian;
 
 fn load_policy(path: Option<&Path>) -> Result<Policy, StartError> {
-    match path {
-        None => Ok(minimis_proto::default_policy()),
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| StartError::Config(format!("{}: {e}", p.display())))?;
-            Policy::from_toml_str(&text)
-                .map_err(|e| StartError::Config(format!("{}: {e}", p.display())))
-        }
-    }
+    minimis_service::config::load_policy(path)
+        .map(|(policy, _)| policy)
+        .map_err(|e| StartError::Config(e.to_string()))
 }
 
 fn read_text(p: &Path) -> Result<String, StartError> {
     std::fs::read_to_string(p).map_err(|e| StartError::Config(format!("{}: {e}", p.display())))
 }
 
+/// A build without the development PKI (**SVC-15**).
+#[cfg(not(feature = "dev-pki"))]
+fn dev_tls(_dir: &Path, _role: CustodianRole, _agency_id: &str) -> Result<TlsSource, StartError> {
+    Err(StartError::Tls(tls::TlsError::NoDevelopmentPki))
+}
+
 /// The development PKI of a custodian in `dir`, made on first start.
+#[cfg(feature = "dev-pki")]
 fn dev_tls(dir: &Path, role: CustodianRole, agency_id: &str) -> Result<TlsSource, StartError> {
+    use crate::tls::DevCa;
     let server = dir.join("server.crt");
     let key = dir.join("server.key");
     let (ca_a, ca_b) = match role {
@@ -117,7 +128,7 @@ fn dev_tls(dir: &Path, role: CustodianRole, agency_id: &str) -> Result<TlsSource
     if !server.exists() {
         crate::files::make_private_dir(dir).map_err(crate::store::StoreError::from)?;
         let ca = DevCa::generate("minimis development custodian CA")?;
-        let s = ca.issue_server()?;
+        let s = ca.issue_server("minimis development custodian")?;
         tls::write_pem(&dir.join("ca.crt"), &ca.cert, false)?;
         tls::write_pem(&key, &s.key, true)?;
         tls::write_pem(&server, &s.cert, false)?;
@@ -172,7 +183,7 @@ fn client_for(e: &crate::config::Endpoint) -> Result<HttpsClient, StartError> {
 
 impl Custodian {
     /// Starts the custodian of `config` on `clock`, with HTTPS links to the operator
-    /// and (agency custodian) to the oversight custodian. With a [`ManualClock`] the
+    /// and (agency custodian) to the oversight custodian. With a [`ManualClock`](crate::ManualClock) the
     /// schedule runs only when [`Running::tick`] is called.
     ///
     /// # Errors
@@ -237,7 +248,7 @@ impl Custodian {
         peer: Option<Arc<dyn OversightLink>>,
         keystore: Option<crate::keystore::Keystore>,
     ) -> Result<Running, StartError> {
-        let manual = std::any::TypeId::of::<C>() == std::any::TypeId::of::<ManualClock>();
+        let manual = clock.is_manual();
         let policy = load_policy(config.policy.as_deref())?;
         let agency_id = policy
             .custodian(CustodianRole::Agency)
@@ -315,52 +326,33 @@ impl Custodian {
         .await?;
 
         let app = router(node.clone());
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartError::Listen {
-                    addr: config.listen,
-                    source,
-                })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Listen {
-            addr: config.listen,
-            source,
-        })?;
-        let acceptor = tokio_rustls::TlsAcceptor::from(tls_config);
-        let accept = tokio::spawn(async move {
-            loop {
-                // The peer's address is dropped here.
-                let Ok((tcp, _)) = listener.accept().await else {
-                    continue;
-                };
-                let (acceptor, app, classifier) =
-                    (acceptor.clone(), app.clone(), classifier.clone());
-                tokio::spawn(async move {
-                    let _ = tcp.set_nodelay(true);
-                    // No valid client certificate: the handshake fails here (ACC-1).
-                    let Ok(tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let Some(caller) = tls
-                        .get_ref()
-                        .1
-                        .peer_certificates()
-                        .and_then(|c| c.first())
+        let tcp = listener::bind(config.listen)
+            .await
+            .map_err(|e| StartError::Listen {
+                addr: e.addr,
+                source: e.source,
+            })?;
+        let serving = listener::serve(
+            tcp,
+            Endpoint {
+                tls: tls_config,
+                router: app,
+                limits: config.limits,
+                max_body: MAX_BODY,
+                refusals: Arc::new(CustodianRefusals),
+                // A certificate from a configured CA whose name is not a well-formed id:
+                // the connection is closed (ACC-1).
+                identify: Arc::new(move |conn: &rustls::ServerConnection| {
+                    minimis_service::tls::peer_certificate(conn)
                         .and_then(|c| classifier.classify(c))
-                    else {
-                        return;
-                    };
-                    let svc = app.map_request(move |mut req: axum::http::Request<_>| {
-                        req.extensions_mut().insert(caller.clone());
-                        req
-                    });
-                    let _ = auto::Builder::new(TokioExecutor::new())
-                        .http1_only()
-                        .serve_connection(TokioIo::new(tls), TowerToHyperService::new(svc))
-                        .await;
-                });
-            }
-        });
+                }),
+                log: RequestLog::new("custodian", config.request_log_days),
+            },
+        )
+        .map_err(|e| StartError::Listen {
+            addr: config.listen,
+            source: e.source,
+        })?;
         let ticker = (!manual).then(|| {
             let node = node.clone();
             let every = std::time::Duration::from_secs(config.tick_seconds.max(1));
@@ -373,9 +365,8 @@ impl Custodian {
             })
         });
         Ok(Running {
-            addr,
+            serving,
             node,
-            accept,
             ticker,
         })
     }
@@ -384,8 +375,32 @@ impl Custodian {
 // ---- routes -------------------------------------------------------------------------
 
 fn refusal(r: &Refusal) -> Response {
-    let status = StatusCode::from_u16(r.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, axum::Json(r.body())).into_response()
+    respond(r.status(), r.code(), &r.to_string())
+}
+
+/// The custodians' codes for the refusals of the transport: kebab-case, as the
+/// custodians' own (spec/access.md § Errors, **SVC-9**).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CustodianRefusals;
+
+impl CustodianRefusals {
+    /// The custodians' code for `t`.
+    pub fn code(t: &Transport) -> &'static str {
+        match t {
+            Transport::NotFound => "not-found",
+            Transport::MethodNotAllowed => "method-not-allowed",
+            Transport::Malformed { .. } => "request-malformed",
+            Transport::BodyTooLarge { .. } => "body-too-large",
+            Transport::BodyTimeout => "request-timeout",
+            _ => "internal-error",
+        }
+    }
+}
+
+impl Refusals for CustodianRefusals {
+    fn refuse(&self, t: &Transport) -> Response {
+        respond(t.status(), Self::code(t), &t.message())
+    }
 }
 
 fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
@@ -476,7 +491,7 @@ async fn access(
                 .header(header::CONTENT_TYPE, "application/json")
                 .header(header::CACHE_CONTROL, "no-store")
                 .body(Body::from(Bytes::from_owner(Wiped(buf))))
-                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+                .unwrap_or_else(|_| CustodianRefusals.refuse(&Transport::Fault { status: 500 }))
         }
         Err(r) => refusal(&r),
     }
@@ -611,13 +626,17 @@ async fn add_checkpoint(
             lines,
         )
             .into_response(),
-        Ok(Err(e)) => (
-            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
-            [(header::CONTENT_TYPE, e.content_type())],
-            e.body(),
-        )
-            .into_response(),
-        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        // The size the witness last cosigned: a body tlog-witness fixes.
+        Ok(Err(e @ crate::witness::AddCheckpointError::SizeMismatch { .. })) => verbatim(
+            (
+                StatusCode::CONFLICT,
+                [(header::CONTENT_TYPE, e.content_type())],
+                e.body(),
+            )
+                .into_response(),
+        ),
+        Ok(Err(e)) => respond(e.status(), e.code(), &e.to_string()),
+        Err(_) => CustodianRefusals.refuse(&Transport::Fault { status: 503 }),
     }
 }
 
@@ -645,7 +664,5 @@ fn router(node: Node) -> Router {
             .route("/v1/holds/release", post(hold_release))
             .route("/witness/add-checkpoint", post(add_checkpoint)),
     };
-    routes
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(node)
+    routes.with_state(node)
 }

@@ -7,87 +7,14 @@
 //! directly by one of the configured CAs (no intermediates), and each class must have
 //! its own CA.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use rustls::RootCertStore;
-use rustls::server::WebPkiClientVerifier;
-use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-/// Why TLS could not be set up.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum TlsError {
-    /// A file could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// A PEM file without a certificate or key in it.
-    #[error("{path}: no {what} found in PEM")]
-    Pem {
-        /// The file.
-        path: PathBuf,
-        /// What was looked for.
-        what: &'static str,
-    },
-    /// Generating a development certificate failed.
-    #[error("generating a development certificate: {0}")]
-    Generate(#[from] rcgen::Error),
-    /// rustls refused the configuration.
-    #[error("TLS configuration: {0}")]
-    Rustls(#[from] rustls::Error),
-    /// A CA cannot verify client certificates.
-    #[error("client CA: {0}")]
-    Verifier(#[from] rustls::server::VerifierBuilderError),
-    /// No client CA at all: nobody could connect.
-    #[error("no client CA is configured")]
-    NoClientCa,
-    /// A CA certificate that does not parse.
-    #[error("a CA certificate does not parse")]
-    BadCa,
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TlsError + '_ {
-    move |source| TlsError::Io {
-        path: path.to_owned(),
-        source,
-    }
-}
-
-/// Reads every certificate of a PEM file.
-///
-/// # Errors
-/// [`TlsError`] if the file cannot be read or holds no certificate.
-pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let bytes = std::fs::read(path).map_err(io(path))?;
-    let certs: Vec<_> = CertificateDer::pem_slice_iter(&bytes)
-        .filter_map(Result::ok)
-        .collect();
-    if certs.is_empty() {
-        return Err(TlsError::Pem {
-            path: path.to_owned(),
-            what: "certificate",
-        });
-    }
-    Ok(certs)
-}
-
-/// Reads the first private key of a PEM file.
-///
-/// # Errors
-/// [`TlsError`] if the file cannot be read or holds no key.
-pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    let bytes = std::fs::read(path).map_err(io(path))?;
-    PrivateKeyDer::from_pem_slice(&bytes).map_err(|_| TlsError::Pem {
-        path: path.to_owned(),
-        what: "private key",
-    })
-}
+#[cfg(feature = "dev-pki")]
+pub use minimis_service::dev_pki::{DevCa, PemPair};
+pub use minimis_service::tls::{TlsError, read_certs, read_key};
 
 /// Who may call a custodian.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -121,22 +48,14 @@ impl Classifier {
     /// CAs), if its issuer is a configured CA and its common name is 1 to 32 of `a-z`,
     /// `0-9`, `-`.
     pub fn classify(&self, leaf: &CertificateDer<'_>) -> Option<Caller> {
-        let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
-        let issuer = cert.issuer().as_raw();
+        let issuer = minimis_service::tls::issuer(leaf)?;
         let class = self
             .subjects
             .iter()
-            .find(|(s, _)| s.as_slice() == issuer)
+            .find(|(s, _)| *s == issuer)
             .map(|(_, c)| *c)?;
-        let cn = cert.subject().iter_common_name().next()?.as_str().ok()?;
-        let ok = (1..=32).contains(&cn.len())
-            && cn
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        ok.then(|| Caller {
-            class,
-            name: cn.to_owned(),
-        })
+        let name = minimis_service::tls::role_name(leaf)?;
+        Some(Caller { class, name })
     }
 }
 
@@ -150,123 +69,22 @@ pub fn server_config(
     key: PrivateKeyDer<'static>,
     clients: &[(ClientClass, Vec<CertificateDer<'static>>)],
 ) -> Result<(Arc<rustls::ServerConfig>, Classifier), TlsError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = RootCertStore::empty();
     let mut subjects = Vec::new();
+    let mut cas = Vec::new();
     for (class, certs) in clients {
         for c in certs {
-            roots.add(c.clone())?;
-            let (_, parsed) =
-                x509_parser::parse_x509_certificate(c.as_ref()).map_err(|_| TlsError::BadCa)?;
-            subjects.push((parsed.subject().as_raw().to_vec(), *class));
+            subjects.push((minimis_service::tls::subject(c)?, *class));
+            cas.push(c.clone());
         }
     }
-    if subjects.is_empty() {
-        return Err(TlsError::NoClientCa);
-    }
-    // No `allow_unauthenticated`: the handshake fails without a client certificate.
-    let verifier =
-        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build()?;
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, key)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
-    config.send_tls13_tickets = 0;
-    Ok((Arc::new(config), Classifier { subjects }))
-}
-
-/// A certificate and its key, in PEM.
-#[derive(Clone)]
-pub struct PemPair {
-    /// The certificate.
-    pub cert: String,
-    /// The PKCS#8 private key.
-    pub key: String,
-}
-
-impl std::fmt::Debug for PemPair {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PemPair")
-            .field("cert", &"<pem>")
-            .field("key", &"<redacted>")
-            .finish()
-    }
-}
-
-/// A development certificate authority: issues client certificates with a common name,
-/// and server certificates for `localhost` and `127.0.0.1`. For development and tests
-/// only.
-pub struct DevCa {
-    /// The CA's certificate, PEM.
-    pub cert: String,
-    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
-}
-
-impl std::fmt::Debug for DevCa {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DevCa").finish_non_exhaustive()
-    }
-}
-
-impl DevCa {
-    /// A new CA named `name`.
-    ///
-    /// # Errors
-    /// [`TlsError::Generate`].
-    pub fn generate(name: &str) -> Result<Self, TlsError> {
-        let key = rcgen::KeyPair::generate()?;
-        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new())?;
-        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::CrlSign,
-        ];
-        ca.distinguished_name.push(rcgen::DnType::CommonName, name);
-        let cert = ca.self_signed(&key)?;
-        Ok(Self {
-            cert: cert.pem(),
-            issuer: rcgen::Issuer::new(ca, key),
-        })
-    }
-
-    /// A client certificate whose common name is `cn`.
-    ///
-    /// # Errors
-    /// [`TlsError::Generate`].
-    pub fn issue_client(&self, cn: &str) -> Result<PemPair, TlsError> {
-        let key = rcgen::KeyPair::generate()?;
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, cn);
-        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
-        let cert = params.signed_by(&key, &self.issuer)?;
-        Ok(PemPair {
-            cert: cert.pem(),
-            key: key.serialize_pem(),
-        })
-    }
-
-    /// A server certificate for `localhost` and `127.0.0.1`.
-    ///
-    /// # Errors
-    /// [`TlsError::Generate`].
-    pub fn issue_server(&self) -> Result<PemPair, TlsError> {
-        let key = rcgen::KeyPair::generate()?;
-        let mut params =
-            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "minimis development custodian");
-        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-        let cert = params.signed_by(&key, &self.issuer)?;
-        Ok(PemPair {
-            cert: cert.pem(),
-            key: key.serialize_pem(),
-        })
-    }
+    // Required: the handshake fails without a client certificate from one of the CAs.
+    let config = minimis_service::tls::server_config(
+        chain,
+        key,
+        &cas,
+        minimis_service::tls::ClientAuth::Required,
+    )?;
+    Ok((config, Classifier { subjects }))
 }
 
 /// Writes a file, private to its owner when `secret`.
@@ -281,14 +99,16 @@ pub fn write_pem(path: &Path, text: &str, secret: bool) -> Result<(), TlsError> 
 }
 
 #[cfg(test)]
+#[cfg(feature = "dev-pki")]
 mod tests {
     use super::*;
+    use rustls_pki_types::pem::PemObject as _;
 
     #[test]
     fn acc_1_callers_are_classified_by_their_ca_and_named_by_their_cn() {
         let officers = DevCa::generate("officer CA").unwrap();
         let operator = DevCa::generate("operator CA").unwrap();
-        let server = officers.issue_server().unwrap();
+        let server = officers.issue_server("custodian").unwrap();
         let der = |pem: &str| CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
         let (_, classifier) = server_config(
             vec![der(&server.cert)],

@@ -19,6 +19,10 @@
 //! 422  the consistency proof does not verify
 //! ```
 //!
+//! A `409` for a size mismatch has the body tlog-witness fixes (the size, as
+//! `text/x.tlog.size`); every other refusal is the custodian's JSON refusal, with the code
+//! of [`AddCheckpointError::code`] (**SVC-8**).
+//!
 //! The check of the old size and the update of the stored tree head happen under one
 //! lock, and the new head is written (temporary file, sync, rename, directory sync)
 //! before the cosignature leaves, so that no crash and no race can make the witness
@@ -99,6 +103,22 @@ impl AddCheckpointError {
             Self::SizeMismatch { .. } | Self::SplitView { .. } => 409,
             Self::Inconsistent => 422,
             Self::Storage(_) => 503,
+        }
+    }
+
+    /// The machine-readable code of a refusal answered in JSON (every one but
+    /// [`AddCheckpointError::SizeMismatch`], whose body tlog-witness fixes: the size, as
+    /// `text/x.tlog.size`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed { .. } => "request-malformed",
+            Self::OldSizeTooLarge { .. } => "old-size-too-large",
+            Self::NotSigned => "not-signed",
+            Self::UnknownOrigin => "unknown-origin",
+            Self::SizeMismatch { .. } => "size-mismatch",
+            Self::SplitView { .. } => "split-view",
+            Self::Inconsistent => "inconsistent-proof",
+            Self::Storage(_) => "witness-unavailable",
         }
     }
 

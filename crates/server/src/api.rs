@@ -1369,24 +1369,12 @@ async fn get_openapi() -> Response {
     )
 }
 
-/// The only request log there is (POL-20): the method, the route's template (never the
-/// path, which names a pseudonym), and the status. No address, no header, no time.
-async fn log_request(
-    matched: Option<axum::extract::MatchedPath>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let method = req.method().clone();
-    let route = matched.map_or_else(|| "(no route)".to_owned(), |m| m.as_str().to_owned());
-    let resp = next.run(req).await;
-    tracing::info!(%method, %route, status = resp.status().as_u16(), "request");
-    resp
-}
-
-async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
-}
-
+/// The routes. The listener ([`minimis_service::listener`]) adds what every interface
+/// has: bodies bounded and read in time before any handler, every refusal in JSON (an
+/// unknown route is `404 not_found`, a method a route does not take `405
+/// method_not_allowed`), and the request tally, the only request log there is: counts by
+/// method, route template and status, written once a day, never a line per request
+/// (**SVC-11**, **CHK-33**).
 pub(crate) fn router(state: AppState) -> Router {
     let checkins = match state.ingest_mode {
         IngestMode::Sealed => post(post_checkin),
@@ -1431,8 +1419,6 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/log/checkpoint", get(get_checkpoint))
         .route("/v1/log/tile/{*path}", get(get_tile))
         .route("/v1/openapi.json", get(get_openapi))
-        .fallback(not_found)
-        .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
 }
 

@@ -26,12 +26,24 @@
 //! client_cert = "operator-client.crt"    # the operator's client certificate (PEM)
 //! client_key = "operator-client.key"     # its key (PEM PKCS#8)
 //! vkey = "oversight+1234abcd+B…"         # the witness's C2SP verifier key
+//!
+//! [limits]                               # every listener's limits (spec/services.md)
+//! handshake_timeout_seconds = 10
+//! header_timeout_seconds = 10
+//! body_timeout_seconds = 30
+//! idle_timeout_seconds = 30
+//! max_connections = 512
+//!
+//! [request_log]                          # the request tally, the only request log
+//! period_days = 1                        # written once per period (1 to 31 days)
 //! ```
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use minimis_proto::PublicKey;
+use minimis_service::limits::{Limits, LimitsError, RawLimits};
+use minimis_service::request_log::{PeriodError, RawRequestLog};
 use serde::Deserialize;
 
 /// Why a configuration was refused.
@@ -61,6 +73,12 @@ pub enum ConfigError {
     /// A witness verifier key that is not a C2SP vkey.
     #[error("witness.vkey is not a signed-note verifier key: {0}")]
     BadWitnessKey(String),
+    /// A limit out of its range.
+    #[error(transparent)]
+    Limits(#[from] LimitsError),
+    /// The request tally's period out of its range.
+    #[error(transparent)]
+    RequestLog(#[from] PeriodError),
     /// A value out of range.
     #[error("{key} = {value} is out of range {min}..={max}")]
     OutOfRange {
@@ -89,6 +107,10 @@ struct RawConfig {
     #[serde(default)]
     ingest: RawIngest,
     witness: Option<RawWitness>,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    request_log: RawRequestLog,
 }
 
 #[derive(Deserialize)]
@@ -196,6 +218,10 @@ pub struct ServerConfig {
     /// The witness that cosigns the log's checkpoints (the oversight custodian);
     /// `None`: checkpoints stay uncosigned and receipts say so (CHK-31).
     pub witness: Option<crate::WitnessLink>,
+    /// The listener's timeouts and connection cap (**SVC-1** to **SVC-7**).
+    pub limits: Limits,
+    /// The request tally's period, in whole UTC days (**SVC-11**).
+    pub request_log_days: u32,
 }
 
 impl Default for ServerConfig {
@@ -212,6 +238,8 @@ impl Default for ServerConfig {
             max_batch: 4096,
             ingest_mode: IngestMode::Sealed,
             witness: None,
+            limits: Limits::default(),
+            request_log_days: minimis_service::request_log::DEFAULT_PERIOD_DAYS,
         }
     }
 }
@@ -278,6 +306,8 @@ impl ServerConfig {
             max_batch: max_batch as usize,
             ingest_mode: IngestMode::Sealed,
             witness,
+            limits: raw.limits.resolve()?,
+            request_log_days: raw.request_log.period_days()?,
         })
     }
 
@@ -323,6 +353,31 @@ mod tests {
         assert!(matches!(
             ServerConfig::from_toml_str("[ingest]\nmax_batch = 0"),
             Err(ConfigError::OutOfRange { .. })
+        ));
+    }
+
+    #[test]
+    fn svc_7_the_limits_and_the_tally_period_are_read_from_the_file() {
+        let c = ServerConfig::from_toml_str(
+            "[limits]\nidle_timeout_seconds = 5\nmax_connections = 64\n[request_log]\nperiod_days = 7\n",
+        )
+        .unwrap();
+        assert_eq!(c.limits.idle_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(c.limits.max_connections, 64);
+        assert_eq!(c.limits.header_timeout, Limits::default().header_timeout);
+        assert_eq!(c.request_log_days, 7);
+        assert_eq!(ServerConfig::default().limits, Limits::default());
+        assert!(matches!(
+            ServerConfig::from_toml_str("[limits]\nmax_connections = 0"),
+            Err(ConfigError::Limits(_))
+        ));
+        assert!(matches!(
+            ServerConfig::from_toml_str("[request_log]\nperiod_days = 0"),
+            Err(ConfigError::RequestLog(_))
+        ));
+        assert!(matches!(
+            ServerConfig::from_toml_str("[request_log]\nper_request = true"),
+            Err(ConfigError::Toml(_))
         ));
     }
 

@@ -1,10 +1,12 @@
 //! The API's errors: each refusal has its own HTTP status and machine-readable code, as
-//! `spec/operator.md` lists them, and changes no state.
+//! `spec/operator.md` lists them, and changes no state. Every refusal is
+//! `{"error": {"code", "message"}}` ([`minimis_service::refusal`], **SVC-8**), the
+//! refusals of the transport included ([`OperatorRefusals`]); the operator's codes are
+//! snake_case (**SVC-9**).
 
-use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use minimis_service::refusal::{Refusals, Transport};
 
 /// An API error: an HTTP status, a stable code, and a message for people. Messages never
 /// carry secrets, content or request metadata.
@@ -16,17 +18,6 @@ pub struct ApiError {
     pub code: &'static str,
     /// What went wrong, for people.
     pub message: String,
-}
-
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
-}
-
-#[derive(Serialize)]
-struct Inner<'a> {
-    code: &'a str,
-    message: &'a str,
 }
 
 impl ApiError {
@@ -68,12 +59,30 @@ impl std::error::Error for ApiError {}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
-            error: Inner {
-                code: self.code,
-                message: &self.message,
-            },
-        };
-        (self.status, Json(body)).into_response()
+        minimis_service::refusal::respond(self.status.as_u16(), self.code, &self.message)
+    }
+}
+
+/// The operator's codes for the refusals of the transport (spec/operator.md § Errors).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OperatorRefusals;
+
+impl OperatorRefusals {
+    /// The operator's code for `t`.
+    pub fn code(t: &Transport) -> &'static str {
+        match t {
+            Transport::NotFound => "not_found",
+            Transport::MethodNotAllowed => "method_not_allowed",
+            Transport::Malformed { .. } => "malformed",
+            Transport::BodyTooLarge { .. } => "body_too_large",
+            Transport::BodyTimeout => "request_timeout",
+            _ => "internal_error",
+        }
+    }
+}
+
+impl Refusals for OperatorRefusals {
+    fn refuse(&self, t: &Transport) -> Response {
+        minimis_service::refusal::respond(t.status(), Self::code(t), &t.message())
     }
 }

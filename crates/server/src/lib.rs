@@ -37,7 +37,6 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod api;
-pub mod clock;
 pub mod config;
 pub mod error;
 pub mod store;
@@ -49,21 +48,23 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use minimis_crypto::SigningKey;
 use minimis_log::KeyName;
 use minimis_proto::{CiphertextBounds, CustodianRole, Policy, PublicKey};
-use tokio::net::TcpListener;
+use minimis_service::listener::{self, Endpoint, Serving};
+use minimis_service::request_log::RequestLog;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tower::ServiceExt as _;
 use zeroize::Zeroizing;
 
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{ConfigError, IngestMode, ServerConfig, TlsSource};
 pub use error::ApiError;
+/// Where the server's time comes from: [`SystemClock`] in production, [`ManualClock`] for
+/// the documented demo and test mode only ([`minimis_service::clock`]). Nothing on the
+/// wire can set the server's clock.
+pub use minimis_service::clock;
+pub use minimis_service::clock::{Clock, ManualClock, SystemClock};
+pub use minimis_service::limits::Limits;
 pub use witness::WitnessLink;
 pub use writer::TickReport;
 
@@ -81,6 +82,9 @@ pub enum StartError {
     /// The policy file.
     #[error("policy: {0}")]
     Policy(String),
+    /// The policy file could not be read or is not a valid policy.
+    #[error(transparent)]
+    PolicyFile(#[from] minimis_service::config::PolicyFileError),
     /// TLS.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
@@ -129,15 +133,15 @@ fn load_or_make_key(path: &Path) -> Result<SigningKey, StartError> {
     }
     let key = SigningKey::generate().map_err(|e| err(e.to_string()))?;
     let text = Zeroizing::new(format!("{}\n", b64.encode(key.expose_seed())));
-    tls::write_file(path, text.as_bytes(), true).map_err(|e| err(e.to_string()))?;
+    minimis_service::files::write_atomic(path, text.as_bytes(), true)
+        .map_err(|e| err(e.to_string()))?;
     Ok(key)
 }
 
 /// A running server.
 pub struct Running {
-    addr: SocketAddr,
     tx: mpsc::Sender<Op>,
-    accept: JoinHandle<()>,
+    serving: Serving,
     scheduler: Option<JoinHandle<()>>,
     witness: Option<JoinHandle<()>>,
     writer: Option<std::thread::JoinHandle<()>>,
@@ -151,7 +155,20 @@ pub struct Running {
 impl Running {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.serving.addr()
+    }
+
+    /// How many connections the server holds now (at most `limits.max_connections`,
+    /// **SVC-5**).
+    pub fn open_connections(&self) -> usize {
+        self.serving.open_connections()
+    }
+
+    /// The request tally of the current period: counts by method, route template and
+    /// status, nothing per request (**SVC-11**). It is written to the log only at the
+    /// period's end.
+    pub fn request_log(&self) -> &RequestLog {
+        self.serving.request_log()
     }
 
     /// The SHA-256 fingerprint of the server certificate.
@@ -227,13 +244,13 @@ impl Running {
     }
 
     /// Waits until the server stops (it runs until the process ends).
-    pub async fn wait(self) {
-        let _ = self.accept.await;
+    pub async fn wait(mut self) {
+        self.serving.wait().await;
     }
 
     /// Stops accepting connections, lets the writer finish its batch, and waits for it.
     pub async fn shutdown(mut self) {
-        self.accept.abort();
+        self.serving.stop();
         if let Some(s) = self.scheduler.take() {
             s.abort();
         }
@@ -261,7 +278,7 @@ impl Server {
         config: ServerConfig,
         clock: C,
     ) -> Result<Running, StartError> {
-        let manual = std::any::TypeId::of::<C>() == std::any::TypeId::of::<ManualClock>();
+        let manual = clock.is_manual();
         Self::start_inner(config, clock, !manual).await
     }
 
@@ -270,19 +287,7 @@ impl Server {
         clock: C,
         auto_tick: bool,
     ) -> Result<Running, StartError> {
-        let (policy, policy_text) = match &config.policy {
-            None => (
-                minimis_proto::default_policy(),
-                minimis_proto::DEFAULT_POLICY_TOML.to_owned(),
-            ),
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .map_err(|e| StartError::Policy(format!("{}: {e}", p.display())))?;
-                let policy = Policy::from_toml_str(&text)
-                    .map_err(|e| StartError::Policy(format!("{}: {e}", p.display())))?;
-                (policy, text)
-            }
-        };
+        let (policy, policy_text) = minimis_service::config::load_policy(config.policy.as_deref())?;
         let policy = Arc::new(policy);
         let data = config.data_dir.clone();
         std::fs::create_dir_all(&data).map_err(|source| store::StoreError::Io {
@@ -404,6 +409,9 @@ impl Server {
         };
         let layers = policy.custodians().len();
         let readers = Arc::new(Readers::new(readers));
+        // The tally: the listener counts requests in it; the witness task counts its
+        // failures in it (SVC-11, SVC-12).
+        let request_log = RequestLog::new("operator", config.request_log_days);
         let witness = match config.witness {
             None => None,
             Some(link) => {
@@ -425,6 +433,7 @@ impl Server {
                     tx.clone(),
                     shared.clone(),
                     old,
+                    request_log.clone(),
                 );
                 // Ask once at start, for a checkpoint signed before the witness was set.
                 shared.checkpoint_changed.notify_one();
@@ -446,51 +455,34 @@ impl Server {
         };
         let app = api::router(state);
 
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartError::Listen {
-                    addr: config.listen,
-                    source,
-                })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        let tcp = listener::bind(config.listen)
+            .await
+            .map_err(|e| StartError::Listen {
+                addr: e.addr,
+                source: e.source,
+            })?;
+        let serving = listener::serve(
+            tcp,
+            Endpoint {
+                tls: tls_config,
+                router: app,
+                limits: config.limits,
+                max_body: api::MAX_BODY,
+                refusals: Arc::new(error::OperatorRefusals),
+                // Officers are named by their certificate; anyone else connects without one.
+                identify: Arc::new(|conn: &rustls::ServerConnection| {
+                    Some(Peer {
+                        officer: minimis_service::tls::peer_certificate(conn)
+                            .and_then(tls::officer_id),
+                    })
+                }),
+                log: request_log,
+            },
+        )
+        .map_err(|e| StartError::Listen {
             addr: config.listen,
-            source,
+            source: e.source,
         })?;
-        let acceptor = tokio_rustls::TlsAcceptor::from(tls_config);
-        let accept = tokio::spawn(async move {
-            loop {
-                // The peer's address is dropped here: nothing downstream can log or store it.
-                let Ok((tcp, _peer_addr)) = listener.accept().await else {
-                    continue;
-                };
-                let acceptor = acceptor.clone();
-                let app = app.clone();
-                tokio::spawn(async move {
-                    let _ = tcp.set_nodelay(true);
-                    let Ok(tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let officer = tls
-                        .get_ref()
-                        .1
-                        .peer_certificates()
-                        .and_then(|c| c.first())
-                        .and_then(tls::officer_id);
-                    let peer = Peer { officer };
-                    let svc = app.map_request(
-                        move |mut req: axum::http::Request<hyper::body::Incoming>| {
-                            req.extensions_mut().insert(peer.clone());
-                            req
-                        },
-                    );
-                    let _ = auto::Builder::new(TokioExecutor::new())
-                        .http1_only()
-                        .serve_connection(TokioIo::new(tls), TowerToHyperService::new(svc))
-                        .await;
-                });
-            }
-        });
         let scheduler = auto_tick.then(|| {
             let tx = tx.clone();
             tokio::spawn(async move {
@@ -506,9 +498,8 @@ impl Server {
             })
         });
         Ok(Running {
-            addr,
             tx,
-            accept,
+            serving,
             scheduler,
             witness,
             writer: Some(writer),

@@ -57,6 +57,52 @@ pub enum Versions {
 /// Why a connection failed.
 pub type ConnectError = Box<dyn std::error::Error + Send + Sync>;
 
+fn connector(
+    server_cert_pem: &str,
+    client: Option<(&str, &str)>,
+    versions: Versions,
+) -> Result<tokio_rustls::TlsConnector, ConnectError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(server_cert_pem.as_bytes()) {
+        roots.add(c?)?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let v: &[&'static rustls::SupportedProtocolVersion] = match versions {
+        Versions::Tls13 => &[&rustls::version::TLS13],
+        Versions::Tls12 => &[&rustls::version::TLS12],
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(v)?
+        .with_root_certificates(roots);
+    let config = match client {
+        Some((cert, key)) => {
+            let chain: Vec<_> =
+                CertificateDer::pem_slice_iter(cert.as_bytes()).collect::<Result<_, _>>()?;
+            let key = PrivateKeyDer::from_pem_slice(key.as_bytes())?;
+            builder.with_client_auth_cert(chain, key)?
+        }
+        None => builder.with_no_client_auth(),
+    };
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+/// A TLS 1.3 connection to `addr` with nothing on it yet, for tests that write raw
+/// bytes (a request head sent slowly, a body that never ends).
+///
+/// # Errors
+/// Any TCP or TLS handshake failure.
+pub async fn tls_stream(
+    addr: SocketAddr,
+    server_cert_pem: &str,
+    client: Option<(&str, &str)>,
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, ConnectError> {
+    let connector = connector(server_cert_pem, client, Versions::Tls13)?;
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    Ok(connector
+        .connect(ServerName::try_from("localhost")?, tcp)
+        .await?)
+}
+
 impl Client {
     /// Connects to `addr` trusting `server_cert_pem`, presenting `client` (certificate and
     /// key PEM) if given.
@@ -84,28 +130,7 @@ impl Client {
         client: Option<(&str, &str)>,
         versions: Versions,
     ) -> Result<Self, ConnectError> {
-        let mut roots = rustls::RootCertStore::empty();
-        for c in CertificateDer::pem_slice_iter(server_cert_pem.as_bytes()) {
-            roots.add(c?)?;
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let v: &[&'static rustls::SupportedProtocolVersion] = match versions {
-            Versions::Tls13 => &[&rustls::version::TLS13],
-            Versions::Tls12 => &[&rustls::version::TLS12],
-        };
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(v)?
-            .with_root_certificates(roots);
-        let config = match client {
-            Some((cert, key)) => {
-                let chain: Vec<_> =
-                    CertificateDer::pem_slice_iter(cert.as_bytes()).collect::<Result<_, _>>()?;
-                let key = PrivateKeyDer::from_pem_slice(key.as_bytes())?;
-                builder.with_client_auth_cert(chain, key)?
-            }
-            None => builder.with_no_client_auth(),
-        };
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let connector = connector(server_cert_pem, client, versions)?;
         let tcp = match local {
             None => tokio::net::TcpStream::connect(addr).await?,
             Some(ip) => {
@@ -195,4 +220,26 @@ impl Client {
         self.request(method, path, &[("authorization", auth)], body)
             .await
     }
+}
+
+/// Reads from `s` until the peer closes the connection (or resets it), for at most
+/// `patience`; returns what the peer sent, or `None` if it never closed.
+pub async fn read_until_closed(
+    mut s: impl tokio::io::AsyncRead + Unpin,
+    patience: std::time::Duration,
+) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt as _;
+    let mut all = Vec::new();
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(patience, async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => all.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await
+    .ok()?;
+    Some(all)
 }

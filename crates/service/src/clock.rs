@@ -1,9 +1,8 @@
-//! Where a custodian's time comes from.
+//! Where a service's time comes from.
 //!
-//! Production uses [`SystemClock`]. [`ManualClock`] is for the documented demo and test
-//! mode only: it lets a simulated retention period run in seconds. Nothing on the wire
-//! can set a custodian's clock. (The same pattern as the operator's server; the crates
-//! do not depend on each other.)
+//! Production uses [`SystemClock`]. [`ManualClock`] exists for the documented demo and
+//! test mode only (`minimis demo`, the test suites): it lets a simulated year run in
+//! seconds. Nothing on the wire can set a service's clock.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -15,6 +14,12 @@ use minimis_proto::UnixTime;
 pub trait Clock: Send + Sync + 'static {
     /// Now.
     fn now(&self) -> UnixTime;
+
+    /// Whether time moves only when told to (the demo and test mode). A service on such a
+    /// clock runs its schedule only when asked, never on a timer.
+    fn is_manual(&self) -> bool {
+        false
+    }
 }
 
 /// The operating system's clock.
@@ -55,11 +60,19 @@ impl Clock for ManualClock {
     fn now(&self) -> UnixTime {
         UnixTime(self.0.load(Ordering::SeqCst))
     }
+
+    fn is_manual(&self) -> bool {
+        true
+    }
 }
 
-impl<C: Clock> Clock for Arc<C> {
+impl<C: Clock + ?Sized> Clock for Arc<C> {
     fn now(&self) -> UnixTime {
         (**self).now()
+    }
+
+    fn is_manual(&self) -> bool {
+        (**self).is_manual()
     }
 }
 
@@ -77,5 +90,17 @@ mod tests {
         let shared = c.clone();
         shared.set(UnixTime(200));
         assert_eq!(c.now(), UnixTime(200));
+        c.advance(-10);
+        assert_eq!(c.now(), UnixTime(200), "advance never goes back either");
+    }
+
+    #[test]
+    fn only_the_manual_clock_is_manual_and_an_arc_says_what_it_holds() {
+        assert!(ManualClock::new(UnixTime(0)).is_manual());
+        assert!(!SystemClock.is_manual());
+        assert!(Arc::new(ManualClock::new(UnixTime(0))).is_manual());
+        let dynamic: Arc<dyn Clock> = Arc::new(SystemClock);
+        assert!(!dynamic.is_manual());
+        assert!(SystemClock.now().seconds() > 1_700_000_000);
     }
 }
