@@ -384,6 +384,8 @@ async fn chk_11_chk_16_bad_input_matrix_each_error_is_documented_and_changes_not
     ));
 
     for (what, body, status, code) in cases {
+        // A new connection for each: a refused body closes its connection (SVC-10).
+        let mut c = h.client().await;
         let r = c.post("/v1/checkins", body).await.unwrap();
         assert_eq!(
             (r.status, r.code().as_str()),

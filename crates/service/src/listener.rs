@@ -274,16 +274,25 @@ async fn accept_loop<I: Clone + Send + Sync + 'static>(
 async fn connection<I: Clone + Send + Sync + 'static>(tcp: TcpStream, shared: &Shared<I>) {
     let _ = tcp.set_nodelay(true);
     let limits = shared.limits;
-    let tls =
-        match tokio::time::timeout(limits.handshake_timeout, shared.acceptor.accept(tcp)).await {
-            Ok(Ok(tls)) => tls,
-            _ => {
-                shared.log.count(ConnectionEvent::HandshakeFailed);
-                return;
-            }
-        };
+    // Each ending is counted before the connection is closed, so that the tally holds it
+    // by the time the client sees the close.
+    let mut accept = shared.acceptor.accept(tcp).into_fallible();
+    let tls = match tokio::time::timeout(limits.handshake_timeout, &mut accept).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err((_, tcp))) => {
+            shared.log.count(ConnectionEvent::HandshakeFailed);
+            drop(tcp);
+            return;
+        }
+        Err(_) => {
+            shared.log.count(ConnectionEvent::HandshakeFailed);
+            drop(accept);
+            return;
+        }
+    };
     let Some(who) = (shared.identify)(tls.get_ref().1) else {
         shared.log.count(ConnectionEvent::HandshakeFailed);
+        drop(tls);
         return;
     };
     let activity = Arc::new(Activity::new());
@@ -311,13 +320,17 @@ async fn connection<I: Clone + Send + Sync + 'static>(tcp: TcpStream, shared: &S
     let conn = http
         .serve_connection(TokioIo::new(io), service)
         .without_shutdown();
-    tokio::select! {
-        done = conn => {
-            if let Ok(parts) = done {
-                linger(parts.io.into_inner()).await;
-            }
+    tokio::pin!(conn);
+    let ended = tokio::select! {
+        done = &mut conn => done.ok(),
+        event = activity.closes(&limits) => {
+            shared.log.count(event);
+            None
         }
-        event = activity.closes(&limits) => shared.log.count(event),
+    };
+    match ended {
+        Some(parts) => linger(parts.io.into_inner()).await,
+        None => drop(conn),
     }
 }
 
@@ -349,6 +362,8 @@ struct Activity {
     last: AtomicU64,
     head: AtomicU64,
     in_flight: AtomicUsize,
+    /// Wakes the watchdog when a head starts: its deadline is sooner than idleness's.
+    head_started: tokio::sync::Notify,
 }
 
 /// A request being handled: the connection is not idle until it is dropped.
@@ -368,6 +383,7 @@ impl Activity {
             last: AtomicU64::new(0),
             head: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            head_started: tokio::sync::Notify::new(),
         }
     }
 
@@ -380,9 +396,13 @@ impl Activity {
         self.last.store(now, Ordering::SeqCst);
         if self.in_flight.load(Ordering::SeqCst) == 0 {
             // The first byte of a head: its header timeout starts now.
-            let _ = self
+            if self
                 .head
-                .compare_exchange(0, now + 1, Ordering::SeqCst, Ordering::SeqCst);
+                .compare_exchange(0, now + 1, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                self.head_started.notify_one();
+            }
         }
     }
 
@@ -417,7 +437,12 @@ impl Activity {
                 }
                 head_at.map_or(idle_at, |t| t.min(idle_at))
             };
-            tokio::time::sleep_until((self.origin + Duration::from_millis(next)).into()).await;
+            let until =
+                tokio::time::sleep_until((self.origin + Duration::from_millis(next)).into());
+            tokio::select! {
+                () = until => {}
+                () = self.head_started.notified() => {}
+            }
         }
     }
 }

@@ -156,7 +156,11 @@ async fn svc_1_a_connection_that_never_finishes_its_handshake_is_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn svc_2_a_request_head_sent_slowly_is_cut_off() {
-    let toy = toy(short()).await;
+    // Idle far longer than the test's patience: only the header timeout can end it in
+    // time.
+    let mut limits = short();
+    limits.idle_timeout = PATIENCE * 10;
+    let toy = toy(limits).await;
     let s = toy.raw().await;
     let (r, mut w) = tokio::io::split(s);
     let reader = tokio::spawn(until_closed(r));
