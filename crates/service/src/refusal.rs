@@ -7,7 +7,7 @@
 //! that happen before any handler, at the transport ([`Transport`]: an unknown route, a
 //! method a route does not take, a body too large or too slow, a path, query or body the
 //! framework cannot parse), which each interface writes through its [`Refusals`]; and a
-//! layer ([`json_refusals`], applied by the listener) that turns any refusal the HTTP
+//! layer (applied by the listener) that turns any refusal the HTTP
 //! framework would write as plain text or an empty body into one of those, so that no
 //! route can forget.
 //!
