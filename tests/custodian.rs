@@ -43,7 +43,7 @@ struct Services {
     oversight: Running,
 }
 
-fn config(role: CustodianRole, dir: &Path) -> CustodianConfig {
+pub(crate) fn config(role: CustodianRole, dir: &Path) -> CustodianConfig {
     let mut c = CustodianConfig::new(role);
     c.data_dir = dir.join(role.as_str());
     c.listen = "127.0.0.1:0".parse().unwrap();
@@ -1163,7 +1163,7 @@ async fn fake_operator(answer: Answer) -> (std::net::SocketAddr, String) {
     use rustls_pki_types::pem::PemObject as _;
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let ca = DevCa::generate("fake operator CA").unwrap();
-    let pair = ca.issue_server().unwrap();
+    let pair = ca.issue_server("fake operator").unwrap();
     let certs = rustls_pki_types::CertificateDer::pem_slice_iter(pair.cert.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .unwrap();

@@ -15,8 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use minimis_custodian::config::SecretSource;
-use minimis_custodian::{Custodian, CustodianConfig, InProcessOperator, ManualClock};
+use minimis_custodian::{Custodian, InProcessOperator, ManualClock};
 use minimis_proto::{Challenge, CustodianRole, UnixTime, ZoneResult, default_policy};
 use minimis_server::Limits;
 use minimis_testkit::https::{Client, Method, StatusCode, Versions, read_until_closed, tls_stream};
@@ -189,11 +188,7 @@ async fn oversight(
 ) -> (minimis_custodian::Running, Arc<InProcessOperator>, PathBuf) {
     let clock = ManualClock::new(NOW);
     let operator = InProcessOperator::new(default_policy(), Arc::new(clock.clone())).unwrap();
-    let mut c = CustodianConfig::new(CustodianRole::Oversight);
-    c.data_dir = dir.join("oversight");
-    c.listen = "127.0.0.1:0".parse().unwrap();
-    c.secret = SecretSource::KeyFile(dir.join("oversight.key"));
-    c.scrypt_log_n = 10;
+    let mut c = crate::custodian::config(CustodianRole::Oversight, dir);
     c.limits = limits;
     let running = Custodian::start_with(
         c,

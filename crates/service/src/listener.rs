@@ -328,9 +328,10 @@ async fn connection<I: Clone + Send + Sync + 'static>(tcp: TcpStream, shared: &S
             None
         }
     };
-    match ended {
-        Some(parts) => linger(parts.io.into_inner()).await,
-        None => drop(conn),
+    // Closed by the watchdog: the connection (pinned above) is dropped, and so closed,
+    // as this function returns, after its ending was counted.
+    if let Some(parts) = ended {
+        linger(parts.io.into_inner()).await;
     }
 }
 
