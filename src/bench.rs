@@ -282,12 +282,31 @@ struct ServerProcess {
 }
 
 impl ServerProcess {
-    fn start(dir: &Path, keys: &Custodians, baseline: bool, log: &Path) -> anyhow::Result<Self> {
+    fn start(
+        dir: &Path,
+        keys: &Custodians,
+        baseline: bool,
+        log: &Path,
+        clients: usize,
+    ) -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("cannot find the minimis binary")?;
+        // The load generator holds `clients` connections at once: the server's connection
+        // cap (512 by default, SVC-5) must not make some of them wait.
+        let config = log.with_extension("toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[limits]\nmax_connections = {}\n",
+                (clients + 16).clamp(512, 65_536)
+            ),
+        )
+        .with_context(|| format!("cannot write {}", config.display()))?;
         let stderr = std::fs::File::create(log)
             .with_context(|| format!("cannot create {}", log.display()))?;
         let mut cmd = std::process::Command::new(exe);
         cmd.arg("serve")
+            .arg("--config")
+            .arg(&config)
             .arg("--data-dir")
             .arg(dir)
             .args(["--listen", "127.0.0.1:0"])
@@ -613,7 +632,13 @@ async fn prepare(
     policy: &Policy,
 ) -> anyhow::Result<Prepared> {
     let snapshot = work.join("snapshot");
-    let server = ServerProcess::start(&snapshot, custodians, false, &work.join("setup.log"))?;
+    let server = ServerProcess::start(
+        &snapshot,
+        custodians,
+        false,
+        &work.join("setup.log"),
+        a.clients,
+    )?;
     let tls = snapshot.join("tls");
     let read = |f: &str| {
         std::fs::read_to_string(tls.join(f)).with_context(|| format!("cannot read tls/{f}"))
@@ -905,7 +930,7 @@ async fn timed_run(
 ) -> anyhow::Result<RunReport> {
     copy_dir(&prepared.snapshot, dir)?;
     let log = dir.with_extension("log");
-    let server = ServerProcess::start(dir, custodians, baseline, &log)?;
+    let server = ServerProcess::start(dir, custodians, baseline, &log, clients)?;
     let config = tls_config(&prepared.server_cert, None)?;
     let n = bodies.len();
     let mut conns = Vec::with_capacity(clients);
