@@ -256,6 +256,16 @@ pub enum Violation {
         /// How many records.
         count: u64,
     },
+    /// AUD-5: a `check-in received` entry naming a record an earlier one already named
+    /// (a record's id is the hash of its envelope, CHK-12, and a challenge is answered
+    /// once): it is not counted again.
+    #[error("entry {index}: the record of entry {first_index} is received again")]
+    RecordLoggedTwice {
+        /// The entry.
+        index: u64,
+        /// The first entry that named the record.
+        first_index: u64,
+    },
     /// AUD-5: a purge after the deadline of records it removed.
     #[error("entry {index}: epoch {epoch} purged at {purged_at}, after the deadline {deadline}")]
     PurgedLate {
@@ -510,6 +520,7 @@ impl Violation {
             | Self::TooManyAdHoc { .. } => CheckId::Challenges,
             Self::KeyNotDestroyed { .. } | Self::KeyDestroyedLate { .. } => CheckId::KeysDestroyed,
             Self::RecordsNotPurged { .. }
+            | Self::RecordLoggedTwice { .. }
             | Self::PurgedLate { .. }
             | Self::PurgeMismatch { .. } => CheckId::RecordsPurged,
             Self::LedgerNotPurged { .. }
@@ -649,19 +660,41 @@ impl Caps {
 }
 
 /// One window occurrence of one participant-epoch.
+#[derive(Default)]
 struct WindowCount {
-    start: UnixTime,
-    end: UnixTime,
     all: u32,
     scheduled: u32,
 }
 
+/// One participant-epoch's challenges. Its windows are kept in a map, so that a
+/// challenge costs `O(log w)` in the `w` windows of its participant-epoch, whatever the
+/// log holds (AUD-32).
 #[derive(Default)]
 struct TagEpoch {
     all: u32,
     adhoc: u32,
-    windows: Vec<WindowCount>,
+    /// By (start, end): the challenges in that window occurrence.
+    windows: BTreeMap<(UnixTime, UnixTime), WindowCount>,
 }
+
+/// The legal holds on one record (AUD-9): the expiries of those in force (placed and not
+/// released), counted, and the latest expiry of any ever placed.
+#[derive(Default)]
+struct RecordHolds {
+    in_force: BTreeMap<UnixTime, u32>,
+    latest: Option<UnixTime>,
+}
+
+impl RecordHolds {
+    /// Until when a hold in force keeps the record: the latest expiry among them.
+    fn held_until(&self) -> Option<UnixTime> {
+        self.in_force.last_key_value().map(|(t, _)| *t)
+    }
+}
+
+/// A record not yet purged, ordered by until when a hold in force keeps it (`None`, no
+/// hold, first) and then by id.
+type PendingKey = (Option<UnixTime>, RecordId);
 
 struct HoldState {
     placed_index: u64,
@@ -694,8 +727,14 @@ pub(crate) struct Checker<'a> {
     epochs: BTreeSet<EpochId>,
     destructions: HashMap<(CustodianId, EpochId), (u64, UnixTime)>,
     destroyed_epochs: HashMap<EpochId, u64>,
-    /// Check-in records not yet purged, by epoch.
-    pending: HashMap<EpochId, Vec<RecordId>>,
+    /// Check-in records not yet purged, by epoch, ordered by until when a hold in force
+    /// keeps them: a purge takes those no hold keeps at its time, and costs time in
+    /// them, not in those it leaves (AUD-32).
+    pending: HashMap<EpochId, BTreeSet<PendingKey>>,
+    /// The epoch of each record not yet purged.
+    pending_epoch: HashMap<RecordId, EpochId>,
+    /// Every record received, with the entry that received it first.
+    received: HashMap<RecordId, u64>,
     purges: Vec<Purge>,
     /// `enrollment closed` entries not yet matched by a `ledger purged`, by tag and
     /// epoch: how many.
@@ -705,7 +744,8 @@ pub(crate) struct Checker<'a> {
     /// `ledger purged` entries that matched a close: index, tag, epoch, time.
     ledger_purges: Vec<(u64, ParticipantTag, EpochId, UnixTime)>,
     holds: HashMap<HoldId, HoldState>,
-    held: HashMap<RecordId, Vec<HoldId>>,
+    /// The holds on each record.
+    held: HashMap<RecordId, RecordHolds>,
     agency_accesses: HashMap<AccessKey, u32>,
     /// Every challenge's epoch, to count the check-ins answering an epoch's challenges.
     challenge_epochs: HashMap<ChallengeId, EpochId>,
@@ -719,13 +759,20 @@ pub(crate) struct Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
+    /// The checker of logs under `policies` (given by the user) or `offered` (from a
+    /// source not trusted: used only when the log publishes their hash).
     pub(crate) fn new(
         policies: &'a [Policy],
+        offered: &'a [Policy],
         now: UnixTime,
         participant: Option<Tracker<'a>>,
     ) -> Self {
         Self {
-            given: policies.iter().map(|p| (p.hash(), p)).collect(),
+            given: offered
+                .iter()
+                .chain(policies)
+                .map(|p| (p.hash(), p))
+                .collect(),
             now,
             published: Vec::new(),
             published_hashes: HashSet::new(),
@@ -735,6 +782,8 @@ impl<'a> Checker<'a> {
             destructions: HashMap::new(),
             destroyed_epochs: HashMap::new(),
             pending: HashMap::new(),
+            pending_epoch: HashMap::new(),
+            received: HashMap::new(),
             purges: Vec::new(),
             closed: HashMap::new(),
             closes: Vec::new(),
@@ -831,11 +880,22 @@ impl<'a> Checker<'a> {
                 challenge,
                 ..
             } => {
-                if let Some(e) = self.challenge_epochs.get(challenge) {
-                    self.epoch_rows.entry(*e).or_default().1 += 1;
-                }
                 self.epochs.insert(*epoch);
-                self.pending.entry(*epoch).or_default().push(*record);
+                if let Some(&first_index) = self.received.get(record) {
+                    self.violations
+                        .push(Violation::RecordLoggedTwice { index, first_index });
+                } else {
+                    self.received.insert(*record, index);
+                    if let Some(e) = self.challenge_epochs.get(challenge) {
+                        self.epoch_rows.entry(*e).or_default().1 += 1;
+                    }
+                    let until = self.held.get(record).and_then(RecordHolds::held_until);
+                    self.pending
+                        .entry(*epoch)
+                        .or_default()
+                        .insert((until, *record));
+                    self.pending_epoch.insert(*record, *epoch);
+                }
             }
             LogEntry::ContentAccessed(a) => self.access(index, a),
             LogEntry::AccessDenied { access, reason } => {
@@ -908,27 +968,15 @@ impl<'a> Checker<'a> {
             });
         }
         let te = self.challenges.entry((tag, epoch)).or_default();
-        te.all += 1;
+        te.all = te.all.saturating_add(1);
         if kind == ChallengeKind::AdHoc {
-            te.adhoc += 1;
+            te.adhoc = te.adhoc.saturating_add(1);
         }
-        let scheduled = u32::from(kind == ChallengeKind::Scheduled);
-        match te
-            .windows
-            .iter_mut()
-            .find(|w| w.start == window.start && w.end == window.end)
-        {
-            Some(w) => {
-                w.all += 1;
-                w.scheduled += scheduled;
-            }
-            None => te.windows.push(WindowCount {
-                start: window.start,
-                end: window.end,
-                all: 1,
-                scheduled,
-            }),
-        }
+        let w = te.windows.entry((window.start, window.end)).or_default();
+        w.all = w.all.saturating_add(1);
+        w.scheduled = w
+            .scheduled
+            .saturating_add(u32::from(kind == ChallengeKind::Scheduled));
     }
 
     fn custodian_role(&self, id: &CustodianId) -> Option<CustodianRole> {
@@ -1012,21 +1060,29 @@ impl<'a> Checker<'a> {
 
     /// Whether a hold on `record` is in force at `t`: placed, not released, not expired.
     fn held_at(&self, record: &RecordId, t: UnixTime) -> bool {
-        self.held.get(record).is_some_and(|ids| {
-            ids.iter()
-                .filter_map(|id| self.holds.get(id))
-                .any(|h| h.released_index.is_none() && h.hold.expires > t)
-        })
+        self.held
+            .get(record)
+            .and_then(RecordHolds::held_until)
+            .is_some_and(|until| until > t)
     }
 
     /// The latest expiry of the holds ever placed on `record`.
     fn hold_expiry(&self, record: &RecordId) -> Option<UnixTime> {
-        self.held.get(record).and_then(|ids| {
-            ids.iter()
-                .filter_map(|id| self.holds.get(id))
-                .map(|h| h.hold.expires)
-                .max()
-        })
+        self.held.get(record).and_then(|h| h.latest)
+    }
+
+    /// Moves `record`, if it is pending, to its place for a hold that now keeps it until
+    /// `until` (or no longer keeps it).
+    fn rekey(&mut self, record: RecordId, before: Option<UnixTime>, until: Option<UnixTime>) {
+        if before == until {
+            return;
+        }
+        if let Some(epoch) = self.pending_epoch.get(&record) {
+            if let Some(set) = self.pending.get_mut(epoch) {
+                set.remove(&(before, record));
+                set.insert((until, record));
+            }
+        }
     }
 
     fn purge(
@@ -1038,10 +1094,19 @@ impl<'a> Checker<'a> {
         purged_at: UnixTime,
     ) {
         self.epochs.insert(epoch);
-        let pending = self.pending.remove(&epoch).unwrap_or_default();
-        let (held, due): (Vec<RecordId>, Vec<RecordId>) = pending
-            .into_iter()
-            .partition(|r| self.held_at(r, purged_at));
+        // Due: the records no hold in force keeps past the purge time; the rest stay.
+        let mut due_keys = self.pending.remove(&epoch).unwrap_or_default();
+        let mut held = due_keys.split_off(&(Some(purged_at), RecordId::from_bytes([0xff; 32])));
+        if let Some(first) = held.first().copied() {
+            if first.0 == Some(purged_at) {
+                held.remove(&first);
+                due_keys.insert(first);
+            }
+        }
+        let due: Vec<RecordId> = due_keys.into_iter().map(|(_, r)| r).collect();
+        for r in &due {
+            self.pending_epoch.remove(r);
+        }
         let expected = RecordSetHash::of(&due);
         if expected != (count, record_set) {
             self.violations.push(Violation::PurgeMismatch {
@@ -1088,7 +1153,12 @@ impl<'a> Checker<'a> {
             return;
         }
         for r in h.records.as_slice() {
-            self.held.entry(*r).or_default().push(h.hold);
+            let holds = self.held.entry(*r).or_default();
+            let before = holds.held_until();
+            *holds.in_force.entry(h.expires).or_default() += 1;
+            holds.latest = Some(holds.latest.map_or(h.expires, |l| l.max(h.expires)));
+            let until = holds.held_until();
+            self.rekey(*r, before, until);
         }
         self.holds.insert(
             h.hold,
@@ -1116,6 +1186,20 @@ impl<'a> Checker<'a> {
                 .push(Violation::HoldReleasedTwice { index, first_index });
         } else {
             state.released_index = Some(index);
+            for r in h.records.as_slice() {
+                let Some(holds) = self.held.get_mut(r) else {
+                    continue;
+                };
+                let before = holds.held_until();
+                if let Some(n) = holds.in_force.get_mut(&h.expires) {
+                    *n -= 1;
+                    if *n == 0 {
+                        holds.in_force.remove(&h.expires);
+                    }
+                }
+                let until = holds.held_until();
+                self.rekey(*r, before, until);
+            }
         }
     }
 
@@ -1220,14 +1304,18 @@ impl<'a> Checker<'a> {
         challenges.sort_by_key(|((tag, epoch), _)| (*epoch, *tag));
         for ((tag, epoch), te) in challenges {
             let (tag, epoch) = (*tag, *epoch);
-            let mut windows: Vec<&WindowCount> = te.windows.iter().collect();
-            windows.sort_by_key(|w| (w.start, w.end));
-            for w in &windows {
+            // In order of (start, end), as the map keeps them.
+            let windows: Vec<(UnixTime, UnixTime, &WindowCount)> = te
+                .windows
+                .iter()
+                .map(|(&(start, end), w)| (start, end, w))
+                .collect();
+            for &(start, _, w) in &windows {
                 if w.scheduled > 1 {
                     challenge_violations.push(Violation::ScheduledTwiceInWindow {
                         tag,
                         epoch,
-                        start: w.start,
+                        start,
                         count: w.scheduled,
                     });
                 }
@@ -1237,19 +1325,19 @@ impl<'a> Checker<'a> {
                     challenge_violations.push(Violation::TooManyInWindow {
                         tag,
                         epoch,
-                        start: w.start,
+                        start,
                         count: w.all,
                         cap: c.per_window,
                     });
                 }
             }
             for pair in windows.windows(2) {
-                if pair[1].start < pair[0].end {
+                if pair[1].0 < pair[0].1 {
                     challenge_violations.push(Violation::OverlappingWindows {
                         tag,
                         epoch,
-                        first: pair[0].start,
-                        second: pair[1].start,
+                        first: pair[0].0,
+                        second: pair[1].0,
                     });
                 }
             }
@@ -1319,7 +1407,7 @@ impl<'a> Checker<'a> {
             let not_purged = self.pending.get(&epoch).map_or(0, |records| {
                 records
                     .iter()
-                    .filter(|r| {
+                    .filter(|(_, r)| {
                         !self.held_at(r, now) && self.hold_expiry(r).is_none_or(|until| until < now)
                     })
                     .count() as u64

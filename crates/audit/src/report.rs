@@ -12,6 +12,7 @@ use crate::checks::{Caps, CheckId, Counts, Findings, Violation};
 use crate::participant::ParticipantReport;
 use crate::state::LogState;
 use crate::verify::VerifyError;
+use crate::{KeyOrigin, KeyUse};
 
 /// How the checkpoint relates to the one verified on the last run (**AUD-2**).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -64,6 +65,8 @@ pub(crate) struct Verified {
     pub(crate) now: UnixTime,
     pub(crate) state: LogState,
     pub(crate) unused: Vec<PolicyHash>,
+    pub(crate) log_key: KeyUse,
+    pub(crate) witnesses: Vec<KeyUse>,
 }
 
 /// The report of an audit of a log that verifies: the checks, the counts and, in
@@ -76,6 +79,8 @@ pub struct Report {
     consistency: Consistency,
     now: UnixTime,
     state: LogState,
+    log_key: KeyUse,
+    witness_keys: Vec<KeyUse>,
     policies: Vec<PolicyInfo>,
     unused_policies: Vec<PolicyHash>,
     caps: Option<Caps>,
@@ -213,6 +218,8 @@ impl Report {
             consistency: v.consistency,
             now: v.now,
             state: v.state,
+            log_key: v.log_key,
+            witness_keys: v.witnesses,
             policies: f
                 .published
                 .iter()
@@ -283,6 +290,41 @@ impl Report {
     /// How many witnesses' cosignatures were required.
     pub fn witnesses_required(&self) -> usize {
         self.witnesses_required
+    }
+
+    /// The log key the checkpoint was verified with, and where it came from (**AUD-35**).
+    pub fn log_key(&self) -> &KeyUse {
+        &self.log_key
+    }
+
+    /// The witness keys whose cosignatures were required, and where each came from
+    /// (**AUD-35**); empty when no witness was required (**AUD-36**).
+    pub fn witness_keys(&self) -> &[KeyUse] {
+        &self.witness_keys
+    }
+
+    /// The table's lines that say which keys were used and where they came from.
+    fn key_lines(&self) -> String {
+        let mut out = String::new();
+        let line = |role: &str, k: &KeyUse| {
+            let key = format!("{}+{}", k.key.name(), k.key.key_id());
+            let pinned = if k.pinned && k.origin != KeyOrigin::State {
+                "; pinned in the state file"
+            } else {
+                ""
+            };
+            format!("{role:<12}{key}   {}{pinned}\n", k.origin)
+        };
+        out.push_str(&line("log key", &self.log_key));
+        for w in &self.witness_keys {
+            out.push_str(&line("witness", w));
+        }
+        if self.witness_keys.is_empty() {
+            out.push_str(
+                "witness     none required (--allow-no-witness): the log's own signature alone vouches for the checkpoint\n",
+            );
+        }
+        out
     }
 
     /// The policies the log publishes that the auditor was given.
@@ -356,6 +398,7 @@ impl Report {
                 Consistency::Extends { .. } => "consistent with last run",
             }
         );
+        out.push_str(&self.key_lines());
         for p in &self.policies {
             let _ = writeln!(out, "policy      sha256:{}  \"{}\"", p.hash, p.name);
         }
@@ -543,6 +586,10 @@ impl Report {
                 })).collect::<Vec<_>>(),
                 "consistency": self.consistency,
             },
+            "keys": {
+                "log": key_json(&self.log_key),
+                "witnesses": self.witness_keys.iter().map(key_json).collect::<Vec<_>>(),
+            },
             "now": self.now,
             "policies": self.policies,
             "policies_not_published": self.unused_policies,
@@ -553,6 +600,15 @@ impl Report {
             "participant": self.participant,
         })
     }
+}
+
+fn key_json(k: &KeyUse) -> Value {
+    json!({
+        "key": k.key.to_string(),
+        "name": k.key.name().as_str(),
+        "origin": k.origin,
+        "pinned": k.pinned,
+    })
 }
 
 fn violation_json(v: &Violation) -> Value {
