@@ -188,6 +188,14 @@ pub enum LayoutError {
         /// How many it holds.
         count: usize,
     },
+    /// A `demo-series.json` that is not one.
+    #[error("{path} is not a {format} file: {message}", format = crate::series::DEMO_SERIES_FORMAT)]
+    Series {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
     /// A policy file that is not a valid policy.
     #[error("{path} is not a valid policy")]
     Policy {

@@ -647,7 +647,7 @@ impl<E: std::error::Error + 'static> VerifyError<E> {
         {
             let _ = writeln!(out, "{name:<40}{req:<28}{result}");
         }
-        let _ = writeln!(out, "    ! {self}");
+        let _ = writeln!(out, "    ! {}", error_chain(self));
         let _ = writeln!(out);
         let _ = writeln!(
             out,
@@ -666,8 +666,87 @@ impl<E: std::error::Error + 'static> VerifyError<E> {
             "error": {
                 "code": self.code(),
                 "requirement": self.requirement(),
-                "message": self.to_string(),
+                "message": error_chain(self),
             },
         })
     }
+}
+
+/// The table of an export directory that does not verify because one of its files was
+/// refused or is malformed (**AUD-30**): nothing of the log was verified.
+fn export_failure_table(location: &str, message: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "log         {location}");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{:<40}{:<28}result", "check", "requirement");
+    let _ = writeln!(out, "{:<40}{:<28}FAILED", "the export's files", "AUD-30");
+    let _ = writeln!(out, "    ! {message}");
+    for (name, req) in [
+        ("log signatures and cosignatures", "AUD-1"),
+        ("consistency with the last checkpoint", "AUD-2"),
+        ("every entry matches the tiles", "AUD-3"),
+    ] {
+        let _ = writeln!(out, "{name:<40}{req:<28}-");
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<68}exit 3",
+        "verdict: the log does not verify; no policy claim is reported"
+    );
+    out
+}
+
+fn export_failure_json(location: &str, code: &str, message: String) -> Value {
+    json!({
+        "verdict": "log-does-not-verify",
+        "exit": 3,
+        "log": { "location": location },
+        "error": {
+            "code": code,
+            "requirement": "AUD-30",
+            "message": message,
+        },
+    })
+}
+
+impl crate::LayoutError {
+    /// The report of an export directory whose file was refused or is malformed, as a
+    /// table (**AUD-30**).
+    pub fn to_table(&self, location: &str) -> String {
+        export_failure_table(location, &error_chain(self))
+    }
+
+    /// The same, as JSON.
+    pub fn to_json(&self, location: &str) -> Value {
+        export_failure_json(location, self.code(), error_chain(self))
+    }
+}
+
+impl crate::SourceError {
+    /// The report of an export directory whose log cannot be opened, as a table
+    /// (**AUD-30**).
+    pub fn to_table(&self, location: &str) -> String {
+        export_failure_table(location, &error_chain(self))
+    }
+
+    /// The same, as JSON.
+    pub fn to_json(&self, location: &str) -> Value {
+        export_failure_json(location, "export-file-refused", error_chain(self))
+    }
+}
+
+/// An error and its causes, `: `-separated.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }

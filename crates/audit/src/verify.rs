@@ -75,8 +75,8 @@ pub enum VerifyError<E: std::error::Error + 'static> {
         error: EntryDecodeError,
     },
     /// Reading the checkpoint from the storage failed.
-    #[error("reading the log failed: {0}")]
-    Storage(E),
+    #[error("reading the log failed")]
+    Storage(#[source] E),
 }
 
 impl<E: std::error::Error + 'static> VerifyError<E> {
@@ -124,7 +124,9 @@ impl<E: std::error::Error + 'static> VerifyError<E> {
             Self::RewrittenHistory { .. } => "rewritten-history",
             Self::ConsistencyProof(_) => "no-consistency-proof",
             Self::Tiles(AuditError::EntryHashMismatch { .. }) => "modified-entry",
-            Self::Tiles(AuditError::Entries(_)) => "entries-do-not-match-tiles",
+            Self::Tiles(AuditError::Entries(minimis_log::ReadEntryError::Bundle { .. })) => {
+                "entries-do-not-match-tiles"
+            }
             Self::Tiles(AuditError::TileHashMismatch { .. }) => "modified-tile",
             Self::Tiles(AuditError::RootMismatch) => "wrong-root",
             Self::Tiles(_) => "tiles-unreadable",
