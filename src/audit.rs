@@ -14,7 +14,7 @@
 //! or 1); when it does not (exit 3), the verification table is printed and no file is
 //! written.
 //!
-//! Keys (AUD-35, AUD-36): the log key comes from `--log-key FILE`, or from `DIR/log.vkey`
+//! Keys (AUD-34, AUD-35): the log key comes from `--log-key FILE`, or from `DIR/log.vkey`
 //! only with `--trust-keys-in-dir`; the witness keys from `--witness FILE`, from
 //! `DIR/witnesses.vkey` only with `--trust-keys-in-dir`, and from the state file. An
 //! audit that requires no witness is refused unless `--allow-no-witness` is given. The
@@ -225,7 +225,7 @@ fn prepare(dir: &Path, args: &InputArgs) -> Result<Prepared, PrepareError> {
         }
         Err(e) => return Err(PrepareError::Export(e)),
     };
-    // AUD-35: the log key from the user's file, or from the directory when trusted.
+    // AUD-34: the log key from the user's file, or from the directory when trusted.
     let (log_key, log_key_origin) = match (&args.log_key, &export.log_key) {
         (Some(f), _) => (read_vkey(f).map_err(anyhow::Error::from)?, origin_of(f)),
         (None, Some(k)) => (
@@ -243,7 +243,7 @@ fn prepare(dir: &Path, args: &InputArgs) -> Result<Prepared, PrepareError> {
         }
         (None, None) => {
             return Err(anyhow::anyhow!(
-                "give --log-key FILE: the log's verifier key, from the log's own publication (AUD-35); the keys in {} are used only with --trust-keys-in-dir, since whoever wrote the directory chose them",
+                "give --log-key FILE: the log's verifier key, from the log's own publication (AUD-34); the keys in {} are used only with --trust-keys-in-dir, since whoever wrote the directory chose them",
                 dir.display()
             )
             .into());
@@ -392,7 +392,7 @@ fn print_source_failure(
     Ok(())
 }
 
-/// `minimis audit https://...` (AUD-13): the keys from files (AUD-14, AUD-35), the log
+/// `minimis audit https://...` (AUD-13): the keys from files (AUD-14, AUD-34), the log
 /// fetched as a tlog-tiles client does, each resource when the audit needs it and bounded
 /// (AUD-31, AUD-33), then the same audit as for a directory.
 fn run_https(url: &str, args: &AuditArgs) -> anyhow::Result<Outcome> {
@@ -670,7 +670,7 @@ pub(crate) fn audit_export(
     html: Option<&Path>,
 ) -> anyhow::Result<DemoAudit> {
     // The demo wrote the directory itself, from the keys of the services it ran: it
-    // trusts the keys there, and its report says where they came from (AUD-35).
+    // trusts the keys there, and its report says where they came from (AUD-34).
     let inputs = InputArgs {
         log_key: None,
         witnesses: Vec::new(),

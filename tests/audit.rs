@@ -1,7 +1,7 @@
 //! `minimis audit DIR` as a user runs it: the export layout, the exit codes of AUD-12
 //! (0 all claims hold, 1 a claim violated, 2 usage or I/O, 3 the log does not verify),
 //! the state file between runs (AUD-2), participant mode (AUD-11), where the keys come
-//! from (AUD-35, AUD-36), and directories built to attack the auditor, each run under a
+//! from (AUD-34, AUD-35), and directories built to attack the auditor, each run under a
 //! memory and a time limit (AUD-30, AUD-31).
 
 use std::path::Path;
@@ -150,7 +150,7 @@ fn aud_1_aud_12_a_missing_cosignature_exits_3() {
     let out = audit(dir.path(), &h, &[]);
     assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
     assert!(stdout(&out).contains("no cosignature by witness"));
-    // An empty witnesses.vkey requires none: refused unless allowed (AUD-36).
+    // An empty witnesses.vkey requires none: refused unless allowed (AUD-35).
     std::fs::write(dir.path().join("witnesses.vkey"), "").unwrap();
     let out = audit(dir.path(), &h, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
@@ -342,7 +342,7 @@ fn key_args(keys: &Path) -> Vec<String> {
 }
 
 #[test]
-fn aud_35_keys_in_the_directory_are_used_only_when_trusted_and_the_output_says_where_each_came_from()
+fn aud_34_keys_in_the_directory_are_used_only_when_trusted_and_the_output_says_where_each_came_from()
  {
     let h = history();
     let dir = tempfile::tempdir().unwrap();
@@ -395,7 +395,7 @@ fn aud_35_keys_in_the_directory_are_used_only_when_trusted_and_the_output_says_w
 }
 
 #[test]
-fn aud_35_aud_36_a_forged_log_that_brings_its_own_key_and_no_witness_does_not_pass_unnoticed() {
+fn aud_34_aud_35_a_forged_log_that_brings_its_own_key_and_no_witness_does_not_pass_unnoticed() {
     let h = history();
     let real = tempfile::tempdir().unwrap();
     export(real.path(), &h.entries);

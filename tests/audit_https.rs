@@ -150,7 +150,7 @@ impl AuditorFiles {
             s(&self.path("log.vkey")),
             "--witness".into(),
             s(&self.path("witnesses.vkey")),
-            // This server has no witness: said explicitly (AUD-36).
+            // This server has no witness: said explicitly (AUD-35).
             "--allow-no-witness".into(),
             "--now".into(),
             h.clock_now().seconds().to_string(),

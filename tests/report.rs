@@ -318,7 +318,7 @@ fn aud_28_the_report_shows_every_check_and_the_log_facts() {
     assert!(html.contains(j["log"]["root_hash"].as_str().unwrap()));
     assert!(html.contains(synthetic::WITNESS_NAME));
     assert!(html.contains(j["policies"][0]["hash"].as_str().unwrap()));
-    // AUD-35: which keys vouched for the checkpoint, and where they came from.
+    // AUD-34: which keys vouched for the checkpoint, and where they came from.
     let key = |k: &Value| {
         let key = k["key"].as_str().unwrap();
         let mut parts = key.split('+');

@@ -1107,7 +1107,7 @@ pub fn render(inputs: &ReportInputs<'_>) -> Result<String, ChartError> {
             r.witnesses_required()
         ),
     );
-    // AUD-35: which keys vouched for the checkpoint, and where they came from.
+    // AUD-34: which keys vouched for the checkpoint, and where they came from.
     let key_cell = |k: &crate::KeyUse| {
         format!(
             "<code>{}+{}</code>: {}{}",

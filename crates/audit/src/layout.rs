@@ -1,5 +1,5 @@
 //! Where the auditor reads a log from: the [`LogSource`] trait, the tlog-tiles
-//! directory source, and the export layout (**AUD-10**, **AUD-30**, **AUD-35**).
+//! directory source, and the export layout (**AUD-10**, **AUD-30**, **AUD-34**).
 //!
 //! ```text
 //! DIR/log/              a C2SP tlog-tiles root: checkpoint, tile/<L>/<N>, tile/entries/<N>
@@ -13,7 +13,7 @@
 //! be the operator being audited, so every file of it is read as
 //! [`minimis_log::static_dir`] reads a directory someone else wrote (no link followed,
 //! no special file opened, each file within the bound of its kind, **AUD-30**), and the
-//! keys it holds are read only when the caller says so ([`DirKeys::Trust`], **AUD-35**):
+//! keys it holds are read only when the caller says so ([`DirKeys::Trust`], **AUD-34**):
 //! a log signed by a key its own directory supplies proves nothing about who signed it.
 //! An auditor gets the keys from the log's and the witnesses' own publications and pins
 //! them in its state file on the first run (**AUD-2**).
@@ -316,7 +316,7 @@ pub fn read_policy(path: &Path) -> Result<Policy, LayoutError> {
     parse_policy(path, &read_named(path, MAX_POLICY_LEN)?)
 }
 
-/// Whether the keys an export directory holds are read (**AUD-35**).
+/// Whether the keys an export directory holds are read (**AUD-34**).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DirKeys {
     /// `log.vkey` and `witnesses.vkey` are not read: the keys come from elsewhere.

@@ -85,7 +85,7 @@ use minimis_log::{LogEntry, LogReader, ReaderError, TileStorage, VerifierKey};
 use minimis_proto::{Policy, UnixTime};
 use serde::Serialize;
 
-/// Where a key the audit used came from (**AUD-35**): said in the report, so that
+/// Where a key the audit used came from (**AUD-34**): said in the report, so that
 /// nobody mistakes an audit against keys the operator supplied for one against keys from
 /// their owners.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -125,7 +125,7 @@ impl std::fmt::Display for KeyOrigin {
     }
 }
 
-/// A key the audit used and where it came from (**AUD-35**).
+/// A key the audit used and where it came from (**AUD-34**).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyUse {
     /// The key.
@@ -166,7 +166,7 @@ impl Auditor {
         }
     }
 
-    /// Says where the log key came from, for the report (**AUD-35**).
+    /// Says where the log key came from, for the report (**AUD-34**).
     pub fn log_key_origin(mut self, origin: KeyOrigin) -> Self {
         self.log_key_origin = origin;
         self
@@ -178,7 +178,7 @@ impl Auditor {
     }
 
     /// Requires `key`'s cosignature on the checkpoint, and says where the key came from
-    /// (**AUD-35**). A key given twice keeps its first origin.
+    /// (**AUD-34**). A key given twice keeps its first origin.
     pub fn witness_from(mut self, key: VerifierKey, origin: KeyOrigin) -> Self {
         if !self.witnesses.iter().any(|(k, _)| *k == key) {
             self.witnesses.push((key, origin));
@@ -187,7 +187,7 @@ impl Auditor {
     }
 
     /// Allows an audit that requires no witness's cosignature, which is otherwise refused
-    /// (**AUD-36**): the log's own signature then vouches for a checkpoint nobody else
+    /// (**AUD-35**): the log's own signature then vouches for a checkpoint nobody else
     /// has seen, and the report says so.
     pub fn allow_no_witness(mut self) -> Self {
         self.allow_no_witness = true;
@@ -263,7 +263,7 @@ impl Auditor {
                 }
             }
         }
-        // AUD-36: a witness, unless the caller said none is needed.
+        // AUD-35: a witness, unless the caller said none is needed.
         if required.is_empty() && !self.allow_no_witness {
             return Err(AuditFailure::NoWitness);
         }

@@ -292,13 +292,13 @@ impl Report {
         self.witnesses_required
     }
 
-    /// The log key the checkpoint was verified with, and where it came from (**AUD-35**).
+    /// The log key the checkpoint was verified with, and where it came from (**AUD-34**).
     pub fn log_key(&self) -> &KeyUse {
         &self.log_key
     }
 
     /// The witness keys whose cosignatures were required, and where each came from
-    /// (**AUD-35**); empty when no witness was required (**AUD-36**).
+    /// (**AUD-34**); empty when no witness was required (**AUD-35**).
     pub fn witness_keys(&self) -> &[KeyUse] {
         &self.witness_keys
     }

@@ -152,7 +152,7 @@ pub enum AuditFailure<E: std::error::Error + 'static> {
         /// The policy's hash.
         policy: PolicyHash,
     },
-    /// No witness's cosignature would be required, and that was not allowed (**AUD-36**):
+    /// No witness's cosignature would be required, and that was not allowed (**AUD-35**):
     /// the log's own signature alone would vouch for the checkpoint. Exit 2.
     #[error(
         "no witness: the checkpoint would be vouched for by the log's own signature alone; give the witnesses' keys (--witness FILE), or say that none is needed (--allow-no-witness)"

@@ -170,7 +170,7 @@ fn aud_1_a_missing_cosignature_does_not_verify() {
 }
 
 #[test]
-fn aud_36_an_audit_with_no_witness_is_refused_unless_allowed_and_then_says_so() {
+fn aud_35_an_audit_with_no_witness_is_refused_unless_allowed_and_then_says_so() {
     let h = history();
     let log = SignedLog::build(&h.entries, 1_000);
     // A forged log whose checkpoint only the log key signed: with no witness required
@@ -207,7 +207,7 @@ fn aud_36_an_audit_with_no_witness_is_refused_unless_allowed_and_then_says_so() 
 }
 
 #[test]
-fn aud_35_the_report_names_each_key_and_where_it_came_from() {
+fn aud_34_the_report_names_each_key_and_where_it_came_from() {
     let h = history();
     let log = SignedLog::build(&h.entries, 1_000);
     let report = Auditor::new(log.log_key.clone(), h.now)
