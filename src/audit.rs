@@ -305,6 +305,23 @@ fn load_state(args: &InputArgs) -> anyhow::Result<AuditorState> {
     })
 }
 
+/// Reads a text file the user named, at most `max` bytes (AUD-30): a link is followed
+/// and any kind of file read (the user chose it), but never past `max`.
+pub(crate) fn read_user_file(path: &Path, max: usize, what: &str) -> anyhow::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max as u64 + 1).read_to_string(&mut text))
+        .with_context(|| format!("cannot read the {what} {}", path.display()))?;
+    if text.len() > max {
+        bail!(
+            "the {what} {} is larger than the {max} bytes it can be",
+            path.display()
+        );
+    }
+    Ok(text)
+}
+
 /// Participant mode's inputs, if given (AUD-11).
 fn participant(args: &AuditArgs) -> anyhow::Result<Option<Participant>> {
     let (Some(tag_key), Some(pseudonym)) = (&args.tag_key, &args.pseudonym) else {
@@ -312,8 +329,7 @@ fn participant(args: &AuditArgs) -> anyhow::Result<Option<Participant>> {
     };
     let mut participant = Participant::from_hex(tag_key, pseudonym)?;
     if let Some(f) = &args.schedule {
-        let text = std::fs::read_to_string(f)
-            .with_context(|| format!("cannot read schedule file {}", f.display()))?;
+        let text = read_user_file(f, 64 << 10, "schedule file")?;
         let schedule: Schedule = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a schedule", f.display()))?;
         participant = participant.with_schedule(schedule);
@@ -578,8 +594,7 @@ fn run_report(args: &ReportArgs) -> anyhow::Result<Outcome> {
     };
     let inventory = match &args.inventory {
         Some(f) => {
-            let text = std::fs::read_to_string(f)
-                .with_context(|| format!("cannot read the inventory {}", f.display()))?;
+            let text = read_user_file(f, 1 << 20, "inventory")?;
             Inventory::from_toml_str(&text).with_context(|| format!("in {}", f.display()))?
         }
         None => Inventory::from_toml_str(SMARTLINK_INVENTORY)

@@ -120,8 +120,7 @@ impl LogUrl {
 
 /// Reads the `--ca` file: PEM certificates, at least one, each one that parses.
 pub(crate) fn read_roots(path: &std::path::Path) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the --ca file {}", path.display()))?;
+    let text = super::read_user_file(path, 1 << 20, "--ca file")?;
     let certs = CertificateDer::pem_slice_iter(text.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .with_context(|| format!("{} is not PEM", path.display()))?;

@@ -692,9 +692,18 @@ impl RecordHolds {
     }
 }
 
-/// A record not yet purged, ordered by until when a hold in force keeps it (`None`, no
-/// hold, first) and then by id.
-type PendingKey = (Option<UnixTime>, RecordId);
+/// The records of one epoch not yet purged (AUD-5), kept so that a purge costs time in
+/// the records it takes and those it looks at for the first time, never again in those
+/// a hold keeps (AUD-32).
+#[derive(Default)]
+struct EpochPending {
+    /// Records no purge has looked at yet, in the order received: the next purge takes
+    /// those no hold keeps and moves the others to `held`.
+    fresh: Vec<RecordId>,
+    /// Records a hold kept at a purge, by until when a hold in force keeps them (kept
+    /// exact as holds are placed and released: [`Checker::rekey`]).
+    held: BTreeSet<(UnixTime, RecordId)>,
+}
 
 struct HoldState {
     placed_index: u64,
@@ -727,12 +736,10 @@ pub(crate) struct Checker<'a> {
     epochs: BTreeSet<EpochId>,
     destructions: HashMap<(CustodianId, EpochId), (u64, UnixTime)>,
     destroyed_epochs: HashMap<EpochId, u64>,
-    /// Check-in records not yet purged, by epoch, ordered by until when a hold in force
-    /// keeps them: a purge takes those no hold keeps at its time, and costs time in
-    /// them, not in those it leaves (AUD-32).
-    pending: HashMap<EpochId, BTreeSet<PendingKey>>,
-    /// The epoch of each record not yet purged.
-    pending_epoch: HashMap<RecordId, EpochId>,
+    /// Check-in records not yet purged, by epoch.
+    pending: HashMap<EpochId, EpochPending>,
+    /// The epoch of each record in an [`EpochPending::held`].
+    held_in: HashMap<RecordId, EpochId>,
     /// Every record received, with the entry that received it first.
     received: HashMap<RecordId, u64>,
     purges: Vec<Purge>,
@@ -782,7 +789,7 @@ impl<'a> Checker<'a> {
             destructions: HashMap::new(),
             destroyed_epochs: HashMap::new(),
             pending: HashMap::new(),
-            pending_epoch: HashMap::new(),
+            held_in: HashMap::new(),
             received: HashMap::new(),
             purges: Vec::new(),
             closed: HashMap::new(),
@@ -889,12 +896,7 @@ impl<'a> Checker<'a> {
                     if let Some(e) = self.challenge_epochs.get(challenge) {
                         self.epoch_rows.entry(*e).or_default().1 += 1;
                     }
-                    let until = self.held.get(record).and_then(RecordHolds::held_until);
-                    self.pending
-                        .entry(*epoch)
-                        .or_default()
-                        .insert((until, *record));
-                    self.pending_epoch.insert(*record, *epoch);
+                    self.pending.entry(*epoch).or_default().fresh.push(*record);
                 }
             }
             LogEntry::ContentAccessed(a) => self.access(index, a),
@@ -1071,16 +1073,26 @@ impl<'a> Checker<'a> {
         self.held.get(record).and_then(|h| h.latest)
     }
 
-    /// Moves `record`, if it is pending, to its place for a hold that now keeps it until
-    /// `until` (or no longer keeps it).
+    /// Moves `record`, if a purge left it on hold, to its place for the holds now in
+    /// force on it: until `until`, or back among the records to look at.
     fn rekey(&mut self, record: RecordId, before: Option<UnixTime>, until: Option<UnixTime>) {
         if before == until {
             return;
         }
-        if let Some(epoch) = self.pending_epoch.get(&record) {
-            if let Some(set) = self.pending.get_mut(epoch) {
-                set.remove(&(before, record));
-                set.insert((until, record));
+        let (Some(before), Some(&epoch)) = (before, self.held_in.get(&record)) else {
+            return;
+        };
+        let Some(p) = self.pending.get_mut(&epoch) else {
+            return;
+        };
+        p.held.remove(&(before, record));
+        match until {
+            Some(until) => {
+                p.held.insert((until, record));
+            }
+            None => {
+                self.held_in.remove(&record);
+                p.fresh.push(record);
             }
         }
     }
@@ -1095,17 +1107,29 @@ impl<'a> Checker<'a> {
     ) {
         self.epochs.insert(epoch);
         // Due: the records no hold in force keeps past the purge time; the rest stay.
-        let mut due_keys = self.pending.remove(&epoch).unwrap_or_default();
-        let mut held = due_keys.split_off(&(Some(purged_at), RecordId::from_bytes([0xff; 32])));
-        if let Some(first) = held.first().copied() {
-            if first.0 == Some(purged_at) {
-                held.remove(&first);
-                due_keys.insert(first);
+        let EpochPending { fresh, held } = self.pending.remove(&epoch).unwrap_or_default();
+        let mut kept = held;
+        let mut due = Vec::new();
+        for r in fresh {
+            match self.held.get(&r).and_then(RecordHolds::held_until) {
+                Some(until) if until > purged_at => {
+                    kept.insert((until, r));
+                    self.held_in.insert(r, epoch);
+                }
+                _ => due.push(r),
             }
         }
-        let due: Vec<RecordId> = due_keys.into_iter().map(|(_, r)| r).collect();
-        for r in &due {
-            self.pending_epoch.remove(r);
+        // Those a hold kept before, whose holds end by the purge time, are due too.
+        let mut still = kept.split_off(&(purged_at, RecordId::from_bytes([0xff; 32])));
+        if let Some(first) = still.first().copied() {
+            if first.0 == purged_at {
+                still.remove(&first);
+                kept.insert(first);
+            }
+        }
+        for (_, r) in kept {
+            self.held_in.remove(&r);
+            due.push(r);
         }
         let expected = RecordSetHash::of(&due);
         if expected != (count, record_set) {
@@ -1128,8 +1152,14 @@ impl<'a> Checker<'a> {
                 held_until,
             });
         }
-        if !held.is_empty() {
-            self.pending.insert(epoch, held);
+        if !still.is_empty() {
+            self.pending.insert(
+                epoch,
+                EpochPending {
+                    fresh: Vec::new(),
+                    held: still,
+                },
+            );
         }
     }
 
@@ -1404,10 +1434,11 @@ impl<'a> Checker<'a> {
                     Some(_) => {}
                 }
             }
-            let not_purged = self.pending.get(&epoch).map_or(0, |records| {
-                records
+            let not_purged = self.pending.get(&epoch).map_or(0, |p| {
+                p.fresh
                     .iter()
-                    .filter(|(_, r)| {
+                    .chain(p.held.iter().map(|(_, r)| r))
+                    .filter(|r| {
                         !self.held_at(r, now) && self.hold_expiry(r).is_none_or(|until| until < now)
                     })
                     .count() as u64

@@ -877,6 +877,29 @@ fn aud_5_missing_late_and_partial_purges_are_detected() {
 }
 
 /// The violations of the ledger check, auditing `entries` at `now`.
+#[test]
+fn aud_5_aud_32_a_record_received_twice_is_a_violation_and_counted_once() {
+    let h = history();
+    let mut entries = h.entries.clone();
+    // The first check-in of epoch 2953, logged again later in the same epoch: the
+    // purge, which names it once, still matches.
+    let first = entries
+        .iter()
+        .position(|e| matches!(e, LogEntry::CheckInReceived { epoch, .. } if epoch.get() == 2_953))
+        .unwrap();
+    let again = entries[first].clone();
+    let at = first + 10;
+    entries.insert(at, again);
+    let v = violations(&entries, &h);
+    assert_eq!(
+        v,
+        [Violation::RecordLoggedTwice {
+            index: at as u64,
+            first_index: first as u64
+        }]
+    );
+}
+
 fn ledger_violations(entries: &[LogEntry], h: &History, now: UnixTime) -> Vec<Violation> {
     let log = SignedLog::build(entries, 1_000);
     let report = Auditor::new(log.log_key.clone(), now)
