@@ -660,21 +660,22 @@ impl Caps {
 }
 
 /// One window occurrence of one participant-epoch.
-#[derive(Default)]
 struct WindowCount {
+    start: UnixTime,
+    end: UnixTime,
     all: u32,
     scheduled: u32,
 }
 
-/// One participant-epoch's challenges. Its windows are kept in a map, so that a
-/// challenge costs `O(log w)` in the `w` windows of its participant-epoch, whatever the
-/// log holds (AUD-32).
+/// One participant-epoch's challenges. The window of each challenge is only recorded
+/// here (`O(1)`); the windows are sorted and counted once, at the end (`O(n log n)`), so
+/// no number of challenges in one participant-epoch makes the check quadratic (AUD-32).
 #[derive(Default)]
 struct TagEpoch {
     all: u32,
     adhoc: u32,
-    /// By (start, end): the challenges in that window occurrence.
-    windows: BTreeMap<(UnixTime, UnixTime), WindowCount>,
+    /// Each challenge's window occurrence (start, end) and whether it was scheduled.
+    windows: Vec<(UnixTime, UnixTime, bool)>,
 }
 
 /// The legal holds on one record (AUD-9): the expiries of those in force (placed and not
@@ -974,11 +975,8 @@ impl<'a> Checker<'a> {
         if kind == ChallengeKind::AdHoc {
             te.adhoc = te.adhoc.saturating_add(1);
         }
-        let w = te.windows.entry((window.start, window.end)).or_default();
-        w.all = w.all.saturating_add(1);
-        w.scheduled = w
-            .scheduled
-            .saturating_add(u32::from(kind == ChallengeKind::Scheduled));
+        te.windows
+            .push((window.start, window.end, kind == ChallengeKind::Scheduled));
     }
 
     fn custodian_role(&self, id: &CustodianId) -> Option<CustodianRole> {
@@ -1330,17 +1328,29 @@ impl<'a> Checker<'a> {
         }
         // AUD-4: per participant-epoch.
         let mut challenge_violations = Vec::new();
-        let mut challenges: Vec<_> = self.challenges.iter().collect();
-        challenges.sort_by_key(|((tag, epoch), _)| (*epoch, *tag));
-        for ((tag, epoch), te) in challenges {
-            let (tag, epoch) = (*tag, *epoch);
-            // In order of (start, end), as the map keeps them.
-            let windows: Vec<(UnixTime, UnixTime, &WindowCount)> = te
-                .windows
-                .iter()
-                .map(|(&(start, end), w)| (start, end, w))
-                .collect();
-            for &(start, _, w) in &windows {
+        self.counts.participant_epochs = self.challenges.len() as u64;
+        let mut challenges: Vec<_> = std::mem::take(&mut self.challenges).into_iter().collect();
+        challenges.sort_unstable_by_key(|((tag, epoch), _)| (*epoch, *tag));
+        for ((tag, epoch), mut te) in challenges {
+            // The window occurrences, in order of (start, end), with their counts.
+            te.windows.sort_unstable();
+            let mut windows: Vec<WindowCount> = Vec::new();
+            for (start, end, scheduled) in te.windows {
+                match windows.last_mut() {
+                    Some(w) if w.start == start && w.end == end => {
+                        w.all = w.all.saturating_add(1);
+                        w.scheduled = w.scheduled.saturating_add(u32::from(scheduled));
+                    }
+                    _ => windows.push(WindowCount {
+                        start,
+                        end,
+                        all: 1,
+                        scheduled: u32::from(scheduled),
+                    }),
+                }
+            }
+            for w in &windows {
+                let start = w.start;
                 if w.scheduled > 1 {
                     challenge_violations.push(Violation::ScheduledTwiceInWindow {
                         tag,
@@ -1362,12 +1372,12 @@ impl<'a> Checker<'a> {
                 }
             }
             for pair in windows.windows(2) {
-                if pair[1].0 < pair[0].1 {
+                if pair[1].start < pair[0].end {
                     challenge_violations.push(Violation::OverlappingWindows {
                         tag,
                         epoch,
-                        first: pair[0].0,
-                        second: pair[1].0,
+                        first: pair[0].start,
+                        second: pair[1].start,
                     });
                 }
             }
@@ -1515,7 +1525,6 @@ impl<'a> Checker<'a> {
         self.counts.ledgers_due = ledgers_due;
         self.counts.epochs = self.epochs.len() as u64;
         self.counts.epochs_due = due;
-        self.counts.participant_epochs = self.challenges.len() as u64;
         let participant = self.participant.map(|t| t.finish());
         let mut violations = self.violations;
         if let Some(p) = &participant {
