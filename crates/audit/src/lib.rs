@@ -23,6 +23,13 @@
 //! tlog-tiles server read through a transport the caller gives ([`TlogClient`], over
 //! HTTPS in `minimis audit https://…`, **AUD-13**); every check is the same for both.
 //!
+//! Against a malicious log (**AUD-30** to **AUD-33**): both sources read lazily and
+//! within bounds, a directory without following links or opening special files; nothing
+//! the checkpoint names is read before the checkpoint verifies, the tree is checked top
+//! down, and every check is linear in the entries. The report names each key it used and
+//! where it came from ([`KeyOrigin`], **AUD-34**), and an audit that requires no witness
+//! is refused unless allowed (**AUD-35**).
+//!
 //! Spec: `spec/audit.md`. One pass over the log does it all: the entries are handed to
 //! the checks as the tiles are verified.
 //!
