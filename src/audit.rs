@@ -480,15 +480,14 @@ fn run_https(url: &str, args: &AuditArgs) -> anyhow::Result<Outcome> {
     }
     let storage = source.fetch()?;
     let used_offered = |report: &Report| {
-        if let Some(p) = &offered {
-            if !given.iter().any(|g| g.hash() == p.hash())
-                && report.policies().iter().any(|i| i.hash == p.hash())
-            {
-                eprintln!(
-                    "minimis: using the policy the operator serves (sha256:{}), whose hash the log publishes",
-                    p.hash()
-                );
-            }
+        if let Some(p) = &offered
+            && !given.iter().any(|g| g.hash() == p.hash())
+            && report.policies().iter().any(|i| i.hash == p.hash())
+        {
+            eprintln!(
+                "minimis: using the policy the operator serves (sha256:{}), whose hash the log publishes",
+                p.hash()
+            );
         }
     };
     finish_with(

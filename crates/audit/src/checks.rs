@@ -1119,11 +1119,11 @@ impl<'a> Checker<'a> {
         }
         // Those a hold kept before, whose holds end by the purge time, are due too.
         let mut still = kept.split_off(&(purged_at, RecordId::from_bytes([0xff; 32])));
-        if let Some(first) = still.first().copied() {
-            if first.0 == purged_at {
-                still.remove(&first);
-                kept.insert(first);
-            }
+        if let Some(first) = still.first().copied()
+            && first.0 == purged_at
+        {
+            still.remove(&first);
+            kept.insert(first);
         }
         for (_, r) in kept {
             self.held_in.remove(&r);

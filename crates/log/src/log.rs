@@ -428,7 +428,7 @@ impl<S: TileStorage + ?Sized> TreeReader<'_, S> {
         let mut edge = Vec::new();
         for level in (0..levels).rev() {
             let len = level_len(self.tree_size, level);
-            if len % u64::from(TILE_WIDTH) != 0 {
+            if !len.is_multiple_of(u64::from(TILE_WIDTH)) {
                 edge.push(self.tile(level, len / u64::from(TILE_WIDTH))?);
             }
         }
