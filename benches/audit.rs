@@ -16,9 +16,18 @@
 //!   (read from the file system, page cache warm), including reading and parsing the
 //!   export layout.
 //!
+//! - **audit_adversarial_challenges**: the audit of a log made to be expensive
+//!   (AUD-32): 1,000,000 challenges to one participant in one epoch, each in a window
+//!   occurrence of its own (`synthetic::Adversarial::Challenges`), where a check that
+//!   scans the participant-epoch's windows for each challenge is quadratic.
+//! - **audit_adversarial_holds**: 333,333 check-ins of one epoch, all on legal hold, and
+//!   333,333 purges of that epoch (`synthetic::Adversarial::Holds`), where a purge that
+//!   rescans the records it leaves is quadratic.
+//!
 //! Criterion reports each; a paired pass then alternates rounds of the audit and its
-//! floor and prints the medians and the median ratio. Run: `cargo bench --bench audit`.
-//! Nothing here asserts a time.
+//! floor and prints the medians and the median ratio, and the adversarial audits beside
+//! the honest one, per entry. Run: `cargo bench --bench audit`. Nothing here asserts a
+//! time.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -26,8 +35,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion};
-use minimis_audit::synthetic::{History, Params, SignedLog};
-use minimis_audit::{Auditor, ExportDir, LogSource as _, write_export};
+use minimis_audit::synthetic::{Adversarial, History, Params, SignedLog};
+use minimis_audit::{Auditor, DirKeys, ExportDir, LogSource as _, Report, write_export};
 use minimis_log::MemoryStorage;
 use ring::digest::{Context, SHA256, digest};
 
@@ -36,6 +45,7 @@ struct Setup {
     log: SignedLog,
     encoded: Vec<Vec<u8>>,
     dir: tempfile::TempDir,
+    adversarial: Vec<(&'static str, History, SignedLog)>,
 }
 
 fn auditor(s: &Setup) -> Auditor {
@@ -50,8 +60,19 @@ fn audit(s: &Setup, storage: MemoryStorage) -> u64 {
     report.counts().entries
 }
 
+/// An audit of an adversarial log: it verifies, and reports the violations it was made
+/// with (the challenge caps) or none (the holds).
+fn audit_adversarial(h: &History, log: &SignedLog) -> u64 {
+    let report: Report = Auditor::new(log.log_key.clone(), h.now)
+        .witness(log.witness_key.clone())
+        .policy(h.policy.clone())
+        .audit(log.storage(), None)
+        .unwrap();
+    report.counts().entries
+}
+
 fn audit_dir(s: &Setup) -> u64 {
-    let export = ExportDir::read(s.dir.path()).unwrap();
+    let export = ExportDir::read(s.dir.path(), DirKeys::Trust).unwrap();
     let storage = export.source().fetch().unwrap();
     let mut a = Auditor::new(export.log_key.clone().unwrap(), s.history.now);
     for w in export.witnesses.clone().unwrap() {
@@ -107,11 +128,27 @@ fn setup() -> Setup {
         generated.as_secs_f64(),
         built.as_secs_f64()
     );
+    let adversarial = [
+        ("challenges", Adversarial::Challenges(1_000_000)),
+        ("holds", Adversarial::Holds(333_333)),
+    ]
+    .into_iter()
+    .map(|(name, kind)| {
+        let h = History::adversarial(kind);
+        let log = SignedLog::build(&h.entries, 10_000);
+        println!(
+            "audit: adversarial log `{name}`: {} entries",
+            h.entries.len()
+        );
+        (name, h, log)
+    })
+    .collect();
     Setup {
         history,
         log,
         encoded,
         dir,
+        adversarial,
     }
 }
 
@@ -131,6 +168,11 @@ fn criterion_benches(c: &mut Criterion, s: &Setup) {
         b.iter(|| black_box(floor(&s.encoded)))
     });
     g.bench_function("audit_1m_from_dir", |b| b.iter(|| black_box(audit_dir(s))));
+    for (name, h, log) in &s.adversarial {
+        g.bench_function(format!("audit_adversarial_{name}"), |b| {
+            b.iter(|| black_box(audit_adversarial(h, log)))
+        });
+    }
     g.finish();
 }
 
@@ -196,6 +238,39 @@ fn paired(s: &Setup) {
         n / op,
         n / fl
     );
+    // AUD-32: the adversarial logs beside the honest one, per entry, in the same run.
+    println!();
+    println!(
+        "audit: adversarial logs, medians over {ROUNDS} rounds, against the honest log per entry"
+    );
+    println!(
+        "{:<26} {:>10} {:>10} {:>12} {:>9}",
+        "log", "entries", "median (s)", "µs/entry", "ratio"
+    );
+    let honest = op / n * 1e6;
+    println!(
+        "{:<26} {:>10} {op:>10.3} {honest:>12.3} {:>8.2}x",
+        "honest (in memory)",
+        s.encoded.len(),
+        1.0
+    );
+    for (name, h, log) in &s.adversarial {
+        let mut times: Vec<f64> = (0..ROUNDS)
+            .map(|_| {
+                let t = Instant::now();
+                black_box(audit_adversarial(h, log));
+                t.elapsed().as_secs_f64()
+            })
+            .collect();
+        let m = median(&mut times);
+        let per = m / h.entries.len() as f64 * 1e6;
+        println!(
+            "{:<26} {:>10} {m:>10.3} {per:>12.3} {:>8.2}x",
+            format!("adversarial: {name}"),
+            h.entries.len(),
+            per / honest
+        );
+    }
 }
 
 fn main() {

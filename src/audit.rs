@@ -5,10 +5,20 @@
 //! HTML file for policymakers and auditors, with charts and a vendor inventory compared
 //! with minimis.
 //!
-//! Exit codes (spec/audit.md, AUD-12): 0 every claim holds; 1 a policy claim is
-//! violated; 2 usage or I/O error, nothing verified; 3 the log does not verify. The report
-//! is written whenever the log verifies (exit 0 or 1); when it does not (exit 3), the
-//! verification table is printed and no file is written.
+//! Exit codes (spec/audit.md, AUD-12, AUD-30, AUD-33): 0 every claim holds; 1 a policy
+//! claim is violated; 2 usage error, a file the user named that cannot be read, a server
+//! that cannot be reached, a log larger than `--max-bytes`: nothing verified; 3 the log
+//! does not verify, which includes any file of an export directory that is refused (a
+//! link, a special file, too large) or malformed, a missing tile, and anything a server
+//! answered that is not the log. The report is written whenever the log verifies (exit 0
+//! or 1); when it does not (exit 3), the verification table is printed and no file is
+//! written.
+//!
+//! Keys (AUD-34, AUD-35): the log key comes from `--log-key FILE`, or from `DIR/log.vkey`
+//! only with `--trust-keys-in-dir`; the witness keys from `--witness FILE`, from
+//! `DIR/witnesses.vkey` only with `--trust-keys-in-dir`, and from the state file. An
+//! audit that requires no witness is refused unless `--allow-no-witness` is given. The
+//! output names each key and where it came from.
 
 use std::path::{Path, PathBuf};
 
@@ -16,13 +26,13 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use minimis_audit::html::{LogFigures, ReportInputs, render};
 use minimis_audit::inventory::{Inventory, SMARTLINK_INVENTORY};
-use minimis_audit::layout::{read_policy, read_vkey, read_vkeys};
-use minimis_audit::series::{DEMO_SERIES_FILE, DEMO_SERIES_FORMAT, DemoSeries};
+use minimis_audit::layout::{LOG_VKEY, WITNESSES_VKEY, read_policy, read_vkey, read_vkeys};
+use minimis_audit::series::{DEMO_SERIES_FILE, read_series};
 use minimis_audit::{
-    AuditFailure, Auditor, AuditorState, ExportDir, LogSource as _, Participant, TlogClient,
-    parse_time,
+    AuditFailure, Auditor, AuditorState, DirKeys, ExportDir, KeyOrigin, LayoutError,
+    LogSource as _, Participant, RemoteError, Report, TlogClient, parse_time,
 };
-use minimis_log::{MemoryStorage, VerifierKey};
+use minimis_log::{TileStorage, VerifierKey};
 use minimis_proto::{Policy, Schedule, UnixTime};
 
 use crate::Outcome;
@@ -36,11 +46,11 @@ mod https;
 pub(crate) struct AuditArgs {
     #[command(subcommand)]
     command: Option<AuditCommand>,
-    /// The log: an export directory (DIR/log/ in C2SP tlog-tiles, DIR/log.vkey,
-    /// DIR/witnesses.vkey and DIR/policy.toml, as `minimis demo --export DIR` writes
-    /// them), or a log served over HTTPS, `https://HOST[:PORT][/PREFIX]` (with no path,
-    /// the prefix of `minimis serve`'s log, /v1/log), which needs --ca, --log-key and
-    /// --witness.
+    /// The log: an export directory (DIR/log/ in C2SP tlog-tiles, DIR/policy.toml, and
+    /// DIR/log.vkey and DIR/witnesses.vkey, used only with --trust-keys-in-dir, as
+    /// `minimis demo --export DIR` writes them), or a log served over HTTPS,
+    /// `https://HOST[:PORT][/PREFIX]` (with no path, the prefix of `minimis serve`'s log,
+    /// /v1/log), which needs --ca, --log-key and --witness.
     #[arg(required = true, value_name = "DIR|URL")]
     log: Option<PathBuf>,
     #[command(flatten)]
@@ -114,13 +124,24 @@ const DEFAULT_TIMEOUT_SECONDS: u64 = 30;
 /// What both forms read besides the directory.
 #[derive(Args)]
 struct InputArgs {
-    /// The log's verifier key (one line), instead of DIR/log.vkey.
+    /// The log's verifier key (one line), from the log's own publication. Required,
+    /// unless --trust-keys-in-dir takes DIR/log.vkey.
     #[arg(long, value_name = "FILE")]
     log_key: Option<PathBuf>,
-    /// Require the cosignature of each witness key in FILE (one per line), besides those
-    /// of DIR/witnesses.vkey. Repeatable.
+    /// Require the cosignature of each witness key in FILE (one per line), from the
+    /// witnesses' own publications. Repeatable.
     #[arg(long = "witness", value_name = "FILE")]
     witnesses: Vec<PathBuf>,
+    /// Use the keys the export directory holds (DIR/log.vkey, unless --log-key is given,
+    /// and DIR/witnesses.vkey): they are only as trustworthy as whoever wrote the
+    /// directory, who may be the operator being audited. The output says so.
+    #[arg(long)]
+    trust_keys_in_dir: bool,
+    /// Audit even if no witness's cosignature is required (no --witness, an empty witness
+    /// file, none pinned): the log's own signature then vouches for a checkpoint nobody
+    /// else has seen. Refused without this flag.
+    #[arg(long)]
+    allow_no_witness: bool,
     /// A policy the log may publish, besides DIR/policy.toml. Repeatable.
     #[arg(long = "policy", value_name = "FILE")]
     policies: Vec<PathBuf>,
@@ -157,47 +178,99 @@ struct Prepared {
     policies: Vec<Policy>,
 }
 
-fn prepare(dir: &Path, args: &InputArgs) -> anyhow::Result<Prepared> {
-    if !dir.is_dir() {
-        bail!(
-            "{} is not a directory; give the directory `minimis demo --export` wrote (it holds log/, log.vkey, witnesses.vkey and policy.toml)",
-            dir.display()
-        );
+/// Why an export directory could not be prepared: a usage or I/O error of the user's
+/// (exit 2), or a file of the directory refused or malformed (exit 3, AUD-30).
+enum PrepareError {
+    Usage(anyhow::Error),
+    Export(LayoutError),
+}
+
+impl From<anyhow::Error> for PrepareError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Usage(e)
     }
-    let export = ExportDir::read(dir)?;
-    let log_key = match &args.log_key {
-        Some(f) => read_vkey(f)?,
-        None => export.log_key.clone().with_context(|| {
-            format!(
-                "no log key: {} is missing; give --log-key FILE",
-                dir.join(minimis_audit::layout::LOG_VKEY).display()
-            )
-        })?,
-    };
-    let mut auditor = Auditor::new(log_key.clone(), now(args.now.as_deref())?);
-    match &export.witnesses {
-        Some(keys) => {
-            for k in keys {
-                auditor = auditor.witness(k.clone());
-            }
-        }
-        None if args.witnesses.is_empty() => bail!(
-            "{} is missing; an empty file requires no witness, or give --witness FILE",
-            dir.join(minimis_audit::layout::WITNESSES_VKEY).display()
-        ),
-        None => {}
+}
+
+fn origin_of(path: &Path) -> KeyOrigin {
+    KeyOrigin::File {
+        path: path.display().to_string(),
     }
+}
+
+/// The witness keys of the files the user named, with their origins.
+fn named_witnesses(args: &InputArgs) -> anyhow::Result<Vec<(VerifierKey, KeyOrigin)>> {
+    let mut out = Vec::new();
     for f in &args.witnesses {
         for k in read_vkeys(f)? {
-            auditor = auditor.witness(k);
+            out.push((k, origin_of(f)));
         }
+    }
+    Ok(out)
+}
+
+fn prepare(dir: &Path, args: &InputArgs) -> Result<Prepared, PrepareError> {
+    let keys = if args.trust_keys_in_dir {
+        DirKeys::Trust
+    } else {
+        DirKeys::Ignore
+    };
+    let export = match ExportDir::read(dir, keys) {
+        Ok(e) => e,
+        Err(LayoutError::NotADirectory { .. }) => {
+            return Err(anyhow::anyhow!(
+                "{} is not a directory; give the directory `minimis demo --export` wrote (it holds log/ and policy.toml)",
+                dir.display()
+            )
+            .into());
+        }
+        Err(e) => return Err(PrepareError::Export(e)),
+    };
+    // AUD-34: the log key from the user's file, or from the directory when trusted.
+    let (log_key, log_key_origin) = match (&args.log_key, &export.log_key) {
+        (Some(f), _) => (read_vkey(f).map_err(anyhow::Error::from)?, origin_of(f)),
+        (None, Some(k)) => (
+            k.clone(),
+            KeyOrigin::ExportDir {
+                path: dir.join(LOG_VKEY).display().to_string(),
+            },
+        ),
+        (None, None) if args.trust_keys_in_dir => {
+            return Err(anyhow::anyhow!(
+                "no log key: {} is not there; give --log-key FILE",
+                dir.join(LOG_VKEY).display()
+            )
+            .into());
+        }
+        (None, None) => {
+            return Err(anyhow::anyhow!(
+                "give --log-key FILE: the log's verifier key, from the log's own publication (AUD-34); the keys in {} are used only with --trust-keys-in-dir, since whoever wrote the directory chose them",
+                dir.display()
+            )
+            .into());
+        }
+    };
+    let mut auditor =
+        Auditor::new(log_key.clone(), now(args.now.as_deref())?).log_key_origin(log_key_origin);
+    for (k, origin) in named_witnesses(args)? {
+        auditor = auditor.witness_from(k, origin);
+    }
+    if let Some(keys) = &export.witnesses {
+        let origin = KeyOrigin::ExportDir {
+            path: dir.join(WITNESSES_VKEY).display().to_string(),
+        };
+        for k in keys {
+            auditor = auditor.witness_from(k.clone(), origin.clone());
+        }
+    }
+    if args.allow_no_witness {
+        auditor = auditor.allow_no_witness();
     }
     let mut policies = Vec::new();
     if let Some(p) = &export.policy {
         policies.push(p.clone());
     }
     for f in &args.policies {
-        policies.push(read_policy(f)?);
+        policies.push(read_policy(f).map_err(anyhow::Error::from)?);
     }
     for p in &policies {
         auditor = auditor.policy(p.clone());
@@ -210,11 +283,43 @@ fn prepare(dir: &Path, args: &InputArgs) -> anyhow::Result<Prepared> {
     })
 }
 
+/// Prints why an export directory does not verify (exit 3), or returns the usage error.
+fn export_failure(e: PrepareError, location: &str, json: bool) -> anyhow::Result<Outcome> {
+    match e {
+        PrepareError::Usage(e) => Err(e),
+        PrepareError::Export(e) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&e.to_json(location))?);
+            } else {
+                print!("{}", e.to_table(location));
+            }
+            Ok(Outcome::LogDoesNotVerify)
+        }
+    }
+}
+
 fn load_state(args: &InputArgs) -> anyhow::Result<AuditorState> {
     Ok(match &args.state {
         Some(f) => AuditorState::load(f)?.unwrap_or_default(),
         None => AuditorState::new(),
     })
+}
+
+/// Reads a text file the user named, at most `max` bytes (AUD-30): a link is followed
+/// and any kind of file read (the user chose it), but never past `max`.
+pub(crate) fn read_user_file(path: &Path, max: usize, what: &str) -> anyhow::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max as u64 + 1).read_to_string(&mut text))
+        .with_context(|| format!("cannot read the {what} {}", path.display()))?;
+    if text.len() > max {
+        bail!(
+            "the {what} {} is larger than the {max} bytes it can be",
+            path.display()
+        );
+    }
+    Ok(text)
 }
 
 /// Participant mode's inputs, if given (AUD-11).
@@ -224,8 +329,7 @@ fn participant(args: &AuditArgs) -> anyhow::Result<Option<Participant>> {
     };
     let mut participant = Participant::from_hex(tag_key, pseudonym)?;
     if let Some(f) = &args.schedule {
-        let text = std::fs::read_to_string(f)
-            .with_context(|| format!("cannot read schedule file {}", f.display()))?;
+        let text = read_user_file(f, 64 << 10, "schedule file")?;
         let schedule: Schedule = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a schedule", f.display()))?;
         participant = participant.with_schedule(schedule);
@@ -255,37 +359,76 @@ pub(crate) fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
             log.display()
         );
     }
+    let location = log
+        .join(minimis_audit::layout::LOG_DIR)
+        .display()
+        .to_string();
     let Prepared {
         mut auditor,
         log_key,
         export,
         ..
-    } = prepare(log, &args.inputs)?;
+    } = match prepare(log, &args.inputs) {
+        Ok(p) => p,
+        Err(e) => return export_failure(e, &location, args.json),
+    };
     if let Some(p) = participant(args)? {
         auditor = auditor.participant(p);
     }
     let state = load_state(&args.inputs)?;
     let source = export.source();
-    let storage = source
-        .fetch()
-        .with_context(|| format!("cannot read the log in {}", source.location()))?;
-    finish(args, &auditor, &log_key, state, storage, &source.location())
+    let storage = match source.fetch() {
+        Ok(s) => s,
+        Err(e) => {
+            print_source_failure(&e, &source.location(), args.json)?;
+            return Ok(Outcome::LogDoesNotVerify);
+        }
+    };
+    finish(
+        args,
+        &auditor,
+        &log_key,
+        state,
+        storage,
+        &source.location(),
+        |_| false,
+    )
 }
 
-/// `minimis audit https://...` (AUD-13): the keys from files (AUD-14), the log fetched
-/// as a tlog-tiles client does, then the same audit as for a directory.
+fn print_source_failure(
+    e: &minimis_audit::SourceError,
+    location: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&e.to_json(location))?);
+    } else {
+        print!("{}", e.to_table(location));
+    }
+    Ok(())
+}
+
+/// `minimis audit https://...` (AUD-13): the keys from files (AUD-14, AUD-34), the log
+/// fetched as a tlog-tiles client does, each resource when the audit needs it and bounded
+/// (AUD-31, AUD-33), then the same audit as for a directory.
 fn run_https(url: &str, args: &AuditArgs) -> anyhow::Result<Outcome> {
     let url = https::LogUrl::parse(url)?;
     let inputs = &args.inputs;
+    if inputs.trust_keys_in_dir {
+        bail!(
+            "--trust-keys-in-dir is for an export directory; for {} give --log-key FILE and --witness FILE",
+            url.location()
+        );
+    }
     let log_key_file = inputs.log_key.as_ref().with_context(|| {
         format!(
             "give --log-key FILE for {}: the log's verifier key, from the log's own publication (AUD-14); it is not taken from the server being audited",
             url.location()
         )
     })?;
-    if inputs.witnesses.is_empty() {
+    if inputs.witnesses.is_empty() && !inputs.allow_no_witness {
         bail!(
-            "give --witness FILE for {}: the keys of the witnesses whose cosignatures the checkpoint must carry, one per line (AUD-1); an empty file requires none",
+            "give --witness FILE for {}: the keys of the witnesses whose cosignatures the checkpoint must carry, one per line (AUD-1); or --allow-no-witness to audit with none",
             url.location()
         );
     }
@@ -297,15 +440,20 @@ fn run_https(url: &str, args: &AuditArgs) -> anyhow::Result<Outcome> {
     })?;
     let roots = https::read_roots(ca)?;
     let log_key = read_vkey(log_key_file)?;
-    let mut auditor = Auditor::new(log_key.clone(), now(inputs.now.as_deref())?);
-    for f in &inputs.witnesses {
-        for k in read_vkeys(f)? {
-            auditor = auditor.witness(k);
-        }
+    let mut auditor = Auditor::new(log_key.clone(), now(inputs.now.as_deref())?)
+        .log_key_origin(origin_of(log_key_file));
+    for (k, origin) in named_witnesses(inputs)? {
+        auditor = auditor.witness_from(k, origin);
     }
-    let mut policies = Vec::new();
+    if inputs.allow_no_witness {
+        auditor = auditor.allow_no_witness();
+    }
+    let mut given = Vec::new();
     for f in &inputs.policies {
-        policies.push(read_policy(f)?);
+        given.push(read_policy(f)?);
+    }
+    for p in &given {
+        auditor = auditor.policy(p.clone());
     }
     if let Some(p) = participant(args)? {
         auditor = auditor.participant(p);
@@ -318,49 +466,81 @@ fn run_https(url: &str, args: &AuditArgs) -> anyhow::Result<Outcome> {
             .max_bytes
             .unwrap_or(minimis_audit::remote::DEFAULT_MAX_BYTES),
     );
-    let storage = source
-        .fetch()
-        .with_context(|| format!("cannot fetch the log from {}", source.location()))?;
-    // The operator's own policy file, when the log publishes its hash and it was not
-    // given: the hash, computed here, is what makes it safe to use.
-    let published = https::published_policies(&storage);
-    if published
-        .iter()
-        .any(|h| !policies.iter().any(|p| p.hash() == *h))
-    {
-        match source.transport().operator_policy() {
-            Ok(Some(p)) if published.contains(&p.hash()) => {
-                if !policies.iter().any(|g| g.hash() == p.hash()) {
-                    eprintln!(
-                        "minimis: using the policy the operator serves (sha256:{}), whose hash the log publishes",
-                        p.hash()
-                    );
-                    policies.push(p);
-                }
-            }
-            Ok(_) => {}
-            Err(e) => eprintln!("minimis: the operator's policy could not be read: {e}"),
+    // The operator's own policy file, offered: used only if the log publishes its hash,
+    // which the audit checks (POL-12).
+    let offered = match source.transport().operator_policy() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("minimis: the operator's policy could not be read: {e}");
+            None
         }
+    };
+    if let Some(p) = &offered {
+        auditor = auditor.offered_policy(p.clone());
     }
-    for p in policies {
-        auditor = auditor.policy(p);
-    }
-    finish(args, &auditor, &log_key, state, storage, &source.location())
+    let storage = source.fetch()?;
+    let used_offered = |report: &Report| {
+        if let Some(p) = &offered
+            && !given.iter().any(|g| g.hash() == p.hash())
+            && report.policies().iter().any(|i| i.hash == p.hash())
+        {
+            eprintln!(
+                "minimis: using the policy the operator serves (sha256:{}), whose hash the log publishes",
+                p.hash()
+            );
+        }
+    };
+    finish_with(
+        args,
+        &auditor,
+        &log_key,
+        state,
+        storage,
+        &source.location(),
+        |e: &RemoteError| e.could_not_check(),
+        used_offered,
+    )
 }
 
 /// Audits `storage`, prints the report or why the log does not verify, and records the
-/// verified checkpoint in the state file.
-fn finish(
+/// verified checkpoint in the state file. `could_not_check` says which storage errors
+/// mean the log could not be checked (exit 2) rather than that it does not verify.
+fn finish<S: TileStorage>(
+    args: &AuditArgs,
+    auditor: &Auditor,
+    log_key: &VerifierKey,
+    state: AuditorState,
+    storage: S,
+    location: &str,
+    could_not_check: impl Fn(&S::Error) -> bool,
+) -> anyhow::Result<Outcome> {
+    finish_with(
+        args,
+        auditor,
+        log_key,
+        state,
+        storage,
+        location,
+        could_not_check,
+        |_| {},
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish_with<S: TileStorage>(
     args: &AuditArgs,
     auditor: &Auditor,
     log_key: &VerifierKey,
     mut state: AuditorState,
-    storage: MemoryStorage,
+    storage: S,
     location: &str,
+    could_not_check: impl Fn(&S::Error) -> bool,
+    on_report: impl Fn(&Report),
 ) -> anyhow::Result<Outcome> {
     let pinned = state.get(log_key.name().as_str()).cloned();
     match auditor.audit(storage, pinned.as_ref()) {
         Ok(report) => {
+            on_report(&report);
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&report.to_json())?);
             } else {
@@ -376,6 +556,10 @@ fn finish(
                 Outcome::CheckFailed
             })
         }
+        Err(AuditFailure::Verify(e)) if e.storage_error().is_some_and(&could_not_check) => {
+            Err(anyhow::Error::new(e))
+                .with_context(|| format!("cannot check the log at {location}"))
+        }
         Err(AuditFailure::Verify(e)) => {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&e.to_json(location))?);
@@ -388,38 +572,28 @@ fn finish(
     }
 }
 
-/// Reads DIR/demo-series.json, if it is there.
-fn read_series(dir: &Path) -> anyhow::Result<Option<DemoSeries>> {
-    let path = dir.join(DEMO_SERIES_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    let series: DemoSeries = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a {DEMO_SERIES_FORMAT} file", path.display()))?;
-    if series.format != DEMO_SERIES_FORMAT {
-        bail!(
-            "{} has format `{}`, not `{DEMO_SERIES_FORMAT}`",
-            path.display(),
-            series.format
-        );
-    }
-    Ok(Some(series))
-}
-
 fn run_report(args: &ReportArgs) -> anyhow::Result<Outcome> {
+    let location = args
+        .dir
+        .join(minimis_audit::layout::LOG_DIR)
+        .display()
+        .to_string();
     let Prepared {
         auditor,
         log_key,
         export,
         policies,
-    } = prepare(&args.dir, &args.inputs)?;
-    let series = read_series(&args.dir)?;
+    } = match prepare(&args.dir, &args.inputs) {
+        Ok(p) => p,
+        Err(e) => return export_failure(e, &location, false),
+    };
+    let series = match read_series(export.handle()) {
+        Ok(s) => s,
+        Err(e) => return export_failure(PrepareError::Export(e), &location, false),
+    };
     let inventory = match &args.inventory {
         Some(f) => {
-            let text = std::fs::read_to_string(f)
-                .with_context(|| format!("cannot read the inventory {}", f.display()))?;
+            let text = read_user_file(f, 1 << 20, "inventory")?;
             Inventory::from_toml_str(&text).with_context(|| format!("in {}", f.display()))?
         }
         None => Inventory::from_toml_str(SMARTLINK_INVENTORY)
@@ -427,9 +601,13 @@ fn run_report(args: &ReportArgs) -> anyhow::Result<Outcome> {
     };
     let mut state = load_state(&args.inputs)?;
     let source = export.source();
-    let storage = source
-        .fetch()
-        .with_context(|| format!("cannot read the log in {}", source.location()))?;
+    let storage = match source.fetch() {
+        Ok(s) => s,
+        Err(e) => {
+            print_source_failure(&e, &source.location(), false)?;
+            return Ok(Outcome::LogDoesNotVerify);
+        }
+    };
     let pinned = state.get(log_key.name().as_str()).cloned();
     let report = match auditor.audit(storage.clone(), pinned.as_ref()) {
         Ok(report) => report,
@@ -505,9 +683,13 @@ pub(crate) fn audit_export(
     now: UnixTime,
     html: Option<&Path>,
 ) -> anyhow::Result<DemoAudit> {
+    // The demo wrote the directory itself, from the keys of the services it ran: it
+    // trusts the keys there, and its report says where they came from (AUD-34).
     let inputs = InputArgs {
         log_key: None,
         witnesses: Vec::new(),
+        trust_keys_in_dir: true,
+        allow_no_witness: false,
         policies: Vec::new(),
         state: None,
         now: Some(now.seconds().to_string()),
@@ -517,7 +699,17 @@ pub(crate) fn audit_export(
         log_key,
         export,
         policies,
-    } = prepare(dir, &inputs)?;
+    } = match prepare(dir, &inputs) {
+        Ok(p) => p,
+        Err(PrepareError::Usage(e)) => return Err(e),
+        Err(PrepareError::Export(e)) => {
+            return Ok(DemoAudit {
+                exit_code: 3,
+                table: e.to_table(&dir.display().to_string()),
+                checks: Vec::new(),
+            });
+        }
+    };
     let source = export.source();
     let storage = source
         .fetch()
@@ -547,7 +739,7 @@ pub(crate) fn audit_export(
         let page = render(&ReportInputs {
             report: &report,
             figures: &figures,
-            series: read_series(dir)?.as_ref(),
+            series: read_series(export.handle())?.as_ref(),
             comparison: Some(&comparison),
             generator: concat!("minimis ", env!("CARGO_PKG_VERSION"), " demo"),
         })?;

@@ -1,7 +1,8 @@
 //! `minimis demo --export DIR`: sealed records, the live epoch's identity files and the
 //! log, so anyone can check the formats with tools we did not write.
 //!
-//! Layout (what `minimis audit DIR` reads):
+//! Layout (what `minimis audit DIR` reads; the key files only when named with
+//! `--log-key`/`--witness`, or with `--trust-keys-in-dir`):
 //!
 //! ```text
 //! DIR/README.txt               how to check everything below
@@ -188,10 +189,16 @@ with tools we did not write:
    matched. Nothing can open it: both custodians' keys for that epoch were zeroized, and
    the log records when.
 
-3. Audit the log: `minimis audit .` (from this directory) verifies the checkpoint's
-   signature and the witness's cosignature, recomputes the tree from the tiles, and checks
-   the policy's claims: challenges within the caps, keys destroyed and records purged by
-   their deadlines, every access with an allowed purpose and legal basis. The tiles follow
+3. Audit the log: `minimis audit . --log-key log.vkey --witness witnesses.vkey` (from
+   this directory) verifies the checkpoint's signature and the witness's cosignature,
+   recomputes the tree from the tiles, and checks the policy's claims: challenges within
+   the caps, keys destroyed and records purged by their deadlines, every access with an
+   allowed purpose and legal basis. It names the keys it used and where they came from.
+   Here both key files come from this directory, which the demo wrote; for a log you did
+   not make, get the log's key and the witness's key from their owners (the operator's
+   published key, the oversight body's), not from the directory whose log you audit:
+   whoever wrote the directory chose the keys in it. (`--trust-keys-in-dir` takes them
+   from the directory, and the output says so.) The tiles follow
    https://c2sp.org/tlog-tiles, so any tlog-tiles client can read them too.
 
 A real custodian never exports its keys (spec RET-4); the demo writes the live epoch's

@@ -2,7 +2,9 @@
 //! C2SP tlog-tiles client does, and audits it exactly as it audits the same log from a
 //! directory. Against the operator's real server (TLS 1.3, SQLite, its development PKI),
 //! and against a small static tlog-tiles mirror over TLS that this module runs, for what
-//! the operator's server never does: tampered, oversized, missing or stalled answers.
+//! the operator's server never does: tampered, oversized, endless, missing, stalled or
+//! dripped answers, redirects and content that is not the log, each run under a memory
+//! and a time limit (AUD-33).
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -26,6 +28,17 @@ async fn minimis(args: Vec<String>) -> Output {
     tokio::task::spawn_blocking(move || crate::minimis().args(args).output().unwrap())
         .await
         .unwrap()
+}
+
+/// [`minimis`] under 512 MiB of address space and 60 s (see [`crate::run_bounded`]).
+async fn minimis_bounded(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = crate::minimis();
+        cmd.args(args);
+        crate::run_bounded(cmd, 512 << 20, 60).output
+    })
+    .await
+    .unwrap()
 }
 
 fn text(o: &Output) -> String {
@@ -137,6 +150,8 @@ impl AuditorFiles {
             s(&self.path("log.vkey")),
             "--witness".into(),
             s(&self.path("witnesses.vkey")),
+            // This server has no witness: said explicitly (AUD-35).
+            "--allow-no-witness".into(),
             "--now".into(),
             h.clock_now().seconds().to_string(),
         ];
@@ -172,6 +187,11 @@ async fn aud_13_an_https_audit_of_the_operators_server_matches_the_directory_aud
         let mut dir_args = vec![
             "audit".to_owned(),
             s(export.path()),
+            "--log-key".into(),
+            s(&files.path("log.vkey")),
+            "--witness".into(),
+            s(&files.path("witnesses.vkey")),
+            "--allow-no-witness".into(),
             "--now".into(),
             now.clone(),
         ];
@@ -329,10 +349,18 @@ async fn aud_13_a_server_certificate_the_ca_does_not_sign_is_refused_with_exit_2
 // ---- a static tlog-tiles mirror over TLS -------------------------------------------------
 
 /// What the mirror answers for one path instead of its file.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 enum Odd {
     /// A 200 whose body is far longer than the resource can be.
     Huge,
+    /// A 200 whose chunked body never ends.
+    Endless,
+    /// A 200 that announces a megabyte and sends a byte every 200 ms.
+    Drip,
+    /// A 200 with a web page instead of the resource.
+    Html,
+    /// A redirect to another path of the same server.
+    Redirect,
     /// Nothing, ever.
     Stall,
 }
@@ -401,24 +429,64 @@ impl Mirror {
                         let path = head.split(' ').nth(1).unwrap_or_default().to_owned();
                         seen.lock().unwrap().push(path.clone());
                         let rel = path.strip_prefix(prefix).and_then(|p| p.strip_prefix('/'));
+                        let mut status = "200 OK";
+                        let mut extra = String::new();
                         let answer = match rel {
                             Some(rel) => match odd.iter().find(|(p, _)| p == rel) {
                                 Some((_, Odd::Stall)) => {
                                     tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
                                     return;
                                 }
+                                Some((_, Odd::Endless)) => {
+                                    let head =
+                                        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+                                    if tls.write_all(head.as_bytes()).await.is_err() {
+                                        return;
+                                    }
+                                    let chunk = format!("10000\r\n{}\r\n", "z".repeat(0x10000));
+                                    // Until the client hangs up.
+                                    while tls.write_all(chunk.as_bytes()).await.is_ok() {}
+                                    return;
+                                }
+                                Some((_, Odd::Drip)) => {
+                                    let head = "HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\n";
+                                    if tls.write_all(head.as_bytes()).await.is_err() {
+                                        return;
+                                    }
+                                    loop {
+                                        if tls.write_all(b"a").await.is_err()
+                                            || tls.flush().await.is_err()
+                                        {
+                                            return;
+                                        }
+                                        tokio::time::sleep(std::time::Duration::from_millis(200))
+                                            .await;
+                                    }
+                                }
                                 Some((_, Odd::Huge)) => Some(vec![b'a'; 3 << 20]),
+                                Some((_, Odd::Html)) => Some(
+                                    b"<!doctype html><html><body>Maintenance</body></html>\n"
+                                        .to_vec(),
+                                ),
+                                Some((_, Odd::Redirect)) => {
+                                    status = "302 Found";
+                                    extra = format!("location: {prefix}/elsewhere\r\n");
+                                    Some(Vec::new())
+                                }
                                 None if rel.split('/').any(|s| s == "..") => None,
                                 None => std::fs::read(root.join(rel)).ok(),
                             },
                             None => None,
                         };
-                        let (status, body) = match answer {
-                            Some(b) => ("200 OK", b),
-                            None => ("404 Not Found", Vec::new()),
+                        let body = match answer {
+                            Some(b) => b,
+                            None => {
+                                status = "404 Not Found";
+                                Vec::new()
+                            }
                         };
                         let head = format!(
-                            "HTTP/1.1 {status}\r\ncontent-length: {}\r\ncontent-type: application/octet-stream\r\n\r\n",
+                            "HTTP/1.1 {status}\r\n{extra}content-length: {}\r\ncontent-type: application/octet-stream\r\n\r\n",
                             body.len()
                         );
                         if tls.write_all(head.as_bytes()).await.is_err()
@@ -498,13 +566,23 @@ async fn aud_13_aud_3_a_mirror_is_fetched_as_tlog_tiles_and_a_tampered_entry_exi
     // bundles its tree needs, each once; audited as the directory is.
     let over_https = minimis(mirror_args(&url, export.path(), &ca, &h, &["--json"])).await;
     assert_eq!(over_https.status.code(), Some(0), "{}", text(&over_https));
-    let mut expected = vec!["/mirror/log/checkpoint".to_owned()];
-    expected.extend(tiles_for(size).map(|t| format!("/mirror/log/{}", t.path())));
-    expected.extend(bundles_for(size).map(|b| format!("/mirror/log/{}", b.path())));
-    assert_eq!(mirror.requests(), expected);
+    let requests = mirror.requests();
+    assert_eq!(requests[0], "/mirror/log/checkpoint");
+    let mut rest = requests[1..].to_vec();
+    rest.sort();
+    let mut expected: Vec<String> = tiles_for(size)
+        .map(|t| format!("/mirror/log/{}", t.path()))
+        .chain(bundles_for(size).map(|b| format!("/mirror/log/{}", b.path())))
+        .collect();
+    expected.sort();
+    assert_eq!(rest, expected);
     let from_dir = minimis(vec![
         "audit".into(),
         s(export.path()),
+        "--log-key".into(),
+        s(&export.path().join("log.vkey")),
+        "--witness".into(),
+        s(&export.path().join("witnesses.vkey")),
         "--now".into(),
         now.clone(),
         "--json".into(),
@@ -537,7 +615,7 @@ async fn aud_13_aud_3_a_mirror_is_fetched_as_tlog_tiles_and_a_tampered_entry_exi
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aud_13_aud_14_oversized_stalled_and_missing_answers_plain_http_and_missing_keys_exit_2() {
+async fn aud_13_aud_33_a_malicious_server_ends_in_exit_3_within_bounds() {
     let export = tempfile::tempdir().unwrap();
     let (h, log) = synthetic_export(export.path());
     let pki = DevPki::generate().unwrap();
@@ -545,55 +623,87 @@ async fn aud_13_aud_14_oversized_stalled_and_missing_answers_plain_http_and_miss
     std::fs::write(&ca, &pki.server.cert).unwrap();
     let root = export.path().join("log");
     let last_bundle = bundles_for(log.log.size()).last().unwrap().path();
-    let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
-
-    // A checkpoint far larger than any note: refused, nothing verified.
-    let m = Mirror::start(&root, "", &pki, vec![("checkpoint", Odd::Huge)]).await;
-    let out = minimis(mirror_args(
-        &format!("https://{}/", m.addr),
-        export.path(),
-        &ca,
-        &h,
-        &[],
-    ))
-    .await;
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(stderr(&out).contains("larger than"), "{}", text(&out));
-    assert!(out.stdout.is_empty(), "{}", text(&out));
-    drop(m);
-
-    // A tile that never comes: the request times out.
-    let m = Mirror::start(&root, "", &pki, vec![("tile/0/001", Odd::Stall)]).await;
-    let url = format!("https://{}/", m.addr);
-    let out = minimis(mirror_args(
-        &url,
-        export.path(),
-        &ca,
-        &h,
-        &["--timeout", "1"],
-    ))
-    .await;
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        stderr(&out).contains("no complete answer within 1 s"),
-        "{}",
-        text(&out)
-    );
-    assert!(stderr(&out).contains("tile/0/001"), "{}", text(&out));
-    drop(m);
-
-    // A bundle the checkpoint needs is not there.
+    // What the server does, for which path, what the error says, and its JSON code.
+    let cases: [(&str, Odd, &str, &str); 9] = [
+        ("checkpoint", Odd::Huge, "larger than", "storage"),
+        ("checkpoint", Odd::Endless, "not read whole", "storage"),
+        (
+            "checkpoint",
+            Odd::Drip,
+            "no complete answer within 2 s",
+            "storage",
+        ),
+        ("checkpoint", Odd::Html, "", "bad-checkpoint"),
+        ("checkpoint", Odd::Redirect, "HTTP 302", "storage"),
+        (
+            "tile/0/001",
+            Odd::Stall,
+            "no complete answer within 2 s",
+            "tiles-unreadable",
+        ),
+        (
+            "tile/0/001",
+            Odd::Huge,
+            "larger than the 8192 bytes",
+            "tiles-unreadable",
+        ),
+        (
+            "tile/0/001",
+            Odd::Endless,
+            "not read whole",
+            "tiles-unreadable",
+        ),
+        (
+            &last_bundle,
+            Odd::Drip,
+            "no complete answer within 2 s",
+            "tiles-unreadable",
+        ),
+    ];
+    for (path, odd, says, code) in cases {
+        let m = Mirror::start(&root, "", &pki, vec![(path, odd)]).await;
+        let url = format!("https://{}/", m.addr);
+        let out = minimis_bounded(mirror_args(
+            &url,
+            export.path(),
+            &ca,
+            &h,
+            &["--timeout", "2", "--json"],
+        ))
+        .await;
+        let what = format!("{path} {odd:?}");
+        assert_eq!(out.status.code(), Some(3), "{what}: {}", text(&out));
+        let j = json(&out);
+        assert_eq!(j["verdict"], "log-does-not-verify", "{what}");
+        assert_eq!(j["error"]["code"], code, "{what}: {j}");
+        assert!(
+            j["error"]["message"].as_str().unwrap().contains(says),
+            "{what}: {j}"
+        );
+    }
+    // A tile the server does not have: the log does not verify either.
     std::fs::remove_file(root.join(&last_bundle)).unwrap();
     let m = Mirror::start(&root, "", &pki, vec![]).await;
     let url = format!("https://{}/", m.addr);
-    let out = minimis(mirror_args(&url, export.path(), &ca, &h, &[])).await;
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(stderr(&out).contains("not found (404)"), "{}", text(&out));
-    assert!(stderr(&out).contains(&last_bundle), "{}", text(&out));
+    let out = minimis_bounded(mirror_args(&url, export.path(), &ca, &h, &["--json"])).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(json(&out)["error"]["code"], "tiles-unreadable");
+}
 
-    // A log larger than the bound: refused after the checkpoint alone.
-    let before = m.requests().len();
-    let out = minimis(mirror_args(
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aud_13_aud_33_an_unreachable_server_a_log_over_the_bound_and_usage_errors_exit_2() {
+    let export = tempfile::tempdir().unwrap();
+    let (h, log) = synthetic_export(export.path());
+    let pki = DevPki::generate().unwrap();
+    let ca = export.path().join("ca.crt");
+    std::fs::write(&ca, &pki.server.cert).unwrap();
+    let root = export.path().join("log");
+    let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+
+    // A log larger than the bound: refused once the checkpoint verified, before any tile.
+    let m = Mirror::start(&root, "", &pki, vec![]).await;
+    let url = format!("https://{}/", m.addr);
+    let out = minimis_bounded(mirror_args(
         &url,
         export.path(),
         &ca,
@@ -607,7 +717,35 @@ async fn aud_13_aud_14_oversized_stalled_and_missing_answers_plain_http_and_miss
         "{}",
         text(&out)
     );
-    assert_eq!(m.requests()[before..], ["/checkpoint".to_owned()]);
+    assert!(stderr(&out).contains("--max-bytes"), "{}", text(&out));
+    assert_eq!(m.requests(), ["/checkpoint".to_owned()]);
+    assert!(log.log.size() > 0);
+
+    // A server that takes the connection and never speaks TLS: nothing was read.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((c, _)) = silent.accept().await {
+            held.push(c);
+        }
+    });
+    let out = minimis_bounded(mirror_args(
+        &format!("https://{silent_addr}/"),
+        export.path(),
+        &ca,
+        &h,
+        &["--timeout", "2"],
+    ))
+    .await;
+    hold.abort();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("no TLS 1.3 session"),
+        "{}",
+        text(&out)
+    );
+    assert!(out.stdout.is_empty(), "{}", text(&out));
 
     // Plain HTTP, a missing log key or witness file, and HTTPS options for a directory:
     // usage errors that say what to give.

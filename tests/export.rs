@@ -199,7 +199,7 @@ fn log_23_log_24_exported_log_verifies_from_its_tiles_with_its_published_keys() 
 fn aud_1_aud_12_minimis_audit_verifies_the_demos_export() {
     let e = export();
     let out = crate::minimis()
-        .args(["audit", "--json"])
+        .args(["audit", "--json", "--trust-keys-in-dir"])
         .arg(&e.root)
         .output()
         .unwrap();

@@ -143,7 +143,7 @@ fn report(dir: &Path, html: &Path, h: &History, extra: &[&str]) -> Output {
         .arg(dir)
         .arg("--html")
         .arg(html)
-        .args(["--now", &h.now.seconds().to_string()])
+        .args(["--now", &h.now.seconds().to_string(), "--trust-keys-in-dir"])
         .args(extra)
         .output()
         .unwrap()
@@ -295,7 +295,12 @@ fn aud_28_the_report_shows_every_check_and_the_log_facts() {
     let out = crate::minimis()
         .arg("audit")
         .arg(dir.path())
-        .args(["--now", &h.now.seconds().to_string(), "--json"])
+        .args([
+            "--now",
+            &h.now.seconds().to_string(),
+            "--json",
+            "--trust-keys-in-dir",
+        ])
         .output()
         .unwrap();
     let j: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -313,6 +318,26 @@ fn aud_28_the_report_shows_every_check_and_the_log_facts() {
     assert!(html.contains(j["log"]["root_hash"].as_str().unwrap()));
     assert!(html.contains(synthetic::WITNESS_NAME));
     assert!(html.contains(j["policies"][0]["hash"].as_str().unwrap()));
+    // AUD-34: which keys vouched for the checkpoint, and where they came from.
+    let key = |k: &Value| {
+        let key = k["key"].as_str().unwrap();
+        let mut parts = key.split('+');
+        format!(
+            "<code>{}+{}</code>",
+            parts.next().unwrap(),
+            parts.next().unwrap()
+        )
+    };
+    for k in std::iter::once(&j["keys"]["log"]).chain(j["keys"]["witnesses"].as_array().unwrap()) {
+        assert!(html.contains(&key(k)), "{k}");
+    }
+    assert!(
+        html.contains(&format!(
+            "from {}, in the directory audited (--trust-keys-in-dir)",
+            dir.path().join("log.vkey").display()
+        )),
+        "the log key's origin"
+    );
     assert!(html.contains("Every claim checked holds."));
     assert!(html.contains("What this proves, and what it does not"));
     // The SmartLINK inventory, compared, with the requirements it fails.
@@ -442,13 +467,15 @@ fn aud_12_aud_27_the_report_exits_like_the_audit() {
     let out = report(&dir.path().join("nothing"), &html_path, &h, &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("is not a directory"));
-    // A malformed demo series: exit 2, naming the file.
+    // A malformed demo series, a file of the directory audited: the export does not
+    // verify (exit 3, AUD-30), naming the file; no report.
     let dir = tempfile::tempdir().unwrap();
     export(dir.path(), &h.entries);
     std::fs::write(dir.path().join(DEMO_SERIES_FILE), "{\"format\": 1}").unwrap();
     let out = report(dir.path(), &dir.path().join("r.html"), &h, &[]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(text(&out).contains(DEMO_SERIES_FILE), "{}", text(&out));
+    assert!(!dir.path().join("r.html").exists());
 }
 
 /// Debian's chromium, or `$CHROMIUM`.

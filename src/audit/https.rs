@@ -10,7 +10,6 @@
 //! connection.
 
 use std::cell::OnceCell;
-use std::collections::HashSet;
 use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,9 +17,8 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use minimis_audit::{Fetch, FetchError};
 use minimis_client::transport::{Https, Request, Transport as _};
-use minimis_log::tiles::{bundles_for, split_bundle};
-use minimis_log::{LogEntry, MemoryStorage, TileStorage as _};
-use minimis_proto::{Policy, PolicyHash};
+use minimis_log::tiles::MAX_BUNDLE_LEN;
+use minimis_proto::Policy;
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, ServerName};
 
@@ -122,8 +120,7 @@ impl LogUrl {
 
 /// Reads the `--ca` file: PEM certificates, at least one, each one that parses.
 pub(crate) fn read_roots(path: &std::path::Path) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the --ca file {}", path.display()))?;
+    let text = super::read_user_file(path, 1 << 20, "--ca file")?;
     let certs = CertificateDer::pem_slice_iter(text.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .with_context(|| format!("{} is not PEM", path.display()))?;
@@ -238,14 +235,23 @@ impl HttpsFetch {
             }
             Err(FetchError::Connect(refused.join("; ")))
         };
+        // A server that does not finish the handshake in time never proved who it is:
+        // the log could not be checked (exit 2, AUD-33), as for a certificate that does
+        // not verify.
         let addr = self
             .runtime
             .block_on(async { tokio::time::timeout(self.timeout, handshake).await })
-            .map_err(|_| FetchError::Timeout {
-                seconds: self.seconds(),
+            .map_err(|_| {
+                FetchError::Tls(format!(
+                    "no TLS 1.3 session with {host} within {} s",
+                    self.seconds()
+                ))
             })??;
+        // Answers are read up to the largest resource the auditor asks for (an entry
+        // bundle of 256 of the longest entries), and no further (AUD-33).
         let https = Https::new(addr, host, &self.roots, None)
-            .map_err(|e| FetchError::Tls(e.to_string()))?;
+            .map_err(|e| FetchError::Tls(e.to_string()))?
+            .with_max_body(MAX_BUNDLE_LEN.max(MAX_POLICY_RESPONSE));
         Ok(self.https.get_or_init(|| https))
     }
 
@@ -258,6 +264,8 @@ impl HttpsFetch {
             headers: Vec::new(),
             body: Vec::new(),
         };
+        // The whole request, answer included, within the time limit: a server that
+        // stalls or drips its answer is cut off (AUD-33).
         let response = self
             .runtime
             .block_on(async { tokio::time::timeout(self.timeout, https.send(request)).await })
@@ -305,31 +313,6 @@ impl Fetch for HttpsFetch {
     fn get(&self, path: &str, max: usize) -> Result<Option<Vec<u8>>, FetchError> {
         self.get_path(&format!("{}/{path}", self.url.prefix), max)
     }
-}
-
-/// The policy hashes the log's `policy published` entries name, read without verifying
-/// anything (the audit verifies): only to decide whether the operator's policy file is
-/// one the log publishes.
-pub(crate) fn published_policies(storage: &MemoryStorage) -> HashSet<PolicyHash> {
-    let size = storage
-        .read_checkpoint()
-        .ok()
-        .flatten()
-        .and_then(|c| minimis_log::SignedNote::parse(c.as_bytes()).ok())
-        .and_then(|n| minimis_log::Checkpoint::parse(n.text()).ok())
-        .map_or(0, |c| c.tree_size());
-    let mut out = HashSet::new();
-    for b in bundles_for(size) {
-        let Ok(Some(data)) = storage.read_bundle(b) else {
-            continue;
-        };
-        for e in split_bundle(&data, b.width()).unwrap_or_default() {
-            if let Ok(LogEntry::PolicyPublished { policy }) = LogEntry::decode(e) {
-                out.insert(policy);
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

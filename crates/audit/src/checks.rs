@@ -256,6 +256,16 @@ pub enum Violation {
         /// How many records.
         count: u64,
     },
+    /// AUD-5: a `check-in received` entry naming a record an earlier one already named
+    /// (a record's id is the hash of its envelope, CHK-12, and a challenge is answered
+    /// once): it is not counted again.
+    #[error("entry {index}: the record of entry {first_index} is received again")]
+    RecordLoggedTwice {
+        /// The entry.
+        index: u64,
+        /// The first entry that named the record.
+        first_index: u64,
+    },
     /// AUD-5: a purge after the deadline of records it removed.
     #[error("entry {index}: epoch {epoch} purged at {purged_at}, after the deadline {deadline}")]
     PurgedLate {
@@ -510,6 +520,7 @@ impl Violation {
             | Self::TooManyAdHoc { .. } => CheckId::Challenges,
             Self::KeyNotDestroyed { .. } | Self::KeyDestroyedLate { .. } => CheckId::KeysDestroyed,
             Self::RecordsNotPurged { .. }
+            | Self::RecordLoggedTwice { .. }
             | Self::PurgedLate { .. }
             | Self::PurgeMismatch { .. } => CheckId::RecordsPurged,
             Self::LedgerNotPurged { .. }
@@ -656,11 +667,43 @@ struct WindowCount {
     scheduled: u32,
 }
 
+/// One participant-epoch's challenges. The window of each challenge is only recorded
+/// here (`O(1)`); the windows are sorted and counted once, at the end (`O(n log n)`), so
+/// no number of challenges in one participant-epoch makes the check quadratic (AUD-32).
 #[derive(Default)]
 struct TagEpoch {
     all: u32,
     adhoc: u32,
-    windows: Vec<WindowCount>,
+    /// Each challenge's window occurrence (start, end) and whether it was scheduled.
+    windows: Vec<(UnixTime, UnixTime, bool)>,
+}
+
+/// The legal holds on one record (AUD-9): the expiries of those in force (placed and not
+/// released), counted, and the latest expiry of any ever placed.
+#[derive(Default)]
+struct RecordHolds {
+    in_force: BTreeMap<UnixTime, u32>,
+    latest: Option<UnixTime>,
+}
+
+impl RecordHolds {
+    /// Until when a hold in force keeps the record: the latest expiry among them.
+    fn held_until(&self) -> Option<UnixTime> {
+        self.in_force.last_key_value().map(|(t, _)| *t)
+    }
+}
+
+/// The records of one epoch not yet purged (AUD-5), kept so that a purge costs time in
+/// the records it takes and those it looks at for the first time, never again in those
+/// a hold keeps (AUD-32).
+#[derive(Default)]
+struct EpochPending {
+    /// Records no purge has looked at yet, in the order received: the next purge takes
+    /// those no hold keeps and moves the others to `held`.
+    fresh: Vec<RecordId>,
+    /// Records a hold kept at a purge, by until when a hold in force keeps them (kept
+    /// exact as holds are placed and released: [`Checker::rekey`]).
+    held: BTreeSet<(UnixTime, RecordId)>,
 }
 
 struct HoldState {
@@ -695,7 +738,11 @@ pub(crate) struct Checker<'a> {
     destructions: HashMap<(CustodianId, EpochId), (u64, UnixTime)>,
     destroyed_epochs: HashMap<EpochId, u64>,
     /// Check-in records not yet purged, by epoch.
-    pending: HashMap<EpochId, Vec<RecordId>>,
+    pending: HashMap<EpochId, EpochPending>,
+    /// The epoch of each record in an [`EpochPending::held`].
+    held_in: HashMap<RecordId, EpochId>,
+    /// Every record received, with the entry that received it first.
+    received: HashMap<RecordId, u64>,
     purges: Vec<Purge>,
     /// `enrollment closed` entries not yet matched by a `ledger purged`, by tag and
     /// epoch: how many.
@@ -705,7 +752,8 @@ pub(crate) struct Checker<'a> {
     /// `ledger purged` entries that matched a close: index, tag, epoch, time.
     ledger_purges: Vec<(u64, ParticipantTag, EpochId, UnixTime)>,
     holds: HashMap<HoldId, HoldState>,
-    held: HashMap<RecordId, Vec<HoldId>>,
+    /// The holds on each record.
+    held: HashMap<RecordId, RecordHolds>,
     agency_accesses: HashMap<AccessKey, u32>,
     /// Every challenge's epoch, to count the check-ins answering an epoch's challenges.
     challenge_epochs: HashMap<ChallengeId, EpochId>,
@@ -719,13 +767,20 @@ pub(crate) struct Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
+    /// The checker of logs under `policies` (given by the user) or `offered` (from a
+    /// source not trusted: used only when the log publishes their hash).
     pub(crate) fn new(
         policies: &'a [Policy],
+        offered: &'a [Policy],
         now: UnixTime,
         participant: Option<Tracker<'a>>,
     ) -> Self {
         Self {
-            given: policies.iter().map(|p| (p.hash(), p)).collect(),
+            given: offered
+                .iter()
+                .chain(policies)
+                .map(|p| (p.hash(), p))
+                .collect(),
             now,
             published: Vec::new(),
             published_hashes: HashSet::new(),
@@ -735,6 +790,8 @@ impl<'a> Checker<'a> {
             destructions: HashMap::new(),
             destroyed_epochs: HashMap::new(),
             pending: HashMap::new(),
+            held_in: HashMap::new(),
+            received: HashMap::new(),
             purges: Vec::new(),
             closed: HashMap::new(),
             closes: Vec::new(),
@@ -831,11 +888,17 @@ impl<'a> Checker<'a> {
                 challenge,
                 ..
             } => {
-                if let Some(e) = self.challenge_epochs.get(challenge) {
-                    self.epoch_rows.entry(*e).or_default().1 += 1;
-                }
                 self.epochs.insert(*epoch);
-                self.pending.entry(*epoch).or_default().push(*record);
+                if let Some(&first_index) = self.received.get(record) {
+                    self.violations
+                        .push(Violation::RecordLoggedTwice { index, first_index });
+                } else {
+                    self.received.insert(*record, index);
+                    if let Some(e) = self.challenge_epochs.get(challenge) {
+                        self.epoch_rows.entry(*e).or_default().1 += 1;
+                    }
+                    self.pending.entry(*epoch).or_default().fresh.push(*record);
+                }
             }
             LogEntry::ContentAccessed(a) => self.access(index, a),
             LogEntry::AccessDenied { access, reason } => {
@@ -908,27 +971,12 @@ impl<'a> Checker<'a> {
             });
         }
         let te = self.challenges.entry((tag, epoch)).or_default();
-        te.all += 1;
+        te.all = te.all.saturating_add(1);
         if kind == ChallengeKind::AdHoc {
-            te.adhoc += 1;
+            te.adhoc = te.adhoc.saturating_add(1);
         }
-        let scheduled = u32::from(kind == ChallengeKind::Scheduled);
-        match te
-            .windows
-            .iter_mut()
-            .find(|w| w.start == window.start && w.end == window.end)
-        {
-            Some(w) => {
-                w.all += 1;
-                w.scheduled += scheduled;
-            }
-            None => te.windows.push(WindowCount {
-                start: window.start,
-                end: window.end,
-                all: 1,
-                scheduled,
-            }),
-        }
+        te.windows
+            .push((window.start, window.end, kind == ChallengeKind::Scheduled));
     }
 
     fn custodian_role(&self, id: &CustodianId) -> Option<CustodianRole> {
@@ -1012,21 +1060,39 @@ impl<'a> Checker<'a> {
 
     /// Whether a hold on `record` is in force at `t`: placed, not released, not expired.
     fn held_at(&self, record: &RecordId, t: UnixTime) -> bool {
-        self.held.get(record).is_some_and(|ids| {
-            ids.iter()
-                .filter_map(|id| self.holds.get(id))
-                .any(|h| h.released_index.is_none() && h.hold.expires > t)
-        })
+        self.held
+            .get(record)
+            .and_then(RecordHolds::held_until)
+            .is_some_and(|until| until > t)
     }
 
     /// The latest expiry of the holds ever placed on `record`.
     fn hold_expiry(&self, record: &RecordId) -> Option<UnixTime> {
-        self.held.get(record).and_then(|ids| {
-            ids.iter()
-                .filter_map(|id| self.holds.get(id))
-                .map(|h| h.hold.expires)
-                .max()
-        })
+        self.held.get(record).and_then(|h| h.latest)
+    }
+
+    /// Moves `record`, if a purge left it on hold, to its place for the holds now in
+    /// force on it: until `until`, or back among the records to look at.
+    fn rekey(&mut self, record: RecordId, before: Option<UnixTime>, until: Option<UnixTime>) {
+        if before == until {
+            return;
+        }
+        let (Some(before), Some(&epoch)) = (before, self.held_in.get(&record)) else {
+            return;
+        };
+        let Some(p) = self.pending.get_mut(&epoch) else {
+            return;
+        };
+        p.held.remove(&(before, record));
+        match until {
+            Some(until) => {
+                p.held.insert((until, record));
+            }
+            None => {
+                self.held_in.remove(&record);
+                p.fresh.push(record);
+            }
+        }
     }
 
     fn purge(
@@ -1038,10 +1104,31 @@ impl<'a> Checker<'a> {
         purged_at: UnixTime,
     ) {
         self.epochs.insert(epoch);
-        let pending = self.pending.remove(&epoch).unwrap_or_default();
-        let (held, due): (Vec<RecordId>, Vec<RecordId>) = pending
-            .into_iter()
-            .partition(|r| self.held_at(r, purged_at));
+        // Due: the records no hold in force keeps past the purge time; the rest stay.
+        let EpochPending { fresh, held } = self.pending.remove(&epoch).unwrap_or_default();
+        let mut kept = held;
+        let mut due = Vec::new();
+        for r in fresh {
+            match self.held.get(&r).and_then(RecordHolds::held_until) {
+                Some(until) if until > purged_at => {
+                    kept.insert((until, r));
+                    self.held_in.insert(r, epoch);
+                }
+                _ => due.push(r),
+            }
+        }
+        // Those a hold kept before, whose holds end by the purge time, are due too.
+        let mut still = kept.split_off(&(purged_at, RecordId::from_bytes([0xff; 32])));
+        if let Some(first) = still.first().copied()
+            && first.0 == purged_at
+        {
+            still.remove(&first);
+            kept.insert(first);
+        }
+        for (_, r) in kept {
+            self.held_in.remove(&r);
+            due.push(r);
+        }
         let expected = RecordSetHash::of(&due);
         if expected != (count, record_set) {
             self.violations.push(Violation::PurgeMismatch {
@@ -1063,8 +1150,14 @@ impl<'a> Checker<'a> {
                 held_until,
             });
         }
-        if !held.is_empty() {
-            self.pending.insert(epoch, held);
+        if !still.is_empty() {
+            self.pending.insert(
+                epoch,
+                EpochPending {
+                    fresh: Vec::new(),
+                    held: still,
+                },
+            );
         }
     }
 
@@ -1088,7 +1181,12 @@ impl<'a> Checker<'a> {
             return;
         }
         for r in h.records.as_slice() {
-            self.held.entry(*r).or_default().push(h.hold);
+            let holds = self.held.entry(*r).or_default();
+            let before = holds.held_until();
+            *holds.in_force.entry(h.expires).or_default() += 1;
+            holds.latest = Some(holds.latest.map_or(h.expires, |l| l.max(h.expires)));
+            let until = holds.held_until();
+            self.rekey(*r, before, until);
         }
         self.holds.insert(
             h.hold,
@@ -1116,6 +1214,20 @@ impl<'a> Checker<'a> {
                 .push(Violation::HoldReleasedTwice { index, first_index });
         } else {
             state.released_index = Some(index);
+            for r in h.records.as_slice() {
+                let Some(holds) = self.held.get_mut(r) else {
+                    continue;
+                };
+                let before = holds.held_until();
+                if let Some(n) = holds.in_force.get_mut(&h.expires) {
+                    *n -= 1;
+                    if *n == 0 {
+                        holds.in_force.remove(&h.expires);
+                    }
+                }
+                let until = holds.held_until();
+                self.rekey(*r, before, until);
+            }
         }
     }
 
@@ -1216,18 +1328,34 @@ impl<'a> Checker<'a> {
         }
         // AUD-4: per participant-epoch.
         let mut challenge_violations = Vec::new();
-        let mut challenges: Vec<_> = self.challenges.iter().collect();
-        challenges.sort_by_key(|((tag, epoch), _)| (*epoch, *tag));
-        for ((tag, epoch), te) in challenges {
-            let (tag, epoch) = (*tag, *epoch);
-            let mut windows: Vec<&WindowCount> = te.windows.iter().collect();
-            windows.sort_by_key(|w| (w.start, w.end));
+        self.counts.participant_epochs = self.challenges.len() as u64;
+        let mut challenges: Vec<_> = std::mem::take(&mut self.challenges).into_iter().collect();
+        challenges.sort_unstable_by_key(|((tag, epoch), _)| (*epoch, *tag));
+        for ((tag, epoch), mut te) in challenges {
+            // The window occurrences, in order of (start, end), with their counts.
+            te.windows.sort_unstable();
+            let mut windows: Vec<WindowCount> = Vec::new();
+            for (start, end, scheduled) in te.windows {
+                match windows.last_mut() {
+                    Some(w) if w.start == start && w.end == end => {
+                        w.all = w.all.saturating_add(1);
+                        w.scheduled = w.scheduled.saturating_add(u32::from(scheduled));
+                    }
+                    _ => windows.push(WindowCount {
+                        start,
+                        end,
+                        all: 1,
+                        scheduled: u32::from(scheduled),
+                    }),
+                }
+            }
             for w in &windows {
+                let start = w.start;
                 if w.scheduled > 1 {
                     challenge_violations.push(Violation::ScheduledTwiceInWindow {
                         tag,
                         epoch,
-                        start: w.start,
+                        start,
                         count: w.scheduled,
                     });
                 }
@@ -1237,7 +1365,7 @@ impl<'a> Checker<'a> {
                     challenge_violations.push(Violation::TooManyInWindow {
                         tag,
                         epoch,
-                        start: w.start,
+                        start,
                         count: w.all,
                         cap: c.per_window,
                     });
@@ -1316,9 +1444,10 @@ impl<'a> Checker<'a> {
                     Some(_) => {}
                 }
             }
-            let not_purged = self.pending.get(&epoch).map_or(0, |records| {
-                records
+            let not_purged = self.pending.get(&epoch).map_or(0, |p| {
+                p.fresh
                     .iter()
+                    .chain(p.held.iter().map(|(_, r)| r))
                     .filter(|r| {
                         !self.held_at(r, now) && self.hold_expiry(r).is_none_or(|until| until < now)
                     })
@@ -1396,7 +1525,6 @@ impl<'a> Checker<'a> {
         self.counts.ledgers_due = ledgers_due;
         self.counts.epochs = self.epochs.len() as u64;
         self.counts.epochs_due = due;
-        self.counts.participant_epochs = self.challenges.len() as u64;
         let participant = self.participant.map(|t| t.finish());
         let mut violations = self.violations;
         if let Some(p) = &participant {

@@ -31,7 +31,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
-use minimis_log::{LogEntry, LogReader, ReadEntryError, ReaderError, TileStorage, VerifierKey};
+use minimis_log::{AuditError, LogEntry, LogReader, ReaderError, TileStorage, VerifierKey};
 use minimis_proto::{CustodianRole, EpochId, ParticipantTag, Policy, UnixTime};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -150,9 +150,9 @@ pub enum FiguresError<E: std::error::Error + 'static> {
     /// The checkpoint could not be read or does not verify.
     #[error("cannot open the log")]
     Open(#[source] ReaderError<E>),
-    /// An entry could not be read.
-    #[error("cannot read the log's entries")]
-    Read(#[source] ReadEntryError<E>),
+    /// The log does not verify as it is read again.
+    #[error("the log does not verify as it is read again")]
+    Read(#[source] AuditError<E>),
     /// An entry is not a minimis entry.
     #[error("entry {index} is not a minimis entry")]
     Entry {
@@ -179,8 +179,10 @@ impl LogFigures {
         let reader = LogReader::open(storage, log_key).map_err(FiguresError::Open)?;
         let mut collector = FiguresCollector::new(policy);
         let mut bad = None;
+        // Verified again as it is read: the storage may read lazily from a directory
+        // someone else can change (AUD-31).
         reader
-            .for_each_entry(|index, bytes| {
+            .audit_with(|index, bytes| {
                 if bad.is_some() {
                     return;
                 }
@@ -1105,6 +1107,31 @@ pub fn render(inputs: &ReportInputs<'_>) -> Result<String, ChartError> {
             r.witnesses_required()
         ),
     );
+    // AUD-34: which keys vouched for the checkpoint, and where they came from.
+    let key_cell = |k: &crate::KeyUse| {
+        format!(
+            "<code>{}+{}</code>: {}{}",
+            escape(k.key.name().as_str()),
+            k.key.key_id(),
+            escape(&k.origin.to_string()),
+            if k.pinned && k.origin != crate::KeyOrigin::State {
+                "; pinned in the state file"
+            } else {
+                ""
+            }
+        )
+    };
+    row(&mut out, "log key", &key_cell(r.log_key()));
+    if r.witness_keys().is_empty() {
+        row(
+            &mut out,
+            "witness keys",
+            "none required: the log's own signature alone vouches for this checkpoint",
+        );
+    }
+    for w in r.witness_keys() {
+        row(&mut out, "witness key", &key_cell(w));
+    }
     for p in r.policies() {
         row(
             &mut out,

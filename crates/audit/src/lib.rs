@@ -23,6 +23,13 @@
 //! tlog-tiles server read through a transport the caller gives ([`TlogClient`], over
 //! HTTPS in `minimis audit https://…`, **AUD-13**); every check is the same for both.
 //!
+//! Against a malicious log (**AUD-30** to **AUD-33**): both sources read lazily and
+//! within bounds, a directory without following links or opening special files; nothing
+//! the checkpoint names is read before the checkpoint verifies, the tree is checked top
+//! down, and every check is linear in the entries. The report names each key it used and
+//! where it came from ([`KeyOrigin`], **AUD-34**), and an audit that requires no witness
+//! is refused unless allowed (**AUD-35**).
+//!
 //! Spec: `spec/audit.md`. One pass over the log does it all: the entries are handed to
 //! the checks as the tiles are verified.
 //!
@@ -71,10 +78,11 @@ pub use checks::{
 pub use html::{LogFigures, ReportInputs};
 pub use inventory::{Comparison, Finding, Gap, Inventory, InventoryError};
 pub use layout::{
-    DirSource, ExportDir, LayoutError, LogSource, SourceError, WriteExportError, write_export,
+    DirKeys, DirSource, ExportDir, LayoutError, LogSource, SourceError, WriteExportError,
+    write_export,
 };
 pub use participant::{Participant, ParticipantEntry, ParticipantParseError, ParticipantReport};
-pub use remote::{Fetch, FetchError, RemoteError, TlogClient};
+pub use remote::{Fetch, FetchError, RemoteError, RemoteStorage, TlogClient};
 pub use report::{Check, Consistency, PolicyInfo, Report};
 pub use state::{AuditorState, LogState, StateError};
 pub use time::{TimeParseError, parse_time};
@@ -82,14 +90,69 @@ pub use verify::{AuditFailure, VerifyError};
 
 use minimis_log::{LogEntry, LogReader, ReaderError, TileStorage, VerifierKey};
 use minimis_proto::{Policy, UnixTime};
+use serde::Serialize;
+
+/// Where a key the audit used came from (**AUD-34**): said in the report, so that
+/// nobody mistakes an audit against keys the operator supplied for one against keys from
+/// their owners.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum KeyOrigin {
+    /// Given by the program that runs the audit, with no file (a library caller).
+    Given,
+    /// A file the user named (`--log-key FILE`, `--witness FILE`).
+    File {
+        /// The file.
+        path: String,
+    },
+    /// A file of the export directory the log came from, used because the user said so
+    /// (`--trust-keys-in-dir`): it is only as trustworthy as whoever wrote the directory,
+    /// who may be the operator being audited.
+    ExportDir {
+        /// The file.
+        path: String,
+    },
+    /// Pinned in the auditor's state file on an earlier run (**AUD-2**), and given by
+    /// nothing else this run.
+    State,
+}
+
+impl std::fmt::Display for KeyOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Given => f.write_str("given by the caller"),
+            Self::File { path } => write!(f, "from {path}"),
+            Self::ExportDir { path } => write!(
+                f,
+                "from {path}, in the directory audited (--trust-keys-in-dir)"
+            ),
+            Self::State => f.write_str("pinned in the state file"),
+        }
+    }
+}
+
+/// A key the audit used and where it came from (**AUD-34**).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyUse {
+    /// The key.
+    pub key: VerifierKey,
+    /// Where it came from.
+    pub origin: KeyOrigin,
+    /// Whether the auditor's state had pinned it on an earlier run (**AUD-2**).
+    pub pinned: bool,
+}
 
 /// An audit's inputs: the log's key, the witnesses whose cosignatures are required, the
 /// policies, the time, and optionally a participant.
 #[derive(Debug)]
 pub struct Auditor {
     log_key: VerifierKey,
-    witnesses: Vec<VerifierKey>,
+    log_key_origin: KeyOrigin,
+    witnesses: Vec<(VerifierKey, KeyOrigin)>,
+    allow_no_witness: bool,
     policies: Vec<Policy>,
+    offered: Vec<Policy>,
     now: UnixTime,
     participant: Option<Participant>,
 }
@@ -100,18 +163,41 @@ impl Auditor {
     pub fn new(log_key: VerifierKey, now: UnixTime) -> Self {
         Self {
             log_key,
+            log_key_origin: KeyOrigin::Given,
             witnesses: Vec::new(),
+            allow_no_witness: false,
             policies: Vec::new(),
+            offered: Vec::new(),
             now,
             participant: None,
         }
     }
 
+    /// Says where the log key came from, for the report (**AUD-34**).
+    pub fn log_key_origin(mut self, origin: KeyOrigin) -> Self {
+        self.log_key_origin = origin;
+        self
+    }
+
     /// Requires `key`'s cosignature on the checkpoint.
-    pub fn witness(mut self, key: VerifierKey) -> Self {
-        if !self.witnesses.contains(&key) {
-            self.witnesses.push(key);
+    pub fn witness(self, key: VerifierKey) -> Self {
+        self.witness_from(key, KeyOrigin::Given)
+    }
+
+    /// Requires `key`'s cosignature on the checkpoint, and says where the key came from
+    /// (**AUD-34**). A key given twice keeps its first origin.
+    pub fn witness_from(mut self, key: VerifierKey, origin: KeyOrigin) -> Self {
+        if !self.witnesses.iter().any(|(k, _)| *k == key) {
+            self.witnesses.push((key, origin));
         }
+        self
+    }
+
+    /// Allows an audit that requires no witness's cosignature, which is otherwise refused
+    /// (**AUD-35**): the log's own signature then vouches for a checkpoint nobody else
+    /// has seen, and the report says so.
+    pub fn allow_no_witness(mut self) -> Self {
+        self.allow_no_witness = true;
         self
     }
 
@@ -119,6 +205,16 @@ impl Auditor {
     pub fn policy(mut self, policy: Policy) -> Self {
         if !self.policies.iter().any(|p| p.hash() == policy.hash()) {
             self.policies.push(policy);
+        }
+        self
+    }
+
+    /// Offers a policy from a source that is not trusted (the operator's server): it is
+    /// used only if the log publishes its hash (POL-12), and is not reported as given
+    /// when it does not.
+    pub fn offered_policy(mut self, policy: Policy) -> Self {
+        if !self.offered.iter().any(|p| p.hash() == policy.hash()) {
+            self.offered.push(policy);
         }
         self
     }
@@ -132,16 +228,31 @@ impl Auditor {
     /// Audits the log in `storage`. `pinned` is what the auditor's state holds for this
     /// log's origin from an earlier run (`None` on the first run).
     ///
+    /// Nothing the checkpoint names is read before the checkpoint's signature, every
+    /// required cosignature and the pinned state have been checked (**AUD-31**): give a
+    /// storage that reads lazily ([`minimis_log::DirStorage`], a [`TlogClient`]'s) and
+    /// a forged checkpoint costs one read. The tree is then checked top down (LOG-39).
+    ///
     /// # Errors
     /// [`AuditFailure::Verify`] if the log does not verify (exit 3);
-    /// [`AuditFailure::MissingPolicy`] if it publishes a policy not given (exit 2).
+    /// [`AuditFailure::MissingPolicy`] if it publishes a policy not given, and
+    /// [`AuditFailure::NoWitness`] if no witness is required and that was not allowed
+    /// (exit 2).
     pub fn audit<S: TileStorage>(
         &self,
         storage: S,
         pinned: Option<&LogState>,
     ) -> Result<Report, AuditFailure<S::Error>> {
         // AUD-2: the keys pinned on the first run; a pinned witness stays required.
-        let mut required = self.witnesses.clone();
+        let mut required: Vec<KeyUse> = self
+            .witnesses
+            .iter()
+            .map(|(key, origin)| KeyUse {
+                key: key.clone(),
+                origin: origin.clone(),
+                pinned: pinned.is_some_and(|p| p.witnesses().contains(key)),
+            })
+            .collect();
         if let Some(p) = pinned {
             if *p.log_key() != self.log_key {
                 return Err(VerifyError::LogKeyChanged {
@@ -150,11 +261,20 @@ impl Auditor {
                 .into());
             }
             for w in p.witnesses() {
-                if !required.contains(w) {
-                    required.push(w.clone());
+                if !required.iter().any(|k| k.key == *w) {
+                    required.push(KeyUse {
+                        key: w.clone(),
+                        origin: KeyOrigin::State,
+                        pinned: true,
+                    });
                 }
             }
         }
+        // AUD-35: a witness, unless the caller said none is needed.
+        if required.is_empty() && !self.allow_no_witness {
+            return Err(AuditFailure::NoWitness);
+        }
+        let required_keys: Vec<VerifierKey> = required.iter().map(|k| k.key.clone()).collect();
         // AUD-1: the log's signature and origin, every required cosignature.
         let reader = LogReader::open(storage, &self.log_key).map_err(|e| match e {
             ReaderError::NoCheckpoint => VerifyError::NoCheckpoint,
@@ -164,7 +284,7 @@ impl Auditor {
         })?;
         let checkpoint = reader.checkpoint().clone();
         let cosignatures = checkpoint
-            .verify_cosignatures(&required)
+            .verify_cosignatures(&required_keys)
             .map_err(VerifyError::Cosignature)?;
         let (size, root) = (
             checkpoint.checkpoint().tree_size(),
@@ -185,7 +305,7 @@ impl Auditor {
         }
         // AUD-3, with the policy checks in the same pass.
         let tracker = self.participant.as_ref().map(participant::Tracker::new);
-        let mut checker = checks::Checker::new(&self.policies, self.now, tracker);
+        let mut checker = checks::Checker::new(&self.policies, &self.offered, self.now, tracker);
         let mut malformed = None;
         reader
             .audit_with(|index, bytes| {
@@ -232,8 +352,9 @@ impl Auditor {
             .filter(|p| !findings.published.iter().any(|q| q.hash() == p.hash()))
             .map(Policy::hash)
             .collect();
-        let mut pinned_witnesses = required;
+        let mut pinned_witnesses = required_keys;
         pinned_witnesses.sort_by_key(ToString::to_string);
+        required.sort_by_key(|k| k.key.to_string());
         Ok(Report::new(
             report::Verified {
                 checkpoint: checkpoint.clone(),
@@ -243,6 +364,12 @@ impl Auditor {
                 now: self.now,
                 state: LogState::new(self.log_key.clone(), pinned_witnesses, checkpoint),
                 unused,
+                log_key: KeyUse {
+                    key: self.log_key.clone(),
+                    origin: self.log_key_origin.clone(),
+                    pinned: pinned.is_some(),
+                },
+                witnesses: required,
             },
             findings,
         ))

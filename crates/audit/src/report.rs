@@ -12,6 +12,7 @@ use crate::checks::{Caps, CheckId, Counts, Findings, Violation};
 use crate::participant::ParticipantReport;
 use crate::state::LogState;
 use crate::verify::VerifyError;
+use crate::{KeyOrigin, KeyUse};
 
 /// How the checkpoint relates to the one verified on the last run (**AUD-2**).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -64,6 +65,8 @@ pub(crate) struct Verified {
     pub(crate) now: UnixTime,
     pub(crate) state: LogState,
     pub(crate) unused: Vec<PolicyHash>,
+    pub(crate) log_key: KeyUse,
+    pub(crate) witnesses: Vec<KeyUse>,
 }
 
 /// The report of an audit of a log that verifies: the checks, the counts and, in
@@ -76,6 +79,8 @@ pub struct Report {
     consistency: Consistency,
     now: UnixTime,
     state: LogState,
+    log_key: KeyUse,
+    witness_keys: Vec<KeyUse>,
     policies: Vec<PolicyInfo>,
     unused_policies: Vec<PolicyHash>,
     caps: Option<Caps>,
@@ -213,6 +218,8 @@ impl Report {
             consistency: v.consistency,
             now: v.now,
             state: v.state,
+            log_key: v.log_key,
+            witness_keys: v.witnesses,
             policies: f
                 .published
                 .iter()
@@ -283,6 +290,41 @@ impl Report {
     /// How many witnesses' cosignatures were required.
     pub fn witnesses_required(&self) -> usize {
         self.witnesses_required
+    }
+
+    /// The log key the checkpoint was verified with, and where it came from (**AUD-34**).
+    pub fn log_key(&self) -> &KeyUse {
+        &self.log_key
+    }
+
+    /// The witness keys whose cosignatures were required, and where each came from
+    /// (**AUD-34**); empty when no witness was required (**AUD-35**).
+    pub fn witness_keys(&self) -> &[KeyUse] {
+        &self.witness_keys
+    }
+
+    /// The table's lines that say which keys were used and where they came from.
+    fn key_lines(&self) -> String {
+        let mut out = String::new();
+        let line = |role: &str, k: &KeyUse| {
+            let key = format!("{}+{}", k.key.name(), k.key.key_id());
+            let pinned = if k.pinned && k.origin != KeyOrigin::State {
+                "; pinned in the state file"
+            } else {
+                ""
+            };
+            format!("{role:<12}{key}   {}{pinned}\n", k.origin)
+        };
+        out.push_str(&line("log key", &self.log_key));
+        for w in &self.witness_keys {
+            out.push_str(&line("witness", w));
+        }
+        if self.witness_keys.is_empty() {
+            out.push_str(
+                "witness     none required (--allow-no-witness): the log's own signature alone vouches for the checkpoint\n",
+            );
+        }
+        out
     }
 
     /// The policies the log publishes that the auditor was given.
@@ -356,6 +398,7 @@ impl Report {
                 Consistency::Extends { .. } => "consistent with last run",
             }
         );
+        out.push_str(&self.key_lines());
         for p in &self.policies {
             let _ = writeln!(out, "policy      sha256:{}  \"{}\"", p.hash, p.name);
         }
@@ -543,6 +586,10 @@ impl Report {
                 })).collect::<Vec<_>>(),
                 "consistency": self.consistency,
             },
+            "keys": {
+                "log": key_json(&self.log_key),
+                "witnesses": self.witness_keys.iter().map(key_json).collect::<Vec<_>>(),
+            },
             "now": self.now,
             "policies": self.policies,
             "policies_not_published": self.unused_policies,
@@ -553,6 +600,15 @@ impl Report {
             "participant": self.participant,
         })
     }
+}
+
+fn key_json(k: &KeyUse) -> Value {
+    json!({
+        "key": k.key.to_string(),
+        "name": k.key.name().as_str(),
+        "origin": k.origin,
+        "pinned": k.pinned,
+    })
 }
 
 fn violation_json(v: &Violation) -> Value {
@@ -591,7 +647,7 @@ impl<E: std::error::Error + 'static> VerifyError<E> {
         {
             let _ = writeln!(out, "{name:<40}{req:<28}{result}");
         }
-        let _ = writeln!(out, "    ! {self}");
+        let _ = writeln!(out, "    ! {}", error_chain(self));
         let _ = writeln!(out);
         let _ = writeln!(
             out,
@@ -610,8 +666,87 @@ impl<E: std::error::Error + 'static> VerifyError<E> {
             "error": {
                 "code": self.code(),
                 "requirement": self.requirement(),
-                "message": self.to_string(),
+                "message": error_chain(self),
             },
         })
     }
+}
+
+/// The table of an export directory that does not verify because one of its files was
+/// refused or is malformed (**AUD-30**): nothing of the log was verified.
+fn export_failure_table(location: &str, message: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "log         {location}");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{:<40}{:<28}result", "check", "requirement");
+    let _ = writeln!(out, "{:<40}{:<28}FAILED", "the export's files", "AUD-30");
+    let _ = writeln!(out, "    ! {message}");
+    for (name, req) in [
+        ("log signatures and cosignatures", "AUD-1"),
+        ("consistency with the last checkpoint", "AUD-2"),
+        ("every entry matches the tiles", "AUD-3"),
+    ] {
+        let _ = writeln!(out, "{name:<40}{req:<28}-");
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<68}exit 3",
+        "verdict: the log does not verify; no policy claim is reported"
+    );
+    out
+}
+
+fn export_failure_json(location: &str, code: &str, message: String) -> Value {
+    json!({
+        "verdict": "log-does-not-verify",
+        "exit": 3,
+        "log": { "location": location },
+        "error": {
+            "code": code,
+            "requirement": "AUD-30",
+            "message": message,
+        },
+    })
+}
+
+impl crate::LayoutError {
+    /// The report of an export directory whose file was refused or is malformed, as a
+    /// table (**AUD-30**).
+    pub fn to_table(&self, location: &str) -> String {
+        export_failure_table(location, &error_chain(self))
+    }
+
+    /// The same, as JSON.
+    pub fn to_json(&self, location: &str) -> Value {
+        export_failure_json(location, self.code(), error_chain(self))
+    }
+}
+
+impl crate::SourceError {
+    /// The report of an export directory whose log cannot be opened, as a table
+    /// (**AUD-30**).
+    pub fn to_table(&self, location: &str) -> String {
+        export_failure_table(location, &error_chain(self))
+    }
+
+    /// The same, as JSON.
+    pub fn to_json(&self, location: &str) -> Value {
+        export_failure_json(location, "export-file-refused", error_chain(self))
+    }
+}
+
+/// An error and its causes, `: `-separated.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }

@@ -15,6 +15,37 @@ pub const DEMO_SERIES_FORMAT: &str = "minimis-demo-series/v1";
 /// The file name inside an export directory.
 pub const DEMO_SERIES_FILE: &str = "demo-series.json";
 
+/// The most `demo-series.json` is read: 16 MiB (a year of hourly samples is under 2 MiB)
+/// (**AUD-30**).
+pub const MAX_SERIES_LEN: usize = 16 << 20;
+
+/// Reads `DIR/demo-series.json` of the export directory `dir`, if it is there, as every
+/// file of an export is read (no link, no special file, at most [`MAX_SERIES_LEN`]
+/// bytes, **AUD-30**).
+///
+/// # Errors
+/// A [`crate::LayoutError`]: the file refused, not JSON of this format.
+pub fn read_series(
+    dir: &minimis_log::static_dir::Root,
+) -> Result<Option<DemoSeries>, crate::LayoutError> {
+    let Some(data) = dir.read(DEMO_SERIES_FILE, MAX_SERIES_LEN)? else {
+        return Ok(None);
+    };
+    let path = dir.path().join(DEMO_SERIES_FILE);
+    let series: DemoSeries =
+        serde_json::from_slice(&data).map_err(|source| crate::LayoutError::Series {
+            path: path.clone(),
+            message: source.to_string(),
+        })?;
+    if series.format != DEMO_SERIES_FORMAT {
+        return Err(crate::LayoutError::Series {
+            path,
+            message: format!("format `{}`, not `{DEMO_SERIES_FORMAT}`", series.format),
+        });
+    }
+    Ok(Some(series))
+}
+
 /// The demo's series.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

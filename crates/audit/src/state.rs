@@ -27,6 +27,9 @@ use serde::{Deserialize, Serialize};
 /// The `format` of a state file.
 pub const STATE_FORMAT: &str = "minimis-audit-state/1";
 
+/// The most a state file is read: 16 MiB (a log's entry is a few hundred bytes).
+pub const MAX_STATE_LEN: usize = 16 << 20;
+
 /// Why a state file could not be read or written.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -41,6 +44,12 @@ pub enum StateError {
         /// The cause.
         #[source]
         source: std::io::Error,
+    },
+    /// The file is larger than a state file can be.
+    #[error("the state file {path} is larger than {MAX_STATE_LEN} bytes")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
     },
     /// The file is not a state file.
     #[error("the state file is not minimis-audit-state/1 JSON: {0}")]
@@ -156,15 +165,28 @@ impl AuditorState {
     /// # Errors
     /// A [`StateError`].
     pub fn load(path: &Path) -> Result<Option<Self>, StateError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Self::from_json(&text).map(Some),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StateError::Io {
-                action: "read",
+        use std::io::Read as _;
+        let io = |source| StateError::Io {
+            action: "read",
+            path: path.to_owned(),
+            source,
+        };
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(e)),
+        };
+        // Bounded, like every file the auditor reads (AUD-30).
+        let mut text = String::new();
+        file.take(MAX_STATE_LEN as u64 + 1)
+            .read_to_string(&mut text)
+            .map_err(io)?;
+        if text.len() > MAX_STATE_LEN {
+            return Err(StateError::TooLarge {
                 path: path.to_owned(),
-                source,
-            }),
+            });
         }
+        Self::from_json(&text).map(Some)
     }
 
     /// Parses the JSON of a state file, re-verifying each pinned checkpoint with its

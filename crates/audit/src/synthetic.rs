@@ -317,6 +317,120 @@ impl History {
     }
 }
 
+/// A log made to slow down an auditor whose checks are not linear in the entries
+/// (**AUD-32**): what a malicious operator can log at will.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Adversarial {
+    /// `n` challenges to one participant in one epoch, each in a window occurrence of its
+    /// own (the windows overlap, and the epoch holds far more than the cap allows).
+    Challenges(u32),
+    /// `n` check-ins in one epoch, each under one of `n / 1,024` legal holds that expire
+    /// a year later, and 256 more holds on the first record; then `n` purges of that
+    /// epoch, each naming no record (every record is on hold, so none is due).
+    Holds(u32),
+}
+
+impl History {
+    /// The history of an [`Adversarial`] log under the reference policy, audited a day
+    /// after its epoch ends. Every entry is well formed; the claims it breaks (the caps,
+    /// for [`Adversarial::Challenges`]) are reported as violations.
+    pub fn adversarial(kind: Adversarial) -> Self {
+        let policy = default_policy();
+        let epoch = EpochId::new(2_950);
+        let start = policy.epoch_start(epoch);
+        let (key, pseudonym) = participant(0);
+        let tag = key.tag(&pseudonym, epoch);
+        let mut entries = vec![
+            LogEntry::PolicyPublished {
+                policy: policy.hash(),
+            },
+            LogEntry::EnrollmentOpened {
+                tag,
+                epoch,
+                policy: policy.hash(),
+            },
+        ];
+        match kind {
+            Adversarial::Challenges(n) => {
+                let span = policy.epoch_end(epoch).seconds() - start.seconds() - 7_200;
+                for i in 0..i64::from(n) {
+                    let open = start.plus(i % span);
+                    let window = WindowSpan {
+                        start: open,
+                        end: open.plus(3_600 + i / span),
+                    };
+                    entries.push(LogEntry::ChallengeIssued {
+                        tag,
+                        challenge: ChallengeId::from_bytes(id16("flood", &[i as u64])),
+                        epoch,
+                        kind: ChallengeKind::Scheduled,
+                        issued_at: open,
+                        window,
+                    });
+                }
+            }
+            Adversarial::Holds(n) => {
+                let records: Vec<RecordId> = (0..u64::from(n))
+                    .map(|i| RecordId::from_bytes(id32("held record", &[i])))
+                    .collect();
+                let window = WindowSpan {
+                    start: start.plus(3_600),
+                    end: start.plus(7_200),
+                };
+                for (i, record) in records.iter().enumerate() {
+                    let challenge = ChallengeId::from_bytes(id16("held", &[i as u64]));
+                    entries.push(LogEntry::ChallengeIssued {
+                        tag,
+                        challenge,
+                        epoch,
+                        kind: ChallengeKind::Scheduled,
+                        issued_at: window.start,
+                        window,
+                    });
+                    entries.push(LogEntry::CheckInReceived {
+                        tag,
+                        record: *record,
+                        challenge,
+                        epoch,
+                    });
+                }
+                let expires = policy.epoch_end(epoch).plus(365 * 86_400);
+                let hold = |h: u64, set: &[RecordId]| {
+                    LogEntry::LegalHoldPlaced(LegalHold {
+                        hold: HoldId::from_bytes(id16("flood hold", &[h])),
+                        records: label(RecordSet::new(set.iter().copied())),
+                        legal_basis: label(LegalBasisId::new("court-order")),
+                        expires,
+                    })
+                };
+                let mut h = 0u64;
+                for chunk in records.chunks(minimis_log::entry::MAX_RECORDS) {
+                    entries.push(hold(h, chunk));
+                    h += 1;
+                }
+                for _ in 0..256 {
+                    entries.push(hold(h, &records[..1]));
+                    h += 1;
+                }
+                let (count, record_set) = RecordSetHash::of(&[]);
+                for i in 0..i64::from(n) {
+                    entries.push(LogEntry::RecordsPurged {
+                        epoch,
+                        count,
+                        record_set,
+                        purged_at: policy.content_deadline(epoch).plus(-86_400 + i % 3_600),
+                    });
+                }
+            }
+        }
+        Self {
+            entries,
+            now: policy.epoch_end(epoch).plus(86_400),
+            policy,
+        }
+    }
+}
+
 /// The log's signing key in synthetic logs (a fixed seed).
 pub fn log_signer() -> NoteSigner {
     NoteSigner::new(

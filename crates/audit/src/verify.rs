@@ -75,8 +75,8 @@ pub enum VerifyError<E: std::error::Error + 'static> {
         error: EntryDecodeError,
     },
     /// Reading the checkpoint from the storage failed.
-    #[error("reading the log failed: {0}")]
-    Storage(E),
+    #[error("reading the log failed")]
+    Storage(#[source] E),
 }
 
 impl<E: std::error::Error + 'static> VerifyError<E> {
@@ -95,6 +95,22 @@ impl<E: std::error::Error + 'static> VerifyError<E> {
         }
     }
 
+    /// The storage's own error, if that is why the log does not verify: for a log read
+    /// over HTTPS, whether the server could not be reached at all or the log exceeds the
+    /// caller's bound ([`crate::RemoteError::could_not_check`], exit 2, **AUD-33**).
+    pub fn storage_error(&self) -> Option<&E> {
+        use minimis_log::{ReadEntryError, TileReadError};
+        match self {
+            Self::Storage(e)
+            | Self::Tiles(
+                AuditError::Tiles(TileReadError::Storage(e))
+                | AuditError::Entries(ReadEntryError::Storage(e)),
+            )
+            | Self::ConsistencyProof(ProofError::Tiles(TileReadError::Storage(e))) => Some(e),
+            _ => None,
+        }
+    }
+
     /// A short machine-readable code, for `--json`.
     pub fn code(&self) -> &'static str {
         match self {
@@ -108,7 +124,9 @@ impl<E: std::error::Error + 'static> VerifyError<E> {
             Self::RewrittenHistory { .. } => "rewritten-history",
             Self::ConsistencyProof(_) => "no-consistency-proof",
             Self::Tiles(AuditError::EntryHashMismatch { .. }) => "modified-entry",
-            Self::Tiles(AuditError::Entries(_)) => "entries-do-not-match-tiles",
+            Self::Tiles(AuditError::Entries(minimis_log::ReadEntryError::Bundle { .. })) => {
+                "entries-do-not-match-tiles"
+            }
             Self::Tiles(AuditError::TileHashMismatch { .. }) => "modified-tile",
             Self::Tiles(AuditError::RootMismatch) => "wrong-root",
             Self::Tiles(_) => "tiles-unreadable",
@@ -134,6 +152,12 @@ pub enum AuditFailure<E: std::error::Error + 'static> {
         /// The policy's hash.
         policy: PolicyHash,
     },
+    /// No witness's cosignature would be required, and that was not allowed (**AUD-35**):
+    /// the log's own signature alone would vouch for the checkpoint. Exit 2.
+    #[error(
+        "no witness: the checkpoint would be vouched for by the log's own signature alone; give the witnesses' keys (--witness FILE), or say that none is needed (--allow-no-witness)"
+    )]
+    NoWitness,
 }
 
 impl<E: std::error::Error + 'static> AuditFailure<E> {
@@ -142,7 +166,7 @@ impl<E: std::error::Error + 'static> AuditFailure<E> {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Verify(_) => 3,
-            Self::MissingPolicy { .. } => 2,
+            Self::MissingPolicy { .. } | Self::NoWitness => 2,
         }
     }
 }

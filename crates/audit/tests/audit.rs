@@ -9,8 +9,8 @@ use std::path::Path;
 use minimis_audit::layout::write_export;
 use minimis_audit::synthetic::{self, History, Params, SignedLog};
 use minimis_audit::{
-    AuditFailure, Auditor, AuditorState, CheckId, Consistency, ExportDir, LogSource as _,
-    Participant, Report, VerifyError, Violation,
+    AuditFailure, Auditor, AuditorState, CheckId, Consistency, DirKeys, ExportDir, KeyOrigin,
+    LogSource as _, Participant, Report, VerifyError, Violation,
 };
 use minimis_crypto::SigningKey;
 use minimis_log::checkpoint::OpenCheckpointError;
@@ -18,6 +18,7 @@ use minimis_log::cosignature::CosignatureError;
 use minimis_log::entry::{
     Access, CustodianId, HoldId, LegalBasisId, LegalHold, OfficerId, PurposeId, RecordSet,
 };
+use minimis_log::static_dir::DirReadError;
 use minimis_log::tiles::{BundleError, MemoryStorageError, split_bundle};
 use minimis_log::{
     AuditError, EntryDecodeError, KeyName, LogEntry, MemoryStorage, NoteSigner, ReadEntryError,
@@ -52,7 +53,9 @@ fn violations(entries: &[LogEntry], history: &History) -> Vec<Violation> {
     report.violations().cloned().collect()
 }
 
-fn verify_error(result: Result<Report, Failure>) -> VerifyError<MemoryStorageError> {
+fn verify_error<E: std::error::Error + 'static>(
+    result: Result<Report, AuditFailure<E>>,
+) -> VerifyError<E> {
     match result {
         Err(AuditFailure::Verify(e)) => e,
         Err(other) => panic!("expected a verification failure, got {other}"),
@@ -154,13 +157,109 @@ fn aud_1_a_missing_cosignature_does_not_verify() {
         "{e}"
     );
     assert_eq!(e.code(), "missing-cosignature");
-    // Without a required witness the same checkpoint verifies.
-    let alone = Auditor::new(log.log_key.clone(), h.now).policy(h.policy.clone());
+    // Without a required witness the same checkpoint verifies, if that is allowed.
+    let alone = Auditor::new(log.log_key.clone(), h.now)
+        .policy(h.policy.clone())
+        .allow_no_witness();
     assert!(
         alone
             .audit(without_cosignature(&log, false), None)
             .unwrap()
             .holds()
+    );
+}
+
+#[test]
+fn aud_35_an_audit_with_no_witness_is_refused_unless_allowed_and_then_says_so() {
+    let h = history();
+    let log = SignedLog::build(&h.entries, 1_000);
+    // A forged log whose checkpoint only the log key signed: with no witness required
+    // and nothing said, the auditor refuses to vouch for it (exit 2).
+    let alone = Auditor::new(log.log_key.clone(), h.now).policy(h.policy.clone());
+    let refused = alone.audit(without_cosignature(&log, false), None);
+    assert!(
+        matches!(refused, Err(AuditFailure::NoWitness)),
+        "{refused:?}"
+    );
+    assert_eq!(refused.unwrap_err().exit_code(), 2);
+    // Allowed: the report says no witness was required.
+    let report = alone
+        .allow_no_witness()
+        .audit(without_cosignature(&log, false), None)
+        .unwrap();
+    assert!(report.witness_keys().is_empty());
+    assert_eq!(report.witnesses_required(), 0);
+    assert!(
+        report
+            .to_table()
+            .contains("witness     none required (--allow-no-witness)")
+    );
+    assert_eq!(report.to_json()["keys"]["witnesses"], serde_json::json!([]));
+    // A witness pinned in the state on an earlier run counts: no need to allow anything.
+    let state = first_run(&log, &h);
+    let pinned = state.get(synthetic::LOG_NAME);
+    let report = Auditor::new(log.log_key.clone(), h.now)
+        .policy(h.policy.clone())
+        .audit(log.storage(), pinned)
+        .unwrap();
+    assert_eq!(report.witness_keys().len(), 1);
+    assert_eq!(report.witness_keys()[0].origin, KeyOrigin::State);
+}
+
+#[test]
+fn aud_34_the_report_names_each_key_and_where_it_came_from() {
+    let h = history();
+    let log = SignedLog::build(&h.entries, 1_000);
+    let report = Auditor::new(log.log_key.clone(), h.now)
+        .log_key_origin(KeyOrigin::File {
+            path: "keys/log.vkey".into(),
+        })
+        .witness_from(
+            log.witness_key.clone(),
+            KeyOrigin::ExportDir {
+                path: "export/witnesses.vkey".into(),
+            },
+        )
+        .policy(h.policy.clone())
+        .audit(log.storage(), None)
+        .unwrap();
+    let table = report.to_table();
+    let id = |k: &minimis_log::VerifierKey| format!("{}+{}", k.name(), k.key_id());
+    assert!(
+        table.contains(&format!(
+            "log key     {}   from keys/log.vkey\n",
+            id(&log.log_key)
+        )),
+        "{table}"
+    );
+    assert!(
+        table.contains(&format!(
+            "witness     {}   from export/witnesses.vkey, in the directory audited (--trust-keys-in-dir)\n",
+            id(&log.witness_key)
+        )),
+        "{table}"
+    );
+    let j = report.to_json();
+    assert_eq!(j["keys"]["log"]["key"], log.log_key.to_string());
+    assert_eq!(j["keys"]["log"]["origin"]["kind"], "file");
+    assert_eq!(j["keys"]["log"]["origin"]["path"], "keys/log.vkey");
+    assert_eq!(
+        j["keys"]["witnesses"][0]["key"],
+        log.witness_key.to_string()
+    );
+    assert_eq!(j["keys"]["witnesses"][0]["origin"]["kind"], "export-dir");
+    assert_eq!(j["keys"]["witnesses"][0]["pinned"], false);
+    // On a later run against the state, each key says it was pinned.
+    let state = first_run(&log, &h);
+    let report = auditor(&log, &h)
+        .audit(log.storage(), state.get(synthetic::LOG_NAME))
+        .unwrap();
+    assert!(report.log_key().pinned);
+    assert!(report.witness_keys()[0].pinned);
+    assert!(
+        report
+            .to_table()
+            .contains("given by the caller; pinned in the state file")
     );
 }
 
@@ -189,8 +288,8 @@ fn exported(log: &SignedLog) -> tempfile::TempDir {
     dir
 }
 
-fn audit_dir(dir: &Path, h: &History) -> Result<Report, Failure> {
-    let export = ExportDir::read(dir).unwrap();
+fn audit_dir(dir: &Path, h: &History) -> Result<Report, AuditFailure<DirReadError>> {
+    let export = ExportDir::read(dir, DirKeys::Trust).unwrap();
     let mut a = Auditor::new(export.log_key.clone().unwrap(), h.now);
     for w in export.witnesses.clone().unwrap() {
         a = a.witness(w);
@@ -204,7 +303,7 @@ fn aud_3_layout_round_trips() {
     let h = history();
     let log = SignedLog::build(&h.entries, 1_000);
     let dir = exported(&log);
-    let export = ExportDir::read(dir.path()).unwrap();
+    let export = ExportDir::read(dir.path(), DirKeys::Trust).unwrap();
     assert_eq!(export.log_key.as_ref(), Some(&log.log_key));
     assert_eq!(
         export.witnesses.as_deref(),
@@ -778,6 +877,29 @@ fn aud_5_missing_late_and_partial_purges_are_detected() {
 }
 
 /// The violations of the ledger check, auditing `entries` at `now`.
+#[test]
+fn aud_5_aud_32_a_record_received_twice_is_a_violation_and_counted_once() {
+    let h = history();
+    let mut entries = h.entries.clone();
+    // The first check-in of epoch 2953, logged again later in the same epoch: the
+    // purge, which names it once, still matches.
+    let first = entries
+        .iter()
+        .position(|e| matches!(e, LogEntry::CheckInReceived { epoch, .. } if epoch.get() == 2_953))
+        .unwrap();
+    let again = entries[first].clone();
+    let at = first + 10;
+    entries.insert(at, again);
+    let v = violations(&entries, &h);
+    assert_eq!(
+        v,
+        [Violation::RecordLoggedTwice {
+            index: at as u64,
+            first_index: first as u64
+        }]
+    );
+}
+
 fn ledger_violations(entries: &[LogEntry], h: &History, now: UnixTime) -> Vec<Violation> {
     let log = SignedLog::build(entries, 1_000);
     let report = Auditor::new(log.log_key.clone(), now)
@@ -1447,7 +1569,20 @@ fn aud_4_a_burst_is_flagged_exactly_when_it_passes_the_cap() {
 fn aud_12_the_spec_example_is_what_the_auditor_prints() {
     let h = history();
     let log = SignedLog::build(&h.entries, 500);
-    let report = auditor(&log, &h).audit(log.storage(), None).unwrap();
+    // The keys as the example's command gives them.
+    let report = Auditor::new(log.log_key.clone(), h.now)
+        .log_key_origin(KeyOrigin::File {
+            path: "keys/log.vkey".into(),
+        })
+        .witness_from(
+            log.witness_key.clone(),
+            KeyOrigin::File {
+                path: "keys/witnesses.vkey".into(),
+            },
+        )
+        .policy(h.policy.clone())
+        .audit(log.storage(), None)
+        .unwrap();
     let table = report.to_table();
     let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../spec/audit.md"))
         .unwrap();
@@ -1691,4 +1826,84 @@ fn chk_28_log_36_a_duplicate_or_skipped_epoch_summary_is_a_violation() {
             challenges: u64::from(summaries[1].issued),
         }]
     );
+}
+
+/// Runs `f` on another thread and waits at most `seconds` for it. Only to catch a check
+/// that has gone quadratic (what takes seconds here would then take hours); the limit is
+/// far above the time the audit takes, and no timing is asserted.
+fn within<T: Send + 'static>(seconds: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(seconds))
+        .unwrap_or_else(|_| panic!("not done within {seconds} s: a check is not linear"))
+}
+
+#[test]
+fn aud_32_many_challenges_in_one_participant_epoch_are_checked_in_linear_time() {
+    // The size at which the quadratic check took 73 s in a release build.
+    let n = 640_000;
+    let h = History::adversarial(synthetic::Adversarial::Challenges(n));
+    let log = SignedLog::build(&h.entries, 10_000);
+    let report = within(120, move || {
+        auditor(&log, &h).audit(log.storage(), None).unwrap()
+    });
+    let v: Vec<&Violation> = report.violations().collect();
+    assert!(
+        v.iter()
+            .any(|v| matches!(v, Violation::TooManyInEpoch { count, cap: 27, .. } if *count == n))
+    );
+    let overlaps = v
+        .iter()
+        .filter(|v| matches!(v, Violation::OverlappingWindows { .. }))
+        .count();
+    assert_eq!(overlaps, n as usize - 1, "each window overlaps the next");
+}
+
+#[test]
+fn aud_32_many_purges_of_records_on_hold_are_checked_in_linear_time() {
+    let n = 100_000;
+    let h = History::adversarial(synthetic::Adversarial::Holds(n));
+    let log = SignedLog::build(&h.entries, 10_000);
+    let report = within(300, move || {
+        auditor(&log, &h).audit(log.storage(), None).unwrap()
+    });
+    // Every record is on hold at every purge: each purge names none, rightly.
+    assert!(
+        report.check(CheckId::RecordsPurged).unwrap().holds(),
+        "{}",
+        report.to_table()
+    );
+    assert_eq!(
+        report.counts().of(minimis_log::EntryType::RecordsPurged),
+        u64::from(n)
+    );
+    assert_eq!(
+        report.counts().of(minimis_log::EntryType::LegalHoldPlaced),
+        u64::from(n).div_ceil(1024) + 256
+    );
+}
+
+#[test]
+fn aud_32_aud_11_many_challenges_to_one_participant_are_checked_against_the_schedule_in_linear_time()
+ {
+    let n = 100_000;
+    let h = History::adversarial(synthetic::Adversarial::Challenges(n));
+    let log = SignedLog::build(&h.entries, 10_000);
+    let report = within(300, move || {
+        auditor(&log, &h)
+            .participant(participant(0).with_schedule(schedule()))
+            .audit(log.storage(), None)
+            .unwrap()
+    });
+    let p = report.participant().unwrap();
+    assert_eq!(p.challenges, u64::from(n));
+    // All but the first few break the schedule: outside its windows, or past the caps.
+    let outside = p
+        .violations
+        .iter()
+        .filter(|v| matches!(v, Violation::OutsideSchedule { .. }))
+        .count();
+    assert!(outside > n as usize - 100, "{outside}");
 }

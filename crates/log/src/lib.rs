@@ -80,6 +80,7 @@ pub mod cosignature;
 pub mod entry;
 mod log;
 pub mod note;
+pub mod static_dir;
 pub mod tiles;
 pub mod tlog_proof;
 pub mod tree;
@@ -97,6 +98,7 @@ pub use log::{
     TileReadError,
 };
 pub use note::{KeyName, NoteSigner, SignedNote, VerifierKey};
+pub use static_dir::DirStorage;
 pub use tiles::{MemoryStorage, TileStorage};
 pub use tlog_proof::{TlogProof, VerifiedTlogProof, verify_tlog_proof};
 pub use verify::{

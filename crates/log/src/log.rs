@@ -19,8 +19,8 @@ use crate::entry::LogEntry;
 use crate::note::{NoteSignature, NoteSigner, VerifierKey};
 use crate::tiles::{
     BundleError, BundleId, DirSummary, ExportError, FULL_TILE_LEN, ImportError, MAX_ENTRY_LEN,
-    MemoryStorage, TILE_HEIGHT, TILE_WIDTH, TileId, TileStorage, export_dir, read_dir,
-    split_bundle, tile_width, tiles_for,
+    MemoryStorage, TILE_HEIGHT, TILE_WIDTH, TileId, TileStorage, export_dir, level_len, read_dir,
+    split_bundle, tile_width,
 };
 use crate::tlog_proof::TlogProof;
 use crate::tree::{ProveError, SubtreeHashes, prove_consistency, prove_inclusion, split_point};
@@ -307,14 +307,6 @@ impl<S: TileStorage + ?Sized> TreeReader<'_, S> {
         Ok(perfect_root(bytes))
     }
 
-    fn root(&self) -> Result<Hash, TileReadError<S::Error>> {
-        if self.tree_size == 0 {
-            Ok(empty_root())
-        } else {
-            self.subtree_hash(0, self.tree_size)
-        }
-    }
-
     fn inclusion_proof(
         &self,
         leaf_index: u64,
@@ -407,38 +399,121 @@ impl<S: TileStorage + ?Sized> TreeReader<'_, S> {
             })
     }
 
+    /// Checks the whole tree against `checkpoint_root`, top down (**LOG-24**, **LOG-39**).
+    ///
+    /// First the right edge: the partial tile of each level (at most one per level, eight
+    /// in all), read once, whose hashes alone make the root; they must hash to the
+    /// checkpoint's root. Then every full tile, depth first and left to right, each
+    /// against the hash its parent (already verified) holds for it, and every bundle
+    /// against the leaf hashes of its level-0 tile. So each tile and bundle is read once,
+    /// at most one tile per level is held at a time, an inconsistent tile is found as soon
+    /// as it is read, and each entry reaches `f` only once it is proven part of the tree
+    /// the checkpoint names, in index order.
     fn audit(
         &self,
         checkpoint_root: &Hash,
         f: &mut dyn FnMut(u64, &[u8]),
     ) -> Result<(), AuditError<S::Error>> {
-        for tile in tiles_for(self.tree_size) {
-            let level = u32::from(tile.level());
-            let (_, data) = self.tile(level, tile.index())?;
-            if level == 0 {
-                let (bundle, bytes) = self.bundle(tile.index()).map_err(AuditError::Entries)?;
-                let entries = split_bundle(&bytes, bundle.width()).map_err(|error| {
-                    AuditError::Entries(ReadEntryError::Bundle { bundle, error })
-                })?;
-                for (i, (entry, leaf)) in entries.iter().zip(hashes(&data)).enumerate() {
-                    let index = (tile.index() << TILE_HEIGHT) + i as u64;
-                    if leaf_hash(entry) != leaf {
-                        return Err(AuditError::EntryHashMismatch { index });
-                    }
-                    f(index, entry);
-                }
+        if self.tree_size == 0 {
+            return if empty_root() == *checkpoint_root {
+                Ok(())
             } else {
-                for (position, h) in hashes(&data).enumerate() {
-                    let child_index = (tile.index() << TILE_HEIGHT) + position as u64;
-                    let (_, child) = self.tile(level - 1, child_index)?;
-                    if perfect_root(&child) != h {
-                        return Err(AuditError::TileHashMismatch { tile, position });
-                    }
+                Err(AuditError::RootMismatch)
+            };
+        }
+        let levels = (0..8u32)
+            .take_while(|&l| level_len(self.tree_size, l) > 0)
+            .count() as u32;
+        // The right edge, top level first: the top level always has one, partial, tile.
+        let mut edge = Vec::new();
+        for level in (0..levels).rev() {
+            let len = level_len(self.tree_size, level);
+            if !len.is_multiple_of(u64::from(TILE_WIDTH)) {
+                edge.push(self.tile(level, len / u64::from(TILE_WIDTH))?);
+            }
+        }
+        // Its perfect subtrees, largest first: one per set bit of the tree size.
+        let mut subtrees = Vec::new();
+        for (tile, data) in &edge {
+            let width = usize::from(tile.width());
+            let mut offset = 0;
+            for bit in (0..TILE_HEIGHT).rev() {
+                let n = 1usize << bit;
+                if width & n != 0 {
+                    subtrees.push(perfect_root(
+                        &data[offset * HASH_LEN..(offset + n) * HASH_LEN],
+                    ));
+                    offset += n;
                 }
             }
         }
-        if self.root()? != *checkpoint_root {
+        // RFC 9162: MTH(D[0:n]) = node(MTH(first perfect subtree), MTH(the rest)).
+        let root = subtrees
+            .into_iter()
+            .rev()
+            .reduce(|right, left| node_hash(&left, &right))
+            .unwrap_or_else(empty_root);
+        if root != *checkpoint_root {
             return Err(AuditError::RootMismatch);
+        }
+        for (tile, data) in &edge {
+            let level = u32::from(tile.level());
+            if level == 0 {
+                self.leaves(tile.index(), data, f)?;
+            } else {
+                for (position, hash) in hashes(data).enumerate() {
+                    let child = (tile.index() << TILE_HEIGHT) + position as u64;
+                    self.verify_full(level - 1, child, &hash, (*tile, position), f)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the full tile `index` of `level` against `expected`, the hash its parent
+    /// holds for it at `parent`, then everything below it.
+    fn verify_full(
+        &self,
+        level: u32,
+        index: u64,
+        expected: &Hash,
+        parent: (TileId, usize),
+        f: &mut dyn FnMut(u64, &[u8]),
+    ) -> Result<(), AuditError<S::Error>> {
+        let (tile, data) = self.tile(level, index)?;
+        if perfect_root(&data) != *expected {
+            return Err(AuditError::TileHashMismatch {
+                tile: parent.0,
+                position: parent.1,
+            });
+        }
+        if level == 0 {
+            return self.leaves(index, &data, f);
+        }
+        for (position, hash) in hashes(&data).enumerate() {
+            let child = (index << TILE_HEIGHT) + position as u64;
+            self.verify_full(level - 1, child, &hash, (tile, position), f)?;
+        }
+        Ok(())
+    }
+
+    /// Checks bundle `index` against the leaf hashes of its level-0 tile, `leaves`, and
+    /// hands each entry to `f`.
+    fn leaves(
+        &self,
+        index: u64,
+        leaves: &[u8],
+        f: &mut dyn FnMut(u64, &[u8]),
+    ) -> Result<(), AuditError<S::Error>> {
+        let (bundle, bytes) = self.bundle(index).map_err(AuditError::Entries)?;
+        let entries = split_bundle(&bytes, bundle.width())
+            .map_err(|error| AuditError::Entries(ReadEntryError::Bundle { bundle, error }))?;
+        for (i, (entry, leaf)) in entries.iter().zip(hashes(leaves)).enumerate() {
+            let index = (index << TILE_HEIGHT) + i as u64;
+            if leaf_hash(entry) != leaf {
+                return Err(AuditError::EntryHashMismatch { index });
+            }
+            f(index, entry);
         }
         Ok(())
     }
@@ -1189,10 +1264,12 @@ impl<S: TileStorage> LogReader<S> {
         self.reader().consistency_proof(first, second)
     }
 
-    /// Checks the whole log against its checkpoint (**LOG-24**): every entry bundle
-    /// holds exactly its tile's number of entries and each hashes to its leaf, every
-    /// tile hash is the hash of the full tile below it, and the tiles hash to the
-    /// checkpoint's root.
+    /// Checks the whole log against its checkpoint (**LOG-24**): the tiles hash to the
+    /// checkpoint's root, every tile hash is the hash of the full tile below it, and
+    /// every entry bundle holds exactly its tile's number of entries, each hashing to its
+    /// leaf. Top down (**LOG-39**): the right edge of the tree against the root first,
+    /// then every tile against its parent, so that each tile and bundle is read once and
+    /// the first inconsistent one stops the audit.
     ///
     /// # Errors
     /// An [`AuditError`] naming the first discrepancy.
@@ -1201,9 +1278,9 @@ impl<S: TileStorage> LogReader<S> {
     }
 
     /// [`LogReader::audit`], handing each entry to `f` (index, bytes), in order, once
-    /// its leaf hash has been checked: one pass for an auditor that also reads the
-    /// entries. What `f` saw proves nothing unless the audit returns `Ok`: a later tile
-    /// or the root may still fail.
+    /// it is proven part of the checkpoint's tree (its leaf hash, and every tile from it
+    /// up to the root, checked): one pass for an auditor that also reads the entries.
+    /// A later tile or bundle may still fail the audit.
     ///
     /// # Errors
     /// An [`AuditError`] naming the first discrepancy.
@@ -1237,7 +1314,8 @@ mod tests {
     use crate::cosignature::{Cosigner, Witness, WitnessError};
     use crate::entry::{LogEntry, RecordSetHash};
     use crate::note::KeyName;
-    use crate::tiles::MemoryStorageError;
+    use crate::static_dir::DirReadError;
+    use crate::tiles::{MemoryStorageError, bundles_for, tiles_for};
     use crate::tree;
     use crate::verify::{ConsistencyError, InclusionError};
     use minimis_crypto::SigningKey;
@@ -1721,12 +1799,14 @@ mod tests {
         std::fs::write(dir.join("tile/1/000.p/3"), vec![0u8; FULL_TILE_LEN + 1]).unwrap();
         assert!(matches!(
             LogReader::from_dir(&dir, &log.verifier_key()),
-            Err(FromDirError::Import(ImportError::TooLarge { .. }))
+            Err(FromDirError::Import(ImportError::File(
+                DirReadError::TooLarge { .. }
+            )))
         ));
         std::fs::remove_file(dir.join("tile/1/000.p/3")).unwrap();
         assert!(matches!(
             LogReader::from_dir(&dir, &log.verifier_key()),
-            Err(FromDirError::Import(ImportError::Io { .. }))
+            Err(FromDirError::Import(ImportError::Missing { .. }))
         ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -1790,7 +1870,19 @@ mod tests {
     }
 
     #[test]
-    fn log_24_modified_tile_is_detected() {
+    fn log_24_log_39_modified_tile_is_detected() {
+        // A full tile: its parent's hash for it no longer matches.
+        let (log, dir) = exported(600);
+        let path = dir.join("tile/0/001");
+        let mut tile = std::fs::read(&path).unwrap();
+        tile[40] ^= 1;
+        std::fs::write(&path, tile).unwrap();
+        assert!(matches!(
+            audit_dir(&dir, &log),
+            Err(AuditError::TileHashMismatch { tile, position: 1 }) if tile.path() == "tile/1/000.p/2"
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+        // A tile of the right edge (here the top one): the root no longer matches.
         let (log, dir) = exported(600);
         let path = dir.join("tile/1/000.p/2");
         let mut tile = std::fs::read(&path).unwrap();
@@ -1798,10 +1890,10 @@ mod tests {
         std::fs::write(&path, tile).unwrap();
         assert!(matches!(
             audit_dir(&dir, &log),
-            Err(AuditError::TileHashMismatch { position: 1, .. })
+            Err(AuditError::RootMismatch)
         ));
         std::fs::remove_dir_all(&dir).unwrap();
-        // In memory too: a leaf hash changed in a level-0 tile.
+        // In memory too: a leaf hash changed in the partial level-0 tile.
         let (log, dir) = exported(20);
         std::fs::remove_dir_all(&dir).unwrap();
         let mut storage = log.storage().clone();
@@ -1813,10 +1905,145 @@ mod tests {
         tile[0] ^= 1;
         storage.tamper("tile/0/000.p/20", tile);
         let reader = LogReader::open(storage, &log.verifier_key()).unwrap();
+        assert!(matches!(reader.audit(), Err(AuditError::RootMismatch)));
+    }
+
+    /// A storage that records what is read from it, in order.
+    struct Recording<S> {
+        inner: S,
+        reads: std::cell::RefCell<Vec<String>>,
+    }
+
+    impl<S> Recording<S> {
+        fn new(inner: S) -> Self {
+            Self {
+                inner,
+                reads: std::cell::RefCell::new(Vec::new()),
+            }
+        }
+
+        fn reads(&self) -> Vec<String> {
+            self.reads.borrow().clone()
+        }
+    }
+
+    impl<S: TileStorage> TileStorage for Recording<S> {
+        type Error = S::Error;
+
+        fn write_tile(&mut self, tile: TileId, hashes: &[u8]) -> Result<(), S::Error> {
+            self.inner.write_tile(tile, hashes)
+        }
+
+        fn read_tile(&self, tile: TileId) -> Result<Option<Cow<'_, [u8]>>, S::Error> {
+            self.reads.borrow_mut().push(tile.path());
+            self.inner.read_tile(tile)
+        }
+
+        fn write_bundle(&mut self, bundle: BundleId, data: &[u8]) -> Result<(), S::Error> {
+            self.inner.write_bundle(bundle, data)
+        }
+
+        fn read_bundle(&self, bundle: BundleId) -> Result<Option<Cow<'_, [u8]>>, S::Error> {
+            self.reads.borrow_mut().push(bundle.path());
+            self.inner.read_bundle(bundle)
+        }
+
+        fn write_checkpoint(&mut self, checkpoint: &str) -> Result<(), S::Error> {
+            self.inner.write_checkpoint(checkpoint)
+        }
+
+        fn read_checkpoint(&self) -> Result<Option<Cow<'_, str>>, S::Error> {
+            self.reads.borrow_mut().push("checkpoint".into());
+            self.inner.read_checkpoint()
+        }
+    }
+
+    #[test]
+    fn log_39_the_audit_goes_top_down_reads_each_tile_once_and_stops_at_the_first_bad_one() {
+        // 70,000 entries: full and partial tiles on levels 0, 1 and 2.
+        let mut log = new_log();
+        for start in (0..70_000u64).step_by(10_000) {
+            let batch: Vec<Vec<u8>> = (start..start + 10_000).map(entry).collect();
+            log.append_batch(&batch).unwrap();
+        }
+        let size = log.size();
+        let reader =
+            LogReader::open(Recording::new(log.storage().clone()), &log.verifier_key()).unwrap();
+        let mut seen = Vec::new();
+        reader
+            .audit_with(|i, e| {
+                assert_eq!(e, entry(i));
+                seen.push(i);
+            })
+            .unwrap();
+        assert_eq!(seen, (0..size).collect::<Vec<_>>(), "every entry, in order");
+        let reads = reader.storage().reads();
+        // The checkpoint, then the right edge from the top, then everything else once.
+        assert_eq!(
+            reads[..4],
+            [
+                "checkpoint",
+                "tile/2/000.p/1",
+                "tile/1/001.p/17",
+                "tile/0/273.p/112"
+            ]
+        );
+        let mut sorted = reads[1..].to_vec();
+        sorted.sort();
+        let mut expected: Vec<String> = tiles_for(size)
+            .map(|t| t.path())
+            .chain(bundles_for(size).map(|b| b.path()))
+            .collect();
+        expected.sort();
+        assert_eq!(sorted, expected, "each tile and bundle exactly once");
+
+        // A top tile forged to another value: nothing but the right edge is read.
+        let mut forged = log.storage().clone();
+        forged.tamper("tile/2/000.p/1", vec![0xaa; 32]);
+        let reader = LogReader::open(Recording::new(forged), &log.verifier_key()).unwrap();
+        let mut handed = 0;
         assert!(matches!(
-            reader.audit(),
-            Err(AuditError::EntryHashMismatch { index: 0 })
+            reader.audit_with(|_, _| handed += 1),
+            Err(AuditError::RootMismatch)
         ));
+        assert_eq!(handed, 0);
+        assert_eq!(reader.storage().reads().len(), 4);
+
+        // A level-1 tile changed: the audit stops when it reads it; no entry under it, or
+        // after it, is handed on.
+        let mut changed = log.storage().clone();
+        let mut tile = changed
+            .read_tile(TileId::new(1, 0, 256).unwrap())
+            .unwrap()
+            .unwrap()
+            .into_owned();
+        tile[5 * 32] ^= 1;
+        changed.tamper("tile/1/000", tile);
+        let reader = LogReader::open(Recording::new(changed), &log.verifier_key()).unwrap();
+        let mut handed = 0u64;
+        assert!(matches!(
+            reader.audit_with(|_, _| handed += 1),
+            Err(AuditError::TileHashMismatch { tile, position: 0 }) if tile.path() == "tile/2/000.p/1"
+        ));
+        assert_eq!(handed, 0);
+        assert_eq!(reader.storage().reads().last().unwrap(), "tile/1/000");
+        // A level-0 tile changed in the middle: the entries before it were handed on,
+        // none from it.
+        let mut changed = log.storage().clone();
+        let mut tile = changed
+            .read_tile(TileId::new(0, 100, 256).unwrap())
+            .unwrap()
+            .unwrap()
+            .into_owned();
+        tile[0] ^= 1;
+        changed.tamper("tile/0/100", tile);
+        let reader = LogReader::open(Recording::new(changed), &log.verifier_key()).unwrap();
+        let mut handed = 0u64;
+        assert!(matches!(
+            reader.audit_with(|_, _| handed += 1),
+            Err(AuditError::TileHashMismatch { tile, position: 100 }) if tile.path() == "tile/1/000"
+        ));
+        assert_eq!(handed, 100 * 256);
     }
 
     #[test]

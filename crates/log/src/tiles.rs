@@ -474,7 +474,7 @@ impl fmt::Debug for MemoryStorage {
 }
 
 /// The byte length of the first `entries` entries of a bundle (`None` if it holds fewer).
-fn bundle_prefix_len(data: &[u8], entries: u16) -> Option<usize> {
+pub(crate) fn bundle_prefix_len(data: &[u8], entries: u16) -> Option<usize> {
     let mut end = 0usize;
     for _ in 0..entries {
         let len = data.get(end..end + 2)?;
@@ -673,14 +673,15 @@ pub fn export_dir<S: TileStorage + ?Sized>(
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ImportError {
-    /// Reading a file failed (a missing tile or bundle included).
-    #[error("reading {path} failed")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
+    /// A file could not be read: a link, a special file, a file larger than its kind can
+    /// be, an I/O error (**LOG-38**).
+    #[error(transparent)]
+    File(#[from] crate::static_dir::DirReadError),
+    /// A file the checkpoint's tree needs is not there.
+    #[error("{path} is missing")]
+    Missing {
+        /// The file's path, relative to the directory.
+        path: String,
     },
     /// The `checkpoint` file is not a checkpoint note.
     #[error("the checkpoint file is malformed")]
@@ -691,53 +692,42 @@ pub enum ImportError {
         /// The tile's path.
         path: String,
     },
-    /// A file larger than any checkpoint, tile or bundle can be.
-    #[error("{path} is larger than it can be")]
-    TooLarge {
-        /// The file's path.
-        path: String,
-    },
 }
 
 /// Reads a static tlog-tiles directory into memory, as a client would (**LOG-23**):
-/// the `checkpoint`, then exactly the tiles and bundles its tree size requires.
+/// the `checkpoint`, then exactly the tiles and bundles its tree size requires, each
+/// read as [`crate::static_dir`] reads files (no link or special file followed, no
+/// file read past its bound, **LOG-38**).
 ///
-/// Nothing is verified here but the tiles' lengths: open the result with
-/// [`crate::LogReader::open`], which checks the log's signature, and audit it with
-/// [`crate::LogReader::audit`].
+/// Nothing is verified here but the tiles' lengths, and everything the tree needs is read
+/// before anything is verified: to verify a directory someone else wrote, open a
+/// [`crate::static_dir::DirStorage`] with [`crate::LogReader::open`] instead, which
+/// verifies the checkpoint before it reads any tile.
 ///
 /// # Errors
 /// An [`ImportError`].
 pub fn read_dir(dir: &Path) -> Result<MemoryStorage, ImportError> {
+    let root = crate::static_dir::Root::open(dir)?;
     let read = |rel: &str, max: usize| {
-        use std::io::Read as _;
-        let path = dir.join(rel);
-        let mut data = Vec::new();
-        std::fs::File::open(&path)
-            .and_then(|f| f.take(max as u64 + 1).read_to_end(&mut data))
-            .map_err(|source| ImportError::Io {
-                path: path.clone(),
-                source,
-            })?;
-        if data.len() > max {
-            return Err(ImportError::TooLarge {
-                path: rel.to_owned(),
-            });
-        }
-        Ok(data)
+        root.read(rel, max)?.ok_or_else(|| ImportError::Missing {
+            path: rel.to_owned(),
+        })
     };
     let checkpoint = String::from_utf8(read("checkpoint", crate::note::MAX_NOTE_LEN)?)
         .map_err(|_| ImportError::BadCheckpoint)?;
     let tree_size = stored_tree_size(&checkpoint).ok_or(ImportError::BadCheckpoint)?;
     let mut storage = MemoryStorage::new();
     for tile in tiles_for(tree_size) {
-        let data = read(&tile.path(), FULL_TILE_LEN)?;
+        let data = read(&tile.path(), tile.byte_len())?;
         storage
             .write_tile(tile, &data)
             .map_err(|_| ImportError::TileLength { path: tile.path() })?;
     }
     for bundle in bundles_for(tree_size) {
-        let data = read(&bundle.path(), MAX_BUNDLE_LEN)?;
+        let data = read(
+            &bundle.path(),
+            usize::from(bundle.width()) * (2 + MAX_ENTRY_LEN),
+        )?;
         // One version per bundle index: this write cannot conflict.
         let slot = storage.bundles.entry(bundle.index).or_default();
         slot.width = bundle.width;
