@@ -1,8 +1,8 @@
 //! The fuzz targets under `cargo test`: every seed of `fuzz/corpus/<target>/` and every
 //! input a fuzzer once crashed on, kept in `fuzz/regressions/<target>/`, replayed
 //! through the very function the libFuzzer harness calls (`minimis_testkit::fuzz`).
-//! A panic here is a decoder that panics on outside input, or a property (one encoding,
-//! a round trip, a verified signature) that no longer holds.
+//! A panic here is a decoder that panics on outside input (AUD-40), or a property (one
+//! encoding, a round trip, a verified signature) that no longer holds (AUD-41).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -45,7 +45,7 @@ fn replay(name: &str, file: &Path) -> Outcome {
 }
 
 #[test]
-fn aud_40_every_fuzz_target_has_its_harness_and_its_seeds() {
+fn aud_41_every_fuzz_target_has_its_harness_and_its_seeds() {
     let dir = fuzz_dir();
     let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
     let harnesses: BTreeSet<String> = files(&dir.join("fuzz_targets"))
@@ -93,7 +93,7 @@ fn aud_40_every_fuzz_target_has_its_harness_and_its_seeds() {
 }
 
 #[test]
-fn aud_40_fuzz_seeds_replay_and_reach_past_every_decoder() {
+fn aud_40_aud_41_fuzz_seeds_replay_and_reach_past_every_decoder() {
     let dir = fuzz_dir().join("corpus");
     let mut total = 0u64;
     for t in TARGETS {
@@ -119,7 +119,7 @@ fn aud_40_fuzz_seeds_replay_and_reach_past_every_decoder() {
 }
 
 #[test]
-fn aud_40_fuzz_regressions_replay_without_a_panic() {
+fn aud_40_aud_41_fuzz_regressions_replay_without_a_panic() {
     let dir = fuzz_dir().join("regressions");
     for t in TARGETS {
         for f in files(&dir.join(t.name)) {

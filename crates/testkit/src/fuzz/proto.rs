@@ -21,7 +21,7 @@ fn reference() -> &'static Policy {
     super::reference_policy()
 }
 
-/// The 512-byte check-in payload (**CHK-1** to **CHK-4**): decoded under the largest
+/// The 512-byte check-in payload (**CHK-1** to **CHK-3**): decoded under the largest
 /// note capacity and under the reference policy's limit; what decodes re-encodes to the
 /// same bytes, and the policy's limit only ever refuses a longer note.
 pub fn payload(data: &[u8]) -> Outcome {
@@ -109,11 +109,21 @@ pub fn messages(data: &[u8]) -> Outcome {
         }
         let mut d = device();
         let _ = d.accept(signed.clone(), NOW);
-        // As signed by a malicious operator: the device's own checks must hold alone.
-        let resigned = minimis_crypto::sign_challenge(operator, signed.challenge.clone());
-        let mut d = device();
-        for now in [NOW, signed.challenge.issued_at, signed.challenge.window_end] {
-            let _ = d.accept(resigned.clone(), now);
+        // As signed by a malicious operator: the device's own checks must hold alone, at
+        // its own times and at the times the challenge names.
+        let c = &signed.challenge;
+        let resigned = minimis_crypto::sign_challenge(operator, c.clone());
+        for now in [
+            NOW,
+            c.issued_at,
+            c.window_start,
+            c.window_end,
+            UnixTime(i64::MAX),
+        ] {
+            let mut d = device();
+            if d.accept(resigned.clone(), now).is_err() {
+                assert_eq!(d.refused().len(), 1, "a refused challenge is kept (CHL-5)");
+            }
         }
     }
     if let Ok(list) = serde_json::from_slice::<Vec<SignedEpochRecipient>>(data) {
