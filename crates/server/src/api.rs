@@ -1441,7 +1441,13 @@ mod tests {
         assert!(within_skew(now, UnixTime(now.0 - 300)));
         assert!(within_skew(now, UnixTime(now.0 + 300)));
         assert!(!within_skew(now, UnixTime(now.0 + 301)));
-        for t in [i64::MIN, i64::MIN + 1, now.0.wrapping_sub(i64::MIN), -1, i64::MAX] {
+        for t in [
+            i64::MIN,
+            i64::MIN + 1,
+            now.0.wrapping_sub(i64::MIN),
+            -1,
+            i64::MAX,
+        ] {
             assert!(!within_skew(now, UnixTime(t)), "{t}");
         }
         assert!(!within_skew(UnixTime(i64::MIN), UnixTime(i64::MAX)));

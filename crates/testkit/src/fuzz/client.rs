@@ -69,10 +69,10 @@ pub fn bundle(data: &[u8]) -> Outcome {
         opened.push((b, text.to_owned()));
         outcome = Outcome::Accepted;
     }
-    if let Some(note) = signed_note(text, keys::enrollment_signer()) {
-        if let Ok(b) = Bundle::open(&note, key) {
-            opened.push((b, note));
-        }
+    if let Some(note) = signed_note(text, keys::enrollment_signer())
+        && let Ok(b) = Bundle::open(&note, key)
+    {
+        opened.push((b, note));
     }
     for (b, note) in opened {
         let again = b
@@ -188,10 +188,10 @@ fn probe(zone: &Zone, lon: f64, lat: f64) -> ZoneResult {
 fn first_vertex(v: &serde_json::Value) -> Option<(f64, f64)> {
     match v {
         serde_json::Value::Array(a) => {
-            if let [x, y, ..] = a.as_slice() {
-                if let (Some(x), Some(y)) = (x.as_f64(), y.as_f64()) {
-                    return Some((x, y));
-                }
+            if let [x, y, ..] = a.as_slice()
+                && let (Some(x), Some(y)) = (x.as_f64(), y.as_f64())
+            {
+                return Some((x, y));
             }
             a.iter().find_map(first_vertex)
         }

@@ -92,10 +92,10 @@ pub fn custodian_request(data: &[u8]) -> Outcome {
             .identity(keys::epoch())
             .unwrap_or_else(|_| unreachable!("a live identity"));
         for f in &r.inner {
-            if let Ok(file) = B64.decode(f.file.as_bytes()) {
-                if minimis_seal::open_inner(&file, agency, NOTE_CAPACITY).is_ok() {
-                    outcome = Outcome::Accepted;
-                }
+            if let Ok(file) = B64.decode(f.file.as_bytes())
+                && minimis_seal::open_inner(&file, agency, NOTE_CAPACITY).is_ok()
+            {
+                outcome = Outcome::Accepted;
             }
         }
         for l in &r.logged {

@@ -120,11 +120,11 @@ fn check_signed(msg: &[u8]) -> Option<SignedCheckpoint> {
 pub fn checkpoint(data: &[u8]) -> Outcome {
     let mut outcome = Outcome::Refused;
     let text = utf8(data);
-    if let Some(t) = text {
-        if let Ok(cp) = Checkpoint::parse(t) {
-            assert_eq!(cp.to_text(), t, "a checkpoint body has one encoding");
-            outcome = Outcome::Accepted;
-        }
+    if let Some(t) = text
+        && let Ok(cp) = Checkpoint::parse(t)
+    {
+        assert_eq!(cp.to_text(), t, "a checkpoint body has one encoding");
+        outcome = Outcome::Accepted;
     }
     if check_signed(data).is_some() {
         outcome = Outcome::Accepted;

@@ -159,15 +159,15 @@ pub fn messages(data: &[u8]) -> Outcome {
             accepted = Outcome::Accepted;
         }
     }
-    if let Ok(k) = serde_json::from_slice::<ServerKeys>(data) {
-        if k.log.parse::<minimis_log::VerifierKey>().is_ok() {
-            accepted = Outcome::Accepted;
-        }
+    if let Ok(k) = serde_json::from_slice::<ServerKeys>(data)
+        && k.log.parse::<minimis_log::VerifierKey>().is_ok()
+    {
+        accepted = Outcome::Accepted;
     }
-    if let Ok(e) = serde_json::from_slice::<Enrolled>(data) {
-        if e.policy.parse::<minimis_proto::PolicyHash>().is_ok() {
-            accepted = Outcome::Accepted;
-        }
+    if let Ok(e) = serde_json::from_slice::<Enrolled>(data)
+        && e.policy.parse::<minimis_proto::PolicyHash>().is_ok()
+    {
+        accepted = Outcome::Accepted;
     }
     accepted
 }
