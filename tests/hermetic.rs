@@ -61,6 +61,15 @@ fn manifest_dir(root: &Path, file: &Path) -> PathBuf {
     root.to_path_buf()
 }
 
+/// Whether the `/` at byte `i` of `line` begins an absolute path, rather than continuing a
+/// relative one (`fuzz/work/`) or a variable's (`$here/work/`).
+fn starts_a_path(line: &str, i: usize) -> bool {
+    !line[..i]
+        .chars()
+        .next_back()
+        .is_some_and(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '}' | '$'))
+}
+
 /// Every way `text`, found in a file whose crate lies `depth` folders below the root,
 /// names a path outside the repository.
 fn escapes(text: &str, depth: usize) -> Vec<String> {
@@ -86,7 +95,10 @@ fn escapes(text: &str, depth: usize) -> Vec<String> {
                 line.trim()
             ));
         }
-        if line.contains(&workplace) {
+        if line
+            .match_indices(&workplace)
+            .any(|(i, _)| starts_a_path(line, i))
+        {
             found.push(format!(
                 "line {}: names an absolute path of a developer's machine: {}",
                 n + 1,
@@ -171,6 +183,11 @@ fn the_scan_catches_the_ways_a_path_leaves_the_repository() {
     // An absolute path of this workplace.
     let abs = ["let p = \"/", "work/", "shared/advisory-db\";"].concat();
     assert_eq!(escapes(&abs, 0).len(), 1);
+    let arg = ["cd ", "/work", "/main && cargo test"].concat();
+    assert_eq!(escapes(&arg, 0).len(), 1);
+    // A folder of that name inside the repository, or below a variable, is not one.
+    let inside = ["mkdir -p \"$here/", "work/logs\" fuzz/", "work/x"].concat();
+    assert!(escapes(&inside, 0).is_empty(), "{:?}", escapes(&inside, 0));
     // A line that says why it must look outside is let through; only with a reason.
     let ci = [
         "db=../",

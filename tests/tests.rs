@@ -14,6 +14,7 @@ mod custodian;
 mod demo;
 mod deps;
 mod export;
+mod fuzz_corpus;
 mod hermetic;
 mod report;
 mod schema;

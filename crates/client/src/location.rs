@@ -136,6 +136,31 @@ pub enum ZoneError {
     OutOfRange,
 }
 
+/// A GeoJSON position as a coordinate: a position has two or more numbers (RFC 7946
+/// §3.1.1); the geojson crate reads one of fewer, and its own conversion then panics, so
+/// positions are converted here.
+fn coord(p: &geojson::Position) -> Result<geo::Coord<f64>, ZoneError> {
+    match p.as_slice() {
+        [x, y, ..] => Ok(geo::Coord { x: *x, y: *y }),
+        _ => Err(ZoneError::NotGeoJson),
+    }
+}
+
+/// A GeoJSON polygon (its exterior ring, then its holes) as a georust polygon.
+fn polygon(rings: &[Vec<geojson::Position>]) -> Result<geo::Polygon<f64>, ZoneError> {
+    let ring = |r: &Vec<geojson::Position>| -> Result<geo::LineString<f64>, ZoneError> {
+        r.iter()
+            .map(coord)
+            .collect::<Result<Vec<_>, _>>()
+            .map(geo::LineString)
+    };
+    let (exterior, holes) = rings.split_first().ok_or(ZoneError::Empty)?;
+    Ok(geo::Polygon::new(
+        ring(exterior)?,
+        holes.iter().map(ring).collect::<Result<_, _>>()?,
+    ))
+}
+
 impl Zone {
     /// Reads a zone from GeoJSON: a geometry, a feature or a feature collection, whose
     /// geometries are all polygons or multipolygons.
@@ -153,11 +178,15 @@ impl Zone {
         };
         let mut polygons = Vec::new();
         for g in geometries {
-            let geom: geo::Geometry<f64> =
-                geo::Geometry::try_from(g).map_err(|_| ZoneError::NotGeoJson)?;
-            match geom {
-                geo::Geometry::Polygon(p) => polygons.push(p),
-                geo::Geometry::MultiPolygon(m) => polygons.extend(m.0),
+            match &g.value {
+                geojson::GeometryValue::Polygon { coordinates } => {
+                    polygons.push(polygon(coordinates)?);
+                }
+                geojson::GeometryValue::MultiPolygon { coordinates } => {
+                    for p in coordinates {
+                        polygons.push(polygon(p)?);
+                    }
+                }
                 _ => return Err(ZoneError::NotPolygons),
             }
         }
@@ -245,6 +274,24 @@ mod tests {
         fn one_fix(&mut self, _cap: FixCapability) -> Result<Fix, LocationError> {
             Err(LocationError::Unavailable)
         }
+    }
+
+    #[test]
+    fn aud_40_loc_4_a_position_of_one_number_is_refused_not_a_panic() {
+        // Found by the `zone` fuzz target (fuzz/regressions/zone/): the geojson crate
+        // reads `[9.6]` as a position, and its conversion to georust indexes past it.
+        let short = r#"{"type":"Polygon","coordinates":[[[-95.5,29.6],[9.6],[-95.2,29.6],[-95.5,29.9],[-95.5,29.6]]]}"#;
+        assert_eq!(Zone::from_geojson(short), Err(ZoneError::NotGeoJson));
+        let multi = r#"{"type":"MultiPolygon","coordinates":[[[[1,2],[3,4],[5],[1,2]]]]}"#;
+        assert_eq!(Zone::from_geojson(multi), Err(ZoneError::NotGeoJson));
+        let hole = r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]],[[0.1,0.1],[]]]}"#;
+        assert_eq!(Zone::from_geojson(hole), Err(ZoneError::NotGeoJson));
+        // No ring at all is no polygon.
+        let none = r#"{"type":"Polygon","coordinates":[]}"#;
+        assert_eq!(Zone::from_geojson(none), Err(ZoneError::Empty));
+        // A third number (an altitude) is allowed by RFC 7946 and ignored.
+        let z = r#"{"type":"Polygon","coordinates":[[[-95.5,29.6,10],[-95.2,29.6,10],[-95.2,29.9,10],[-95.5,29.6,10]]]}"#;
+        assert!(Zone::from_geojson(z).is_ok());
     }
 
     #[test]

@@ -1288,6 +1288,50 @@ fn chl_5_a_phone_that_was_off_when_the_window_opened_can_still_answer() {
     assert_eq!(late.device.accept(c, end).unwrap_err(), Refusal::Stale);
 }
 
+#[test]
+fn chl_5_aud_40_a_challenge_signed_for_the_end_of_time_is_refused_not_a_panic() {
+    // Found by the `messages` fuzz target (fuzz/regressions/messages/): the grace period
+    // added to a window that ends at the end of time overflowed.
+    let s = setup(true, 1, 1);
+    let w = morning(&s);
+    let end = UnixTime(i64::MAX);
+    for (issued_at, window, now) in [
+        (NOW, (w.0, end), NOW),
+        (NOW, (w.0, end), end),
+        (end, (end, end), NOW),
+        (end, (end, end), end),
+        (
+            UnixTime(i64::MIN),
+            (UnixTime(i64::MIN), w.1),
+            UnixTime(i64::MIN),
+        ),
+    ] {
+        let mut s = setup(true, 1, 1);
+        let c = sign_challenge(
+            &s.operator,
+            Challenge {
+                id: ChallengeId::from_bytes([7; 16]),
+                pseudonym: s.device.pseudonym(),
+                epoch: s.world.policy.epoch_at(NOW).unwrap(),
+                kind: ChallengeKind::Scheduled,
+                issued_at,
+                window_start: window.0,
+                window_end: window.1,
+                policy: s.world.policy.hash(),
+            },
+        );
+        let refused = s.device.accept(c, now).unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                Refusal::Stale | Refusal::WindowMismatch | Refusal::OutsideWindow
+            ),
+            "{refused:?} at {now:?}"
+        );
+        assert_eq!(s.device.refused().len(), 1, "kept as evidence");
+    }
+}
+
 /// A receipt signed by the log but not yet cosigned is kept as provisional; one the
 /// witness cosigned replaces it and is never replaced by a provisional one again; a receipt
 /// with a bad cosignature, or for another entry, is refused and changes nothing.

@@ -157,11 +157,16 @@ pub enum WitnessStartError {
     Witness(#[from] minimis_log::cosignature::WitnessError),
 }
 
-/// A parsed add-checkpoint request.
-struct Request<'a> {
-    old: u64,
-    proof: Vec<Hash>,
-    checkpoint: &'a [u8],
+/// A parsed `add-checkpoint` request body: what the witness is asked to cosign, not yet
+/// checked against anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddCheckpointRequest<'a> {
+    /// The size of the last checkpoint the client saw this witness cosign.
+    pub old: u64,
+    /// The consistency proof from `old` to the checkpoint's size.
+    pub proof: Vec<Hash>,
+    /// The signed checkpoint note, as sent.
+    pub checkpoint: &'a [u8],
 }
 
 fn parse_decimal(s: &str) -> Option<u64> {
@@ -172,45 +177,64 @@ fn parse_decimal(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
-fn parse(body: &[u8]) -> Result<Request<'_>, AddCheckpointError> {
-    let bad = |what| AddCheckpointError::Malformed { what };
-    let mut rest = body;
-    let next_line = |rest: &mut &[u8]| -> Option<String> {
-        let i = rest.iter().position(|&b| b == b'\n')?;
-        let line = std::str::from_utf8(&rest[..i]).ok()?.to_owned();
-        *rest = &rest[i + 1..];
-        Some(line)
-    };
-    let first = next_line(&mut rest).ok_or(bad("no `old` line"))?;
-    let old = first
-        .strip_prefix("old ")
-        .and_then(parse_decimal)
-        .ok_or(bad("the first line must be `old <size>`"))?;
-    let mut proof = Vec::new();
-    loop {
-        let line = next_line(&mut rest).ok_or(bad("no empty line before the checkpoint"))?;
-        if line.is_empty() {
-            break;
+impl<'a> AddCheckpointRequest<'a> {
+    /// Parses a body: an `old <size>` line, at most [`MAX_PROOF_LINES`] base64 hashes, an
+    /// empty line, then the checkpoint (tlog-witness).
+    ///
+    /// # Errors
+    /// [`AddCheckpointError::Malformed`].
+    pub fn parse(body: &'a [u8]) -> Result<Self, AddCheckpointError> {
+        let bad = |what| AddCheckpointError::Malformed { what };
+        let mut rest = body;
+        let next_line = |rest: &mut &[u8]| -> Option<String> {
+            let i = rest.iter().position(|&b| b == b'\n')?;
+            let line = std::str::from_utf8(&rest[..i]).ok()?.to_owned();
+            *rest = &rest[i + 1..];
+            Some(line)
+        };
+        let first = next_line(&mut rest).ok_or(bad("no `old` line"))?;
+        let old = first
+            .strip_prefix("old ")
+            .and_then(parse_decimal)
+            .ok_or(bad("the first line must be `old <size>`"))?;
+        let mut proof = Vec::new();
+        loop {
+            let line = next_line(&mut rest).ok_or(bad("no empty line before the checkpoint"))?;
+            if line.is_empty() {
+                break;
+            }
+            if proof.len() == MAX_PROOF_LINES {
+                return Err(bad("more than 63 consistency proof lines"));
+            }
+            let bytes = B64
+                .decode(line.as_bytes())
+                .map_err(|_| bad("a proof line is not base64"))?;
+            let hash: [u8; 32] = bytes
+                .try_into()
+                .map_err(|_| bad("a proof line is not a 32-byte hash"))?;
+            proof.push(Hash::from_bytes(hash));
         }
-        if proof.len() == MAX_PROOF_LINES {
-            return Err(bad("more than 63 consistency proof lines"));
+        if old == 0 && !proof.is_empty() {
+            return Err(bad("the proof must be empty when the old size is 0"));
         }
-        let bytes = B64
-            .decode(line.as_bytes())
-            .map_err(|_| bad("a proof line is not base64"))?;
-        let hash: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| bad("a proof line is not a 32-byte hash"))?;
-        proof.push(Hash::from_bytes(hash));
+        Ok(Self {
+            old,
+            proof,
+            checkpoint: rest,
+        })
     }
-    if old == 0 && !proof.is_empty() {
-        return Err(bad("the proof must be empty when the old size is 0"));
+
+    /// The body, written as [`AddCheckpointRequest::parse`] reads it.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = format!("old {}\n", self.old).into_bytes();
+        for h in &self.proof {
+            out.extend_from_slice(B64.encode(h.as_bytes()).as_bytes());
+            out.push(b'\n');
+        }
+        out.push(b'\n');
+        out.extend_from_slice(self.checkpoint);
+        out
     }
-    Ok(Request {
-        old,
-        proof,
-        checkpoint: rest,
-    })
 }
 
 fn state_text(head: &TreeHead) -> String {
@@ -356,7 +380,7 @@ impl WitnessService {
     /// An [`AddCheckpointError`], with its status; nothing is cosigned and the state is
     /// unchanged.
     pub fn add_checkpoint(&self, body: &[u8], now: UnixTime) -> Result<String, AddCheckpointError> {
-        let req = parse(body)?;
+        let req = AddCheckpointRequest::parse(body)?;
         let signed =
             SignedCheckpoint::open(req.checkpoint, &self.log_key).map_err(|e| match e {
                 OpenCheckpointError::OriginMismatch { .. } => AddCheckpointError::UnknownOrigin,

@@ -48,6 +48,12 @@ pub const MAX_BODY: usize = 16 * 1024;
 /// How far a signed request's time may be from the server's clock.
 pub const REQUEST_SKEW: i64 = 300;
 
+/// Whether a signed request's time `t` is within [`REQUEST_SKEW`] of `now`, for any `t`
+/// the caller writes (no overflow at the ends of time).
+fn within_skew(now: UnixTime, t: UnixTime) -> bool {
+    now.seconds().abs_diff(t.seconds()) <= REQUEST_SKEW.unsigned_abs()
+}
+
 /// The officer behind a connection, if it presented a valid certificate.
 #[derive(Clone, Debug, Default)]
 pub struct Peer {
@@ -195,8 +201,7 @@ fn device_auth(
         t.parse()
             .map_err(|_| bad("bad_authorization", "bad time"))?,
     );
-    let now = state.clock.now();
-    if (now.seconds() - t.seconds()).abs() > REQUEST_SKEW {
+    if !within_skew(state.clock.now(), t) {
         return Err(bad(
             "stale_request",
             "the request's time is more than five minutes from the server's",
@@ -273,7 +278,7 @@ fn custodian_auth(
         t.parse()
             .map_err(|_| bad("bad_authorization", "bad time"))?,
     );
-    if (state.clock.now().seconds() - t.seconds()).abs() > REQUEST_SKEW {
+    if !within_skew(state.clock.now(), t) {
         return Err(bad(
             "stale_request",
             "the request's time is more than five minutes from the server's",
@@ -1425,6 +1430,28 @@ pub(crate) fn router(state: AppState) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chk_13_aud_40_a_request_time_at_the_end_of_time_is_stale_not_a_panic() {
+        // The time is the caller's: `now - t` overflowed for t near i64::MIN, and for the
+        // one t at which it wrapped to exactly i64::MIN, `abs()` kept it negative, so
+        // the request passed as fresh.
+        let now = UnixTime(1_795_708_800);
+        assert!(within_skew(now, now));
+        assert!(within_skew(now, UnixTime(now.0 - 300)));
+        assert!(within_skew(now, UnixTime(now.0 + 300)));
+        assert!(!within_skew(now, UnixTime(now.0 + 301)));
+        for t in [
+            i64::MIN,
+            i64::MIN + 1,
+            now.0.wrapping_sub(i64::MIN),
+            -1,
+            i64::MAX,
+        ] {
+            assert!(!within_skew(now, UnixTime(t)), "{t}");
+        }
+        assert!(!within_skew(UnixTime(i64::MIN), UnixTime(i64::MAX)));
+    }
 
     #[test]
     fn tile_paths_parse_only_in_canonical_form() {
