@@ -162,6 +162,19 @@ mod tests {
     }
 
     #[test]
+    fn expose_seed_is_the_seed_the_key_was_made_from() {
+        // The seed is what a key store writes (encrypted) and reads back: it must be the
+        // key's own seed, so the key read back signs as the original did.
+        let seed = [0x5a; 32];
+        let key = SigningKey::from_seed(&seed).unwrap();
+        assert_eq!(key.expose_seed(), &seed);
+        let fresh = SigningKey::generate().unwrap();
+        let back = SigningKey::from_seed(fresh.expose_seed()).unwrap();
+        assert_eq!(back.public_key(), fresh.public_key());
+        assert_eq!(back.sign(b"m"), fresh.sign(b"m"));
+    }
+
+    #[test]
     fn bad_seed_length_is_typed() {
         assert_eq!(
             SigningKey::from_seed(&[0; 31]).unwrap_err(),

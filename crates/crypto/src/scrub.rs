@@ -35,3 +35,35 @@ impl<T> Drop for Scrubbed<T> {
         black_box(&*self.inner);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    thread_local! {
+        /// The values dropped on this thread, in order.
+        static DROPPED: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// A stand-in for a key object that records when each instance is dropped.
+    struct Recorder(&'static str);
+
+    impl Drop for Recorder {
+        fn drop(&mut self) {
+            DROPPED.with(|d| d.borrow_mut().push(self.0));
+        }
+    }
+
+    #[test]
+    fn seal_9_key_object_is_overwritten_in_place_before_it_is_freed() {
+        DROPPED.with(|d| d.borrow_mut().clear());
+        let scrubbed = Scrubbed::new(Recorder("secret"), || Recorder("blank"));
+        assert_eq!(scrubbed.get().0, "secret");
+        DROPPED.with(|d| assert!(d.borrow().is_empty()));
+        drop(scrubbed);
+        // The secret object was replaced in its allocation by the blank one (dropping the
+        // secret), and only then was the allocation, now holding the blank, freed.
+        DROPPED.with(|d| assert_eq!(*d.borrow(), ["secret", "blank"]));
+    }
+}

@@ -115,6 +115,22 @@ mod tests {
     }
 
     #[test]
+    fn enr_3_exposed_tag_key_recomputes_the_same_tags() {
+        // The exposed bytes are what the participant receives: with them the participant
+        // must recompute exactly the tags the operator wrote.
+        let bytes = [0x0c; 32];
+        let key = TagKey::from_bytes(Zeroizing::new(bytes));
+        assert_eq!(key.expose_secret(), &bytes);
+        let fresh = TagKey::generate().unwrap();
+        let participant = TagKey::from_bytes(Zeroizing::new(*fresh.expose_secret()));
+        let p = Pseudonym::from_bytes([5; 16]);
+        assert_eq!(
+            participant.tag(&p, EpochId::new(3)),
+            fresh.tag(&p, EpochId::new(3))
+        );
+    }
+
+    #[test]
     fn seal_9_tag_key_debug_is_redacted() {
         let key = TagKey::from_bytes(Zeroizing::new([0x42; 32]));
         let dbg = format!("{key:?}");

@@ -379,12 +379,19 @@ mod tests {
                 .contains(&secret_line.to_lowercase()[16..40])
         );
         assert!(dbg.contains("redacted"));
+        // Debug is not empty either: it shows what is public (epoch, role, recipient).
+        assert!(dbg.contains(&id.recipient()) && dbg.contains("Oversight"), "{dbg}");
         let ring = {
             let mut k = EpochKeyring::new(CustodianRole::Oversight, "o");
             k.insert(id).unwrap();
+            k.destroy(EpochId::new(2));
             format!("{k:?}")
         };
         assert!(!ring.contains(&secret_line[16..40]));
+        // The keyring's Debug shows its role, id and which epochs are live or destroyed.
+        for public in ["Oversight", "\"o\"", "live: [EpochId(3)]", "destroyed: {EpochId(2)}"] {
+            assert!(ring.contains(public), "{public} in {ring}");
+        }
     }
 
     #[test]
@@ -415,6 +422,27 @@ mod tests {
         assert_eq!(
             ring.generate(EpochId::new(5)).unwrap_err(),
             KeyringError::WasDestroyed(EpochId::new(5))
+        );
+    }
+
+    #[test]
+    fn ret_2_keyring_lists_live_and_destroyed_epochs() {
+        // What the custodian service reads to report and to schedule destruction.
+        let mut ring = EpochKeyring::new(CustodianRole::Oversight, "oversight");
+        assert_eq!(ring.role(), CustodianRole::Oversight);
+        assert_eq!(ring.custodian_id(), "oversight");
+        for e in [4, 6, 7] {
+            ring.generate(EpochId::new(e)).unwrap();
+        }
+        ring.destroy(EpochId::new(6));
+        ring.destroy(EpochId::new(5));
+        assert_eq!(
+            ring.live_epochs().collect::<Vec<_>>(),
+            [EpochId::new(4), EpochId::new(7)]
+        );
+        assert_eq!(
+            ring.destroyed_epochs().collect::<Vec<_>>(),
+            [EpochId::new(5), EpochId::new(6)]
         );
     }
 

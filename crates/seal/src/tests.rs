@@ -403,3 +403,126 @@ fn chk_3_seal_refuses_a_note_over_the_policy() {
         Err(SealError::NoteTooLong { len: 281, max: 280 })
     ));
 }
+
+#[test]
+fn seal_10_a_changed_header_mac_is_tampering_not_malformation() {
+    let c = Custodians::new(default_policy());
+    let sealed = seal(&payload("mac"), &c.sealing_keys()).unwrap();
+    let mut bytes = sealed.as_bytes().to_vec();
+    // The header ends `--- <base64 MAC>\n`; change the MAC's first character to another
+    // base64 character, so that the header still parses and only the MAC is wrong.
+    let mac = bytes.windows(5).position(|w| w == b"\n--- ").unwrap() + 5;
+    bytes[mac] = if bytes[mac] == b'A' { b'B' } else { b'A' };
+    let tampered = SealedCheckIn::try_from(bytes).unwrap();
+    assert_eq!(
+        c.open(&tampered).unwrap_err(),
+        OpenError::Layer {
+            role: CustodianRole::Oversight,
+            failure: LayerFailure::Tampered
+        }
+    );
+}
+
+#[test]
+fn seal_10_an_oversize_layer_is_refused_not_truncated() {
+    // An inner layer whose plaintext is a valid payload followed by one more byte: read
+    // only up to the limit, it would open as that payload.
+    let c = Custodians::new(default_policy());
+    let p = payload("oversize");
+    let mut plain = p.encode().expose().to_vec();
+    plain.push(0);
+    let a = c.agency.identity(c.epoch).unwrap();
+    let recipient: age::x25519::Recipient = a.recipient().parse().unwrap();
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+            .unwrap();
+    let mut inner = Vec::new();
+    let mut w = encryptor.wrap_output(&mut inner).unwrap();
+    std::io::Write::write_all(&mut w, &plain).unwrap();
+    w.finish().unwrap();
+    assert_eq!(
+        open_inner(&inner, a, 280).unwrap_err(),
+        OpenError::Layer {
+            role: CustodianRole::Agency,
+            failure: LayerFailure::Oversize
+        }
+    );
+    // Exactly the payload length opens.
+    let mut exact = Vec::new();
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+            .unwrap();
+    let mut w = encryptor.wrap_output(&mut exact).unwrap();
+    std::io::Write::write_all(&mut w, &plain[..payload::PAYLOAD_LEN]).unwrap();
+    w.finish().unwrap();
+    assert_eq!(open_inner(&exact, a, 280).unwrap(), p);
+}
+
+#[test]
+fn seal_10_layer_failures_say_what_failed() {
+    let msg = |failure| {
+        OpenError::Layer {
+            role: CustodianRole::Oversight,
+            failure,
+        }
+        .to_string()
+    };
+    assert_eq!(
+        msg(LayerFailure::Tampered),
+        "the oversight layer cannot be opened: it failed authentication"
+    );
+    let all = [
+        msg(LayerFailure::Malformed),
+        msg(LayerFailure::NoMatchingKey),
+        msg(LayerFailure::Tampered),
+        msg(LayerFailure::Oversize),
+    ];
+    let distinct: std::collections::BTreeSet<_> = all.iter().collect();
+    assert_eq!(distinct.len(), all.len(), "{all:?}");
+}
+
+#[test]
+fn seal_10_inner_ciphertext_debug_shows_only_its_length() {
+    let c = Custodians::new(default_policy());
+    let sealed = seal(&payload("d"), &c.sealing_keys()).unwrap();
+    let o = c.oversight.as_ref().unwrap().identity(c.epoch).unwrap();
+    let inner = remove_outer(&sealed, o).unwrap();
+    assert_eq!(
+        format!("{inner:?}"),
+        format!("InnerCiphertext(<{} bytes>)", inner.as_bytes().len())
+    );
+}
+
+#[test]
+fn seal_7_the_current_epochs_recipient_is_chosen_beside_a_stale_one() {
+    // A device that still holds last epoch's recipients and has fetched this epoch's
+    // seals to this epoch's, whatever the order it holds them in.
+    let mut c = Custodians::new(default_policy());
+    let previous = EpochId::new(c.epoch.get() - 1);
+    c.agency.generate(previous).unwrap();
+    let stale = c
+        .agency
+        .publish(previous, c.policy.epoch_end(previous), &c.agency_key)
+        .unwrap();
+    let mut published = vec![stale];
+    published.extend(c.published());
+    let keys = SealingKeys::verify(&c.policy, NOW, &published, &c.keys()).unwrap();
+    assert_eq!(keys.epoch(), c.epoch);
+    let p = payload("current");
+    assert_eq!(c.open(&seal(&p, &keys).unwrap()).unwrap(), p);
+}
+
+#[test]
+fn seal_7_not_after_is_the_last_moment_a_device_may_seal() {
+    let c = Custodians::new(default_policy());
+    let good = c.published();
+    let until_now = vec![
+        c.agency.publish(c.epoch, NOW, &c.agency_key).unwrap(),
+        good[1].clone(),
+    ];
+    assert!(SealingKeys::verify(&c.policy, NOW, &until_now, &c.keys()).is_ok());
+    assert_eq!(
+        SealingKeys::verify(&c.policy, NOW.plus(1), &until_now, &c.keys()).unwrap_err(),
+        RecipientError::Expired(CustodianRole::Agency)
+    );
+}
