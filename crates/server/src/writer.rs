@@ -1195,8 +1195,8 @@ impl<S: Store, C: Clock> Writer<S, C> {
             tag,
             challenge: c,
             epoch: challenge.epoch,
-            resolution: resolution.to_log(),
-            reason: reason.to_log(),
+            resolution,
+            reason,
         });
         Ok(LedgerState::Resolved(resolution))
     }
