@@ -244,7 +244,7 @@ async fn acc_1_acc_8_an_officer_with_a_certificate_reads_over_mutual_tls_and_nob
         .unwrap();
     assert_eq!(
         (r.status, r.code()),
-        (StatusCode::BAD_REQUEST, "request-malformed".into())
+        (StatusCode::BAD_REQUEST, "request_malformed".into())
     );
     // A refusal, with its code.
     let r = officer
@@ -259,7 +259,7 @@ async fn acc_1_acc_8_an_officer_with_a_certificate_reads_over_mutual_tls_and_nob
         .unwrap();
     assert_eq!(
         (r.status, r.code()),
-        (StatusCode::FORBIDDEN, "purpose-not-allowed".into())
+        (StatusCode::FORBIDDEN, "purpose_not_allowed".into())
     );
 
     // The operator's certificate opens the witness, not the outer layer.
@@ -278,7 +278,7 @@ async fn acc_1_acc_8_an_officer_with_a_certificate_reads_over_mutual_tls_and_nob
     let r = op.post("/v1/outer", b"{}".to_vec()).await.unwrap();
     assert_eq!(
         (r.status, r.code()),
-        (StatusCode::FORBIDDEN, "not-allowed".into())
+        (StatusCode::FORBIDDEN, "not_allowed".into())
     );
     // And an officer cannot reach the oversight custodian at all.
     let refused = match Client::connect(
@@ -550,7 +550,7 @@ async fn ret_2_ret_3_ret_4_ret_8_ret_31_a_backup_taken_before_the_deadline_opens
             .unwrap_err();
         // Purged by the operator, and its keys destroyed by both custodians.
         assert!(
-            matches!(r.code(), "record-unknown" | "key-destroyed"),
+            matches!(r.code(), "record_unknown" | "key_destroyed"),
             "{r}"
         );
     }
@@ -1285,6 +1285,7 @@ async fn fake_operator(answer: Answer) -> (std::net::SocketAddr, String) {
 async fn ret_41_every_answer_the_custodian_reads_is_bounded_in_size_and_time_with_typed_errors() {
     use minimis_custodian::https::Limits;
     use minimis_custodian::operator::{LinkError, Unreachable};
+    use minimis_wire::TransportError;
     let limits = Limits {
         connect: std::time::Duration::from_millis(500),
         read: std::time::Duration::from_millis(500),
@@ -1292,11 +1293,26 @@ async fn ret_41_every_answer_the_custodian_reads_is_bounded_in_size_and_time_wit
         max_body: 1 << 20,
     };
     let cases = [
-        (Answer::EndlessBody, Unreachable::TooLarge(1 << 20)),
-        (Answer::DeclaredHuge, Unreachable::TooLarge(1 << 20)),
-        (Answer::Hang, Unreachable::ReadTimeout),
-        (Answer::NoHandshake, Unreachable::ConnectTimeout),
-        (Answer::Trickle, Unreachable::Timeout),
+        (
+            Answer::EndlessBody,
+            Unreachable::Transport(TransportError::TooLarge(1 << 20)),
+        ),
+        (
+            Answer::DeclaredHuge,
+            Unreachable::Transport(TransportError::TooLarge(1 << 20)),
+        ),
+        (
+            Answer::Hang,
+            Unreachable::Transport(TransportError::ReadTimeout),
+        ),
+        (
+            Answer::NoHandshake,
+            Unreachable::Transport(TransportError::ConnectTimeout),
+        ),
+        (
+            Answer::Trickle,
+            Unreachable::Transport(TransportError::Timeout),
+        ),
     ];
     for (answer, want) in cases {
         let (addr, ca) = fake_operator(answer.clone()).await;
@@ -1306,12 +1322,12 @@ async fn ret_41_every_answer_the_custodian_reads_is_bounded_in_size_and_time_wit
         // Generous: only catches a client that does not stop by itself.
         let got = tokio::time::timeout(
             std::time::Duration::from_secs(30),
-            client.send("GET", "/v1/keys", &[], Vec::new()),
+            client.exchange(minimis_wire::Request::get("/v1/keys")),
         )
         .await
         .expect("the client stopped by itself")
         .unwrap_err();
-        assert_eq!(got, want, "{answer:?}");
+        assert_eq!(Unreachable::Transport(got), want, "{answer:?}");
         // The other custodian's answers go through the same bounds.
         let peer = HttpsPeer::new(
             HttpsClient::new(addr, "localhost", &ca, None)
@@ -1342,7 +1358,7 @@ async fn ret_41_every_answer_the_custodian_reads_is_bounded_in_size_and_time_wit
     let (addr, ca) = fake_operator(Answer::ServerError).await;
     let client = HttpsClient::new(addr, "localhost", &ca, None).unwrap();
     let r = client
-        .send("GET", "/v1/keys", &[], Vec::new())
+        .exchange(minimis_wire::Request::get("/v1/keys"))
         .await
         .unwrap();
     assert_eq!(r.status, 500);

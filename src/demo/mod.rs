@@ -1211,7 +1211,7 @@ async fn adhoc_burst(
             Err(e) => {
                 *burst
                     .refused_by_server
-                    .entry(e.code().unwrap_or("?").to_owned())
+                    .entry(e.refusal().map_or("?", |r| r.code()).to_owned())
                     .or_default() += 1;
             }
         }

@@ -102,6 +102,16 @@ impl StatementCategory {
         Self::Other,
     ];
 
+    /// The category as on the wire (`dispute`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dispute => "dispute",
+            Self::Explanation => "explanation",
+            Self::Correction => "correction",
+            Self::Other => "other",
+        }
+    }
+
     /// The code that stands for it in storage (1 to 4).
     pub fn code(self) -> u8 {
         match self {
@@ -306,6 +316,12 @@ mod tests {
         assert_eq!("battery".parse::<FailureCategory>(), Err(UnknownCategory));
         assert_eq!(FailureCategory::from_code(0), None);
         assert_eq!(FailureCategory::from_code(6), None);
+        for c in StatementCategory::ALL {
+            assert_eq!(
+                serde_json::to_value(c).ok(),
+                Some(serde_json::json!(c.as_str()))
+            );
+        }
         assert_eq!(StatementCategory::from_code(5), None);
     }
 
