@@ -177,3 +177,98 @@ pub fn check_interface<R: Refusal>() -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CustodianRefusal, OperatorRefusal};
+
+    #[test]
+    fn svc_41_every_operator_refusal_reads_back_as_itself_from_its_code_and_status() {
+        assert_eq!(check_interface::<OperatorRefusal>(), Ok(()));
+        assert!(OperatorRefusal::ALL.len() >= 40);
+    }
+
+    #[test]
+    fn svc_41_every_custodian_refusal_reads_back_as_itself_from_its_code_and_status() {
+        assert_eq!(check_interface::<CustodianRefusal>(), Ok(()));
+        // A logged denial's code is its log name with `_` for `-`, and maps back to it.
+        for d in minimis_log::DenialReason::ALL {
+            let r = CustodianRefusal::from_denial(d);
+            assert_eq!(r.code(), d.as_str().replace('-', "_"), "{d:?}");
+            assert_eq!(r.denial(), Some(d), "{d:?}");
+        }
+        assert_eq!(CustodianRefusal::HoldUnknown.denial(), None);
+    }
+
+    #[test]
+    fn svc_41_a_client_refuses_what_the_interface_does_not_answer() {
+        let body = |code: &str| {
+            serde_json::to_vec(&RefusalBody::new(code, "m")).unwrap_or_default()
+        };
+        // The other interface's style, or a code the interface does not have.
+        assert_eq!(
+            Refused::<CustodianRefusal>::parse(403, &body("purpose-not-allowed")),
+            Err(UnexpectedAnswer::UnknownCode {
+                status: 403,
+                code: "purpose-not-allowed".into()
+            })
+        );
+        assert!(matches!(
+            Refused::<OperatorRefusal>::parse(403, &body("purpose_not_allowed")),
+            Err(UnexpectedAnswer::UnknownCode { .. })
+        ));
+        // A known code with another status.
+        assert_eq!(
+            Refused::<OperatorRefusal>::parse(500, &body("malformed")),
+            Err(UnexpectedAnswer::WrongStatus {
+                code: "malformed",
+                status: 500,
+                expected: 400
+            })
+        );
+        // No refusal body at all.
+        assert_eq!(
+            Refused::<OperatorRefusal>::parse(502, b"<html>bad gateway</html>"),
+            Err(UnexpectedAnswer::NoRefusal { status: 502 })
+        );
+        // An endless code is not kept whole.
+        let long = "x".repeat(10_000);
+        match Refused::<OperatorRefusal>::parse(400, &body(&long)) {
+            Err(UnexpectedAnswer::UnknownCode { code, .. }) => assert_eq!(code.len(), 64),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn svc_41_check_interface_catches_a_broken_interface() {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        enum Bad {
+            Kebab,
+        }
+        impl Refusal for Bad {
+            const ALL: &'static [Self] = &[Self::Kebab];
+            fn status(self) -> u16 {
+                400
+            }
+            fn code(self) -> &'static str {
+                match self {
+                    Self::Kebab => "not-snake",
+                }
+            }
+        }
+        assert!(check_interface::<Bad>().is_err_and(|e| e.contains("snake_case")));
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        struct Dup(u8);
+        impl Refusal for Dup {
+            const ALL: &'static [Self] = &[Self(1), Self(2)];
+            fn status(self) -> u16 {
+                409
+            }
+            fn code(self) -> &'static str {
+                "same"
+            }
+        }
+        assert!(check_interface::<Dup>().is_err_and(|e| e.contains("another refusal")));
+    }
+}
