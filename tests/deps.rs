@@ -221,7 +221,12 @@ fn svc_40_the_wire_contract_is_shared_by_every_side_and_its_https_client_is_opti
 #[test]
 fn svc_16_the_services_build_no_http2() {
     // Both services speak HTTP/1.1 only; hyper's HTTP/2 (h2) is not compiled in.
-    for krate in ["minimis-server", "minimis-custodian", "minimis-service", "minimis-wire"] {
+    for krate in [
+        "minimis-server",
+        "minimis-custodian",
+        "minimis-service",
+        "minimis-wire",
+    ] {
         assert!(
             !normal_dependencies(krate).contains("h2"),
             "{krate} links h2"

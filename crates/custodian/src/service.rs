@@ -396,6 +396,7 @@ impl CustodianRefusals {
             Transport::Malformed { .. } => CustodianRefusal::Malformed,
             Transport::BodyTooLarge { .. } => CustodianRefusal::BodyTooLarge,
             Transport::BodyTimeout => CustodianRefusal::RequestTimeout,
+            Transport::Fault { status: 503 } => CustodianRefusal::ServiceUnavailable,
             _ => CustodianRefusal::InternalError,
         }
     }
@@ -408,7 +409,10 @@ impl CustodianRefusals {
 
 impl Refusals for CustodianRefusals {
     fn refuse(&self, t: &Transport) -> Response {
-        respond(t.status(), Self::code(t), &t.message())
+        // One status per code: a fault answered `503` is `service_unavailable`, any other
+        // `internal_error` (`500`).
+        let r = Self::refusal(t);
+        respond(r.status(), r.code(), &t.message())
     }
 }
 

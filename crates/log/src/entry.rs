@@ -1877,13 +1877,13 @@ mod tests {
         assert!(access.len() >= 9, "{access:?}");
         let logged: Vec<(String, String)> = access
             .iter()
-            .filter(|(code, _)| code != "request-malformed")
+            .filter(|(code, _)| code != "request_malformed")
             .cloned()
             .collect();
         assert_eq!(
             access
                 .iter()
-                .find(|(c, _)| c == "request-malformed")
+                .find(|(c, _)| c == "request_malformed")
                 .map(|(_, b)| b.as_str()),
             Some("not logged")
         );
@@ -1891,9 +1891,14 @@ mod tests {
             .iter()
             .map(|r| (r.as_str().to_owned(), format!("0x{:02x}", r.code())))
             .collect();
+        // The access error code is the log name with `_` for `-` (SVC-9, SVC-41).
+        let wire: Vec<(String, String)> = ours
+            .iter()
+            .map(|(name, byte)| (name.replace('-', "_"), byte.clone()))
+            .collect();
         let mut sorted = logged.clone();
         sorted.sort_by(|a, b| a.1.cmp(&b.1));
-        assert_eq!(sorted, ours, "spec/access.md's codes and bytes");
+        assert_eq!(sorted, wire, "spec/access.md's codes and bytes");
         // spec/log.md lists the same bytes and names in its reason table.
         let log: Vec<(String, String)> = spec_rows("log.md")
             .into_iter()

@@ -76,6 +76,7 @@ impl OperatorRefusals {
             Transport::Malformed { .. } => OperatorRefusal::Malformed,
             Transport::BodyTooLarge { .. } => OperatorRefusal::BodyTooLarge,
             Transport::BodyTimeout => OperatorRefusal::RequestTimeout,
+            Transport::Fault { status: 503 } => OperatorRefusal::ServiceUnavailable,
             _ => OperatorRefusal::InternalError,
         }
     }
@@ -88,8 +89,9 @@ impl OperatorRefusals {
 
 impl Refusals for OperatorRefusals {
     fn refuse(&self, t: &Transport) -> Response {
-        // A fault keeps its status (a 503 from a handler stays a 503); every other
-        // refusal of the transport has its variant's.
-        minimis_service::refusal::respond(t.status(), Self::code(t), &t.message())
+        // One status per code: a fault answered `503` is `service_unavailable`, any other
+        // `internal_error` (`500`).
+        let r = Self::refusal(t);
+        minimis_service::refusal::respond(r.status(), r.code(), &t.message())
     }
 }

@@ -277,6 +277,9 @@ refusals! {
         BodyTooLarge = (413, "body_too_large"),
         /// `500 internal_error`: a fault; nothing was done.
         InternalError = (500, "internal_error"),
+        /// `503 service_unavailable`: the custodian cannot serve the request now; nothing
+        /// was done.
+        ServiceUnavailable = (503, "service_unavailable"),
         /// `400 old_size_too_large` (tlog-witness): the old size is larger than the
         /// checkpoint's.
         OldSizeTooLarge = (400, "old_size_too_large"),

@@ -203,9 +203,8 @@ mod tests {
 
     #[test]
     fn svc_41_a_client_refuses_what_the_interface_does_not_answer() {
-        let body = |code: &str| {
-            serde_json::to_vec(&RefusalBody::new(code, "m")).unwrap_or_default()
-        };
+        let body =
+            |code: &str| serde_json::to_vec(&RefusalBody::new(code, "m")).unwrap_or_default();
         // The other interface's style, or a code the interface does not have.
         assert_eq!(
             Refused::<CustodianRefusal>::parse(403, &body("purpose-not-allowed")),

@@ -182,12 +182,9 @@ async fn svc_42_every_answer_is_bounded_in_size_and_time_with_its_own_error() {
         assert_eq!((r.status, r.body.as_slice()), (200, &b"{\"ok\":true}"[..]));
     }
     // A smaller bound for one exchange: the answer is refused by it.
-    let r = tokio::time::timeout(
-        HANG,
-        client.exchange_limited(Request::get("/v1/keys"), 4),
-    )
-    .await
-    .expect("stopped by itself");
+    let r = tokio::time::timeout(HANG, client.exchange_limited(Request::get("/v1/keys"), 4))
+        .await
+        .expect("stopped by itself");
     assert_eq!(r, Err(TransportError::TooLarge(4)));
 }
 
