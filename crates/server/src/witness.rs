@@ -289,6 +289,8 @@ pub(crate) async fn run(
 mod tests {
     use super::*;
     use minimis_service::dev_pki::DevCa;
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
     /// How long anything may take before the test gives up: it only catches a hang.

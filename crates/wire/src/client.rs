@@ -542,3 +542,133 @@ impl<T: Transport> CustodianClient<T> {
         empty(r, 204)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::refusal::RefusalBody;
+
+    /// Answers every request with `answer`, and keeps what it was sent.
+    struct Recorder {
+        answer: Response,
+        sent: Mutex<Vec<Request>>,
+    }
+
+    impl Transport for Recorder {
+        async fn send(&self, req: Request) -> Result<Response, TransportError> {
+            if let Ok(mut s) = self.sent.lock() {
+                s.push(req);
+            }
+            Ok(self.answer.clone())
+        }
+    }
+
+    fn recorder(status: u16, body: &[u8]) -> OperatorClient<Recorder> {
+        OperatorClient::new(Recorder {
+            answer: Response {
+                status,
+                body: body.to_vec(),
+            },
+            sent: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn sent(c: &OperatorClient<Recorder>) -> Vec<Request> {
+        c.transport()
+            .sent
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map(|rt| rt.block_on(f))
+            .unwrap_or_else(|e| panic!("runtime: {e}"))
+    }
+
+    #[test]
+    fn svc_43_a_typed_call_sends_its_route_and_reads_a_refusal_as_its_variant() {
+        let refusal =
+            serde_json::to_vec(&RefusalBody::new("daily_cap_reached", "cap")).unwrap_or_default();
+        let c = recorder(422, &refusal);
+        let p = Pseudonym::from_bytes([7; 16]);
+        let err = block_on(c.adhoc(&p)).err();
+        assert_eq!(
+            err.as_ref().and_then(CallError::refusal),
+            Some(OperatorRefusal::DailyCapReached)
+        );
+        let req = sent(&c).pop();
+        assert_eq!(
+            req.map(|r| (r.method, r.path)),
+            Some(("POST", format!("/v1/participants/{p}/challenges")))
+        );
+        // A 404 `not_found` for a log resource is "not there"; another refusal is not.
+        let nf =
+            serde_json::to_vec(&RefusalBody::new("not_found", "no such tile")).unwrap_or_default();
+        assert!(matches!(
+            block_on(recorder(404, &nf).log_resource("tile/0/000")),
+            Ok(None)
+        ));
+        let other =
+            serde_json::to_vec(&RefusalBody::new("unknown_record", "x")).unwrap_or_default();
+        assert!(matches!(
+            block_on(recorder(404, &other).log_resource("tile/0/000")),
+            Err(CallError::Refused(_))
+        ));
+        // A success whose body is not the route's answer is an unexpected answer.
+        assert!(matches!(
+            block_on(recorder(200, b"{\"operator\": 1}").keys()),
+            Err(CallError::Unexpected(UnexpectedAnswer::Body(_)))
+        ));
+    }
+
+    #[test]
+    fn svc_43_a_device_request_is_signed_over_its_method_path_time_and_body() {
+        let key = SigningKey::from_seed(&[3; 32]).unwrap_or_else(|e| panic!("{e:?}"));
+        let p = Pseudonym::from_bytes([9; 16]);
+        let who = DeviceSigner {
+            pseudonym: p,
+            key: &key,
+        };
+        let c = recorder(204, b"");
+        let req = crate::operator::StatementRequest {
+            challenge_id: ChallengeId::from_bytes([1; 16]),
+            category: minimis_proto::StatementCategory::Dispute,
+            text: None,
+        };
+        let now = UnixTime(1_800_000_000);
+        assert!(block_on(c.statement(who, &req, now)).is_ok());
+        let Some(r) = sent(&c).pop() else {
+            panic!("nothing sent")
+        };
+        assert_eq!(r.path, format!("/v1/participants/{p}/statements"));
+        let auth = r
+            .headers
+            .iter()
+            .find(|(k, _)| *k == "authorization")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let sig = auth
+            .rsplit("signature=")
+            .next()
+            .and_then(|s| B64.decode(s).ok())
+            .and_then(|v| <[u8; 64]>::try_from(v).ok())
+            .map(minimis_proto::Signature)
+            .unwrap_or_else(|| panic!("{auth}"));
+        let verify = |body: &[u8]| {
+            minimis_crypto::verify_request(&key.public_key(), &p, "POST", &r.path, now, body, &sig)
+                .is_ok()
+        };
+        assert!(verify(&r.body));
+        // The body is the typed request, and the signature covers it.
+        assert_eq!(
+            serde_json::from_slice::<crate::operator::StatementRequest>(&r.body).ok(),
+            Some(req)
+        );
+        assert!(!verify(b"{}"));
+    }
+}
