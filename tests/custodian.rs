@@ -218,9 +218,12 @@ async fn acc_1_acc_8_an_officer_with_a_certificate_reads_over_mutual_tls_and_nob
         .unwrap();
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
     let j = r.json();
-    assert_eq!(j["records"][0]["record_id"], id.to_string());
-    assert_eq!(j["records"][0]["note"], "the bus was late");
-    assert_eq!(j["records"][0]["zone"], serde_json::json!(pl.zone));
+    // The answer is the contract's (SVC-40).
+    let opened: minimis_wire::custodian::AccessResponse = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(opened.records[0].record_id, id);
+    assert_eq!(opened.records[0].note.expose(), "the bus was late");
+    assert_eq!(opened.records[0].zone, pl.zone);
+    assert_eq!(opened.log.len(), 2);
     assert_eq!(
         j["log"].as_array().unwrap().len(),
         2,
@@ -797,17 +800,19 @@ impl RealStack {
     async fn enroll(&self, off: &mut Client) -> minimis_testkit::Participant {
         let world = minimis_testkit::World::new(&[]);
         let mut p = world.participant();
-        let body = serde_json::json!({
-            "device_key": B64.encode(p.device.public_key().as_bytes()),
-            "tag_key": B64.encode(p.tags.expose_secret()),
-            "schedule": p.schedule,
-        });
+        let body = minimis_wire::operator::EnrollRequest {
+            device_key: p.device.public_key(),
+            tag_key: minimis_wire::operator::WireTagKey::new(*p.tags.expose_secret()),
+            schedule: p.schedule.clone(),
+        };
         let r = off
             .post("/v1/enrollments", serde_json::to_vec(&body).unwrap())
             .await
             .unwrap();
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
-        p.pseudonym = r.json()["pseudonym"].as_str().unwrap().parse().unwrap();
+        let enrolled: minimis_wire::operator::EnrollResponse =
+            serde_json::from_slice(&r.body).unwrap();
+        p.pseudonym = enrolled.pseudonym;
         p
     }
 
@@ -966,15 +971,20 @@ async fn acc_4_acc_7_ret_32_end_to_end_through_the_operators_server_and_its_witn
     let r = officer
         .post(
             "/v1/holds",
-            serde_json::to_vec(&serde_json::json!({
-                "records": [record.to_string()], "legal_basis": "court-order",
-                "until": until.seconds()}))
+            serde_json::to_vec(&PlaceHoldRequest {
+                records: vec![record.to_string()],
+                legal_basis: "court-order".into(),
+                until: until.seconds(),
+            })
             .unwrap(),
         )
         .await
         .unwrap();
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
-    assert_eq!(r.json()["complete"], true);
+    let placed: minimis_wire::custodian::PlaceHoldResponse =
+        serde_json::from_slice(&r.body).unwrap();
+    assert!(placed.complete);
+    assert_eq!(placed.records, vec![record]);
     // The log, as the public fetches it, holds both custodians' entries and the hold.
     s.server_clock.advance(1);
     s.server.tick().await.unwrap();
@@ -1265,7 +1275,12 @@ async fn fake_operator(answer: Answer) -> (std::net::SocketAddr, String) {
                         }
                         Answer::Friendly(log_key) => {
                             let r = if head.starts_with("GET /v1/keys ") {
-                                reply("200 OK", &format!("{{\"log\":\"{log_key}\"}}"))
+                                // The contract's answer (SVC-40).
+                                let keys = minimis_wire::operator::KeysResponse {
+                                    operator: minimis_proto::PublicKey([1; 32]),
+                                    log: log_key.clone(),
+                                };
+                                reply("200 OK", &serde_json::to_string(&keys).unwrap())
                             } else {
                                 "HTTP/1.1 204 No Content\r\n\r\n".to_owned()
                             };
