@@ -652,7 +652,8 @@ struct World {
 
 impl World {
     fn new(stack: Stack, ctx: Ctx, officer_pool: Arc<Vec<Api<Https>>>) -> anyhow::Result<Self> {
-        let public = Https::new(stack.server.addr(), "localhost", &stack.server_roots, None)?;
+        let public = Https::new(stack.server.addr(), "localhost", &stack.server_roots, None)?
+            .with_limits(minimis_client::transport::Limits::LOG_READER);
         let officers = OFFICERS
             .iter()
             .map(|o| {
