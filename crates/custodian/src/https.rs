@@ -215,8 +215,3 @@ impl OversightLink for HttpsPeer {
         Box::pin(async move { self.client.hold_release(&req).await.map_err(peer_error) })
     }
 }
-
-/// The status and code a refusal of the operator's API answers with (for messages).
-pub fn describe(r: OperatorRefusal) -> String {
-    format!("{} {}", r.status(), r.code())
-}

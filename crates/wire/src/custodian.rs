@@ -324,8 +324,7 @@ impl CustodianRefusal {
     pub fn denial(self) -> Option<DenialReason> {
         DenialReason::ALL
             .into_iter()
-            .find(|r| Self::from_denial(*r) == self && *r != DenialReason::OversightRefused)
-            .or((self == Self::OversightRefused).then_some(DenialReason::OversightRefused))
+            .find(|r| Self::from_denial(*r) == self)
     }
 }
 

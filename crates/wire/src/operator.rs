@@ -545,6 +545,8 @@ impl OperatorRefusal {
             V::ScheduledAlreadyIssued => Self::ScheduledAlreadyIssued,
             V::DailyCapReached { .. } => Self::DailyCapReached,
             V::AdHocCapReached { .. } => Self::AdhocCapReached,
+            // A verdict added to the schedule later refuses as outside the windows until
+            // it has a code of its own: refused either way, never admitted.
             _ => Self::OutsideWindow,
         }
     }
