@@ -387,33 +387,17 @@ impl Drop for ServerProcess {
 
 // ---- a small HTTP/1.1 client over TLS 1.3 -----------------------------------------------
 
+/// The workspace's one client TLS configuration (TLS 1.3, ALPN `http/1.1`; SVC-42): the
+/// load generator writes its own HTTP/1.1 over it, to measure the server rather than a
+/// client.
 fn tls_config(
     server_cert: &str,
     client: Option<(&str, &str)>,
 ) -> anyhow::Result<Arc<rustls::ClientConfig>> {
-    use rustls_pki_types::pem::PemObject as _;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_slice_iter(server_cert.as_bytes()) {
-        roots.add(c.context("the server certificate is not PEM")?)?;
-    }
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(&[&rustls::version::TLS13])?
-    .with_root_certificates(roots);
-    let config = match client {
-        Some((cert, key)) => {
-            let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
-                .collect::<Result<Vec<_>, _>>()
-                .context("the officer certificate is not PEM")?;
-            let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
-                .context("the officer key is not PEM")?;
-            builder.with_client_auth_cert(chain, key)?
-        }
-        None => builder.with_no_client_auth(),
-    };
-    Ok(Arc::new(config))
+    Ok(Arc::new(minimis_wire::https::client_config(
+        server_cert,
+        client,
+    )?))
 }
 
 /// One keep-alive HTTP/1.1 connection over TLS.

@@ -101,12 +101,11 @@ impl OperatorArgs {
             .context("--operator needs --ca FILE, the operator's CA certificate")?;
         let roots =
             std::fs::read_to_string(ca).with_context(|| format!("cannot read {}", ca.display()))?;
-        Ok(Some(Api::new(Https::new(
-            addr,
-            &self.server_name,
-            &roots,
-            None,
-        )?)))
+        // The device reads the log too: entry bundles up to the largest there can be.
+        Ok(Some(Api::new(
+            Https::new(addr, &self.server_name, &roots, None)?
+                .with_limits(minimis_client::transport::Limits::LOG_READER),
+        )))
     }
 }
 

@@ -6,6 +6,7 @@ use minimis_client::transport::Https;
 use minimis_client::{Api, Device, Enrollment, FailureCategory};
 use minimis_crypto::{SigningKey, TagKey};
 use minimis_proto::*;
+use minimis_wire::OperatorRefusal;
 use zeroize::Zeroizing;
 
 use crate::server::Harness;
@@ -74,7 +75,7 @@ async fn chl_5_enr_2_chk_23_acc_12_enroll_check_in_verify_the_receipt_report_a_f
         .unwrap();
     assert_eq!(gps.0, 1);
     let (receipt, state) = device_api.submit(&env).await.unwrap();
-    assert_eq!(state["state"], "on-time");
+    assert_eq!(state, LedgerState::OnTime);
     device.keep_receipt(receipt).unwrap();
     assert!(
         device.sent()[0].receipt.is_some(),
@@ -84,12 +85,12 @@ async fn chl_5_enr_2_chk_23_acc_12_enroll_check_in_verify_the_receipt_report_a_f
     // A hostile ad-hoc burst through the officer API: the server stops at the schedule's
     // daily cap, and the device would refuse anything beyond it anyway.
     let refused = officer.adhoc(&device.pseudonym()).await.unwrap_err();
-    assert_eq!(refused.code(), Some("daily_cap_reached"));
+    assert_eq!(refused.refusal(), Some(OperatorRefusal::DailyCapReached));
 
     // The participant sees their ledger as the server holds it.
     let ledger = device_api.ledger(&device, h.clock_now()).await.unwrap();
     assert_eq!(ledger.len(), 1);
-    assert_eq!(ledger[0].state["state"], "on-time");
+    assert_eq!(ledger[0].state, LedgerState::OnTime);
 
     // A failure recorded on the device is reported at the next chance, with a few words
     // sealed on the device (CHK-22, CHK-23).
@@ -109,9 +110,9 @@ async fn chl_5_enr_2_chk_23_acc_12_enroll_check_in_verify_the_receipt_report_a_f
     }
     assert!(device.unreported_failures().is_empty());
     let ledger = device_api.ledger(&device, h.clock_now()).await.unwrap();
-    assert_eq!(ledger[0].failure_report.as_deref(), Some("no-network"));
+    assert_eq!(ledger[0].failure_report, Some(FailureCategory::NoNetwork));
     let link = ledger[0].failure_text.as_ref().expect("the text is linked");
-    assert_eq!(link.epoch, epoch.get());
+    assert_eq!(link.epoch, epoch);
     // Only the custodians, together, open it: the note of a payload for the row's
     // challenge, with no location and no presence result.
     let opened = minimis_seal::open(
@@ -149,7 +150,7 @@ async fn chl_5_enr_2_chk_23_acc_12_enroll_check_in_verify_the_receipt_report_a_f
             h.clock_now(),
         )
         .unwrap();
-    let state_before = ledger[0].state.clone();
+    let state_before = ledger[0].state;
     device_api
         .statement(
             &device,
@@ -161,12 +162,19 @@ async fn chl_5_enr_2_chk_23_acc_12_enroll_check_in_verify_the_receipt_report_a_f
         .await
         .unwrap();
     let ledger = device_api.ledger(&device, h.clock_now()).await.unwrap();
-    assert_eq!(ledger[0].statements, vec!["explanation".to_owned()]);
+    assert_eq!(
+        ledger[0]
+            .statements
+            .iter()
+            .map(|s| s.category)
+            .collect::<Vec<_>>(),
+        vec![minimis_client::StatementCategory::Explanation]
+    );
     assert_eq!(
         ledger[0].state, state_before,
         "a statement changes no state"
     );
-    assert_eq!(ledger[0].failure_report.as_deref(), Some("no-network"));
+    assert_eq!(ledger[0].failure_report, Some(FailureCategory::NoNetwork));
     // A statement on a challenge that is not this participant's is refused.
     let err = device_api
         .statement(
@@ -178,7 +186,7 @@ async fn chl_5_enr_2_chk_23_acc_12_enroll_check_in_verify_the_receipt_report_a_f
         )
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Some("unknown_challenge"));
+    assert_eq!(err.refusal(), Some(OperatorRefusal::UnknownChallenge));
 
     // A text longer than the policy's note bound is refused on the device.
     let long = "x".repeat(h.world.policy.max_note_bytes() + 1);
@@ -303,7 +311,7 @@ async fn check_in(api: &Api<Https>, device: &mut Device, note: &str) -> (Challen
         .check_in(accepted, &mut Gps(0), &mut presence, note, &recipients, NOW)
         .unwrap();
     let (receipt, state) = api.submit(&env).await.unwrap();
-    assert_eq!(state["state"], "on-time");
+    assert_eq!(state, LedgerState::OnTime);
     device.keep_receipt(receipt).unwrap();
     (id, env.record_id())
 }
@@ -360,7 +368,7 @@ async fn acc_11_enr_4_the_participant_sees_their_challenge_check_in_receipt_ledg
         .post("/v1/access", access(&[my_record], "curiosity"))
         .await
         .unwrap();
-    assert_eq!(r.code(), "purpose-not-allowed");
+    assert_eq!(r.code(), "purpose_not_allowed");
     let r = officer
         .post("/v1/access", access(&[their_record], "compliance-review"))
         .await
@@ -401,7 +409,7 @@ async fn acc_11_enr_4_the_participant_sees_their_challenge_check_in_receipt_ledg
     let ledger = h.ledger.as_ref().unwrap();
     assert_eq!(ledger.len(), 1);
     assert_eq!(ledger[0].challenge.challenge.id, my_challenge);
-    assert_eq!(ledger[0].state_name(), "on-time");
+    assert_eq!(ledger[0].state, LedgerState::OnTime);
     // The accesses: both custodians' entries for the opening, and the refusal.
     let accesses: Vec<&FoundEntry> = h.accesses().map(|f| &f.entry).collect();
     assert_eq!(accesses.len(), 3, "{accesses:?}");

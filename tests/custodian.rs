@@ -218,9 +218,12 @@ async fn acc_1_acc_8_an_officer_with_a_certificate_reads_over_mutual_tls_and_nob
         .unwrap();
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
     let j = r.json();
-    assert_eq!(j["records"][0]["record_id"], id.to_string());
-    assert_eq!(j["records"][0]["note"], "the bus was late");
-    assert_eq!(j["records"][0]["zone"], serde_json::json!(pl.zone));
+    // The answer is the contract's (SVC-40).
+    let opened: minimis_wire::custodian::AccessResponse = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(opened.records[0].record_id, id);
+    assert_eq!(opened.records[0].note.expose(), "the bus was late");
+    assert_eq!(opened.records[0].zone, pl.zone);
+    assert_eq!(opened.log.len(), 2);
     assert_eq!(
         j["log"].as_array().unwrap().len(),
         2,
@@ -244,7 +247,7 @@ async fn acc_1_acc_8_an_officer_with_a_certificate_reads_over_mutual_tls_and_nob
         .unwrap();
     assert_eq!(
         (r.status, r.code()),
-        (StatusCode::BAD_REQUEST, "request-malformed".into())
+        (StatusCode::BAD_REQUEST, "request_malformed".into())
     );
     // A refusal, with its code.
     let r = officer
@@ -259,7 +262,7 @@ async fn acc_1_acc_8_an_officer_with_a_certificate_reads_over_mutual_tls_and_nob
         .unwrap();
     assert_eq!(
         (r.status, r.code()),
-        (StatusCode::FORBIDDEN, "purpose-not-allowed".into())
+        (StatusCode::FORBIDDEN, "purpose_not_allowed".into())
     );
 
     // The operator's certificate opens the witness, not the outer layer.
@@ -278,7 +281,7 @@ async fn acc_1_acc_8_an_officer_with_a_certificate_reads_over_mutual_tls_and_nob
     let r = op.post("/v1/outer", b"{}".to_vec()).await.unwrap();
     assert_eq!(
         (r.status, r.code()),
-        (StatusCode::FORBIDDEN, "not-allowed".into())
+        (StatusCode::FORBIDDEN, "not_allowed".into())
     );
     // And an officer cannot reach the oversight custodian at all.
     let refused = match Client::connect(
@@ -550,7 +553,7 @@ async fn ret_2_ret_3_ret_4_ret_8_ret_31_a_backup_taken_before_the_deadline_opens
             .unwrap_err();
         // Purged by the operator, and its keys destroyed by both custodians.
         assert!(
-            matches!(r.code(), "record-unknown" | "key-destroyed"),
+            matches!(r.code(), "record_unknown" | "key_destroyed"),
             "{r}"
         );
     }
@@ -797,17 +800,19 @@ impl RealStack {
     async fn enroll(&self, off: &mut Client) -> minimis_testkit::Participant {
         let world = minimis_testkit::World::new(&[]);
         let mut p = world.participant();
-        let body = serde_json::json!({
-            "device_key": B64.encode(p.device.public_key().as_bytes()),
-            "tag_key": B64.encode(p.tags.expose_secret()),
-            "schedule": p.schedule,
-        });
+        let body = minimis_wire::operator::EnrollRequest {
+            device_key: p.device.public_key(),
+            tag_key: minimis_wire::operator::WireTagKey::new(*p.tags.expose_secret()),
+            schedule: p.schedule.clone(),
+        };
         let r = off
             .post("/v1/enrollments", serde_json::to_vec(&body).unwrap())
             .await
             .unwrap();
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
-        p.pseudonym = r.json()["pseudonym"].as_str().unwrap().parse().unwrap();
+        let enrolled: minimis_wire::operator::EnrollResponse =
+            serde_json::from_slice(&r.body).unwrap();
+        p.pseudonym = enrolled.pseudonym;
         p
     }
 
@@ -966,15 +971,20 @@ async fn acc_4_acc_7_ret_32_end_to_end_through_the_operators_server_and_its_witn
     let r = officer
         .post(
             "/v1/holds",
-            serde_json::to_vec(&serde_json::json!({
-                "records": [record.to_string()], "legal_basis": "court-order",
-                "until": until.seconds()}))
+            serde_json::to_vec(&PlaceHoldRequest {
+                records: vec![record.to_string()],
+                legal_basis: "court-order".into(),
+                until: until.seconds(),
+            })
             .unwrap(),
         )
         .await
         .unwrap();
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
-    assert_eq!(r.json()["complete"], true);
+    let placed: minimis_wire::custodian::PlaceHoldResponse =
+        serde_json::from_slice(&r.body).unwrap();
+    assert!(placed.complete);
+    assert_eq!(placed.records, vec![record]);
     // The log, as the public fetches it, holds both custodians' entries and the hold.
     s.server_clock.advance(1);
     s.server.tick().await.unwrap();
@@ -1265,7 +1275,12 @@ async fn fake_operator(answer: Answer) -> (std::net::SocketAddr, String) {
                         }
                         Answer::Friendly(log_key) => {
                             let r = if head.starts_with("GET /v1/keys ") {
-                                reply("200 OK", &format!("{{\"log\":\"{log_key}\"}}"))
+                                // The contract's answer (SVC-40).
+                                let keys = minimis_wire::operator::KeysResponse {
+                                    operator: minimis_proto::PublicKey([1; 32]),
+                                    log: log_key.clone(),
+                                };
+                                reply("200 OK", &serde_json::to_string(&keys).unwrap())
                             } else {
                                 "HTTP/1.1 204 No Content\r\n\r\n".to_owned()
                             };
@@ -1285,6 +1300,7 @@ async fn fake_operator(answer: Answer) -> (std::net::SocketAddr, String) {
 async fn ret_41_every_answer_the_custodian_reads_is_bounded_in_size_and_time_with_typed_errors() {
     use minimis_custodian::https::Limits;
     use minimis_custodian::operator::{LinkError, Unreachable};
+    use minimis_wire::TransportError;
     let limits = Limits {
         connect: std::time::Duration::from_millis(500),
         read: std::time::Duration::from_millis(500),
@@ -1292,11 +1308,26 @@ async fn ret_41_every_answer_the_custodian_reads_is_bounded_in_size_and_time_wit
         max_body: 1 << 20,
     };
     let cases = [
-        (Answer::EndlessBody, Unreachable::TooLarge(1 << 20)),
-        (Answer::DeclaredHuge, Unreachable::TooLarge(1 << 20)),
-        (Answer::Hang, Unreachable::ReadTimeout),
-        (Answer::NoHandshake, Unreachable::ConnectTimeout),
-        (Answer::Trickle, Unreachable::Timeout),
+        (
+            Answer::EndlessBody,
+            Unreachable::Transport(TransportError::TooLarge(1 << 20)),
+        ),
+        (
+            Answer::DeclaredHuge,
+            Unreachable::Transport(TransportError::TooLarge(1 << 20)),
+        ),
+        (
+            Answer::Hang,
+            Unreachable::Transport(TransportError::ReadTimeout),
+        ),
+        (
+            Answer::NoHandshake,
+            Unreachable::Transport(TransportError::ConnectTimeout),
+        ),
+        (
+            Answer::Trickle,
+            Unreachable::Transport(TransportError::Timeout),
+        ),
     ];
     for (answer, want) in cases {
         let (addr, ca) = fake_operator(answer.clone()).await;
@@ -1306,12 +1337,12 @@ async fn ret_41_every_answer_the_custodian_reads_is_bounded_in_size_and_time_wit
         // Generous: only catches a client that does not stop by itself.
         let got = tokio::time::timeout(
             std::time::Duration::from_secs(30),
-            client.send("GET", "/v1/keys", &[], Vec::new()),
+            client.exchange(minimis_wire::Request::get("/v1/keys")),
         )
         .await
         .expect("the client stopped by itself")
         .unwrap_err();
-        assert_eq!(got, want, "{answer:?}");
+        assert_eq!(Unreachable::Transport(got), want, "{answer:?}");
         // The other custodian's answers go through the same bounds.
         let peer = HttpsPeer::new(
             HttpsClient::new(addr, "localhost", &ca, None)
@@ -1342,7 +1373,7 @@ async fn ret_41_every_answer_the_custodian_reads_is_bounded_in_size_and_time_wit
     let (addr, ca) = fake_operator(Answer::ServerError).await;
     let client = HttpsClient::new(addr, "localhost", &ca, None).unwrap();
     let r = client
-        .send("GET", "/v1/keys", &[], Vec::new())
+        .exchange(minimis_wire::Request::get("/v1/keys"))
         .await
         .unwrap();
     assert_eq!(r.status, 500);

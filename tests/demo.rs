@@ -133,7 +133,7 @@ fn ret_1_ret_2_ret_3_demo_destroys_keys_at_the_deadline_and_a_backup_stays_unrea
         b["keys_destroyed_by"],
         serde_json::json!(["agency", "oversight"])
     );
-    assert_eq!(b["asked_through_custodians_after"], "record-unknown");
+    assert_eq!(b["asked_through_custodians_after"], "record_unknown");
     assert_eq!(r["live_epoch_record_opened_after"], true);
     // Each custodian destroyed the backed-up epoch and still holds the newest.
     let epoch = &b["epoch"];
@@ -170,7 +170,7 @@ fn acc_2_acc_7_demo_accesses_are_justified_and_a_request_without_purpose_is_refu
     assert_eq!(u(&a["requests_denied"]), 1);
     assert_eq!(
         a["denial_codes"],
-        serde_json::json!({"purpose-not-allowed": 1})
+        serde_json::json!({"purpose_not_allowed": 1})
     );
     assert!(u(&a["requests_granted"]) >= 2);
     assert!(u(&a["records_opened"]) >= u(&a["requests_granted"]));

@@ -44,15 +44,16 @@ fn dependencies_with(krate: &str, flags: &[&str]) -> BTreeSet<String> {
 }
 
 #[test]
-fn seal_11_svc_17_verifying_crates_cannot_decrypt() {
+fn seal_11_svc_17_svc_40_verifying_crates_cannot_decrypt() {
     // The operator's server and every crate it is built from, the service toolkit every
-    // listener shares included.
+    // listener shares and the wire contract every client and service shares included.
     for krate in [
         "minimis-server",
         "minimis-proto",
         "minimis-crypto",
         "minimis-log",
         "minimis-service",
+        "minimis-wire",
     ] {
         let deps = normal_dependencies(krate);
         for forbidden in [
@@ -76,9 +77,9 @@ fn seal_11_svc_17_verifying_crates_cannot_decrypt() {
     );
 }
 
-/// The crates the operator's server is built from (SEAL-11), the service toolkit included
-/// (SVC-17).
-const OPERATOR_CRATES: [&str; 5] = ["server", "proto", "crypto", "log", "service"];
+/// The crates the operator's server is built from (SEAL-11), the service toolkit (SVC-17)
+/// and the wire contract (SVC-40) included.
+const OPERATOR_CRATES: [&str; 6] = ["server", "proto", "crypto", "log", "service", "wire"];
 
 /// The modules of `ring` that the operator's own code may use: hashing, tags, randomness
 /// and signatures. Not `agreement` (X25519) or `aead` (ChaCha20-Poly1305), which only
@@ -192,9 +193,40 @@ fn svc_15_without_the_development_pki_the_services_link_no_certificate_generator
 }
 
 #[test]
+fn svc_40_the_wire_contract_is_shared_by_every_side_and_its_https_client_is_optional() {
+    // Every side of every HTTP interface builds on the one contract.
+    for krate in [
+        "minimis-server",
+        "minimis-custodian",
+        "minimis-client",
+        "minimis",
+    ] {
+        assert!(
+            normal_dependencies(krate).contains("minimis-wire"),
+            "{krate} does not use the wire contract"
+        );
+    }
+    // A mobile app that brings its own HTTP stack builds the device library without
+    // the HTTPS client, and so without hyper, rustls or tokio.
+    let bare = dependencies_with("minimis-client", &["--no-default-features"]);
+    for heavy in ["hyper", "rustls", "tokio"] {
+        assert!(
+            !bare.contains(heavy),
+            "minimis-client without its https feature links {heavy}"
+        );
+    }
+    assert!(normal_dependencies("minimis-client").contains("rustls"));
+}
+
+#[test]
 fn svc_16_the_services_build_no_http2() {
     // Both services speak HTTP/1.1 only; hyper's HTTP/2 (h2) is not compiled in.
-    for krate in ["minimis-server", "minimis-custodian", "minimis-service"] {
+    for krate in [
+        "minimis-server",
+        "minimis-custodian",
+        "minimis-service",
+        "minimis-wire",
+    ] {
         assert!(
             !normal_dependencies(krate).contains("h2"),
             "{krate} links h2"

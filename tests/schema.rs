@@ -76,17 +76,17 @@ fn examples() -> BTreeMap<&'static str, Value> {
     m.insert("Schedule", serde_json::to_value(&schedule).unwrap());
     // What a device attaches to a row of its ledger (CHK-23, ACC-12), as the operator's
     // API takes it.
-    use minimis_server::api::{FailureReportRequest, SealedText, StatementRequest};
     use minimis_server::store::{FailureCategory, StatementCategory};
+    use minimis_wire::operator::{FailureReportRequest, SealedText, StatementRequest};
     let text = || SealedText {
-        epoch: 2_912,
+        epoch: EpochId::new(2_912),
         ciphertext: vec![0; 1_000],
     };
     m.insert("SealedText", serde_json::to_value(text()).unwrap());
     m.insert(
         "FailureReport",
         serde_json::to_value(FailureReportRequest {
-            challenge_id: ChallengeId::from_bytes([2; 16]).to_hex(),
+            challenge_id: ChallengeId::from_bytes([2; 16]),
             category: FailureCategory::PresenceUnavailable,
             text: Some(text()),
         })
@@ -95,7 +95,7 @@ fn examples() -> BTreeMap<&'static str, Value> {
     m.insert(
         "Statement",
         serde_json::to_value(StatementRequest {
-            challenge_id: ChallengeId::from_bytes([2; 16]).to_hex(),
+            challenge_id: ChallengeId::from_bytes([2; 16]),
             category: StatementCategory::Dispute,
             text: Some(text()),
         })

@@ -466,7 +466,7 @@ async fn chk_11_chk_16_bad_input_matrix_each_error_is_documented_and_changes_not
         .unwrap();
     assert_eq!(
         (r.status, r.code().as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "bad_signature")
+        (StatusCode::UNPROCESSABLE_ENTITY, "bad_recipient_signature")
     );
     assert_eq!(
         h.db_digest(),

@@ -224,7 +224,7 @@ async fn svc_1_svc_2_svc_3_svc_4_a_custodian_serves_a_client_while_200_idle_sock
     let r = c.get("/v1/custodian").await.unwrap();
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
     assert!(held >= 200, "{held} connections held");
-    abuse.closed("request-timeout").await;
+    abuse.closed("request_timeout").await;
     running.shutdown().await;
 }
 
@@ -342,7 +342,7 @@ async fn svc_8_svc_9_every_refusal_of_a_custodian_is_typed_json() {
             "/v1/nowhere",
             Vec::new(),
             404,
-            "not-found",
+            "not_found",
         ),
         (
             as_agency,
@@ -350,7 +350,7 @@ async fn svc_8_svc_9_every_refusal_of_a_custodian_is_typed_json() {
             "/v1/outer",
             Vec::new(),
             405,
-            "method-not-allowed",
+            "method_not_allowed",
         ),
         (
             as_agency,
@@ -358,7 +358,7 @@ async fn svc_8_svc_9_every_refusal_of_a_custodian_is_typed_json() {
             "/v1/outer",
             b"{not json".to_vec(),
             400,
-            "request-malformed",
+            "request_malformed",
         ),
         // The witness: refusals in JSON, but for the one body tlog-witness fixes.
         (
@@ -367,7 +367,7 @@ async fn svc_8_svc_9_every_refusal_of_a_custodian_is_typed_json() {
             "/witness/add-checkpoint",
             b"garbage".to_vec(),
             400,
-            "request-malformed",
+            "request_malformed",
         ),
         (
             as_agency,
@@ -375,7 +375,7 @@ async fn svc_8_svc_9_every_refusal_of_a_custodian_is_typed_json() {
             "/witness/add-checkpoint",
             b"old 0\n\n".to_vec(),
             403,
-            "not-allowed",
+            "not_allowed",
         ),
     ];
     for (who, method, path, body, status, code) in cases {
@@ -395,7 +395,7 @@ async fn svc_8_svc_9_every_refusal_of_a_custodian_is_typed_json() {
     )
     .await;
     assert!(sent.starts_with("HTTP/1.1 413"), "{sent}");
-    assert_eq!(json_body(&sent)["error"]["code"], "body-too-large");
+    assert_eq!(json_body(&sent)["error"]["code"], "body_too_large");
     running.shutdown().await;
 }
 

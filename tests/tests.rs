@@ -22,6 +22,7 @@ mod server;
 mod services;
 mod token;
 mod vectors;
+mod wire;
 
 /// The repository root.
 pub(crate) fn root() -> std::path::PathBuf {

@@ -2,25 +2,22 @@
 //! tlog-tiles client reads it (spec/audit.md, AUD-13).
 //!
 //! The fetch order and the bounds are the library's ([`minimis_audit::TlogClient`]);
-//! this is its transport: [`minimis_client::transport::Https`] (hyper, TLS 1.3 on
-//! rustls, the server checked against the `--ca` roots only), driven by a single-threaded
-//! tokio runtime, with a time limit on every request. The first request is preceded by a
-//! TLS handshake of our own, to each of the host's addresses until one answers, so that a
-//! certificate the roots do not sign is reported as such rather than as a dropped
-//! connection.
+//! this is its transport: the workspace's one HTTPS client ([`HttpsClient`] of the wire
+//! contract: TLS 1.3 on rustls, the server checked against the `--ca` roots only, each of
+//! the host's addresses tried in turn), driven by a single-threaded tokio runtime, every
+//! request bounded in time and each resource in size. Its typed errors say what failed:
+//! the connection, the server's certificate, or a bound.
 
-use std::cell::OnceCell;
 use std::net::{SocketAddr, ToSocketAddrs as _};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use minimis_audit::{Fetch, FetchError};
-use minimis_client::transport::{Https, Request, Transport as _};
 use minimis_log::tiles::MAX_BUNDLE_LEN;
 use minimis_proto::Policy;
+use minimis_wire::{HttpsClient, Limits, Request, TransportError};
+use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject as _;
-use rustls_pki_types::{CertificateDer, ServerName};
 
 /// Where `minimis serve` serves its log (spec/operator.md).
 pub(crate) const OPERATOR_LOG_PREFIX: &str = "/v1/log";
@@ -142,19 +139,15 @@ pub(crate) fn read_roots(path: &std::path::Path) -> anyhow::Result<String> {
 /// The HTTPS transport of one log.
 pub(crate) struct HttpsFetch {
     url: LogUrl,
-    /// The host's addresses, tried in order.
-    addrs: Vec<SocketAddr>,
-    roots: String,
     timeout: Duration,
     runtime: tokio::runtime::Runtime,
-    /// The transport, to the first address whose TLS handshake succeeded: made by the
-    /// first request.
-    https: OnceCell<Https>,
+    https: HttpsClient,
 }
 
 impl HttpsFetch {
     /// A transport to `url`, verifying the server against the PEM certificates `roots`,
-    /// each request bounded by `timeout`. Nothing is sent yet.
+    /// each request bounded by `timeout` (to connect, for each part of the answer, and in
+    /// all). Nothing is sent yet.
     pub(crate) fn new(url: LogUrl, roots: String, timeout: Duration) -> anyhow::Result<Self> {
         let addrs: Vec<SocketAddr> = (url.host.as_str(), url.port)
             .to_socket_addrs()
@@ -167,13 +160,21 @@ impl HttpsFetch {
             .enable_all()
             .build()
             .context("cannot start the HTTPS client's runtime")?;
+        let https = HttpsClient::to_addrs(addrs, &url.host, &roots, None)
+            .with_context(|| format!("an HTTPS client for {}", url.host))?
+            .with_limits(Limits {
+                connect: timeout,
+                read: timeout,
+                total: timeout,
+                // Answers are read up to the largest resource the auditor asks for (an
+                // entry bundle of 256 of the longest entries), and no further (AUD-33).
+                max_body: MAX_BUNDLE_LEN.max(MAX_POLICY_RESPONSE),
+            });
         Ok(Self {
             url,
-            addrs,
-            roots,
             timeout,
             runtime,
-            https: OnceCell::new(),
+            https,
         })
     }
 
@@ -181,100 +182,36 @@ impl HttpsFetch {
         self.timeout.as_secs().max(1)
     }
 
-    /// The transport, made on first use: a TLS 1.3 handshake of our own with the same
-    /// roots, to each of the host's addresses in turn, whose errors say what failed (the
-    /// connection, or the server's certificate); then [`Https`] to the address that
-    /// answered.
-    fn transport(&self) -> Result<&Https, FetchError> {
-        if let Some(h) = self.https.get() {
-            return Ok(h);
-        }
-        let mut store = rustls::RootCertStore::empty();
-        for c in CertificateDer::pem_slice_iter(self.roots.as_bytes()).flatten() {
-            let _ = store.add(c);
-        }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| FetchError::Tls(e.to_string()))?
-        .with_root_certificates(store)
-        .with_no_client_auth();
-        let name = ServerName::try_from(self.url.host.clone())
-            .map_err(|e| FetchError::Tls(format!("{}: {e}", self.url.host)))?;
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-        let host = &self.url.host;
-        let handshake = async {
-            let mut refused = Vec::new();
-            for &addr in &self.addrs {
-                let tcp = match tokio::net::TcpStream::connect(addr).await {
-                    Ok(t) => t,
-                    Err(e) => {
-                        refused.push(format!("{addr}: {e}"));
-                        continue;
-                    }
-                };
-                return match connector.connect(name.clone(), tcp).await {
-                    Ok(mut tls) => {
-                        // close_notify, so the server sees an orderly end.
-                        let _ = tokio::io::AsyncWriteExt::shutdown(&mut tls).await;
-                        Ok(addr)
-                    }
-                    Err(e) => Err(
-                        match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                            Some(t @ rustls::Error::InvalidCertificate(_)) => {
-                                FetchError::Tls(format!(
-                                    "{t}: the server's certificate for {host} does not verify against the --ca certificates"
-                                ))
-                            }
-                            Some(t) => FetchError::Tls(t.to_string()),
-                            None => FetchError::Tls(e.to_string()),
-                        },
-                    ),
-                };
-            }
-            Err(FetchError::Connect(refused.join("; ")))
-        };
-        // A server that does not finish the handshake in time never proved who it is:
-        // the log could not be checked (exit 2, AUD-33), as for a certificate that does
-        // not verify.
-        let addr = self
-            .runtime
-            .block_on(async { tokio::time::timeout(self.timeout, handshake).await })
-            .map_err(|_| {
-                FetchError::Tls(format!(
-                    "no TLS 1.3 session with {host} within {} s",
-                    self.seconds()
-                ))
-            })??;
-        // Answers are read up to the largest resource the auditor asks for (an entry
-        // bundle of 256 of the longest entries), and no further (AUD-33).
-        let https = Https::new(addr, host, &self.roots, None)
-            .map_err(|e| FetchError::Tls(e.to_string()))?
-            .with_max_body(MAX_BUNDLE_LEN.max(MAX_POLICY_RESPONSE));
-        Ok(self.https.get_or_init(|| https))
-    }
-
-    /// GETs the absolute path `path`: `Some(body)` for 200, `None` for 404.
+    /// GETs the absolute path `path`: `Some(body)` for 200, `None` for 404. An answer
+    /// longer than `max` is refused as it arrives.
     fn get_path(&self, path: &str, max: usize) -> Result<Option<Vec<u8>>, FetchError> {
-        let https = self.transport()?;
-        let request = Request {
-            method: "GET",
-            path: path.to_owned(),
-            headers: Vec::new(),
-            body: Vec::new(),
-        };
-        // The whole request, answer included, within the time limit: a server that
-        // stalls or drips its answer is cut off (AUD-33).
+        let host = &self.url.host;
         let response = self
             .runtime
-            .block_on(async { tokio::time::timeout(self.timeout, https.send(request)).await })
-            .map_err(|_| FetchError::Timeout {
-                seconds: self.seconds(),
-            })?
-            .map_err(|e| FetchError::Transport(e.0))?;
+            .block_on(self.https.exchange_limited(Request::get(path), max))
+            .map_err(|e| match e {
+                TransportError::Connect => {
+                    FetchError::Connect(format!("{}: no address of {host} answered", self.url.authority()))
+                }
+                TransportError::Certificate => FetchError::Tls(format!(
+                    "the server's certificate for {host} does not verify against the --ca certificates"
+                )),
+                TransportError::Tls => FetchError::Tls(format!("the TLS 1.3 handshake with {host} failed")),
+                // A server that does not finish the handshake in time never proved who
+                // it is: the log could not be checked (exit 2, AUD-33), as for a
+                // certificate that does not verify.
+                TransportError::ConnectTimeout => FetchError::Tls(format!(
+                    "no TLS 1.3 session with {host} within {} s",
+                    self.seconds()
+                )),
+                // A server that stalls or drips its answer is cut off (AUD-33).
+                TransportError::ReadTimeout | TransportError::Timeout => FetchError::Timeout {
+                    seconds: self.seconds(),
+                },
+                TransportError::TooLarge(max) => FetchError::TooLarge { max },
+                other => FetchError::Transport(other.to_string()),
+            })?;
         match response.status {
-            200 if response.body.len() > max => Err(FetchError::TooLarge { max }),
             200 => Ok(Some(response.body)),
             404 => Ok(None),
             status => Err(FetchError::Status { status }),

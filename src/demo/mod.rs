@@ -652,7 +652,8 @@ struct World {
 
 impl World {
     fn new(stack: Stack, ctx: Ctx, officer_pool: Arc<Vec<Api<Https>>>) -> anyhow::Result<Self> {
-        let public = Https::new(stack.server.addr(), "localhost", &stack.server_roots, None)?;
+        let public = Https::new(stack.server.addr(), "localhost", &stack.server_roots, None)?
+            .with_limits(minimis_client::transport::Limits::LOG_READER);
         let officers = OFFICERS
             .iter()
             .map(|o| {
@@ -1211,7 +1212,7 @@ async fn adhoc_burst(
             Err(e) => {
                 *burst
                     .refused_by_server
-                    .entry(e.code().unwrap_or("?").to_owned())
+                    .entry(e.refusal().map_or("?", |r| r.code()).to_owned())
                     .or_default() += 1;
             }
         }

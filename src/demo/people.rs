@@ -11,7 +11,8 @@ use minimis_client::presence::PresenceCheck;
 use minimis_client::transport::Https;
 use minimis_client::{Api, Device, FailureCategory, ReceiptStatus, Refusal};
 use minimis_proto::{
-    ChallengeKind, PresenceResult, Schedule, SignedEpochRecipient, UnixTime, Weekday, Window,
+    ChallengeKind, LedgerState, PresenceResult, Schedule, SignedEpochRecipient, UnixTime, Weekday,
+    Window,
 };
 
 /// A cheap, deterministic mixer for the simulation's choices (not for anything secret).
@@ -269,10 +270,10 @@ impl Person {
             let started = Instant::now();
             let (receipt, state) = api.submit(&envelope).await.map_err(err)?;
             tally.submit_latencies.push(started.elapsed().as_secs_f64());
-            match state["state"].as_str() {
-                Some("on-time") => tally.on_time += 1,
-                Some("late") => tally.late += 1,
-                other => return Err(anyhow!("a check-in was answered with state {other:?}")),
+            match state {
+                LedgerState::OnTime => tally.on_time += 1,
+                LedgerState::Late => tally.late += 1,
+                other => return Err(anyhow!("a check-in was answered with state {other}")),
             }
             if outside {
                 tally.outside_zone += 1;

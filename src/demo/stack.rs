@@ -349,12 +349,10 @@ impl Stack {
     pub(crate) fn device_pool(&self) -> anyhow::Result<Vec<Api<Https>>> {
         (0..DEVICE_CONNECTIONS)
             .map(|_| {
-                Ok(Api::new(Https::new(
-                    self.server.addr(),
-                    "localhost",
-                    &self.server_roots,
-                    None,
-                )?))
+                Ok(Api::new(
+                    Https::new(self.server.addr(), "localhost", &self.server_roots, None)?
+                        .with_limits(minimis_client::transport::Limits::LOG_READER),
+                ))
             })
             .collect()
     }

@@ -1327,28 +1327,26 @@ impl History {
                 short(c.id.as_bytes()),
                 self.time(c.window_start),
                 self.time(c.window_end),
-                words::ledger_state(row.state_name(), row.resolution())
+                words::ledger_state(row.state)
             )?;
-            if let Some(reason) = &row.resolution_reason {
+            if let Some(reason) = row.resolution_reason {
                 writeln!(
                     o,
                     "    The decision rests on: {}.",
                     words::resolution_reason(reason)
                 )?;
             }
-            if let Some(r) = &row.failure_report {
+            if let Some(r) = row.failure_report {
                 writeln!(
                     o,
                     "    You reported a problem: {}.",
-                    words::failure_category_text(r)
+                    words::failure_category(r)
                 )?;
             }
             if !row.statements.is_empty() {
-                writeln!(
-                    o,
-                    "    Your statements on it: {}.",
-                    row.statements.join(", ")
-                )?;
+                let categories: Vec<&str> =
+                    row.statements.iter().map(|s| s.category.as_str()).collect();
+                writeln!(o, "    Your statements on it: {}.", categories.join(", "))?;
             }
         }
         writeln!(o)?;
@@ -1553,7 +1551,7 @@ impl History {
                 .ledger
                 .iter()
                 .flatten()
-                .any(|r| r.state_name() == "pending-review")
+                .any(|r| r.state == minimis_proto::LedgerState::PendingReview)
         {
             writeln!(o, "  {}", words::FAILURE_IS_NOT_A_VIOLATION)?;
         }

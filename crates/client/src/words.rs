@@ -6,7 +6,9 @@
 //! about one says that a person will review it and how to file a report
 //! ([`FAILURE_IS_NOT_A_VIOLATION`], [`failure_notice`]).
 
-use minimis_proto::{PresenceResult, UnixTime, ZoneResult};
+use minimis_proto::{
+    LedgerState, PresenceResult, Resolution, ResolutionReason, UnixTime, ZoneResult,
+};
 
 use crate::device::FailureCategory;
 
@@ -46,57 +48,46 @@ pub fn failure_category(c: FailureCategory) -> &'static str {
     }
 }
 
-/// A failure category's wire code (`no-network`, …), in words; the code itself if it is
-/// unknown.
-pub fn failure_category_text(code: &str) -> &str {
-    match code {
-        "no-network" => failure_category(FailureCategory::NoNetwork),
-        "app-error" => failure_category(FailureCategory::AppError),
-        "device-error" => failure_category(FailureCategory::DeviceError),
-        "presence-unavailable" => failure_category(FailureCategory::PresenceUnavailable),
-        "other" => failure_category(FailureCategory::Other),
-        other => other,
-    }
-}
-
 /// A ledger row's state (failure.md § The ledger), in words, without a final period. A
 /// row waiting for review is described as CHK-25 requires; a text that shows one also
 /// shows [`FAILURE_IS_NOT_A_VIOLATION`], which says how to report.
-pub fn ledger_state(state: &str, resolution: Option<&str>) -> String {
-    match (state, resolution) {
-        ("open", _) => "waiting for your check-in".to_owned(),
-        ("on-time", _) => "you checked in on time".to_owned(),
-        ("late", _) => {
+pub fn ledger_state(state: LedgerState) -> String {
+    match state {
+        LedgerState::Open => "waiting for your check-in".to_owned(),
+        LedgerState::OnTime => "you checked in on time".to_owned(),
+        LedgerState::Late => {
             "you checked in late, within the extra time the rules allow; a person may look at it"
                 .to_owned()
         }
-        ("pending-review", _) => {
+        LedgerState::PendingReview => {
             "no check-in arrived in time. That is not a violation by itself: a person will review it, and you can report what happened (see below)".to_owned()
         }
-        ("resolved", Some("excused-technical")) => {
+        LedgerState::Resolved(Resolution::ExcusedTechnical) => {
             "a person reviewed it and excused it: the app, the network or the phone failed"
                 .to_owned()
         }
-        ("resolved", Some("excused-other")) => {
+        LedgerState::Resolved(Resolution::ExcusedOther) => {
             "a person reviewed it and excused it for another reason".to_owned()
         }
-        ("resolved", Some("not-excused")) => {
+        LedgerState::Resolved(Resolution::NotExcused) => {
             "a person reviewed it and did not excuse it. You can add a statement to this row to dispute it, and ask your lawyer or the oversight custodian".to_owned()
         }
-        (s, _) => format!("state \"{s}\""),
+        LedgerState::Resolved(r) => format!("a person reviewed it: \"{r}\""),
     }
 }
 
 /// What a resolution rests on (failure.md's reason codes), in words.
-pub fn resolution_reason(code: &str) -> &str {
-    match code {
-        "failure-report" => "your report of a problem",
-        "participant-statement" => "your statement",
-        "agency-contact" => "what you told the agency",
-        "operator-outage" => "the company's service being down",
-        "check-in-content" => "what your check-in said, opened through a logged request",
-        "no-account" => "no account from you by the time of review",
-        other => other,
+pub fn resolution_reason(reason: ResolutionReason) -> &'static str {
+    match reason {
+        ResolutionReason::FailureReport => "your report of a problem",
+        ResolutionReason::ParticipantStatement => "your statement",
+        ResolutionReason::AgencyContact => "what you told the agency",
+        ResolutionReason::OperatorOutage => "the company's service being down",
+        ResolutionReason::CheckInContent => {
+            "what your check-in said, opened through a logged request"
+        }
+        ResolutionReason::NoAccount => "no account from you by the time of review",
+        other => other.as_str(),
     }
 }
 

@@ -238,17 +238,17 @@ fn chk_25_a_failed_or_missed_check_in_is_never_called_a_violation_and_the_text_s
         assert_eq!(accusing(&text), Vec::<&str>::new(), "{text}");
     }
     // A missed check-in in the ledger.
-    let missed = ledger_state("pending-review", None);
+    let missed = ledger_state(LedgerState::PendingReview);
     assert!(missed.contains("a person will review it"), "{missed}");
     assert!(missed.contains("report what happened"), "{missed}");
     assert_eq!(accusing(&missed), Vec::<&str>::new());
     // A late one, and a resolved one, are not violations either.
-    for (state, resolution) in [
-        ("late", None),
-        ("resolved", Some("excused-technical")),
-        ("resolved", Some("not-excused")),
+    for state in [
+        LedgerState::Late,
+        LedgerState::Resolved(Resolution::ExcusedTechnical),
+        LedgerState::Resolved(Resolution::NotExcused),
     ] {
-        let text = ledger_state(state, resolution);
+        let text = ledger_state(state);
         assert_eq!(accusing(&text), Vec::<&str>::new(), "{text}");
     }
 

@@ -79,7 +79,7 @@
 //! d.clock.set(default_policy().content_deadline(epoch));
 //! d.tick().await;
 //! let refused = d.agency.access(&officer, request).await.err().ok_or("opened")?;
-//! assert_eq!(refused.code(), "key-destroyed");
+//! assert_eq!(refused.code(), "key_destroyed");
 //! # Ok(()) }
 //! ```
 

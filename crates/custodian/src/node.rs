@@ -145,6 +145,10 @@ pub enum StartError {
     /// TLS.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// A client to the operator or the other custodian: its roots, certificate, key or
+    /// server name.
+    #[error("HTTPS client: {0}")]
+    Client(#[from] minimis_wire::HttpsConfigError),
     /// The listening socket.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -833,8 +837,8 @@ impl Node {
                 };
                 let resp = match peer.remove_outer(req).await {
                     Ok(r) => r,
-                    Err(LinkError::Refused { status, code }) => {
-                        return Err(Refusal::from_code(status, &code));
+                    Err(LinkError::PeerRefused(r)) => {
+                        return Err(Refusal::from_peer(r));
                     }
                     Err(_) => return Err(Refusal::OversightUnavailable),
                 };
@@ -1283,7 +1287,7 @@ impl Node {
                     })
                     .await
                     .map_err(|e| match e {
-                        LinkError::Refused { status, code } => Refusal::from_code(status, &code),
+                        LinkError::PeerRefused(r) => Refusal::from_peer(r),
                         _ => Refusal::OversightUnavailable,
                     })?;
                 resp.headers

@@ -30,7 +30,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use minimis_log::entry::{CustodianId, RecordSet, RecordSetHash};
+use minimis_log::entry::{RecordSet, RecordSetHash};
 use minimis_log::{KeyName, Log, LogEntry, MemoryStorage, NoteSigner, SignedNote, VerifierKey};
 use minimis_proto::{
     ChallengeId, CustodianRole, Envelope, EpochId, ParticipantTag, Policy, Pseudonym, RecordId,
@@ -39,47 +39,37 @@ use minimis_proto::{
 
 use crate::clock::Clock;
 use crate::witness::WitnessService;
+use minimis_wire::{CustodianRefusal, OperatorRefusal, TransportError};
 
 /// A boxed future, so that links are object-safe (`Arc<dyn OperatorLink>`).
 pub type LinkFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, LinkError>> + Send + 'a>>;
 
 /// How the other side could not be reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Unreachable {
-    /// The TCP connection failed.
-    Connect,
-    /// The TLS handshake failed.
-    Tls,
-    /// The HTTP exchange failed or timed out.
-    Http,
+    /// No whole answer came: the connection, the TLS handshake or the exchange failed,
+    /// or the answer broke a bound (**RET-41**; each bound has its own error).
+    Transport(TransportError),
     /// The other side answered 5xx.
     ServerError(u16),
     /// The in-process operator was switched off (a simulated outage).
     Down,
-    /// The connection (TCP, TLS and HTTP handshakes) took longer than its bound.
-    ConnectTimeout,
-    /// The answer stalled: no part of it came within the read bound.
-    ReadTimeout,
-    /// The whole exchange took longer than its bound.
-    Timeout,
-    /// The answer's body is larger than the bound (bytes).
-    TooLarge(usize),
 }
 
 impl fmt::Display for Unreachable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Connect => f.write_str("connection failed"),
-            Self::Tls => f.write_str("TLS handshake failed"),
-            Self::Http => f.write_str("HTTP exchange failed"),
+            Self::Transport(e) => e.fmt(f),
             Self::ServerError(s) => write!(f, "answered {s}"),
             Self::Down => f.write_str("down"),
-            Self::ConnectTimeout => f.write_str("connection timed out"),
-            Self::ReadTimeout => f.write_str("the answer stalled (read timeout)"),
-            Self::Timeout => f.write_str("the exchange timed out"),
-            Self::TooLarge(limit) => write!(f, "the answer is larger than {limit} bytes"),
         }
+    }
+}
+
+impl From<TransportError> for Unreachable {
+    fn from(e: TransportError) -> Self {
+        Self::Transport(e)
     }
 }
 
@@ -90,14 +80,12 @@ pub enum LinkError {
     /// Nothing was done, or the answer was lost: retry later.
     #[error("the other side is unavailable: {0}")]
     Unavailable(Unreachable),
-    /// The other side refused, with its status and error code.
-    #[error("refused: {status} {code}")]
-    Refused {
-        /// The HTTP status.
-        status: u16,
-        /// The error code of the body (`{"error": {"code": ...}}`).
-        code: String,
-    },
+    /// The operator refused, with one of its API's refusals.
+    #[error("the operator refused: {0}")]
+    OperatorRefused(OperatorRefusal),
+    /// The other custodian refused, with one of the custodians' refusals.
+    #[error("the other custodian refused: {0}")]
+    PeerRefused(CustodianRefusal),
     /// The operator holds no such record (never stored, or purged).
     #[error("no such record")]
     UnknownRecord,
@@ -473,13 +461,6 @@ pub struct InProcessLink {
     role: CustodianRole,
 }
 
-fn refused(status: u16, code: &str) -> LinkError {
-    LinkError::Refused {
-        status,
-        code: code.to_owned(),
-    }
-}
-
 impl InProcessLink {
     fn check_allowed(&self, entries: &[LogEntry]) -> Result<(), LinkError> {
         let mine = self
@@ -487,20 +468,10 @@ impl InProcessLink {
             .policy
             .custodian(self.role)
             .map(|c| c.id.clone())
-            .ok_or_else(|| refused(403, "not_your_entry"))?;
-        let ours = |c: &CustodianId| c.as_str() == mine;
+            .ok_or(LinkError::OperatorRefused(OperatorRefusal::NotYourEntry))?;
         for e in entries {
-            let ok = match e {
-                LogEntry::ContentAccessed(a) | LogEntry::AccessDenied { access: a, .. } => {
-                    ours(&a.custodian)
-                }
-                LogEntry::EpochKeyDestroyed { custodian, .. } => ours(custodian),
-                LogEntry::LegalHoldPlaced(_) | LogEntry::LegalHoldReleased(_) => true,
-                _ => return Err(refused(422, "entry_not_allowed")),
-            };
-            if !ok {
-                return Err(refused(403, "not_your_entry"));
-            }
+            minimis_wire::operator::custodian_may_append(e, &mine)
+                .map_err(LinkError::OperatorRefused)?;
         }
         Ok(())
     }
@@ -519,13 +490,13 @@ impl OperatorLink for InProcessLink {
             self.up()?;
             self.check_allowed(entries)?;
             if entries.is_empty() || entries.len() > 1024 {
-                return Err(refused(400, "malformed"));
+                return Err(LinkError::OperatorRefused(OperatorRefusal::Malformed));
             }
             let now = self.operator.clock.now();
             self.operator
                 .with(|s| append_witnessed(s, entries, now))
                 .map_err(|_| LinkError::Unavailable(Unreachable::ServerError(503)))?
-                .map_err(|_| refused(503, "storage_unavailable"))
+                .map_err(|_| LinkError::Unavailable(Unreachable::ServerError(503)))
         })
     }
 
@@ -542,8 +513,8 @@ impl OperatorLink for InProcessLink {
     fn hold<'a>(&'a self, records: &'a [RecordId], until: UnixTime) -> LinkFuture<'a, ()> {
         Box::pin(async move {
             self.up()?;
-            let set =
-                RecordSet::new(records.iter().copied()).map_err(|_| refused(400, "malformed"))?;
+            let set = RecordSet::new(records.iter().copied())
+                .map_err(|_| LinkError::OperatorRefused(OperatorRefusal::Malformed))?;
             self.operator
                 .with(|s| {
                     for r in set.as_slice() {

@@ -18,10 +18,7 @@ pub trait OversightLink: Send + Sync {
 }
 
 fn refused(r: &Refusal) -> LinkError {
-    LinkError::Refused {
-        status: r.status(),
-        code: r.code().to_owned(),
-    }
+    LinkError::PeerRefused(r.refusal())
 }
 
 /// An oversight custodian in the same process, called as the agency custodian

@@ -29,8 +29,12 @@ use crate::https::{HttpsClient, HttpsOperator, HttpsPeer};
 use crate::node::{Node, NodeOptions, StartError, TickReport};
 use crate::operator::OperatorLink;
 use crate::peer::OversightLink;
-use crate::protocol::{AccessRequest, HoldRequest, OuterRequest, PlaceHoldRequest, Refusal};
+use crate::protocol::{
+    AboutResponse, AccessRequest, HoldRequest, OuterRequest, PlaceHoldRequest, PlaceHoldResponse,
+    Refusal, ReleaseHoldResponse,
+};
 use crate::tls::{self, Caller, ClientClass};
+use minimis_wire::CustodianRefusal;
 
 /// The largest request body: 1,024 record ids with their proofs fit well within it.
 const MAX_BODY: usize = 4 << 20;
@@ -378,28 +382,37 @@ fn refusal(r: &Refusal) -> Response {
     respond(r.status(), r.code(), &r.to_string())
 }
 
-/// The custodians' codes for the refusals of the transport: kebab-case, as the
-/// custodians' own (spec/access.md § Errors, **SVC-9**).
+/// The custodians' refusals for the refusals of the transport (spec/access.md § Errors,
+/// **SVC-9**, **SVC-41**).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CustodianRefusals;
 
 impl CustodianRefusals {
+    /// The custodians' refusal for `t`.
+    pub fn refusal(t: &Transport) -> CustodianRefusal {
+        match t {
+            Transport::NotFound => CustodianRefusal::NotFound,
+            Transport::MethodNotAllowed => CustodianRefusal::MethodNotAllowed,
+            Transport::Malformed { .. } => CustodianRefusal::Malformed,
+            Transport::BodyTooLarge { .. } => CustodianRefusal::BodyTooLarge,
+            Transport::BodyTimeout => CustodianRefusal::RequestTimeout,
+            Transport::Fault { status: 503 } => CustodianRefusal::ServiceUnavailable,
+            _ => CustodianRefusal::InternalError,
+        }
+    }
+
     /// The custodians' code for `t`.
     pub fn code(t: &Transport) -> &'static str {
-        match t {
-            Transport::NotFound => "not-found",
-            Transport::MethodNotAllowed => "method-not-allowed",
-            Transport::Malformed { .. } => "request-malformed",
-            Transport::BodyTooLarge { .. } => "body-too-large",
-            Transport::BodyTimeout => "request-timeout",
-            _ => "internal-error",
-        }
+        Self::refusal(t).code()
     }
 }
 
 impl Refusals for CustodianRefusals {
     fn refuse(&self, t: &Transport) -> Response {
-        respond(t.status(), Self::code(t), &t.message())
+        // One status per code: a fault answered `503` is `service_unavailable`, any other
+        // `internal_error` (`500`).
+        let r = Self::refusal(t);
+        respond(r.status(), r.code(), &t.message())
     }
 }
 
@@ -512,13 +525,13 @@ async fn place_hold(
     match result {
         Ok(p) => (
             StatusCode::CREATED,
-            axum::Json(serde_json::json!({
-                "hold": hex::encode(p.hold.as_bytes()),
-                "records": p.records,
-                "until": p.until.seconds(),
-                "complete": p.complete,
-                "log": p.log,
-            })),
+            axum::Json(PlaceHoldResponse {
+                hold: hex::encode(p.hold.as_bytes()),
+                records: p.records,
+                until: p.until.seconds(),
+                complete: p.complete,
+                log: p.log,
+            }),
         )
             .into_response(),
         Err(r) => refusal(&r),
@@ -542,7 +555,7 @@ async fn release_hold(
     match result {
         Ok(log) => (
             StatusCode::OK,
-            axum::Json(serde_json::json!({"hold": hold, "log": log})),
+            axum::Json(ReleaseHoldResponse { hold, log }),
         )
             .into_response(),
         Err(r) => refusal(&r),
@@ -635,19 +648,22 @@ async fn add_checkpoint(
             )
                 .into_response(),
         ),
-        Ok(Err(e)) => respond(e.status(), e.code(), &e.to_string()),
+        Ok(Err(e)) => {
+            let r = e.refusal();
+            respond(r.status(), r.code(), &e.to_string())
+        }
         Err(_) => CustodianRefusals.refuse(&Transport::Fault { status: 503 }),
     }
 }
 
 async fn about(State(node): State<Node>) -> Response {
-    axum::Json(serde_json::json!({
-        "role": node.role(),
-        "custodian": node.id().as_str(),
-        "public_key": node.public_key().map(|k| k.to_base64()),
-        "witness": node.witness().map(|w| w.verifier_key().to_string()),
-        "log": node.log_key().to_string(),
-    }))
+    axum::Json(AboutResponse {
+        role: node.role(),
+        custodian: node.id().as_str().to_owned(),
+        public_key: node.public_key().map(|k| k.to_base64()),
+        witness: node.witness().map(|w| w.verifier_key().to_string()),
+        log: node.log_key().to_string(),
+    })
     .into_response()
 }
 

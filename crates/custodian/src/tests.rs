@@ -174,13 +174,13 @@ async fn acc_2_acc_6_purpose_or_legal_basis_outside_the_policy_is_refused_and_lo
             )
             .await
             .unwrap_err();
-    assert_eq!((r.status(), r.code()), (403, "purpose-not-allowed"));
+    assert_eq!((r.status(), r.code()), (403, "purpose_not_allowed"));
     let r =
         t.d.agency
             .access(&officer, T::request(&[id], "compliance-review", "a-hunch"))
             .await
             .unwrap_err();
-    assert_eq!((r.status(), r.code()), (403, "legal-basis-not-allowed"));
+    assert_eq!((r.status(), r.code()), (403, "legal_basis_not_allowed"));
     assert_eq!(
         t.denials(),
         vec![
@@ -193,7 +193,7 @@ async fn acc_2_acc_6_purpose_or_legal_basis_outside_the_policy_is_refused_and_lo
     let mut bad = T::request(&[id], "compliance-review", "release-conditions");
     bad.records = vec!["XYZ".into()];
     let r = t.d.agency.access(&officer, bad).await.unwrap_err();
-    assert_eq!((r.status(), r.code()), (400, "request-malformed"));
+    assert_eq!((r.status(), r.code()), (400, "request_malformed"));
     assert_eq!(t.denials().len(), 2);
 }
 
@@ -203,12 +203,12 @@ async fn acc_3_acc_6_an_officer_outside_the_caseload_is_refused_and_logged() {
     let (mine, _) = t.check_in(t.p, "");
     let (theirs, _) = t.check_in(t.other, "");
     let r = t.open("officer-2", &[mine]).await.unwrap_err();
-    assert_eq!((r.status(), r.code()), (403, "not-in-caseload"));
+    assert_eq!((r.status(), r.code()), (403, "not_in_caseload"));
     // Every record must be in the caseload.
     let r = t.open("officer-1", &[mine, theirs]).await.unwrap_err();
-    assert_eq!(r.code(), "not-in-caseload");
+    assert_eq!(r.code(), "not_in_caseload");
     let r = t.open("officer-9", &[mine]).await.unwrap_err();
-    assert_eq!(r.code(), "not-in-caseload");
+    assert_eq!(r.code(), "not_in_caseload");
     assert_eq!(t.denials().len(), 3);
     assert!(
         t.denials()
@@ -221,7 +221,7 @@ async fn acc_3_acc_6_an_officer_outside_the_caseload_is_refused_and_logged() {
         .open("officer-1", &[RecordId::from_bytes([7; 32])])
         .await
         .unwrap_err();
-    assert_eq!((r.status(), r.code()), (404, "record-unknown"));
+    assert_eq!((r.status(), r.code()), (404, "record_unknown"));
     assert_eq!(t.denials().last().unwrap().1, DenialReason::RecordUnknown);
 }
 
@@ -266,7 +266,7 @@ async fn acc_10_acc_6_ret_8_at_the_deadline_both_keys_are_destroyed_logged_and_a
         ]
     );
     let r = t.open("officer-1", &[id]).await.unwrap_err();
-    assert_eq!((r.status(), r.code()), (410, "key-destroyed"));
+    assert_eq!((r.status(), r.code()), (410, "key_destroyed"));
     assert_eq!(
         t.denials(),
         vec![("agency".into(), DenialReason::KeyDestroyed)]
@@ -289,7 +289,7 @@ async fn ret_3_acc_10_either_custodian_alone_destroying_its_key_erases_the_epoch
         };
         node.destroy_epoch(e).await.unwrap();
         let r = t.open("officer-1", &[id]).await.unwrap_err();
-        assert_eq!(r.code(), "key-destroyed", "{which}");
+        assert_eq!(r.code(), "key_destroyed", "{which}");
         // The refusal is logged by the custodian whose key is gone.
         assert_eq!(
             t.denials(),
@@ -305,7 +305,7 @@ async fn acc_5_acc_6_a_log_outage_opens_nothing_and_the_refusal_is_logged_when_t
     let (id, _) = t.check_in(t.p, "");
     t.d.operator.set_available(false);
     let r = t.open("officer-1", &[id]).await.unwrap_err();
-    assert_eq!((r.status(), r.code()), (503, "log-unavailable"));
+    assert_eq!((r.status(), r.code()), (503, "log_unavailable"));
     assert_eq!(t.d.agency.pending_entries().len(), 1);
     t.d.operator.set_available(true);
     let (a, _) = t.d.tick().await;
@@ -320,7 +320,7 @@ async fn acc_5_acc_6_a_log_outage_opens_nothing_and_the_refusal_is_logged_when_t
     // A proof that does not verify is no better than no proof.
     t.d.operator.set_corrupt_proofs(true);
     let r = t.open("officer-1", &[id]).await.unwrap_err();
-    assert_eq!(r.code(), "log-unavailable");
+    assert_eq!(r.code(), "log_unavailable");
     t.d.operator.set_corrupt_proofs(false);
     // The entry was appended, but the custodian could not verify it: it opened nothing
     // and logged the refusal as well.
@@ -385,7 +385,7 @@ async fn acc_7_the_oversight_custodian_removes_its_layer_only_for_a_logged_match
         )
         .await
         .unwrap_err();
-    assert_eq!((r.status(), r.code()), (409, "access-not-logged"));
+    assert_eq!((r.status(), r.code()), (409, "access_not_logged"));
     // The real entry, but a request for other records or by another officer.
     for (officer, records) in [
         ("officer-1", vec![RecordId::from_bytes([9; 32])]),
@@ -402,7 +402,7 @@ async fn acc_7_the_oversight_custodian_removes_its_layer_only_for_a_logged_match
             )
             .await
             .unwrap_err();
-        assert_eq!(r.code(), "access-not-logged");
+        assert_eq!(r.code(), "access_not_logged");
     }
     assert_eq!(
         t.denials(),
@@ -413,7 +413,7 @@ async fn acc_7_the_oversight_custodian_removes_its_layer_only_for_a_logged_match
         .remove_outer(&agency_id, request("officer-1", vec![id], vec![]))
         .await
         .unwrap_err();
-    assert_eq!(r.code(), "request-malformed");
+    assert_eq!(r.code(), "request_malformed");
     let r = oversight
         .remove_outer(
             &CustodianId::new("someone").unwrap(),
@@ -421,7 +421,7 @@ async fn acc_7_the_oversight_custodian_removes_its_layer_only_for_a_logged_match
         )
         .await
         .unwrap_err();
-    assert_eq!(r.code(), "not-allowed");
+    assert_eq!(r.code(), "not_allowed");
 }
 
 struct RefuseAll;
@@ -442,7 +442,7 @@ async fn acc_16_the_oversight_reviewer_may_refuse_and_the_refusal_is_logged() {
     .await;
     let (id, _) = t.check_in(t.p, "");
     let r = t.open("officer-1", &[id]).await.unwrap_err();
-    assert_eq!((r.status(), r.code()), (403, "oversight-refused"));
+    assert_eq!((r.status(), r.code()), (403, "oversight_refused"));
     assert_eq!(
         t.denials(),
         vec![("oversight".into(), DenialReason::OversightRefused)]
@@ -584,7 +584,7 @@ async fn ret_30_ret_31_ret_32_ret_33_a_hold_keeps_named_records_past_the_deadlin
     let r = t.open("officer-1", &[not_held]).await.unwrap_err();
     assert_eq!(
         r.code(),
-        "record-unknown",
+        "record_unknown",
         "purged, and its key is gone anyway"
     );
 
@@ -602,7 +602,7 @@ async fn ret_30_ret_31_ret_32_ret_33_a_hold_keeps_named_records_past_the_deadlin
         );
     }
     let r = t.open("officer-1", &[held]).await.unwrap_err();
-    assert_eq!(r.code(), "key-destroyed");
+    assert_eq!(r.code(), "key_destroyed");
     assert!(
         t.d.operator
             .entries()
@@ -610,7 +610,7 @@ async fn ret_30_ret_31_ret_32_ret_33_a_hold_keeps_named_records_past_the_deadlin
             .any(|x| matches!(x, LogEntry::LegalHoldReleased(h) if h.hold == placed.hold))
     );
     let r = t.d.agency.release_hold(placed.hold).await.unwrap_err();
-    assert_eq!(r.code(), "hold-unknown");
+    assert_eq!(r.code(), "hold_unknown");
 }
 
 #[tokio::test]
@@ -660,13 +660,13 @@ async fn ret_32_a_hold_needs_a_legal_basis_the_caseload_and_a_live_key() {
             .place_hold(&officer, req("a-hunch", later, id))
             .await
             .unwrap_err();
-    assert_eq!(r.code(), "legal-basis-not-allowed");
+    assert_eq!(r.code(), "legal_basis_not_allowed");
     let r =
         t.d.agency
             .place_hold(&officer, req("court-order", t.now().seconds(), id))
             .await
             .unwrap_err();
-    assert_eq!(r.code(), "request-malformed");
+    assert_eq!(r.code(), "request_malformed");
     let r =
         t.d.agency
             .place_hold(
@@ -675,14 +675,14 @@ async fn ret_32_a_hold_needs_a_legal_basis_the_caseload_and_a_live_key() {
             )
             .await
             .unwrap_err();
-    assert_eq!(r.code(), "not-in-caseload");
+    assert_eq!(r.code(), "not_in_caseload");
     t.d.agency.destroy_epoch(t.epoch()).await.unwrap();
     let r =
         t.d.agency
             .place_hold(&officer, req("court-order", later, id))
             .await
             .unwrap_err();
-    assert_eq!(r.code(), "key-destroyed");
+    assert_eq!(r.code(), "key_destroyed");
     assert!(
         !t.d.operator
             .entries()
@@ -748,5 +748,5 @@ async fn acc_4_acc_10_ret_32_with_one_custodian_the_agency_logs_then_opens_the_s
         .access(&officer, T::request(&[id], "court-order", "court-order"))
         .await
         .unwrap_err();
-    assert_eq!(r.code(), "key-destroyed");
+    assert_eq!(r.code(), "key_destroyed");
 }

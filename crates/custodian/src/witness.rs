@@ -94,32 +94,32 @@ pub enum AddCheckpointError {
 }
 
 impl AddCheckpointError {
-    /// The HTTP status tlog-witness gives this refusal.
-    pub fn status(&self) -> u16 {
+    /// The refusal of the custodians' API this is: the status tlog-witness gives it,
+    /// and its code in a JSON refusal (every one but
+    /// [`AddCheckpointError::SizeMismatch`], whose body tlog-witness fixes: the size, as
+    /// `text/x.tlog.size`).
+    pub fn refusal(&self) -> minimis_wire::CustodianRefusal {
+        use minimis_wire::CustodianRefusal as R;
         match self {
-            Self::Malformed { .. } | Self::OldSizeTooLarge { .. } => 400,
-            Self::NotSigned => 403,
-            Self::UnknownOrigin => 404,
-            Self::SizeMismatch { .. } | Self::SplitView { .. } => 409,
-            Self::Inconsistent => 422,
-            Self::Storage(_) => 503,
+            Self::Malformed { .. } => R::Malformed,
+            Self::OldSizeTooLarge { .. } => R::OldSizeTooLarge,
+            Self::NotSigned => R::NotSigned,
+            Self::UnknownOrigin => R::UnknownOrigin,
+            Self::SizeMismatch { .. } => R::SizeMismatch,
+            Self::SplitView { .. } => R::SplitView,
+            Self::Inconsistent => R::InconsistentProof,
+            Self::Storage(_) => R::WitnessUnavailable,
         }
     }
 
-    /// The machine-readable code of a refusal answered in JSON (every one but
-    /// [`AddCheckpointError::SizeMismatch`], whose body tlog-witness fixes: the size, as
-    /// `text/x.tlog.size`).
+    /// The HTTP status tlog-witness gives this refusal.
+    pub fn status(&self) -> u16 {
+        self.refusal().status()
+    }
+
+    /// The machine-readable code of a refusal answered in JSON.
     pub fn code(&self) -> &'static str {
-        match self {
-            Self::Malformed { .. } => "request-malformed",
-            Self::OldSizeTooLarge { .. } => "old-size-too-large",
-            Self::NotSigned => "not-signed",
-            Self::UnknownOrigin => "unknown-origin",
-            Self::SizeMismatch { .. } => "size-mismatch",
-            Self::SplitView { .. } => "split-view",
-            Self::Inconsistent => "inconsistent-proof",
-            Self::Storage(_) => "witness-unavailable",
-        }
+        self.refusal().code()
     }
 
     /// The response body: the latest size for a size mismatch, else the reason.

@@ -493,122 +493,9 @@ impl fmt::Display for DenialReason {
     }
 }
 
-/// An officer's decision on a ledger row (`spec/failure.md`): the byte of a
-/// `row resolved` entry (**CHK-24**).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[non_exhaustive]
-pub enum Resolution {
-    /// `0x01` `excused-technical`: the app, the network or the device failed.
-    ExcusedTechnical,
-    /// `0x02` `excused-other`: a reason the officer accepts.
-    ExcusedOther,
-    /// `0x03` `not-excused`: the only resolution that can support an adverse decision,
-    /// and only a person sets it (**CHK-21**).
-    NotExcused,
-}
-
-impl Resolution {
-    /// Every resolution, in code order.
-    pub const ALL: [Self; 3] = [Self::ExcusedTechnical, Self::ExcusedOther, Self::NotExcused];
-
-    /// The byte that stands for this resolution.
-    pub const fn code(self) -> u8 {
-        match self {
-            Self::ExcusedTechnical => 0x01,
-            Self::ExcusedOther => 0x02,
-            Self::NotExcused => 0x03,
-        }
-    }
-
-    /// The resolution with this byte.
-    pub fn from_code(code: u8) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.code() == code)
-    }
-
-    /// Its name in `spec/failure.md` and the API, for example `not-excused`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::ExcusedTechnical => "excused-technical",
-            Self::ExcusedOther => "excused-other",
-            Self::NotExcused => "not-excused",
-        }
-    }
-}
-
-impl fmt::Display for Resolution {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What an officer's resolution rests on: the reason code every resolution carries
-/// (**CHK-24**, `spec/failure.md`). It names a source of information, never the
-/// participant's circumstances, so it cannot carry health or other personal data.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[non_exhaustive]
-pub enum ResolutionReason {
-    /// `0x01` `failure-report`: the participant's technical-failure report (**CHK-22**).
-    FailureReport,
-    /// `0x02` `participant-statement`: the participant's statement on the row
-    /// (**ACC-12**).
-    ParticipantStatement,
-    /// `0x03` `agency-contact`: what the participant told the agency directly.
-    AgencyContact,
-    /// `0x04` `operator-outage`: the operator's service was unavailable.
-    OperatorOutage,
-    /// `0x05` `check-in-content`: the check-in's content, opened through a logged access
-    /// (**ACC-4**).
-    CheckInContent,
-    /// `0x06` `no-account`: no account from the participant by the time of review.
-    NoAccount,
-}
-
-impl ResolutionReason {
-    /// Every reason, in code order.
-    pub const ALL: [Self; 6] = [
-        Self::FailureReport,
-        Self::ParticipantStatement,
-        Self::AgencyContact,
-        Self::OperatorOutage,
-        Self::CheckInContent,
-        Self::NoAccount,
-    ];
-
-    /// The byte that stands for this reason.
-    pub const fn code(self) -> u8 {
-        match self {
-            Self::FailureReport => 0x01,
-            Self::ParticipantStatement => 0x02,
-            Self::AgencyContact => 0x03,
-            Self::OperatorOutage => 0x04,
-            Self::CheckInContent => 0x05,
-            Self::NoAccount => 0x06,
-        }
-    }
-
-    /// The reason with this byte.
-    pub fn from_code(code: u8) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.code() == code)
-    }
-
-    /// Its name in `spec/failure.md` and the API, for example `failure-report`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::FailureReport => "failure-report",
-            Self::ParticipantStatement => "participant-statement",
-            Self::AgencyContact => "agency-contact",
-            Self::OperatorOutage => "operator-outage",
-            Self::CheckInContent => "check-in-content",
-            Self::NoAccount => "no-account",
-        }
-    }
-}
-
-impl fmt::Display for ResolutionReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// An officer's decision on a ledger row, and what it rests on: defined once in
+/// `minimis-proto` (the operator's ledger and its API use the same types, **CHK-24**).
+pub use minimis_proto::ledger::{Resolution, ResolutionReason};
 
 /// Who asked a custodian for which records, why and under what authority.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -1990,13 +1877,13 @@ mod tests {
         assert!(access.len() >= 9, "{access:?}");
         let logged: Vec<(String, String)> = access
             .iter()
-            .filter(|(code, _)| code != "request-malformed")
+            .filter(|(code, _)| code != "request_malformed")
             .cloned()
             .collect();
         assert_eq!(
             access
                 .iter()
-                .find(|(c, _)| c == "request-malformed")
+                .find(|(c, _)| c == "request_malformed")
                 .map(|(_, b)| b.as_str()),
             Some("not logged")
         );
@@ -2004,9 +1891,14 @@ mod tests {
             .iter()
             .map(|r| (r.as_str().to_owned(), format!("0x{:02x}", r.code())))
             .collect();
+        // The access error code is the log name with `_` for `-` (SVC-9, SVC-41).
+        let wire: Vec<(String, String)> = ours
+            .iter()
+            .map(|(name, byte)| (name.replace('-', "_"), byte.clone()))
+            .collect();
         let mut sorted = logged.clone();
         sorted.sort_by(|a, b| a.1.cmp(&b.1));
-        assert_eq!(sorted, ours, "spec/access.md's codes and bytes");
+        assert_eq!(sorted, wire, "spec/access.md's codes and bytes");
         // spec/log.md lists the same bytes and names in its reason table.
         let log: Vec<(String, String)> = spec_rows("log.md")
             .into_iter()

@@ -44,7 +44,9 @@ pub mod schedule;
 pub mod wire;
 
 pub use ids::{ChallengeId, EpochId, ParticipantTag, PolicyHash, Pseudonym, RecordId};
-pub use ledger::{FailureCategory, StatementCategory, UnknownCategory};
+pub use ledger::{
+    FailureCategory, LedgerState, Resolution, ResolutionReason, StatementCategory, UnknownCategory,
+};
 pub use messages::{
     ANY_CIPHERTEXT, Challenge, CiphertextBounds, Envelope, EpochRecipient, Receipt, SealedCheckIn,
     SignedChallenge, SignedEpochRecipient,

@@ -380,7 +380,10 @@ mod tests {
         );
         assert!(dbg.contains("redacted"));
         // Debug is not empty either: it shows what is public (epoch, role, recipient).
-        assert!(dbg.contains(&id.recipient()) && dbg.contains("Oversight"), "{dbg}");
+        assert!(
+            dbg.contains(&id.recipient()) && dbg.contains("Oversight"),
+            "{dbg}"
+        );
         let ring = {
             let mut k = EpochKeyring::new(CustodianRole::Oversight, "o");
             k.insert(id).unwrap();
@@ -389,7 +392,12 @@ mod tests {
         };
         assert!(!ring.contains(&secret_line[16..40]));
         // The keyring's Debug shows its role, id and which epochs are live or destroyed.
-        for public in ["Oversight", "\"o\"", "live: [EpochId(3)]", "destroyed: {EpochId(2)}"] {
+        for public in [
+            "Oversight",
+            "\"o\"",
+            "live: [EpochId(3)]",
+            "destroyed: {EpochId(2)}",
+        ] {
             assert!(ring.contains(public), "{public} in {ring}");
         }
     }

@@ -26,22 +26,27 @@ use minimis_crypto::verify_envelope;
 use minimis_log::tiles::{BundleId, TileId};
 use minimis_proto::{
     ChallengeId, CiphertextBounds, Envelope, EpochId, Policy, Pseudonym, PublicKey, Receipt,
-    Schedule, SealedCheckIn, Signature, SignedChallenge, SignedEpochRecipient, UnixTime,
+    SealedCheckIn, Signature, SignedChallenge, SignedEpochRecipient, UnixTime,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
-use utoipa::{OpenApi, ToSchema};
+use utoipa::OpenApi;
 use zeroize::Zeroizing;
 
 use crate::clock::Clock;
 use crate::config::IngestMode;
-use crate::error::ApiError;
+use crate::error::{ApiError, OperatorRefusal};
 use crate::store::sqlite::SqliteReader;
 use crate::store::{
-    ChallengeRow, FailureCategory, LedgerState, Resolution, ResolutionReason, SealedTextRow,
-    Statement, StatementCategory, StoreRead, TextRef, sealed_text_id,
+    ChallengeRow, LedgerState, SealedTextRow, Statement, StoreRead, TextRef, sealed_text_id,
 };
 use crate::writer::{Attachment, Enrollment, Op, PlaintextCheckIn, RowView, Shared};
+use minimis_wire::operator::{
+    CheckInResponse, EnrollRequest, EnrollResponse, EntriesRequest, EntriesResponse,
+    FailureReportRequest, FailureReportView, HoldRequest, KeysResponse, LedgerRow, OfficerRow,
+    PolicyResponse, RecordKind, RecordResponse, ResolveRequest, SealedText, StateResponse,
+    StatementRequest, StatementView, TextLink,
+};
 
 /// The largest request body accepted (a check-in is under 2 KiB).
 pub const MAX_BODY: usize = 16 * 1024;
@@ -127,8 +132,7 @@ async fn ask<T>(
 async fn body(b: Body) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(b, MAX_BODY).await.map_err(|_| {
         ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
+            OperatorRefusal::BodyTooLarge,
             format!("request bodies are at most {MAX_BODY} bytes"),
         )
     })
@@ -141,8 +145,7 @@ fn json<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
 fn officer(peer: &Peer) -> Result<String, ApiError> {
     peer.officer.clone().ok_or_else(|| {
         ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "client_certificate_required",
+            OperatorRefusal::ClientCertificateRequired,
             "officer routes need a client certificate from the officer CA",
         )
     })
@@ -163,47 +166,64 @@ fn device_auth(
     body: &[u8],
     expected: &Pseudonym,
 ) -> Result<(), ApiError> {
-    let bad = |code: &'static str, msg: &str| ApiError::new(StatusCode::UNAUTHORIZED, code, msg);
+    let bad = |refusal: OperatorRefusal, msg: &str| ApiError::new(refusal, msg);
     let value = headers
         .get(header::AUTHORIZATION)
-        .ok_or_else(|| bad("missing_authorization", "the request is not signed"))?
+        .ok_or_else(|| {
+            bad(
+                OperatorRefusal::MissingAuthorization,
+                "the request is not signed",
+            )
+        })?
         .to_str()
-        .map_err(|_| bad("bad_authorization", "the Authorization header is not text"))?;
-    let params = value
-        .strip_prefix("Minimis-Device ")
-        .ok_or_else(|| bad("bad_authorization", "expected the Minimis-Device scheme"))?;
+        .map_err(|_| {
+            bad(
+                OperatorRefusal::BadAuthorization,
+                "the Authorization header is not text",
+            )
+        })?;
+    let params = value.strip_prefix("Minimis-Device ").ok_or_else(|| {
+        bad(
+            OperatorRefusal::BadAuthorization,
+            "expected the Minimis-Device scheme",
+        )
+    })?;
     let (mut p, mut t, mut s) = (None, None, None);
     for part in params.split(',') {
         match part.trim().split_once('=') {
             Some(("pseudonym", v)) => p = Some(v),
             Some(("time", v)) => t = Some(v),
             Some(("signature", v)) => s = Some(v),
-            _ => return Err(bad("bad_authorization", "unknown Authorization parameter")),
+            _ => {
+                return Err(bad(
+                    OperatorRefusal::BadAuthorization,
+                    "unknown Authorization parameter",
+                ));
+            }
         }
     }
     let (Some(p), Some(t), Some(s)) = (p, t, s) else {
         return Err(bad(
-            "bad_authorization",
+            OperatorRefusal::BadAuthorization,
             "Authorization needs pseudonym, time and signature",
         ));
     };
     let p: Pseudonym = p
         .parse()
-        .map_err(|_| bad("bad_authorization", "bad pseudonym"))?;
+        .map_err(|_| bad(OperatorRefusal::BadAuthorization, "bad pseudonym"))?;
     if &p != expected {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "not_yours",
+            OperatorRefusal::NotYours,
             "a device may only act for its own pseudonym",
         ));
     }
     let t = UnixTime(
         t.parse()
-            .map_err(|_| bad("bad_authorization", "bad time"))?,
+            .map_err(|_| bad(OperatorRefusal::BadAuthorization, "bad time"))?,
     );
     if !within_skew(state.clock.now(), t) {
         return Err(bad(
-            "stale_request",
+            OperatorRefusal::StaleRequest,
             "the request's time is more than five minutes from the server's",
         ));
     }
@@ -211,10 +231,15 @@ fn device_auth(
         .decode(s)
         .ok()
         .and_then(|v| v.try_into().ok())
-        .ok_or_else(|| bad("bad_authorization", "bad signature encoding"))?;
+        .ok_or_else(|| bad(OperatorRefusal::BadAuthorization, "bad signature encoding"))?;
     let key = device_key(state, &p)?;
     minimis_crypto::verify_request(&key, &p, method.as_str(), path, t, body, &Signature(sig))
-        .map_err(|_| bad("bad_signature", "the request signature does not verify"))
+        .map_err(|_| {
+            bad(
+                OperatorRefusal::BadSignature,
+                "the request signature does not verify",
+            )
+        })
 }
 
 fn device_key(state: &AppState, p: &Pseudonym) -> Result<PublicKey, ApiError> {
@@ -224,13 +249,7 @@ fn device_key(state: &AppState, p: &Pseudonym) -> Result<PublicKey, ApiError> {
         .read()
         .ok()
         .and_then(|d| d.get(p).map(|(k, _)| *k))
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "unknown_participant",
-                "no such participant",
-            )
-        })
+        .ok_or_else(|| ApiError::new(OperatorRefusal::UnknownParticipant, "no such participant"))
 }
 
 /// Checks a key custodian's signed request: `Authorization: Minimis-Custodian
@@ -245,42 +264,65 @@ fn custodian_auth(
     body: &[u8],
 ) -> Result<minimis_proto::CustodianRole, ApiError> {
     use minimis_proto::CustodianRole;
-    let bad = |code: &'static str, msg: &str| ApiError::new(StatusCode::UNAUTHORIZED, code, msg);
+    let bad = |refusal: OperatorRefusal, msg: &str| ApiError::new(refusal, msg);
     let value = headers
         .get(header::AUTHORIZATION)
-        .ok_or_else(|| bad("missing_authorization", "the request is not signed"))?
+        .ok_or_else(|| {
+            bad(
+                OperatorRefusal::MissingAuthorization,
+                "the request is not signed",
+            )
+        })?
         .to_str()
-        .map_err(|_| bad("bad_authorization", "the Authorization header is not text"))?;
-    let params = value
-        .strip_prefix("Minimis-Custodian ")
-        .ok_or_else(|| bad("bad_authorization", "expected the Minimis-Custodian scheme"))?;
+        .map_err(|_| {
+            bad(
+                OperatorRefusal::BadAuthorization,
+                "the Authorization header is not text",
+            )
+        })?;
+    let params = value.strip_prefix("Minimis-Custodian ").ok_or_else(|| {
+        bad(
+            OperatorRefusal::BadAuthorization,
+            "expected the Minimis-Custodian scheme",
+        )
+    })?;
     let (mut r, mut t, mut s) = (None, None, None);
     for part in params.split(',') {
         match part.trim().split_once('=') {
             Some(("role", v)) => r = Some(v),
             Some(("time", v)) => t = Some(v),
             Some(("signature", v)) => s = Some(v),
-            _ => return Err(bad("bad_authorization", "unknown Authorization parameter")),
+            _ => {
+                return Err(bad(
+                    OperatorRefusal::BadAuthorization,
+                    "unknown Authorization parameter",
+                ));
+            }
         }
     }
     let (Some(r), Some(t), Some(s)) = (r, t, s) else {
         return Err(bad(
-            "bad_authorization",
+            OperatorRefusal::BadAuthorization,
             "Authorization needs role, time and signature",
         ));
     };
     let role = match r {
         "agency" => CustodianRole::Agency,
         "oversight" => CustodianRole::Oversight,
-        _ => return Err(bad("bad_authorization", "unknown custodian role")),
+        _ => {
+            return Err(bad(
+                OperatorRefusal::BadAuthorization,
+                "unknown custodian role",
+            ));
+        }
     };
     let t = UnixTime(
         t.parse()
-            .map_err(|_| bad("bad_authorization", "bad time"))?,
+            .map_err(|_| bad(OperatorRefusal::BadAuthorization, "bad time"))?,
     );
     if !within_skew(state.clock.now(), t) {
         return Err(bad(
-            "stale_request",
+            OperatorRefusal::StaleRequest,
             "the request's time is more than five minutes from the server's",
         ));
     }
@@ -288,13 +330,18 @@ fn custodian_auth(
         .decode(s)
         .ok()
         .and_then(|v| v.try_into().ok())
-        .ok_or_else(|| bad("bad_authorization", "bad signature encoding"))?;
+        .ok_or_else(|| bad(OperatorRefusal::BadAuthorization, "bad signature encoding"))?;
     let key = state
         .custodians
         .iter()
         .find(|(r, _)| *r == role)
         .map(|(_, k)| *k)
-        .ok_or_else(|| bad("bad_signature", "no custodian with this role is configured"))?;
+        .ok_or_else(|| {
+            bad(
+                OperatorRefusal::BadSignature,
+                "no custodian with this role is configured",
+            )
+        })?;
     minimis_crypto::verify_custodian_request(
         &key,
         role,
@@ -304,20 +351,16 @@ fn custodian_auth(
         body,
         &Signature(sig),
     )
-    .map_err(|_| bad("bad_signature", "the request signature does not verify"))?;
+    .map_err(|_| {
+        bad(
+            OperatorRefusal::BadSignature,
+            "the request signature does not verify",
+        )
+    })?;
     Ok(role)
 }
 
 // ---- public ----------------------------------------------------------------------------
-
-/// The policy in force.
-#[derive(Serialize, ToSchema)]
-pub struct PolicyResponse {
-    /// SHA-256 of the canonical encoding (POL-12), hex.
-    pub hash: String,
-    /// The policy file.
-    pub toml: String,
-}
 
 #[utoipa::path(get, path = "/v1/policy", tag = "public",
     responses((status = 200, description = "The policy in force", body = PolicyResponse)))]
@@ -326,15 +369,6 @@ async fn get_policy(State(s): State<AppState>) -> Json<PolicyResponse> {
         hash: s.policy.hash().to_hex(),
         toml: s.policy_text.to_string(),
     })
-}
-
-/// The operator's public keys.
-#[derive(Serialize, ToSchema, Clone)]
-pub struct KeysResponse {
-    /// The key that signs challenges (Ed25519, base64).
-    pub operator: String,
-    /// The log's verifier key (C2SP signed-note vkey).
-    pub log: String,
 }
 
 #[utoipa::path(get, path = "/v1/keys", tag = "public",
@@ -366,30 +400,6 @@ async fn post_recipient(State(s): State<AppState>, b: Body) -> Result<StatusCode
 
 // ---- officers ------------------------------------------------------------------------
 
-/// An enrollment (officer, mutual TLS).
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EnrollRequest {
-    /// The device's Ed25519 public key, base64 (ENR-2).
-    pub device_key: String,
-    /// The participant's tag key, base64, 32 bytes (ENR-3).
-    pub tag_key: String,
-    /// The schedule (spec/schedule.md).
-    #[schema(value_type = Object)]
-    pub schedule: Schedule,
-}
-
-/// What an enrollment returns.
-#[derive(Serialize, ToSchema)]
-pub struct EnrollResponse {
-    /// The pseudonym the operator assigned (ENR-1), hex.
-    pub pseudonym: String,
-    /// The policy hash, hex.
-    pub policy: String,
-    /// The operator's keys.
-    pub keys: KeysResponse,
-}
-
 #[utoipa::path(post, path = "/v1/enrollments", tag = "officers",
     request_body = EnrollRequest,
     responses((status = 201, description = "Enrolled", body = EnrollResponse),
@@ -402,26 +412,16 @@ async fn post_enrollment(
 ) -> Result<(StatusCode, Json<EnrollResponse>), ApiError> {
     officer(&peer)?;
     let req: EnrollRequest = json(&body(b).await?)?;
-    let device_key: [u8; 32] = B64
-        .decode(&req.device_key)
-        .ok()
-        .and_then(|v| v.try_into().ok())
-        .ok_or_else(|| ApiError::malformed("device_key must be 32 bytes of base64"))?;
-    let tag_key: [u8; 32] = B64
-        .decode(&req.tag_key)
-        .ok()
-        .and_then(|v| v.try_into().ok())
-        .ok_or_else(|| ApiError::malformed("tag_key must be 32 bytes of base64"))?;
     let e = Enrollment {
-        device_key: PublicKey(device_key),
-        tag_key: Zeroizing::new(tag_key),
+        device_key: req.device_key,
+        tag_key: Zeroizing::new(*req.tag_key.expose_secret()),
         schedule: req.schedule,
     };
     let done = ask(&s, |tx| Op::Enroll(e, tx)).await?;
     Ok((
         StatusCode::CREATED,
         Json(EnrollResponse {
-            pseudonym: done.pseudonym.to_hex(),
+            pseudonym: done.pseudonym,
             policy: s.policy.hash().to_hex(),
             keys: (*s.keys).clone(),
         }),
@@ -458,27 +458,6 @@ async fn post_adhoc(
     Ok((StatusCode::CREATED, Json(c)))
 }
 
-/// An officer's resolution of a ledger row (CHK-24).
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ResolveRequest {
-    /// `excused-technical`, `excused-other` or `not-excused`.
-    #[schema(value_type = String)]
-    pub resolution: Resolution,
-    /// What it rests on: `failure-report`, `participant-statement`, `agency-contact`,
-    /// `operator-outage`, `check-in-content` or `no-account` (spec/failure.md).
-    #[schema(value_type = String)]
-    pub reason: ResolutionReason,
-}
-
-/// A ledger row's new state.
-#[derive(Serialize, ToSchema)]
-pub struct StateResponse {
-    /// The state.
-    #[schema(value_type = Object)]
-    pub state: LedgerState,
-}
-
 #[utoipa::path(post, path = "/v1/ledger/{challenge_id}/resolution", tag = "officers",
     params(("challenge_id" = String, Path)), request_body = ResolveRequest,
     responses((status = 200, description = "Resolved, and logged as `row resolved` (CHK-24)", body = StateResponse),
@@ -503,44 +482,13 @@ async fn post_resolution(
     Ok(Json(StateResponse { state }))
 }
 
-/// Where a sealed free text is: its id and the epoch it is sealed to. A custodian
-/// fetches it by id (`GET /v1/custodian/records/{id}`) to open it on a justified request;
-/// the link stays after the ciphertext is purged.
-#[derive(Serialize, ToSchema)]
-pub struct TextLink {
-    /// The text's id, hex (spec/failure.md).
-    pub id: String,
-    /// The epoch it is sealed to.
-    pub epoch: u32,
-}
-
 impl From<TextRef> for TextLink {
     fn from(t: TextRef) -> Self {
         Self {
-            id: t.id.to_hex(),
-            epoch: t.epoch.get(),
+            id: t.id,
+            epoch: t.epoch,
         }
     }
-}
-
-/// A technical-failure report, as a ledger row shows it.
-#[derive(Serialize, ToSchema)]
-pub struct FailureReportView {
-    /// The category.
-    #[schema(value_type = String)]
-    pub category: FailureCategory,
-    /// The sealed free text, if the participant wrote one.
-    pub text: Option<TextLink>,
-}
-
-/// A participant's statement, as a ledger row shows it (ACC-12).
-#[derive(Serialize, ToSchema)]
-pub struct StatementView {
-    /// The category.
-    #[schema(value_type = String)]
-    pub category: StatementCategory,
-    /// The sealed free text, if the participant wrote one.
-    pub text: Option<TextLink>,
 }
 
 impl From<Statement> for StatementView {
@@ -550,27 +498,6 @@ impl From<Statement> for StatementView {
             text: s.text.map(TextLink::from),
         }
     }
-}
-
-/// A ledger row as an officer reads it: the row as it was recorded, with the
-/// participant's failure report and statements beside it (CHK-24, ACC-12).
-#[derive(Serialize, ToSchema)]
-pub struct OfficerRow {
-    /// The challenge.
-    #[schema(value_type = Object)]
-    pub challenge: SignedChallenge,
-    /// Its state.
-    #[schema(value_type = Object)]
-    pub state: LedgerState,
-    /// The officer who resolved it (a role pseudonym), if resolved.
-    pub resolved_by: Option<String>,
-    /// What the resolution rests on, if resolved.
-    #[schema(value_type = Option<String>)]
-    pub resolution_reason: Option<ResolutionReason>,
-    /// The participant's technical-failure report, if any.
-    pub failure_report: Option<FailureReportView>,
-    /// The participant's statements, oldest first.
-    pub statements: Vec<StatementView>,
 }
 
 impl From<RowView> for OfficerRow {
@@ -639,37 +566,15 @@ async fn get_challenges(
     ))
 }
 
-/// One row of a participant's ledger, as the participant sees it.
-#[derive(Serialize, ToSchema)]
-pub struct LedgerRow {
-    /// The challenge.
-    #[schema(value_type = Object)]
-    pub challenge: SignedChallenge,
-    /// Its state.
-    #[schema(value_type = Object)]
-    pub state: LedgerState,
-    /// What the resolution rests on, if resolved.
-    #[schema(value_type = Option<String>)]
-    pub resolution_reason: Option<ResolutionReason>,
-    /// A technical-failure report filed for it: its category.
-    #[schema(value_type = Option<String>)]
-    pub failure_report: Option<FailureCategory>,
-    /// The failure report's sealed free text, if it has one.
-    pub failure_text: Option<TextLink>,
-    /// The participant's statements on the row, oldest first (ACC-12).
-    pub statements: Vec<StatementView>,
-}
-
-impl LedgerRow {
-    fn new(r: ChallengeRow, statements: Vec<Statement>) -> Self {
-        Self {
-            challenge: r.signed,
-            state: r.state,
-            resolution_reason: r.resolution_reason,
-            failure_report: r.failure_report,
-            failure_text: r.failure_text.map(TextLink::from),
-            statements: statements.into_iter().map(StatementView::from).collect(),
-        }
+/// A row of a participant's ledger, as the participant sees it.
+fn ledger_row(r: ChallengeRow, statements: Vec<Statement>) -> LedgerRow {
+    LedgerRow {
+        challenge: r.signed,
+        state: r.state,
+        resolution_reason: r.resolution_reason,
+        failure_report: r.failure_report,
+        failure_text: r.failure_text.map(TextLink::from),
+        statements: statements.into_iter().map(StatementView::from).collect(),
     }
 }
 
@@ -692,55 +597,12 @@ async fn get_ledger(
                 .into_iter()
                 .map(|row| {
                     let statements = r.statements(&row.signed.challenge.id)?;
-                    Ok(LedgerRow::new(row, statements))
+                    Ok(ledger_row(row, statements))
                 })
                 .collect::<Result<Vec<_>, crate::store::StoreError>>()
         })
         .await?;
     Ok(Json(rows))
-}
-
-/// A free text the device sealed to the current epoch's custodians exactly as it seals a
-/// check-in (spec/failure.md): the operator stores it and cannot read it.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SealedText {
-    /// The epoch whose custodians' keys sealed it: the current one.
-    pub epoch: u32,
-    /// The age ciphertext, base64, within the bound of a check-in's (SEAL-4).
-    #[serde(with = "minimis_proto::wire::base64_bytes")]
-    #[schema(value_type = String)]
-    pub ciphertext: Vec<u8>,
-}
-
-/// A technical-failure report (CHK-23): a category, the challenge, and an optional
-/// sealed free text. Nothing else: no logs, screenshots, device identifiers or location.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FailureReportRequest {
-    /// The challenge it concerns, hex.
-    pub challenge_id: String,
-    /// `no-network`, `app-error`, `device-error`, `presence-unavailable` or `other`.
-    #[schema(value_type = String)]
-    pub category: FailureCategory,
-    /// The participant's own words, sealed on the device; absent if none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<SealedText>,
-}
-
-/// A participant's statement on a row of their ledger (ACC-12): a category, the
-/// challenge, and an optional sealed free text, as a failure report.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StatementRequest {
-    /// The challenge whose row it is attached to, hex.
-    pub challenge_id: String,
-    /// `dispute`, `explanation`, `correction` or `other`.
-    #[schema(value_type = String)]
-    pub category: StatementCategory,
-    /// The participant's own words, sealed on the device; absent if none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<SealedText>,
 }
 
 /// A sealed text as the writer takes it: its length checked against the policy's bound
@@ -751,14 +613,9 @@ fn sealed_text(
     c: ChallengeId,
     t: SealedText,
 ) -> Result<SealedTextRow, ApiError> {
-    let ciphertext = SealedCheckIn::new(t.ciphertext, s.bounds).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "ciphertext_length",
-            e.to_string(),
-        )
-    })?;
-    let epoch = EpochId::new(t.epoch);
+    let ciphertext = SealedCheckIn::new(t.ciphertext, s.bounds)
+        .map_err(|e| ApiError::new(OperatorRefusal::CiphertextLength, e.to_string()))?;
+    let epoch = t.epoch;
     Ok(SealedTextRow {
         text_id: sealed_text_id(&p, &c, epoch, &ciphertext),
         pseudonym: p,
@@ -791,10 +648,7 @@ async fn post_failure_report(
     let bytes = body(b).await?;
     device_auth(&s, &headers, &method, &path_of(&uri), &bytes, &p)?;
     let req: FailureReportRequest = json(&bytes)?;
-    let c: ChallengeId = req
-        .challenge_id
-        .parse()
-        .map_err(|e: minimis_proto::ids::IdParseError| ApiError::malformed(e.to_string()))?;
+    let c = req.challenge_id;
     let text = req.text.map(|t| sealed_text(&s, p, c, t)).transpose()?;
     let a = Attachment {
         pseudonym: p,
@@ -829,10 +683,7 @@ async fn post_statement(
     let bytes = body(b).await?;
     device_auth(&s, &headers, &method, &path_of(&uri), &bytes, &p)?;
     let req: StatementRequest = json(&bytes)?;
-    let c: ChallengeId = req
-        .challenge_id
-        .parse()
-        .map_err(|e: minimis_proto::ids::IdParseError| ApiError::malformed(e.to_string()))?;
+    let c = req.challenge_id;
     let text = req.text.map(|t| sealed_text(&s, p, c, t)).transpose()?;
     let a = Attachment {
         pseudonym: p,
@@ -856,17 +707,6 @@ struct RawEnvelope {
     signature: Signature,
 }
 
-/// What a check-in returns.
-#[derive(Serialize, ToSchema)]
-pub struct CheckInResponse {
-    /// The receipt: the record id and a C2SP tlog-proof against the batch's checkpoint.
-    #[schema(value_type = Object)]
-    pub receipt: Receipt,
-    /// `on-time` or `late`.
-    #[schema(value_type = Object)]
-    pub state: LedgerState,
-}
-
 #[utoipa::path(post, path = "/v1/checkins", tag = "participants",
     request_body(content = Object, description = "An Envelope (spec/checkin.md)"),
     responses((status = 201, description = "Stored durably and logged", body = CheckInResponse),
@@ -886,13 +726,8 @@ async fn post_checkin(
     let bytes = body(b).await?;
     let raw: RawEnvelope = json(&bytes)?;
     // The length bound is checked before anything else (CHK-11, SEAL-4).
-    let ciphertext = SealedCheckIn::new(raw.ciphertext, s.bounds).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "ciphertext_length",
-            e.to_string(),
-        )
-    })?;
+    let ciphertext = SealedCheckIn::new(raw.ciphertext, s.bounds)
+        .map_err(|e| ApiError::new(OperatorRefusal::CiphertextLength, e.to_string()))?;
     let env = Envelope {
         pseudonym: raw.pseudonym,
         challenge_id: raw.challenge_id,
@@ -904,9 +739,9 @@ async fn post_checkin(
     // Length bound first, then the device signature (CHK-11); both before the writer.
     let verified = verify_envelope(env, &key, s.bounds).map_err(|e| match e {
         minimis_crypto::EnvelopeError::CiphertextLength(_) => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string())
+            ApiError::new(OperatorRefusal::CiphertextLength, e.to_string())
         }
-        _ => ApiError::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string()),
+        _ => ApiError::new(OperatorRefusal::BadSignature, e.to_string()),
     })?;
     let done = ask(&s, |tx| Op::CheckIn(Box::new(verified), tx)).await?;
     Ok((
@@ -948,8 +783,7 @@ async fn post_checkin_plaintext_baseline(
     let raw: RawPlaintextCheckIn = json(&bytes)?;
     if raw.payload.len() != minimis_proto::payload::PAYLOAD_LEN {
         return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "payload_length",
+            OperatorRefusal::PayloadLength,
             "a plaintext payload is 512 bytes",
         ));
     }
@@ -985,13 +819,7 @@ async fn get_receipt(
     let record: minimis_proto::RecordId = record
         .parse()
         .map_err(|e: minimis_proto::ids::IdParseError| ApiError::malformed(e.to_string()))?;
-    let unknown = || {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_record",
-            "no such record of yours",
-        )
-    };
+    let unknown = || ApiError::new(OperatorRefusal::UnknownRecord, "no such record of yours");
     let log_key = s.log_key.clone();
     let proof = s
         .readers
@@ -1030,21 +858,6 @@ async fn get_receipt(
 
 // ---- key custodians ------------------------------------------------------------------
 
-/// Entries a custodian appends to the log.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EntriesRequest {
-    /// Each entry's canonical encoding (spec/log.md), base64.
-    pub entries: Vec<String>,
-}
-
-/// The entries' tlog-proofs, in order.
-#[derive(Serialize, ToSchema)]
-pub struct EntriesResponse {
-    /// C2SP tlog-proofs against the checkpoint of the batch that committed them.
-    pub proofs: Vec<String>,
-}
-
 #[utoipa::path(post, path = "/v1/custodian/entries", tag = "custodians",
     request_body = EntriesRequest,
     responses((status = 201, description = "Logged; the proofs let the custodian check before it opens anything", body = EntriesResponse),
@@ -1071,8 +884,7 @@ async fn post_custodian_entries(
         .map(|c| c.id.clone())
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::FORBIDDEN,
-                "not_your_entry",
+                OperatorRefusal::NotYourEntry,
                 "the policy names no custodian with this role",
             )
         })?;
@@ -1082,27 +894,15 @@ async fn post_custodian_entries(
             .decode(e)
             .map_err(|_| ApiError::malformed("an entry is not base64"))?;
         let entry = LogEntry::decode(&raw).map_err(|err| ApiError::malformed(err.to_string()))?;
-        let named = match &entry {
-            LogEntry::ContentAccessed(a) | LogEntry::AccessDenied { access: a, .. } => {
-                Some(a.custodian.as_str().to_owned())
-            }
-            LogEntry::EpochKeyDestroyed { custodian, .. } => Some(custodian.as_str().to_owned()),
-            LogEntry::LegalHoldPlaced(_) | LogEntry::LegalHoldReleased(_) => None,
-            _ => {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "entry_not_allowed",
-                    "a custodian logs accesses, denials, key destructions and legal holds only",
-                ));
-            }
-        };
-        if named.is_some_and(|n| n != me) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "not_your_entry",
-                "the entry names another custodian",
-            ));
-        }
+        minimis_wire::operator::custodian_may_append(&entry, &me).map_err(|r| {
+            let why = match r {
+                OperatorRefusal::EntryNotAllowed => {
+                    "a custodian logs accesses, denials, key destructions and legal holds only"
+                }
+                _ => "the entry names another custodian",
+            };
+            ApiError::new(r, why)
+        })?;
         entries.push(entry);
     }
     let proofs = ask(&s, |tx| Op::CustodianEntries(entries, tx)).await?;
@@ -1112,27 +912,6 @@ async fn post_custodian_entries(
             proofs: proofs.iter().map(ToString::to_string).collect(),
         }),
     ))
-}
-
-/// A stored record, for a custodian to open.
-#[derive(Serialize, ToSchema)]
-pub struct RecordResponse {
-    /// The record id, hex.
-    pub record_id: String,
-    /// The epoch it is sealed to.
-    pub epoch: u32,
-    /// Whose (for the custodian's caseload check), hex.
-    pub pseudonym: String,
-    /// The sealed check-in or text, base64.
-    pub ciphertext: String,
-    /// `check-in` for a sealed check-in (CHK-12), `sealed-text` for the sealed text of a
-    /// failure report or statement (spec/failure.md): what the opened payload is.
-    pub kind: &'static str,
-    /// For a check-in, the challenge it answers, hex: with it the custodian recomputes the
-    /// record id from the envelope's fields (CHK-12), so the operator cannot serve one
-    /// record's ciphertext under another's id (ACC-41).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub challenge_id: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/custodian/records/{record_id}", tag = "custodians",
@@ -1159,7 +938,7 @@ async fn get_custodian_record(
                     row.epoch,
                     row.pseudonym,
                     row.ciphertext,
-                    "check-in",
+                    RecordKind::CheckIn,
                     Some(row.challenge_id),
                 )));
             }
@@ -1169,7 +948,7 @@ async fn get_custodian_record(
                     t.epoch,
                     t.pseudonym,
                     t.ciphertext,
-                    "sealed-text",
+                    RecordKind::SealedText,
                     None,
                 )
             }))
@@ -1177,30 +956,19 @@ async fn get_custodian_record(
         .await?
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::NOT_FOUND,
-                "unknown_record",
+                OperatorRefusal::UnknownRecord,
                 "no such record (purged, or never stored)",
             )
         })?;
     let (record_id, epoch, pseudonym, ciphertext, kind, challenge) = found;
     Ok(Json(RecordResponse {
-        record_id: record_id.to_hex(),
-        epoch: epoch.get(),
-        pseudonym: pseudonym.to_hex(),
-        ciphertext: B64.encode(ciphertext.as_bytes()),
+        record_id,
+        epoch,
+        pseudonym,
+        ciphertext: ciphertext.as_bytes().to_vec(),
         kind,
-        challenge_id: challenge.map(|c| c.to_hex()),
+        challenge_id: challenge,
     }))
-}
-
-/// A legal hold, as the operator must honour it.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HoldRequest {
-    /// Record ids, hex.
-    pub records: Vec<String>,
-    /// Until when the records must not be purged (unix seconds).
-    pub until: i64,
 }
 
 #[utoipa::path(post, path = "/v1/custodian/holds", tag = "custodians",
@@ -1216,12 +984,7 @@ async fn post_custodian_hold(
     let bytes = body(b).await?;
     custodian_auth(&s, &headers, &method, &path_of(&uri), &bytes)?;
     let req: HoldRequest = json(&bytes)?;
-    let records = req
-        .records
-        .iter()
-        .map(|r| r.parse())
-        .collect::<Result<Vec<minimis_proto::RecordId>, _>>()
-        .map_err(|e: minimis_proto::ids::IdParseError| ApiError::malformed(e.to_string()))?;
+    let records = req.records;
     if records.is_empty() || records.len() > 1024 {
         return Err(ApiError::malformed("between 1 and 1024 records"));
     }
@@ -1241,10 +1004,11 @@ fn bytes_response(content_type: &'static str, data: Vec<u8>) -> Response {
 #[utoipa::path(get, path = "/v1/log/checkpoint", tag = "public",
     responses((status = 200, description = "The latest checkpoint (C2SP tlog-checkpoint, signed note)", content_type = "text/plain")))]
 async fn get_checkpoint(State(s): State<AppState>) -> Result<Response, ApiError> {
-    let cp =
-        s.readers.with(|r| r.checkpoint()).await?.ok_or_else(|| {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no checkpoint yet")
-        })?;
+    let cp = s
+        .readers
+        .with(|r| r.checkpoint())
+        .await?
+        .ok_or_else(|| ApiError::new(OperatorRefusal::NotFound, "no checkpoint yet"))?;
     Ok(bytes_response("text/plain; charset=utf-8", cp.into_bytes()))
 }
 
@@ -1301,7 +1065,7 @@ async fn get_tile(
     State(s): State<AppState>,
     Path(path): Path<String>,
 ) -> Result<Response, ApiError> {
-    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such tile");
+    let not_found = || ApiError::new(OperatorRefusal::NotFound, "no such tile");
     let which = parse_tile_path(&path).ok_or_else(not_found)?;
     let data = match which {
         Ok(t) => s.readers.with(move |r| r.tile(t)).await?,

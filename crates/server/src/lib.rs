@@ -68,9 +68,10 @@ pub use minimis_service::limits::Limits;
 pub use witness::WitnessLink;
 pub use writer::TickReport;
 
-use crate::api::{AppState, KeysResponse, Peer, Readers};
+use crate::api::{AppState, Peer, Readers};
 use crate::store::sqlite::SqliteStore;
 use crate::writer::{Op, Shared, Writer};
+use minimis_wire::operator::KeysResponse;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -181,9 +182,9 @@ impl Running {
         self.officer_cert.as_ref()
     }
 
-    /// The operator's challenge-signing key and the log's verifier key.
-    pub fn operator_key(&self) -> &str {
-        &self.keys.operator
+    /// The operator's challenge-signing key (Ed25519, base64).
+    pub fn operator_key(&self) -> String {
+        self.keys.operator.to_base64()
     }
 
     /// The log's verifier key (C2SP vkey).
@@ -402,9 +403,8 @@ impl Server {
         let readers = (0..4)
             .map(|_| store::sqlite::SqliteReader::open(&data.join(store::sqlite::DB_FILE)))
             .collect::<Result<Vec<_>, _>>()?;
-        use base64::Engine as _;
         let keys = KeysResponse {
-            operator: base64::engine::general_purpose::STANDARD.encode(operator_public.as_bytes()),
+            operator: operator_public,
             log: log_vkey.to_string(),
         };
         let layers = policy.custodians().len();

@@ -27,8 +27,7 @@ use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use minimis_log::note::NoteSignature;
 use minimis_log::{LogReader, SignedCheckpoint, VerifierKey};
-use rustls_pki_types::pem::PemObject as _;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls_pki_types::ServerName;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::api::Readers;
@@ -79,24 +78,12 @@ enum Attempt {
 }
 
 fn connector(link: &WitnessLink) -> Result<tokio_rustls::TlsConnector, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_slice_iter(link.roots_pem.as_bytes()) {
-        roots
-            .add(c.map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
-    }
-    let chain = CertificateDer::pem_slice_iter(link.client_cert_pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
-    let key =
-        PrivateKeyDer::from_pem_slice(link.client_key_pem.as_bytes()).map_err(|e| e.to_string())?;
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(&[&rustls::version::TLS13])
-    .map_err(|e| e.to_string())?
-    .with_root_certificates(roots)
-    .with_client_auth_cert(chain, key)
+    // The workspace's one client TLS configuration (TLS 1.3, SVC-42), with the operator's
+    // client certificate.
+    let config = minimis_wire::https::client_config(
+        &link.roots_pem,
+        Some((&link.client_cert_pem, &link.client_key_pem)),
+    )
     .map_err(|e| e.to_string())?;
     Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
@@ -302,6 +289,8 @@ pub(crate) async fn run(
 mod tests {
     use super::*;
     use minimis_service::dev_pki::DevCa;
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
     /// How long anything may take before the test gives up: it only catches a hang.

@@ -15,7 +15,6 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
-use axum::http::StatusCode;
 use minimis_crypto::{SigningKey, TagKey, VerifiedEnvelope, sign_challenge};
 use minimis_log::BatchProofs;
 use minimis_log::entry::RecordSetHash;
@@ -24,6 +23,7 @@ use minimis_proto::{
     Challenge, ChallengeId, ChallengeKind, CustodianRole, EpochId, Policy, Pseudonym, PublicKey,
     Receipt, RecordId, Schedule, SignedChallenge, SignedEpochRecipient, Slot, UnixTime,
 };
+use minimis_wire::OperatorRefusal;
 use tokio::sync::{mpsc, oneshot};
 use zeroize::Zeroizing;
 
@@ -308,8 +308,8 @@ impl From<StoreError> for Fail {
     }
 }
 
-fn refuse(status: StatusCode, code: &'static str, message: &str) -> Fail {
-    Fail::Refuse(ApiError::new(status, code, message))
+fn refuse(refusal: OperatorRefusal, message: &str) -> Fail {
+    Fail::Refuse(ApiError::new(refusal, message))
 }
 
 /// How a request in the batch will be answered once the batch commits.
@@ -507,23 +507,20 @@ impl<S: Store, C: Clock> Writer<S, C> {
             .map(|(_, k)| *k)
             .ok_or_else(|| {
                 ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unknown_custodian",
+                    OperatorRefusal::UnknownCustodian,
                     "the policy names no custodian with this role, or its key is not configured",
                 )
             })?;
         let custodian = self.policy.custodian(role).map(|c| c.id.as_str());
         if custodian != Some(r.recipient.custodian.as_str()) {
             return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_custodian",
+                OperatorRefusal::UnknownCustodian,
                 "the recipient names a custodian id the policy does not",
             ));
         }
         minimis_crypto::verify_epoch_recipient(r, &key).map_err(|_| {
             ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "bad_signature",
+                OperatorRefusal::BadRecipientSignature,
                 "the epoch recipient is not signed by its custodian",
             )
         })?;
@@ -763,20 +760,13 @@ impl<S: Store, C: Clock> Writer<S, C> {
             .parts
             .get(p)
             .map(|part| TagKey::from_bytes(part.tag_key.clone()).tag(p, epoch))
-            .ok_or_else(|| {
-                refuse(
-                    StatusCode::NOT_FOUND,
-                    "unknown_participant",
-                    "no such participant",
-                )
-            })
+            .ok_or_else(|| refuse(OperatorRefusal::UnknownParticipant, "no such participant"))
     }
 
     fn current_epoch(&self) -> Result<EpochId, Fail> {
         self.policy.epoch_at(self.clock.now()).ok_or_else(|| {
             refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "clock",
+                OperatorRefusal::ServiceUnavailable,
                 "the server clock is before the first epoch",
             )
         })
@@ -785,14 +775,13 @@ impl<S: Store, C: Clock> Writer<S, C> {
     fn enroll(&mut self, e: Enrollment, entries: &mut Vec<LogEntry>) -> Result<Enrolled, Fail> {
         e.schedule.check_policy(&self.policy).map_err(|err| {
             Fail::Refuse(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "schedule_out_of_policy",
+                OperatorRefusal::ScheduleOutOfPolicy,
                 err.to_string(),
             ))
         })?;
         let epoch = self.current_epoch()?;
         let pseudonym = minimis_crypto::random_pseudonym()
-            .map_err(|_| refuse(StatusCode::SERVICE_UNAVAILABLE, "random", "no randomness"))?;
+            .map_err(|_| refuse(OperatorRefusal::ServiceUnavailable, "no randomness"))?;
         let row = ParticipantRow {
             pseudonym,
             device_key: e.device_key,
@@ -839,17 +828,13 @@ impl<S: Store, C: Clock> Writer<S, C> {
     ) -> Result<SignedChallenge, Fail> {
         let now = self.clock.now();
         let epoch = self.current_epoch()?;
-        let part = self.view.parts.get_mut(&p).ok_or_else(|| {
-            refuse(
-                StatusCode::NOT_FOUND,
-                "unknown_participant",
-                "no such participant",
-            )
-        })?;
+        let part =
+            self.view.parts.get_mut(&p).ok_or_else(|| {
+                refuse(OperatorRefusal::UnknownParticipant, "no such participant")
+            })?;
         if part.closed {
             return Err(refuse(
-                StatusCode::GONE,
-                "enrollment_closed",
+                OperatorRefusal::EnrollmentClosed,
                 "the participant's enrollment is closed",
             ));
         }
@@ -858,13 +843,12 @@ impl<S: Store, C: Clock> Writer<S, C> {
         let slot = Slot { at: now, kind };
         let window = part.schedule.admits(&part.slots, slot).map_err(|v| {
             Fail::Refuse(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                v.code(),
+                OperatorRefusal::from_schedule(&v),
                 v.to_string(),
             ))
         })?;
         let id = minimis_crypto::random_challenge_id()
-            .map_err(|_| refuse(StatusCode::SERVICE_UNAVAILABLE, "random", "no randomness"))?;
+            .map_err(|_| refuse(OperatorRefusal::ServiceUnavailable, "no randomness"))?;
         let challenge = Challenge {
             id,
             pseudonym: p,
@@ -921,15 +905,13 @@ impl<S: Store, C: Clock> Writer<S, C> {
         match self.view.parts.get(&p) {
             None => {
                 return Err(refuse(
-                    StatusCode::NOT_FOUND,
-                    "unknown_participant",
+                    OperatorRefusal::UnknownParticipant,
                     "no such participant",
                 ));
             }
             Some(part) if part.closed => {
                 return Err(refuse(
-                    StatusCode::GONE,
-                    "enrollment_closed",
+                    OperatorRefusal::EnrollmentClosed,
                     "the participant's enrollment is closed",
                 ));
             }
@@ -941,23 +923,20 @@ impl<S: Store, C: Clock> Writer<S, C> {
         };
         if open.pseudonym != p {
             return Err(refuse(
-                StatusCode::FORBIDDEN,
-                "challenge_not_yours",
+                OperatorRefusal::ChallengeNotYours,
                 "the challenge was issued to another participant",
             ));
         }
         if now < open.window_start {
             return Err(refuse(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "challenge_not_open",
+                OperatorRefusal::ChallengeNotOpen,
                 "the challenge's window has not opened",
             ));
         }
         let deadline = open.window_end.plus(self.policy.grace_seconds());
         if now >= deadline {
             return Err(refuse(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "challenge_expired",
+                OperatorRefusal::ChallengeExpired,
                 "the challenge's window and grace period have ended",
             ));
         }
@@ -965,8 +944,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
         let recent = self.policy.epoch_at(now.plus(-EPOCH_SKEW));
         if Some(env.epoch) != current && Some(env.epoch) != recent {
             return Err(refuse(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "wrong_epoch",
+                OperatorRefusal::WrongEpoch,
                 "the check-in is sealed to an epoch that is not current",
             ));
         }
@@ -974,8 +952,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
             self.refresh_sealable(env.epoch)?;
             if !self.view.sealable.contains(&env.epoch) {
                 return Err(refuse(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unsigned_epoch",
+                    OperatorRefusal::UnsignedEpoch,
                     "the epoch has no recipients signed by every custodian",
                 ));
             }
@@ -1023,30 +1000,22 @@ impl<S: Store, C: Clock> Writer<S, C> {
         };
         match row {
             Some(row) if row.signed.challenge.pseudonym != p => refuse(
-                StatusCode::FORBIDDEN,
-                "challenge_not_yours",
+                OperatorRefusal::ChallengeNotYours,
                 "the challenge was issued to another participant",
             ),
             Some(row) if row.state == LedgerState::Open => refuse(
-                StatusCode::CONFLICT,
-                "challenge_already_answered",
+                OperatorRefusal::ChallengeAlreadyAnswered,
                 "the challenge was already answered",
             ),
             Some(row) if matches!(row.state, LedgerState::OnTime | LedgerState::Late) => refuse(
-                StatusCode::CONFLICT,
-                "challenge_already_answered",
+                OperatorRefusal::ChallengeAlreadyAnswered,
                 "the challenge was already answered",
             ),
             Some(_) => refuse(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "challenge_expired",
+                OperatorRefusal::ChallengeExpired,
                 "the challenge's window and grace period have ended",
             ),
-            None => refuse(
-                StatusCode::NOT_FOUND,
-                "unknown_challenge",
-                "no such challenge",
-            ),
+            None => refuse(OperatorRefusal::UnknownChallenge, "no such challenge"),
         }
     }
 
@@ -1056,8 +1025,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
     fn plaintext_check_in(&mut self, c: PlaintextCheckIn) -> Result<PlaintextStored, Fail> {
         if self.plaintext.is_none() {
             return Err(refuse(
-                StatusCode::NOT_FOUND,
-                "not_found",
+                OperatorRefusal::NotFound,
                 "no plaintext check-ins on this server",
             ));
         }
@@ -1066,15 +1034,13 @@ impl<S: Store, C: Clock> Writer<S, C> {
         match self.view.parts.get(&p) {
             None => {
                 return Err(refuse(
-                    StatusCode::NOT_FOUND,
-                    "unknown_participant",
+                    OperatorRefusal::UnknownParticipant,
                     "no such participant",
                 ));
             }
             Some(part) if part.closed => {
                 return Err(refuse(
-                    StatusCode::GONE,
-                    "enrollment_closed",
+                    OperatorRefusal::EnrollmentClosed,
                     "the participant's enrollment is closed",
                 ));
             }
@@ -1086,23 +1052,20 @@ impl<S: Store, C: Clock> Writer<S, C> {
         };
         if open.pseudonym != p {
             return Err(refuse(
-                StatusCode::FORBIDDEN,
-                "challenge_not_yours",
+                OperatorRefusal::ChallengeNotYours,
                 "the challenge was issued to another participant",
             ));
         }
         if now < open.window_start {
             return Err(refuse(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "challenge_not_open",
+                OperatorRefusal::ChallengeNotOpen,
                 "the challenge's window has not opened",
             ));
         }
         let deadline = open.window_end.plus(self.policy.grace_seconds());
         if now >= deadline {
             return Err(refuse(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "challenge_expired",
+                OperatorRefusal::ChallengeExpired,
                 "the challenge's window and grace period have ended",
             ));
         }
@@ -1140,26 +1103,21 @@ impl<S: Store, C: Clock> Writer<S, C> {
         officer: &str,
         entries: &mut Vec<LogEntry>,
     ) -> Result<LedgerState, Fail> {
-        let row = self.store.challenge(&c)?.ok_or_else(|| {
-            refuse(
-                StatusCode::NOT_FOUND,
-                "unknown_challenge",
-                "no such challenge",
-            )
-        })?;
+        let row = self
+            .store
+            .challenge(&c)?
+            .ok_or_else(|| refuse(OperatorRefusal::UnknownChallenge, "no such challenge"))?;
         match row.state {
             LedgerState::PendingReview | LedgerState::Late => {}
             LedgerState::Open => {
                 return Err(refuse(
-                    StatusCode::CONFLICT,
-                    "not_reviewable",
+                    OperatorRefusal::NotReviewable,
                     "the challenge is still open",
                 ));
             }
             _ => {
                 return Err(refuse(
-                    StatusCode::CONFLICT,
-                    "not_reviewable",
+                    OperatorRefusal::NotReviewable,
                     "only pending-review and late rows are resolved",
                 ));
             }
@@ -1172,8 +1130,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
         };
         if rests_on_nothing {
             return Err(refuse(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "reason_not_on_row",
+                OperatorRefusal::ReasonNotOnRow,
                 "the reason names a report or statement the row does not have",
             ));
         }
@@ -1183,8 +1140,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
             && !self.store.read_by(&c, officer)?
         {
             return Err(refuse(
-                StatusCode::CONFLICT,
-                "report_not_read",
+                OperatorRefusal::ReportNotRead,
                 "read the row, its failure report and statements (GET /v1/ledger/{challenge_id}) before resolving it not-excused",
             ));
         }
@@ -1195,25 +1151,21 @@ impl<S: Store, C: Clock> Writer<S, C> {
             tag,
             challenge: c,
             epoch: challenge.epoch,
-            resolution: resolution.to_log(),
-            reason: reason.to_log(),
+            resolution,
+            reason,
         });
         Ok(LedgerState::Resolved(resolution))
     }
 
     /// The participant's own row, or why not.
     fn own_row(&self, p: Pseudonym, c: &ChallengeId) -> Result<ChallengeRow, Fail> {
-        let row = self.store.challenge(c)?.ok_or_else(|| {
-            refuse(
-                StatusCode::NOT_FOUND,
-                "unknown_challenge",
-                "no such challenge",
-            )
-        })?;
+        let row = self
+            .store
+            .challenge(c)?
+            .ok_or_else(|| refuse(OperatorRefusal::UnknownChallenge, "no such challenge"))?;
         if row.signed.challenge.pseudonym != p {
             return Err(refuse(
-                StatusCode::FORBIDDEN,
-                "challenge_not_yours",
+                OperatorRefusal::ChallengeNotYours,
                 "the challenge was issued to another participant",
             ));
         }
@@ -1227,8 +1179,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
         let recent = self.policy.epoch_at(now.plus(-EPOCH_SKEW));
         if Some(text.epoch) != current && Some(text.epoch) != recent {
             return Err(refuse(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "wrong_epoch",
+                OperatorRefusal::WrongEpoch,
                 "the text is sealed to an epoch that is not current",
             ));
         }
@@ -1236,8 +1187,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
             self.refresh_sealable(text.epoch)?;
             if !self.view.sealable.contains(&text.epoch) {
                 return Err(refuse(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unsigned_epoch",
+                    OperatorRefusal::UnsignedEpoch,
                     "the epoch has no recipients signed by every custodian",
                 ));
             }
@@ -1267,8 +1217,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
                 return Ok(());
             }
             return Err(refuse(
-                StatusCode::CONFLICT,
-                "failure_report_exists",
+                OperatorRefusal::FailureReportExists,
                 "the row has a failure report already; add to it with a statement",
             ));
         }
@@ -1295,8 +1244,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
         }
         if existing.len() >= MAX_STATEMENTS_PER_ROW {
             return Err(refuse(
-                StatusCode::CONFLICT,
-                "statement_limit",
+                OperatorRefusal::StatementLimit,
                 "a row holds at most 8 statements",
             ));
         }
@@ -1311,13 +1259,10 @@ impl<S: Store, C: Clock> Writer<S, C> {
     /// An officer reads a row with its report and statements; the read is recorded, so
     /// that a `not-excused` resolution can require it (CHK-24).
     fn read_row(&mut self, c: ChallengeId, officer: &str) -> Result<RowView, Fail> {
-        let row = self.store.challenge(&c)?.ok_or_else(|| {
-            refuse(
-                StatusCode::NOT_FOUND,
-                "unknown_challenge",
-                "no such challenge",
-            )
-        })?;
+        let row = self
+            .store
+            .challenge(&c)?
+            .ok_or_else(|| refuse(OperatorRefusal::UnknownChallenge, "no such challenge"))?;
         self.store.mark_read(&c, officer)?;
         let statements = self.store.statements(&c)?;
         Ok(RowView { row, statements })
@@ -1326,17 +1271,13 @@ impl<S: Store, C: Clock> Writer<S, C> {
     fn close(&mut self, p: Pseudonym, entries: &mut Vec<LogEntry>) -> Result<(), Fail> {
         let epoch = self.current_epoch()?;
         let now = self.clock.now();
-        let part = self.view.parts.get_mut(&p).ok_or_else(|| {
-            refuse(
-                StatusCode::NOT_FOUND,
-                "unknown_participant",
-                "no such participant",
-            )
-        })?;
+        let part =
+            self.view.parts.get_mut(&p).ok_or_else(|| {
+                refuse(OperatorRefusal::UnknownParticipant, "no such participant")
+            })?;
         if part.closed {
             return Err(refuse(
-                StatusCode::GONE,
-                "enrollment_closed",
+                OperatorRefusal::EnrollmentClosed,
                 "the participant's enrollment is already closed",
             ));
         }

@@ -62,26 +62,29 @@ fn connector(
     client: Option<(&str, &str)>,
     versions: Versions,
 ) -> Result<tokio_rustls::TlsConnector, ConnectError> {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_slice_iter(server_cert_pem.as_bytes()) {
-        roots.add(c?)?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let v: &[&'static rustls::SupportedProtocolVersion] = match versions {
-        Versions::Tls13 => &[&rustls::version::TLS13],
-        Versions::Tls12 => &[&rustls::version::TLS12],
-    };
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(v)?
-        .with_root_certificates(roots);
-    let config = match client {
-        Some((cert, key)) => {
-            let chain: Vec<_> =
-                CertificateDer::pem_slice_iter(cert.as_bytes()).collect::<Result<_, _>>()?;
-            let key = PrivateKeyDer::from_pem_slice(key.as_bytes())?;
-            builder.with_client_auth_cert(chain, key)?
+    let config = match versions {
+        // The workspace's one client configuration (SVC-42).
+        Versions::Tls13 => minimis_wire::https::client_config(server_cert_pem, client)?,
+        // Only to check that a server refuses it: the one other client configuration.
+        Versions::Tls12 => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_slice_iter(server_cert_pem.as_bytes()) {
+                roots.add(c?)?;
+            }
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let builder = rustls::ClientConfig::builder_with_provider(provider)
+                .with_protocol_versions(&[&rustls::version::TLS12])?
+                .with_root_certificates(roots);
+            match client {
+                Some((cert, key)) => {
+                    let chain: Vec<_> = CertificateDer::pem_slice_iter(cert.as_bytes())
+                        .collect::<Result<_, _>>()?;
+                    let key = PrivateKeyDer::from_pem_slice(key.as_bytes())?;
+                    builder.with_client_auth_cert(chain, key)?
+                }
+                None => builder.with_no_client_auth(),
+            }
         }
-        None => builder.with_no_client_auth(),
     };
     Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }

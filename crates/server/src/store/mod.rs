@@ -91,139 +91,42 @@ impl fmt::Debug for ParticipantRow {
     }
 }
 
-/// Why an officer excused, or did not excuse, a row (spec/failure.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Resolution {
-    /// The app, the network or the device failed.
-    ExcusedTechnical,
-    /// A reason the officer accepts (illness, a hearing).
-    ExcusedOther,
-    /// Not excused: the only state that can support an adverse decision, set by a person.
-    NotExcused,
-}
+pub use minimis_proto::{
+    FailureCategory, LedgerState, Resolution, ResolutionReason, StatementCategory,
+};
 
-impl Resolution {
-    /// The same decision as the log writes it (`row resolved`, spec/log.md).
-    pub fn to_log(self) -> minimis_log::entry::Resolution {
-        match self {
-            Self::ExcusedTechnical => minimis_log::entry::Resolution::ExcusedTechnical,
-            Self::ExcusedOther => minimis_log::entry::Resolution::ExcusedOther,
-            Self::NotExcused => minimis_log::entry::Resolution::NotExcused,
-        }
-    }
-
-    fn code(self) -> i64 {
-        match self {
-            Self::ExcusedTechnical => 1,
-            Self::ExcusedOther => 2,
-            Self::NotExcused => 3,
-        }
-    }
-
-    fn from_code(c: i64) -> Option<Self> {
-        Some(match c {
-            1 => Self::ExcusedTechnical,
-            2 => Self::ExcusedOther,
-            3 => Self::NotExcused,
-            _ => return None,
-        })
+/// The code a ledger state is stored under: `0` open, `1` on time, `2` late, `3` pending
+/// review, `10 +` the resolution's code (spec/log.md) when resolved.
+pub(crate) fn state_code(state: LedgerState) -> i64 {
+    match state {
+        LedgerState::Open => 0,
+        LedgerState::OnTime => 1,
+        LedgerState::Late => 2,
+        LedgerState::PendingReview => 3,
+        LedgerState::Resolved(r) => 10 + i64::from(r.code()),
     }
 }
 
-/// The state of a ledger row (spec/failure.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "state", content = "resolution")]
-pub enum LedgerState {
-    /// Issued; its window (and grace period) has not ended and no check-in arrived.
-    Open,
-    /// A valid check-in arrived inside the window.
-    OnTime,
-    /// A valid check-in arrived after the window, within the grace period.
-    Late,
-    /// No valid check-in by the end of the grace period: for a person to review. Never a
-    /// violation by itself (CHK-20).
-    PendingReview,
-    /// An officer reviewed the row.
-    Resolved(Resolution),
+/// The ledger state stored under `code`, if it is one.
+pub(crate) fn state_from_code(code: i64) -> Option<LedgerState> {
+    Some(match code {
+        0 => LedgerState::Open,
+        1 => LedgerState::OnTime,
+        2 => LedgerState::Late,
+        3 => LedgerState::PendingReview,
+        c if c > 10 => LedgerState::Resolved(Resolution::from_code(u8::try_from(c - 10).ok()?)?),
+        _ => return None,
+    })
 }
 
-impl LedgerState {
-    /// The code stored in the database.
-    pub(crate) fn code(self) -> i64 {
-        match self {
-            Self::Open => 0,
-            Self::OnTime => 1,
-            Self::Late => 2,
-            Self::PendingReview => 3,
-            Self::Resolved(r) => 10 + r.code(),
-        }
-    }
-
-    pub(crate) fn from_code(c: i64) -> Option<Self> {
-        Some(match c {
-            0 => Self::Open,
-            1 => Self::OnTime,
-            2 => Self::Late,
-            3 => Self::PendingReview,
-            c if c > 10 => Self::Resolved(Resolution::from_code(c - 10)?),
-            _ => return None,
-        })
-    }
+/// The code a resolution reason is stored under: its byte in the log (spec/log.md).
+pub(crate) fn reason_code(reason: ResolutionReason) -> i64 {
+    i64::from(reason.code())
 }
 
-pub use minimis_proto::{FailureCategory, StatementCategory};
-
-/// What an officer's resolution rests on (CHK-24): one of the reason codes of
-/// spec/failure.md, the same as the log's (`row resolved`, spec/log.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ResolutionReason {
-    /// The participant's technical-failure report.
-    FailureReport,
-    /// The participant's statement on the row (ACC-12).
-    ParticipantStatement,
-    /// What the participant told the agency directly.
-    AgencyContact,
-    /// The operator's service was unavailable.
-    OperatorOutage,
-    /// The check-in's content, opened through a logged access (ACC-4).
-    CheckInContent,
-    /// No account from the participant by the time of review.
-    NoAccount,
-}
-
-impl ResolutionReason {
-    /// Every reason.
-    pub const ALL: [Self; 6] = [
-        Self::FailureReport,
-        Self::ParticipantStatement,
-        Self::AgencyContact,
-        Self::OperatorOutage,
-        Self::CheckInContent,
-        Self::NoAccount,
-    ];
-
-    /// The same reason as the log writes it.
-    pub fn to_log(self) -> minimis_log::entry::ResolutionReason {
-        use minimis_log::entry::ResolutionReason as L;
-        match self {
-            Self::FailureReport => L::FailureReport,
-            Self::ParticipantStatement => L::ParticipantStatement,
-            Self::AgencyContact => L::AgencyContact,
-            Self::OperatorOutage => L::OperatorOutage,
-            Self::CheckInContent => L::CheckInContent,
-            Self::NoAccount => L::NoAccount,
-        }
-    }
-
-    pub(crate) fn code(self) -> i64 {
-        i64::from(self.to_log().code())
-    }
-
-    pub(crate) fn from_code(c: i64) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.code() == c)
-    }
+/// The resolution reason stored under `code`, if it is one.
+pub(crate) fn reason_from_code(code: i64) -> Option<ResolutionReason> {
+    ResolutionReason::from_code(u8::try_from(code).ok()?)
 }
 
 /// Where a sealed free text is: its id and the epoch it is sealed to. The ledger keeps
@@ -677,30 +580,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chk_24_resolutions_and_reasons_are_named_and_coded_as_the_log_names_them() {
-        for r in [
-            Resolution::ExcusedTechnical,
-            Resolution::ExcusedOther,
-            Resolution::NotExcused,
-        ] {
-            assert_eq!(
-                serde_json::to_value(r).unwrap(),
-                serde_json::json!(r.to_log().as_str())
-            );
-            assert_eq!(Resolution::from_code(r.code()), Some(r));
+    fn chk_24_states_and_reasons_are_stored_under_codes_that_round_trip() {
+        let mut states = vec![
+            LedgerState::Open,
+            LedgerState::OnTime,
+            LedgerState::Late,
+            LedgerState::PendingReview,
+        ];
+        states.extend(Resolution::ALL.map(LedgerState::Resolved));
+        let mut codes = std::collections::BTreeSet::new();
+        for s in states {
+            assert!(codes.insert(state_code(s)), "{s:?} shares its code");
+            assert_eq!(state_from_code(state_code(s)), Some(s));
+        }
+        for bad in [-1, 4, 10, 14, 265] {
+            assert_eq!(state_from_code(bad), None, "{bad}");
         }
         for r in ResolutionReason::ALL {
-            assert_eq!(
-                serde_json::to_value(r).unwrap(),
-                serde_json::json!(r.to_log().as_str())
-            );
-            assert_eq!(ResolutionReason::from_code(r.code()), Some(r));
+            assert_eq!(reason_from_code(reason_code(r)), Some(r));
         }
-        assert_eq!(ResolutionReason::from_code(0), None);
-        assert_eq!(
-            ResolutionReason::ALL.len(),
-            minimis_log::entry::ResolutionReason::ALL.len()
-        );
+        assert_eq!(reason_from_code(0), None);
+        assert_eq!(reason_from_code(256 + 1), None);
     }
 
     #[test]

@@ -569,10 +569,10 @@ fn ledger((raw, extra): (RawLedger, RawLedgerExtra)) -> Result<ChallengeRow, Sto
             },
             signature: Signature(arr(sig, "signature")?),
         },
-        state: LedgerState::from_code(state).ok_or(StoreError::Corrupt { what: "state" })?,
+        state: super::state_from_code(state).ok_or(StoreError::Corrupt { what: "state" })?,
         resolved_by: by,
         resolution_reason: reason
-            .map(|c| ResolutionReason::from_code(c).ok_or(StoreError::Corrupt { what: "reason" }))
+            .map(|c| super::reason_from_code(c).ok_or(StoreError::Corrupt { what: "reason" }))
             .transpose()?,
         failure_report: report
             .map(|c| {
@@ -1098,7 +1098,11 @@ impl Store for SqliteStore {
             .prepare_cached(
                 "UPDATE ledger SET state = ?2, resolved_by = ?3 WHERE challenge_id = ?1",
             )?
-            .execute(params![id.as_bytes().as_slice(), state.code(), resolved_by])?;
+            .execute(params![
+                id.as_bytes().as_slice(),
+                super::state_code(state),
+                resolved_by
+            ])?;
         changed(n, "challenge")
     }
 
@@ -1117,9 +1121,9 @@ impl Store for SqliteStore {
             )?
             .execute(params![
                 id.as_bytes().as_slice(),
-                LedgerState::Resolved(resolution).code(),
+                super::state_code(LedgerState::Resolved(resolution)),
                 officer,
-                reason.code()
+                super::reason_code(reason)
             ])?;
         changed(n, "challenge")
     }

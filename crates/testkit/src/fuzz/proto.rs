@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use minimis_client::api::{Enrolled, LedgerRow, ServerKeys};
 use minimis_client::notice::{Language, Translation};
 use minimis_client::{Device, Enrollment};
 use minimis_proto::payload::{NOTE_CAPACITY, PAYLOAD_LEN};
@@ -12,6 +11,8 @@ use minimis_proto::{
     Schedule, SignedChallenge, SignedEpochRecipient, Slot, UnixTime,
 };
 use minimis_seal::SealingKeys;
+use minimis_wire::operator::{EnrollResponse, KeysResponse, LedgerRow};
+use minimis_wire::{CustodianRefusal, OperatorRefusal, Refused};
 use serde::Serialize;
 
 use super::{Outcome, json_round_trip, keys, utf8};
@@ -153,19 +154,26 @@ pub fn messages(data: &[u8]) -> Outcome {
     }
     if let Ok(rows) = serde_json::from_slice::<Vec<LedgerRow>>(data) {
         for row in &rows {
-            let _ = (row.state_name(), row.resolution());
+            let _ = (row.state.name(), row.state.resolution());
         }
         if !rows.is_empty() {
             accepted = Outcome::Accepted;
         }
     }
-    if let Ok(k) = serde_json::from_slice::<ServerKeys>(data)
+    if let Ok(k) = serde_json::from_slice::<KeysResponse>(data)
         && k.log.parse::<minimis_log::VerifierKey>().is_ok()
     {
         accepted = Outcome::Accepted;
     }
-    if let Ok(e) = serde_json::from_slice::<Enrolled>(data)
+    if let Ok(e) = serde_json::from_slice::<EnrollResponse>(data)
         && e.policy.parse::<minimis_proto::PolicyHash>().is_ok()
+    {
+        accepted = Outcome::Accepted;
+    }
+    // A refusal, as a client reads it back (SVC-41): any status, any body.
+    let status = data.first().map_or(400, |b| 400 + u16::from(*b % 200));
+    if Refused::<OperatorRefusal>::parse(status, data).is_ok()
+        || Refused::<CustodianRefusal>::parse(status, data).is_ok()
     {
         accepted = Outcome::Accepted;
     }

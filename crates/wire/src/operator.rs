@@ -1,0 +1,580 @@
+//! The operator's API, version 1 (`/v1/...`, JSON; spec/operator.md): every request and
+//! response body once, for the server that answers and the clients that call
+//! (**SVC-40**), and its refusals ([`OperatorRefusal`], **SVC-41**).
+//!
+//! | route | request | answer |
+//! | --- | --- | --- |
+//! | `GET /v1/policy` | | [`PolicyResponse`] |
+//! | `GET /v1/keys` | | [`KeysResponse`] |
+//! | `GET /v1/epochs/{epoch}/recipients` | | `[SignedEpochRecipient]` |
+//! | `POST /v1/recipients` | `SignedEpochRecipient` | `204` |
+//! | `POST /v1/enrollments` (officer) | [`EnrollRequest`] | `201` [`EnrollResponse`] |
+//! | `POST /v1/enrollments/{pseudonym}/close` (officer) | | `204` |
+//! | `POST /v1/participants/{pseudonym}/challenges` (officer) | | `201` `SignedChallenge` |
+//! | `GET /v1/ledger/{challenge_id}` (officer) | | [`OfficerRow`] |
+//! | `POST /v1/ledger/{challenge_id}/resolution` (officer) | [`ResolveRequest`] | [`StateResponse`] |
+//! | `GET /v1/participants/{pseudonym}/challenges` (device) | | `[SignedChallenge]` |
+//! | `GET /v1/participants/{pseudonym}/ledger` (device) | | `[`[`LedgerRow`]`]` |
+//! | `POST /v1/participants/{pseudonym}/failure-reports` (device) | [`FailureReportRequest`] | `204` |
+//! | `POST /v1/participants/{pseudonym}/statements` (device) | [`StatementRequest`] | `204` |
+//! | `GET /v1/participants/{pseudonym}/receipts/{record_id}` (device) | | `Receipt` |
+//! | `POST /v1/checkins` | `Envelope` | `201` [`CheckInResponse`] |
+//! | `POST /v1/custodian/entries` (custodian) | [`EntriesRequest`] | `201` [`EntriesResponse`] |
+//! | `GET /v1/custodian/records/{record_id}` (custodian) | | [`RecordResponse`] |
+//! | `POST /v1/custodian/holds` (custodian) | [`HoldRequest`] | `204` |
+//! | `GET /v1/log/checkpoint`, `GET /v1/log/tile/{path}` | | bytes (C2SP tlog-tiles) |
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use minimis_proto::{
+    ChallengeId, EpochId, FailureCategory, LedgerState, Pseudonym, PublicKey, Receipt, RecordId,
+    ResolutionReason, Schedule, SignedChallenge, StatementCategory,
+};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use zeroize::Zeroizing;
+
+use crate::refusal::Refusal;
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+// ---- public ----------------------------------------------------------------------------
+
+/// The policy in force (`GET /v1/policy`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PolicyResponse {
+    /// SHA-256 of the canonical encoding (POL-12), hex.
+    pub hash: String,
+    /// The policy file.
+    pub toml: String,
+}
+
+/// The operator's public keys (`GET /v1/keys`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct KeysResponse {
+    /// The key that signs challenges (Ed25519, base64).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub operator: PublicKey,
+    /// The log's verifier key (C2SP signed-note vkey).
+    pub log: String,
+}
+
+// ---- officers ------------------------------------------------------------------------
+
+/// A participant's tag key as an enrollment carries it (ENR-3): a secret of 32 bytes,
+/// standard base64 on the wire. It zeroizes on drop and its `Debug` is redacted; it is
+/// serialised only as the field of an [`EnrollRequest`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct WireTagKey(Zeroizing<[u8; 32]>);
+
+impl WireTagKey {
+    /// Wraps the key's bytes.
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
+    /// The key's bytes.
+    pub fn expose_secret(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for WireTagKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WireTagKey(<redacted>)")
+    }
+}
+
+impl Serialize for WireTagKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&Zeroizing::new(B64.encode(*self.0)))
+    }
+}
+
+impl<'de> Deserialize<'de> for WireTagKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = Zeroizing::new(String::deserialize(d)?);
+        let bytes = Zeroizing::new(
+            B64.decode(text.as_bytes())
+                .map_err(|_| serde::de::Error::custom("tag_key must be 32 bytes of base64"))?,
+        );
+        let key: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| serde::de::Error::custom("tag_key must be 32 bytes of base64"))?;
+        Ok(Self::new(key))
+    }
+}
+
+/// An enrollment (`POST /v1/enrollments`, officer, mutual TLS).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    /// The device's Ed25519 public key, base64 (ENR-2).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub device_key: PublicKey,
+    /// The participant's tag key, base64, 32 bytes (ENR-3).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub tag_key: WireTagKey,
+    /// The schedule (spec/schedule.md).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub schedule: Schedule,
+}
+
+/// What an enrollment returns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EnrollResponse {
+    /// The pseudonym the operator assigned (ENR-1), hex.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub pseudonym: Pseudonym,
+    /// The policy hash, hex.
+    pub policy: String,
+    /// The operator's keys.
+    pub keys: KeysResponse,
+}
+
+/// An officer's resolution of a ledger row (CHK-24).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ResolveRequest {
+    /// `excused-technical`, `excused-other` or `not-excused`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub resolution: minimis_proto::Resolution,
+    /// What it rests on: `failure-report`, `participant-statement`, `agency-contact`,
+    /// `operator-outage`, `check-in-content` or `no-account` (spec/failure.md).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub reason: ResolutionReason,
+}
+
+/// A ledger row's new state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct StateResponse {
+    /// The state.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub state: LedgerState,
+}
+
+/// Where a sealed free text is: its id and the epoch it is sealed to. A custodian
+/// fetches it by id (`GET /v1/custodian/records/{id}`) to open it on a justified request;
+/// the link stays after the ciphertext is purged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TextLink {
+    /// The text's id, hex (spec/failure.md).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: RecordId,
+    /// The epoch it is sealed to.
+    #[cfg_attr(feature = "openapi", schema(value_type = u32))]
+    pub epoch: EpochId,
+}
+
+/// A technical-failure report, as a ledger row shows it to an officer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FailureReportView {
+    /// The category.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub category: FailureCategory,
+    /// The sealed free text, if the participant wrote one.
+    pub text: Option<TextLink>,
+}
+
+/// A participant's statement, as a ledger row shows it (ACC-12).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct StatementView {
+    /// The category.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub category: StatementCategory,
+    /// The sealed free text, if the participant wrote one.
+    pub text: Option<TextLink>,
+}
+
+/// A ledger row as an officer reads it (`GET /v1/ledger/{challenge_id}`): the row as it
+/// was recorded, with the participant's failure report and statements beside it (CHK-24,
+/// ACC-12).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct OfficerRow {
+    /// The challenge.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub challenge: SignedChallenge,
+    /// Its state.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub state: LedgerState,
+    /// The officer who resolved it (a role pseudonym), if resolved.
+    pub resolved_by: Option<String>,
+    /// What the resolution rests on, if resolved.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub resolution_reason: Option<ResolutionReason>,
+    /// The participant's technical-failure report, if any.
+    pub failure_report: Option<FailureReportView>,
+    /// The participant's statements, oldest first.
+    pub statements: Vec<StatementView>,
+}
+
+// ---- participants' devices -------------------------------------------------------------
+
+/// One row of a participant's ledger, as the participant sees it
+/// (`GET /v1/participants/{pseudonym}/ledger`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LedgerRow {
+    /// The challenge.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub challenge: SignedChallenge,
+    /// Its state.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub state: LedgerState,
+    /// What the resolution rests on, if resolved.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub resolution_reason: Option<ResolutionReason>,
+    /// A technical-failure report filed for it: its category.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub failure_report: Option<FailureCategory>,
+    /// The failure report's sealed free text, if it has one.
+    pub failure_text: Option<TextLink>,
+    /// The participant's statements on the row, oldest first (ACC-12).
+    pub statements: Vec<StatementView>,
+}
+
+/// A free text the device sealed to the current epoch's custodians exactly as it seals a
+/// check-in (spec/failure.md): the operator stores it and cannot read it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SealedText {
+    /// The epoch whose custodians' keys sealed it: the current one.
+    #[cfg_attr(feature = "openapi", schema(value_type = u32))]
+    pub epoch: EpochId,
+    /// The age ciphertext, base64, within the bound of a check-in's (SEAL-4).
+    #[serde(with = "minimis_proto::wire::base64_bytes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub ciphertext: Vec<u8>,
+}
+
+/// A technical-failure report (CHK-23): a category, the challenge, and an optional
+/// sealed free text. Nothing else: no logs, screenshots, device identifiers or location.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FailureReportRequest {
+    /// The challenge it concerns, hex.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub challenge_id: ChallengeId,
+    /// `no-network`, `app-error`, `device-error`, `presence-unavailable` or `other`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub category: FailureCategory,
+    /// The participant's own words, sealed on the device; absent if none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<SealedText>,
+}
+
+/// A participant's statement on a row of their ledger (ACC-12): a category, the
+/// challenge, and an optional sealed free text, as a failure report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StatementRequest {
+    /// The challenge whose row it is attached to, hex.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub challenge_id: ChallengeId,
+    /// `dispute`, `explanation`, `correction` or `other`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub category: StatementCategory,
+    /// The participant's own words, sealed on the device; absent if none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<SealedText>,
+}
+
+/// What a check-in returns (`POST /v1/checkins`, `201`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CheckInResponse {
+    /// The receipt: the record id and a C2SP tlog-proof against the batch's checkpoint.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub receipt: Receipt,
+    /// `on-time` or `late`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub state: LedgerState,
+}
+
+// ---- key custodians ------------------------------------------------------------------
+
+/// Entries a custodian appends to the log (`POST /v1/custodian/entries`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EntriesRequest {
+    /// Each entry's canonical encoding (spec/log.md), base64.
+    pub entries: Vec<String>,
+}
+
+impl EntriesRequest {
+    /// The request for `entries`.
+    pub fn new(entries: &[minimis_log::LogEntry]) -> Self {
+        Self {
+            entries: entries.iter().map(|e| B64.encode(e.encode())).collect(),
+        }
+    }
+}
+
+/// The entries' tlog-proofs, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EntriesResponse {
+    /// C2SP tlog-proofs against the checkpoint of the batch that committed them.
+    pub proofs: Vec<String>,
+}
+
+/// What a stored record is (`RecordResponse::kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum RecordKind {
+    /// `check-in`: a sealed check-in (CHK-12).
+    CheckIn,
+    /// `sealed-text`: the sealed text of a failure report or statement (spec/failure.md).
+    SealedText,
+}
+
+/// A stored record, for a custodian to open (`GET /v1/custodian/records/{record_id}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RecordResponse {
+    /// The record id, hex.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub record_id: RecordId,
+    /// The epoch it is sealed to.
+    #[cfg_attr(feature = "openapi", schema(value_type = u32))]
+    pub epoch: EpochId,
+    /// Whose (for the custodian's caseload check), hex.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub pseudonym: Pseudonym,
+    /// The sealed check-in or text, base64.
+    #[serde(with = "minimis_proto::wire::base64_bytes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub ciphertext: Vec<u8>,
+    /// What the opened payload is.
+    pub kind: RecordKind,
+    /// For a check-in, the challenge it answers, hex: with it the custodian recomputes the
+    /// record id from the envelope's fields (CHK-12), so the operator cannot serve one
+    /// record's ciphertext under another's id (ACC-41).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub challenge_id: Option<ChallengeId>,
+}
+
+/// A legal hold, as the operator must honour it (`POST /v1/custodian/holds`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HoldRequest {
+    /// Record ids, hex.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub records: Vec<RecordId>,
+    /// Until when the records must not be purged (unix seconds).
+    pub until: i64,
+}
+
+// ---- refusals ------------------------------------------------------------------------
+
+macro_rules! refusals {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = ($status:literal, $code:literal),)* }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum $name {
+            $($(#[$vm])* $v,)*
+        }
+
+        impl $name {
+            /// The HTTP status it is answered with.
+            pub const fn status(self) -> u16 {
+                match self {
+                    $(Self::$v => $status,)*
+                }
+            }
+
+            /// Its machine-readable code (snake_case).
+            pub const fn code(self) -> &'static str {
+                match self {
+                    $(Self::$v => $code,)*
+                }
+            }
+        }
+
+        impl Refusal for $name {
+            const ALL: &'static [Self] = &[$(Self::$v,)*];
+
+            fn status(self) -> u16 {
+                $name::status(self)
+            }
+
+            fn code(self) -> &'static str {
+                $name::code(self)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.code())
+            }
+        }
+    };
+}
+
+pub(crate) use refusals;
+
+refusals! {
+    /// Every refusal of the operator's API, with its status and code (spec/operator.md
+    /// § Errors, **CHK-16**, **SVC-41**). The server answers a refusal only from a variant;
+    /// its clients read the variant back ([`Refused::parse`](crate::Refused::parse)).
+    OperatorRefusal {
+        /// `400 malformed`: not JSON, an unknown or missing field, a wrong type, bad hex or
+        /// base64, an unknown category, resolution or reason; a path or query that does not
+        /// parse.
+        Malformed = (400, "malformed"),
+        /// `401 bad_signature`: the envelope's or the request's signature does not verify.
+        BadSignature = (401, "bad_signature"),
+        /// `401 missing_authorization`: a device or custodian route without a signature.
+        MissingAuthorization = (401, "missing_authorization"),
+        /// `401 bad_authorization`: an `Authorization` header that is not well formed.
+        BadAuthorization = (401, "bad_authorization"),
+        /// `401 stale_request`: a signed request's time is more than 300 s from the
+        /// server's.
+        StaleRequest = (401, "stale_request"),
+        /// `401 client_certificate_required`: an officer route without an officer
+        /// certificate.
+        ClientCertificateRequired = (401, "client_certificate_required"),
+        /// `403 not_yours`: a device acting for another pseudonym.
+        NotYours = (403, "not_yours"),
+        /// `403 challenge_not_yours`: the challenge was issued to another participant.
+        ChallengeNotYours = (403, "challenge_not_yours"),
+        /// `403 not_your_entry`: a custodian's entry names another custodian.
+        NotYourEntry = (403, "not_your_entry"),
+        /// `404 unknown_participant`: no such pseudonym.
+        UnknownParticipant = (404, "unknown_participant"),
+        /// `404 unknown_challenge`: no such challenge.
+        UnknownChallenge = (404, "unknown_challenge"),
+        /// `404 unknown_record`: no such record or sealed text.
+        UnknownRecord = (404, "unknown_record"),
+        /// `404 not_found`: no such route, tile or checkpoint.
+        NotFound = (404, "not_found"),
+        /// `405 method_not_allowed`: the route does not take this method.
+        MethodNotAllowed = (405, "method_not_allowed"),
+        /// `408 request_timeout`: the body did not arrive within the body timeout.
+        RequestTimeout = (408, "request_timeout"),
+        /// `409 challenge_already_answered`: a replay.
+        ChallengeAlreadyAnswered = (409, "challenge_already_answered"),
+        /// `409 not_reviewable`: resolving a row that is open or resolved already.
+        NotReviewable = (409, "not_reviewable"),
+        /// `409 report_not_read`: resolving `not-excused` before reading the row's report
+        /// and statements (CHK-24).
+        ReportNotRead = (409, "report_not_read"),
+        /// `409 failure_report_exists`: a second, different failure report on a row.
+        FailureReportExists = (409, "failure_report_exists"),
+        /// `409 statement_limit`: a ninth statement on a row.
+        StatementLimit = (409, "statement_limit"),
+        /// `410 enrollment_closed`: the participant's enrollment is closed.
+        EnrollmentClosed = (410, "enrollment_closed"),
+        /// `413 body_too_large`: a body over the limit.
+        BodyTooLarge = (413, "body_too_large"),
+        /// `422 ciphertext_length`: outside the policy's bound (SEAL-4).
+        CiphertextLength = (422, "ciphertext_length"),
+        /// `422 challenge_not_open`: before the challenge's window.
+        ChallengeNotOpen = (422, "challenge_not_open"),
+        /// `422 challenge_expired`: after the window and the grace period.
+        ChallengeExpired = (422, "challenge_expired"),
+        /// `422 wrong_epoch`: sealed to an epoch that is not the current one.
+        WrongEpoch = (422, "wrong_epoch"),
+        /// `422 unsigned_epoch`: the epoch has no recipient signed by every custodian.
+        UnsignedEpoch = (422, "unsigned_epoch"),
+        /// `422 reason_not_on_row`: a resolution's reason names a report or statement the
+        /// row does not have.
+        ReasonNotOnRow = (422, "reason_not_on_row"),
+        /// `422 schedule_out_of_policy`: an enrollment whose schedule the policy does not
+        /// allow.
+        ScheduleOutOfPolicy = (422, "schedule_out_of_policy"),
+        /// `422 unknown_custodian`: a recipient from a custodian the policy or
+        /// configuration does not name.
+        UnknownCustodian = (422, "unknown_custodian"),
+        /// `422 bad_recipient_signature`: a published epoch recipient not signed by the
+        /// custodian it names.
+        BadRecipientSignature = (422, "bad_recipient_signature"),
+        /// `422 entry_not_allowed`: a custodian appending an entry kind custodians do not
+        /// log.
+        EntryNotAllowed = (422, "entry_not_allowed"),
+        /// `422 outside_window`: an ad-hoc challenge outside the schedule's windows.
+        OutsideWindow = (422, "outside_window"),
+        /// `422 scheduled_already_issued`: the slot's scheduled challenge exists.
+        ScheduledAlreadyIssued = (422, "scheduled_already_issued"),
+        /// `422 daily_cap_reached`: the schedule's daily cap is reached.
+        DailyCapReached = (422, "daily_cap_reached"),
+        /// `422 adhoc_cap_reached`: the schedule's ad-hoc cap is reached.
+        AdhocCapReached = (422, "adhoc_cap_reached"),
+        /// `422 payload_length`: the benchmark comparator's plaintext payload is not 512
+        /// bytes (never served by a minimis server).
+        PayloadLength = (422, "payload_length"),
+        /// `500 internal_error`: a fault a handler answered without a refusal of its own;
+        /// nothing was done.
+        InternalError = (500, "internal_error"),
+        /// `503 storage_unavailable`: the batch could not be committed; nothing was
+        /// recorded; retry.
+        StorageUnavailable = (503, "storage_unavailable"),
+        /// `503 service_unavailable`: the server cannot serve the request now (its clock
+        /// is before the first epoch, or it has no randomness); nothing was recorded.
+        ServiceUnavailable = (503, "service_unavailable"),
+    }
+}
+
+impl OperatorRefusal {
+    /// The refusal for a schedule's verdict on a challenge (spec/schedule.md).
+    pub fn from_schedule(v: &minimis_proto::schedule::ScheduleViolation) -> Self {
+        use minimis_proto::schedule::ScheduleViolation as V;
+        match v {
+            V::OutsideWindow => Self::OutsideWindow,
+            V::ScheduledAlreadyIssued => Self::ScheduledAlreadyIssued,
+            V::DailyCapReached { .. } => Self::DailyCapReached,
+            V::AdHocCapReached { .. } => Self::AdhocCapReached,
+            // A verdict added to the schedule later refuses as outside the windows until
+            // it has a code of its own: refused either way, never admitted.
+            _ => Self::OutsideWindow,
+        }
+    }
+}
+
+/// Whether the custodian `me` (its id in the policy) may append `entry` to the log
+/// (`POST /v1/custodian/entries`): accesses, denials and key destructions that name it,
+/// and legal holds. The one place this is decided; the operator's server and the
+/// in-process operator of tests and the demo both ask it.
+///
+/// # Errors
+/// [`OperatorRefusal::EntryNotAllowed`] for an entry kind custodians do not log,
+/// [`OperatorRefusal::NotYourEntry`] for an entry that names another custodian.
+pub fn custodian_may_append(
+    entry: &minimis_log::LogEntry,
+    me: &str,
+) -> Result<(), OperatorRefusal> {
+    use minimis_log::LogEntry;
+    let named = match entry {
+        LogEntry::ContentAccessed(a) | LogEntry::AccessDenied { access: a, .. } => {
+            Some(a.custodian.as_str())
+        }
+        LogEntry::EpochKeyDestroyed { custodian, .. } => Some(custodian.as_str()),
+        LogEntry::LegalHoldPlaced(_) | LogEntry::LegalHoldReleased(_) => None,
+        _ => return Err(OperatorRefusal::EntryNotAllowed),
+    };
+    match named {
+        Some(n) if n != me => Err(OperatorRefusal::NotYourEntry),
+        _ => Ok(()),
+    }
+}
