@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod canary;
 pub mod fuzz;
 pub mod https;
 pub mod vectors;
