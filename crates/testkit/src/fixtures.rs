@@ -68,6 +68,40 @@ impl World {
         }
     }
 
+    /// The default policy, both custodians keyed for the epoch containing `at` and the
+    /// `more` epochs after it.
+    pub fn keyed_at(at: UnixTime, more: u32) -> Self {
+        let first = default_policy().epoch_at(at).unwrap();
+        let mut epochs = vec![first];
+        for _ in 0..more {
+            epochs.push(epochs.last().unwrap().next().unwrap());
+        }
+        Self::new(&epochs)
+    }
+
+    /// The default policy, both custodians keyed for every epoch from the one containing
+    /// `from` to the one containing `to`.
+    pub fn keyed_between(from: UnixTime, to: UnixTime) -> Self {
+        let policy = default_policy();
+        let (first, last) = (policy.epoch_at(from).unwrap(), policy.epoch_at(to).unwrap());
+        let mut epochs = vec![first];
+        while *epochs.last().unwrap() < last {
+            epochs.push(epochs.last().unwrap().next().unwrap());
+        }
+        Self::new(&epochs)
+    }
+
+    /// The epochs its custodians hold keys for, oldest first.
+    pub fn epochs(&self) -> Vec<EpochId> {
+        self.agency.live_epochs().collect()
+    }
+
+    /// A second handle on the operator's signing key (a test signs challenges as the
+    /// operator while the world keeps its own).
+    pub fn operator(&self) -> SigningKey {
+        SigningKey::from_seed(self.operator_key.expose_seed()).unwrap()
+    }
+
     /// The epoch containing [`NOW`].
     pub fn now_epoch(&self) -> EpochId {
         self.policy.epoch_at(NOW).unwrap()
@@ -144,5 +178,32 @@ pub fn payload(
         presence: PresenceResult::Confirmed,
         device_time: NOW,
         note: Note::new(note, minimis_proto::payload::NOTE_CAPACITY).unwrap(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_world_is_keyed_for_the_epochs_asked_for() {
+        let w = World::keyed_at(NOW, 2);
+        let e = w.now_epoch();
+        assert_eq!(
+            w.epochs(),
+            vec![e, e.next().unwrap(), e.next().unwrap().next().unwrap()]
+        );
+        assert_eq!(w.oversight.as_ref().unwrap().live_epochs().count(), 3);
+        let week = 7 * 86_400;
+        let w = World::keyed_between(NOW.plus(-week), NOW.plus(3 * week));
+        let (first, last) = (
+            w.policy.epoch_at(NOW.plus(-week)).unwrap(),
+            w.policy.epoch_at(NOW.plus(3 * week)).unwrap(),
+        );
+        let epochs = w.epochs();
+        assert_eq!((epochs[0], *epochs.last().unwrap()), (first, last));
+        assert!(epochs.windows(2).all(|p| p[0].next() == Some(p[1])));
+        // The operator's second handle signs as the operator.
+        assert_eq!(w.operator().public_key(), w.operator_key.public_key());
     }
 }

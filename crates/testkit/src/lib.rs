@@ -18,9 +18,13 @@
 
 pub mod canary;
 #[cfg(feature = "fixtures")]
+pub mod device;
+#[cfg(feature = "fixtures")]
 pub mod fuzz;
 #[cfg(feature = "fixtures")]
 pub mod https;
+#[cfg(feature = "fixtures")]
+pub mod serve;
 #[cfg(feature = "fixtures")]
 pub mod vectors;
 
