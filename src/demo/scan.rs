@@ -49,7 +49,7 @@ pub(crate) struct Harvest {
 /// What the scan of the operator found.
 #[derive(Serialize)]
 pub(crate) struct OperatorScan {
-    /// What was read.
+    /// What was read: files, the operator's configuration counted as one.
     pub(crate) files: u64,
     pub(crate) bytes: u64,
     /// Canaries searched for, by kind (each in several encodings).

@@ -741,7 +741,7 @@ impl Summary {
             }
         };
         println!(
-            "  searched, in {} files and its configuration ({}): decryption keys {}, locations {}, images {}, names and case numbers {}, sealed texts in the clear {}",
+            "  searched, in {} files, its configuration among them ({}): decryption keys {}, locations {}, images {}, names and case numbers {}, sealed texts in the clear {}",
             sc.files,
             human_bytes(sc.bytes),
             none(o.decryption_keys),

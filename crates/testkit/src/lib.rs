@@ -4,7 +4,9 @@
 //! the operator, and the tests that plant each kind to show the scan finds it); it needs
 //! no default feature. With the default feature `fixtures`: [`World`] builds a policy,
 //! two custodians with epoch keyrings and signed recipients, an operator key and
-//! participants, for tests that cross crates. [`vectors`] produces
+//! participants, for tests that cross crates; [`device`] enrolls a participant's device in
+//! it; [`https`] is a TLS test client (and [`https::enroll`], enrollment over the officer
+//! API); [`serve`] runs `minimis serve` as a child process. [`vectors`] produces
 //! the test vectors under `spec/vectors/`; the `gen-vectors` binary writes them, and the
 //! workspace tests check that the committed files match and decode as they claim.
 //!
