@@ -41,9 +41,8 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let probe = World::new(&[]);
-    let epoch = probe.policy.epoch_at(NOW).unwrap();
-    let world = World::new(&[epoch]);
+    let world = World::keyed_at(NOW, 0);
+    let epoch = world.now_epoch();
     let keys = world.sealing_keys(NOW);
     let p = world.participant();
     let payload = minimis_testkit::payload(

@@ -29,25 +29,17 @@
 //! and the next epoch. Set `MINIMIS_CRASH_SEED` to replay a round plan.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::io::BufRead as _;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use minimis_log::entry::RecordSetHash;
 use minimis_log::{LogEntry, LogReader, VerifierKey, verify_tlog_proof};
-use minimis_proto::{
-    Challenge, ChallengeId, Envelope, EpochId, Receipt, RecordId, Schedule, UnixTime, Weekday,
-    Window, ZoneResult,
-};
-use minimis_testkit::https::{Client, Method, StatusCode, Versions};
+use minimis_proto::{ChallengeId, Envelope, EpochId, Receipt, RecordId, ZoneResult};
+use minimis_testkit::https::{Client, StatusCode, Versions};
+use minimis_testkit::serve::{self, PATIENCE, Serve, system_now as now};
 use minimis_testkit::{Participant, World};
-
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// Rounds of ingest, kill and restart.
 const ROUNDS: usize = 12;
@@ -55,16 +47,6 @@ const ROUNDS: usize = 12;
 const PER_ROUND: usize = 48;
 /// Concurrent TLS clients submitting check-ins.
 const CLIENTS: usize = 12;
-/// How long any wait may take before the test gives up (a loaded 2-core machine).
-const PATIENCE: Duration = Duration::from_secs(120);
-
-fn now() -> UnixTime {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    UnixTime(i64::try_from(secs).unwrap())
-}
 
 /// xorshift64*: the round plan (kill points, delays), reproducible from its seed.
 struct Rng(u64);
@@ -78,137 +60,29 @@ impl Rng {
     }
 }
 
-/// Open every day, all day, in UTC: the server runs on the real clock.
-pub(crate) fn always_open() -> Schedule {
-    let days = [
-        Weekday::Monday,
-        Weekday::Tuesday,
-        Weekday::Wednesday,
-        Weekday::Thursday,
-        Weekday::Friday,
-        Weekday::Saturday,
-        Weekday::Sunday,
-    ];
-    let windows = days
-        .into_iter()
-        .map(|weekday| Window {
-            weekday,
-            start: "00:00".parse().unwrap(),
-            end: "24:00".parse().unwrap(),
-        })
-        .collect();
-    Schedule::new("UTC", windows, 1, 0).unwrap()
+/// `minimis serve` on `data`, once it answers (its warnings and errors only).
+async fn serve(data: &Path, world: &World) -> Serve {
+    let options = serve::Options {
+        log: Some("warn".into()),
+        wait_until_served: true,
+        ..serve::Options::default()
+    };
+    Serve::start(
+        env!("CARGO_BIN_EXE_minimis").as_ref(),
+        data,
+        world,
+        &options,
+    )
+    .await
 }
 
-/// A `minimis serve` child process. Dropping it kills it.
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Serve {
-    /// Starts `minimis serve` on `data` and waits until it answers over TLS.
-    async fn start(data: &Path, world: &World, stderr: &Path) -> Self {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(stderr)
-            .unwrap();
-        let mut child = crate::minimis()
-            .arg("serve")
-            .arg("--data-dir")
-            .arg(data)
-            .args(["--listen", "127.0.0.1:0"])
-            .args([
-                "--agency-key",
-                &B64.encode(world.agency_key.public_key().as_bytes()),
-            ])
-            .args([
-                "--oversight-key",
-                &B64.encode(world.oversight_key.public_key().as_bytes()),
-            ])
-            .env("MINIMIS_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            // Reads every line, so the pipe never fills.
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(a) = line.strip_prefix("minimis serve: listening on https://") {
-                    let _ = tx.send(a.trim().parse::<SocketAddr>());
-                }
-            }
-        });
-        let addr = tokio::task::block_in_place(|| rx.recv_timeout(PATIENCE))
-            .unwrap_or_else(|_| {
-                panic!(
-                    "the server did not print its address; its log:\n{}",
-                    std::fs::read_to_string(stderr).unwrap_or_default()
-                )
-            })
-            .unwrap();
-        let s = Self { child, addr };
-        let cert = std::fs::read_to_string(data.join("tls/server.crt")).unwrap();
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Ok(mut c) = Client::connect(addr, &cert, None, Versions::Tls13).await
-                && let Ok(r) = c.get("/v1/policy").await
-                && r.status == StatusCode::OK
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "the server never became ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        s
-    }
-
-    /// SIGKILL (`Child::kill` is SIGKILL on Unix), and reap the process.
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        tokio::task::block_in_place(|| self.child.wait()).unwrap();
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The data directory's certificates, and the custodians' world.
+/// The data directory and the custodians' world.
 struct Site {
     data: PathBuf,
-    stderr: PathBuf,
     world: World,
-    cert: String,
-    officer: (String, String),
 }
 
 impl Site {
-    async fn client(&self, s: &Serve) -> Client {
-        Client::connect(s.addr, &self.cert, None, Versions::Tls13)
-            .await
-            .unwrap()
-    }
-
-    async fn officer(&self, s: &Serve) -> Client {
-        Client::connect(
-            s.addr,
-            &self.cert,
-            Some((&self.officer.0, &self.officer.1)),
-            Versions::Tls13,
-        )
-        .await
-        .unwrap()
-    }
-
     fn db(&self) -> PathBuf {
         self.data.join("minimis.sqlite3")
     }
@@ -245,29 +119,18 @@ enum Answer {
 async fn enroll(site: &Site, s: &Serve, n: usize) -> Vec<Participant> {
     let mut tasks = Vec::new();
     for chunk in 0..4 {
-        let mut officer = site.officer(s).await;
+        let mut officer = s.officer_client().await;
         let people: Vec<Participant> = (0..n / 4 + usize::from(chunk < n % 4))
             .map(|_| {
                 let mut p = site.world.participant();
-                p.schedule = always_open();
+                p.schedule = serve::always_open();
                 p
             })
             .collect();
         tasks.push(tokio::spawn(async move {
             let mut out = Vec::new();
-            for mut p in people {
-                let body = serde_json::json!({
-                    "device_key": B64.encode(p.device.public_key().as_bytes()),
-                    "tag_key": B64.encode(p.tags.expose_secret()),
-                    "schedule": p.schedule,
-                });
-                let r = officer
-                    .post("/v1/enrollments", serde_json::to_vec(&body).unwrap())
-                    .await
-                    .unwrap();
-                assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
-                p.pseudonym = r.json()["pseudonym"].as_str().unwrap().parse().unwrap();
-                out.push(p);
+            for p in people {
+                out.push(minimis_testkit::https::enroll(&mut officer, p).await);
             }
             out
         }));
@@ -279,32 +142,9 @@ async fn enroll(site: &Site, s: &Serve, n: usize) -> Vec<Participant> {
     all
 }
 
-/// Waits until the scheduler has issued `p` a challenge, and returns it.
-async fn challenge_of(c: &mut Client, p: &Participant) -> Challenge {
-    let path = format!("/v1/participants/{}/challenges", p.pseudonym);
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let r = c
-            .signed(Method::GET, &path, &p.pseudonym, &p.device, now(), vec![])
-            .await
-            .unwrap();
-        assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
-        let open: Vec<minimis_proto::SignedChallenge> = serde_json::from_slice(&r.body).unwrap();
-        if let Some(first) = open.into_iter().next() {
-            return first.challenge;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the scheduler issued no challenge"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Submits every envelope from `CLIENTS` concurrent TLS connections; kills the server
 /// once `kill_after` receipts are in and `delay` has passed. Returns each envelope's answer.
 async fn ingest_and_kill(
-    site: &Site,
     s: &mut Serve,
     envelopes: &[Envelope],
     kill_after: usize,
@@ -331,7 +171,7 @@ async fn ingest_and_kill(
             receipts.clone(),
             bodies.clone(),
         );
-        let (addr, cert) = (s.addr, site.cert.clone());
+        let (addr, cert) = (s.addr, s.cert.clone());
         tasks.push(tokio::spawn(async move {
             let Ok(mut c) = Client::connect(addr, &cert, None, Versions::Tls13).await else {
                 return;
@@ -557,24 +397,13 @@ async fn chk_15_log_31_sigkill_during_ingest_loses_no_receipt_and_stores_nothing
     eprintln!("chk_15 crash test: MINIMIS_CRASH_SEED={seed}");
     let mut rng = Rng(seed);
 
-    let probe = World::new(&[]);
-    let epoch = probe.policy.epoch_at(now()).unwrap();
-    let epochs = [epoch, epoch.next().unwrap()];
-    let world = World::new(&epochs);
+    let world = World::keyed_at(now(), 1);
+    let epochs = world.epochs();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let stderr = dir.path().join("serve.log");
-    let mut serve = Serve::start(&data, &world, &stderr).await;
-    let tls = data.join("tls");
-    let read = |f: &str| std::fs::read_to_string(tls.join(f)).unwrap();
-    let site = Site {
-        cert: read("server.crt"),
-        officer: (read("officer-0001.crt"), read("officer-0001.key")),
-        data,
-        stderr,
-        world,
-    };
-    let mut c = site.client(&serve).await;
+    let mut serve = serve(&data, &world).await;
+    let site = Site { data, world };
+    let mut c = serve.client().await;
     for e in epochs {
         for r in site.world.published(e) {
             let reply = c
@@ -596,11 +425,11 @@ async fn chk_15_log_31_sigkill_during_ingest_loses_no_receipt_and_stores_nothing
         let fresh = enroll(&site, &serve, PER_ROUND).await;
         let first = people.len();
         people.extend(fresh);
-        let mut c = site.client(&serve).await;
+        let mut c = serve.client().await;
         let mut envelopes = Vec::with_capacity(PER_ROUND);
         let keys = site.world.sealing_keys(now());
         for p in &people[first..] {
-            let ch = challenge_of(&mut c, p).await;
+            let ch = serve::first_challenge(&mut c, p).await;
             let payload = minimis_testkit::payload(ch.id, ZoneResult::Inside, "");
             envelopes.push(
                 minimis_seal::seal_envelope(&payload, &keys, p.pseudonym, &p.device).unwrap(),
@@ -611,7 +440,7 @@ async fn chk_15_log_31_sigkill_during_ingest_loses_no_receipt_and_stores_nothing
         // Ingest, and kill the server somewhere in the middle of it.
         let kill_after = usize::try_from(rng.below(PER_ROUND as u64 * 3 / 4)).unwrap();
         let delay = Duration::from_micros(rng.below(3_000));
-        let answers = ingest_and_kill(&site, &mut serve, &envelopes, kill_after, delay).await;
+        let answers = ingest_and_kill(&mut serve, &envelopes, kill_after, delay).await;
         kills += 1;
 
         // Sometimes, while it is down, plant work for the sweeper.
@@ -620,8 +449,8 @@ async fn chk_15_log_31_sigkill_during_ingest_loses_no_receipt_and_stores_nothing
             plant(&site, &people[first])
         });
 
-        serve = Serve::start(&site.data, &site.world, &site.stderr).await;
-        let mut c = site.client(&serve).await;
+        serve = self::serve(&site.data, &site.world).await;
+        let mut c = serve.client().await;
 
         // Resubmit what got no answer: stored once already (409) or stored now (201).
         let mut round_sent = Vec::new();
@@ -700,7 +529,7 @@ async fn chk_15_log_31_sigkill_during_ingest_loses_no_receipt_and_stores_nothing
     }
 
     // At the end, every receipt ever given still verifies against the final log.
-    let mut c = site.client(&serve).await;
+    let mut c = serve.client().await;
     let log = fetch_log(&mut c, &log_key, &dir.path().join("final")).await;
     let db = read_db(&site.db());
     check_whole(&db, &log);

@@ -799,21 +799,7 @@ impl RealStack {
 
     async fn enroll(&self, off: &mut Client) -> minimis_testkit::Participant {
         let world = minimis_testkit::World::new(&[]);
-        let mut p = world.participant();
-        let body = minimis_wire::operator::EnrollRequest {
-            device_key: p.device.public_key(),
-            tag_key: minimis_wire::operator::WireTagKey::new(*p.tags.expose_secret()),
-            schedule: p.schedule.clone(),
-        };
-        let r = off
-            .post("/v1/enrollments", serde_json::to_vec(&body).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
-        let enrolled: minimis_wire::operator::EnrollResponse =
-            serde_json::from_slice(&r.body).unwrap();
-        p.pseudonym = enrolled.pseudonym;
-        p
+        minimis_testkit::https::enroll(off, world.participant()).await
     }
 
     /// A device's check-in: fetch the recipients the operator serves and check them

@@ -12,6 +12,8 @@ pub(crate) struct Demo {
     pub(crate) json: Value,
     /// The export directory (`--export`).
     pub(crate) export: PathBuf,
+    /// The services' data directory (`--data-dir`): the operator's is `operator/`.
+    pub(crate) data: PathBuf,
 }
 
 /// Participants and weeks of the shared run: enough weeks (16) for the reference policy's
@@ -32,9 +34,11 @@ pub(crate) fn demo() -> &'static Demo {
         }
         std::fs::create_dir_all(&base).unwrap();
         let export = base.join("export");
+        let data = base.join("data");
         let out = crate::minimis()
+            .args(["demo", "--data-dir"])
+            .arg(&data)
             .args([
-                "demo",
                 "--participants",
                 &PARTICIPANTS.to_string(),
                 "--weeks",
@@ -54,6 +58,7 @@ pub(crate) fn demo() -> &'static Demo {
         Demo {
             json: serde_json::from_slice(&out.stdout).unwrap(),
             export,
+            data,
         }
     })
 }
@@ -219,10 +224,139 @@ fn loc_1_loc_3_demo_takes_one_fix_per_check_in_and_only_where_a_zone_was_ordered
     assert_eq!(d["location_fixes_taken"], d["check_ins_with_a_zone"]);
     assert!(u(&d["participants_with_a_zone"]) > 0);
     assert!(u(&d["participants_with_a_zone"]) < PARTICIPANTS);
+}
+
+/// The kinds the demo's scan searches the operator for, as its summary names them.
+const KINDS: [&str; 5] = ["key", "location", "image", "name", "content"];
+
+#[test]
+fn ret_4_loc_2_loc_20_pol_4_a_scan_of_everything_the_operator_holds_finds_no_key_location_image_or_name()
+ {
+    let s = &demo().json;
+    let sc = &s["operator_scan"];
+    // Found: nothing, in the operator's summary and in the scan's own figures.
     let o = &s["operator"];
-    for none in ["locations", "images", "names", "decryption_keys"] {
-        assert_eq!(o[none], 0, "{none}");
+    for (field, kind) in [
+        ("decryption_keys", "key"),
+        ("locations", "location"),
+        ("images", "image"),
+        ("names", "name"),
+        ("sealed_content_in_the_clear", "content"),
+    ] {
+        assert_eq!(u(&o[field]), 0, "{field}: {sc}");
+        assert_eq!(u(&sc["found"][kind]), 0, "{kind}: {sc}");
     }
+    assert_eq!(sc["hits"], serde_json::json!([]));
+    // Searched: every custodian identity of the run (string and scalar, RET-4), every
+    // fix the phones took and every zone (LOC-2, LOC-20), every participant's name and
+    // case number, every text sealed on a phone; image headers (POL-4).
+    let searched = |k: &str| u(&sc["searched"][k]);
+    let identities = u(&s["epoch_identities_searched"]);
+    assert!(identities >= 2 * (WEEKS - 2), "{identities}");
+    assert!(searched("key") >= 2 * identities + PARTICIPANTS, "{sc}");
+    let fixes = u(&s["devices"]["location_fixes_taken"]);
+    assert!(fixes > 0);
+    assert!(
+        searched("location") > 4,
+        "the four zones and the fixes: {sc}"
+    );
+    assert!(searched("name") >= 2 * PARTICIPANTS, "{sc}");
+    assert!(searched("image") >= 5 && searched("content") >= 1, "{sc}");
+    // Read: the whole database. Every pseudonym and tag key the operator holds by design
+    // (data.md D17) was found, so a zero above is "searched and not found".
+    assert_eq!(u(&sc["controls_searched"]), 2 * PARTICIPANTS);
+    assert_eq!(sc["controls_found"], sc["controls_searched"]);
+    assert!(u(&sc["bytes"]) > u(&o["ciphertext_bytes_held"]), "{sc}");
+    // Able to find each kind: one canary of each, planted in a copy of the operator's
+    // directory, is found where it was planted, in the demo's own run.
+    for kind in KINDS {
+        let planted = u(&sc["planted"][kind]);
+        assert!(planted >= 1, "{kind}: {sc}");
+        assert_eq!(u(&sc["planted_found"][kind]), planted, "{kind}: {sc}");
+    }
+}
+
+/// Copies the regular files under `from` into `to`.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = e.file_type().unwrap();
+        if t.is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else if t.is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn ret_4_loc_2_the_scanner_finds_a_key_a_coordinate_and_a_name_planted_in_a_copy_of_the_operators_directory()
+ {
+    use minimis_testkit::canary::{Canaries, Kind};
+    // The operator's directory as the demo left it, scanned here by this test for what
+    // it knows of the run: the live epoch's identities (exported), the coordinates the
+    // demo's phones report from (New York, Chicago), a name.
+    let d = demo();
+    let mut c = Canaries::new();
+    let mut identities = 0;
+    for f in std::fs::read_dir(d.export.join("identities")).unwrap() {
+        let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+            .unwrap();
+        c.add_age_identity(format!("identity {identities}"), line)
+            .unwrap();
+        identities += 1;
+    }
+    assert_eq!(identities, 2, "both custodians' live identities");
+    c.add_location("New York", 40.7128, -74.0060).unwrap();
+    c.add_location("Chicago", 41.8781, -87.6298).unwrap();
+    c.add_text(Kind::Name, "a name", "María García Hernández")
+        .unwrap();
+    let operator = d.data.join("operator");
+    let clean = c.scan(&[&operator]).unwrap();
+    assert!(clean.bytes > 0 && clean.files > 0);
+    for kind in [Kind::Key, Kind::Location, Kind::Name, Kind::Image] {
+        assert_eq!(clean.found(kind), 0, "{kind}: {:?}", clean.hits);
+    }
+
+    // A copy with one key, one coordinate and one name planted in a file, each in an
+    // encoding a leak would take: found, each where it was put.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("operator");
+    copy_dir(&operator, &copy);
+    let key = std::fs::read_to_string(
+        std::fs::read_dir(d.export.join("identities"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path(),
+    )
+    .unwrap();
+    let key = key
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .unwrap()
+        .to_ascii_lowercase();
+    let mut planted = b"{\"lat\":41.87810,".to_vec(); // text at 5 decimals
+    planted.extend(b" key=");
+    planted.extend(key.as_bytes());
+    planted.extend(b" who=Mar\xC3\xADa Garc\xC3\xADa Hern\xC3\xA1ndez ");
+    planted.extend((-74.006_f64).to_be_bytes()); // as SQLite stores a REAL
+    std::fs::write(copy.join("leak.bin"), &planted).unwrap();
+    let s = c.scan(&[&copy]).unwrap();
+    assert_eq!(s.found(Kind::Key), 1, "{:?}", s.hits);
+    assert_eq!(s.found(Kind::Location), 2, "{:?}", s.hits);
+    assert_eq!(s.found(Kind::Name), 1, "{:?}", s.hits);
+    assert!(
+        s.hits.iter().all(|h| h.path == copy.join("leak.bin")),
+        "{:?}",
+        s.hits
+    );
+    assert_eq!(s.files, clean.files + 1);
 }
 
 #[test]

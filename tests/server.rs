@@ -29,9 +29,8 @@ impl Harness {
     }
 
     pub(crate) async fn start_with(publish: bool, tweak: impl FnOnce(&mut ServerConfig)) -> Self {
-        let probe = World::new(&[]);
-        let epoch = probe.policy.epoch_at(NOW).unwrap();
-        let world = World::new(&[epoch]);
+        let world = World::keyed_at(NOW, 0);
+        let epoch = world.now_epoch();
         let dir = tempfile::tempdir().unwrap();
         let mut config = ServerConfig {
             data_dir: dir.path().join("data"),
@@ -90,19 +89,7 @@ impl Harness {
 
     /// Enrolls a participant through the officer API; returns it with its pseudonym.
     pub(crate) async fn enroll(&self, officer: &mut Client) -> Participant {
-        let mut p = self.world.participant();
-        let body = serde_json::json!({
-            "device_key": B64.encode(p.device.public_key().as_bytes()),
-            "tag_key": B64.encode(p.tags.expose_secret()),
-            "schedule": p.schedule,
-        });
-        let r = officer
-            .post("/v1/enrollments", serde_json::to_vec(&body).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
-        p.pseudonym = r.json()["pseudonym"].as_str().unwrap().parse().unwrap();
-        p
+        minimis_testkit::https::enroll(officer, self.world.participant()).await
     }
 
     /// The participant's open challenges, fetched with a signed request.

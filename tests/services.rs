@@ -7,25 +7,21 @@
 //! it writes, stamped with when it was written, as a log collector would. Waits are
 //! generous and only catch hangs; no test asserts how fast anything happened.
 
-use std::io::BufRead as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
 use minimis_custodian::{Custodian, InProcessOperator, ManualClock};
-use minimis_proto::{Challenge, CustodianRole, UnixTime, ZoneResult, default_policy};
+use minimis_proto::{CustodianRole, UnixTime, ZoneResult, default_policy};
 use minimis_server::Limits;
 use minimis_testkit::https::{Client, Method, StatusCode, Versions, read_until_closed, tls_stream};
-use minimis_testkit::{NOW, Participant, World};
+use minimis_testkit::serve::{self, Line, Serve};
+use minimis_testkit::{NOW, World};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 
 use crate::server::Harness;
-
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// How long anything may take before a test gives up (a loaded 2-core machine). It only
 /// catches a hang.
@@ -401,146 +397,31 @@ async fn svc_8_svc_9_every_refusal_of_a_custodian_is_typed_json() {
 
 // ---- `minimis serve` as a process ----------------------------------------------------
 
-/// A line the child wrote, with when the test read it (as a log collector would stamp it).
-#[derive(Clone, Debug)]
-struct Line {
-    at: SystemTime,
-    text: String,
-}
-
-/// `minimis serve` as a child process, its standard output and error read line by line
-/// as they come. Dropping it kills it.
-struct Serve {
-    child: std::process::Child,
-    addr: SocketAddr,
-    lines: Arc<Mutex<Vec<Line>>>,
-    cert: String,
-    officer: (String, String),
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn read_lines(from: impl std::io::Read + Send + 'static, into: Arc<Mutex<Vec<Line>>>) {
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(from).lines() {
-            let Ok(text) = line else { break };
-            let at = SystemTime::now();
-            into.lock().unwrap().push(Line { at, text });
-        }
+/// `minimis serve` on `dir/data`, with `config` as its configuration file if given, and
+/// at most `nofile` descriptors if given; the default log level.
+async fn serve(dir: &Path, world: &World, config: Option<&str>, nofile: Option<u32>) -> Serve {
+    let config = config.map(|text| {
+        let path = dir.join("serve.toml");
+        std::fs::write(&path, text).unwrap();
+        path
     });
+    let options = serve::Options {
+        config,
+        nofile,
+        ..serve::Options::default()
+    };
+    let exe: &Path = env!("CARGO_BIN_EXE_minimis").as_ref();
+    Serve::start(exe, &dir.join("data"), world, &options).await
 }
 
-impl Serve {
-    /// Starts `minimis serve` on `dir/data`, with `config` as its configuration file if
-    /// given, and at most `nofile` descriptors if given; the default log level.
-    async fn start(dir: &Path, world: &World, config: Option<&str>, nofile: Option<u32>) -> Self {
-        let data = dir.join("data");
-        let mut args: Vec<String> = vec![
-            "serve".into(),
-            "--data-dir".into(),
-            data.display().to_string(),
-            "--listen".into(),
-            "127.0.0.1:0".into(),
-            "--agency-key".into(),
-            B64.encode(world.agency_key.public_key().as_bytes()),
-            "--oversight-key".into(),
-            B64.encode(world.oversight_key.public_key().as_bytes()),
-        ];
-        if let Some(text) = config {
-            let path = dir.join("serve.toml");
-            std::fs::write(&path, text).unwrap();
-            args.extend(["--config".into(), path.display().to_string()]);
-        }
-        let mut cmd = match nofile {
-            None => {
-                let mut c = crate::minimis();
-                c.args(&args);
-                c
-            }
-            // The shell's own `ulimit`, then the server in its place (same process).
-            Some(n) => {
-                let mut c = std::process::Command::new("sh");
-                c.arg("-c")
-                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
-                    .arg(env!("CARGO_BIN_EXE_minimis"))
-                    .args(&args);
-                c
-            }
-        };
-        let mut child = cmd
-            .env_remove("MINIMIS_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        read_lines(child.stdout.take().unwrap(), lines.clone());
-        read_lines(child.stderr.take().unwrap(), lines.clone());
-        let deadline = Instant::now() + PATIENCE;
-        let addr = loop {
-            let found = lines.lock().unwrap().iter().find_map(|l| {
-                l.text
-                    .strip_prefix("minimis serve: listening on https://")
-                    .and_then(|a| a.trim().parse::<SocketAddr>().ok())
-            });
-            if let Some(a) = found {
-                break a;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not start: {:?}",
-                lines.lock().unwrap()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        let tls = data.join("tls");
-        let cert = read(tls.join("server.crt"));
-        let officer = (
-            read(tls.join("officer-0001.crt")),
-            read(tls.join("officer-0001.key")),
-        );
-        Self {
-            child,
-            addr,
-            lines,
-            cert,
-            officer,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    async fn client(&self) -> Client {
-        Client::connect(self.addr, &self.cert, None, Versions::Tls13)
-            .await
-            .unwrap()
-    }
-
-    /// A client served within [`PATIENCE`] (connections may wait in the kernel's queue).
-    async fn served(&self) -> StatusCode {
-        tokio::time::timeout(PATIENCE, async {
-            let mut c = self.client().await;
-            c.get("/v1/policy").await.unwrap().status
-        })
-        .await
-        .expect("the server did not serve a client")
-    }
-
-    fn saw(&self, text: &str) -> bool {
-        self.lines
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|l| l.text.contains(text))
-    }
+/// A client served within [`PATIENCE`] (connections may wait in the kernel's queue).
+async fn served(serve: &Serve) -> StatusCode {
+    tokio::time::timeout(PATIENCE, async {
+        let mut c = serve.client().await;
+        c.get("/v1/policy").await.unwrap().status
+    })
+    .await
+    .expect("the server did not serve a client")
 }
 
 /// The child's open sockets, from `/proc`.
@@ -587,8 +468,8 @@ async fn svc_5_minimis_serve_holds_at_most_max_connections_and_serves_a_client_p
     let dir = tempfile::tempdir().unwrap();
     let world = World::new(&[]);
     let config = "[limits]\nmax_connections = 50\nhandshake_timeout_seconds = 5\n";
-    let serve = Serve::start(dir.path(), &world, Some(config), None).await;
-    assert_eq!(serve.served().await, StatusCode::OK);
+    let serve = serve(dir.path(), &world, Some(config), None).await;
+    assert_eq!(served(&serve).await, StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = sockets(serve.pid());
     let mut held = Vec::new();
@@ -612,7 +493,7 @@ async fn svc_5_minimis_serve_holds_at_most_max_connections_and_serves_a_client_p
         most.saturating_sub(before)
     );
     // A client waits in the kernel's queue and is served once timeouts free slots.
-    assert_eq!(serve.served().await, StatusCode::OK);
+    assert_eq!(served(&serve).await, StatusCode::OK);
     drop(held);
 }
 
@@ -623,8 +504,8 @@ async fn svc_6_out_of_descriptors_minimis_serve_backs_off_instead_of_spinning_an
     // Slots never free themselves during the test: only the descriptor limit stops
     // accepting.
     let config = "[limits]\nhandshake_timeout_seconds = 120\nidle_timeout_seconds = 120\n";
-    let serve = Serve::start(dir.path(), &world, Some(config), Some(100)).await;
-    assert_eq!(serve.served().await, StatusCode::OK);
+    let serve = serve(dir.path(), &world, Some(config), Some(100)).await;
+    assert_eq!(served(&serve).await, StatusCode::OK);
     let mut held = Vec::new();
     for _ in 0..150 {
         held.push(TcpStream::connect(serve.addr).await.unwrap());
@@ -666,7 +547,7 @@ async fn svc_6_out_of_descriptors_minimis_serve_backs_off_instead_of_spinning_an
     );
     // The pressure ends: a client is served again.
     drop(held);
-    assert_eq!(serve.served().await, StatusCode::OK);
+    assert_eq!(served(&serve).await, StatusCode::OK);
 }
 
 // ---- no arrival times ------------------------------------------------------------------
@@ -712,45 +593,14 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Waits until the scheduler has issued `p` a challenge, and returns it.
-async fn challenge_of(c: &mut Client, p: &Participant) -> Challenge {
-    let path = format!("/v1/participants/{}/challenges", p.pseudonym);
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let r = c
-            .signed(
-                Method::GET,
-                &path,
-                &p.pseudonym,
-                &p.device,
-                UnixTime(now_secs()),
-                vec![],
-            )
-            .await
-            .unwrap();
-        assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
-        let open: Vec<minimis_proto::SignedChallenge> = serde_json::from_slice(&r.body).unwrap();
-        if let Some(first) = open.into_iter().next() {
-            return first.challenge;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the scheduler issued no challenge"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chk_33_svc_11_svc_12_svc_13_no_file_or_line_of_a_minimis_serve_run_holds_when_a_check_in_arrived()
  {
-    let probe = World::new(&[]);
-    let epoch = probe.policy.epoch_at(UnixTime(now_secs())).unwrap();
-    let epochs = [epoch, epoch.next().unwrap()];
-    let world = World::new(&epochs);
+    let world = World::keyed_at(UnixTime(now_secs()), 1);
+    let epochs = world.epochs();
     let dir = tempfile::tempdir().unwrap();
     // The defaults: no configuration file, the default log level.
-    let serve = Serve::start(dir.path(), &world, None, None).await;
+    let serve = serve(dir.path(), &world, None, None).await;
     let mut c = serve.client().await;
     for e in epochs {
         for r in world.published(e) {
@@ -772,23 +622,12 @@ async fn chk_33_svc_11_svc_12_svc_13_no_file_or_line_of_a_minimis_serve_run_hold
     let mut people = Vec::new();
     for _ in 0..3 {
         let mut p = world.participant();
-        p.schedule = crate::crash::always_open();
-        let body = serde_json::json!({
-            "device_key": B64.encode(p.device.public_key().as_bytes()),
-            "tag_key": B64.encode(p.tags.expose_secret()),
-            "schedule": p.schedule,
-        });
-        let r = officer
-            .post("/v1/enrollments", serde_json::to_vec(&body).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
-        p.pseudonym = r.json()["pseudonym"].as_str().unwrap().parse().unwrap();
-        people.push(p);
+        p.schedule = serve::always_open();
+        people.push(minimis_testkit::https::enroll(&mut officer, p).await);
     }
     let mut challenges = Vec::new();
     for p in &people {
-        challenges.push(challenge_of(&mut c, p).await);
+        challenges.push(serve::first_challenge(&mut c, p).await);
     }
     let issued = challenges
         .iter()

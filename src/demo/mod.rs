@@ -18,6 +18,7 @@
 //! demo and test mode; production services use the real clock.
 
 mod people;
+mod scan;
 mod stack;
 mod summary;
 
@@ -520,6 +521,7 @@ async fn enroll(
     s: &Setting,
     n: usize,
     show: bool,
+    harvest: &mut scan::Harvest,
 ) -> anyhow::Result<(Ctx, Vec<Pseudonym>, Arc<Vec<Api<Https>>>)> {
     let enrolling = stack.officer_cert("officer-0001")?;
     let officer_pool = Arc::new(stack.officer_pool(&enrolling)?);
@@ -573,6 +575,7 @@ async fn enroll(
     let mut list = Vec::with_capacity(n);
     let mut pseudonyms = Vec::with_capacity(n);
     for (i, key, tags, schedule, pseudonym) in enrolled {
+        harvest.participant(i, &key, &tags, &pseudonym)?;
         pseudonyms.push(pseudonym);
         let zone = match people::zone(i)? {
             Some(z) => Some((z, ZoneSalt::generate()?)),
@@ -648,10 +651,17 @@ struct World {
     late_due: Vec<(i64, usize, u64)>,
     backup: Option<Backup>,
     ingest_time: Duration,
+    /// Every secret, fix, name and sealed text of the run, to search the operator for.
+    harvest: scan::Harvest,
 }
 
 impl World {
-    fn new(stack: Stack, ctx: Ctx, officer_pool: Arc<Vec<Api<Https>>>) -> anyhow::Result<Self> {
+    fn new(
+        stack: Stack,
+        ctx: Ctx,
+        officer_pool: Arc<Vec<Api<Https>>>,
+        harvest: scan::Harvest,
+    ) -> anyhow::Result<Self> {
         let public = Https::new(stack.server.addr(), "localhost", &stack.server_roots, None)?
             .with_limits(minimis_client::transport::Limits::LOG_READER);
         let officers = OFFICERS
@@ -675,6 +685,7 @@ impl World {
             late_due: Vec::new(),
             backup: None,
             ingest_time: Duration::ZERO,
+            harvest,
         })
     }
 
@@ -769,6 +780,8 @@ impl World {
         let (destroyed, r) = self.stack.tick_all().await?;
         self.run.keys_destroyed += destroyed;
         self.run.add_tick(&r);
+        // Identities are made ahead and destroyed months later: a daily look sees each.
+        self.harvest.custodian_keys(&self.stack)?;
         if let Some((epoch, at)) = plan.backup
             && at == t
         {
@@ -859,6 +872,7 @@ impl World {
         let (destroyed, r) = self.stack.tick_all().await?;
         self.run.keys_destroyed += destroyed;
         self.run.add_tick(&r);
+        self.harvest.custodian_keys(&self.stack)?;
         self.report_failures(s.end).await?;
         self.upgrade_receipts(s.end).await?;
         // Live content is unaffected by retention.
@@ -873,7 +887,7 @@ impl World {
                 &[rec.1],
                 first_purpose(&s.policy)?,
                 first_basis(&s.policy)?,
-                "CASE-2026-009999",
+                scan::CASE_AFTER_DESTRUCTION,
             )
             .await?;
             c.asked_after = Some(if status == 200 {
@@ -969,10 +983,13 @@ async fn simulate(args: &DemoArgs) -> anyhow::Result<Outcome> {
     if show {
         stack.print_addresses();
     }
-    let (ctx, pseudonyms, officer_pool) = enroll(&stack, &s, n, show).await?;
+    let mut harvest = scan::Harvest::new();
+    harvest.fixed()?;
+    harvest.custodian_keys(&stack)?;
+    let (ctx, pseudonyms, officer_pool) = enroll(&stack, &s, n, show, &mut harvest).await?;
     write_caseloads(&s, &stack, &pseudonyms)?;
     let plan = Plan::new(&s, n)?;
-    let mut world = World::new(stack, ctx, officer_pool)?;
+    let mut world = World::new(stack, ctx, officer_pool, harvest)?;
     phases.mark("enroll");
 
     world.simulate(&s, &plan, show).await?;
@@ -1034,6 +1051,20 @@ async fn simulate(args: &DemoArgs) -> anyhow::Result<Outcome> {
     let audit = crate::audit::audit_export(&s.export_dir, s.end, Some(&report_path))?;
     phases.mark("export and audit");
 
+    // What the operator holds, searched for everything it must not (while it runs:
+    // its write-ahead log included).
+    world
+        .harvest
+        .fixes(std::mem::take(&mut world.tally.fixes))?;
+    let operator_scan = world.harvest.scan_operator(
+        &world.stack.operator_dir,
+        &s.dir.join("backup"),
+        &world.stack.operator_config,
+        &s.dir,
+    )?;
+    let epoch_identities = world.harvest.epoch_identities();
+    phases.mark("scan the operator");
+
     let summary = Summary::build(SummaryInputs {
         n: n as u64,
         start: s.start,
@@ -1050,6 +1081,8 @@ async fn simulate(args: &DemoArgs) -> anyhow::Result<Outcome> {
         distinct_tags,
         participant_epochs: tags.len() as u64,
         audit: &audit,
+        operator_scan,
+        epoch_identities,
         bounds: CiphertextBounds::for_layers(s.policy.custodians().len()),
         ingest_seconds: world.ingest_time.as_secs_f64(),
         elapsed: wall.elapsed().as_secs_f64(),
@@ -1324,7 +1357,7 @@ async fn officer_accesses(
         }
         if let Some(id) = any {
             let (status, json) =
-                access(agency, &[id], "curiosity", basis, "CASE-2026-000000").await?;
+                access(agency, &[id], "curiosity", basis, scan::CASE_REFUSED).await?;
             if status != 200 {
                 run.denied += 1;
                 *run.denial_codes.entry(error_code(&json)).or_default() += 1;
@@ -1335,7 +1368,8 @@ async fn officer_accesses(
         return Ok(());
     }
     let ids: Vec<RecordId> = records.iter().map(|r| r.0).collect();
-    let case = format!("CASE-2026-{:06}", 4_211 + k);
+    // The case of the first participant asked for (a request may span a caseload).
+    let case = people::case_number(records[0].1);
     let (status, json) = access(agency, &ids, purpose, basis, &case).await?;
     if status == 200 {
         run.granted += 1;

@@ -66,13 +66,55 @@ const WEEKDAYS: [Weekday; 5] = [
     Weekday::Friday,
 ];
 
-const NOTES: [&str; 5] = [
+/// The notes participants type (sealed on the phone; the operator must never read them).
+pub(crate) const NOTES: [&str; 5] = [
     "",
     "Bus was late; checking in from the stop.",
     "Llegué tarde por el trabajo.",
     "Hearing moved to next month, letter at the office.",
     "Cita médica de mi hija a las 3.",
 ];
+
+/// What a participant whose app failed writes in the report (sealed on the phone, CHK-23).
+pub(crate) const FAILURE_WORDS: &str = "the app closed when I pressed send; I tried again at home";
+
+const GIVEN_NAMES: [&str; 8] = [
+    "María",
+    "Amara",
+    "Wei",
+    "Oksana",
+    "Jamal",
+    "Lucía",
+    "Tenzin",
+    "Esperanza",
+];
+const FAMILY_NAMES: [&str; 7] = [
+    "García Hernández",
+    "Okafor",
+    "Nguyen",
+    "Kovalenko",
+    "Abdullahi",
+    "Ramírez Soto",
+    "Mendoza",
+];
+
+/// Participant `i`'s name, as the agency's records hold it. The demo's phones and
+/// services never receive it (the operator knows a participant by a random pseudonym);
+/// the demo keeps it to search for it in what the operator holds.
+pub(crate) fn name(i: usize) -> String {
+    format!(
+        "{} {} {}",
+        GIVEN_NAMES[i % GIVEN_NAMES.len()],
+        FAMILY_NAMES[(i / GIVEN_NAMES.len()) % FAMILY_NAMES.len()],
+        i
+    )
+}
+
+/// Participant `i`'s case number at the agency: what an officer names when asking for
+/// content (the custodian logs only a salted commitment to it, ACC-9).
+pub(crate) fn case_number(i: usize) -> String {
+    format!("CASE-2026-{:06}", 4_211 + i)
+}
 
 /// Participant `i`'s schedule: one weekly window, 09:00 to 12:00 local time, on a weekday
 /// and in a time zone that depend on `i`; at most one check-in a day, at most two ad-hoc
@@ -120,10 +162,14 @@ pub(crate) fn behaviour(i: usize, week: u64) -> Behaviour {
 /// accepted challenge, and only when a zone was ordered (LOC-3).
 pub(crate) struct Gps {
     pub(crate) at: (f64, f64),
+    /// The fix it gave, if the library asked for one: the demo searches for it in what
+    /// the operator holds.
+    pub(crate) taken: Option<(f64, f64)>,
 }
 
 impl LocationSource for Gps {
     fn one_fix(&mut self, cap: FixCapability) -> Result<Fix, LocationError> {
+        self.taken = Some(self.at);
         Ok(cap.into_fix(self.at.0, self.at.1))
     }
 }
@@ -165,6 +211,8 @@ pub(crate) struct Tally {
     pub(crate) receipt_verifies: u64,
     /// Submit round trips (seconds), for the ingest figures.
     pub(crate) submit_latencies: Vec<f64>,
+    /// Every distinct location fix the phones took (latitude, longitude as bits).
+    pub(crate) fixes: std::collections::BTreeSet<(u64, u64)>,
 }
 
 impl Tally {
@@ -183,6 +231,7 @@ impl Tally {
         self.receipt_verify += o.receipt_verify;
         self.receipt_verifies += o.receipt_verifies;
         self.submit_latencies.extend(o.submit_latencies);
+        self.fixes.extend(o.fixes);
     }
 }
 
@@ -247,6 +296,7 @@ impl Person {
                 } else {
                     place.at
                 },
+                taken: None,
             };
             let presence = match mix(self.index as u64, week + 2_000) % 50 {
                 0 => PresenceResult::Unavailable,
@@ -267,6 +317,9 @@ impl Person {
                 .map_err(err)?;
             tally.seal += started.elapsed();
             tally.seals += 1;
+            if let Some(fix) = gps.taken {
+                tally.fixes.insert((fix.0.to_bits(), fix.1.to_bits()));
+            }
             let started = Instant::now();
             let (receipt, state) = api.submit(&envelope).await.map_err(err)?;
             tally.submit_latencies.push(started.elapsed().as_secs_f64());
@@ -300,8 +353,10 @@ impl Person {
     ) -> anyhow::Result<()> {
         for f in self.device.unreported_failures() {
             let text = if (self.index + tally.failures_reported as usize).is_multiple_of(2) {
-                let words = "the app closed when I pressed send; I tried again at home";
-                Some(self.device.seal_text(f.challenge, words, recipients, now)?)
+                Some(
+                    self.device
+                        .seal_text(f.challenge, FAILURE_WORDS, recipients, now)?,
+                )
             } else {
                 None
             };

@@ -71,6 +71,8 @@ pub(crate) struct Stack {
     pub(crate) caseload: PathBuf,
     /// The operator's data directory (its database, for the backup).
     pub(crate) operator_dir: PathBuf,
+    /// The operator's configuration as its process holds it (`Debug`), to search.
+    pub(crate) operator_config: String,
 }
 
 fn write(path: &Path, text: &str, secret: bool) -> anyhow::Result<()> {
@@ -244,26 +246,25 @@ impl Stack {
 
         // The operator.
         let server_clock = minimis_server::ManualClock::new(start);
-        let server = Server::start(
-            ServerConfig {
-                data_dir: operator_dir.clone(),
-                listen: server_addr,
-                log_origin: LOG_ORIGIN.to_owned(),
-                policy: Some(policy_file.to_owned()),
-                tls: TlsSource::Files {
-                    cert: server_cert,
-                    key: server_key,
-                },
-                officer_ca: Some(pki.join("officers-ca.crt")),
-                agency_key: Some(agency_public),
-                oversight_key: oversight_public,
-                witness,
-                ..ServerConfig::default()
+        let server_config = ServerConfig {
+            data_dir: operator_dir.clone(),
+            listen: server_addr,
+            log_origin: LOG_ORIGIN.to_owned(),
+            policy: Some(policy_file.to_owned()),
+            tls: TlsSource::Files {
+                cert: server_cert,
+                key: server_key,
             },
-            server_clock.clone(),
-        )
-        .await
-        .context("the operator's server did not start")?;
+            officer_ca: Some(pki.join("officers-ca.crt")),
+            agency_key: Some(agency_public),
+            oversight_key: oversight_public,
+            witness,
+            ..ServerConfig::default()
+        };
+        let operator_config = format!("{server_config:?}");
+        let server = Server::start(server_config, server_clock.clone())
+            .await
+            .context("the operator's server did not start")?;
         if server.log_key() != log_key.to_string() {
             return Err(anyhow!(
                 "the server signs with another log key than the one made"
@@ -316,6 +317,7 @@ impl Stack {
             },
             caseload,
             operator_dir,
+            operator_config,
         })
     }
 

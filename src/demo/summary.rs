@@ -7,9 +7,11 @@ use minimis_log::LogEntry;
 use minimis_proto::{CiphertextBounds, Policy, UnixTime};
 use serde::Serialize;
 
+use super::scan::OperatorScan;
 use super::stack::Stack;
 use super::{Backup, people::Tally};
 use crate::audit::DemoAudit;
+use minimis_testkit::canary::Kind;
 
 /// Estimate: a compressed phone selfie uploaded for face matching. Not a published
 /// figure; marked as an estimate wherever it is shown.
@@ -138,6 +140,9 @@ pub(crate) struct SummaryInputs<'a> {
     pub(crate) distinct_tags: u64,
     pub(crate) participant_epochs: u64,
     pub(crate) audit: &'a DemoAudit,
+    pub(crate) operator_scan: OperatorScan,
+    /// Custodian epoch identities collected during the run (each searched for).
+    pub(crate) epoch_identities: u64,
     pub(crate) bounds: CiphertextBounds,
     pub(crate) ingest_seconds: f64,
     pub(crate) elapsed: f64,
@@ -157,6 +162,10 @@ pub(crate) struct Summary {
     checkins: CheckIns,
     receipts: Receipts,
     operator: OperatorHolds,
+    /// How `operator`'s keys, locations, images and names were measured.
+    operator_scan: OperatorScan,
+    /// Custodian epoch identities the demo collected during the run and searched for.
+    epoch_identities_searched: u64,
     custodians: Vec<CustodianHolds>,
     devices: DeviceHolds,
     accesses: Accesses,
@@ -237,10 +246,14 @@ struct OperatorHolds {
     bound_min: u64,
     bound_max: u64,
     log_bytes: u64,
+    /// Found by the scan of everything the operator holds (`operator_scan`): secret
+    /// keys of other parties, location fixes and zones, images, names and case numbers,
+    /// and texts sealed on the phones, in the clear. Measured, not assumed.
     decryption_keys: u64,
     locations: u64,
     images: u64,
     names: u64,
+    sealed_content_in_the_clear: u64,
 }
 
 #[derive(Serialize)]
@@ -414,6 +427,8 @@ impl Summary {
                 asked_through_custodians_after: c.asked_after.clone(),
             })
         });
+        let scan_found = i.operator_scan.found.clone();
+        let found = |k: Kind| scan_found.get(&k).copied().unwrap_or(0);
         // What the operator received, as its own log says.
         let logged_checkins = by_type.get("check-in-received").copied().unwrap_or(0);
         let readable_days = i.policy.epoch_length_days() + i.policy.content_retention_days();
@@ -466,11 +481,14 @@ impl Summary {
                 bound_min: i.bounds.min as u64,
                 bound_max: i.bounds.max as u64,
                 log_bytes: h.log_bytes,
-                decryption_keys: 0,
-                locations: 0,
-                images: 0,
-                names: 0,
+                decryption_keys: found(Kind::Key),
+                locations: found(Kind::Location),
+                images: found(Kind::Image),
+                names: found(Kind::Name),
+                sealed_content_in_the_clear: found(Kind::Content),
             },
+            operator_scan: i.operator_scan,
+            epoch_identities_searched: i.epoch_identities,
             custodians,
             devices: DeviceHolds {
                 enrolled_from_signed_bundle: i.devices.from_signed_bundle,
@@ -610,6 +628,29 @@ impl Summary {
                 && self.operator.mean_bytes_per_checkin > self.operator.bound_max as f64,
             "a ciphertext is outside the bound",
         );
+        let o = &self.operator;
+        check(
+            o.decryption_keys > 0,
+            "the operator holds a secret key of another party",
+        );
+        check(o.locations > 0, "the operator holds a location");
+        check(o.images > 0, "the operator holds an image");
+        check(o.names > 0, "the operator holds a name or a case number");
+        check(
+            o.sealed_content_in_the_clear > 0,
+            "the operator holds a sealed text in the clear",
+        );
+        let sc = &self.operator_scan;
+        check(
+            sc.controls_found < sc.controls_searched,
+            "the scan missed a pseudonym or tag key the operator holds by design: it did not read all of its database",
+        );
+        check(
+            sc.planted
+                .iter()
+                .any(|(k, n)| sc.planted_found.get(k) != Some(n)),
+            "the scan missed a canary planted in a copy of the operator's directory",
+        );
         if let Some(b) = &self.adhoc_burst {
             check(
                 b.refused_by_device != b.forged,
@@ -689,9 +730,38 @@ impl Summary {
             o.sealed_texts_held,
             human_bytes(o.sealed_text_bytes_held)
         );
+        println!("  the public log ({})", human_bytes(o.log_bytes));
+        let sc = &self.operator_scan;
+        let n = |m: &BTreeMap<Kind, u64>, k: Kind| m.get(&k).copied().unwrap_or(0);
+        let none = |x: u64| {
+            if x == 0 {
+                "none".to_owned()
+            } else {
+                format!("{x} FOUND")
+            }
+        };
         println!(
-            "  the public log ({}). Decryption keys: none. Locations: none. Images: none. Names: none.",
-            human_bytes(o.log_bytes)
+            "  searched, in {} files, its configuration among them ({}): decryption keys {}, locations {}, images {}, names and case numbers {}, sealed texts in the clear {}",
+            sc.files,
+            human_bytes(sc.bytes),
+            none(o.decryption_keys),
+            none(o.locations),
+            none(o.images),
+            none(o.names),
+            none(o.sealed_content_in_the_clear)
+        );
+        println!(
+            "    for {} canaries of secret keys (the {} custodian epoch identities of the run, each as its string and its scalar; the custodians' signing keys; the phones' keys), {} of locations (every fix taken, every zone), {} names and case numbers, {} sealed texts, in {} encodings; the scan found {} of the {} pseudonyms and tag keys the operator holds by design, and {} of {} canaries planted in a copy",
+            n(&sc.searched, Kind::Key),
+            self.epoch_identities_searched,
+            n(&sc.searched, Kind::Location),
+            n(&sc.searched, Kind::Name),
+            n(&sc.searched, Kind::Content),
+            sc.patterns.values().sum::<u64>(),
+            sc.controls_found,
+            sc.controls_searched,
+            sc.planted_found.values().sum::<u64>(),
+            sc.planted.values().sum::<u64>(),
         );
         println!("What the key custodians hold");
         for cu in &self.custodians {

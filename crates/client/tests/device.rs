@@ -5,9 +5,10 @@
 
 use minimis_client::location::{Fix, FixCapability, LocationError, LocationSource, Zone};
 use minimis_client::presence::NotRequired;
-use minimis_client::{Device, Enrollment, Refusal};
+use minimis_client::{Device, Refusal};
 use minimis_crypto::{SigningKey, sign_challenge};
 use minimis_proto::*;
+use minimis_testkit::device::{self, log_signer};
 use minimis_testkit::{NOW, World};
 use proptest::prelude::*;
 
@@ -33,9 +34,7 @@ struct Setup {
 }
 
 fn setup(zone: bool, daily: u8, adhoc: u8) -> Setup {
-    let probe = World::new(&[]);
-    let e = probe.policy.epoch_at(NOW).unwrap();
-    let world = World::new(&[e, e.next().unwrap()]);
+    let world = World::keyed_at(NOW, 1);
     let p = world.participant();
     let mut windows = vec![Window {
         weekday: Weekday::Thursday,
@@ -50,27 +49,12 @@ fn setup(zone: bool, daily: u8, adhoc: u8) -> Setup {
         });
     }
     let schedule = Schedule::new("America/Chicago", windows, daily, adhoc).unwrap();
-    let operator = SigningKey::from_seed(world.operator_key.expose_seed()).unwrap();
-    let log_key = minimis_log::NoteSigner::new(
-        minimis_log::KeyName::new("test/log").unwrap(),
-        SigningKey::generate().unwrap(),
-    )
-    .verifier_key();
-    let enrollment = Enrollment {
-        pseudonym: p.pseudonym,
-        schedule,
-        zone: zone.then(|| Zone::from_geojson(ZONE).unwrap()),
-        policy: world.policy.clone().into(),
-        policy_text: DEFAULT_POLICY_TOML.into(),
-        operator_key: operator.public_key(),
-        log_key,
-        witnesses: vec![],
-        custodians: world.custodian_keys(),
-    };
+    let zone = zone.then(|| Zone::from_geojson(ZONE).unwrap());
+    let log = log_signer(&[0x4c; 32]).verifier_key();
     Setup {
-        device: Device::new(enrollment, p.device, p.tags),
+        device: device::device(&world, p, schedule, zone, log, vec![]),
+        operator: world.operator(),
         world,
-        operator,
     }
 }
 
@@ -314,15 +298,7 @@ impl LocationSource for Recording {
 /// A device enrolled with a zone and `windows` (Chicago), with the world keyed for every
 /// epoch from [`NOW`]'s to `weeks` weeks later.
 fn setup_with(windows: &[(Weekday, &str, &str)], daily: u8, adhoc: u8, weeks: i64) -> Setup {
-    let probe = World::new(&[]);
-    let first = probe.policy.epoch_at(NOW.plus(-7 * 86_400)).unwrap();
-    let last = probe.policy.epoch_at(NOW.plus(weeks * 7 * 86_400)).unwrap();
-    let mut epochs = vec![first];
-    while *epochs.last().unwrap() < last {
-        let next = epochs.last().unwrap().next().unwrap();
-        epochs.push(next);
-    }
-    let world = World::new(&epochs);
+    let world = World::keyed_between(NOW.plus(-7 * 86_400), NOW.plus(weeks * 7 * 86_400));
     let p = world.participant();
     let windows = windows
         .iter()
@@ -333,27 +309,12 @@ fn setup_with(windows: &[(Weekday, &str, &str)], daily: u8, adhoc: u8, weeks: i6
         })
         .collect();
     let schedule = Schedule::new("America/Chicago", windows, daily, adhoc).unwrap();
-    let operator = SigningKey::from_seed(world.operator_key.expose_seed()).unwrap();
-    let log_key = minimis_log::NoteSigner::new(
-        minimis_log::KeyName::new("test/log").unwrap(),
-        SigningKey::generate().unwrap(),
-    )
-    .verifier_key();
-    let enrollment = Enrollment {
-        pseudonym: p.pseudonym,
-        schedule,
-        zone: Some(Zone::from_geojson(ZONE).unwrap()),
-        policy: world.policy.clone().into(),
-        policy_text: DEFAULT_POLICY_TOML.into(),
-        operator_key: operator.public_key(),
-        log_key,
-        witnesses: vec![],
-        custodians: world.custodian_keys(),
-    };
+    let zone = Some(Zone::from_geojson(ZONE).unwrap());
+    let log = log_signer(&[0x4c; 32]).verifier_key();
     Setup {
-        device: Device::new(enrollment, p.device, p.tags),
+        device: device::device(&world, p, schedule, zone, log, vec![]),
+        operator: world.operator(),
         world,
-        operator,
     }
 }
 
@@ -1338,37 +1299,22 @@ fn chl_5_aud_40_a_challenge_signed_for_the_end_of_time_is_refused_not_a_panic() 
 #[test]
 fn chk_32_receipts_are_provisional_until_the_witness_cosigns() {
     use minimis_client::{ReceiptError, ReceiptStatus};
-    use minimis_log::{Cosigner, KeyName, LogEntry, MemoryStorage, NoteSigner, Witness};
+    use minimis_log::{Cosigner, KeyName, LogEntry, MemoryStorage, Witness};
 
-    let probe = World::new(&[]);
-    let e = probe.policy.epoch_at(NOW).unwrap();
-    let world = World::new(&[e, e.next().unwrap()]);
+    let world = World::keyed_at(NOW, 1);
     let p = world.participant();
     let tags = minimis_crypto::TagKey::from_bytes(zeroize::Zeroizing::new(*p.tags.expose_secret()));
-    let operator = SigningKey::from_seed(world.operator_key.expose_seed()).unwrap();
-    let log_signer = NoteSigner::new(
-        KeyName::new("test/log").unwrap(),
-        SigningKey::generate().unwrap(),
-    );
+    let log_signer = log_signer(&[0x4c; 32]);
     let cosigner = Cosigner::new(
         KeyName::new("oversight.example/witness").unwrap(),
         SigningKey::generate().unwrap(),
     );
-    let enrollment = Enrollment {
-        pseudonym: p.pseudonym,
-        schedule: p.schedule.clone(),
-        zone: None,
-        policy: world.policy.clone().into(),
-        policy_text: DEFAULT_POLICY_TOML.into(),
-        operator_key: operator.public_key(),
-        log_key: log_signer.verifier_key(),
-        witnesses: vec![cosigner.verifier_key()],
-        custodians: world.custodian_keys(),
-    };
+    let schedule = p.schedule.clone();
+    let (log, witnesses) = (log_signer.verifier_key(), vec![cosigner.verifier_key()]);
     let mut s = Setup {
-        device: Device::new(enrollment, p.device, p.tags),
+        device: device::device(&world, p, schedule, None, log, witnesses),
+        operator: world.operator(),
         world,
-        operator,
     };
     let w = morning(&s);
     let accepted = s

@@ -12,6 +12,7 @@ use minimis_crypto::{SigningKey, TagKey, sign_challenge};
 use minimis_log::{KeyName, NoteSigner, VerifierKey};
 use minimis_proto::*;
 use minimis_seal::{EpochKeyring, RecipientError};
+use minimis_testkit::device::log_signer;
 use minimis_testkit::{NOW, World};
 
 const CHICAGO: &str = r#"{"type":"Polygon","coordinates":[[[-88.0,41.6],[-87.5,41.6],[-87.5,42.1],[-88.0,42.1],[-88.0,41.6]]]}"#;
@@ -40,21 +41,15 @@ struct Station {
 }
 
 fn station() -> Station {
-    let probe = World::new(&[]);
-    let e = probe.policy.epoch_at(NOW).unwrap();
-    let world = World::new(&[e]);
+    let world = World::keyed_at(NOW, 0);
     let p = world.participant();
     Station {
         signer: NoteSigner::new(
             KeyName::new("agency.example/enrollment").unwrap(),
             SigningKey::generate().unwrap(),
         ),
-        operator: SigningKey::from_seed(world.operator_key.expose_seed()).unwrap(),
-        log_key: NoteSigner::new(
-            KeyName::new("test/log").unwrap(),
-            SigningKey::generate().unwrap(),
-        )
-        .verifier_key(),
+        operator: world.operator(),
+        log_key: log_signer(&[0x4c; 32]).verifier_key(),
         device: p.device,
         tags: p.tags,
         pseudonym: p.pseudonym,

@@ -12,15 +12,16 @@ use minimis_client::history::{Discrepancy, FoundEntry, HistoryError, OnDevice, R
 use minimis_client::location::{Fix, FixCapability, LocationError, LocationSource};
 use minimis_client::presence::NotRequired;
 use minimis_client::transport::{Request, Response, Transport, TransportError};
-use minimis_client::{Api, Device, Enrollment};
+use minimis_client::{Api, Device};
 use minimis_crypto::{SigningKey, TagKey, sign_challenge};
 use minimis_log::entry::{
     CaseCommitment, CaseRef, CaseSalt, CustodianId, DenialReason, LegalBasisId, OfficerId,
     PurposeId, RecordSet,
 };
 use minimis_log::tiles::{bundles_for, tiles_for};
-use minimis_log::{Access, KeyName, Log, LogEntry, MemoryStorage, NoteSigner, TileStorage as _};
+use minimis_log::{Access, Log, LogEntry, MemoryStorage, TileStorage as _};
 use minimis_proto::*;
+use minimis_testkit::device::{self, log_signer};
 use minimis_testkit::{NOW, World};
 
 /// Runs a future that never waits (the fake operator answers at once).
@@ -142,34 +143,17 @@ struct Setup {
     epoch: EpochId,
 }
 
-fn log_signer(seed: &[u8; 32]) -> NoteSigner {
-    NoteSigner::new(
-        KeyName::new("test/log").unwrap(),
-        SigningKey::from_seed(seed).unwrap(),
-    )
-}
-
 fn setup() -> Setup {
-    let probe = World::new(&[]);
-    let epoch = probe.policy.epoch_at(NOW).unwrap();
-    let world = World::new(&[epoch]);
+    let world = World::keyed_at(NOW, 0);
+    let epoch = world.now_epoch();
     let p = world.participant();
     let tags = TagKey::from_bytes(zeroize::Zeroizing::new(*p.tags.expose_secret()));
-    let operator_key = SigningKey::from_seed(world.operator_key.expose_seed()).unwrap();
+    let operator_key = world.operator();
     let log_seed = [0x4c; 32];
-    let enrollment = Enrollment {
-        pseudonym: p.pseudonym,
-        schedule: p.schedule.clone(),
-        zone: None,
-        policy: world.policy.clone().into(),
-        policy_text: DEFAULT_POLICY_TOML.into(),
-        operator_key: operator_key.public_key(),
-        log_key: log_signer(&log_seed).verifier_key(),
-        witnesses: vec![],
-        custodians: world.custodian_keys(),
-    };
+    let schedule = p.schedule.clone();
+    let log = log_signer(&log_seed).verifier_key();
     Setup {
-        device: Device::new(enrollment, p.device, p.tags),
+        device: device::device(&world, p, schedule, None, log, vec![]),
         world,
         tags,
         operator_key,

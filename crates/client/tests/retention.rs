@@ -8,10 +8,11 @@ use minimis_client::history::ReceiptState;
 use minimis_client::location::{Fix, FixCapability, LocationError, LocationSource};
 use minimis_client::presence::NotRequired;
 use minimis_client::words::{FAILURE_IS_NOT_A_VIOLATION, failure_notice, ledger_state};
-use minimis_client::{Device, Enrollment, FailureCategory, ReceiptStatus};
-use minimis_crypto::{SigningKey, TagKey, sign_challenge};
-use minimis_log::{KeyName, Log, LogEntry, MemoryStorage, NoteSigner};
+use minimis_client::{Device, FailureCategory, ReceiptStatus};
+use minimis_crypto::{TagKey, sign_challenge};
+use minimis_log::{Log, LogEntry, MemoryStorage};
 use minimis_proto::*;
+use minimis_testkit::device;
 use minimis_testkit::{NOW, World};
 
 struct NoGps;
@@ -27,16 +28,12 @@ const HOUR: i64 = 3_600;
 /// A device with two Thursday windows (09:00-12:00 and 14:00-15:00 Chicago) that checked
 /// in in both, with a verified receipt for each.
 fn two_check_ins() -> (Device, World, [RecordId; 2], Vec<Receipt>) {
-    let probe = World::new(&[]);
-    let e = probe.policy.epoch_at(NOW).unwrap();
-    let world = World::new(&[e]);
+    let world = World::keyed_at(NOW, 0);
+    let e = world.now_epoch();
     let p = world.participant();
     let tags = TagKey::from_bytes(zeroize::Zeroizing::new(*p.tags.expose_secret()));
-    let operator = SigningKey::from_seed(world.operator_key.expose_seed()).unwrap();
-    let log_signer = NoteSigner::new(
-        KeyName::new("test/log").unwrap(),
-        SigningKey::generate().unwrap(),
-    );
+    let operator = world.operator();
+    let log_signer = device::log_signer(&[0x4c; 32]);
     let schedule = Schedule::new(
         "America/Chicago",
         vec![
@@ -55,18 +52,9 @@ fn two_check_ins() -> (Device, World, [RecordId; 2], Vec<Receipt>) {
         0,
     )
     .unwrap();
-    let enrollment = Enrollment {
-        pseudonym: p.pseudonym,
-        schedule: schedule.clone(),
-        zone: None,
-        policy: world.policy.clone().into(),
-        policy_text: DEFAULT_POLICY_TOML.into(),
-        operator_key: operator.public_key(),
-        log_key: log_signer.verifier_key(),
-        witnesses: vec![],
-        custodians: world.custodian_keys(),
-    };
-    let mut device = Device::new(enrollment, p.device, p.tags);
+    let log = log_signer.verifier_key();
+    let pseudonym = p.pseudonym;
+    let mut device = device::device(&world, p, schedule.clone(), None, log, vec![]);
     let mut log = Log::create(MemoryStorage::new(), log_signer).unwrap();
     let mut records = Vec::new();
     let mut receipts = Vec::new();
@@ -80,7 +68,7 @@ fn two_check_ins() -> (Device, World, [RecordId; 2], Vec<Receipt>) {
             &operator,
             Challenge {
                 id: ChallengeId::from_bytes([id; 16]),
-                pseudonym: p.pseudonym,
+                pseudonym,
                 epoch: e,
                 kind: ChallengeKind::Scheduled,
                 issued_at: at,
@@ -102,7 +90,7 @@ fn two_check_ins() -> (Device, World, [RecordId; 2], Vec<Receipt>) {
             .unwrap();
         let b = log
             .append_entries(&[LogEntry::CheckInReceived {
-                tag: tags.tag(&p.pseudonym, e),
+                tag: tags.tag(&pseudonym, e),
                 record: env.record_id(),
                 challenge: env.challenge_id,
                 epoch: e,

@@ -36,15 +36,32 @@ const ENCODED_MAC_LEN: usize = 43;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RewrapError {
-    /// Not an age v1 header.
+    /// Not a well-formed age v1 header (or file): bad syntax, a MAC line that is not
+    /// 32 bytes of canonical base64, or an X25519 stanza that age refuses before any
+    /// decryption (wrong arguments or body length, a low-order ephemeral share).
     #[error("not an age v1 header")]
     Malformed,
-    /// The identity is not a recipient of the header.
+    /// No stanza of the header unwraps with the identity. An X25519 stanza whose
+    /// ephemeral share or wrapped key was changed reads the same as one for another
+    /// recipient: both fail the same AEAD check, and age (C2SP age) tries the next
+    /// stanza rather than tell them apart.
     #[error("the identity is not a recipient of this age header")]
     NoMatchingKey,
-    /// The header's MAC does not verify under the file key: it was changed.
+    /// The file key unwrapped, and the header's MAC does not verify under it: the
+    /// header was changed elsewhere than in this identity's stanza (another stanza
+    /// added, removed or changed; the MAC replaced).
     #[error("the age header's MAC does not verify")]
     BadMac,
+    /// The header verified, and the payload does not authenticate under its file key
+    /// (STREAM: a chunk changed, reordered or cut off).
+    #[error("the age payload does not authenticate")]
+    BadPayload,
+    /// The payload opened, and is longer than the caller's bound.
+    #[error("the age payload is longer than {max} bytes")]
+    TooLong {
+        /// The bound.
+        max: usize,
+    },
     /// The recipient refused to wrap the file key.
     #[error("the file key could not be wrapped to the hold recipient")]
     Wrap,
@@ -227,9 +244,10 @@ pub fn with_held_header(held: &HeldHeader, file: &[u8]) -> Result<Vec<u8>, Rewra
 /// how a custodian opens a layer re-assembled with a [`HeldHeader`].
 ///
 /// # Errors
-/// [`RewrapError::NoMatchingKey`] if `identity` is not its recipient,
-/// [`RewrapError::BadMac`] if it fails authentication, [`RewrapError::Malformed`] if it
-/// is not an age file or is longer than `max`.
+/// [`RewrapError::Malformed`] if it is not an age file, [`RewrapError::NoMatchingKey`]
+/// if `identity` is not its recipient, [`RewrapError::BadMac`] if its header was
+/// changed, [`RewrapError::BadPayload`] if its payload was, [`RewrapError::TooLong`] if
+/// it opens to more than `max` bytes.
 pub fn open_file(
     file: &[u8],
     identity: &age::x25519::Identity,
@@ -241,17 +259,19 @@ pub fn open_file(
         .decrypt(std::iter::once(identity as &dyn age::Identity))
         .map_err(|e| match e {
             age::DecryptError::NoMatchingKeys => RewrapError::NoMatchingKey,
-            age::DecryptError::InvalidMac | age::DecryptError::DecryptionFailed => {
-                RewrapError::BadMac
-            }
+            age::DecryptError::InvalidMac => RewrapError::BadMac,
+            // An AEAD failure: for X25519, only the payload's first chunk can fail here.
+            age::DecryptError::DecryptionFailed => RewrapError::BadPayload,
             _ => RewrapError::Malformed,
         })?;
     let mut out = Zeroizing::new(Vec::with_capacity(max + 1));
+    // Reading from memory fails only when a STREAM chunk does not authenticate (or the
+    // last is missing).
     r.take(max as u64 + 1)
         .read_to_end(&mut out)
-        .map_err(|_| RewrapError::BadMac)?;
+        .map_err(|_| RewrapError::BadPayload)?;
     if out.len() > max {
-        return Err(RewrapError::Malformed);
+        return Err(RewrapError::TooLong { max });
     }
     Ok(out)
 }
@@ -303,31 +323,222 @@ mod tests {
         );
     }
 
+    /// `header` with its MAC line replaced by `mac` (43 characters).
+    fn with_mac_line(header: &[u8], mac: &[u8]) -> Vec<u8> {
+        let n = header.len();
+        [&header[..n - 1 - ENCODED_MAC_LEN], mac, b"\n"].concat()
+    }
+
+    /// `header`'s MAC, decoded.
+    fn mac_of(header: &[u8]) -> [u8; 32] {
+        let n = header.len();
+        B64_NO_PAD
+            .decode(&header[n - 1 - ENCODED_MAC_LEN..n - 1])
+            .unwrap()
+            .try_into()
+            .unwrap()
+    }
+
+    /// `header`'s stanza lines (between the version line and the MAC line).
+    fn stanza_lines(header: &[u8]) -> &[u8] {
+        let n = header.len();
+        &header[VERSION_LINE.len()..n - (MAC_PREFIX.len() + 1 + ENCODED_MAC_LEN + 1)]
+    }
+
+    /// `header` with its X25519 stanza's (the first: age may add a grease stanza after
+    /// it) ephemeral share and body replaced, the rest kept as it is.
+    fn with_stanza(header: &[u8], share: &[u8; 32], body: &[u8]) -> Vec<u8> {
+        let lines = stanza_lines(header);
+        assert!(lines.starts_with(b"-> X25519 "), "an X25519 stanza first");
+        let (rest, _) = age_core::format::read::age_stanza(lines).unwrap();
+        let after = &header[VERSION_LINE.len() + lines.len() - rest.len()..];
+        [
+            VERSION_LINE,
+            b"-> X25519 ",
+            B64_NO_PAD.encode(share).as_bytes(),
+            b"\n",
+            B64_NO_PAD.encode(body).as_bytes(),
+            b"\n",
+            after,
+        ]
+        .concat()
+    }
+
+    /// The ephemeral share and wrapped key of `header`'s X25519 stanza.
+    fn stanza_of(header: &[u8]) -> ([u8; 32], Vec<u8>) {
+        let (_, s) = age_core::format::read::age_stanza(stanza_lines(header)).unwrap();
+        let share = B64_NO_PAD.decode(s.args[0]).unwrap().try_into().unwrap();
+        (share, s.body())
+    }
+
     #[test]
-    fn ret_31_a_changed_header_is_refused() {
+    fn ret_31_a_header_whose_mac_was_changed_fails_its_mac() {
+        // The attack: keep the stanzas, replace the MAC by another well-formed one. The
+        // file key unwraps; the MAC, recomputed under it, differs.
         let epoch = age::x25519::Identity::generate();
         let hold = age::x25519::Identity::generate();
         let file = seal(b"x", &epoch.to_public());
         let (header, _) = split(&file).unwrap();
-        let mut bad = header.to_vec();
-        // Flip a bit of the MAC.
-        let n = bad.len();
-        bad[n - 3] ^= 0x01;
-        let r = rewrap_header(&bad, &epoch, &hold.to_public());
-        assert!(matches!(
-            r,
-            Err(RewrapError::BadMac | RewrapError::Malformed)
-        ));
+        for bit in [0, 7, 100, 255] {
+            let mut mac = mac_of(header);
+            mac[bit / 8] ^= 1 << (bit % 8);
+            let bad = with_mac_line(header, B64_NO_PAD.encode(mac).as_bytes());
+            assert_eq!(
+                rewrap_header(&bad, &epoch, &hold.to_public()).unwrap_err(),
+                RewrapError::BadMac,
+                "bit {bit}"
+            );
+        }
+    }
+
+    #[test]
+    fn ret_31_a_stanza_added_to_a_header_fails_its_mac() {
+        // The attack: add a recipient (another custodian's stanza) to the header and keep
+        // the MAC. This identity's stanza still unwraps the file key; the MAC covers the
+        // whole header and no longer verifies. Removing a stanza is the same attack seen
+        // from the larger header.
+        let epoch = age::x25519::Identity::generate();
+        let other = age::x25519::Identity::generate();
+        let hold = age::x25519::Identity::generate();
+        let file = seal(b"x", &epoch.to_public());
+        let (header, _) = split(&file).unwrap();
+        let (other_header, _) = split(&seal(b"y", &other.to_public()))
+            .map(|(h, p)| (h.to_vec(), p.to_vec()))
+            .unwrap();
+        let lines = stanza_lines(header);
+        let added = [
+            VERSION_LINE,
+            lines,
+            stanza_lines(&other_header),
+            &header[VERSION_LINE.len() + lines.len()..],
+        ]
+        .concat();
         assert_eq!(
-            rewrap_header(b"not age", &epoch, &hold.to_public()).unwrap_err(),
-            RewrapError::Malformed
+            rewrap_header(&added, &epoch, &hold.to_public()).unwrap_err(),
+            RewrapError::BadMac
         );
+        // The other recipient's identity unwraps its own stanza: the same refusal.
+        assert_eq!(
+            rewrap_header(&added, &other, &hold.to_public()).unwrap_err(),
+            RewrapError::BadMac
+        );
+    }
+
+    #[test]
+    fn ret_31_a_changed_stanza_reads_as_another_recipients() {
+        // The attack: change this identity's own stanza (its wrapped key, or its
+        // ephemeral share). The AEAD that wraps the file key fails, exactly as for a
+        // stanza to another recipient, and age moves on: no stanza is this identity's.
+        let epoch = age::x25519::Identity::generate();
+        let hold = age::x25519::Identity::generate();
+        let file = seal(b"x", &epoch.to_public());
+        let (header, _) = split(&file).unwrap();
+        let (share, body) = stanza_of(header);
+        // Unchanged, the stanza rebuilt is the header itself.
+        assert_eq!(with_stanza(header, &share, &body), header);
+        let mut wrapped = body.clone();
+        wrapped[3] ^= 0x10;
+        let mut other_share = share;
+        other_share[5] ^= 0x01;
+        for bad in [
+            with_stanza(header, &share, &wrapped),
+            with_stanza(header, &other_share, &body),
+        ] {
+            assert_eq!(
+                rewrap_header(&bad, &epoch, &hold.to_public()).unwrap_err(),
+                RewrapError::NoMatchingKey
+            );
+        }
+    }
+
+    #[test]
+    fn ret_31_a_header_that_is_not_well_formed_is_malformed() {
+        let epoch = age::x25519::Identity::generate();
+        let hold = age::x25519::Identity::generate();
+        let file = seal(b"x", &epoch.to_public());
+        let (header, _) = split(&file).unwrap();
+        let (share, body) = stanza_of(header);
+        let mut not_base64 = header[header.len() - 1 - ENCODED_MAC_LEN..header.len() - 1].to_vec();
+        not_base64[10] = b'!';
+        for (bad, what) in [
+            (b"not age".to_vec(), "no version line"),
+            (
+                with_mac_line(header, &not_base64),
+                "a MAC that is not base64",
+            ),
+            (
+                with_mac_line(header, &[b'A'; ENCODED_MAC_LEN - 1]),
+                "a MAC line one character short",
+            ),
+            // The identity point: the shared secret is all zero, which age refuses
+            // before it tries to decrypt (C2SP age, X25519 recipient stanza).
+            (
+                with_stanza(header, &[0; 32], &body),
+                "a low-order ephemeral share",
+            ),
+            (
+                with_stanza(header, &share, &body[..body.len() - 1]),
+                "a wrapped key one byte short",
+            ),
+        ] {
+            assert_eq!(
+                rewrap_header(&bad, &epoch, &hold.to_public()).unwrap_err(),
+                RewrapError::Malformed,
+                "{what}"
+            );
+        }
         assert!(
             HeldHeader::from_bytes(file.clone()).is_err(),
             "a whole file is not a header"
         );
         for cut in [0, 10, header.len() - 1] {
-            assert!(split(&header[..cut]).is_err());
+            assert_eq!(split(&header[..cut]).unwrap_err(), RewrapError::Malformed);
         }
+    }
+
+    #[test]
+    fn ret_31_open_file_names_what_was_changed() {
+        let epoch = age::x25519::Identity::generate();
+        let other = age::x25519::Identity::generate();
+        let file = seal(&[7; 100], &epoch.to_public());
+        assert_eq!(open_file(&file, &epoch, 100).unwrap().as_slice(), [7; 100]);
+        let (header, payload) = split(&file).unwrap();
+        // The header: its MAC changed.
+        let mut mac = mac_of(header);
+        mac[0] ^= 1;
+        let bad = [
+            with_mac_line(header, B64_NO_PAD.encode(mac).as_bytes()).as_slice(),
+            payload,
+        ]
+        .concat();
+        assert_eq!(
+            open_file(&bad, &epoch, 100).unwrap_err(),
+            RewrapError::BadMac
+        );
+        // The payload: a byte of its one chunk changed, or its end cut off.
+        let mut changed = file.clone();
+        let last = changed.len() - 1;
+        changed[last] ^= 1;
+        assert_eq!(
+            open_file(&changed, &epoch, 100).unwrap_err(),
+            RewrapError::BadPayload
+        );
+        assert_eq!(
+            open_file(&file[..file.len() - 1], &epoch, 100).unwrap_err(),
+            RewrapError::BadPayload
+        );
+        // Not its recipient; not age; longer than the bound.
+        assert_eq!(
+            open_file(&file, &other, 100).unwrap_err(),
+            RewrapError::NoMatchingKey
+        );
+        assert_eq!(
+            open_file(b"not age", &epoch, 100).unwrap_err(),
+            RewrapError::Malformed
+        );
+        assert_eq!(
+            open_file(&file, &epoch, 99).unwrap_err(),
+            RewrapError::TooLong { max: 99 }
+        );
     }
 }

@@ -225,6 +225,26 @@ impl Client {
     }
 }
 
+/// Enrolls `p` through the operator's officer API (`POST /v1/enrollments` with its
+/// device key, tag key and schedule, over `officer`'s client-certificate connection),
+/// and returns it with the pseudonym the operator chose. Panics unless the operator
+/// answers `201 Created`.
+pub async fn enroll(officer: &mut Client, mut p: crate::Participant) -> crate::Participant {
+    let body = minimis_wire::operator::EnrollRequest {
+        device_key: p.device.public_key(),
+        tag_key: minimis_wire::operator::WireTagKey::new(*p.tags.expose_secret()),
+        schedule: p.schedule.clone(),
+    };
+    let r = officer
+        .post("/v1/enrollments", serde_json::to_vec(&body).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    let enrolled: minimis_wire::operator::EnrollResponse = serde_json::from_slice(&r.body).unwrap();
+    p.pseudonym = enrolled.pseudonym;
+    p
+}
+
 /// Reads from `s` until the peer closes the connection (or resets it), for at most
 /// `patience`; returns what the peer sent, or `None` if it never closed.
 pub async fn read_until_closed(
