@@ -59,7 +59,8 @@ pub use messages::{
 };
 pub use payload::{CheckInPayload, Note, PayloadDecodeError, PresenceResult, ZoneResult};
 pub use policy::{
-    Custodian, CustodianRole, DEFAULT_POLICY_TOML, Policy, PolicyError, default_policy,
+    Custodian, CustodianRole, DEFAULT_POLICY_TOML, Obligations, Policy, PolicyError, Reason,
+    default_policy,
 };
 pub use schedule::{
     ChallengeKind, LocalTime, Placement, Schedule, ScheduleViolation, Slot, Weekday, Window,
