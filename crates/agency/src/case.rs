@@ -8,7 +8,8 @@ use minimis_crypto::{
 };
 use minimis_proto::obligations::{
     ConditionOutcome, ConditionResult, Decision, Delivery, DeliveryBody, DeliveryError, Filing,
-    FilingKind, ReasonId, SealedDelivery, SignedConditionResult, SignedFiling, Text, day_of,
+    FilingKind, ReasonId, ReviewCause, SealedDelivery, SignedConditionResult, SignedFiling, Text,
+    day_of,
 };
 use minimis_proto::{
     ChallengeId, EpochId, FilingId, Policy, Pseudonym, PublicKey, ReviewId, UnixTime,
@@ -19,15 +20,6 @@ use minimis_seal::{
 };
 
 const DAY: i64 = 86_400;
-
-/// Why a review was opened (**OBL-17**: `missed`, `condition`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ReviewCause {
-    /// The ledger row ended `pending-review`: no check-in in time (CHK-20).
-    Missed,
-    /// A condition was not met or not checked.
-    Condition,
-}
 
 /// A review of one check-in (**OBL-6**, **OBL-14**, **OBL-15**).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -41,8 +41,9 @@
 
 mod case;
 
+pub use minimis_proto::obligations::ReviewCause;
+
 pub use case::{
     AcceptedCondition, AcceptedFiling, AckError, CaseSystem, ConditionError, ConditionsSummary,
-    DecideError, EnrollError, FilingError, MissedError, RemindError, Review, ReviewCause,
-    reminder_days,
+    DecideError, EnrollError, FilingError, MissedError, RemindError, Review, reminder_days,
 };

@@ -46,6 +46,34 @@ pub use text::{REASON_ID_MAX, ReasonId, ReasonIdError, Text};
 
 use crate::wire::UnixTime;
 
+/// Why a review was opened (**OBL-6**, **OBL-17**).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReviewCause {
+    /// The ledger row ended `pending-review`: no check-in in time (CHK-20).
+    Missed,
+    /// A condition was not met or not checked.
+    Condition,
+}
+
+impl ReviewCause {
+    /// The byte in log entries: 1 missed, 2 condition.
+    pub const fn code(self) -> u8 {
+        match self {
+            Self::Missed => 1,
+            Self::Condition => 2,
+        }
+    }
+
+    /// The cause a byte stands for.
+    pub const fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(Self::Missed),
+            2 => Some(Self::Condition),
+            _ => None,
+        }
+    }
+}
+
 const SECONDS_PER_DAY: i64 = 86_400;
 
 /// Whether `t` is a day: 00:00 UTC (dates in filings and deliveries are days, so that the
