@@ -398,7 +398,7 @@ mod tests {
     }
 
     #[test]
-    fn obl_12_a_delivery_is_shown_once_with_a_signed_acknowledgement() {
+    fn obl_12_obl_24_a_delivery_is_shown_once_with_a_signed_acknowledgement() {
         let k = keys();
         let e = EpochId::new(2_958);
         let mut inbox = Inbox::new();
@@ -424,7 +424,7 @@ mod tests {
     }
 
     #[test]
-    fn obl_12_attack_the_agency_cannot_sign_an_oversight_decision() {
+    fn obl_12_obl_24_attack_the_agency_cannot_sign_an_oversight_decision() {
         let k = keys();
         let e = EpochId::new(7);
         let mut inbox = Inbox::new();
@@ -459,7 +459,7 @@ mod tests {
     }
 
     #[test]
-    fn obl_12_attack_another_participants_delivery_is_refused() {
+    fn obl_24_attack_another_participants_delivery_is_refused() {
         let k = keys();
         let e = EpochId::new(7);
         let mut inbox = Inbox::new();

@@ -116,7 +116,7 @@ fn obl_5_obl_6_a_condition_not_met_opens_a_review_and_a_met_one_does_not() {
 }
 
 #[test]
-fn obl_5_attack_a_result_signed_by_another_device_is_refused_unopened() {
+fn obl_5_obl_25_attack_a_result_signed_by_another_device_is_refused_unopened() {
     let mut f = fixture();
     let before = snapshot(&f.agency);
     let r = result(
@@ -143,7 +143,7 @@ fn obl_5_attack_a_result_signed_by_another_device_is_refused_unopened() {
 }
 
 #[test]
-fn obl_5_attack_a_result_replayed_for_another_challenge_is_refused() {
+fn obl_5_obl_25_attack_a_result_replayed_for_another_challenge_is_refused() {
     let mut f = fixture();
     let met = result(challenge(1), ConditionOutcome::Met, ConditionOutcome::Met);
     let genuine = signed(&f, &met);
@@ -188,7 +188,7 @@ fn obl_5_attack_a_result_replayed_for_another_challenge_is_refused() {
 }
 
 #[test]
-fn obl_5_attack_oversized_malformed_and_foreign_input_is_refused() {
+fn obl_5_obl_25_attack_oversized_malformed_and_foreign_input_is_refused() {
     let mut f = fixture();
     let before = snapshot(&f.agency);
     let r = result(
