@@ -57,6 +57,12 @@ pub enum FileError {
 }
 
 impl Device {
+    /// The obligations' keys the device was enrolled with (the bundle's `case-recipient`,
+    /// `review-recipient` and `review-key` lines), if its bundle carries them.
+    pub fn obligation_keys(&self) -> Option<&crate::bundle::ObligationKeys> {
+        self.bundle().and_then(|b| b.obligations.as_ref())
+    }
+
     /// The signed, sealed condition result of the check-in this device made for
     /// `challenge` (**OBL-4**): derived from that check-in's zone and presence results
     /// (**OBL-3**), sealed to `case` (the bundle's case recipient), signed with the device
