@@ -12,7 +12,7 @@ use minimis_proto::obligations::{
     day_of,
 };
 use minimis_proto::{
-    ChallengeId, EpochId, FilingId, Policy, Pseudonym, PublicKey, ReviewId, UnixTime,
+    ChallengeId, EpochId, FilingId, Obligations, Policy, Pseudonym, PublicKey, ReviewId, UnixTime,
 };
 use minimis_seal::{
     CaseIdentity, CaseRecipient, InboxRecipient, OpenSealedError, SealObligationError,
@@ -45,10 +45,9 @@ pub struct Review {
 }
 
 impl Review {
-    /// The last day the officer may decide it (**OBL-14**).
-    pub fn decide_by(&self, policy: &Policy) -> UnixTime {
-        self.opened
-            .plus(i64::from(policy.obligations().decide_days()) * DAY)
+    /// The last day the officer may decide it under `obligations` (**OBL-14**).
+    pub fn decide_by(&self, obligations: &Obligations) -> UnixTime {
+        self.opened.plus(i64::from(obligations.decide_days()) * DAY)
     }
 }
 
@@ -66,6 +65,7 @@ struct Case {
 /// agency's enrollment key. Secret: no `Clone`, `Serialize` or revealing `Debug`.
 pub struct CaseSystem {
     policy: Policy,
+    obligations: Obligations,
     enrollment_key: SigningKey,
     cases: BTreeMap<Pseudonym, Case>,
     reviews: BTreeMap<ReviewId, Review>,
@@ -81,6 +81,12 @@ impl fmt::Debug for CaseSystem {
             .finish()
     }
 }
+
+/// A policy without the `[obligations]` table (format 1): the case system has no deadlines
+/// or reasons to work with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the policy has no [obligations] table (format 1)")]
+pub struct NoObligations;
 
 /// Why an enrollment's case was not made. Nothing changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -253,10 +259,10 @@ pub struct ConditionsSummary {
 
 /// The days a reminder of an appointment or hearing at `at` is due (**OBL-13**): the day
 /// `obligations.remind_days_before` days before its day, and the day before.
-pub fn reminder_days(policy: &Policy, at: UnixTime) -> [UnixTime; 2] {
+pub fn reminder_days(obligations: &Obligations, at: UnixTime) -> [UnixTime; 2] {
     let day = day_of(at);
     [
-        day.plus(-i64::from(policy.obligations().remind_days_before()) * DAY),
+        day.plus(-i64::from(obligations.remind_days_before()) * DAY),
         day.plus(-DAY),
     ]
 }
@@ -273,13 +279,23 @@ fn random_review_id() -> Result<ReviewId, RandomError> {
 
 impl CaseSystem {
     /// A case system under `policy`, signing with the agency's enrollment key.
-    pub fn new(policy: Policy, enrollment_key: SigningKey) -> Self {
-        Self {
+    ///
+    /// # Errors
+    /// [`NoObligations`] for a policy without the `[obligations]` table.
+    pub fn new(policy: Policy, enrollment_key: SigningKey) -> Result<Self, NoObligations> {
+        let obligations = policy.obligations().cloned().ok_or(NoObligations)?;
+        Ok(Self {
             policy,
+            obligations,
             enrollment_key,
             cases: BTreeMap::new(),
             reviews: BTreeMap::new(),
-        }
+        })
+    }
+
+    /// The policy's `[obligations]` table.
+    pub fn obligations(&self) -> &Obligations {
+        &self.obligations
     }
 
     /// The agency's enrollment key (the device pins it from the bundle; deliveries are
@@ -507,7 +523,7 @@ impl CaseSystem {
     /// Filings not acknowledged within `obligations.acknowledge_days` of being received, as
     /// of `today` (what the auditor reports, **OBL-10**).
     pub fn overdue_acknowledgements(&self, today: UnixTime) -> Vec<FilingId> {
-        let days = i64::from(self.policy.obligations().acknowledge_days()) * DAY;
+        let days = i64::from(self.obligations.acknowledge_days()) * DAY;
         self.cases
             .values()
             .flat_map(|c| c.filings.iter())
@@ -540,11 +556,11 @@ impl CaseSystem {
         if r.decision.is_some() {
             return Err(DecideError::AlreadyDecided);
         }
-        if !self.policy.obligations().allows_reason(reason.as_str()) {
+        if !self.obligations.allows_reason(reason.as_str()) {
             return Err(DecideError::UnknownReason(reason));
         }
         let decided = day_of(today);
-        let contest_by = decided.plus(i64::from(self.policy.obligations().contest_days()) * DAY);
+        let contest_by = decided.plus(i64::from(self.obligations.contest_days()) * DAY);
         let pseudonym = r.pseudonym;
         let delivery = Delivery::new(
             DeliveryBody::ReviewDecision {

@@ -308,7 +308,10 @@ fn english(
 /// What the agency learns, and the participant's notices, reminders and decisions
 /// (**OBL-23**), from the policy's `[obligations]` table.
 fn obligations_english(p: &Policy) -> String {
-    let o = p.obligations();
+    // A format-1 policy has no obligations in force: nothing to say.
+    let Some(o) = p.obligations() else {
+        return String::new();
+    };
     format!(
         "WHAT YOUR OFFICER LEARNS\n\n\
          For each check-in, the agency learns only whether each condition in your order was \
@@ -339,7 +342,9 @@ fn obligations_english(p: &Policy) -> String {
 
 /// The Spanish text of [`obligations_english`] (**OBL-23**).
 fn obligations_spanish(p: &Policy) -> String {
-    let o = p.obligations();
+    let Some(o) = p.obligations() else {
+        return String::new();
+    };
     format!(
         "LO QUE SABE SU OFICIAL\n\n\
          Por cada reporte, la agencia sabe solo si se cumplió cada condición de su orden: si \
@@ -591,6 +596,25 @@ mod tests {
         assert!(text.contains("within 3 days") && !text.contains("within 2 days"));
         assert!(text.contains("within 45 days"));
         assert!(text.contains("at most every 10 minutes"));
+        // A format-1 policy has no obligations in force, and its notice says nothing of them.
+        let start = DEFAULT_POLICY_TOML
+            .find("# The program's obligations")
+            .unwrap();
+        let end = DEFAULT_POLICY_TOML
+            .find("# Who holds the epoch keys.")
+            .unwrap();
+        let format_1 = format!(
+            "{}{}",
+            &DEFAULT_POLICY_TOML[..start],
+            &DEFAULT_POLICY_TOML[end..]
+        )
+        .replace("minimis-policy/2", "minimis-policy/1");
+        let old = notice(
+            &Policy::from_toml_str(&format_1).unwrap(),
+            Language::English,
+            None,
+        );
+        assert!(!old.contains("WHAT YOUR OFFICER LEARNS") && old.contains("SEE YOUR OWN"));
         // After the failed check-in section, before the participant's own record (ENR-22).
         let fails = en.find("IF A CHECK-IN FAILS").unwrap();
         let learns = en.find("WHAT YOUR OFFICER LEARNS").unwrap();

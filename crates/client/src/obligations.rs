@@ -298,10 +298,16 @@ pub struct PollGate {
 pub const POLL_OUTSIDE_WINDOW_SECONDS: i64 = 3_600;
 
 impl PollGate {
-    /// The cap of `policy`.
+    /// The cap of `policy`; under a format-1 policy (no `[obligations]` table), the
+    /// longest interval the table allows, 60 minutes.
     pub fn new(policy: &Policy) -> Self {
+        let minutes = policy
+            .obligations()
+            .map_or(*minimis_proto::policy::limits::POLL_MINUTES.end(), |o| {
+                o.poll_minutes()
+            });
         Self {
-            inside: i64::from(policy.obligations().poll_minutes()) * 60,
+            inside: i64::from(minutes) * 60,
             last: None,
         }
     }

@@ -10,7 +10,7 @@
 //! UTF-8; lists are a `u32` count followed by their items, in file order):
 //!
 //! ```text
-//! "minimis-policy-v1\n"
+//! "minimis-policy-v1\n"  (format 1)  or  "minimis-policy-v2\n"  (format 2)
 //! str  name
 //! u32  epochs.length_days
 //! u32  retention.content_days
@@ -30,6 +30,9 @@
 //! u32  obligations.poll_minutes
 //! list obligations.reasons  of (str id, str description)
 //! ```
+//!
+//! The `obligations` fields are in format 2 only (**OBL-22**); a format-1 policy's encoding
+//! and hash are what they were before the table existed.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -40,8 +43,13 @@ use crate::ids::{EpochId, PolicyHash};
 use crate::payload::NOTE_CAPACITY;
 use crate::wire::UnixTime;
 
-/// The format line every policy file must carry (`format = "minimis-policy/1"`).
-pub const POLICY_FORMAT: &str = "minimis-policy/1";
+/// The format line of a policy file with the `[obligations]` table
+/// (`format = "minimis-policy/2"`, **OBL-22**): what new policies carry.
+pub const POLICY_FORMAT: &str = "minimis-policy/2";
+
+/// The first format, without the `[obligations]` table. Still read, with its hash
+/// unchanged, so that enrollments under it keep their policy.
+pub const POLICY_FORMAT_1: &str = "minimis-policy/1";
 
 /// The start of epoch 0: 1970-01-05T00:00:00Z, the first Monday of the Unix era.
 pub const EPOCH_ORIGIN: UnixTime = UnixTime(4 * 86_400);
@@ -90,8 +98,18 @@ pub enum PolicyError {
     #[error("policy file is not valid: {0}")]
     Toml(#[from] toml::de::Error),
     /// The `format` line names a format this version does not read.
-    #[error("policy format `{found}` is not supported; expected `{POLICY_FORMAT}`")]
+    #[error(
+        "policy format `{found}` is not supported; expected `{POLICY_FORMAT}` (or `{POLICY_FORMAT_1}`)"
+    )]
     UnsupportedFormat {
+        /// The format the file named.
+        found: String,
+    },
+    /// A format-2 policy without the `[obligations]` table, or a format-1 policy with it.
+    #[error(
+        "policy format `{found}`: `{POLICY_FORMAT}` requires the [obligations] table and `{POLICY_FORMAT_1}` has none"
+    )]
+    ObligationsFormat {
         /// The format the file named.
         found: String,
     },
@@ -280,7 +298,7 @@ pub struct Policy {
     purposes: Vec<Purpose>,
     legal_bases: Vec<LegalBasis>,
     custodians: Vec<Custodian>,
-    obligations: Obligations,
+    obligations: Option<Obligations>,
     hash: PolicyHash,
 }
 
@@ -297,7 +315,7 @@ struct RawPolicy {
     checkin: RawCheckin,
     access: RawAccess,
     custodians: Vec<RawCustodian>,
-    obligations: RawObligations,
+    obligations: Option<RawObligations>,
 }
 
 #[derive(Deserialize)]
@@ -429,6 +447,63 @@ fn unique_ids<'a>(
     Ok(())
 }
 
+/// Reads and checks the `[obligations]` table (**OBL-22**).
+fn read_obligations(o: RawObligations) -> Result<Obligations, PolicyError> {
+    let acknowledge_days = in_range(
+        "obligations.acknowledge_days",
+        o.acknowledge_days,
+        limits::ACKNOWLEDGE_DAYS,
+    )?;
+    let remind_days_before = in_range(
+        "obligations.remind_days_before",
+        o.remind_days_before,
+        limits::REMIND_DAYS_BEFORE,
+    )?;
+    let decide_days = in_range(
+        "obligations.decide_days",
+        o.decide_days,
+        limits::DECIDE_DAYS,
+    )?;
+    let contest_days = in_range(
+        "obligations.contest_days",
+        o.contest_days,
+        limits::CONTEST_DAYS,
+    )?;
+    let appeal_days = in_range(
+        "obligations.appeal_days",
+        o.appeal_days,
+        limits::APPEAL_DAYS,
+    )?;
+    let poll_minutes = in_range(
+        "obligations.poll_minutes",
+        o.poll_minutes,
+        limits::POLL_MINUTES,
+    )?;
+    unique_ids(
+        "obligations.reasons",
+        o.reasons.iter().map(|r| r.id.as_str()),
+    )?;
+    for r in &o.reasons {
+        not_blank("obligations.reasons.description", &r.description)?;
+    }
+    Ok(Obligations {
+        acknowledge_days,
+        remind_days_before,
+        decide_days,
+        contest_days,
+        appeal_days,
+        poll_minutes,
+        reasons: o
+            .reasons
+            .into_iter()
+            .map(|r| Reason {
+                id: r.id,
+                description: r.description,
+            })
+            .collect(),
+    })
+}
+
 impl Policy {
     /// Reads and validates a policy from TOML text.
     ///
@@ -437,9 +512,15 @@ impl Policy {
     /// out of range.
     pub fn from_toml_str(text: &str) -> Result<Self, PolicyError> {
         let raw: RawPolicy = toml::from_str(text)?;
-        if raw.format != POLICY_FORMAT {
-            return Err(PolicyError::UnsupportedFormat { found: raw.format });
-        }
+        // Format 2 has the [obligations] table, format 1 none (OBL-22).
+        let obligations = match (raw.format.as_str(), raw.obligations) {
+            (POLICY_FORMAT, Some(o)) => Some(o),
+            (POLICY_FORMAT_1, None) => None,
+            (POLICY_FORMAT | POLICY_FORMAT_1, _) => {
+                return Err(PolicyError::ObligationsFormat { found: raw.format });
+            }
+            _ => return Err(PolicyError::UnsupportedFormat { found: raw.format }),
+        };
         not_blank("name", &raw.name)?;
         let epoch_length_days = in_range(
             "epochs.length_days",
@@ -522,61 +603,7 @@ impl Policy {
             })
             .collect();
         custodians.sort_by_key(|c| c.role);
-
-        let o = raw.obligations;
-        let acknowledge_days = in_range(
-            "obligations.acknowledge_days",
-            o.acknowledge_days,
-            limits::ACKNOWLEDGE_DAYS,
-        )?;
-        let remind_days_before = in_range(
-            "obligations.remind_days_before",
-            o.remind_days_before,
-            limits::REMIND_DAYS_BEFORE,
-        )?;
-        let decide_days = in_range(
-            "obligations.decide_days",
-            o.decide_days,
-            limits::DECIDE_DAYS,
-        )?;
-        let contest_days = in_range(
-            "obligations.contest_days",
-            o.contest_days,
-            limits::CONTEST_DAYS,
-        )?;
-        let appeal_days = in_range(
-            "obligations.appeal_days",
-            o.appeal_days,
-            limits::APPEAL_DAYS,
-        )?;
-        let poll_minutes = in_range(
-            "obligations.poll_minutes",
-            o.poll_minutes,
-            limits::POLL_MINUTES,
-        )?;
-        unique_ids(
-            "obligations.reasons",
-            o.reasons.iter().map(|r| r.id.as_str()),
-        )?;
-        for r in &o.reasons {
-            not_blank("obligations.reasons.description", &r.description)?;
-        }
-        let obligations = Obligations {
-            acknowledge_days,
-            remind_days_before,
-            decide_days,
-            contest_days,
-            appeal_days,
-            poll_minutes,
-            reasons: o
-                .reasons
-                .into_iter()
-                .map(|r| Reason {
-                    id: r.id,
-                    description: r.description,
-                })
-                .collect(),
-        };
+        let obligations = obligations.map(read_obligations).transpose()?;
 
         let mut policy = Self {
             name: raw.name,
@@ -626,7 +653,12 @@ impl Policy {
             put_u32(out, u32::try_from(n).unwrap_or(u32::MAX));
         }
         let mut out = Vec::with_capacity(512);
-        out.extend_from_slice(b"minimis-policy-v1\n");
+        // A format-2 policy's encoding starts with its own line, so that no format-1
+        // encoding is ever a prefix of one that means something else.
+        out.extend_from_slice(match self.obligations {
+            Some(_) => b"minimis-policy-v2\n",
+            None => b"minimis-policy-v1\n",
+        });
         put_str(&mut out, &self.name);
         for v in [
             self.epoch_length_days,
@@ -655,7 +687,9 @@ impl Policy {
             out.push(c.role.code());
             put_str(&mut out, &c.name);
         }
-        let o = &self.obligations;
+        let Some(o) = &self.obligations else {
+            return out;
+        };
         for v in [
             o.acknowledge_days,
             o.remind_days_before,
@@ -746,9 +780,10 @@ impl Policy {
         &self.custodians
     }
 
-    /// The `[obligations]` table (`spec/obligations.md`).
-    pub fn obligations(&self) -> &Obligations {
-        &self.obligations
+    /// The `[obligations]` table (`spec/obligations.md`); `None` for a format-1 policy,
+    /// under which the obligations' mechanisms are not in force.
+    pub fn obligations(&self) -> Option<&Obligations> {
+        self.obligations.as_ref()
     }
 
     /// The custodian with `role`, if the policy names one.
@@ -858,7 +893,7 @@ mod tests {
 
     #[test]
     fn pol_10_wrong_format_is_refused() {
-        let text = replace("minimis-policy/1", "minimis-policy/9");
+        let text = replace("minimis-policy/2", "minimis-policy/9");
         assert!(matches!(
             Policy::from_toml_str(&text),
             Err(PolicyError::UnsupportedFormat { found }) if found == "minimis-policy/9"
@@ -970,7 +1005,7 @@ mod tests {
 
     #[test]
     fn obl_22_obligations_table_is_read_with_its_ranges() {
-        let o = default_policy().obligations().clone();
+        let o = default_policy().obligations().unwrap().clone();
         assert_eq!(
             (
                 o.acknowledge_days(),
@@ -1053,7 +1088,7 @@ mod tests {
     #[test]
     fn obl_22_obligations_table_is_required_and_checked() {
         let start = DEFAULT_POLICY_TOML
-            .find("[obligations]")
+            .find("\n[obligations]\n")
             .expect("the reference policy has the table");
         let end = DEFAULT_POLICY_TOML
             .find("# Who holds the epoch keys.")
@@ -1112,6 +1147,46 @@ mod tests {
                 key: "obligations.reasons"
             })
         ));
+    }
+
+    /// The reference policy before the `[obligations]` table: format 1.
+    fn format_1() -> String {
+        let start = DEFAULT_POLICY_TOML
+            .find("# The program's obligations")
+            .unwrap();
+        let end = DEFAULT_POLICY_TOML
+            .find("# Who holds the epoch keys.")
+            .unwrap();
+        format!(
+            "{}{}",
+            &DEFAULT_POLICY_TOML[..start],
+            &DEFAULT_POLICY_TOML[end..]
+        )
+        .replace("minimis-policy/2", "minimis-policy/1")
+    }
+
+    #[test]
+    fn obl_22_pol_12_a_format_1_policy_is_read_with_its_hash_unchanged() {
+        let p = Policy::from_toml_str(&format_1()).unwrap();
+        assert_eq!(p.obligations(), None);
+        // The reference policy's hash before the table existed: enrollments that cite it
+        // keep their policy.
+        assert_eq!(
+            p.hash().to_hex(),
+            "37fa4f4a0228196d50753acc46e8951854c0ca89d3bc4aa53f1fedce47c5046a"
+        );
+        // Format 1 with the table, or format 2 without it: refused, naming the table.
+        let with = DEFAULT_POLICY_TOML.replace("minimis-policy/2", "minimis-policy/1");
+        let err = Policy::from_toml_str(&with).unwrap_err();
+        assert!(
+            matches!(err, PolicyError::ObligationsFormat { .. }),
+            "{err:?}"
+        );
+        let without = format_1().replace("minimis-policy/1", "minimis-policy/2");
+        let err = Policy::from_toml_str(&without).unwrap_err();
+        assert!(err.to_string().contains("[obligations]"), "{err}");
+        // The same values under format 2 hash differently: the encodings start apart.
+        assert_ne!(default_policy().hash(), p.hash());
     }
 
     #[test]

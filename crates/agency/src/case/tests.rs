@@ -23,7 +23,7 @@ struct Fixture {
 fn fixture() -> Fixture {
     let policy = default_policy();
     let epoch = policy.epoch_at(THURSDAY).unwrap();
-    let mut agency = CaseSystem::new(policy, SigningKey::generate().unwrap());
+    let mut agency = CaseSystem::new(policy, SigningKey::generate().unwrap()).unwrap();
     let device = SigningKey::generate().unwrap();
     let p = Pseudonym::from_bytes([0x11; 16]);
     let case = agency.enroll(p, device.public_key()).unwrap();
@@ -545,7 +545,7 @@ fn obl_14_obl_15_a_decision_with_a_policy_reason_is_delivered_and_can_be_contest
 fn obl_13_reminders_are_due_ahead_and_the_day_before() {
     let f = fixture();
     let hearing = UnixTime(1_796_000_000);
-    let [first, last] = reminder_days(&f.agency.policy, hearing);
+    let [first, last] = reminder_days(f.agency.obligations(), hearing);
     assert_eq!(first, day_of(hearing).plus(-7 * DAY));
     assert_eq!(last, day_of(hearing).plus(-DAY));
     let sealed = f
@@ -589,5 +589,19 @@ fn obl_1_one_case_identity_per_enrollment_and_a_redacted_debug() {
     assert!(
         dbg.contains("redacted") && !dbg.contains("AGE-SECRET-KEY"),
         "{dbg}"
+    );
+}
+
+#[test]
+fn obl_22_a_case_system_needs_a_policy_with_obligations() {
+    let text = minimis_proto::DEFAULT_POLICY_TOML;
+    let start = text.find("# The program's obligations").unwrap();
+    let end = text.find("# Who holds the epoch keys.").unwrap();
+    let format_1 = format!("{}{}", &text[..start], &text[end..])
+        .replace("minimis-policy/2", "minimis-policy/1");
+    let policy = Policy::from_toml_str(&format_1).unwrap();
+    assert_eq!(
+        CaseSystem::new(policy, SigningKey::generate().unwrap()).unwrap_err(),
+        NoObligations
     );
 }
