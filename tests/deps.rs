@@ -262,6 +262,7 @@ fn obl_1_the_agency_case_system_holds_no_epoch_key_and_nothing_else_links_it() {
         "minimis-custodian",
         "minimis-client",
         "minimis-service",
+        "minimis-wire",
         "minimis-log",
         "minimis-audit",
     ] {
