@@ -275,6 +275,7 @@ async fn enroll_with_bundle(
             agency: s.keys[0],
             oversight: Some(s.keys[1]),
         },
+        obligations: None,
         issued: NOW,
     };
     let note = bundle.sign(agency_enrollment).unwrap();
@@ -556,6 +557,7 @@ fn chk_22_chk_25_enr_20_the_command_line_records_and_reports_a_problem_in_plain_
         .verifier_key(),
         witnesses: vec![],
         custodians: world.custodian_keys(),
+        obligations: None,
         issued: NOW,
     };
     let (_, shown) =

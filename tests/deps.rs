@@ -233,3 +233,75 @@ fn svc_16_the_services_build_no_http2() {
         );
     }
 }
+
+#[test]
+fn obl_1_the_agency_case_system_holds_no_epoch_key_and_nothing_else_links_it() {
+    // The case system links no custodian, no operator and no device crate: it cannot hold
+    // or reach a custodian's epoch key, the operator's keys or a device key.
+    let agency = normal_dependencies("minimis-agency");
+    for forbidden in [
+        "minimis-custodian",
+        "minimis-server",
+        "minimis-service",
+        "minimis-client",
+    ] {
+        assert!(
+            !agency.contains(forbidden),
+            "minimis-agency depends on {forbidden}"
+        );
+    }
+    // It does open condition results and filings: the check is not vacuous.
+    assert!(
+        agency.contains("minimis-seal") && agency.contains("age"),
+        "{agency:?}"
+    );
+    // And no other party links it: the case identity never reaches the operator, a
+    // custodian or the device (OBL-1).
+    for krate in [
+        "minimis-server",
+        "minimis-custodian",
+        "minimis-client",
+        "minimis-service",
+        "minimis-wire",
+        "minimis-log",
+        "minimis-audit",
+    ] {
+        assert!(
+            !normal_dependencies(krate).contains("minimis-agency"),
+            "{krate} depends on minimis-agency"
+        );
+    }
+    // Its own code names none of the epoch-key types or the custodians' opening steps.
+    let mut names = BTreeSet::new();
+    let mut stack = vec![crate::root().join("crates/agency/src")];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for epoch_key in [
+                    "EpochKeyring",
+                    "EpochIdentity",
+                    "SealingKeys",
+                    "open_inner",
+                    "remove_outer",
+                    "minimis_seal::open(",
+                ] {
+                    if text.contains(epoch_key) {
+                        names.insert(format!("{}: {epoch_key}", path.display()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(names.is_empty(), "{names:?}");
+    // The scan would see them: the custodians' code names them.
+    let keystore =
+        std::fs::read_to_string(crate::root().join("crates/custodian/src/keystore.rs")).unwrap();
+    assert!(
+        keystore.contains("EpochKeyring") && keystore.contains("EpochIdentity"),
+        "the scan's words are the custodians' types"
+    );
+}

@@ -183,3 +183,38 @@ fn pol_12_default_policy_hash_vector() {
         );
     }
 }
+
+#[test]
+fn obl_3_obl_8_obl_12_obligation_vectors_decode_as_documented() {
+    use minimis_proto::obligations::{ConditionResult, Delivery, Filing};
+    let mut seen = 0;
+    for kind in ["condition", "filing", "delivery"] {
+        let (mut ok, mut fail) = (0, 0);
+        for (name, v) in files(kind) {
+            let bytes = unhex(&v["encoded"]);
+            // Decoded, then encoded again: the code of the refusal, or the same bytes.
+            let result: Result<Vec<u8>, &'static str> = match kind {
+                "condition" => ConditionResult::decode(&bytes)
+                    .map(|c| c.encode().to_vec())
+                    .map_err(|e| e.code()),
+                "filing" => Filing::decode(&bytes)
+                    .map(|f| f.encode().to_vec())
+                    .map_err(|e| e.code()),
+                _ => Delivery::decode(&bytes)
+                    .map(|d| d.encode().to_vec())
+                    .map_err(|e| e.code()),
+            };
+            if name.starts_with("fail_") {
+                assert_eq!(result, Err(v["error"].as_str().unwrap()), "{kind}/{name}");
+                fail += 1;
+            } else {
+                assert!(name.starts_with("ok_"), "{name}");
+                assert_eq!(result, Ok(bytes), "{kind}/{name}");
+                ok += 1;
+            }
+        }
+        assert!(ok >= 2 && fail >= 4, "{kind}: {ok} ok, {fail} fail");
+        seen += ok + fail;
+    }
+    assert_eq!(seen, 23);
+}

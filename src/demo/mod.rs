@@ -591,6 +591,7 @@ async fn enroll(
             log_key: stack.log_key.clone(),
             witnesses: witnesses.clone(),
             custodians: stack.custodian_keys,
+            obligations: None,
             issued,
         };
         let note = bundle

@@ -19,8 +19,15 @@
 //! witness <a witness's verifier key>          (zero or more lines)
 //! agency-key <base64 of the agency custodian's Ed25519 key>
 //! oversight-key <base64 of the oversight custodian's key>   (absent with one custodian)
+//! case-recipient <age1…: the enrollment's case recipient>      (these three together,
+//! review-recipient <age1…: the oversight body's review recipient>   or none of them)
+//! review-key <base64 of the oversight body's review key>
 //! issued <seconds since the Unix epoch>
 //! ```
+//!
+//! The three obligation lines ([`ObligationKeys`], `spec/obligations.md`) fix what the
+//! device seals condition results and filings to, and whose signature an oversight
+//! decision must carry (OBL-1, OBL-9, OBL-24).
 //!
 //! The zone commitment is `SHA-256("minimis/v1 zone\n" || salt (32) || zone)`, with a
 //! 32-byte random salt and the zone's GeoJSON bytes exactly as enrolled: the bundle can be
@@ -43,7 +50,7 @@ use minimis_crypto::{SigningKey, TagKey};
 use minimis_log::note::SignatureType;
 use minimis_log::{NoteSigner, SignedNote, VerifierKey};
 use minimis_proto::{Policy, PolicyHash, Pseudonym, PublicKey, Schedule, UnixTime};
-use minimis_seal::CustodianKeys;
+use minimis_seal::{CaseRecipient, CustodianKeys, ReviewRecipient};
 use zeroize::Zeroizing;
 
 use crate::device::{Device, Enrollment};
@@ -103,6 +110,20 @@ impl ZoneCommitment {
     }
 }
 
+/// The keys of the program's obligations that an enrollment fixes (`spec/obligations.md`):
+/// all public.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObligationKeys {
+    /// The enrollment's case recipient: condition results and filings are sealed to it
+    /// (OBL-1, OBL-4, OBL-9).
+    pub case_recipient: CaseRecipient,
+    /// The oversight body's review recipient: contests and hold requests are sealed to it
+    /// too (OBL-9).
+    pub review_recipient: ReviewRecipient,
+    /// The oversight body's review key: an oversight decision must verify under it (OBL-24).
+    pub review_key: PublicKey,
+}
+
 /// What an enrollment fixes. All public; the zone appears only as its commitment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bundle {
@@ -124,6 +145,8 @@ pub struct Bundle {
     pub witnesses: Vec<VerifierKey>,
     /// The custodians' keys, for their signed epoch recipients (SEAL-7).
     pub custodians: CustodianKeys,
+    /// The obligations' keys, if the enrollment carries them.
+    pub obligations: Option<ObligationKeys>,
     /// When the agency issued it.
     pub issued: UnixTime,
 }
@@ -216,6 +239,11 @@ impl Bundle {
         if let Some(o) = &self.custodians.oversight {
             line("oversight-key", &o.to_base64());
         }
+        if let Some(o) = &self.obligations {
+            line("case-recipient", &o.case_recipient.to_string());
+            line("review-recipient", &o.review_recipient.to_string());
+            line("review-key", &o.review_key.to_base64());
+        }
         line("issued", &self.issued.seconds().to_string());
         Ok(format!("{BUNDLE_HEADER}\n{t}"))
     }
@@ -291,6 +319,28 @@ impl Bundle {
             }
             None => None,
         };
+        let obligations = match lines.peek().and_then(|l| l.strip_prefix("case-recipient ")) {
+            Some(c) => {
+                let case_recipient = CaseRecipient::parse(c).map_err(|_| M("case-recipient"))?;
+                lines.next();
+                let mut field = |name: &'static str| -> Result<&str, BundleError> {
+                    lines
+                        .next()
+                        .and_then(|l| l.strip_prefix(name))
+                        .and_then(|l| l.strip_prefix(' '))
+                        .ok_or(M(name))
+                };
+                let review_recipient = ReviewRecipient::parse(field("review-recipient")?)
+                    .map_err(|_| M("review-recipient"))?;
+                let review_key = b64_key(field("review-key")?).ok_or(M("review-key"))?;
+                Some(ObligationKeys {
+                    case_recipient,
+                    review_recipient,
+                    review_key,
+                })
+            }
+            None => None,
+        };
         let issued = lines
             .next()
             .and_then(|l| l.strip_prefix("issued "))
@@ -310,6 +360,7 @@ impl Bundle {
             log_key,
             witnesses,
             custodians: CustodianKeys { agency, oversight },
+            obligations,
             issued: UnixTime(issued),
         };
         // One encoding only: the text must be exactly what this bundle writes.

@@ -29,6 +29,12 @@
 //!   server's deadline unless the participant keeps it ([`Device::apply_retention`],
 //!   RET-23).
 //!
+//! - **The program's obligations.** With each check-in, a condition result sealed to the
+//!   agency's case recipient; notices (residence, employment, travel), contests and hold
+//!   requests sealed on the device; reminders and decisions opened from a per-epoch inbox
+//!   and verified by sender; polling within a cap instead of a push service
+//!   ([`obligations`], OBL-4, OBL-9, OBL-11, OBL-12, OBL-20).
+//!
 //! **Trust domain:** the participant's device. **Holds:** the device key, the tag key, the
 //! enrollment (schedule, zone, keys), its own check-ins, receipts, refusals and failures.
 //! **Never holds:** other participants' data, any key that opens content.
@@ -72,6 +78,7 @@ mod device;
 pub mod history;
 pub mod location;
 pub mod notice;
+pub mod obligations;
 pub mod presence;
 pub mod store;
 pub mod transport;

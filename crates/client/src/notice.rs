@@ -289,6 +289,7 @@ fn english(
          person will look at it. Use \"Report a problem\" in the app to tell them what \
          happened. A check-in up to {} minutes after your window closes still counts, as \
          late.\n\n\
+         {}\
          SEE YOUR OWN RECORD\n\n\
          The app shows you your check-ins, your receipts, the record the company keeps about \
          you, every check-in request sent to you, and every time someone opened your \
@@ -298,9 +299,79 @@ fn english(
         purposes.join("; "),
         p.content_retention_days(),
         p.grace_minutes(),
+        obligations_english(p),
         oversight.unwrap_or(agency),
     );
     s
+}
+
+/// What the agency learns, and the participant's notices, reminders and decisions
+/// (**OBL-23**), from the policy's `[obligations]` table.
+fn obligations_english(p: &Policy) -> String {
+    // A format-1 policy has no obligations in force: nothing to say.
+    let Some(o) = p.obligations() else {
+        return String::new();
+    };
+    format!(
+        "WHAT YOUR OFFICER LEARNS\n\n\
+         For each check-in, the agency learns only whether each condition in your order was \
+         met: whether you were inside the area, and whether you confirmed it is you. It does \
+         not learn where you were, the time on your phone or your note. The company that runs \
+         the servers cannot read it. If a condition was not met or could not be checked, or a \
+         check-in was missed, a person reviews it. That is not a violation by itself.\n\n\
+         NOTICES, REMINDERS AND DECISIONS\n\n\
+         Use the app to tell the agency when you change your address or your job, or before \
+         you travel. The app gives you a receipt that proves the day you sent it. The agency \
+         must confirm it got your notice within {} days.\n\n\
+         Reminders of your appointments and hearings come to the app, the first {} days \
+         before.\n\n\
+         A person decides each review within {} days, and gives a reason. The app shows you \
+         the decision and the reason. If you disagree, you can contest it in the app within \
+         {} days. An independent oversight body then decides within {} days. You can also ask \
+         that the records of that check-in be kept until it is decided.\n\n\
+         The app uses no push service. It asks the servers for news, at most every {} minutes \
+         during your check-in times.\n\n",
+        o.acknowledge_days(),
+        o.remind_days_before(),
+        o.decide_days(),
+        o.contest_days(),
+        o.appeal_days(),
+        o.poll_minutes(),
+    )
+}
+
+/// The Spanish text of [`obligations_english`] (**OBL-23**).
+fn obligations_spanish(p: &Policy) -> String {
+    let Some(o) = p.obligations() else {
+        return String::new();
+    };
+    format!(
+        "LO QUE SABE SU OFICIAL\n\n\
+         Por cada reporte, la agencia sabe solo si se cumplió cada condición de su orden: si \
+         usted estaba dentro del área y si confirmó que es usted. No sabe dónde estaba usted, \
+         la hora de su teléfono ni su nota. La empresa que maneja los servidores no puede \
+         leerlo. Si una condición no se cumplió o no se pudo comprobar, o si faltó un reporte, \
+         una persona lo revisa. Eso no es por sí solo una violación.\n\n\
+         AVISOS, RECORDATORIOS Y DECISIONES\n\n\
+         Use la aplicación para avisar a la agencia cuando cambie de dirección o de trabajo, \
+         o antes de viajar. La aplicación le da un recibo que prueba el día en que lo envió. \
+         La agencia debe confirmar que recibió su aviso dentro de {} días.\n\n\
+         Los recordatorios de sus citas y audiencias llegan a la aplicación, el primero {} \
+         días antes.\n\n\
+         Una persona decide cada revisión dentro de {} días y da una razón. La aplicación le \
+         muestra la decisión y la razón. Si no está de acuerdo, puede impugnarla en la \
+         aplicación dentro de {} días. Luego un organismo de supervisión independiente decide \
+         dentro de {} días. También puede pedir que los registros de ese reporte se guarden \
+         hasta que se decida.\n\n\
+         La aplicación no usa un servicio de notificaciones. Pide novedades a los servidores, \
+         como máximo cada {} minutos durante sus horarios de reporte.\n\n",
+        o.acknowledge_days(),
+        o.remind_days_before(),
+        o.decide_days(),
+        o.contest_days(),
+        o.appeal_days(),
+        o.poll_minutes(),
+    )
 }
 
 fn spanish(
@@ -390,6 +461,7 @@ fn spanish(
          Una persona lo revisará. Use \"Reportar un problema\" en la aplicación para contar lo \
          que pasó. Un reporte hasta {} minutos después de que cierre su horario todavía \
          cuenta, como tardío.\n\n\
+         {}\
          VEA SU PROPIO REGISTRO\n\n\
          La aplicación le muestra sus reportes, sus recibos, el registro que la empresa \
          guarda sobre usted, cada solicitud de reporte que le enviaron y cada vez que alguien \
@@ -399,6 +471,7 @@ fn spanish(
         purposes.join("; "),
         p.content_retention_days(),
         p.grace_minutes(),
+        obligations_spanish(p),
         oversight.unwrap_or(agency),
     );
     s
@@ -482,6 +555,71 @@ mod tests {
             Translation::from_toml_str(DEFAULT_POLICY_ES, &other),
             Err(TranslationError::OtherPolicy { .. })
         ));
+    }
+
+    #[test]
+    fn obl_23_the_notice_states_what_the_agency_learns_and_the_obligations_deadlines() {
+        let p = default_policy();
+        let en = notice(&p, Language::English, None);
+        for needle in [
+            "the agency learns only whether each condition in your order was met",
+            "It does not learn where you were",
+            "within 2 days",
+            "the first 7 days before",
+            "within 14 days, and gives a reason",
+            "contest it in the app within 30 days",
+            "decides within 30 days",
+            "at most every 5 minutes",
+        ] {
+            assert!(en.contains(needle), "{needle}: {en}");
+        }
+        let t = Translation::from_toml_str(DEFAULT_POLICY_ES, &p).unwrap();
+        let es = notice(&p, Language::Spanish, Some(&t));
+        for needle in [
+            "la agencia sabe solo si se cumplió cada condición",
+            "dentro de 2 días",
+            "impugnarla en la aplicación dentro de 30 días",
+            "como máximo cada 5 minutos",
+        ] {
+            assert!(es.contains(needle), "{needle}: {es}");
+        }
+        // Every deadline is read from the policy.
+        let changed = DEFAULT_POLICY_TOML
+            .replace("acknowledge_days = 2", "acknowledge_days = 3")
+            .replace("contest_days = 30", "contest_days = 45")
+            .replace("poll_minutes = 5", "poll_minutes = 10");
+        let text = notice(
+            &Policy::from_toml_str(&changed).unwrap(),
+            Language::English,
+            None,
+        );
+        assert!(text.contains("within 3 days") && !text.contains("within 2 days"));
+        assert!(text.contains("within 45 days"));
+        assert!(text.contains("at most every 10 minutes"));
+        // A format-1 policy has no obligations in force, and its notice says nothing of them.
+        let start = DEFAULT_POLICY_TOML
+            .find("# The program's obligations")
+            .unwrap();
+        let end = DEFAULT_POLICY_TOML
+            .find("# Who holds the epoch keys.")
+            .unwrap();
+        let format_1 = format!(
+            "{}{}",
+            &DEFAULT_POLICY_TOML[..start],
+            &DEFAULT_POLICY_TOML[end..]
+        )
+        .replace("minimis-policy/2", "minimis-policy/1");
+        let old = notice(
+            &Policy::from_toml_str(&format_1).unwrap(),
+            Language::English,
+            None,
+        );
+        assert!(!old.contains("WHAT YOUR OFFICER LEARNS") && old.contains("SEE YOUR OWN"));
+        // After the failed check-in section, before the participant's own record (ENR-22).
+        let fails = en.find("IF A CHECK-IN FAILS").unwrap();
+        let learns = en.find("WHAT YOUR OFFICER LEARNS").unwrap();
+        let own = en.find("SEE YOUR OWN").unwrap();
+        assert!(fails < learns && learns < own);
     }
 
     #[test]

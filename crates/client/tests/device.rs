@@ -1413,3 +1413,106 @@ fn chk_32_receipts_are_provisional_until_the_witness_cosigns() {
     );
     assert_eq!(s.device.sent()[0].receipt.as_ref(), Some(&witnessed));
 }
+
+#[test]
+fn obl_3_obl_4_a_check_in_outside_the_area_gives_a_sealed_signed_not_met_and_nothing_else() {
+    let mut s = setup(true, 1, 1);
+    let w = morning(&s);
+    let accepted = s
+        .device
+        .accept(challenge(&s, ChallengeKind::Scheduled, NOW, w, 1), NOW)
+        .unwrap();
+    // Outside the enrolled zone (Chicago's box): Houston.
+    let mut gps = Counting {
+        fixes: 0,
+        at: (29.7601, -95.3701),
+    };
+    let e = s.world.now_epoch();
+    s.device
+        .check_in(
+            accepted,
+            &mut gps,
+            &mut NotRequired,
+            "a note the agency must not see",
+            &s.world.published(e),
+            NOW,
+        )
+        .unwrap();
+    let case = minimis_seal::CaseIdentity::generate();
+    let id = ChallengeId::from_bytes([1; 16]);
+    let signed = s.device.condition_result(id, &case.recipient()).unwrap();
+    assert_eq!(signed.pseudonym, s.device.pseudonym());
+    assert_eq!(signed.challenge_id, id);
+    // The operator's check: the length of a sealed 64-byte result, the device's signature.
+    minimis_crypto::verify_condition(&signed, &s.device.key().public_key()).unwrap();
+    // The agency's case identity opens it: area not met, presence not ordered. Nothing of
+    // the note, the time or the fix is in 64 bytes of two outcomes.
+    let result = minimis_seal::open_condition(&signed.ciphertext, &case).unwrap();
+    assert_eq!(
+        result,
+        obligations::ConditionResult {
+            challenge_id: id,
+            area: obligations::ConditionOutcome::NotMet,
+            presence: obligations::ConditionOutcome::NotOrdered,
+        }
+    );
+    // Nobody else's identity opens it (the custodians' epoch keys included: they are not
+    // recipients).
+    assert!(
+        minimis_seal::open_condition(&signed.ciphertext, &minimis_seal::CaseIdentity::generate())
+            .is_err()
+    );
+    // No check-in, no condition result.
+    assert!(matches!(
+        s.device
+            .condition_result(ChallengeId::from_bytes([2; 16]), &case.recipient()),
+        Err(minimis_client::obligations::ConditionResultError::NoCheckIn)
+    ));
+}
+
+#[test]
+fn obl_9_the_device_files_a_travel_notice_and_a_contest_sealed_and_signed() {
+    let s = setup(false, 1, 1);
+    let case = minimis_seal::CaseIdentity::generate();
+    let oversight = minimis_seal::ReviewIdentity::generate();
+    let day = UnixTime(1_795_392_000);
+    let travel = obligations::Filing::new(
+        obligations::FilingKind::Travel,
+        day,
+        Some(day.plus(3 * 86_400)),
+        None,
+        obligations::Text::new("Visiting my sister in Milwaukee, WI."),
+    )
+    .unwrap();
+    let signed = s.device.file(&travel, &case.recipient(), None).unwrap();
+    assert_eq!(signed.addressee, obligations::Addressee::Agency);
+    let id = minimis_crypto::verify_filing(&signed, &s.device.key().public_key()).unwrap();
+    assert_eq!(id, signed.filing_id());
+    assert_eq!(
+        minimis_seal::open_filing_as_agency(&signed.ciphertext, signed.addressee, &case).unwrap(),
+        travel
+    );
+    // The relay sees ciphertext only: no word of the text.
+    let json = serde_json::to_string(&signed).unwrap();
+    assert!(!json.contains("Milwaukee"));
+
+    let contest = obligations::Filing::new(
+        obligations::FilingKind::Contest,
+        day,
+        None,
+        Some(ReviewId::from_bytes([6; 16])),
+        obligations::Text::new("My phone had no signal."),
+    )
+    .unwrap();
+    // A contest must reach the oversight body too: without its recipient, nothing is made.
+    assert!(s.device.file(&contest, &case.recipient(), None).is_err());
+    let signed = s
+        .device
+        .file(&contest, &case.recipient(), Some(&oversight.recipient()))
+        .unwrap();
+    assert_eq!(signed.addressee, obligations::Addressee::AgencyAndOversight);
+    assert_eq!(
+        minimis_seal::open_filing_as_oversight(&signed.ciphertext, &oversight).unwrap(),
+        contest
+    );
+}

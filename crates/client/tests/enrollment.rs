@@ -70,6 +70,7 @@ impl Station {
             log_key: self.log_key.clone(),
             witnesses: vec![],
             custodians: self.world.custodian_keys(),
+            obligations: None,
             issued: NOW,
         }
     }
@@ -372,4 +373,48 @@ fn enr_20_the_notice_of_the_enrolled_policy_is_shown_before_enrollment_and_again
         device.notice(Language::English, None),
         minimis_client::notice::notice(&s.world.policy, Language::English, None)
     );
+}
+
+#[test]
+fn obl_1_the_bundle_fixes_the_case_recipient_and_the_review_keys() {
+    use minimis_client::bundle::ObligationKeys;
+    let s = station();
+    let case = minimis_seal::CaseIdentity::generate();
+    let review = minimis_seal::ReviewIdentity::generate();
+    let review_key = SigningKey::generate().unwrap().public_key();
+    let keys = ObligationKeys {
+        case_recipient: case.recipient(),
+        review_recipient: review.recipient(),
+        review_key,
+    };
+    let mut b = s.bundle(None);
+    b.obligations = Some(keys.clone());
+    let text = b.text().unwrap();
+    assert!(text.contains(&format!("\ncase-recipient {}\n", case.recipient())));
+    let note = b.sign(&s.signer).unwrap();
+    let device = s.enroll(&note, DEFAULT_POLICY_TOML, None).unwrap();
+    assert_eq!(device.obligation_keys(), Some(&keys));
+    // Without the lines, the device has none.
+    let plain = s
+        .enroll(
+            &s.bundle(None).sign(&s.signer).unwrap(),
+            DEFAULT_POLICY_TOML,
+            None,
+        )
+        .unwrap();
+    assert_eq!(plain.obligation_keys(), None);
+
+    // The three lines come together, each well formed.
+    let cut = text.replace(&format!("review-key {}\n", review_key.to_base64()), "");
+    let odd = s.signer.sign_note(&cut).unwrap().to_string();
+    assert!(matches!(
+        s.enroll(&odd, DEFAULT_POLICY_TOML, None),
+        Err(BundleError::Malformed("review-key"))
+    ));
+    let bad = text.replace(&case.recipient().to_string(), "age1notarecipient");
+    let odd = s.signer.sign_note(&bad).unwrap().to_string();
+    assert!(matches!(
+        s.enroll(&odd, DEFAULT_POLICY_TOML, None),
+        Err(BundleError::Malformed("case-recipient"))
+    ));
 }

@@ -31,6 +31,7 @@
 
 mod envelope;
 mod keys;
+mod obligations;
 mod scrub;
 mod tag;
 
@@ -40,6 +41,11 @@ pub use envelope::{
     verify_envelope, verify_epoch_recipient, verify_request,
 };
 pub use keys::{BadSignature, KeyError, SigningKey, verify};
+pub use obligations::{
+    SealedMessageError, SignatureRefused, sign_condition, sign_delivery, sign_delivery_ack,
+    sign_filing, sign_inbox_recipient, verify_condition, verify_delivery, verify_delivery_ack,
+    verify_filing, verify_inbox_recipient,
+};
 pub use tag::{TAG_LABEL, TagKey};
 
 use minimis_proto::{ChallengeId, Pseudonym};

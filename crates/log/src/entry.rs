@@ -33,6 +33,7 @@
 //!                            || missed (u32) || no_network (u32) || app_error (u32)
 //!                            || device_error (u32) || presence_unavailable (u32)
 //!                            || other (u32)
+//! 0x10 to 0x14               the obligations' entries: crate::obligation_entry
 //! ```
 //!
 //! Entries name a participant only by the [`ParticipantTag`] of the epoch (an HMAC tag
@@ -55,6 +56,7 @@ use minimis_proto::{
     ChallengeId, ChallengeKind, EpochId, ParticipantTag, PolicyHash, RecordId, UnixTime, WindowSpan,
 };
 
+use crate::obligation_entry::{ObligationEntry, ObligationFieldError};
 use crate::verify::{Hash, leaf_hash};
 
 /// The longest label (custodian, officer, purpose and legal basis ids), in bytes.
@@ -699,6 +701,8 @@ pub enum LogEntry {
     /// `0x0e`: the operator's counts of an epoch's ledger rows, written once every
     /// challenge of the epoch is closed (**CHK-28**, **LOG-35**, **LOG-36**).
     EpochSummary(EpochSummary),
+    /// `0x10` to `0x14`: conditions summaries and reviews (`spec/obligations.md`).
+    Obligation(ObligationEntry),
 }
 
 /// An entry's type byte.
@@ -733,11 +737,21 @@ pub enum EntryType {
     LedgerPurged,
     /// `0x0e`.
     EpochSummary,
+    /// `0x10`.
+    ConditionsSummary,
+    /// `0x11`.
+    ReviewOpened,
+    /// `0x12`.
+    ReviewDecided,
+    /// `0x13`.
+    DecisionContested,
+    /// `0x14`.
+    AppealDecided,
 }
 
 impl EntryType {
     /// Every type, in code order.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 19] = [
         Self::EnrollmentOpened,
         Self::EnrollmentClosed,
         Self::PolicyPublished,
@@ -752,6 +766,11 @@ impl EntryType {
         Self::RowResolved,
         Self::LedgerPurged,
         Self::EpochSummary,
+        Self::ConditionsSummary,
+        Self::ReviewOpened,
+        Self::ReviewDecided,
+        Self::DecisionContested,
+        Self::AppealDecided,
     ];
 
     /// The type byte.
@@ -771,6 +790,11 @@ impl EntryType {
             Self::RowResolved => 0x0c,
             Self::LedgerPurged => 0x0d,
             Self::EpochSummary => 0x0e,
+            Self::ConditionsSummary => 0x10,
+            Self::ReviewOpened => 0x11,
+            Self::ReviewDecided => 0x12,
+            Self::DecisionContested => 0x13,
+            Self::AppealDecided => 0x14,
         }
     }
 
@@ -796,6 +820,11 @@ impl EntryType {
             Self::RowResolved => "row-resolved",
             Self::LedgerPurged => "ledger-purged",
             Self::EpochSummary => "epoch-summary",
+            Self::ConditionsSummary => "conditions-summary",
+            Self::ReviewOpened => "review-opened",
+            Self::ReviewDecided => "review-decided",
+            Self::DecisionContested => "decision-contested",
+            Self::AppealDecided => "appeal-decided",
         }
     }
 }
@@ -891,6 +920,9 @@ pub enum EntryDecodeError {
         /// The reports.
         reports: u64,
     },
+    /// A field of an obligations entry outside its values.
+    #[error(transparent)]
+    Obligation(#[from] ObligationFieldError),
 }
 
 struct Writer(Vec<u8>);
@@ -1098,6 +1130,7 @@ impl LogEntry {
             Self::RowResolved { .. } => EntryType::RowResolved,
             Self::LedgerPurged { .. } => EntryType::LedgerPurged,
             Self::EpochSummary(_) => EntryType::EpochSummary,
+            Self::Obligation(o) => o.entry_type(),
         }
     }
 
@@ -1192,6 +1225,7 @@ impl LogEntry {
                 w.i64(purged_at.seconds());
             }
             Self::EpochSummary(s) => w.summary(s),
+            Self::Obligation(o) => o.encode_body(&mut w.0),
         }
         w.0
     }
@@ -1292,6 +1326,15 @@ impl LogEntry {
                 purged_at: r.time("purged_at")?,
             },
             EntryType::EpochSummary => Self::EpochSummary(r.summary()?),
+            EntryType::ConditionsSummary
+            | EntryType::ReviewOpened
+            | EntryType::ReviewDecided
+            | EntryType::DecisionContested
+            | EntryType::AppealDecided => {
+                // The body is the rest: its own decoder refuses trailing bytes.
+                let rest = std::mem::take(&mut r.0);
+                Self::Obligation(ObligationEntry::decode_body(ty, rest)?)
+            }
         };
         if !r.0.is_empty() {
             return Err(EntryDecodeError::TrailingBytes { count: r.0.len() });
@@ -1401,6 +1444,37 @@ mod tests {
                 purged_at: UnixTime(2_020_000_000),
             },
             LogEntry::EpochSummary(summary()),
+            LogEntry::Obligation(ObligationEntry::ConditionsSummary(
+                crate::obligation_entry::ConditionsSummary {
+                    epoch,
+                    opened: 10,
+                    area: [0, 7, 2, 1],
+                    presence: [0, 9, 0, 1],
+                    reviews: 4,
+                },
+            )),
+            LogEntry::Obligation(ObligationEntry::ReviewOpened {
+                review: minimis_proto::ReviewId::from_bytes([0x55; 16]),
+                epoch,
+                cause: minimis_proto::obligations::ReviewCause::Condition,
+                day: UnixTime(1_795_651_200),
+            }),
+            LogEntry::Obligation(ObligationEntry::ReviewDecided {
+                review: minimis_proto::ReviewId::from_bytes([0x55; 16]),
+                decision: minimis_proto::obligations::Decision::NotExcused,
+                reason: minimis_proto::obligations::ReasonId::new("not-explained").unwrap(),
+                day: UnixTime(1_795_737_600),
+            }),
+            LogEntry::Obligation(ObligationEntry::DecisionContested {
+                review: minimis_proto::ReviewId::from_bytes([0x55; 16]),
+                day: UnixTime(1_795_824_000),
+            }),
+            LogEntry::Obligation(ObligationEntry::AppealDecided {
+                review: minimis_proto::ReviewId::from_bytes([0x55; 16]),
+                outcome: minimis_proto::obligations::AppealOutcome::Overturned,
+                reason: minimis_proto::obligations::ReasonId::new("explained-by-notice").unwrap(),
+                day: UnixTime(1_796_083_200),
+            }),
         ]
     }
 
@@ -1466,6 +1540,11 @@ mod tests {
             55,
             45,
             41,
+            45,
+            30,
+            27 + "not-explained".len(),
+            25,
+            27 + "explained-by-notice".len(),
         ];
         let got: Vec<usize> = ex.iter().map(|e| e.encode().len()).collect();
         assert_eq!(got, want);
@@ -2112,7 +2191,70 @@ mod tests {
         ]
     }
 
+    fn arb_obligation() -> impl Strategy<Value = LogEntry> {
+        use crate::obligation_entry::ConditionsSummary;
+        use minimis_proto::ReviewId;
+        use minimis_proto::obligations::{AppealOutcome, Decision, ReasonId, ReviewCause};
+        let review = any::<[u8; 16]>().prop_map(ReviewId::from_bytes);
+        let day = (-20_000i64..100_000).prop_map(|d| UnixTime(d * 86_400));
+        let reason = "[a-z0-9-]{1,32}".prop_map(|s| ReasonId::new(&s).unwrap());
+        let entry = prop_oneof![
+            (any::<u32>(), any::<[u16; 4]>(), 0usize..4, any::<u32>()).prop_map(
+                |(e, a, turn, reviews)| {
+                    let area = a.map(u32::from);
+                    // Presence: the same counts in another order, so both add up.
+                    let mut presence = area;
+                    presence.rotate_left(turn);
+                    ObligationEntry::ConditionsSummary(ConditionsSummary {
+                        epoch: EpochId::new(e),
+                        opened: area.iter().sum(),
+                        area,
+                        presence,
+                        reviews,
+                    })
+                }
+            ),
+            (review.clone(), any::<u32>(), any::<bool>(), day.clone()).prop_map(
+                |(review, e, missed, day)| ObligationEntry::ReviewOpened {
+                    review,
+                    epoch: EpochId::new(e),
+                    cause: if missed {
+                        ReviewCause::Missed
+                    } else {
+                        ReviewCause::Condition
+                    },
+                    day,
+                }
+            ),
+            (review.clone(), 1u8..=3, reason.clone(), day.clone()).prop_map(
+                |(review, d, reason, day)| ObligationEntry::ReviewDecided {
+                    review,
+                    decision: Decision::from_code(d).unwrap(),
+                    reason,
+                    day,
+                }
+            ),
+            (review.clone(), day.clone())
+                .prop_map(|(review, day)| ObligationEntry::DecisionContested { review, day }),
+            (review, 1u8..=2, reason, day).prop_map(|(review, o, reason, day)| {
+                ObligationEntry::AppealDecided {
+                    review,
+                    outcome: AppealOutcome::from_code(o).unwrap(),
+                    reason,
+                    day,
+                }
+            }),
+        ];
+        entry.prop_map(LogEntry::Obligation)
+    }
+
     proptest! {
+        #[test]
+        fn obl_7_obl_17_obligation_entries_are_canonical(entry in arb_obligation()) {
+            let bytes = entry.encode();
+            prop_assert_eq!(LogEntry::decode(&bytes).unwrap(), entry);
+        }
+
         #[test]
         fn log_25_log_26_encoding_is_canonical(entry in arb_entry()) {
             let bytes = entry.encode();

@@ -80,6 +80,7 @@ pub mod cosignature;
 pub mod entry;
 mod log;
 pub mod note;
+pub mod obligation_entry;
 pub mod static_dir;
 pub mod tiles;
 pub mod tlog_proof;

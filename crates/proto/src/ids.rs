@@ -129,6 +129,31 @@ hex_id!(
     "participant tag"
 );
 
+hex_id!(
+    /// A review's identifier: 128 random bits made by the agency's case system when it
+    /// opens a review (**OBL-17**). Review log entries carry it and no participant tag; the
+    /// participant learns it from the decision delivered to their phone.
+    ReviewId,
+    16,
+    "review id"
+);
+
+hex_id!(
+    /// A filing's identifier: SHA-256 of the filing's signing input (**OBL-9**), so the
+    /// operator cannot choose it and the receipt binds the exact bytes the participant sent.
+    FilingId,
+    32,
+    "filing id"
+);
+
+hex_id!(
+    /// A delivery's identifier: SHA-256 of its sealed bytes (**OBL-12**), computed alike by
+    /// the sender, the operator and the device.
+    DeliveryId,
+    32,
+    "delivery id"
+);
+
 /// An epoch: a fixed-length period (one week by default) that content is sealed to.
 ///
 /// Epoch `n` covers `[ORIGIN + n·L, ORIGIN + (n+1)·L)` where `ORIGIN` is

@@ -2,7 +2,9 @@
 //!
 //! Types and byte-exact encodings of the minimis check-in protocol: identifiers, the
 //! policy file, the enrolled schedule, the fixed-size check-in payload and the messages
-//! that carry it. Spec: `spec/policy.md`, `spec/schedule.md`, `spec/checkin.md`.
+//! that carry it, and the fixed-size encodings of the program's obligations (condition
+//! results, filings, deliveries). Spec: `spec/policy.md`, `spec/schedule.md`,
+//! `spec/checkin.md`, `spec/obligations.md`.
 //!
 //! **Trust domain:** none; every party links this crate. **Holds:** nothing. It does no
 //! I/O, reads no clock and holds no key: callers pass the time in, and signatures are made
@@ -38,12 +40,16 @@
 pub mod ids;
 pub mod ledger;
 pub mod messages;
+pub mod obligations;
 pub mod payload;
 pub mod policy;
 pub mod schedule;
 pub mod wire;
 
-pub use ids::{ChallengeId, EpochId, ParticipantTag, PolicyHash, Pseudonym, RecordId};
+pub use ids::{
+    ChallengeId, DeliveryId, EpochId, FilingId, ParticipantTag, PolicyHash, Pseudonym, RecordId,
+    ReviewId,
+};
 pub use ledger::{
     FailureCategory, LedgerState, Resolution, ResolutionReason, StatementCategory, UnknownCategory,
 };
@@ -53,7 +59,8 @@ pub use messages::{
 };
 pub use payload::{CheckInPayload, Note, PayloadDecodeError, PresenceResult, ZoneResult};
 pub use policy::{
-    Custodian, CustodianRole, DEFAULT_POLICY_TOML, Policy, PolicyError, default_policy,
+    Custodian, CustodianRole, DEFAULT_POLICY_TOML, Obligations, Policy, PolicyError, Reason,
+    default_policy,
 };
 pub use schedule::{
     ChallengeKind, LocalTime, Placement, Schedule, ScheduleViolation, Slot, Weekday, Window,

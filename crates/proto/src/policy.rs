@@ -10,7 +10,7 @@
 //! UTF-8; lists are a `u32` count followed by their items, in file order):
 //!
 //! ```text
-//! "minimis-policy-v1\n"
+//! "minimis-policy-v1\n"  (format 1)  or  "minimis-policy-v2\n"  (format 2)
 //! str  name
 //! u32  epochs.length_days
 //! u32  retention.content_days
@@ -22,7 +22,17 @@
 //! list access.purposes      of (str id, str description)
 //! list access.legal_bases   of (str id, str citation)
 //! list custodians           of (str id, u8 role (1 agency, 2 oversight), str name)
+//! u32  obligations.acknowledge_days
+//! u32  obligations.remind_days_before
+//! u32  obligations.decide_days
+//! u32  obligations.contest_days
+//! u32  obligations.appeal_days
+//! u32  obligations.poll_minutes
+//! list obligations.reasons  of (str id, str description)
 //! ```
+//!
+//! The `obligations` fields are in format 2 only (**OBL-22**); a format-1 policy's encoding
+//! and hash are what they were before the table existed.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -33,8 +43,13 @@ use crate::ids::{EpochId, PolicyHash};
 use crate::payload::NOTE_CAPACITY;
 use crate::wire::UnixTime;
 
-/// The format line every policy file must carry (`format = "minimis-policy/1"`).
-pub const POLICY_FORMAT: &str = "minimis-policy/1";
+/// The format line of a policy file with the `[obligations]` table
+/// (`format = "minimis-policy/2"`, **OBL-22**): what new policies carry.
+pub const POLICY_FORMAT: &str = "minimis-policy/2";
+
+/// The first format, without the `[obligations]` table. Still read, with its hash
+/// unchanged, so that enrollments under it keep their policy.
+pub const POLICY_FORMAT_1: &str = "minimis-policy/1";
 
 /// The start of epoch 0: 1970-01-05T00:00:00Z, the first Monday of the Unix era.
 pub const EPOCH_ORIGIN: UnixTime = UnixTime(4 * 86_400);
@@ -61,6 +76,18 @@ pub mod limits {
     pub const MAX_NOTE_BYTES: RangeInclusive<u32> = 0..=(crate::payload::NOTE_CAPACITY as u32);
     /// How many custodians: one, or two (agency and oversight).
     pub const CUSTODIANS: RangeInclusive<u32> = 1..=2;
+    /// Days the agency has to acknowledge a filing (OBL-10).
+    pub const ACKNOWLEDGE_DAYS: RangeInclusive<u32> = 1..=14;
+    /// Days before an appointment or hearing that the first reminder goes out (OBL-13).
+    pub const REMIND_DAYS_BEFORE: RangeInclusive<u32> = 1..=30;
+    /// Days an officer has to decide a review (OBL-14).
+    pub const DECIDE_DAYS: RangeInclusive<u32> = 1..=30;
+    /// Days the participant has to contest a decision (OBL-15).
+    pub const CONTEST_DAYS: RangeInclusive<u32> = 7..=90;
+    /// Days the oversight body has to decide an appeal (OBL-15).
+    pub const APPEAL_DAYS: RangeInclusive<u32> = 1..=60;
+    /// The shortest poll interval inside a window, in minutes (OBL-20).
+    pub const POLL_MINUTES: RangeInclusive<u32> = 1..=60;
 }
 
 /// Why a policy file was refused. No variant carries more than the offending key and value.
@@ -71,8 +98,18 @@ pub enum PolicyError {
     #[error("policy file is not valid: {0}")]
     Toml(#[from] toml::de::Error),
     /// The `format` line names a format this version does not read.
-    #[error("policy format `{found}` is not supported; expected `{POLICY_FORMAT}`")]
+    #[error(
+        "policy format `{found}` is not supported; expected `{POLICY_FORMAT}` (or `{POLICY_FORMAT_1}`)"
+    )]
     UnsupportedFormat {
+        /// The format the file named.
+        found: String,
+    },
+    /// A format-2 policy without the `[obligations]` table, or a format-1 policy with it.
+    #[error(
+        "policy format `{found}`: `{POLICY_FORMAT}` requires the [obligations] table and `{POLICY_FORMAT_1}` has none"
+    )]
+    ObligationsFormat {
         /// The format the file named.
         found: String,
     },
@@ -184,6 +221,69 @@ pub struct LegalBasis {
     pub citation: String,
 }
 
+/// A reason a review may be decided with (**OBL-14**).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reason {
+    /// Short identifier, carried in decisions and log entries.
+    pub id: String,
+    /// What it means, in words.
+    pub description: String,
+}
+
+/// The policy's `[obligations]` table (`spec/obligations.md` § The policy's new keys).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Obligations {
+    acknowledge_days: u32,
+    remind_days_before: u32,
+    decide_days: u32,
+    contest_days: u32,
+    appeal_days: u32,
+    poll_minutes: u32,
+    reasons: Vec<Reason>,
+}
+
+impl Obligations {
+    /// Days the agency has to acknowledge a filing (**OBL-10**).
+    pub fn acknowledge_days(&self) -> u32 {
+        self.acknowledge_days
+    }
+
+    /// Days before an appointment or hearing that the first reminder is sent (**OBL-13**).
+    pub fn remind_days_before(&self) -> u32 {
+        self.remind_days_before
+    }
+
+    /// Days an officer has to decide a review (**OBL-14**).
+    pub fn decide_days(&self) -> u32 {
+        self.decide_days
+    }
+
+    /// Days the participant has to contest a decision (**OBL-15**).
+    pub fn contest_days(&self) -> u32 {
+        self.contest_days
+    }
+
+    /// Days the oversight body has to decide an appeal (**OBL-15**).
+    pub fn appeal_days(&self) -> u32 {
+        self.appeal_days
+    }
+
+    /// The shortest poll interval inside a window, in minutes (**OBL-20**).
+    pub fn poll_minutes(&self) -> u32 {
+        self.poll_minutes
+    }
+
+    /// The reasons a review may be decided with, in file order (**OBL-14**).
+    pub fn reasons(&self) -> &[Reason] {
+        &self.reasons
+    }
+
+    /// Whether `id` is one of the policy's reasons.
+    pub fn allows_reason(&self, id: &str) -> bool {
+        self.reasons.iter().any(|r| r.id == id)
+    }
+}
+
 /// A validated policy. The only way to get one is [`Policy::from_toml_str`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
@@ -198,6 +298,7 @@ pub struct Policy {
     purposes: Vec<Purpose>,
     legal_bases: Vec<LegalBasis>,
     custodians: Vec<Custodian>,
+    obligations: Option<Obligations>,
     hash: PolicyHash,
 }
 
@@ -214,6 +315,26 @@ struct RawPolicy {
     checkin: RawCheckin,
     access: RawAccess,
     custodians: Vec<RawCustodian>,
+    obligations: Option<RawObligations>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawObligations {
+    acknowledge_days: u32,
+    remind_days_before: u32,
+    decide_days: u32,
+    contest_days: u32,
+    appeal_days: u32,
+    poll_minutes: u32,
+    reasons: Vec<RawReason>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReason {
+    id: String,
+    description: String,
 }
 
 #[derive(Deserialize)]
@@ -326,6 +447,63 @@ fn unique_ids<'a>(
     Ok(())
 }
 
+/// Reads and checks the `[obligations]` table (**OBL-22**).
+fn read_obligations(o: RawObligations) -> Result<Obligations, PolicyError> {
+    let acknowledge_days = in_range(
+        "obligations.acknowledge_days",
+        o.acknowledge_days,
+        limits::ACKNOWLEDGE_DAYS,
+    )?;
+    let remind_days_before = in_range(
+        "obligations.remind_days_before",
+        o.remind_days_before,
+        limits::REMIND_DAYS_BEFORE,
+    )?;
+    let decide_days = in_range(
+        "obligations.decide_days",
+        o.decide_days,
+        limits::DECIDE_DAYS,
+    )?;
+    let contest_days = in_range(
+        "obligations.contest_days",
+        o.contest_days,
+        limits::CONTEST_DAYS,
+    )?;
+    let appeal_days = in_range(
+        "obligations.appeal_days",
+        o.appeal_days,
+        limits::APPEAL_DAYS,
+    )?;
+    let poll_minutes = in_range(
+        "obligations.poll_minutes",
+        o.poll_minutes,
+        limits::POLL_MINUTES,
+    )?;
+    unique_ids(
+        "obligations.reasons",
+        o.reasons.iter().map(|r| r.id.as_str()),
+    )?;
+    for r in &o.reasons {
+        not_blank("obligations.reasons.description", &r.description)?;
+    }
+    Ok(Obligations {
+        acknowledge_days,
+        remind_days_before,
+        decide_days,
+        contest_days,
+        appeal_days,
+        poll_minutes,
+        reasons: o
+            .reasons
+            .into_iter()
+            .map(|r| Reason {
+                id: r.id,
+                description: r.description,
+            })
+            .collect(),
+    })
+}
+
 impl Policy {
     /// Reads and validates a policy from TOML text.
     ///
@@ -334,9 +512,15 @@ impl Policy {
     /// out of range.
     pub fn from_toml_str(text: &str) -> Result<Self, PolicyError> {
         let raw: RawPolicy = toml::from_str(text)?;
-        if raw.format != POLICY_FORMAT {
-            return Err(PolicyError::UnsupportedFormat { found: raw.format });
-        }
+        // Format 2 has the [obligations] table, format 1 none (OBL-22).
+        let obligations = match (raw.format.as_str(), raw.obligations) {
+            (POLICY_FORMAT, Some(o)) => Some(o),
+            (POLICY_FORMAT_1, None) => None,
+            (POLICY_FORMAT | POLICY_FORMAT_1, _) => {
+                return Err(PolicyError::ObligationsFormat { found: raw.format });
+            }
+            _ => return Err(PolicyError::UnsupportedFormat { found: raw.format }),
+        };
         not_blank("name", &raw.name)?;
         let epoch_length_days = in_range(
             "epochs.length_days",
@@ -419,6 +603,7 @@ impl Policy {
             })
             .collect();
         custodians.sort_by_key(|c| c.role);
+        let obligations = obligations.map(read_obligations).transpose()?;
 
         let mut policy = Self {
             name: raw.name,
@@ -448,6 +633,7 @@ impl Policy {
                 })
                 .collect(),
             custodians,
+            obligations,
             hash: PolicyHash::from_bytes([0; 32]),
         };
         policy.hash = PolicyHash::from_bytes(sha256(&policy.canonical_bytes()));
@@ -467,7 +653,12 @@ impl Policy {
             put_u32(out, u32::try_from(n).unwrap_or(u32::MAX));
         }
         let mut out = Vec::with_capacity(512);
-        out.extend_from_slice(b"minimis-policy-v1\n");
+        // A format-2 policy's encoding starts with its own line, so that no format-1
+        // encoding is ever a prefix of one that means something else.
+        out.extend_from_slice(match self.obligations {
+            Some(_) => b"minimis-policy-v2\n",
+            None => b"minimis-policy-v1\n",
+        });
         put_str(&mut out, &self.name);
         for v in [
             self.epoch_length_days,
@@ -495,6 +686,24 @@ impl Policy {
             put_str(&mut out, &c.id);
             out.push(c.role.code());
             put_str(&mut out, &c.name);
+        }
+        let Some(o) = &self.obligations else {
+            return out;
+        };
+        for v in [
+            o.acknowledge_days,
+            o.remind_days_before,
+            o.decide_days,
+            o.contest_days,
+            o.appeal_days,
+            o.poll_minutes,
+        ] {
+            put_u32(&mut out, v);
+        }
+        put_len(&mut out, o.reasons.len());
+        for r in &o.reasons {
+            put_str(&mut out, &r.id);
+            put_str(&mut out, &r.description);
         }
         out
     }
@@ -569,6 +778,12 @@ impl Policy {
     /// The custodians, agency first.
     pub fn custodians(&self) -> &[Custodian] {
         &self.custodians
+    }
+
+    /// The `[obligations]` table (`spec/obligations.md`); `None` for a format-1 policy,
+    /// under which the obligations' mechanisms are not in force.
+    pub fn obligations(&self) -> Option<&Obligations> {
+        self.obligations.as_ref()
     }
 
     /// The custodian with `role`, if the policy names one.
@@ -678,7 +893,7 @@ mod tests {
 
     #[test]
     fn pol_10_wrong_format_is_refused() {
-        let text = replace("minimis-policy/1", "minimis-policy/9");
+        let text = replace("minimis-policy/2", "minimis-policy/9");
         assert!(matches!(
             Policy::from_toml_str(&text),
             Err(PolicyError::UnsupportedFormat { found }) if found == "minimis-policy/9"
@@ -786,6 +1001,205 @@ mod tests {
         assert_ne!(Policy::from_toml_str(&changed).unwrap().hash(), base.hash());
         let ledger = replace("ledger_days = 2555", "ledger_days = 2554");
         assert_ne!(Policy::from_toml_str(&ledger).unwrap().hash(), base.hash());
+    }
+
+    #[test]
+    fn obl_22_obligations_table_is_read_with_its_ranges() {
+        let o = default_policy().obligations().unwrap().clone();
+        assert_eq!(
+            (
+                o.acknowledge_days(),
+                o.remind_days_before(),
+                o.decide_days(),
+                o.contest_days(),
+                o.appeal_days(),
+                o.poll_minutes()
+            ),
+            (2, 7, 14, 30, 30, 5)
+        );
+        assert!(o.allows_reason("explained-by-notice"));
+        assert!(!o.allows_reason("violation"));
+        let cases = [
+            (
+                "acknowledge_days = 2",
+                "acknowledge_days = 0",
+                "obligations.acknowledge_days",
+                0,
+            ),
+            (
+                "acknowledge_days = 2",
+                "acknowledge_days = 15",
+                "obligations.acknowledge_days",
+                15,
+            ),
+            (
+                "remind_days_before = 7",
+                "remind_days_before = 31",
+                "obligations.remind_days_before",
+                31,
+            ),
+            (
+                "decide_days = 14",
+                "decide_days = 31",
+                "obligations.decide_days",
+                31,
+            ),
+            (
+                "contest_days = 30",
+                "contest_days = 6",
+                "obligations.contest_days",
+                6,
+            ),
+            (
+                "contest_days = 30",
+                "contest_days = 91",
+                "obligations.contest_days",
+                91,
+            ),
+            (
+                "appeal_days = 30",
+                "appeal_days = 61",
+                "obligations.appeal_days",
+                61,
+            ),
+            (
+                "poll_minutes = 5",
+                "poll_minutes = 0",
+                "obligations.poll_minutes",
+                0,
+            ),
+            (
+                "poll_minutes = 5",
+                "poll_minutes = 61",
+                "obligations.poll_minutes",
+                61,
+            ),
+        ];
+        for (from, to, key, value) in cases {
+            match Policy::from_toml_str(&replace(from, to)) {
+                Err(PolicyError::OutOfRange {
+                    key: k, value: v, ..
+                }) => assert_eq!((k, v), (key, value)),
+                other => panic!("{to}: expected OutOfRange, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn obl_22_obligations_table_is_required_and_checked() {
+        let start = DEFAULT_POLICY_TOML
+            .find("\n[obligations]\n")
+            .expect("the reference policy has the table");
+        let end = DEFAULT_POLICY_TOML
+            .find("# Who holds the epoch keys.")
+            .expect("the custodians follow it");
+        // Without the table (and its reasons), the policy is refused, naming it.
+        let without = format!(
+            "{}{}",
+            &DEFAULT_POLICY_TOML[..start],
+            &DEFAULT_POLICY_TOML[end..]
+        );
+        let err = Policy::from_toml_str(&without).unwrap_err();
+        assert!(err.to_string().contains("obligations"), "{err}");
+        // An unknown key in it is refused.
+        let extra = replace("poll_minutes = 5", "poll_minutes = 5\npush_service = true");
+        let err = Policy::from_toml_str(&extra).unwrap_err();
+        assert!(err.to_string().contains("push_service"), "{err}");
+        // A repeated or malformed reason id, or a blank description.
+        let dup = replace("id = \"not-explained\"", "id = \"technical-failure\"");
+        assert!(matches!(
+            Policy::from_toml_str(&dup),
+            Err(PolicyError::DuplicateId {
+                key: "obligations.reasons",
+                ..
+            })
+        ));
+        let bad = replace("id = \"not-explained\"", "id = \"Not Explained\"");
+        assert!(matches!(
+            Policy::from_toml_str(&bad),
+            Err(PolicyError::InvalidId {
+                key: "obligations.reasons",
+                ..
+            })
+        ));
+        let blank = replace(
+            "description = \"No explanation was given or found; the result stands as recorded.\"",
+            "description = \" \"",
+        );
+        assert!(matches!(
+            Policy::from_toml_str(&blank),
+            Err(PolicyError::Empty {
+                key: "obligations.reasons.description"
+            })
+        ));
+        // No reasons at all: the table without its array of tables.
+        let reasons = DEFAULT_POLICY_TOML
+            .find("[[obligations.reasons]]")
+            .expect("reasons");
+        let no_reasons = format!(
+            "{}reasons = []\n\n{}",
+            &DEFAULT_POLICY_TOML[..reasons],
+            &DEFAULT_POLICY_TOML[end..]
+        );
+        assert!(matches!(
+            Policy::from_toml_str(&no_reasons),
+            Err(PolicyError::Empty {
+                key: "obligations.reasons"
+            })
+        ));
+    }
+
+    /// The reference policy before the `[obligations]` table: format 1.
+    fn format_1() -> String {
+        let start = DEFAULT_POLICY_TOML
+            .find("# The program's obligations")
+            .unwrap();
+        let end = DEFAULT_POLICY_TOML
+            .find("# Who holds the epoch keys.")
+            .unwrap();
+        format!(
+            "{}{}",
+            &DEFAULT_POLICY_TOML[..start],
+            &DEFAULT_POLICY_TOML[end..]
+        )
+        .replace("minimis-policy/2", "minimis-policy/1")
+    }
+
+    #[test]
+    fn obl_22_pol_12_a_format_1_policy_is_read_with_its_hash_unchanged() {
+        let p = Policy::from_toml_str(&format_1()).unwrap();
+        assert_eq!(p.obligations(), None);
+        // The reference policy's hash before the table existed: enrollments that cite it
+        // keep their policy.
+        assert_eq!(
+            p.hash().to_hex(),
+            "37fa4f4a0228196d50753acc46e8951854c0ca89d3bc4aa53f1fedce47c5046a"
+        );
+        // Format 1 with the table, or format 2 without it: refused, naming the table.
+        let with = DEFAULT_POLICY_TOML.replace("minimis-policy/2", "minimis-policy/1");
+        let err = Policy::from_toml_str(&with).unwrap_err();
+        assert!(
+            matches!(err, PolicyError::ObligationsFormat { .. }),
+            "{err:?}"
+        );
+        let without = format_1().replace("minimis-policy/1", "minimis-policy/2");
+        let err = Policy::from_toml_str(&without).unwrap_err();
+        assert!(err.to_string().contains("[obligations]"), "{err}");
+        // The same values under format 2 hash differently: the encodings start apart.
+        assert_ne!(default_policy().hash(), p.hash());
+    }
+
+    #[test]
+    fn obl_22_pol_12_obligations_are_in_the_hash() {
+        let base = default_policy();
+        for (from, to) in [
+            ("decide_days = 14", "decide_days = 13"),
+            ("poll_minutes = 5", "poll_minutes = 6"),
+            ("id = \"not-explained\"", "id = \"unexplained\""),
+        ] {
+            let changed = Policy::from_toml_str(&replace(from, to)).unwrap();
+            assert_ne!(changed.hash(), base.hash(), "{to}");
+        }
     }
 
     #[test]

@@ -8,6 +8,10 @@
 //! for an epoch, every copy of that epoch's content, backups included, can no longer be
 //! opened by anyone (**RET-2**, **RET-3**). Spec: `spec/sealing.md`, `spec/retention.md`.
 //!
+//! The obligations' messages (`spec/obligations.md`) are sealed here too: condition results
+//! and filings to the agency's per-enrollment [`CaseIdentity`], deliveries to the device's
+//! per-epoch [`InboxIdentity`] ([`seal_condition`], [`seal_filing`], [`seal_delivery`]).
+//!
 //! **Trust domain:** the participant's device (sealing: [`SealingKeys`], [`seal`]) and
 //! the key custodians (identities: [`EpochKeyring`], [`open`]). **Never linked by the
 //! operator's server**, which has no code path that decrypts: **SEAL-11**'s tests check
@@ -65,11 +69,18 @@
 #![warn(clippy::unwrap_used)]
 
 mod identity;
+mod obligations;
 mod open;
 mod sealing;
 
 pub use identity::{
     Destruction, EpochIdentity, EpochKeyring, IdentityFileError, KeyUnavailable, KeyringError,
+};
+pub use obligations::{
+    CaseIdentity, CaseRecipient, InboxIdentity, InboxRecipient, InvalidRecipient, OpenSealedError,
+    OpenedDelivery, ReviewIdentity, ReviewRecipient, SealObligationError, open_condition,
+    open_delivery, open_filing_as_agency, open_filing_as_oversight, seal_condition, seal_delivery,
+    seal_filing,
 };
 pub use open::{InnerCiphertext, LayerFailure, OpenError, open, open_inner, remove_outer};
 pub use sealing::{CustodianKeys, RecipientError, SealError, SealingKeys, seal, seal_envelope};

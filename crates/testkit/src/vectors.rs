@@ -358,5 +358,277 @@ pub fn all() -> Vec<Vector> {
     out.extend(tag_vectors());
     out.extend(signing_vectors());
     out.extend(policy_vectors());
+    out.extend(obligation_vectors());
+    out
+}
+
+/// One encoding of the obligations' formats (`spec/obligations.md`): `ok_*` decode and
+/// re-encode to the same bytes; `fail_*` are refused with the named code.
+fn obligation_vectors() -> Vec<Vector> {
+    use minimis_proto::obligations::{
+        ConditionOutcome, ConditionResult, Decision, Delivery, DeliveryBody, FILING_LEN, Filing,
+        FilingKind, ReasonId, Text,
+    };
+    use minimis_proto::{FilingId, ReviewId};
+
+    const DAY: i64 = 86_400;
+    let monday = UnixTime(1_795_392_000);
+    let review = ReviewId::from_bytes([0x72; 16]);
+    let mut out = vec![];
+    let ok = |kind: &str, name: &str, comment: &str, bytes: &[u8]| {
+        v(
+            &format!("{kind}/{name}.json"),
+            json!({ "comment": comment, "encoded": hex::encode(bytes) }),
+        )
+    };
+    let fail = |kind: &str, name: &str, comment: &str, bytes: &[u8], error: &str| {
+        v(
+            &format!("{kind}/{name}.json"),
+            json!({ "comment": comment, "encoded": hex::encode(bytes), "error": error }),
+        )
+    };
+
+    // Condition results (OBL-3).
+    let outside = ConditionResult {
+        challenge_id: CHALLENGE,
+        area: ConditionOutcome::NotMet,
+        presence: ConditionOutcome::Met,
+    };
+    let good = *outside.encode();
+    out.push(ok(
+        "condition",
+        "ok_outside_the_area",
+        "the spec's example: area not met (outside), presence met",
+        &good,
+    ));
+    let unchecked = ConditionResult {
+        challenge_id: CHALLENGE,
+        area: ConditionOutcome::NotChecked,
+        presence: ConditionOutcome::NotOrdered,
+    };
+    out.push(ok(
+        "condition",
+        "ok_location_unavailable_no_presence_ordered",
+        "area not checked (no location), no presence check ordered",
+        &*unchecked.encode(),
+    ));
+    out.push(fail(
+        "condition",
+        "fail_short",
+        "63 bytes",
+        &good[..63],
+        "wrong_length",
+    ));
+    let mut b = good;
+    b[0] = 2;
+    out.push(fail(
+        "condition",
+        "fail_version",
+        "version 2",
+        &b,
+        "unsupported_version",
+    ));
+    let mut b = good;
+    b[17] = 4;
+    out.push(fail(
+        "condition",
+        "fail_area_four",
+        "area 4 is not defined",
+        &b,
+        "unknown_outcome",
+    ));
+    let mut b = good;
+    b[63] = 1;
+    out.push(fail(
+        "condition",
+        "fail_padding",
+        "a non-zero padding byte",
+        &b,
+        "non_zero_padding",
+    ));
+
+    // Filings (OBL-8).
+    let residence = Filing::new(
+        FilingKind::Residence,
+        monday,
+        None,
+        None,
+        Text::new("Calle Ocho 1200, Apt 4B, Miami, FL 33135"),
+    );
+    let travel = Filing::new(
+        FilingKind::Travel,
+        monday,
+        Some(monday.plus(4 * DAY)),
+        None,
+        Text::new("Orlando, FL: my daughter's graduation"),
+    );
+    let hold = Filing::new(
+        FilingKind::HoldRequest,
+        monday,
+        None,
+        Some(review),
+        Text::new(""),
+    );
+    if let (Ok(residence), Ok(travel), Ok(hold)) = (residence, travel, hold) {
+        let good = *residence.encode();
+        out.push(ok("filing", "ok_residence", "a change of residence", &good));
+        out.push(ok(
+            "filing",
+            "ok_travel",
+            "a travel notice, Monday to Friday",
+            &*travel.encode(),
+        ));
+        out.push(ok(
+            "filing",
+            "ok_hold_request",
+            "a hold request on a review, with no text",
+            &*hold.encode(),
+        ));
+        out.push(fail(
+            "filing",
+            "fail_short",
+            "1,023 bytes",
+            &good[..FILING_LEN - 1],
+            "wrong_length",
+        ));
+        let mut b = good;
+        b[1] = 6;
+        out.push(fail(
+            "filing",
+            "fail_kind",
+            "kind 6 is not defined",
+            &b,
+            "unknown_kind",
+        ));
+        let mut b = good;
+        b[9] = 1;
+        out.push(fail(
+            "filing",
+            "fail_not_a_day",
+            "an effective time one second after midnight",
+            &b,
+            "not_a_day",
+        ));
+        let mut b = good;
+        b[10..18].copy_from_slice(&monday.plus(DAY).seconds().to_be_bytes());
+        out.push(fail(
+            "filing",
+            "fail_end_on_a_notice",
+            "an end date on a change of residence",
+            &b,
+            "end_date",
+        ));
+        let mut b = good;
+        b[18] = 1;
+        out.push(fail(
+            "filing",
+            "fail_review_on_a_notice",
+            "a review id on a change of residence",
+            &b,
+            "review_id",
+        ));
+        let mut b = good;
+        b[FILING_LEN - 1] = 1;
+        out.push(fail(
+            "filing",
+            "fail_padding",
+            "a non-zero padding byte",
+            &b,
+            "non_zero_padding",
+        ));
+    }
+
+    // Deliveries (OBL-12).
+    let decision = ReasonId::new("explained-by-notice").map(|reason| {
+        Delivery::new(
+            DeliveryBody::ReviewDecision {
+                review,
+                decided: monday,
+                decision: Decision::Excused,
+                reason,
+                contest_by: monday.plus(30 * DAY),
+            },
+            Text::new("Su aviso de viaje explica el reporte del 26 de noviembre."),
+        )
+    });
+    let ack = Delivery::new(
+        DeliveryBody::FilingAcknowledgement {
+            filing: FilingId::from_bytes([0x66; 32]),
+            day: monday,
+        },
+        Text::new("Received."),
+    );
+    let hearing = Delivery::new(
+        DeliveryBody::HearingReminder {
+            at: monday.plus(3 * DAY + 9 * 3600),
+        },
+        Text::new("Hearing at 9:00, immigration court, courtroom 4."),
+    );
+    if let (Ok(Ok(decision)), Ok(ack), Ok(hearing)) = (decision, ack, hearing) {
+        let good = *decision.encode();
+        out.push(ok(
+            "delivery",
+            "ok_review_decision",
+            "a review decided, excused, with the reason and the contest deadline, text in Spanish",
+            &good,
+        ));
+        out.push(ok(
+            "delivery",
+            "ok_filing_acknowledgement",
+            "a filing acknowledged",
+            &*ack.encode(),
+        ));
+        out.push(ok(
+            "delivery",
+            "ok_hearing_reminder",
+            "a hearing reminder with its time of day",
+            &*hearing.encode(),
+        ));
+        let mut b = good;
+        b[1] = 6;
+        out.push(fail(
+            "delivery",
+            "fail_kind",
+            "kind 6 is not defined",
+            &b,
+            "unknown_kind",
+        ));
+        let mut b = good;
+        b[50] = 4;
+        out.push(fail(
+            "delivery",
+            "fail_decision",
+            "decision 4 is not defined",
+            &b,
+            "unknown_outcome",
+        ));
+        let mut b = good;
+        b[52] = b'E';
+        out.push(fail(
+            "delivery",
+            "fail_reason",
+            "a reason id with a capital letter",
+            &b,
+            "bad_reason",
+        ));
+        let mut b = good;
+        b[40] = 1;
+        out.push(fail(
+            "delivery",
+            "fail_review_tail",
+            "a byte after the review id in `concerns`",
+            &b,
+            "non_zero_field",
+        ));
+        let mut b = good;
+        b[10..18].copy_from_slice(&monday.plus(-DAY).seconds().to_be_bytes());
+        out.push(fail(
+            "delivery",
+            "fail_contest_before_decision",
+            "a contest deadline before the decision",
+            &b,
+            "contest_by",
+        ));
+    }
     out
 }

@@ -30,7 +30,7 @@ pub use log::{
     Files, checkpoint, cosignature, entry, entry_bundle, malicious_checkpoint, note, tiles,
     tlog_proof,
 };
-pub use proto::{envelope, messages, payload, policy, schedule};
+pub use proto::{envelope, messages, obligations, payload, policy, schedule};
 pub use sealed::sealed;
 
 use std::sync::LazyLock;
@@ -82,6 +82,10 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "policy",
         run: policy,
+    },
+    Target {
+        name: "obligations",
+        run: obligations,
     },
     Target {
         name: "sealed",

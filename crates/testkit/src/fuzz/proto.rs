@@ -235,6 +235,19 @@ struct PolicyFile<'a> {
     checkin: Checkin,
     access: Access<'a>,
     custodians: Vec<Custodian<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    obligations: Option<ObligationsTable<'a>>,
+}
+
+#[derive(Serialize)]
+struct ObligationsTable<'a> {
+    acknowledge_days: u32,
+    remind_days_before: u32,
+    decide_days: u32,
+    contest_days: u32,
+    appeal_days: u32,
+    poll_minutes: u32,
+    reasons: Vec<Purpose<'a>>,
 }
 
 #[derive(Serialize)]
@@ -287,7 +300,10 @@ struct Custodian<'a> {
 
 fn to_toml(p: &Policy) -> String {
     let file = PolicyFile {
-        format: minimis_proto::policy::POLICY_FORMAT,
+        format: match p.obligations() {
+            Some(_) => minimis_proto::policy::POLICY_FORMAT,
+            None => minimis_proto::policy::POLICY_FORMAT_1,
+        },
         name: p.name(),
         epochs: Epochs {
             length_days: p.epoch_length_days(),
@@ -331,6 +347,22 @@ fn to_toml(p: &Policy) -> String {
                 name: &c.name,
             })
             .collect(),
+        obligations: p.obligations().map(|o| ObligationsTable {
+            acknowledge_days: o.acknowledge_days(),
+            remind_days_before: o.remind_days_before(),
+            decide_days: o.decide_days(),
+            contest_days: o.contest_days(),
+            appeal_days: o.appeal_days(),
+            poll_minutes: o.poll_minutes(),
+            reasons: o
+                .reasons()
+                .iter()
+                .map(|r| Purpose {
+                    id: &r.id,
+                    description: &r.description,
+                })
+                .collect(),
+        }),
     };
     toml::to_string(&file).unwrap_or_else(|e| panic!("a parsed policy re-encodes: {e}"))
 }
@@ -378,4 +410,35 @@ pub fn policy(data: &[u8]) -> Outcome {
         assert!(!minimis_client::notice::notice(&p, language, None).is_empty());
     }
     Outcome::Accepted
+}
+
+/// The obligations' fixed-size encodings (**OBL-3**, **OBL-8**, **OBL-12**): the first byte
+/// picks the format (0 condition result, 1 filing, 2 delivery), the rest is decoded; what
+/// decodes re-encodes to the same bytes, and every refusal has a code.
+pub fn obligations(data: &[u8]) -> Outcome {
+    use minimis_proto::obligations::{ConditionResult, Delivery, Filing};
+    let Some((&which, rest)) = data.split_first() else {
+        return Outcome::Refused;
+    };
+    let decoded: Result<Vec<u8>, &'static str> = match which % 3 {
+        0 => ConditionResult::decode(rest)
+            .map(|c| c.encode().to_vec())
+            .map_err(|e| e.code()),
+        1 => Filing::decode(rest)
+            .map(|f| f.encode().to_vec())
+            .map_err(|e| e.code()),
+        _ => Delivery::decode(rest)
+            .map(|d| d.encode().to_vec())
+            .map_err(|e| e.code()),
+    };
+    match decoded {
+        Ok(again) => {
+            assert_eq!(again, rest, "the one encoding");
+            Outcome::Accepted
+        }
+        Err(code) => {
+            assert!(!code.is_empty());
+            Outcome::Refused
+        }
+    }
 }

@@ -246,6 +246,7 @@ fn bundle(zone: Option<ZoneCommitment>, one_custodian: bool) -> String {
         log_key: keys::log_key().clone(),
         witnesses: vec![keys::witness_key().clone()],
         custodians,
+        obligations: None,
         issued: NOW,
     };
     ok(b.sign(keys::enrollment_signer()))
@@ -673,6 +674,28 @@ pub fn from_repository(root: &Path) -> Result<Vec<Seed>, String> {
             format!("vector-{}", name.trim_end_matches(".json")),
             bytes,
         ));
+    }
+    // The obligations' vectors, behind the byte that picks their decoder.
+    for (which, kind) in [(0u8, "condition"), (1, "filing"), (2, "delivery")] {
+        let mut names: Vec<_> = std::fs::read_dir(root.join("spec/vectors").join(kind))
+            .map_err(|e| format!("spec/vectors/{kind}: {e}"))?
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        for name in names {
+            let v = vector(&format!("spec/vectors/{kind}/{name}"))?;
+            let hex = v["encoded"]
+                .as_str()
+                .ok_or(format!("{name}: no `encoded`"))?;
+            let mut bytes = vec![which];
+            bytes.extend(hex::decode(hex).map_err(|e| format!("{name}: {e}"))?);
+            out.push(seed(
+                "obligations",
+                format!("vector-{kind}-{}", name.trim_end_matches(".json")),
+                bytes,
+            ));
+        }
     }
     for (target, file) in [
         ("envelope", "spec/vectors/envelope/ok_signed.json"),
