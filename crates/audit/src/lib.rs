@@ -286,10 +286,7 @@ impl Auditor {
         let cosignatures = checkpoint
             .verify_cosignatures(&required_keys)
             .map_err(VerifyError::Cosignature)?;
-        let (size, root) = (
-            checkpoint.checkpoint().tree_size(),
-            *checkpoint.checkpoint().root_hash(),
-        );
+        let size = checkpoint.checkpoint().tree_size();
         // AUD-2, what needs no tiles: the log follower pinned to the last checkpoint
         // verified refuses a rollback or another root for that size (LOG-52, LOG-53).
         let mut follower = pinned.map(|p| {
