@@ -193,6 +193,9 @@ pub enum HistoryError {
     /// The view of the log the device kept does not verify (a damaged store).
     #[error("the device's stored view of the log does not verify: {0}")]
     Store(#[source] FollowerStateError),
+    /// The log follower refused the checkpoint for another reason.
+    #[error("the log follower refused the checkpoint: {0}")]
+    Follow(#[source] AdvanceError),
 }
 
 impl From<AdvanceError> for HistoryError {
@@ -209,9 +212,8 @@ impl From<AdvanceError> for HistoryError {
             AdvanceError::Inconsistent { pinned, .. } => Self::SplitView { size: pinned },
             AdvanceError::RootMismatch { size } => Self::RootMismatch { size },
             // The device requires no cosignature to read its history, keeps its
-            // frontier, and gives no proof of its own: none of these can happen.
-            AdvanceError::Cosignature(e) => Self::Receipt(e.to_string()),
-            e => Self::Tiles(e.to_string()),
+            // frontier, and gives no proof of its own: the rest cannot happen here.
+            e => Self::Follow(e),
         }
     }
 }

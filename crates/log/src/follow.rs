@@ -1014,6 +1014,52 @@ mod tests {
     }
 
     #[test]
+    fn log_55_nothing_but_the_checkpoint_is_read_before_it_is_checked() {
+        let h = history(0, &[40, 90]);
+        let mut f = follower();
+        f.advance_from_tiles(h.checkpoints[1].2.clone()).unwrap();
+        // Storages holding a checkpoint and no tile at all: a rollback, a split view and
+        // a checkpoint under another key are refused as such, not as a missing tile.
+        let only = |text: &str| {
+            let mut s = MemoryStorage::new();
+            s.write_checkpoint(text).unwrap();
+            s
+        };
+        assert!(matches!(
+            f.advance_from_tiles(only(&h.checkpoints[0].1)).unwrap_err(),
+            AdvanceFromTilesError::Advance(AdvanceError::Rollback { .. })
+        ));
+        let other = SignedCheckpoint::sign(
+            Checkpoint::new(ORIGIN, 90, leaf_hash(b"other")).unwrap(),
+            &signer(1),
+        )
+        .unwrap()
+        .to_string();
+        assert!(matches!(
+            f.advance_from_tiles(only(&other)).unwrap_err(),
+            AdvanceFromTilesError::Advance(AdvanceError::SplitView { size: 90, .. })
+        ));
+        let stranger = SignedCheckpoint::sign(
+            Checkpoint::new(ORIGIN, 95, leaf_hash(b"other")).unwrap(),
+            &signer(2),
+        )
+        .unwrap()
+        .to_string();
+        assert!(matches!(
+            f.advance_from_tiles(only(&stranger)).unwrap_err(),
+            AdvanceFromTilesError::Advance(AdvanceError::Checkpoint(_))
+        ));
+        // A valid larger checkpoint with its tiles missing: only then is a tile asked for.
+        let mut h2 = history(0, &[40, 90, 100]);
+        let text = h2.checkpoints.pop().unwrap().1;
+        assert!(matches!(
+            f.advance_from_tiles(only(&text)).unwrap_err(),
+            AdvanceFromTilesError::Proof(_)
+        ));
+        assert_eq!(f.size(), 90);
+    }
+
+    #[test]
     fn log_56_state_round_trips_and_a_tampered_state_is_refused() {
         let h = history(0, &[13]);
         let key = signer(1).verifier_key();
