@@ -305,3 +305,62 @@ fn obl_1_the_agency_case_system_holds_no_epoch_key_and_nothing_else_links_it() {
         "the scan's words are the custodians' types"
     );
 }
+
+/// The names that hash an RFC 9162 tree or lay out its tiles. Only `minimis-log` may use
+/// them: every client follows the log through its `Follower` (LOG-57).
+const TREE_HASHING: &[&str] = &[
+    "node_hash",
+    "leaf_hash",
+    "empty_root",
+    "const TILE_WIDTH",
+    "struct Frontier",
+];
+
+/// Every `.rs` file under `dir` with the lines that name one of `TREE_HASHING`.
+fn tree_hashing_in(dir: &std::path::Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            tree_hashing_in(&path, out);
+        } else if path.extension().is_some_and(|x| x == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                if TREE_HASHING.iter().any(|name| line.contains(name)) {
+                    out.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn log_57_nothing_outside_minimis_log_hashes_the_tree() {
+    let root = crate::root();
+    let mut found = Vec::new();
+    // The production code of every other crate and of the `minimis` command. (Tests,
+    // benches and fuzz bodies may compute a leaf hash to check an inclusion proof.)
+    for entry in std::fs::read_dir(root.join("crates")).unwrap().flatten() {
+        if entry.file_name() == "log" || entry.file_name() == "testkit" {
+            continue;
+        }
+        tree_hashing_in(&entry.path().join("src"), &mut found);
+    }
+    tree_hashing_in(&root.join("src"), &mut found);
+    assert!(
+        found.is_empty(),
+        "only minimis-log hashes the tree; follow the log with minimis_log::Follower:\n{}",
+        found.join("\n")
+    );
+    // The scan sees what is there: minimis-log itself names them all.
+    let mut in_log = Vec::new();
+    tree_hashing_in(&root.join("crates/log/src"), &mut in_log);
+    for name in TREE_HASHING {
+        assert!(
+            in_log.iter().any(|l| l.contains(name)),
+            "the scan does not see `{name}` in crates/log/src"
+        );
+    }
+}

@@ -34,7 +34,7 @@ use minimis_client::bundle::{ZoneCommitment, ZoneSalt};
 use minimis_client::transport::{Https, Request, Transport as _};
 use minimis_client::{Api, Bundle, Device};
 use minimis_crypto::{SigningKey, TagKey};
-use minimis_log::LogEntry;
+use minimis_log::{LogEntry, MemoryStorage, TileStorage as _, VerifierKey};
 use minimis_proto::{
     Challenge, ChallengeId, ChallengeKind, CiphertextBounds, EpochId, Policy, Pseudonym, RecordId,
     SignedEpochRecipient, UnixTime,
@@ -280,8 +280,14 @@ fn get(path: &str) -> Request {
 }
 
 /// Fetches the whole log over HTTPS from the operator's public endpoints, as any outsider
-/// would (C2SP tlog-tiles paths), and decodes its entries.
-async fn fetch_log(public: &Https) -> anyhow::Result<(Vec<(String, Vec<u8>)>, Vec<LogEntry>)> {
+/// would (C2SP tlog-tiles paths), verifies it, and decodes its entries: the checkpoint
+/// under the log key (the witness's cosignature is the audit's to require, AUD-1), the
+/// tiles to the checkpoint's root with the log follower (LOG-55), and every entry against
+/// its tile (LOG-24). Nothing the operator serves is counted before it verifies.
+async fn fetch_log(
+    public: &Https,
+    log_key: &VerifierKey,
+) -> anyhow::Result<(Vec<(String, Vec<u8>)>, Vec<LogEntry>)> {
     let r = public
         .send(get("/v1/log/checkpoint"))
         .await
@@ -289,9 +295,13 @@ async fn fetch_log(public: &Https) -> anyhow::Result<(Vec<(String, Vec<u8>)>, Ve
     if r.status != 200 {
         bail!("GET /v1/log/checkpoint answered {}", r.status);
     }
-    let size = log_size(public).await?;
+    let follower = minimis_log::Follower::new(log_key.clone(), Vec::new());
+    let checkpoint = follower
+        .check(&r.body)
+        .context("the operator's checkpoint does not verify under the log key")?;
+    let size = checkpoint.checkpoint().tree_size();
+    let mut storage = MemoryStorage::new();
     let mut files = vec![("checkpoint".to_owned(), r.body)];
-    let mut entries = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     for tile in minimis_log::tiles::tiles_for(size) {
         let path = tile.path();
         let r = public
@@ -301,6 +311,9 @@ async fn fetch_log(public: &Https) -> anyhow::Result<(Vec<(String, Vec<u8>)>, Ve
         if r.status != 200 {
             bail!("GET /v1/log/{path} answered {}", r.status);
         }
+        storage
+            .write_tile(tile, &r.body)
+            .with_context(|| format!("/v1/log/{path}"))?;
         files.push((path, r.body));
     }
     for bundle in minimis_log::tiles::bundles_for(size) {
@@ -312,10 +325,30 @@ async fn fetch_log(public: &Https) -> anyhow::Result<(Vec<(String, Vec<u8>)>, Ve
         if r.status != 200 {
             bail!("GET /v1/log/{path} answered {}", r.status);
         }
-        for e in minimis_log::tiles::split_bundle(&r.body, bundle.width())? {
-            entries.push(LogEntry::decode(e)?);
-        }
+        storage
+            .write_bundle(bundle, &r.body)
+            .with_context(|| format!("/v1/log/{path}"))?;
         files.push((path, r.body));
+    }
+    storage
+        .write_checkpoint(&checkpoint.to_string())
+        .context("the operator's checkpoint")?;
+    let mut follower = follower;
+    follower
+        .advance_from_tiles(storage.clone())
+        .context("the operator's tiles do not verify against its checkpoint")?;
+    let reader = minimis_log::LogReader::open(storage, log_key)?;
+    let mut entries = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    let mut bad = None;
+    reader
+        .audit_with(|index, bytes| match LogEntry::decode(bytes) {
+            Ok(e) => entries.push(e),
+            Err(e) if bad.is_none() => bad = Some((index, e)),
+            Err(_) => {}
+        })
+        .context("the operator's entries do not verify against its tiles")?;
+    if let Some((index, e)) = bad {
+        bail!("entry {index} of the operator's log is not a valid entry: {e}");
     }
     Ok((files, entries))
 }
@@ -998,7 +1031,7 @@ async fn simulate(args: &DemoArgs) -> anyhow::Result<Outcome> {
     phases.mark("simulate");
 
     // The log, as an outsider fetches it.
-    let (log_files, entries) = fetch_log(&world.public).await?;
+    let (log_files, entries) = fetch_log(&world.public, &world.stack.log_key).await?;
     phases.mark("fetch log");
     let devices = device_figures(&world.ctx).await;
     let tags: HashSet<_> = entries

@@ -286,22 +286,19 @@ impl Auditor {
         let cosignatures = checkpoint
             .verify_cosignatures(&required_keys)
             .map_err(VerifyError::Cosignature)?;
-        let (size, root) = (
-            checkpoint.checkpoint().tree_size(),
-            *checkpoint.checkpoint().root_hash(),
-        );
-        // AUD-2, what needs no tiles.
-        if let Some(p) = pinned {
-            if size < p.tree_size() {
-                return Err(VerifyError::Rollback {
-                    pinned: p.tree_size(),
-                    offered: size,
-                }
-                .into());
-            }
-            if size == p.tree_size() && root != *p.root_hash() {
-                return Err(VerifyError::SplitView { size }.into());
-            }
+        let size = checkpoint.checkpoint().tree_size();
+        // AUD-2, what needs no tiles: the log follower pinned to the last checkpoint
+        // verified refuses a rollback or another root for that size (LOG-52, LOG-53).
+        let mut follower = pinned.map(|p| {
+            minimis_log::Follower::pinned(
+                self.log_key.clone(),
+                required_keys.clone(),
+                p.checkpoint().clone(),
+            )
+        });
+        let text = checkpoint.to_string();
+        if let Some(f) = &follower {
+            f.check(text.as_bytes()).map_err(follow_error)?;
         }
         // AUD-3, with the policy checks in the same pass.
         let tracker = self.participant.as_ref().map(participant::Tracker::new);
@@ -321,24 +318,27 @@ impl Auditor {
         if let Some(e) = malformed {
             return Err(e.into());
         }
-        // AUD-2: the new tree extends the old one.
-        let consistency = match pinned {
+        // AUD-2: the new tree extends the old one (the follower checks the proof).
+        let consistency = match &mut follower {
             None => Consistency::FirstRun,
-            Some(p) if p.tree_size() == size => Consistency::Unchanged,
-            Some(p) if p.tree_size() == 0 => Consistency::Extends { from: 0 },
-            Some(p) => {
-                let proof = reader
-                    .consistency_proof(p.tree_size(), size)
-                    .map_err(VerifyError::ConsistencyProof)?;
-                proof.verify(p.root_hash(), &root).map_err(|error| {
-                    VerifyError::RewrittenHistory {
-                        pinned: p.tree_size(),
-                        offered: size,
-                        error,
+            Some(f) => {
+                let from = f.size();
+                let proof = if from == 0 || from == size {
+                    minimis_log::ConsistencyProof {
+                        first: from,
+                        second: size,
+                        consistency_path: Vec::new(),
                     }
-                })?;
-                Consistency::Extends {
-                    from: p.tree_size(),
+                } else {
+                    reader
+                        .consistency_proof(from, size)
+                        .map_err(VerifyError::ConsistencyProof)?
+                };
+                f.advance(text.as_bytes(), &proof).map_err(follow_error)?;
+                if from == size {
+                    Consistency::Unchanged
+                } else {
+                    Consistency::Extends { from }
                 }
             }
         };
@@ -373,5 +373,29 @@ impl Auditor {
             },
             findings,
         ))
+    }
+}
+
+/// The auditor's error for a checkpoint the log follower refused (AUD-2).
+fn follow_error<E: std::error::Error + 'static>(e: minimis_log::AdvanceError) -> VerifyError<E> {
+    use minimis_log::AdvanceError as A;
+    match e {
+        A::Checkpoint(e) => VerifyError::Checkpoint(e),
+        A::Cosignature(e) => VerifyError::Cosignature(e),
+        A::Rollback {
+            pinned, offered, ..
+        } => VerifyError::Rollback { pinned, offered },
+        A::SplitView { size, .. } => VerifyError::SplitView { size },
+        A::Inconsistent {
+            pinned,
+            offered,
+            error,
+            ..
+        } => VerifyError::RewrittenHistory {
+            pinned,
+            offered,
+            error,
+        },
+        other => VerifyError::Follower(other),
     }
 }

@@ -634,7 +634,9 @@ impl<E: std::error::Error + 'static> VerifyError<E> {
             Self::LogKeyChanged { .. } => ["-", "FAILED", "-"],
             Self::Rollback { .. } | Self::SplitView { .. } => ["ok", "FAILED", "-"],
             Self::Tiles(_) | Self::MalformedEntry { .. } => ["ok", "-", "FAILED"],
-            Self::RewrittenHistory { .. } | Self::ConsistencyProof(_) => ["ok", "FAILED", "ok"],
+            Self::RewrittenHistory { .. } | Self::ConsistencyProof(_) | Self::Follower(_) => {
+                ["ok", "FAILED", "ok"]
+            }
             _ => ["FAILED", "-", "-"],
         };
         for ((name, req), result) in [

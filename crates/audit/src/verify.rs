@@ -59,6 +59,10 @@ pub enum VerifyError<E: std::error::Error + 'static> {
         /// How the consistency proof failed.
         error: ConsistencyError,
     },
+    /// The log follower refused the checkpoint for a reason none of the above names
+    /// (a proof that does not fit the sizes; AUD-2, LOG-51).
+    #[error("the log follower refused the checkpoint: {0}")]
+    Follower(minimis_log::AdvanceError),
     /// No consistency proof could be read from the tiles (AUD-2).
     #[error("the consistency proof could not be read from the tiles: {0}")]
     ConsistencyProof(ProofError<E>),
@@ -90,6 +94,7 @@ impl<E: std::error::Error + 'static> VerifyError<E> {
             | Self::Rollback { .. }
             | Self::SplitView { .. }
             | Self::RewrittenHistory { .. }
+            | Self::Follower(_)
             | Self::ConsistencyProof(_) => "AUD-2",
             Self::Tiles(_) | Self::MalformedEntry { .. } => "AUD-3",
         }
@@ -123,6 +128,7 @@ impl<E: std::error::Error + 'static> VerifyError<E> {
             Self::SplitView { .. } => "split-view",
             Self::RewrittenHistory { .. } => "rewritten-history",
             Self::ConsistencyProof(_) => "no-consistency-proof",
+            Self::Follower(_) => "follower-refused",
             Self::Tiles(AuditError::EntryHashMismatch { .. }) => "modified-entry",
             Self::Tiles(AuditError::Entries(minimis_log::ReadEntryError::Bundle { .. })) => {
                 "entries-do-not-match-tiles"

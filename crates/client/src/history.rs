@@ -40,10 +40,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::{self, Write as _};
 
 use minimis_log::checkpoint::OpenCheckpointError;
-use minimis_log::tiles::{BundleError, BundleId, TileId, TileStorage};
-use minimis_log::verify::{Hash, empty_root, leaf_hash, node_hash};
+use minimis_log::follow::{FollowerState, FollowerStateError, FrontierState};
+use minimis_log::tiles::{BundleError, BundleId, TILE_WIDTH, TileId, TileStorage};
+use minimis_log::verify::Hash;
 use minimis_log::{
-    EntryDecodeError, LogEntry, LogReader, ProofError, SignedCheckpoint, TileReadError, TlogProof,
+    AdvanceError, CatchUp, EntryDecodeError, Follower, Frontier, LogEntry, LogReader, ProofError,
+    SignedCheckpoint, TileReadError, TlogProof,
 };
 use minimis_proto::{
     ChallengeId, ChallengeKind, EpochId, ParticipantTag, PolicyHash, PresenceResult, Pseudonym,
@@ -56,9 +58,6 @@ use crate::api::{Api, ApiError, LedgerRow};
 use crate::device::{Device, Failure, Refusal, Refused};
 use crate::transport::Transport;
 use crate::words;
-
-/// Entries per tile and bundle (C2SP tlog-tiles).
-const TILE_WIDTH: u64 = 256;
 
 /// The most hash tiles one consistency proof may need fetched.
 const MAX_TILE_FETCHES: usize = 128;
@@ -82,7 +81,7 @@ pub struct LogView {
 impl LogView {
     /// The size of the tree the device verified last.
     pub fn size(&self) -> u64 {
-        self.frontier.size
+        self.frontier.size()
     }
 
     /// The root of that tree.
@@ -104,46 +103,26 @@ impl LogView {
         heads: Vec<(u64, Hash)>,
         found: Vec<(u64, Vec<u8>)>,
     ) -> Option<Self> {
-        (frontier.len() == size.count_ones() as usize).then_some(Self {
-            frontier: Frontier {
-                size,
-                hashes: frontier,
-            },
+        Some(Self {
+            frontier: Frontier::from_parts(size, frontier).ok()?,
             checkpoint,
             heads,
             found,
         })
     }
-}
 
-/// The right edge of an RFC 9162 tree: the roots of the perfect subtrees that make up the
-/// first `size` leaves, largest first. Appending a leaf merges the subtrees it completes.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Frontier {
-    pub(crate) size: u64,
-    pub(crate) hashes: Vec<Hash>,
-}
-
-impl Frontier {
-    fn push(&mut self, leaf: Hash) {
-        let mut h = leaf;
-        // Leaf `size` completes one subtree per trailing one bit of `size`.
-        for _ in 0..self.size.trailing_ones() {
-            if let Some(left) = self.hashes.pop() {
-                h = node_hash(&left, &h);
-            }
-        }
-        self.hashes.push(h);
-        self.size += 1;
-    }
-
-    /// `MTH(D[0:size])`: the subtrees folded from the right (RFC 9162 §2.1.1).
-    fn root(&self) -> Hash {
-        let mut it = self.hashes.iter().rev();
-        match it.next() {
-            None => empty_root(),
-            Some(last) => it.fold(*last, |acc, left| node_hash(left, &acc)),
-        }
+    /// The log follower this view is the state of (LOG-50): the pinned checkpoint and
+    /// the frontier of its tree, re-verified under the enrolled log key.
+    fn follower(&self, log_key: &minimis_log::VerifierKey) -> Result<Follower, HistoryError> {
+        Follower::from_state(
+            log_key.clone(),
+            Vec::new(),
+            &FollowerState {
+                checkpoint: self.checkpoint.clone(),
+                frontier: Some(FrontierState::from(&self.frontier)),
+            },
+        )
+        .map_err(HistoryError::Store)
     }
 }
 
@@ -211,6 +190,32 @@ pub enum HistoryError {
     /// A receipt the device kept no longer verifies (a damaged store).
     #[error("a kept receipt does not verify: {0}")]
     Receipt(String),
+    /// The view of the log the device kept does not verify (a damaged store).
+    #[error("the device's stored view of the log does not verify: {0}")]
+    Store(#[source] FollowerStateError),
+    /// The log follower refused the checkpoint for another reason.
+    #[error("the log follower refused the checkpoint: {0}")]
+    Follow(#[source] AdvanceError),
+}
+
+impl From<AdvanceError> for HistoryError {
+    fn from(e: AdvanceError) -> Self {
+        match e {
+            AdvanceError::Checkpoint(e) => Self::Checkpoint(e),
+            AdvanceError::Rollback {
+                pinned, offered, ..
+            } => Self::Rollback {
+                held: pinned,
+                served: offered,
+            },
+            AdvanceError::SplitView { size, .. } => Self::SplitView { size },
+            AdvanceError::Inconsistent { pinned, .. } => Self::SplitView { size: pinned },
+            AdvanceError::RootMismatch { size } => Self::RootMismatch { size },
+            // The device requires no cosignature to read its history, keeps its
+            // frontier, and gives no proof of its own: the rest cannot happen here.
+            e => Self::Follow(e),
+        }
+    }
 }
 
 /// Where the log stands, as the device verified it.
@@ -583,7 +588,7 @@ impl<'a> Matcher<'a> {
 /// Reads entries onward from a view: hashes each into the tree, checks the receipts'
 /// tree heads as it passes their sizes, and keeps the participant's entries.
 struct Scan<'a> {
-    frontier: Frontier,
+    catch: CatchUp,
     pending: Vec<(u64, Hash)>,
     checked: Vec<(u64, Hash)>,
     matcher: Matcher<'a>,
@@ -593,11 +598,11 @@ struct Scan<'a> {
 
 impl Scan<'_> {
     fn push(&mut self, index: u64, bytes: &[u8]) -> Result<(), HistoryError> {
-        self.frontier.push(leaf_hash(bytes));
+        self.catch.push(bytes);
         self.read += 1;
-        let size = self.frontier.size;
+        let size = self.catch.size();
         if self.pending.iter().any(|(s, _)| *s == size) {
-            let root = self.frontier.root();
+            let root = self.catch.root();
             for (s, r) in self.pending.iter().filter(|(s, _)| *s == size) {
                 if *r != root {
                     return Err(HistoryError::SplitView { size: *s });
@@ -678,8 +683,7 @@ async fn fetch_bundle<T: Transport>(
     width: u16,
 ) -> Result<Vec<Vec<u8>>, HistoryError> {
     let id = BundleId::new(index, width).map_err(|e| HistoryError::Tiles(e.to_string()))?;
-    let full =
-        BundleId::new(index, TILE_WIDTH as u16).map_err(|e| HistoryError::Tiles(e.to_string()))?;
+    let full = BundleId::new(index, TILE_WIDTH).map_err(|e| HistoryError::Tiles(e.to_string()))?;
     let path = id.path();
     let data = fetch(api, path.clone(), (!id.is_full()).then(|| full.path())).await?;
     // A server may answer with a wider version of a partial bundle (or the full one that
@@ -718,7 +722,7 @@ async fn fetch_bundle<T: Transport>(
 }
 
 async fn fetch_tile<T: Transport>(api: &Api<T>, tile: TileId) -> Result<Vec<u8>, HistoryError> {
-    let full = TileId::new(tile.level(), tile.index(), TILE_WIDTH as u16)
+    let full = TileId::new(tile.level(), tile.index(), TILE_WIDTH)
         .map_err(|e| HistoryError::Tiles(e.to_string()))?;
     let mut data = fetch(api, tile.path(), (!tile.is_full()).then(|| full.path())).await?;
     if data.len() < tile.byte_len() {
@@ -805,21 +809,17 @@ impl Device {
     ) -> Result<History, HistoryError> {
         let ledger = api.ledger(self, now).await?;
         let text = api.checkpoint().await?;
-        let cp = SignedCheckpoint::open(&text, &self.enrollment.log_key)
-            .map_err(HistoryError::Checkpoint)?;
+        let view = self.log_view.clone();
+        // The log key's signature, no rollback, no other root for the size verified
+        // last: the follower checks it (LOG-51 to LOG-53).
+        let catch = view.follower(&self.enrollment.log_key)?.catch_up(&text)?;
+        let cp = catch.checkpoint();
         let text = cp.to_string();
         let size = cp.checkpoint().tree_size();
         let root = *cp.checkpoint().root_hash();
         let witnessed = !self.enrollment.witnesses.is_empty()
             && cp.verify_cosignatures(&self.enrollment.witnesses).is_ok();
 
-        let view = self.log_view.clone();
-        if size < view.size() {
-            return Err(HistoryError::Rollback {
-                held: view.size(),
-                served: size,
-            });
-        }
         let heads = self.receipt_heads()?;
         if let Some((held, _)) = heads.iter().find(|(s, _)| *s > size) {
             return Err(HistoryError::Rollback {
@@ -832,7 +832,7 @@ impl Device {
 
         // Read the entries appended since the last look, continuing the verified tree.
         let mut scan = Scan {
-            frontier: view.frontier.clone(),
+            catch,
             pending: ahead,
             checked: Vec::new(),
             matcher: Matcher::new(self),
@@ -845,22 +845,20 @@ impl Device {
             }
         }
         let from = view.size();
-        for b in from / TILE_WIDTH..size.div_ceil(TILE_WIDTH) {
+        let tile_width = u64::from(TILE_WIDTH);
+        for b in from / tile_width..size.div_ceil(tile_width) {
             // At most 256, so the cast is exact.
-            let width = (size - b * TILE_WIDTH).min(TILE_WIDTH) as u16;
+            let width = (size - b * tile_width).min(tile_width) as u16;
             let entries = fetch_bundle(api, b, width).await?;
             for (i, e) in entries.iter().enumerate() {
-                let index = b * TILE_WIDTH + i as u64;
+                let index = b * tile_width + i as u64;
                 if index >= from {
                     scan.push(index, e)?;
                 }
             }
         }
-        if scan.frontier.size != size || scan.frontier.root() != root {
-            return Err(HistoryError::RootMismatch { size });
-        }
         let Scan {
-            frontier,
+            catch,
             mut checked,
             found: new_found,
             read,
@@ -868,6 +866,9 @@ impl Device {
             pending: _,
         } = scan;
         drop(matcher);
+        // The entries read hash to the checkpoint's root (LOG-54).
+        let follower = catch.finish()?;
+        let frontier = follower.frontier().cloned().unwrap_or_default();
 
         // Receipts kept after the device read past their size: a consistency proof.
         for head in behind {

@@ -248,8 +248,8 @@ pub fn save(device: &Device, path: &Path, passphrase: &str) -> Result<(), StoreE
         log: (device.log_view != LogView::default()).then(|| {
             let v = &device.log_view;
             View {
-                size: v.frontier.size,
-                frontier: v.frontier.hashes.iter().map(|h| h.to_hex()).collect(),
+                size: v.frontier.size(),
+                frontier: v.frontier.hashes().iter().map(|h| h.to_hex()).collect(),
                 checkpoint: v.checkpoint.clone(),
                 heads: v.heads.iter().map(|(s, h)| (*s, h.to_hex())).collect(),
                 found: v.found.iter().map(|(i, e)| (*i, B64.encode(e))).collect(),

@@ -78,6 +78,7 @@
 pub mod checkpoint;
 pub mod cosignature;
 pub mod entry;
+pub mod follow;
 mod log;
 pub mod note;
 pub mod obligation_entry;
@@ -92,6 +93,9 @@ pub use cosignature::{Cosigner, TreeHead, VerifiedCosignature, Witness};
 pub use entry::{
     Access, CaseCommitment, CaseRef, CaseSalt, DenialReason, EntryDecodeError, EntryType,
     EpochSummary, FailureCounts, LegalHold, LogEntry,
+};
+pub use follow::{
+    AdvanceError, AdvanceFromTilesError, CatchUp, Evidence, Follower, FollowerState, Frontier,
 };
 pub use log::{
     AddCosignatureError, AppendError, AuditError, Batch, BatchProofError, BatchProofs, CreateError,

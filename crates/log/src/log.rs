@@ -16,6 +16,7 @@ use std::path::Path;
 use crate::checkpoint::{Checkpoint, OpenCheckpointError, SignedCheckpoint};
 use crate::cosignature::{CosignatureError, VerifiedCosignature};
 use crate::entry::LogEntry;
+use crate::follow::Frontier;
 use crate::note::{NoteSignature, NoteSigner, VerifierKey};
 use crate::tiles::{
     BundleError, BundleId, DirSummary, ExportError, FULL_TILE_LEN, ImportError, MAX_ENTRY_LEN,
@@ -1262,6 +1263,30 @@ impl<S: TileStorage> LogReader<S> {
         second: u64,
     ) -> Result<ConsistencyProof, ProofError<S::Error>> {
         self.reader().consistency_proof(first, second)
+    }
+
+    /// The frontier of the checkpoint's tree, read from the hash tiles: the roots of
+    /// its perfect subtrees, largest first (**LOG-55**). Not checked against the root
+    /// here; [`crate::Follower::advance_from_tiles`] does.
+    ///
+    /// # Errors
+    /// A [`TileReadError`].
+    pub fn frontier(&self) -> Result<Frontier, TileReadError<S::Error>> {
+        let reader = self.reader();
+        let size = self.checkpoint.checkpoint().tree_size();
+        let mut hashes = Vec::with_capacity(size.count_ones() as usize);
+        let mut start = 0u64;
+        for height in (0..64u32).rev() {
+            if size >> height & 1 == 1 {
+                hashes.push(reader.perfect(height, start >> height)?);
+                start += 1 << height;
+            }
+        }
+        match Frontier::from_parts(size, hashes) {
+            Ok(f) => Ok(f),
+            // One hash per set bit, by construction.
+            Err(_) => unreachable!("a frontier read bit by bit fits its size"),
+        }
     }
 
     /// Checks the whole log against its checkpoint (**LOG-24**): the tiles hash to the
