@@ -1139,6 +1139,18 @@ async fn simulate(args: &DemoArgs) -> anyhow::Result<Outcome> {
         for f in failures {
             eprintln!("minimis demo: CHECK FAILED: {f}");
         }
+        // Where the scan of the operator's files matched (labels and encodings only,
+        // never the canary's bytes), so that a failure can be followed up.
+        for h in &summary.operator_scan.hits {
+            eprintln!(
+                "minimis demo: found {:?} `{}` ({}) in {} at byte {}",
+                h.kind,
+                h.canary,
+                h.encoding,
+                h.path.display(),
+                h.offset
+            );
+        }
         Ok(Outcome::CheckFailed)
     }
 }

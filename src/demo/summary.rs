@@ -163,7 +163,7 @@ pub(crate) struct Summary {
     receipts: Receipts,
     operator: OperatorHolds,
     /// How `operator`'s keys, locations, images and names were measured.
-    operator_scan: OperatorScan,
+    pub(crate) operator_scan: OperatorScan,
     /// Custodian epoch identities the demo collected during the run and searched for.
     epoch_identities_searched: u64,
     custodians: Vec<CustodianHolds>,
