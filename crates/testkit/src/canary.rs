@@ -30,8 +30,10 @@
 //! Not searched for: UTF-16 text, a coordinate as a 32-bit float or as an integer in
 //! units of 1e-7 degree (four bytes each: one would match by chance about once in 4 GB of
 //! random bytes per pattern, too often for a check that fails the demo), shortest-form
-//! text of fewer than [`MIN_PATTERN_LEN`] bytes, and data compressed or encrypted by the
-//! party itself (which the party can read, and the scan cannot).
+//! text of fewer than [`MIN_PATTERN_LEN`] bytes, a coordinate as a double with three or
+//! more zero bytes (a whole or half degree such as -88.0, `C0 56 00 …`: two bytes of chance
+//! before a run of zeros; such values are searched for as text only), and data compressed
+//! or encrypted by the party itself (which the party can read, and the scan cannot).
 //!
 //! # Chance matches
 //!
@@ -475,6 +477,13 @@ impl Canaries {
     }
 
     fn doubles(&mut self, item: usize, v: f64) {
+        // A double with three or more zero bytes (a whole or half degree: -88.0 is
+        // `C0 56 00 00 00 00 00 00`) is no more than two or three bytes of chance before a
+        // run of zeros, which database pages are full of: a demo's write-ahead log held
+        // -88.0 that way, by chance. Such values are searched for as text only.
+        if v.to_be_bytes().iter().filter(|&&b| b == 0).count() > 2 {
+            return;
+        }
         self.pattern(item, "f64 big-endian", &v.to_be_bytes(), Check::None);
         self.pattern(item, "f64 little-endian", &v.to_le_bytes(), Check::None);
     }
@@ -950,6 +959,23 @@ mod tests {
             ),
             Err(CanaryError::NotAnAgeIdentity { .. })
         ));
+    }
+
+    #[test]
+    fn a_round_coordinate_is_not_searched_as_a_double_that_zeros_would_match() {
+        // The false find of a demo run: -88.0 as a big-endian double in a write-ahead log,
+        // two bytes before a page's zeros.
+        let mut c = Canaries::new();
+        c.add_location("round", -88.0, 41.8781).unwrap();
+        let mut page = vec![0xbc, 0x05, 0x2e, 0x13, 0xd9, 0xf7, 0x85, 0xd0];
+        page.extend_from_slice(&(-88.0_f64).to_be_bytes());
+        page.extend_from_slice(&[0; 64]);
+        assert_eq!(scan(&c, &page).found(Kind::Location), 0);
+        // The other coordinate of the fix is still searched for as a double, and the round
+        // one as text.
+        let other = [b"xx".as_slice(), &41.8781_f64.to_le_bytes(), b"xx"].concat();
+        assert_eq!(scan(&c, &other).found(Kind::Location), 1);
+        assert_eq!(scan(&c, b"lat -88.0000 ").found(Kind::Location), 1);
     }
 
     #[test]
