@@ -105,6 +105,14 @@ pub(crate) struct ServeArgs {
     /// The caseload file (agency custodian).
     #[arg(long, value_name = "FILE")]
     caseload: Option<PathBuf>,
+    #[command(flatten)]
+    links: Box<LinkArgs>,
+}
+
+/// The links and pinned keys of `minimis custodian serve`: the oversight custodian (agency
+/// custodian, two custodians), the log's key and the witnesses.
+#[derive(clap::Args)]
+pub(crate) struct LinkArgs {
     /// The oversight custodian's address (agency custodian, under a policy with two
     /// custodians: the agency custodian opens the inner layer only after the oversight
     /// custodian has opened the outer one, so it must be able to reach it).
@@ -194,26 +202,27 @@ pub(crate) fn run(command: &CustodianCommand) -> anyhow::Result<Outcome> {
     if let Some(c) = &args.caseload {
         config.caseload = Some(c.clone());
     }
+    let links = &args.links;
     if let (Some(addr), Some(ca), Some(cert), Some(key)) = (
-        args.oversight,
-        &args.oversight_ca,
-        &args.oversight_client_cert,
-        &args.oversight_client_key,
+        links.oversight,
+        &links.oversight_ca,
+        &links.oversight_client_cert,
+        &links.oversight_client_key,
     ) {
         config.oversight = Some(Endpoint {
             address: addr,
-            server_name: args.oversight_name.clone(),
+            server_name: links.oversight_name.clone(),
             ca: ca.clone(),
             client: Some((cert.clone(), key.clone())),
         });
     }
-    if let Some(k) = &args.log_key {
+    if let Some(k) = &links.log_key {
         config.log_key = Some(k.clone());
     }
-    if !args.witness.is_empty() {
-        config.witnesses.clone_from(&args.witness);
+    if !links.witness.is_empty() {
+        config.witnesses.clone_from(&links.witness);
     }
-    if let Some(n) = &args.witness_name {
+    if let Some(n) = &links.witness_name {
         config.witness_name = Some(n.clone());
     }
     if config.operator.is_none() {
