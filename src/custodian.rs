@@ -30,7 +30,7 @@ pub(crate) enum CustodianCommand {
 /// Where the keystore and its current secret are (as for `serve`).
 #[derive(clap::Args)]
 pub(crate) struct KeystoreArgs {
-    /// A TOML configuration file (see the `minimis_custodian::config` docs).
+    /// A TOML configuration file (every key: spec/configuration.md).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Which custodian (required without --config).
@@ -105,6 +105,48 @@ pub(crate) struct ServeArgs {
     /// The caseload file (agency custodian).
     #[arg(long, value_name = "FILE")]
     caseload: Option<PathBuf>,
+    #[command(flatten)]
+    links: Box<LinkArgs>,
+}
+
+/// The links and pinned keys of `minimis custodian serve`: the oversight custodian (agency
+/// custodian, two custodians), the log's key and the witnesses.
+#[derive(clap::Args)]
+pub(crate) struct LinkArgs {
+    /// The oversight custodian's address (agency custodian, under a policy with two
+    /// custodians: the agency custodian opens the inner layer only after the oversight
+    /// custodian has opened the outer one, so it must be able to reach it).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        requires_all = ["oversight_ca", "oversight_client_cert", "oversight_client_key"]
+    )]
+    oversight: Option<SocketAddr>,
+    /// The CA (PEM) that the oversight custodian's server certificate is checked against
+    /// (for a development PKI: the oversight custodian's `tls/ca.crt`).
+    #[arg(long, value_name = "FILE", requires = "oversight")]
+    oversight_ca: Option<PathBuf>,
+    /// The name the oversight custodian's certificate is checked against.
+    #[arg(long, value_name = "NAME", default_value = "localhost")]
+    oversight_name: String,
+    /// The agency custodian's client certificate (PEM) for the oversight custodian, issued
+    /// by its `agency_ca` (development PKI: its `tls/agency-client.crt`).
+    #[arg(long, value_name = "FILE", requires = "oversight")]
+    oversight_client_cert: Option<PathBuf>,
+    /// The key of that client certificate (PEM, PKCS#8).
+    #[arg(long, value_name = "FILE", requires = "oversight")]
+    oversight_client_key: Option<PathBuf>,
+    /// Pin the log's verifier key (C2SP vkey); otherwise the first one the operator
+    /// serves is kept.
+    #[arg(long, value_name = "VKEY")]
+    log_key: Option<String>,
+    /// A witness whose cosignature every proof from the operator must carry (C2SP vkey);
+    /// repeat for several.
+    #[arg(long, value_name = "VKEY")]
+    witness: Vec<String>,
+    /// The witness's key name (oversight custodian), as in its cosignatures.
+    #[arg(long, value_name = "NAME")]
+    witness_name: Option<String>,
 }
 
 /// The configuration of `--config` and the flags over it.
@@ -160,9 +202,41 @@ pub(crate) fn run(command: &CustodianCommand) -> anyhow::Result<Outcome> {
     if let Some(c) = &args.caseload {
         config.caseload = Some(c.clone());
     }
+    let links = &args.links;
+    if let (Some(addr), Some(ca), Some(cert), Some(key)) = (
+        links.oversight,
+        &links.oversight_ca,
+        &links.oversight_client_cert,
+        &links.oversight_client_key,
+    ) {
+        config.oversight = Some(Endpoint {
+            address: addr,
+            server_name: links.oversight_name.clone(),
+            ca: ca.clone(),
+            client: Some((cert.clone(), key.clone())),
+        });
+    }
+    if let Some(k) = &links.log_key {
+        config.log_key = Some(k.clone());
+    }
+    if !links.witness.is_empty() {
+        config.witnesses.clone_from(&links.witness);
+    }
+    if let Some(n) = &links.witness_name {
+        config.witness_name = Some(n.clone());
+    }
     if config.operator.is_none() {
         anyhow::bail!(
             "no operator to log to: pass --operator ADDR --operator-ca FILE, or [operator] in --config; a custodian opens nothing it cannot log"
+        );
+    }
+    let policy = crate::load_policy(config.policy.as_ref())?;
+    if config.role == CustodianRole::Agency
+        && policy.custodian(CustodianRole::Oversight).is_some()
+        && config.oversight.is_none()
+    {
+        anyhow::bail!(
+            "the policy names an oversight custodian, and the agency custodian opens nothing before it has: pass --oversight ADDR --oversight-ca FILE --oversight-client-cert FILE --oversight-client-key FILE, or [oversight] in --config"
         );
     }
     // Logs go to standard error, undated, with no line per request (SVC-11 to SVC-13).

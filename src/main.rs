@@ -7,11 +7,13 @@
 
 #![forbid(unsafe_code)]
 
+mod agency;
 mod audit;
 mod bench;
 mod compare;
 mod custodian;
 mod demo;
+mod devpki;
 mod export;
 mod participant;
 mod serve;
@@ -65,6 +67,17 @@ enum Command {
         #[command(subcommand)]
         command: participant::ParticipantCommand,
     },
+    /// The agency's enrollment station: its enrollment key and the signed enrollment
+    /// bundles it issues to devices at the in-person enrollment.
+    Agency {
+        #[command(subcommand)]
+        command: agency::AgencyCommand,
+    },
+    /// Make every certificate a hand-started stack needs (development and trials only):
+    /// the services' CA and server certificates, officers' certificates, and the client
+    /// certificates the operator and the agency custodian present to the oversight
+    /// custodian.
+    DevPki(devpki::DevPkiArgs),
     /// Check a policy file and print its hash.
     Policy {
         #[command(subcommand)]
@@ -128,6 +141,8 @@ fn run() -> anyhow::Result<Outcome> {
         Command::Serve(args) => serve::run(&args),
         Command::Custodian { command } => custodian::run(&command),
         Command::Participant { command } => participant::run(&command),
+        Command::Agency { command } => agency::run(&command),
+        Command::DevPki(args) => devpki::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Policy {
             command: PolicyCommand::Check { file },

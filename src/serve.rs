@@ -14,7 +14,7 @@ use crate::Outcome;
 /// Options of `minimis serve`. Flags override the configuration file.
 #[derive(clap::Args)]
 pub(crate) struct ServeArgs {
-    /// A TOML configuration file (see the `minimis_server::config` docs).
+    /// A TOML configuration file (every key: spec/configuration.md).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// The data directory (database, keys, development certificates).

@@ -15,6 +15,7 @@ mod demo;
 mod deps;
 mod export;
 mod fuzz_corpus;
+mod guide;
 mod hermetic;
 mod report;
 mod schema;

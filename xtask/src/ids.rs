@@ -3,9 +3,9 @@
 use std::fmt;
 
 /// The requirement families, in the order the spec's README lists them.
-pub(crate) const FAMILIES: [&str; 16] = [
+pub(crate) const FAMILIES: [&str; 17] = [
     "ENR", "CHL", "CHK", "LOC", "SEAL", "RET", "ACC", "LOG", "AUD", "POL", "SVC", "WIT", "OBL",
-    "AGY", "APP", "MSG",
+    "AGY", "APP", "MSG", "CFG",
 ];
 
 /// A requirement identifier such as `RET-2`.

@@ -80,6 +80,7 @@ pub mod location;
 pub mod notice;
 pub mod obligations;
 pub mod presence;
+pub mod station;
 pub mod store;
 pub mod transport;
 pub mod words;

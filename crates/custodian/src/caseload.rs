@@ -67,6 +67,15 @@ impl Caseload {
         }
     }
 
+    /// Checks a caseload file's text as [`Caseload`] reads it, without a file (for tools
+    /// and for the configuration reference's tests, CFG-2).
+    ///
+    /// # Errors
+    /// The TOML error: not TOML, an unknown key, or a pseudonym that is not 32 hex digits.
+    pub fn check_text(text: &str) -> Result<(), toml::de::Error> {
+        toml::from_str::<Raw>(text).map(|_| ())
+    }
+
     fn load(&self) -> Result<BTreeMap<String, BTreeSet<Pseudonym>>, CaseloadError> {
         let io = |source| CaseloadError::Io {
             path: self.path.clone(),

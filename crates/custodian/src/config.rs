@@ -1,4 +1,6 @@
 //! A custodian's configuration: a TOML file (`minimis custodian serve --config FILE`).
+//! Every key, its type, default and meaning: `spec/configuration.md` (kept in step with
+//! this parser by the test `cfg_2_…`).
 //!
 //! ```toml
 //! role = "agency"                        # or "oversight"
@@ -111,6 +113,11 @@ pub enum ConfigError {
     /// The request tally's period out of its range.
     #[error(transparent)]
     RequestLog(#[from] minimis_service::request_log::PeriodError),
+    /// `tick_seconds` out of 1 to 60 (**CFG-4**).
+    #[error(
+        "tick_seconds = {0} is out of range 1..=60: keys are destroyed at each tick, at most a minute late"
+    )]
+    TickSeconds(u64),
 }
 
 /// Where the keystore secret comes from.
@@ -311,8 +318,11 @@ impl CustodianConfig {
         c.policy = raw.policy;
         if let Some(t) = raw.tick_seconds {
             // At most a minute: destruction runs at every tick, a minute ahead of each
-            // deadline (RET-8, RET-40).
-            c.tick_seconds = t.clamp(1, 60);
+            // deadline (RET-8, RET-40). Refused, not clamped (CFG-1, CFG-4).
+            if !(1..=60).contains(&t) {
+                return Err(ConfigError::TickSeconds(t));
+            }
+            c.tick_seconds = t;
         }
         let k = raw.keystore;
         if let Some(uri) = &k.pkcs11 {
@@ -508,6 +518,27 @@ client_key = "a.key"
             ),
             Err(ConfigError::HalfTls)
         ));
+    }
+
+    #[test]
+    fn cfg_4_a_tick_out_of_one_to_sixty_seconds_is_refused_not_clamped() {
+        for t in [0, 61, 3600] {
+            assert!(
+                matches!(
+                    CustodianConfig::from_toml_str(&format!(
+                        "role = \"agency\"\ntick_seconds = {t}\n"
+                    )),
+                    Err(ConfigError::TickSeconds(v)) if v == t
+                ),
+                "{t}"
+            );
+        }
+        for t in [1, 60] {
+            let c =
+                CustodianConfig::from_toml_str(&format!("role = \"agency\"\ntick_seconds = {t}\n"))
+                    .unwrap();
+            assert_eq!(c.tick_seconds, t);
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Configuration: a TOML file, overridden by command-line flags, with defaults that make
-//! `minimis serve` work out of the box.
+//! `minimis serve` work out of the box. Every key, its type, default and meaning:
+//! `spec/configuration.md` (kept in step with this parser by the test `cfg_2_…`).
 //!
 //! ```toml
 //! data_dir = "minimis-data"              # SQLite database, keys, development certificates
