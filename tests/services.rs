@@ -235,6 +235,26 @@ async fn raw(addr: SocketAddr, cert: &str, client: Option<(&str, &str)>, head: &
     String::from_utf8_lossy(&sent).into_owned()
 }
 
+/// Request heads the HTTP implementation cannot take, with the status and the code each
+/// is refused with (`malformed` is the interface's code for a head that does not parse).
+fn bad_heads(malformed: &'static str) -> [(String, u16, &'static str); 2] {
+    [
+        (
+            "GET /v1/policy HTTP/1.1\r\nthis line has no colon\r\n\r\n".to_owned(),
+            400,
+            malformed,
+        ),
+        (
+            format!(
+                "GET /v1/policy HTTP/1.1\r\nhost: localhost\r\nx-filler: {}\r\n\r\n",
+                "a".repeat(70 * 1024)
+            ),
+            431,
+            "head_too_large",
+        ),
+    ]
+}
+
 fn json_body(raw: &str) -> serde_json::Value {
     serde_json::from_str(raw.split("\r\n\r\n").nth(1).unwrap_or("")).unwrap_or_default()
 }
@@ -310,6 +330,16 @@ async fn svc_8_svc_9_svc_10_every_refusal_of_the_operator_is_typed_json() {
     .await;
     assert!(sent.starts_with("HTTP/1.1 413"), "{sent}");
     assert_eq!(json_body(&sent)["error"]["code"], "body_too_large");
+    // Request heads that never reach a handler: one that does not parse, one over 64 KiB.
+    for (head, status, code) in bad_heads("malformed") {
+        let sent = raw(h.running.addr(), &h.server_cert, None, &head).await;
+        assert!(sent.starts_with(&format!("HTTP/1.1 {status}")), "{sent}");
+        assert_eq!(json_body(&sent)["error"]["code"], code, "{sent}");
+    }
+    assert_eq!(
+        h.running.request_log().snapshot().connections.heads_refused,
+        2
+    );
     // The tally counts them by route template, never by path.
     let t = h.running.request_log().snapshot();
     assert_eq!(t.count("GET", "/v1/epochs/{epoch}/recipients", 400), 2);
@@ -392,6 +422,11 @@ async fn svc_8_svc_9_every_refusal_of_a_custodian_is_typed_json() {
     .await;
     assert!(sent.starts_with("HTTP/1.1 413"), "{sent}");
     assert_eq!(json_body(&sent)["error"]["code"], "body_too_large");
+    for (head, status, code) in bad_heads("request_malformed") {
+        let sent = raw(running.addr(), &ca, as_agency, &head).await;
+        assert!(sent.starts_with(&format!("HTTP/1.1 {status}")), "{sent}");
+        assert_eq!(json_body(&sent)["error"]["code"], code, "{sent}");
+    }
     running.shutdown().await;
 }
 

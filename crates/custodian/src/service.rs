@@ -395,6 +395,8 @@ impl CustodianRefusals {
             Transport::MethodNotAllowed => CustodianRefusal::MethodNotAllowed,
             Transport::Malformed { .. } => CustodianRefusal::Malformed,
             Transport::BodyTooLarge { .. } => CustodianRefusal::BodyTooLarge,
+            Transport::HeadTooLarge { .. } => CustodianRefusal::HeadTooLarge,
+            Transport::UriTooLong => CustodianRefusal::UriTooLong,
             Transport::BodyTimeout => CustodianRefusal::RequestTimeout,
             Transport::Fault { status: 503 } => CustodianRefusal::ServiceUnavailable,
             _ => CustodianRefusal::InternalError,

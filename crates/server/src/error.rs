@@ -75,6 +75,8 @@ impl OperatorRefusals {
             Transport::MethodNotAllowed => OperatorRefusal::MethodNotAllowed,
             Transport::Malformed { .. } => OperatorRefusal::Malformed,
             Transport::BodyTooLarge { .. } => OperatorRefusal::BodyTooLarge,
+            Transport::HeadTooLarge { .. } => OperatorRefusal::HeadTooLarge,
+            Transport::UriTooLong => OperatorRefusal::UriTooLong,
             Transport::BodyTimeout => OperatorRefusal::RequestTimeout,
             Transport::Fault { status: 503 } => OperatorRefusal::ServiceUnavailable,
             _ => OperatorRefusal::InternalError,

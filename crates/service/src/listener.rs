@@ -22,9 +22,13 @@
 //!   (**SVC-4**). A handler that is working is never cut off by these timeouts; its own
 //!   calls are bounded instead.
 //! - HTTP/1.1 only (hyper's HTTP/1 server; no HTTP/2 code is built). A request head over
-//!   64 KiB, or one that does not parse as HTTP, is answered by hyper itself (`431` or
-//!   `400`, with no body) and the connection closed: there is no request to refuse in
-//!   JSON.
+//!   64 KiB, or one that does not parse as HTTP, never reaches a handler: hyper answers it
+//!   itself, with a bodiless `400`, `414` or `431`, and closes the connection. The
+//!   connection's stream ([`Tracked`]) recognises that answer as it is written (a `400`,
+//!   `414` or `431` with no `content-type`: every answer of a handler or of the layers
+//!   here has one, SVC-8) and writes the interface's JSON refusal in its place
+//!   ([`Transport::Malformed`], [`Transport::UriTooLong`], [`Transport::HeadTooLarge`]),
+//!   keeping hyper's `date`, so that these refusals are typed JSON too (**SVC-8**).
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -155,6 +159,8 @@ impl Serving {
 /// What every connection of a listener shares.
 struct Shared<I> {
     acceptor: tokio_rustls::TlsAcceptor,
+    /// The interface's refusals of request heads, written in place of hyper's.
+    heads: Arc<HeadRefusals>,
     app: Router,
     limits: Limits,
     identify: Identify<I>,
@@ -183,6 +189,7 @@ pub fn serve<I: Clone + Send + Sync + 'static>(
         identify,
         log,
     } = endpoint;
+    let heads = Arc::new(HeadRefusals::new(&*refusals));
     // Innermost first: the body is read whole before the handler; refusals the
     // framework writes become JSON; every request is counted with its final status.
     let app = router
@@ -203,6 +210,7 @@ pub fn serve<I: Clone + Send + Sync + 'static>(
     let open = Arc::new(AtomicUsize::new(0));
     let shared = Arc::new(Shared {
         acceptor: tokio_rustls::TlsAcceptor::from(tls),
+        heads,
         app,
         limits,
         identify,
@@ -296,9 +304,14 @@ async fn connection<I: Clone + Send + Sync + 'static>(tcp: TcpStream, shared: &S
         return;
     };
     let activity = Arc::new(Activity::new());
+    let handback = Arc::new(std::sync::Mutex::new(None));
     let io = Tracked {
-        inner: tls,
+        inner: Some(tls),
+        handback: handback.clone(),
         activity: activity.clone(),
+        heads: shared.heads.clone(),
+        log: shared.log.clone(),
+        replacing: None,
     };
     let app = shared.app.clone();
     let busy = activity.clone();
@@ -317,21 +330,29 @@ async fn connection<I: Clone + Send + Sync + 'static>(tcp: TcpStream, shared: &S
     let mut http = hyper::server::conn::http1::Builder::new();
     // The timeouts are the watchdog's below; hyper's own header timer is not used.
     http.header_read_timeout(None).max_buf_size(MAX_HEAD);
-    let conn = http
-        .serve_connection(TokioIo::new(io), service)
-        .without_shutdown();
-    tokio::pin!(conn);
+    let mut conn = Box::pin(
+        http.serve_connection(TokioIo::new(io), service)
+            .without_shutdown(),
+    );
     let ended = tokio::select! {
-        done = &mut conn => done.ok(),
+        done = conn.as_mut() => done.ok(),
         event = activity.closes(&limits) => {
             shared.log.count(event);
             None
         }
     };
-    // Closed by the watchdog: the connection (pinned above) is dropped, and so closed,
-    // as this function returns, after its ending was counted.
     if let Some(parts) = ended {
         linger(parts.io.into_inner()).await;
+        return;
+    }
+    // Ended by an error, or closed by the watchdog (its ending counted): dropping hyper's
+    // connection drops the stream and so closes it, unless a request head was refused, in
+    // which case the stream comes back to linger, so that the client reads the refusal
+    // instead of a reset for the rest of a head it was still sending.
+    drop(conn);
+    let refused = handback.lock().ok().and_then(|mut s| s.take());
+    if let Some(stream) = refused {
+        linger(stream).await;
     }
 }
 
@@ -448,10 +469,64 @@ impl Activity {
     }
 }
 
-/// The connection's plaintext stream, reporting each byte that moves to its [`Activity`].
+/// The connection's plaintext stream, reporting each byte that moves to its [`Activity`],
+/// and writing the interface's JSON refusal in place of hyper's own answer to a request
+/// head it could not take ([`automatic_refusal`]).
+///
+/// Not vectored, so that hyper hands it each response's bytes in one buffer (its
+/// "flatten" write strategy) and an answer can be recognised whole.
 struct Tracked<S> {
-    inner: S,
+    /// The stream; `None` only while it is being dropped.
+    inner: Option<S>,
+    /// Where the stream goes when this is dropped after a head was refused.
+    handback: Arc<std::sync::Mutex<Option<S>>>,
     activity: Arc<Activity>,
+    heads: Arc<HeadRefusals>,
+    log: RequestLog,
+    /// The refusal being written in place of hyper's answer, and how much of it is out.
+    replacing: Option<(Vec<u8>, usize)>,
+}
+
+impl<S> Drop for Tracked<S> {
+    fn drop(&mut self) {
+        if self.replacing.is_some()
+            && let Some(stream) = self.inner.take()
+            && let Ok(mut slot) = self.handback.lock()
+        {
+            *slot = Some(stream);
+        }
+    }
+}
+
+/// The error of a stream used after it was handed back (never: it is handed back only
+/// as it is dropped).
+fn gone() -> std::io::Error {
+    std::io::Error::other("the connection's stream was handed back")
+}
+
+impl<S: AsyncWrite + Unpin> Tracked<S> {
+    /// Writes what is left of the replacing refusal.
+    fn drain(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        while let Some((bytes, written)) = &mut self.replacing
+            && *written < bytes.len()
+        {
+            let Some(inner) = self.inner.as_mut() else {
+                return Poll::Ready(Err(gone()));
+            };
+            match Pin::new(inner).poll_write(cx, &bytes[*written..]) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+                }
+                Poll::Ready(Ok(n)) => {
+                    *written += n;
+                    self.activity.wrote();
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
@@ -461,7 +536,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let Some(inner) = self.inner.as_mut() else {
+            return Poll::Ready(Err(gone()));
+        };
+        let r = Pin::new(inner).poll_read(cx, buf);
         if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
             self.activity.read();
         }
@@ -471,39 +549,192 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        let this = self.get_mut();
+        if this.replacing.is_none()
+            && let Some(auto) = automatic_refusal(buf)
+            && let Some(bytes) = this.heads.response(auto.status, auto.date)
+        {
+            this.log.count(ConnectionEvent::HeadRefused);
+            this.replacing = Some((bytes, 0));
+        }
+        if this.replacing.is_some() {
+            // hyper's answer (and anything it wrote after, though it writes nothing
+            // more: it closes the connection) is taken as written; the refusal goes out
+            // in its place.
+            return match this.drain(cx) {
+                Poll::Ready(Ok(())) => Poll::Ready(Ok(buf.len())),
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(Err(gone()));
+        };
+        let r = Pin::new(inner).poll_write(cx, buf);
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.wrote();
+            this.activity.wrote();
         }
         r
     }
 
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.wrote();
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        match this.drain(cx) {
+            Poll::Ready(Ok(())) => match this.inner.as_mut() {
+                Some(inner) => Pin::new(inner).poll_flush(cx),
+                None => Poll::Ready(Err(gone())),
+            },
+            other => other,
         }
-        r
     }
 
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        match this.drain(cx) {
+            Poll::Ready(Ok(())) => match this.inner.as_mut() {
+                Some(inner) => Pin::new(inner).poll_shutdown(cx),
+                None => Poll::Ready(Err(gone())),
+            },
+            other => other,
+        }
+    }
+}
+
+/// hyper's own answer to a request head it could not take, as [`automatic_refusal`]
+/// recognises it.
+#[derive(Debug, PartialEq, Eq)]
+struct Automatic<'a> {
+    /// `400`, `414` or `431`.
+    status: u16,
+    /// Its `date` header's value, if it had one.
+    date: Option<&'a [u8]>,
+}
+
+/// Whether `buf` is exactly hyper's answer to a request head it could not parse (a
+/// bodiless `400`, `414` or `431` with no `content-type`), and if so its status and date.
+/// No answer of a handler or of this listener's layers has that shape: every failure
+/// status they write is JSON (or, for [`crate::refusal::Verbatim`] bodies, a `409` with
+/// its own `content-type`), SVC-8.
+fn automatic_refusal(buf: &[u8]) -> Option<Automatic<'_>> {
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    if end + 4 != buf.len() {
+        return None;
+    }
+    let mut lines = buf[..end]
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let status_line = lines.next()?;
+    let rest = status_line
+        .strip_prefix(b"HTTP/1.1 ")
+        .or_else(|| status_line.strip_prefix(b"HTTP/1.0 "))?;
+    let status = match rest.get(..4)? {
+        b"400 " => 400,
+        b"414 " => 414,
+        b"431 " => 431,
+        _ => return None,
+    };
+    let mut date = None;
+    for line in lines {
+        let colon = line.iter().position(|&b| b == b':')?;
+        let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
+        if name.eq_ignore_ascii_case(b"content-type")
+            || name.eq_ignore_ascii_case(b"transfer-encoding")
+        {
+            return None;
+        }
+        if name.eq_ignore_ascii_case(b"content-length") && value != b"0" {
+            return None;
+        }
+        if name.eq_ignore_ascii_case(b"date") {
+            date = Some(value);
+        }
+    }
+    Some(Automatic { status, date })
+}
+
+/// The interface's refusals of request heads (SVC-8), each made once when the listener
+/// starts, as the head lines (status line and headers, without `content-length`,
+/// `connection` and `date`) and the body of a whole HTTP/1.1 response.
+struct HeadRefusals {
+    malformed: Option<(Vec<u8>, Vec<u8>)>,
+    uri_too_long: Option<(Vec<u8>, Vec<u8>)>,
+    too_large: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl HeadRefusals {
+    fn new(refusals: &dyn Refusals) -> Self {
+        Self {
+            malformed: Self::prepare(
+                refusals,
+                &Transport::Malformed {
+                    what: "the request head does not parse as HTTP/1.1".to_owned(),
+                },
+            ),
+            uri_too_long: Self::prepare(refusals, &Transport::UriTooLong),
+            too_large: Self::prepare(refusals, &Transport::HeadTooLarge { limit: MAX_HEAD }),
+        }
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+    /// The refusal's head lines and body; `None` if its body is not ready at once (every
+    /// interface's is: [`crate::refusal::respond`] makes them from bytes in memory), and
+    /// then hyper's answer is left as it is.
+    fn prepare(refusals: &dyn Refusals, t: &Transport) -> Option<(Vec<u8>, Vec<u8>)> {
+        use std::future::Future as _;
+        let response = refusals.refuse(t);
+        let status = response.status();
+        let mut head = format!(
+            "HTTP/1.1 {} {}\r\n",
+            status.as_str(),
+            status.canonical_reason().unwrap_or("")
+        )
+        .into_bytes();
+        for (name, value) in response.headers() {
+            if name == header::CONTENT_LENGTH || name == header::CONNECTION || name == header::DATE
+            {
+                continue;
+            }
+            head.extend_from_slice(name.as_str().as_bytes());
+            head.extend_from_slice(b": ");
+            head.extend_from_slice(value.as_bytes());
+            head.extend_from_slice(b"\r\n");
+        }
+        let collect = axum::body::to_bytes(response.into_body(), 64 * 1024);
+        let mut collect = std::pin::pin!(collect);
+        match collect
+            .as_mut()
+            .poll(&mut Context::from_waker(std::task::Waker::noop()))
+        {
+            Poll::Ready(Ok(body)) => Some((head, body.to_vec())),
+            _ => None,
+        }
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+    /// The whole response refusing a head hyper answered with `status`, with its `date`.
+    fn response(&self, status: u16, date: Option<&[u8]>) -> Option<Vec<u8>> {
+        let (head, body) = match status {
+            414 => self.uri_too_long.as_ref(),
+            431 => self.too_large.as_ref(),
+            _ => self.malformed.as_ref(),
+        }?;
+        let mut out = head.clone();
+        if let Some(date) = date {
+            out.extend_from_slice(b"date: ");
+            out.extend_from_slice(date);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(
+            format!(
+                "content-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        );
+        out.extend_from_slice(body);
+        Some(out)
     }
 }
 

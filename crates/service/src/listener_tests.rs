@@ -33,6 +33,8 @@ impl Refusals for ToyRefusals {
             Transport::Malformed { .. } => "malformed",
             Transport::BodyTooLarge { .. } => "body_too_large",
             Transport::BodyTimeout => "request_timeout",
+            Transport::HeadTooLarge { .. } => "head_too_large",
+            Transport::UriTooLong => "uri_too_long",
             _ => "internal_error",
         };
         respond(t.status(), code, &t.message())
@@ -352,4 +354,136 @@ async fn svc_8_every_refusal_of_the_framework_is_typed_json() {
     let t = toy.serving.request_log().snapshot();
     assert_eq!(t.count("GET", "/n/{n}", 400), 1);
     assert_eq!(t.count("GET", "(no route)", 404), 1);
+}
+
+/// The status, the lower-cased head and the JSON body of a response read whole.
+fn parse_response(sent: &[u8]) -> (u16, String, RefusalBody) {
+    let text = String::from_utf8_lossy(sent).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a whole response");
+    let status = head
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let body = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"));
+    (status, head.to_ascii_lowercase(), body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svc_8_a_request_head_that_does_not_parse_or_is_too_large_is_refused_in_json() {
+    let toy = toy(Limits::default()).await;
+    let huge = format!(
+        "GET /hello HTTP/1.1\r\nhost: localhost\r\nx-filler: {}\r\n\r\n",
+        "a".repeat(MAX_HEAD + 4096)
+    );
+    let cases: [(&[u8], u16, &str); 4] = [
+        (
+            b"GET /hello HTTP/1.1\r\nthis line has no colon\r\n\r\n",
+            400,
+            "malformed",
+        ),
+        (b"NOT HTTP AT ALL\r\n\r\n", 400, "malformed"),
+        (
+            b"GET /hello HTTP/1.1\r\nhost: local\x01host\r\n\r\n",
+            400,
+            "malformed",
+        ),
+        (huge.as_bytes(), 431, "head_too_large"),
+    ];
+    for (head, status, code) in cases {
+        let mut s = toy.raw().await;
+        s.write_all(head).await.unwrap();
+        let sent = until_closed(s).await;
+        let (got, lower, body) = parse_response(&sent);
+        assert_eq!(got, status, "{}", String::from_utf8_lossy(&sent));
+        assert_eq!(body.error.code, code);
+        assert!(!body.error.message.is_empty());
+        assert!(lower.contains("content-type: application/json"), "{lower}");
+        assert!(lower.contains("connection: close"), "{lower}");
+        assert!(
+            lower.contains("\r\ndate: "),
+            "hyper's date is kept: {lower}"
+        );
+    }
+    assert_eq!(
+        toy.serving
+            .request_log()
+            .snapshot()
+            .connections
+            .heads_refused,
+        4
+    );
+    // A request on a fresh connection is served as before.
+    let r = toy.client().await.get("/hello").await.unwrap();
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svc_8_a_good_request_after_keep_alive_and_a_bad_head_after_it_are_both_answered() {
+    let toy = toy(Limits::default()).await;
+    let mut s = toy.raw().await;
+    s.write_all(
+        b"GET /hello HTTP/1.1\r\nhost: localhost\r\n\r\nGET /hello HTTP/1.1\r\nbroken\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let sent = String::from_utf8(until_closed(s).await).unwrap();
+    let (first, second) = sent.split_at(sent.find("HTTP/1.1 400").expect(&sent));
+    assert!(first.starts_with("HTTP/1.1 200"), "{sent}");
+    assert!(first.ends_with("hi"), "{sent}");
+    let (status, _, body) = parse_response(second.as_bytes());
+    assert_eq!((status, body.error.code.as_str()), (400, "malformed"));
+}
+
+#[test]
+fn svc_8_only_hypers_own_bodiless_answer_to_a_head_is_replaced() {
+    let date = "date: Mon, 07 Dec 2026 20:00:00 GMT";
+    let auto = |status: &str| format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n{date}\r\n\r\n");
+    for (status, code) in [
+        ("400 Bad Request", 400),
+        ("414 URI Too Long", 414),
+        ("431 Request Header Fields Too Large", 431),
+    ] {
+        let a = auto(status);
+        assert_eq!(
+            automatic_refusal(a.as_bytes()),
+            Some(Automatic {
+                status: code,
+                date: Some(&b"Mon, 07 Dec 2026 20:00:00 GMT"[..])
+            })
+        );
+    }
+    // Not hyper's answer to a head: another status, a body, a content type, a chunked
+    // body, more bytes after the head, a head not whole.
+    let not = [
+        auto("404 Not Found"),
+        "HTTP/1.1 400 Bad Request\r\ncontent-length: 2\r\n\r\n".to_owned(),
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 0\r\n\r\n"
+            .to_owned(),
+        "HTTP/1.1 400 Bad Request\r\ntransfer-encoding: chunked\r\n\r\n".to_owned(),
+        format!("{}{{}}", auto("400 Bad Request")),
+        "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n".to_owned(),
+        "HTTP/1.1 400".to_owned(),
+    ];
+    for n in not {
+        assert_eq!(automatic_refusal(n.as_bytes()), None, "{n:?}");
+    }
+    // Each is replaced by the interface's refusal with its status and code.
+    let heads = HeadRefusals::new(&ToyRefusals);
+    for (status, code) in [
+        (400, "malformed"),
+        (414, "uri_too_long"),
+        (431, "head_too_large"),
+    ] {
+        let bytes = heads
+            .response(status, Some(b"Mon, 07 Dec 2026 20:00:00 GMT"))
+            .unwrap();
+        let (got, lower, body) = parse_response(&bytes);
+        assert_eq!((got, body.error.code.as_str()), (status, code));
+        assert!(
+            lower.contains(date.to_ascii_lowercase().as_str()),
+            "{lower}"
+        );
+        let len = bytes.len() - lower.len() - 4;
+        assert!(lower.contains(&format!("content-length: {len}")), "{lower}");
+    }
 }

@@ -4,9 +4,10 @@
 //! HTTP status: the shape the operator and the custodians already used for their own
 //! refusals ([`RefusalBody`]). Each interface keeps its codes in its own naming style
 //! (**SVC-9**); this module has no code strings of its own. What it adds is the refusals
-//! that happen before any handler, at the transport ([`Transport`]: an unknown route, a
-//! method a route does not take, a body too large or too slow, a path, query or body the
-//! framework cannot parse), which each interface writes through its [`Refusals`]; and a
+//! that happen before any handler, at the transport ([`Transport`]: a request head that
+//! does not parse or is too large, an unknown route, a method a route does not take, a
+//! body too large or too slow, a path, query or body the framework cannot parse), which
+//! each interface writes through its [`Refusals`]; and a
 //! layer (applied by the listener) that turns any refusal the HTTP
 //! framework would write as plain text or an empty body into one of those, so that no
 //! route can forget.
@@ -36,6 +37,15 @@ pub enum Transport {
         /// What the framework found wrong.
         what: String,
     },
+    /// `431`: the request head (request line and headers) is larger than a listener
+    /// reads; the connection is closed.
+    HeadTooLarge {
+        /// The most bytes a head may have.
+        limit: usize,
+    },
+    /// `414`: the request target is longer than the HTTP implementation takes; the
+    /// connection is closed.
+    UriTooLong,
     /// `413`: the body is larger than the interface takes.
     BodyTooLarge {
         /// The most bytes a body may have.
@@ -59,6 +69,8 @@ impl Transport {
             Self::MethodNotAllowed => 405,
             Self::Malformed { .. } => 400,
             Self::BodyTooLarge { .. } => 413,
+            Self::HeadTooLarge { .. } => 431,
+            Self::UriTooLong => 414,
             Self::BodyTimeout => 408,
             Self::Fault { status } => *status,
         }
@@ -71,6 +83,10 @@ impl Transport {
             Self::MethodNotAllowed => "this route does not take this method".to_owned(),
             Self::Malformed { what } => what.clone(),
             Self::BodyTooLarge { limit } => format!("request bodies are at most {limit} bytes"),
+            Self::HeadTooLarge { limit } => {
+                format!("request heads (request line and headers) are at most {limit} bytes")
+            }
+            Self::UriTooLong => "the request target is too long".to_owned(),
             Self::BodyTimeout => "the request body did not arrive in time".to_owned(),
             Self::Fault { .. } => "the service could not answer; nothing was done".to_owned(),
         }
@@ -205,6 +221,8 @@ mod tests {
         assert_eq!(Transport::Malformed { what: "x".into() }.status(), 400);
         assert_eq!(Transport::BodyTooLarge { limit: 1 }.status(), 413);
         assert_eq!(Transport::BodyTimeout.status(), 408);
+        assert_eq!(Transport::HeadTooLarge { limit: 1 }.status(), 431);
+        assert_eq!(Transport::UriTooLong.status(), 414);
         assert_eq!(Transport::Fault { status: 503 }.status(), 503);
         assert!(
             Transport::BodyTooLarge { limit: 16 }

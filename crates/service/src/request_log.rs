@@ -34,6 +34,8 @@ pub enum ConnectionEvent {
     Idle,
     /// Accepting failed for lack of resources (**SVC-6**).
     AcceptFailed,
+    /// A request head did not parse or was too large: refused and closed (**SVC-8**).
+    HeadRefused,
 }
 
 /// Connections, counted by how they ended.
@@ -50,6 +52,8 @@ pub struct ConnectionCounts {
     pub idle_closed: u64,
     /// Failed accepts (each one followed by a wait).
     pub accept_errors: u64,
+    /// Closed after refusing a request head that did not parse or was too large.
+    pub heads_refused: u64,
 }
 
 /// What a period's tally holds.
@@ -169,6 +173,7 @@ impl RequestLog {
                 ConnectionEvent::HeaderTimeout => c.header_timeouts += 1,
                 ConnectionEvent::Idle => c.idle_closed += 1,
                 ConnectionEvent::AcceptFailed => c.accept_errors += 1,
+                ConnectionEvent::HeadRefused => c.heads_refused += 1,
             }
         }
     }
@@ -224,6 +229,7 @@ impl RequestLog {
             header_timeouts = c.header_timeouts,
             idle_closed = c.idle_closed,
             accept_errors = c.accept_errors,
+            heads_refused = c.heads_refused,
             "connections in the period"
         );
         for (event, (count, last)) in &tally.events {

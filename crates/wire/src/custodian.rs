@@ -275,6 +275,12 @@ refusals! {
         RequestTimeout = (408, "request_timeout"),
         /// `413 body_too_large`: a body over 4 MiB.
         BodyTooLarge = (413, "body_too_large"),
+        /// `414 uri_too_long`: a request target longer than the HTTP implementation takes;
+        /// the connection is closed.
+        UriTooLong = (414, "uri_too_long"),
+        /// `431 head_too_large`: a request head (request line and headers) over 64 KiB;
+        /// the connection is closed.
+        HeadTooLarge = (431, "head_too_large"),
         /// `500 internal_error`: a fault; nothing was done.
         InternalError = (500, "internal_error"),
         /// `503 service_unavailable`: the custodian cannot serve the request now; nothing

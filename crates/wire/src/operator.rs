@@ -488,6 +488,9 @@ refusals! {
         EnrollmentClosed = (410, "enrollment_closed"),
         /// `413 body_too_large`: a body over the limit.
         BodyTooLarge = (413, "body_too_large"),
+        /// `414 uri_too_long`: a request target longer than the HTTP implementation takes;
+        /// the connection is closed.
+        UriTooLong = (414, "uri_too_long"),
         /// `422 ciphertext_length`: outside the policy's bound (SEAL-4).
         CiphertextLength = (422, "ciphertext_length"),
         /// `422 challenge_not_open`: before the challenge's window.
@@ -524,6 +527,9 @@ refusals! {
         /// `422 payload_length`: the benchmark comparator's plaintext payload is not 512
         /// bytes (never served by a minimis server).
         PayloadLength = (422, "payload_length"),
+        /// `431 head_too_large`: a request head (request line and headers) over 64 KiB;
+        /// the connection is closed.
+        HeadTooLarge = (431, "head_too_large"),
         /// `500 internal_error`: a fault a handler answered without a refusal of its own;
         /// nothing was done.
         InternalError = (500, "internal_error"),
