@@ -2268,8 +2268,13 @@ mod tests {
                     day,
                 }
             }),
-            (any::<[u8; 32]>(), any::<[u8; 32]>(), any::<bool>(), day.clone()).prop_map(
-                |(t, f, two, day)| ObligationEntry::FilingReceived {
+            (
+                any::<[u8; 32]>(),
+                any::<[u8; 32]>(),
+                any::<bool>(),
+                day.clone()
+            )
+                .prop_map(|(t, f, two, day)| ObligationEntry::FilingReceived {
                     tag: minimis_proto::ParticipantTag::from_bytes(t),
                     filing: minimis_proto::FilingId::from_bytes(f),
                     addressee: if two {
@@ -2278,8 +2283,7 @@ mod tests {
                         minimis_proto::obligations::Addressee::Agency
                     },
                     day,
-                }
-            ),
+                }),
             (any::<[u8; 32]>(), day).prop_map(|(f, day)| ObligationEntry::FilingAcknowledged {
                 filing: minimis_proto::FilingId::from_bytes(f),
                 day,

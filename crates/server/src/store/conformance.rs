@@ -61,6 +61,7 @@ fn participant(n: u8) -> ParticipantRow {
         schedule: schedule(),
         enrolled_epoch: EpochId::new(100),
         closed_at: None,
+        conditions: n % 2 == 0,
     }
 }
 
