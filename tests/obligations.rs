@@ -546,3 +546,76 @@ async fn obl_10_obl_42_the_case_system_fetches_and_acknowledges_a_filing_once_an
     let filings = s.anyone.case_filings(s.case(), 0, s.now()).await.unwrap();
     assert!(filings[0].acknowledged);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn obl_41_under_a_policy_without_obligations_nothing_is_under_conditions_and_no_filing_is_taken()
+ {
+    // The reference policy as format 1: no [obligations] table (OBL-22).
+    let text = std::fs::read_to_string(crate::root().join("policy/default.toml")).unwrap();
+    let start = text.find("\n[obligations]\n").unwrap();
+    let end = text.find("\n[[custodians]]\n").unwrap();
+    let old = format!("{}{}", &text[..start], &text[end..]).replace(
+        "format = \"minimis-policy/2\"",
+        "format = \"minimis-policy/1\"",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("format-1.toml");
+    std::fs::write(&path, old).unwrap();
+    assert!(
+        Policy::from_toml_str(&std::fs::read_to_string(&path).unwrap())
+            .unwrap()
+            .obligations()
+            .is_none()
+    );
+    let case_key = SigningKey::generate().unwrap();
+    let public = case_key.public_key();
+    let h = Harness::start_with(true, |c: &mut ServerConfig| {
+        c.policy = Some(path.clone());
+        c.case_system_key = Some(public);
+    })
+    .await;
+    let addr = h.running.addr();
+    let officer = OperatorClient::new(
+        HttpsClient::new(
+            addr,
+            "localhost",
+            &h.server_cert,
+            Some((&h.officer.0, &h.officer.1)),
+        )
+        .unwrap(),
+    );
+    let anyone =
+        OperatorClient::new(HttpsClient::new(addr, "localhost", &h.server_cert, None).unwrap());
+    let mut p = h.world.participant();
+    let mut req = EnrollRequest {
+        device_key: p.device.public_key(),
+        tag_key: WireTagKey::new(*p.tags.expose_secret()),
+        schedule: p.schedule.clone(),
+        conditions: true,
+    };
+    let before = h.db_digest();
+    assert_eq!(
+        refusal(officer.enroll(&req).await),
+        OperatorRefusal::ObligationsNotInForce
+    );
+    assert_eq!(before, h.db_digest());
+    req.conditions = false;
+    p.pseudonym = officer.enroll(&req).await.unwrap().pseudonym;
+    let mut agency = CaseSystem::new(
+        minimis_proto::default_policy(),
+        SigningKey::generate().unwrap(),
+    )
+    .unwrap();
+    let case = agency.enroll(p.pseudonym, p.device.public_key()).unwrap();
+    let now = h.clock_now();
+    let me = DeviceSigner {
+        pseudonym: p.pseudonym,
+        key: &p.device,
+    };
+    let before = h.db_digest();
+    let r = anyone
+        .file(me, &residence(&p, &case, now, "1 Main St"), now)
+        .await;
+    assert_eq!(refusal(r), OperatorRefusal::ObligationsNotInForce);
+    assert_eq!(before, h.db_digest());
+}
