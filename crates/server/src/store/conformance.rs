@@ -61,7 +61,7 @@ fn participant(n: u8) -> ParticipantRow {
         schedule: schedule(),
         enrolled_epoch: EpochId::new(100),
         closed_at: None,
-        conditions: n % 2 == 0,
+        conditions: n.is_multiple_of(2),
     }
 }
 
