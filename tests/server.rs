@@ -886,7 +886,7 @@ async fn chk_29_a_check_in_in_the_grace_period_is_late_not_missed() {
 }
 
 /// The log's entries, fetched through the tiles endpoints and decoded.
-async fn log_entries(h: &Harness, c: &mut Client) -> Vec<minimis_log::LogEntry> {
+pub(crate) async fn log_entries(h: &Harness, c: &mut Client) -> Vec<minimis_log::LogEntry> {
     let keys = c.get("/v1/keys").await.unwrap().json();
     let log_key: minimis_log::VerifierKey = keys["log"].as_str().unwrap().parse().unwrap();
     let dir = h.dir.path().join(format!("fetched-{}", rand_suffix()));

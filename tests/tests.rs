@@ -17,6 +17,7 @@ mod export;
 mod fuzz_corpus;
 mod guide;
 mod hermetic;
+mod obligations;
 mod report;
 mod schema;
 mod server;

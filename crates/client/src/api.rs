@@ -205,6 +205,7 @@ impl<T: Transport> Api<T> {
             device_key: device_key.public_key(),
             tag_key: WireTagKey::new(*tags.expose_secret()),
             schedule: schedule.clone(),
+            conditions: false,
         };
         self.client.enroll(&req).await
     }

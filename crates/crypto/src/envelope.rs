@@ -191,6 +191,41 @@ pub fn verify_custodian_request(
     })
 }
 
+/// Signs a request of the agency's case system to the operator (**OBL-5**).
+pub fn sign_case_request(
+    case_system: &SigningKey,
+    method: &str,
+    path_and_query: &str,
+    time: minimis_proto::UnixTime,
+    body: &[u8],
+) -> minimis_proto::Signature {
+    case_system.sign(&minimis_proto::messages::case_request_signing_input(
+        method,
+        path_and_query,
+        time,
+        body,
+    ))
+}
+
+/// Verifies a request signature of the agency's case system (**OBL-5**).
+///
+/// # Errors
+/// [`MessageError::BadSignature`].
+pub fn verify_case_request(
+    case_system: &PublicKey,
+    method: &str,
+    path_and_query: &str,
+    time: minimis_proto::UnixTime,
+    body: &[u8],
+    signature: &minimis_proto::Signature,
+) -> Result<(), MessageError> {
+    let input =
+        minimis_proto::messages::case_request_signing_input(method, path_and_query, time, body);
+    verify(case_system, &input, signature).map_err(|_| MessageError::BadSignature {
+        what: "case system request",
+    })
+}
+
 /// Signs a challenge with the operator's key (**CHL-6**).
 pub fn sign_challenge(operator: &SigningKey, challenge: Challenge) -> SignedChallenge {
     let signature = operator.sign(&challenge.signing_input());

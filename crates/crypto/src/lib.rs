@@ -36,9 +36,10 @@ mod scrub;
 mod tag;
 
 pub use envelope::{
-    EnvelopeError, MessageError, VerifiedEnvelope, sign_challenge, sign_custodian_request,
-    sign_envelope, sign_epoch_recipient, sign_request, verify_challenge, verify_custodian_request,
-    verify_envelope, verify_epoch_recipient, verify_request,
+    EnvelopeError, MessageError, VerifiedEnvelope, sign_case_request, sign_challenge,
+    sign_custodian_request, sign_envelope, sign_epoch_recipient, sign_request, verify_case_request,
+    verify_challenge, verify_custodian_request, verify_envelope, verify_epoch_recipient,
+    verify_request,
 };
 pub use keys::{BadSignature, KeyError, SigningKey, verify};
 pub use obligations::{

@@ -33,7 +33,7 @@
 //!                            || missed (u32) || no_network (u32) || app_error (u32)
 //!                            || device_error (u32) || presence_unavailable (u32)
 //!                            || other (u32)
-//! 0x10 to 0x14               the obligations' entries: crate::obligation_entry
+//! 0x10 to 0x16               the obligations' entries: crate::obligation_entry
 //! ```
 //!
 //! Entries name a participant only by the [`ParticipantTag`] of the epoch (an HMAC tag
@@ -701,7 +701,7 @@ pub enum LogEntry {
     /// `0x0e`: the operator's counts of an epoch's ledger rows, written once every
     /// challenge of the epoch is closed (**CHK-28**, **LOG-35**, **LOG-36**).
     EpochSummary(EpochSummary),
-    /// `0x10` to `0x14`: conditions summaries and reviews (`spec/obligations.md`).
+    /// `0x10` to `0x16`: conditions summaries, reviews and filings (`spec/obligations.md`).
     Obligation(ObligationEntry),
 }
 
@@ -747,11 +747,15 @@ pub enum EntryType {
     DecisionContested,
     /// `0x14`.
     AppealDecided,
+    /// `0x15`.
+    FilingReceived,
+    /// `0x16`.
+    FilingAcknowledged,
 }
 
 impl EntryType {
     /// Every type, in code order.
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 21] = [
         Self::EnrollmentOpened,
         Self::EnrollmentClosed,
         Self::PolicyPublished,
@@ -771,6 +775,8 @@ impl EntryType {
         Self::ReviewDecided,
         Self::DecisionContested,
         Self::AppealDecided,
+        Self::FilingReceived,
+        Self::FilingAcknowledged,
     ];
 
     /// The type byte.
@@ -795,6 +801,8 @@ impl EntryType {
             Self::ReviewDecided => 0x12,
             Self::DecisionContested => 0x13,
             Self::AppealDecided => 0x14,
+            Self::FilingReceived => 0x15,
+            Self::FilingAcknowledged => 0x16,
         }
     }
 
@@ -825,6 +833,8 @@ impl EntryType {
             Self::ReviewDecided => "review-decided",
             Self::DecisionContested => "decision-contested",
             Self::AppealDecided => "appeal-decided",
+            Self::FilingReceived => "filing-received",
+            Self::FilingAcknowledged => "filing-acknowledged",
         }
     }
 }
@@ -1330,7 +1340,9 @@ impl LogEntry {
             | EntryType::ReviewOpened
             | EntryType::ReviewDecided
             | EntryType::DecisionContested
-            | EntryType::AppealDecided => {
+            | EntryType::AppealDecided
+            | EntryType::FilingReceived
+            | EntryType::FilingAcknowledged => {
                 // The body is the rest: its own decoder refuses trailing bytes.
                 let rest = std::mem::take(&mut r.0);
                 Self::Obligation(ObligationEntry::decode_body(ty, rest)?)
@@ -1475,6 +1487,16 @@ mod tests {
                 reason: minimis_proto::obligations::ReasonId::new("explained-by-notice").unwrap(),
                 day: UnixTime(1_796_083_200),
             }),
+            LogEntry::Obligation(ObligationEntry::FilingReceived {
+                tag,
+                filing: minimis_proto::FilingId::from_bytes([0x66; 32]),
+                addressee: minimis_proto::obligations::Addressee::AgencyAndOversight,
+                day: UnixTime(1_795_651_200),
+            }),
+            LogEntry::Obligation(ObligationEntry::FilingAcknowledged {
+                filing: minimis_proto::FilingId::from_bytes([0x66; 32]),
+                day: UnixTime(1_795_737_600),
+            }),
         ]
     }
 
@@ -1545,6 +1567,8 @@ mod tests {
             27 + "not-explained".len(),
             25,
             27 + "explained-by-notice".len(),
+            74,
+            41,
         ];
         let got: Vec<usize> = ex.iter().map(|e| e.encode().len()).collect();
         assert_eq!(got, want);
@@ -2236,13 +2260,33 @@ mod tests {
             ),
             (review.clone(), day.clone())
                 .prop_map(|(review, day)| ObligationEntry::DecisionContested { review, day }),
-            (review, 1u8..=2, reason, day).prop_map(|(review, o, reason, day)| {
+            (review, 1u8..=2, reason, day.clone()).prop_map(|(review, o, reason, day)| {
                 ObligationEntry::AppealDecided {
                     review,
                     outcome: AppealOutcome::from_code(o).unwrap(),
                     reason,
                     day,
                 }
+            }),
+            (
+                any::<[u8; 32]>(),
+                any::<[u8; 32]>(),
+                any::<bool>(),
+                day.clone()
+            )
+                .prop_map(|(t, f, two, day)| ObligationEntry::FilingReceived {
+                    tag: minimis_proto::ParticipantTag::from_bytes(t),
+                    filing: minimis_proto::FilingId::from_bytes(f),
+                    addressee: if two {
+                        minimis_proto::obligations::Addressee::AgencyAndOversight
+                    } else {
+                        minimis_proto::obligations::Addressee::Agency
+                    },
+                    day,
+                }),
+            (any::<[u8; 32]>(), day).prop_map(|(f, day)| ObligationEntry::FilingAcknowledged {
+                filing: minimis_proto::FilingId::from_bytes(f),
+                day,
             }),
         ];
         entry.prop_map(LogEntry::Obligation)

@@ -8,6 +8,8 @@
 //! 0x12 review decided       review_id (16) || decision (u8) || reason (label) || day (i64)
 //! 0x13 decision contested   review_id (16) || day (i64)
 //! 0x14 appeal decided       review_id (16) || outcome (u8) || reason (label) || day (i64)
+//! 0x15 filing received      tag (32) || filing_id (32) || addressee (u8) || day (i64)
+//! 0x16 filing acknowledged  filing_id (32) || day (i64)
 //! ```
 //!
 //! `area` and `presence` count the results with each outcome, in code order (not
@@ -16,9 +18,15 @@
 //! 2 overturned; `reason` is the policy's reason id as a label. Days are 00:00 UTC: the
 //! entries carry days, not times, so their order within a day links nothing (**OBL-17**).
 //! A review entry names a review id and no participant tag; a summary holds counts only.
+//! `filing received` (**OBL-9**) names the participant's tag for the epoch it was received
+//! in (the operator appends it, and already knows whose filing it relayed), the filing id
+//! and the addressee (1 agency, 2 agency and oversight); `filing acknowledged`
+//! (**OBL-10**) names the filing id only.
 
-use minimis_proto::obligations::{AppealOutcome, Decision, ReasonId, ReviewCause, is_day};
-use minimis_proto::{EpochId, ReviewId, UnixTime};
+use minimis_proto::obligations::{
+    Addressee, AppealOutcome, Decision, ReasonId, ReviewCause, is_day,
+};
+use minimis_proto::{EpochId, FilingId, ParticipantTag, ReviewId, UnixTime};
 
 use crate::entry::{EntryDecodeError, EntryType};
 
@@ -84,6 +92,25 @@ pub enum ObligationEntry {
         /// The day.
         day: UnixTime,
     },
+    /// `0x15`: the operator received a participant's filing (**OBL-9**); the entry's
+    /// inclusion proof is the participant's receipt.
+    FilingReceived {
+        /// The participant's tag for the epoch of `day`.
+        tag: ParticipantTag,
+        /// The filing id: SHA-256 of the filing's signing input.
+        filing: FilingId,
+        /// Whom it is sealed to.
+        addressee: Addressee,
+        /// The day it was received.
+        day: UnixTime,
+    },
+    /// `0x16`: the case system acknowledged a filing (**OBL-10**).
+    FilingAcknowledged {
+        /// The filing.
+        filing: FilingId,
+        /// The day.
+        day: UnixTime,
+    },
 }
 
 /// A field of an obligations entry outside its values (**LOG-26**).
@@ -99,6 +126,9 @@ pub enum ObligationFieldError {
     /// An appeal outcome byte other than 1 and 2.
     #[error("unknown appeal outcome {0}")]
     UnknownOutcome(u8),
+    /// An addressee byte other than 1 and 2.
+    #[error("unknown addressee {0}")]
+    UnknownAddressee(u8),
     /// A day that is not 00:00 UTC.
     #[error("`day` must be a day (00:00 UTC)")]
     NotADay,
@@ -123,6 +153,8 @@ impl ObligationEntry {
             Self::ReviewDecided { .. } => EntryType::ReviewDecided,
             Self::DecisionContested { .. } => EntryType::DecisionContested,
             Self::AppealDecided { .. } => EntryType::AppealDecided,
+            Self::FilingReceived { .. } => EntryType::FilingReceived,
+            Self::FilingAcknowledged { .. } => EntryType::FilingAcknowledged,
         }
     }
 
@@ -180,6 +212,21 @@ impl ObligationEntry {
                 label(out, reason);
                 out.extend_from_slice(&day.seconds().to_be_bytes());
             }
+            Self::FilingReceived {
+                tag,
+                filing,
+                addressee,
+                day,
+            } => {
+                out.extend_from_slice(tag.as_bytes());
+                out.extend_from_slice(filing.as_bytes());
+                out.push(addressee.code());
+                out.extend_from_slice(&day.seconds().to_be_bytes());
+            }
+            Self::FilingAcknowledged { filing, day } => {
+                out.extend_from_slice(filing.as_bytes());
+                out.extend_from_slice(&day.seconds().to_be_bytes());
+            }
         }
     }
 
@@ -229,6 +276,23 @@ impl ObligationEntry {
                     day: r.day()?,
                 }
             }
+            EntryType::FilingReceived => {
+                let tag = ParticipantTag::from_bytes(r.take("tag")?);
+                let filing = FilingId::from_bytes(r.take("filing_id")?);
+                let code = r.u8("addressee")?;
+                let addressee = Addressee::from_code(code)
+                    .ok_or(ObligationFieldError::UnknownAddressee(code))?;
+                Self::FilingReceived {
+                    tag,
+                    filing,
+                    addressee,
+                    day: r.day()?,
+                }
+            }
+            EntryType::FilingAcknowledged => Self::FilingAcknowledged {
+                filing: FilingId::from_bytes(r.take("filing_id")?),
+                day: r.day()?,
+            },
             // Only this module's types reach here; the summary is the remaining one.
             _ => {
                 let epoch = EpochId::new(r.u32("epoch")?);
@@ -339,6 +403,48 @@ mod tests {
         want.extend_from_slice(b"technical-failure");
         want.extend_from_slice(&1_795_651_200i64.to_be_bytes());
         assert_eq!(b, want);
+    }
+
+    #[test]
+    fn obl_9_obl_10_filing_entries_are_byte_exact_and_refuse_a_bad_addressee_or_day() {
+        let received = LogEntry::Obligation(ObligationEntry::FilingReceived {
+            tag: ParticipantTag::from_bytes([0x11; 32]),
+            filing: FilingId::from_bytes([0x66; 32]),
+            addressee: Addressee::Agency,
+            day: UnixTime(1_795_651_200),
+        });
+        let b = received.encode();
+        let mut want = vec![0x15];
+        want.extend_from_slice(&[0x11; 32]);
+        want.extend_from_slice(&[0x66; 32]);
+        want.push(1);
+        want.extend_from_slice(&1_795_651_200i64.to_be_bytes());
+        assert_eq!(b, want);
+        let mut bad = b.clone();
+        bad[65] = 3;
+        assert_eq!(
+            LogEntry::decode(&bad),
+            Err(ObligationFieldError::UnknownAddressee(3).into())
+        );
+        let mut bad = b.clone();
+        bad[73] = 1;
+        assert_eq!(
+            LogEntry::decode(&bad),
+            Err(ObligationFieldError::NotADay.into())
+        );
+        let acked = LogEntry::Obligation(ObligationEntry::FilingAcknowledged {
+            filing: FilingId::from_bytes([0x66; 32]),
+            day: UnixTime(1_795_737_600),
+        });
+        let b = acked.encode();
+        let mut want = vec![0x16];
+        want.extend_from_slice(&[0x66; 32]);
+        want.extend_from_slice(&1_795_737_600i64.to_be_bytes());
+        assert_eq!(b, want);
+        assert_eq!(LogEntry::decode(&b).unwrap(), acked);
+        let mut long = b;
+        long.push(0);
+        assert!(LogEntry::decode(&long).is_err());
     }
 
     #[test]

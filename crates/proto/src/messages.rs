@@ -287,6 +287,32 @@ pub fn custodian_request_signing_input(
     out
 }
 
+/// The label that starts the agency case system's request's signing input.
+pub const CASE_REQUEST_LABEL: &[u8] = b"minimis/v1 case-request\n";
+
+/// The bytes the agency's case system signs to authenticate a request to the operator
+/// (fetching condition results and filings, acknowledging a filing, appending its log
+/// entries; spec/obligations.md, **OBL-5**):
+///
+/// ```text
+/// "minimis/v1 case-request\n" || str method || str path_and_query || time (i64 BE)
+///     || SHA-256(body) (32)
+/// ```
+pub fn case_request_signing_input(
+    method: &str,
+    path_and_query: &str,
+    time: UnixTime,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(CASE_REQUEST_LABEL.len() + 80 + path_and_query.len());
+    out.extend_from_slice(CASE_REQUEST_LABEL);
+    put_str(&mut out, method);
+    put_str(&mut out, path_and_query);
+    out.extend_from_slice(&time.seconds().to_be_bytes());
+    out.extend_from_slice(ring::digest::digest(&ring::digest::SHA256, body).as_ref());
+    out
+}
+
 /// A challenge: the server's request for one check-in, signed by the operator.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -437,6 +463,7 @@ mod tests {
             EPOCH_RECIPIENT_LABEL,
             REQUEST_LABEL,
             CUSTODIAN_REQUEST_LABEL,
+            CASE_REQUEST_LABEL,
         ];
         for (i, a) in labels.iter().enumerate() {
             assert!(a.ends_with(b"\n"));

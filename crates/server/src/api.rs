@@ -1,10 +1,13 @@
 //! The HTTP API, version 1 (`/v1/...`), JSON. `GET /v1/openapi.json` serves its OpenAPI
 //! description, generated from this code.
 //!
-//! Three kinds of caller, authenticated three ways:
+//! Its callers, each authenticated its own way:
 //! - **officers**: a TLS client certificate from the officer CA (mutual TLS);
 //! - **participants' devices**: every request signed with the device key (CHK-13); a
 //!   check-in's envelope is itself signed (CHK-10);
+//! - **key custodians**: every request signed with the custodian's key;
+//! - **the agency's case system**: every request signed with its request key, configured
+//!   at the operator (`Minimis-Case`, spec/obligations.md, **OBL-5**);
 //! - **anyone**: the policy, the keys, the custodians' signed recipients and the log, all
 //!   public.
 //!
@@ -40,10 +43,13 @@ use crate::store::sqlite::SqliteReader;
 use crate::store::{
     ChallengeRow, LedgerState, SealedTextRow, Statement, StoreRead, TextRef, sealed_text_id,
 };
-use crate::writer::{Attachment, Enrollment, Op, PlaintextCheckIn, RowView, Shared};
+use crate::writer::{Attachment, CheckIn, Enrollment, Op, PlaintextCheckIn, RowView, Shared};
+use minimis_proto::FilingId;
+use minimis_proto::obligations::SignedFiling;
 use minimis_wire::operator::{
-    CheckInResponse, EnrollRequest, EnrollResponse, EntriesRequest, EntriesResponse,
-    FailureReportRequest, FailureReportView, HoldRequest, KeysResponse, LedgerRow, OfficerRow,
+    AcknowledgementResponse, CASE_PAGE, CheckInRequest, CheckInResponse, ConditionItem,
+    EnrollRequest, EnrollResponse, EntriesRequest, EntriesResponse, FailureReportRequest,
+    FailureReportView, FilingItem, FilingReceipt, HoldRequest, KeysResponse, LedgerRow, OfficerRow,
     PolicyResponse, RecordKind, RecordResponse, ResolveRequest, SealedText, StateResponse,
     StatementRequest, StatementView, TextLink,
 };
@@ -114,6 +120,9 @@ pub(crate) struct AppState {
     pub(crate) custodians: Arc<Vec<(minimis_proto::CustodianRole, PublicKey)>>,
     /// The log's verifier key, to make receipts from the stored tiles.
     pub(crate) log_key: Arc<minimis_log::VerifierKey>,
+    /// The agency case system's request key (**OBL-5**); `None`: no case-system route
+    /// answers.
+    pub(crate) case_system: Option<PublicKey>,
 }
 
 async fn ask<T>(
@@ -360,6 +369,77 @@ fn custodian_auth(
     Ok(role)
 }
 
+/// Checks the agency case system's signed request (**OBL-5**): `Authorization:
+/// Minimis-Case time=<unix seconds>,signature=<base64>` over
+/// `minimis_proto::messages::case_request_signing_input`, under the configured key. Every
+/// failure is `case_system_required` (or `stale_request`): these routes answer no one else.
+fn case_auth(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &Method,
+    path: &str,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let refuse = |msg: &str| ApiError::new(OperatorRefusal::CaseSystemRequired, msg);
+    let key = state
+        .case_system
+        .ok_or_else(|| refuse("this operator has no case system configured"))?;
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| refuse("the request is not signed by the case system"))?;
+    let params = value
+        .strip_prefix("Minimis-Case ")
+        .ok_or_else(|| refuse("expected the Minimis-Case scheme"))?;
+    let (mut t, mut s) = (None, None);
+    for part in params.split(',') {
+        match part.trim().split_once('=') {
+            Some(("time", v)) if t.is_none() => t = Some(v),
+            Some(("signature", v)) if s.is_none() => s = Some(v),
+            _ => return Err(refuse("unknown or repeated Authorization parameter")),
+        }
+    }
+    let (Some(t), Some(s)) = (t, s) else {
+        return Err(refuse("Authorization needs time and signature"));
+    };
+    let t = UnixTime(t.parse().map_err(|_| refuse("bad time"))?);
+    if !within_skew(state.clock.now(), t) {
+        return Err(ApiError::new(
+            OperatorRefusal::StaleRequest,
+            "the request's time is more than five minutes from the server's",
+        ));
+    }
+    let sig: [u8; 64] = B64
+        .decode(s)
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| refuse("bad signature encoding"))?;
+    minimis_crypto::verify_case_request(&key, method.as_str(), path, t, body, &Signature(sig))
+        .map_err(|_| refuse("the request signature does not verify under the case system's key"))
+}
+
+/// The `after` cursor of a case-system page (`?after=<u64>`, the only parameter).
+fn cursor(uri: &axum::http::Uri) -> Result<u64, ApiError> {
+    match uri.query() {
+        None => Ok(0),
+        Some(q) => q
+            .strip_prefix("after=")
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| ApiError::malformed("the only query parameter is after=<u64>")),
+    }
+}
+
+/// Refuses what needs the obligations when the policy has none (**OBL-22**).
+fn obligations_in_force(state: &AppState) -> Result<(), ApiError> {
+    match state.policy.obligations() {
+        Some(_) => Ok(()),
+        None => Err(ApiError::new(
+            OperatorRefusal::ObligationsNotInForce,
+            "the policy has no [obligations] table",
+        )),
+    }
+}
+
 // ---- public ----------------------------------------------------------------------------
 
 #[utoipa::path(get, path = "/v1/policy", tag = "public",
@@ -416,6 +496,7 @@ async fn post_enrollment(
         device_key: req.device_key,
         tag_key: Zeroizing::new(*req.tag_key.expose_secret()),
         schedule: req.schedule,
+        conditions: req.conditions,
     };
     let done = ask(&s, |tx| Op::Enroll(e, tx)).await?;
     Ok((
@@ -695,21 +776,9 @@ async fn post_statement(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// An envelope as it arrives, before its length is checked against the policy's bound.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawEnvelope {
-    pseudonym: Pseudonym,
-    challenge_id: ChallengeId,
-    epoch: EpochId,
-    #[serde(with = "minimis_proto::wire::base64_bytes")]
-    ciphertext: Vec<u8>,
-    signature: Signature,
-}
-
 #[utoipa::path(post, path = "/v1/checkins", tag = "participants",
-    request_body(content = Object, description = "An Envelope (spec/checkin.md)"),
-    responses((status = 201, description = "Stored durably and logged", body = CheckInResponse),
+    request_body = CheckInRequest,
+    responses((status = 201, description = "Stored durably and logged, with its condition result if the enrollment is under conditions (OBL-4)", body = CheckInResponse),
         (status = 400, description = "malformed"),
         (status = 401, description = "bad_signature"),
         (status = 403, description = "challenge_not_yours"),
@@ -717,14 +786,14 @@ struct RawEnvelope {
         (status = 409, description = "challenge_already_answered"),
         (status = 410, description = "enrollment_closed"),
         (status = 413, description = "body_too_large"),
-        (status = 422, description = "ciphertext_length, challenge_not_open, challenge_expired, wrong_epoch or unsigned_epoch"),
+        (status = 422, description = "ciphertext_length, challenge_not_open, challenge_expired, wrong_epoch, unsigned_epoch, condition_required, condition_malformed or obligations_not_in_force"),
         (status = 503, description = "storage_unavailable")))]
 async fn post_checkin(
     State(s): State<AppState>,
     b: Body,
 ) -> Result<(StatusCode, Json<CheckInResponse>), ApiError> {
     let bytes = body(b).await?;
-    let raw: RawEnvelope = json(&bytes)?;
+    let raw: CheckInRequest = json(&bytes)?;
     // The length bound is checked before anything else (CHK-11, SEAL-4).
     let ciphertext = SealedCheckIn::new(raw.ciphertext, s.bounds)
         .map_err(|e| ApiError::new(OperatorRefusal::CiphertextLength, e.to_string()))?;
@@ -743,7 +812,34 @@ async fn post_checkin(
         }
         _ => ApiError::new(OperatorRefusal::BadSignature, e.to_string()),
     })?;
-    let done = ask(&s, |tx| Op::CheckIn(Box::new(verified), tx)).await?;
+    // The condition result (OBL-4): for this envelope's participant and challenge, of the
+    // length of 64 bytes sealed to one recipient, signed by the same device key. Whether
+    // the enrollment needs one is the writer's to check.
+    if let Some(c) = &raw.condition {
+        obligations_in_force(&s)?;
+        if c.pseudonym != verified.envelope().pseudonym
+            || c.challenge_id != verified.envelope().challenge_id
+        {
+            return Err(ApiError::new(
+                OperatorRefusal::ConditionMalformed,
+                "the condition result is for another participant or challenge",
+            ));
+        }
+        minimis_crypto::verify_condition(c, &key).map_err(|e| match e {
+            minimis_crypto::SealedMessageError::Malformed(_) => {
+                ApiError::new(OperatorRefusal::ConditionMalformed, e.to_string())
+            }
+            _ => ApiError::new(
+                OperatorRefusal::BadSignature,
+                "the condition result's signature does not verify",
+            ),
+        })?;
+    }
+    let c = CheckIn {
+        envelope: verified,
+        condition: raw.condition,
+    };
+    let done = ask(&s, |tx| Op::CheckIn(Box::new(c), tx)).await?;
     Ok((
         StatusCode::CREATED,
         Json(CheckInResponse {
@@ -805,7 +901,7 @@ async fn post_checkin_plaintext_baseline(
 
 #[utoipa::path(get, path = "/v1/participants/{pseudonym}/receipts/{record_id}", tag = "participants",
     params(("pseudonym" = String, Path), ("record_id" = String, Path)),
-    responses((status = 200, description = "A fresh receipt for one of the participant's records, against the latest checkpoint and its cosignatures", body = Object),
+    responses((status = 200, description = "A fresh receipt for one of the participant's records or filings (by filing id), against the latest checkpoint and its cosignatures", body = Object),
         (status = 404, description = "unknown_record")))]
 async fn get_receipt(
     State(s): State<AppState>,
@@ -824,10 +920,17 @@ async fn get_receipt(
     let proof = s
         .readers
         .with(move |r| {
-            let Some(row) = r.record(&record)? else {
+            // A check-in's record, or a filing's `filing received` entry (OBL-9).
+            let row = match r.record(&record)? {
+                Some(row) => Some((row.pseudonym, row.log_index)),
+                None => r
+                    .filing(&FilingId::from_bytes(*record.as_bytes()))?
+                    .map(|f| (f.pseudonym, f.log_index)),
+            };
+            let Some((owner, log_index)) = row else {
                 return Ok(None);
             };
-            if row.pseudonym != p {
+            if owner != p {
                 return Ok(None);
             }
             let reader =
@@ -838,13 +941,13 @@ async fn get_receipt(
             let cosigned = r
                 .meta(crate::writer::COSIGNED_CHECKPOINT)?
                 .and_then(|b| minimis_log::SignedCheckpoint::open(&b, &log_key).ok())
-                .filter(|c| c.checkpoint().tree_size() > row.log_index);
+                .filter(|c| c.checkpoint().tree_size() > log_index);
             let checkpoint = cosigned.as_ref().unwrap_or_else(|| reader.checkpoint());
             let proof = reader
-                .inclusion_proof(row.log_index, checkpoint.checkpoint().tree_size())
+                .inclusion_proof(log_index, checkpoint.checkpoint().tree_size())
                 .map_err(|_| crate::store::StoreError::Corrupt { what: "log" })?;
             Ok(Some(
-                minimis_log::TlogProof::new(row.log_index, proof.inclusion_path, checkpoint)
+                minimis_log::TlogProof::new(log_index, proof.inclusion_path, checkpoint)
                     .to_string(),
             ))
         })
@@ -854,6 +957,165 @@ async fn get_receipt(
         record_id: record,
         tlog_proof: proof,
     }))
+}
+
+#[utoipa::path(post, path = "/v1/participants/{pseudonym}/filings", tag = "participants",
+    params(("pseudonym" = String, Path)),
+    request_body(content = Object, description = "A SignedFiling (spec/obligations.md, OBL-9)"),
+    responses((status = 201, description = "Stored and logged as `filing received`; the receipt is the entry's tlog-proof (OBL-9)", body = FilingReceipt),
+        (status = 400, description = "malformed"),
+        (status = 401, description = "missing_authorization, bad_authorization, stale_request or bad_signature (the request's or the filing's)"),
+        (status = 403, description = "not_yours: the filing names another participant"),
+        (status = 404, description = "unknown_participant"),
+        (status = 409, description = "filing_already_received: a replay; fetch the receipt again"),
+        (status = 410, description = "enrollment_closed"),
+        (status = 413, description = "body_too_large"),
+        (status = 422, description = "filing_malformed or obligations_not_in_force"),
+        (status = 503, description = "storage_unavailable")))]
+async fn post_filing(
+    State(s): State<AppState>,
+    Path(p): Path<String>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    b: Body,
+) -> Result<(StatusCode, Json<FilingReceipt>), ApiError> {
+    let p = pseudonym(&p)?;
+    let bytes = body(b).await?;
+    device_auth(&s, &headers, &method, &path_of(&uri), &bytes, &p)?;
+    obligations_in_force(&s)?;
+    let filing: SignedFiling = json(&bytes)?;
+    if filing.pseudonym != p {
+        return Err(ApiError::new(
+            OperatorRefusal::NotYours,
+            "the filing names another participant",
+        ));
+    }
+    let key = device_key(&s, &p)?;
+    let filing_id = minimis_crypto::verify_filing(&filing, &key).map_err(|e| match e {
+        minimis_crypto::SealedMessageError::Malformed(_) => {
+            ApiError::new(OperatorRefusal::FilingMalformed, e.to_string())
+        }
+        _ => ApiError::new(
+            OperatorRefusal::BadSignature,
+            "the filing's signature does not verify",
+        ),
+    })?;
+    let logged = ask(&s, |tx| Op::Filing(Box::new(filing), tx)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(FilingReceipt {
+            filing_id,
+            day: logged.day,
+            tlog_proof: logged.proof.to_string(),
+        }),
+    ))
+}
+
+// ---- the agency's case system ----------------------------------------------------------
+
+#[utoipa::path(get, path = "/v1/case/conditions", tag = "case system",
+    params(("after" = Option<u64>, Query, description = "The cursor: the last `seq` seen (0 or absent for the first page)")),
+    responses((status = 200, description = "Up to 256 condition results after the cursor, in the order stored, with their device signatures (OBL-5)", body = [ConditionItem]),
+        (status = 400, description = "malformed: a query other than after=<u64>"),
+        (status = 401, description = "case_system_required or stale_request"),
+        (status = 503, description = "storage_unavailable")))]
+async fn get_case_conditions(
+    State(s): State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Result<Json<Vec<ConditionItem>>, ApiError> {
+    case_auth(&s, &headers, &method, &path_of(&uri), b"")?;
+    let after = cursor(&uri)?;
+    let rows = s
+        .readers
+        .with(move |r| r.conditions_after(after, CASE_PAGE))
+        .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|c| ConditionItem {
+                seq: c.seq,
+                challenge_id: c.challenge_id,
+                epoch: c.epoch,
+                condition: minimis_proto::obligations::SignedConditionResult {
+                    pseudonym: c.pseudonym,
+                    challenge_id: c.challenge_id,
+                    ciphertext: c.ciphertext,
+                    signature: c.signature,
+                },
+            })
+            .collect(),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/case/filings", tag = "case system",
+    params(("after" = Option<u64>, Query, description = "The cursor: the last `seq` seen (0 or absent for the first page)")),
+    responses((status = 200, description = "Up to 256 filings after the cursor, in the order stored, with their device signatures and the day received (OBL-9)", body = [FilingItem]),
+        (status = 400, description = "malformed: a query other than after=<u64>"),
+        (status = 401, description = "case_system_required or stale_request"),
+        (status = 503, description = "storage_unavailable")))]
+async fn get_case_filings(
+    State(s): State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Result<Json<Vec<FilingItem>>, ApiError> {
+    case_auth(&s, &headers, &method, &path_of(&uri), b"")?;
+    let after = cursor(&uri)?;
+    let rows = s
+        .readers
+        .with(move |r| r.filings_after(after, CASE_PAGE))
+        .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|f| FilingItem {
+                seq: f.seq,
+                day: f.day,
+                acknowledged: f.acknowledged.is_some(),
+                filing: SignedFiling {
+                    pseudonym: f.pseudonym,
+                    addressee: f.addressee,
+                    ciphertext: f.ciphertext,
+                    signature: f.signature,
+                },
+            })
+            .collect(),
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/case/filings/{filing_id}/acknowledgement", tag = "case system",
+    params(("filing_id" = String, Path)),
+    responses((status = 201, description = "Logged as `filing acknowledged` with the operator's day (OBL-10)", body = AcknowledgementResponse),
+        (status = 400, description = "malformed: a bad filing id"),
+        (status = 401, description = "case_system_required or stale_request"),
+        (status = 404, description = "unknown_filing"),
+        (status = 409, description = "filing_already_acknowledged"),
+        (status = 503, description = "storage_unavailable")))]
+async fn post_case_acknowledgement(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    b: Body,
+) -> Result<(StatusCode, Json<AcknowledgementResponse>), ApiError> {
+    let bytes = body(b).await?;
+    case_auth(&s, &headers, &method, &path_of(&uri), &bytes)?;
+    if !bytes.is_empty() {
+        return Err(ApiError::malformed("an acknowledgement has no body"));
+    }
+    let id: FilingId = id
+        .parse()
+        .map_err(|e: minimis_proto::ids::IdParseError| ApiError::malformed(e.to_string()))?;
+    let logged = ask(&s, |tx| Op::AcknowledgeFiling(id, tx)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(AcknowledgementResponse {
+            day: logged.day,
+            tlog_proof: logged.proof.to_string(),
+        }),
+    ))
 }
 
 // ---- key custodians ------------------------------------------------------------------
@@ -1101,6 +1363,10 @@ async fn get_tile(
         post_statement,
         post_checkin,
         get_receipt,
+        post_filing,
+        get_case_conditions,
+        get_case_filings,
+        post_case_acknowledgement,
         post_custodian_entries,
         get_custodian_record,
         post_custodian_hold,
@@ -1122,7 +1388,12 @@ async fn get_tile(
         SealedText,
         FailureReportRequest,
         StatementRequest,
+        CheckInRequest,
         CheckInResponse,
+        FilingReceipt,
+        ConditionItem,
+        FilingItem,
+        AcknowledgementResponse,
         EntriesRequest,
         EntriesResponse,
         RecordResponse,
@@ -1178,6 +1449,13 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(
             "/v1/participants/{pseudonym}/receipts/{record_id}",
             get(get_receipt),
+        )
+        .route("/v1/participants/{pseudonym}/filings", post(post_filing))
+        .route("/v1/case/conditions", get(get_case_conditions))
+        .route("/v1/case/filings", get(get_case_filings))
+        .route(
+            "/v1/case/filings/{filing_id}/acknowledgement",
+            post(post_case_acknowledgement),
         )
         .route("/v1/custodian/entries", post(post_custodian_entries))
         .route(

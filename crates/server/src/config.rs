@@ -17,6 +17,9 @@
 //! agency = "…"
 //! oversight = "…"
 //!
+//! [case_system]                        # omitted: no case-system route answers
+//! key = "…"                              # the agency case system's request key (base64)
+//!
 //! [ingest]
 //! max_batch = 4096                       # most check-ins committed together
 //!
@@ -68,6 +71,9 @@ pub enum ConfigError {
         /// Which custodian.
         role: &'static str,
     },
+    /// A case-system key that is not 32 bytes of base64.
+    #[error("case_system.key must be a base64 Ed25519 public key (32 bytes)")]
+    BadCaseSystemKey,
     /// Only one of `tls.cert` and `tls.key`.
     #[error("tls.cert and tls.key must be given together")]
     HalfTls,
@@ -105,6 +111,7 @@ struct RawConfig {
     tls: RawTls,
     #[serde(default)]
     custodians: RawCustodians,
+    case_system: Option<RawCaseSystem>,
     #[serde(default)]
     ingest: RawIngest,
     witness: Option<RawWitness>,
@@ -145,6 +152,12 @@ struct RawTls {
 struct RawCustodians {
     agency: Option<String>,
     oversight: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCaseSystem {
+    key: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -211,6 +224,10 @@ pub struct ServerConfig {
     pub agency_key: Option<PublicKey>,
     /// The oversight custodian's key.
     pub oversight_key: Option<PublicKey>,
+    /// The agency case system's request key (spec/obligations.md, **OBL-5**): it alone
+    /// fetches condition results and filings and acknowledges filings. `None`: those
+    /// routes refuse everyone (`case_system_required`).
+    pub case_system_key: Option<PublicKey>,
     /// The most check-ins committed in one batch.
     pub max_batch: usize,
     /// What a check-in is: sealed (minimis, the default) or the plaintext benchmark
@@ -236,6 +253,7 @@ impl Default for ServerConfig {
             officer_ca: None,
             agency_key: None,
             oversight_key: None,
+            case_system_key: None,
             max_batch: 4096,
             ingest_mode: IngestMode::Sealed,
             witness: None,
@@ -304,6 +322,13 @@ impl ServerConfig {
             officer_ca: raw.tls.officer_ca,
             agency_key: key("agency", raw.custodians.agency)?,
             oversight_key: key("oversight", raw.custodians.oversight)?,
+            case_system_key: match raw.case_system {
+                None => None,
+                Some(c) => Some(
+                    key("case_system", Some(c.key)).map_err(|_| ConfigError::BadCaseSystemKey)?,
+                )
+                .flatten(),
+            },
             max_batch: max_batch as usize,
             ingest_mode: IngestMode::Sealed,
             witness,
@@ -351,6 +376,16 @@ mod tests {
             ServerConfig::from_toml_str("[custodians]\nagency = \"AAAA\""),
             Err(ConfigError::BadCustodianKey { role: "agency" })
         ));
+        assert!(matches!(
+            ServerConfig::from_toml_str("[case_system]\nkey = \"AAAA\""),
+            Err(ConfigError::BadCaseSystemKey)
+        ));
+        let c = ServerConfig::from_toml_str(&format!(
+            "[case_system]\nkey = \"{}\"",
+            "A".repeat(43) + "="
+        ))
+        .unwrap();
+        assert_eq!(c.case_system_key, Some(PublicKey([0; 32])));
         assert!(matches!(
             ServerConfig::from_toml_str("[ingest]\nmax_batch = 0"),
             Err(ConfigError::OutOfRange { .. })

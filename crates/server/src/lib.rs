@@ -452,6 +452,7 @@ impl Server {
             ingest_mode: config.ingest_mode,
             custodians: Arc::new(custodians),
             log_key: Arc::new(log_vkey.clone()),
+            case_system: config.case_system_key,
         };
         let app = api::router(state);
 

@@ -18,10 +18,12 @@ use std::sync::{Arc, RwLock};
 use minimis_crypto::{SigningKey, TagKey, VerifiedEnvelope, sign_challenge};
 use minimis_log::BatchProofs;
 use minimis_log::entry::RecordSetHash;
+use minimis_log::obligation_entry::ObligationEntry;
 use minimis_log::{KeyName, Log, LogEntry, NoteSigner};
+use minimis_proto::obligations::{SignedConditionResult, SignedFiling, day_of};
 use minimis_proto::{
-    Challenge, ChallengeId, ChallengeKind, CustodianRole, EpochId, Policy, Pseudonym, PublicKey,
-    Receipt, RecordId, Schedule, SignedChallenge, SignedEpochRecipient, Slot, UnixTime,
+    Challenge, ChallengeId, ChallengeKind, CustodianRole, EpochId, FilingId, Policy, Pseudonym,
+    PublicKey, Receipt, RecordId, Schedule, SignedChallenge, SignedEpochRecipient, Slot, UnixTime,
 };
 use minimis_wire::OperatorRefusal;
 use tokio::sync::{mpsc, oneshot};
@@ -30,9 +32,9 @@ use zeroize::Zeroizing;
 use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::store::{
-    ChallengeRow, CountRows, FailureCategory, FailureReport, LedgerState, ParticipantRow,
-    RecordRow, Resolution, ResolutionReason, SealedTextRow, Statement, StatementCategory, Store,
-    StoreError,
+    ChallengeRow, ConditionRow, CountRows, FailureCategory, FailureReport, FilingRow, LedgerState,
+    ParticipantRow, RecordRow, Resolution, ResolutionReason, SealedTextRow, Statement,
+    StatementCategory, Store, StoreError,
 };
 
 const THIRTY_DAYS: i64 = 30 * 86_400;
@@ -109,6 +111,23 @@ pub(crate) struct Enrollment {
     pub(crate) device_key: PublicKey,
     pub(crate) tag_key: Zeroizing<[u8; 32]>,
     pub(crate) schedule: Schedule,
+    /// Under conditions: every check-in carries a condition result (**OBL-4**).
+    pub(crate) conditions: bool,
+}
+
+/// A check-in as the writer takes it: the verified envelope and, for an enrollment under
+/// conditions, its condition result, whose length, signature and match with the envelope
+/// the handler has checked (**OBL-4**).
+pub(crate) struct CheckIn {
+    pub(crate) envelope: VerifiedEnvelope,
+    pub(crate) condition: Option<SignedConditionResult>,
+}
+
+/// An entry the writer appended on a request, once committed: its tlog-proof and the day
+/// it records.
+pub(crate) struct Logged {
+    pub(crate) proof: minimis_log::TlogProof,
+    pub(crate) day: UnixTime,
 }
 
 /// What an enrollment returns.
@@ -188,7 +207,11 @@ type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
 /// A request to the writer.
 pub(crate) enum Op {
     Enroll(Enrollment, Reply<Enrolled>),
-    CheckIn(Box<VerifiedEnvelope>, Reply<CheckedIn>),
+    CheckIn(Box<CheckIn>, Reply<CheckedIn>),
+    /// A participant's filing, its length and device signature checked (**OBL-9**).
+    Filing(Box<SignedFiling>, Reply<Logged>),
+    /// The case system's acknowledgement of a filing (**OBL-10**).
+    AcknowledgeFiling(FilingId, Reply<Logged>),
     /// The benchmark comparator's check-in (`IngestMode::DangerousPlaintextBaseline`).
     PlaintextCheckIn(Box<PlaintextCheckIn>, Reply<PlaintextStored>),
     AdHoc(Pseudonym, Reply<SignedChallenge>),
@@ -235,6 +258,8 @@ struct Part {
     tag_key: Zeroizing<[u8; 32]>,
     schedule: Schedule,
     closed: bool,
+    /// Under conditions (**OBL-4**).
+    conditions: bool,
     /// Challenges issued in the last 30 days, for the schedule's caps.
     slots: Vec<Slot>,
 }
@@ -323,6 +348,7 @@ enum Pending {
     Unit(Reply<()>),
     Tick(Reply<TickReport>, TickReport),
     Entries(Reply<Vec<minimis_log::TlogProof>>, Vec<u64>),
+    Logged(Reply<Logged>, u64, UnixTime),
 }
 
 impl Pending {
@@ -337,6 +363,7 @@ impl Pending {
             Self::Row(r, _) => drop(r.send(Err(e))),
             Self::Unit(r) => drop(r.send(Err(e))),
             Self::Tick(r, _) => drop(r.send(Err(e))),
+            Self::Logged(r, ..) => drop(r.send(Err(e))),
         }
     }
 }
@@ -447,6 +474,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
                     tag_key: p.tag_key,
                     schedule: p.schedule,
                     closed,
+                    conditions: p.conditions,
                     slots,
                 },
             );
@@ -652,6 +680,14 @@ impl<S: Store, C: Clock> Writer<S, C> {
                 Pending::Row(r, v) => drop(r.send(Ok(v))),
                 Pending::Unit(r) => drop(r.send(Ok(()))),
                 Pending::Tick(r, v) => drop(r.send(Ok(v))),
+                Pending::Logged(reply, index, day) => {
+                    let logged = usize::try_from(index - first)
+                        .ok()
+                        .and_then(|i| receipts.get_mut(i)?.take())
+                        .map(|proof| Logged { proof, day })
+                        .ok_or_else(ApiError::unavailable);
+                    let _ = reply.send(logged);
+                }
                 Pending::Entries(reply, indices) => {
                     let proofs: Option<Vec<minimis_log::TlogProof>> = indices
                         .iter()
@@ -691,10 +727,22 @@ impl<S: Store, C: Clock> Writer<S, C> {
         }
         match op {
             Op::Enroll(e, reply) => step!(reply, self.enroll(e, entries), Pending::Enroll),
-            Op::CheckIn(env, reply) => {
-                step!(reply, self.check_in(*env, entries), |r, (id, idx, st)| {
+            Op::CheckIn(c, reply) => {
+                step!(reply, self.check_in(*c, entries), |r, (id, idx, st)| {
                     Pending::CheckIn(r, id, idx, st)
                 })
+            }
+            Op::Filing(f, reply) => {
+                step!(reply, self.filing(*f, entries), |r, (idx, day)| {
+                    Pending::Logged(r, idx, day)
+                })
+            }
+            Op::AcknowledgeFiling(id, reply) => {
+                step!(
+                    reply,
+                    self.acknowledge_filing(id, entries),
+                    |r, (idx, day)| Pending::Logged(r, idx, day)
+                )
             }
             Op::PlaintextCheckIn(c, reply) => {
                 step!(reply, self.plaintext_check_in(*c), Pending::Plaintext)
@@ -773,6 +821,12 @@ impl<S: Store, C: Clock> Writer<S, C> {
     }
 
     fn enroll(&mut self, e: Enrollment, entries: &mut Vec<LogEntry>) -> Result<Enrolled, Fail> {
+        if e.conditions && self.policy.obligations().is_none() {
+            return Err(refuse(
+                OperatorRefusal::ObligationsNotInForce,
+                "the policy has no [obligations] table: no enrollment is under conditions",
+            ));
+        }
         e.schedule.check_policy(&self.policy).map_err(|err| {
             Fail::Refuse(ApiError::new(
                 OperatorRefusal::ScheduleOutOfPolicy,
@@ -789,6 +843,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
             schedule: e.schedule,
             enrolled_epoch: epoch,
             closed_at: None,
+            conditions: e.conditions,
         };
         self.store.insert_participant(&row)?;
         let tags = TagKey::from_bytes(row.tag_key.clone());
@@ -809,6 +864,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
                 tag_key: row.tag_key,
                 schedule: row.schedule,
                 closed: false,
+                conditions: row.conditions,
                 slots: Vec::new(),
             },
         );
@@ -896,10 +952,14 @@ impl<S: Store, C: Clock> Writer<S, C> {
 
     fn check_in(
         &mut self,
-        v: VerifiedEnvelope,
+        c: CheckIn,
         entries: &mut Vec<LogEntry>,
     ) -> Result<(RecordId, u64, LedgerState), Fail> {
         let now = self.clock.now();
+        let CheckIn {
+            envelope: v,
+            condition,
+        } = c;
         let env = v.envelope();
         let p = env.pseudonym;
         match self.view.parts.get(&p) {
@@ -913,6 +973,21 @@ impl<S: Store, C: Clock> Writer<S, C> {
                 return Err(refuse(
                     OperatorRefusal::EnrollmentClosed,
                     "the participant's enrollment is closed",
+                ));
+            }
+            // OBL-4: an enrollment under conditions answers with its condition result, or
+            // not at all; one not under conditions sends none (the operator keeps nothing
+            // nobody asked for).
+            Some(part) if part.conditions && condition.is_none() => {
+                return Err(refuse(
+                    OperatorRefusal::ConditionRequired,
+                    "the enrollment is under conditions: the check-in must carry its condition result",
+                ));
+            }
+            Some(part) if !part.conditions && condition.is_some() => {
+                return Err(refuse(
+                    OperatorRefusal::ObligationsNotInForce,
+                    "the enrollment is not under conditions: send no condition result",
                 ));
             }
             Some(_) => {}
@@ -977,6 +1052,17 @@ impl<S: Store, C: Clock> Writer<S, C> {
             log_index: index,
         })?;
         self.store.set_state(&env.challenge_id, state, None)?;
+        if let Some(c) = condition {
+            // In the same transaction as the row's state and the record (OBL-4).
+            self.store.insert_condition(&ConditionRow {
+                seq: 0,
+                challenge_id: env.challenge_id,
+                pseudonym: p,
+                epoch: open.epoch,
+                ciphertext: c.ciphertext,
+                signature: c.signature,
+            })?;
+        }
         entries.push(LogEntry::CheckInReceived {
             tag,
             record: record_id,
@@ -989,6 +1075,90 @@ impl<S: Store, C: Clock> Writer<S, C> {
             env.challenge_id,
         ));
         Ok((record_id, index, state))
+    }
+
+    /// Stores a participant's filing and logs `filing received` under the participant's
+    /// tag for the current epoch, in the same batch (**OBL-9**). The handler checked its
+    /// length, its signature and that the policy has obligations.
+    fn filing(
+        &mut self,
+        f: SignedFiling,
+        entries: &mut Vec<LogEntry>,
+    ) -> Result<(u64, UnixTime), Fail> {
+        let p = f.pseudonym;
+        match self.view.parts.get(&p) {
+            None => {
+                return Err(refuse(
+                    OperatorRefusal::UnknownParticipant,
+                    "no such participant",
+                ));
+            }
+            Some(part) if part.closed => {
+                return Err(refuse(
+                    OperatorRefusal::EnrollmentClosed,
+                    "the participant's enrollment is closed",
+                ));
+            }
+            Some(_) => {}
+        }
+        let id = f.filing_id();
+        if self.store.filing(&id)?.is_some() {
+            return Err(refuse(
+                OperatorRefusal::FilingAlreadyReceived,
+                "this filing was received before; fetch its receipt again",
+            ));
+        }
+        let now = self.clock.now();
+        let epoch = self.current_epoch()?;
+        let tag = self.tag(&p, epoch)?;
+        let day = day_of(now);
+        let index = self.log.size() + entries.len() as u64;
+        let addressee = f.addressee;
+        self.store.insert_filing(&FilingRow {
+            seq: 0,
+            filing_id: id,
+            pseudonym: p,
+            addressee,
+            ciphertext: f.ciphertext,
+            signature: f.signature,
+            day,
+            log_index: index,
+            acknowledged: None,
+        })?;
+        entries.push(LogEntry::Obligation(ObligationEntry::FilingReceived {
+            tag,
+            filing: id,
+            addressee,
+            day,
+        }));
+        Ok((index, day))
+    }
+
+    /// Records the case system's acknowledgement of a filing and logs `filing
+    /// acknowledged` with the operator's day (**OBL-10**): the case system cannot date it.
+    fn acknowledge_filing(
+        &mut self,
+        id: FilingId,
+        entries: &mut Vec<LogEntry>,
+    ) -> Result<(u64, UnixTime), Fail> {
+        let row = self
+            .store
+            .filing(&id)?
+            .ok_or_else(|| refuse(OperatorRefusal::UnknownFiling, "no such filing"))?;
+        if row.acknowledged.is_some() {
+            return Err(refuse(
+                OperatorRefusal::FilingAlreadyAcknowledged,
+                "the filing is acknowledged already",
+            ));
+        }
+        let day = day_of(self.clock.now());
+        let index = self.log.size() + entries.len() as u64;
+        self.store.acknowledge_filing(&id, day)?;
+        entries.push(LogEntry::Obligation(ObligationEntry::FilingAcknowledged {
+            filing: id,
+            day,
+        }));
+        Ok((index, day))
     }
 
     /// Why a challenge that is not open cannot be answered: answered already, missed, or
@@ -1563,6 +1733,7 @@ fn reply_err(op: Op, e: ApiError) {
     match op {
         Op::Enroll(_, r) => drop(r.send(Err(e))),
         Op::CheckIn(_, r) => drop(r.send(Err(e))),
+        Op::Filing(_, r) | Op::AcknowledgeFiling(_, r) => drop(r.send(Err(e))),
         Op::PlaintextCheckIn(_, r) => drop(r.send(Err(e))),
         Op::AdHoc(_, r) => drop(r.send(Err(e))),
         Op::Resolve(_, _, _, _, r) => drop(r.send(Err(e))),

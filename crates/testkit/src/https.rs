@@ -234,6 +234,7 @@ pub async fn enroll(officer: &mut Client, mut p: crate::Participant) -> crate::P
         device_key: p.device.public_key(),
         tag_key: minimis_wire::operator::WireTagKey::new(*p.tags.expose_secret()),
         schedule: p.schedule.clone(),
+        conditions: false,
     };
     let r = officer
         .post("/v1/enrollments", serde_json::to_vec(&body).unwrap())

@@ -18,8 +18,9 @@ use crate::custodian::{
     OuterRequest, OuterResponse, PlaceHoldRequest, PlaceHoldResponse, ReleaseHoldResponse,
 };
 use crate::operator::{
-    CheckInResponse, EnrollRequest, EnrollResponse, EntriesRequest, EntriesResponse,
-    FailureReportRequest, HoldRequest, KeysResponse, LedgerRow, OfficerRow, OperatorRefusal,
+    AcknowledgementResponse, CheckInRequest, CheckInResponse, ConditionItem, EnrollRequest,
+    EnrollResponse, EntriesRequest, EntriesResponse, FailureReportRequest, FilingItem,
+    FilingReceipt, HoldRequest, KeysResponse, LedgerRow, OfficerRow, OperatorRefusal,
     PolicyResponse, RecordResponse, ResolveRequest, StateResponse, StatementRequest,
 };
 use crate::refusal::{Refusal, Refused, UnexpectedAnswer};
@@ -129,6 +130,27 @@ impl CustodianSigner<'_> {
     }
 }
 
+/// The agency's case system, as it signs its requests to the operator (**OBL-5**):
+/// `Authorization: Minimis-Case time=…,signature=…`.
+#[derive(Clone, Copy, Debug)]
+pub struct CaseSigner<'a> {
+    /// The case system's request key (its public half is in the operator's
+    /// configuration).
+    pub key: &'a SigningKey,
+}
+
+impl CaseSigner<'_> {
+    /// `Minimis-Case time=…,signature=…` for a request.
+    pub fn authorization(&self, method: &str, path: &str, body: &[u8], now: UnixTime) -> String {
+        let sig = minimis_crypto::sign_case_request(self.key, method, path, now, body);
+        format!(
+            "Minimis-Case time={},signature={}",
+            now.seconds(),
+            B64.encode(sig.as_bytes())
+        )
+    }
+}
+
 /// The operator's API (spec/operator.md), one method per endpoint.
 #[derive(Debug)]
 pub struct OperatorClient<T> {
@@ -164,6 +186,17 @@ impl<T: Transport> OperatorClient<T> {
     async fn custodian(
         &self,
         who: CustodianSigner<'_>,
+        mut req: Request,
+        now: UnixTime,
+    ) -> Result<Response, OperatorError> {
+        let auth = who.authorization(req.method, &req.path, &req.body, now);
+        req.headers.push(("authorization", auth));
+        self.send(req).await
+    }
+
+    async fn case(
+        &self,
+        who: CaseSigner<'_>,
         mut req: Request,
         now: UnixTime,
     ) -> Result<Response, OperatorError> {
@@ -217,6 +250,19 @@ impl<T: Transport> OperatorClient<T> {
     /// [`OperatorError`].
     pub async fn check_in(&self, envelope: &Envelope) -> Result<CheckInResponse, OperatorError> {
         let body = encode(envelope)?;
+        answer(self.send(Request::post("/v1/checkins", body)).await?, 201)
+    }
+
+    /// `POST /v1/checkins` with the check-in's condition result (**OBL-4**), or any
+    /// [`CheckInRequest`].
+    ///
+    /// # Errors
+    /// [`OperatorError`], for example [`OperatorRefusal::ConditionRequired`].
+    pub async fn check_in_request(
+        &self,
+        req: &CheckInRequest,
+    ) -> Result<CheckInResponse, OperatorError> {
+        let body = encode(req)?;
         answer(self.send(Request::post("/v1/checkins", body)).await?, 201)
     }
 
@@ -382,6 +428,73 @@ impl<T: Transport> OperatorClient<T> {
             .device(who, Request::post(path, encode(req)?), now)
             .await?;
         empty(r, 204)
+    }
+
+    /// `POST /v1/participants/{pseudonym}/filings` (**OBL-9**): a sealed, signed filing;
+    /// its receipt.
+    ///
+    /// # Errors
+    /// [`OperatorError`].
+    pub async fn file(
+        &self,
+        who: DeviceSigner<'_>,
+        filing: &minimis_proto::obligations::SignedFiling,
+        now: UnixTime,
+    ) -> Result<FilingReceipt, OperatorError> {
+        let path = format!("/v1/participants/{}/filings", who.pseudonym);
+        let r = self
+            .device(who, Request::post(path, encode(filing)?), now)
+            .await?;
+        answer(r, 201)
+    }
+
+    // ---- the agency's case system (signed requests) ----------------------------------
+
+    /// `GET /v1/case/conditions?after={seq}` (**OBL-5**): the next page of condition
+    /// results after the cursor `after` (0 for the first).
+    ///
+    /// # Errors
+    /// [`OperatorError`].
+    pub async fn case_conditions(
+        &self,
+        who: CaseSigner<'_>,
+        after: u64,
+        now: UnixTime,
+    ) -> Result<Vec<ConditionItem>, OperatorError> {
+        let path = format!("/v1/case/conditions?after={after}");
+        answer(self.case(who, Request::get(path), now).await?, 200)
+    }
+
+    /// `GET /v1/case/filings?after={seq}` (**OBL-9**): the next page of filings.
+    ///
+    /// # Errors
+    /// [`OperatorError`].
+    pub async fn case_filings(
+        &self,
+        who: CaseSigner<'_>,
+        after: u64,
+        now: UnixTime,
+    ) -> Result<Vec<FilingItem>, OperatorError> {
+        let path = format!("/v1/case/filings?after={after}");
+        answer(self.case(who, Request::get(path), now).await?, 200)
+    }
+
+    /// `POST /v1/case/filings/{filing_id}/acknowledgement` (**OBL-10**): logs `filing
+    /// acknowledged`; its proof.
+    ///
+    /// # Errors
+    /// [`OperatorError`].
+    pub async fn acknowledge_filing(
+        &self,
+        who: CaseSigner<'_>,
+        filing: &minimis_proto::FilingId,
+        now: UnixTime,
+    ) -> Result<AcknowledgementResponse, OperatorError> {
+        let path = format!("/v1/case/filings/{filing}/acknowledgement");
+        answer(
+            self.case(who, Request::post(path, Vec::new()), now).await?,
+            201,
+        )
     }
 
     // ---- key custodians (signed requests) -------------------------------------------

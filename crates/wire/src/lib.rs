@@ -30,8 +30,8 @@ pub mod refusal;
 pub mod transport;
 
 pub use client::{
-    CallError, CustodianClient, CustodianError, CustodianSigner, DeviceSigner, OperatorClient,
-    OperatorError,
+    CallError, CaseSigner, CustodianClient, CustodianError, CustodianSigner, DeviceSigner,
+    OperatorClient, OperatorError,
 };
 pub use custodian::CustodianRefusal;
 #[cfg(feature = "https")]

@@ -18,7 +18,11 @@
 //! | `POST /v1/participants/{pseudonym}/failure-reports` (device) | [`FailureReportRequest`] | `204` |
 //! | `POST /v1/participants/{pseudonym}/statements` (device) | [`StatementRequest`] | `204` |
 //! | `GET /v1/participants/{pseudonym}/receipts/{record_id}` (device) | | `Receipt` |
-//! | `POST /v1/checkins` | `Envelope` | `201` [`CheckInResponse`] |
+//! | `POST /v1/checkins` | [`CheckInRequest`] | `201` [`CheckInResponse`] |
+//! | `POST /v1/participants/{pseudonym}/filings` (device) | `SignedFiling` | `201` [`FilingReceipt`] |
+//! | `GET /v1/case/conditions?after={seq}` (case system) | | `[`[`ConditionItem`]`]` |
+//! | `GET /v1/case/filings?after={seq}` (case system) | | `[`[`FilingItem`]`]` |
+//! | `POST /v1/case/filings/{filing_id}/acknowledgement` (case system) | | `201` [`AcknowledgementResponse`] |
 //! | `POST /v1/custodian/entries` (custodian) | [`EntriesRequest`] | `201` [`EntriesResponse`] |
 //! | `GET /v1/custodian/records/{record_id}` (custodian) | | [`RecordResponse`] |
 //! | `POST /v1/custodian/holds` (custodian) | [`HoldRequest`] | `204` |
@@ -28,9 +32,11 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use minimis_proto::obligations::{SignedConditionResult, SignedFiling};
 use minimis_proto::{
-    ChallengeId, EpochId, FailureCategory, LedgerState, Pseudonym, PublicKey, Receipt, RecordId,
-    ResolutionReason, Schedule, SignedChallenge, StatementCategory,
+    ChallengeId, Envelope, EpochId, FailureCategory, FilingId, LedgerState, Pseudonym, PublicKey,
+    Receipt, RecordId, ResolutionReason, Schedule, Signature, SignedChallenge, StatementCategory,
+    UnixTime,
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use zeroize::Zeroizing;
@@ -124,6 +130,10 @@ pub struct EnrollRequest {
     /// The schedule (spec/schedule.md).
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub schedule: Schedule,
+    /// Whether the participant's order is supervised through condition results
+    /// (spec/obligations.md, **OBL-4**): every check-in must then carry one. Absent: no.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub conditions: bool,
 }
 
 /// What an enrollment returns.
@@ -295,6 +305,66 @@ pub struct StatementRequest {
     pub text: Option<SealedText>,
 }
 
+/// A check-in (`POST /v1/checkins`): the signed envelope's fields (spec/checkin.md) and,
+/// for an enrollment under conditions, the sealed condition result of the same challenge
+/// (**OBL-4**), signed with the same device key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CheckInRequest {
+    /// Whose, hex.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub pseudonym: Pseudonym,
+    /// The challenge answered, hex.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub challenge_id: ChallengeId,
+    /// The epoch whose custodians' keys sealed it.
+    #[cfg_attr(feature = "openapi", schema(value_type = u32))]
+    pub epoch: EpochId,
+    /// The sealed check-in, base64 (SEAL-4 bounds its length).
+    #[serde(with = "minimis_proto::wire::base64_bytes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub ciphertext: Vec<u8>,
+    /// The device's signature over the envelope (CHK-10), base64.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub signature: Signature,
+    /// The sealed, signed condition result (**OBL-4**); absent for an enrollment not under
+    /// conditions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub condition: Option<SignedConditionResult>,
+}
+
+impl CheckInRequest {
+    /// The request for `envelope`, with `condition` if the enrollment is under conditions.
+    pub fn new(envelope: &Envelope, condition: Option<SignedConditionResult>) -> Self {
+        Self {
+            pseudonym: envelope.pseudonym,
+            challenge_id: envelope.challenge_id,
+            epoch: envelope.epoch,
+            ciphertext: envelope.ciphertext.as_bytes().to_vec(),
+            signature: envelope.signature,
+            condition,
+        }
+    }
+}
+
+/// What a filing returns (`POST /v1/participants/{pseudonym}/filings`, `201`): the
+/// participant's evidence of timely notice (**OBL-9**).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FilingReceipt {
+    /// The filing id (SHA-256 of the filing's signing input), hex.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub filing_id: FilingId,
+    /// The day it was received (00:00 UTC), as the `filing received` entry says.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub day: UnixTime,
+    /// The C2SP tlog-proof of the `filing received` entry against the checkpoint of the
+    /// batch that logged it.
+    pub tlog_proof: String,
+}
+
 /// What a check-in returns (`POST /v1/checkins`, `201`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -306,6 +376,58 @@ pub struct CheckInResponse {
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub state: LedgerState,
 }
+
+// ---- the agency's case system ----------------------------------------------------------
+
+/// A condition result, as the operator serves it to the agency's case system
+/// (`GET /v1/case/conditions`, **OBL-5**): in the order the operator stored them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ConditionItem {
+    /// Its position in the operator's order: the cursor for the next page.
+    pub seq: u64,
+    /// The ledger row's challenge, hex.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub challenge_id: ChallengeId,
+    /// The ledger row's epoch.
+    #[cfg_attr(feature = "openapi", schema(value_type = u32))]
+    pub epoch: EpochId,
+    /// The result as the device signed it.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub condition: SignedConditionResult,
+}
+
+/// A filing, as the operator serves it to the agency's case system
+/// (`GET /v1/case/filings`, **OBL-9**).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FilingItem {
+    /// Its position in the operator's order: the cursor for the next page.
+    pub seq: u64,
+    /// The day it was received, as its `filing received` entry says.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub day: UnixTime,
+    /// Whether the case system has acknowledged it (`filing acknowledged` logged).
+    pub acknowledged: bool,
+    /// The filing as the device signed it.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub filing: SignedFiling,
+}
+
+/// What an acknowledgement returns
+/// (`POST /v1/case/filings/{filing_id}/acknowledgement`, `201`, **OBL-10**).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AcknowledgementResponse {
+    /// The day logged: the operator's day when it appended the entry.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub day: UnixTime,
+    /// The C2SP tlog-proof of the `filing acknowledged` entry.
+    pub tlog_proof: String,
+}
+
+/// The most items one page of `GET /v1/case/conditions` or `GET /v1/case/filings` holds.
+pub const CASE_PAGE: usize = 256;
 
 // ---- key custodians ------------------------------------------------------------------
 
@@ -455,6 +577,9 @@ refusals! {
         /// `401 client_certificate_required`: an officer route without an officer
         /// certificate.
         ClientCertificateRequired = (401, "client_certificate_required"),
+        /// `401 case_system_required`: a case-system route without the case system's
+        /// signature, or an operator with no case system configured (**OBL-5**).
+        CaseSystemRequired = (401, "case_system_required"),
         /// `403 not_yours`: a device acting for another pseudonym.
         NotYours = (403, "not_yours"),
         /// `403 challenge_not_yours`: the challenge was issued to another participant.
@@ -467,6 +592,8 @@ refusals! {
         UnknownChallenge = (404, "unknown_challenge"),
         /// `404 unknown_record`: no such record or sealed text.
         UnknownRecord = (404, "unknown_record"),
+        /// `404 unknown_filing`: no such filing (an acknowledgement, **OBL-10**).
+        UnknownFiling = (404, "unknown_filing"),
         /// `404 not_found`: no such route, tile or checkpoint.
         NotFound = (404, "not_found"),
         /// `405 method_not_allowed`: the route does not take this method.
@@ -484,6 +611,11 @@ refusals! {
         FailureReportExists = (409, "failure_report_exists"),
         /// `409 statement_limit`: a ninth statement on a row.
         StatementLimit = (409, "statement_limit"),
+        /// `409 filing_already_received`: the same filing again (a replay, **OBL-9**); its
+        /// receipt is at `GET /v1/participants/{pseudonym}/receipts/{filing_id}`.
+        FilingAlreadyReceived = (409, "filing_already_received"),
+        /// `409 filing_already_acknowledged`: a second acknowledgement (**OBL-10**).
+        FilingAlreadyAcknowledged = (409, "filing_already_acknowledged"),
         /// `410 enrollment_closed`: the participant's enrollment is closed.
         EnrollmentClosed = (410, "enrollment_closed"),
         /// `413 body_too_large`: a body over the limit.
@@ -493,6 +625,19 @@ refusals! {
         UriTooLong = (414, "uri_too_long"),
         /// `422 ciphertext_length`: outside the policy's bound (SEAL-4).
         CiphertextLength = (422, "ciphertext_length"),
+        /// `422 condition_required`: a check-in of an enrollment under conditions without
+        /// its condition result (**OBL-4**).
+        ConditionRequired = (422, "condition_required"),
+        /// `422 condition_malformed`: a condition result whose ciphertext is not the length
+        /// of one sealed to one recipient, or that is not for the check-in's participant
+        /// and challenge (**OBL-4**).
+        ConditionMalformed = (422, "condition_malformed"),
+        /// `422 filing_malformed`: a filing whose ciphertext is not the length of one sealed
+        /// to its addressee (**OBL-9**).
+        FilingMalformed = (422, "filing_malformed"),
+        /// `422 obligations_not_in_force`: a condition result, a filing or an enrollment
+        /// under conditions under a policy without an `[obligations]` table (**OBL-22**).
+        ObligationsNotInForce = (422, "obligations_not_in_force"),
         /// `422 challenge_not_open`: before the challenge's window.
         ChallengeNotOpen = (422, "challenge_not_open"),
         /// `422 challenge_expired`: after the window and the grace period.

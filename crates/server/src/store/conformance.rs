@@ -61,6 +61,7 @@ fn participant(n: u8) -> ParticipantRow {
         schedule: schedule(),
         enrolled_epoch: EpochId::new(100),
         closed_at: None,
+        conditions: n.is_multiple_of(2),
     }
 }
 
@@ -110,6 +111,107 @@ pub fn run<S: Store>(mut fresh: impl FnMut() -> S) {
     meta_round_trips(&mut fresh());
     reports_statements_and_reads(&mut fresh());
     sealed_texts_and_purge(&mut fresh());
+    conditions_and_filings(&mut fresh());
+}
+
+/// Condition results and filings (OBL-4, OBL-9): served from a cursor in the order stored,
+/// one per row or filing id, acknowledged once, and deleted with the participant's ledger
+/// (OBL-41), never before.
+fn conditions_and_filings<S: Store>(s: &mut S) {
+    use super::{ConditionRow, FilingRow};
+    use minimis_proto::FilingId;
+    use minimis_proto::obligations::Addressee;
+    let condition = |c: u8, p: u8| ConditionRow {
+        seq: 0,
+        challenge_id: ChallengeId::from_bytes([c; 16]),
+        pseudonym: Pseudonym::from_bytes([p; 16]),
+        epoch: EpochId::new(100),
+        ciphertext: vec![c; 300],
+        signature: Signature([c; 64]),
+    };
+    let filing = |f: u8, p: u8| FilingRow {
+        seq: 0,
+        filing_id: FilingId::from_bytes([f; 32]),
+        pseudonym: Pseudonym::from_bytes([p; 16]),
+        addressee: Addressee::AgencyAndOversight,
+        ciphertext: vec![f; 1400],
+        signature: Signature([f; 64]),
+        day: UnixTime(86_400 * 20_000),
+        log_index: u64::from(f),
+        acknowledged: None,
+    };
+    tx(s, |s| {
+        s.insert_participant(&participant(1))?;
+        s.insert_participant(&participant(2))?;
+        s.insert_condition(&condition(1, 1))?;
+        s.insert_condition(&condition(2, 2))?;
+        s.insert_condition(&condition(3, 1))?;
+        s.insert_filing(&filing(1, 1))?;
+        s.insert_filing(&filing(2, 2))
+    });
+    s.begin().unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        s.insert_condition(&condition(1, 1)),
+        Err(StoreError::Duplicate { .. })
+    ));
+    s.rollback().unwrap_or_else(|e| panic!("{e}"));
+    s.begin().unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        s.insert_filing(&filing(1, 1)),
+        Err(StoreError::Duplicate { .. })
+    ));
+    s.rollback().unwrap_or_else(|e| panic!("{e}"));
+    // The enrollment's flag round-trips (OBL-41).
+    let flag = |s: &S, n: u8| {
+        s.participant(&Pseudonym::from_bytes([n; 16]))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .map(|p| p.conditions)
+    };
+    assert_eq!((flag(s, 1), flag(s, 2)), (Some(false), Some(true)));
+    let all = s.conditions_after(0, 10).unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<u8> = all.iter().map(|c| c.challenge_id.as_bytes()[0]).collect();
+    assert_eq!(ids, [1, 2, 3]);
+    assert_eq!(all[0].ciphertext, condition(1, 1).ciphertext);
+    assert_eq!(all[2].signature, condition(3, 1).signature);
+    let page = s
+        .conditions_after(all[0].seq, 1)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].challenge_id, all[1].challenge_id);
+    let f = s
+        .filing(&FilingId::from_bytes([1; 32]))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("stored"));
+    assert_eq!(
+        (f.addressee, f.log_index, f.acknowledged),
+        (Addressee::AgencyAndOversight, 1, None)
+    );
+    tx(s, |s| {
+        s.acknowledge_filing(&FilingId::from_bytes([1; 32]), UnixTime(86_400 * 20_001))
+    });
+    let filings = s.filings_after(0, 10).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(filings.len(), 2);
+    assert_eq!(filings[0].acknowledged, Some(UnixTime(86_400 * 20_001)));
+    assert_eq!(filings[1].acknowledged, None);
+    // Purged with the ledger, participant 1's only.
+    tx(s, |s| {
+        s.close_enrollment(&Pseudonym::from_bytes([1; 16]), UnixTime(2_000))?;
+        s.purge_closed_before(UnixTime(2_001), UnixTime(2_001))
+            .map(|_| ())
+    });
+    let left = s.conditions_after(0, 10).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].challenge_id, ChallengeId::from_bytes([2; 16]));
+    let left = s.filings_after(0, 10).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].filing_id, FilingId::from_bytes([2; 32]));
+    // A purged row's position is never reused: a new one comes after the cursor.
+    tx(s, |s| s.insert_condition(&condition(4, 2)));
+    let next = s
+        .conditions_after(all[2].seq, 10)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].challenge_id, ChallengeId::from_bytes([4; 16]));
 }
 
 fn text(n: u8, p: u8, c: u8, epoch: u32) -> SealedTextRow {

@@ -20,9 +20,10 @@ pub mod sqlite;
 use std::fmt;
 
 use minimis_log::TileStorage;
+use minimis_proto::obligations::Addressee;
 use minimis_proto::{
-    ChallengeId, EpochId, Pseudonym, PublicKey, RecordId, Schedule, SealedCheckIn, Signature,
-    SignedChallenge, SignedEpochRecipient, Slot, UnixTime,
+    ChallengeId, EpochId, FilingId, Pseudonym, PublicKey, RecordId, Schedule, SealedCheckIn,
+    Signature, SignedChallenge, SignedEpochRecipient, Slot, UnixTime,
 };
 use zeroize::Zeroizing;
 
@@ -77,6 +78,9 @@ pub struct ParticipantRow {
     pub enrolled_epoch: EpochId,
     /// When the enrollment closed, if it has.
     pub closed_at: Option<UnixTime>,
+    /// Whether the enrollment is under conditions: every check-in carries a condition
+    /// result (**OBL-4**).
+    pub conditions: bool,
 }
 
 impl fmt::Debug for ParticipantRow {
@@ -87,6 +91,7 @@ impl fmt::Debug for ParticipantRow {
             .field("tag_key", &"<redacted>")
             .field("schedule", &self.schedule)
             .field("closed_at", &self.closed_at)
+            .field("conditions", &self.conditions)
             .finish_non_exhaustive()
     }
 }
@@ -268,6 +273,47 @@ pub struct RecordRow {
     pub log_index: u64,
 }
 
+/// A sealed condition result, stored beside its ledger row (**OBL-4**, **OBL-5**). The
+/// operator cannot open it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConditionRow {
+    /// Its position in the order stored (assigned by the store; 0 when inserting).
+    pub seq: u64,
+    /// The challenge of its row.
+    pub challenge_id: ChallengeId,
+    /// Whose.
+    pub pseudonym: Pseudonym,
+    /// The row's epoch.
+    pub epoch: EpochId,
+    /// The sealed result.
+    pub ciphertext: Vec<u8>,
+    /// The device's signature (**OBL-4**).
+    pub signature: Signature,
+}
+
+/// A sealed filing the operator relays to the agency's case system (**OBL-9**).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FilingRow {
+    /// Its position in the order stored (assigned by the store; 0 when inserting).
+    pub seq: u64,
+    /// Its id: SHA-256 of its signing input.
+    pub filing_id: FilingId,
+    /// Whose.
+    pub pseudonym: Pseudonym,
+    /// To whom it is sealed.
+    pub addressee: Addressee,
+    /// The sealed filing.
+    pub ciphertext: Vec<u8>,
+    /// The device's signature.
+    pub signature: Signature,
+    /// The day it was received.
+    pub day: UnixTime,
+    /// Its `filing received` entry's index in the log.
+    pub log_index: u64,
+    /// The day the case system acknowledged it, if it has (**OBL-10**).
+    pub acknowledged: Option<UnixTime>,
+}
+
 /// Reading what is stored. Readers may run while the writer writes.
 pub trait StoreRead {
     /// A participant.
@@ -380,6 +426,25 @@ pub trait StoreRead {
     /// # Errors
     /// [`StoreError`].
     fn epochs_with_sealed_texts(&self) -> Result<Vec<EpochId>, StoreError>;
+
+    /// Up to `limit` condition results stored after the cursor `after`, in order
+    /// (**OBL-5**).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn conditions_after(&self, after: u64, limit: usize) -> Result<Vec<ConditionRow>, StoreError>;
+
+    /// Up to `limit` filings stored after the cursor `after`, in order (**OBL-9**).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn filings_after(&self, after: u64, limit: usize) -> Result<Vec<FilingRow>, StoreError>;
+
+    /// A filing by id.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn filing(&self, id: &FilingId) -> Result<Option<FilingRow>, StoreError>;
 
     /// Calls `f` with every participant, one at a time, so that the server rebuilds its
     /// caches at start without holding every row at once. The default collects
@@ -528,6 +593,24 @@ pub trait Store: StoreRead {
     /// # Errors
     /// [`StoreError`].
     fn purge_sealed_texts(&mut self, epoch: EpochId, now: UnixTime) -> Result<u64, StoreError>;
+
+    /// Stores a condition result beside its row (**OBL-4**).
+    ///
+    /// # Errors
+    /// [`StoreError::Duplicate`] if the row has one.
+    fn insert_condition(&mut self, row: &ConditionRow) -> Result<(), StoreError>;
+
+    /// Stores a filing (**OBL-9**).
+    ///
+    /// # Errors
+    /// [`StoreError::Duplicate`] if it is stored already.
+    fn insert_filing(&mut self, row: &FilingRow) -> Result<(), StoreError>;
+
+    /// Records the acknowledgement of a filing (**OBL-10**).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn acknowledge_filing(&mut self, id: &FilingId, day: UnixTime) -> Result<(), StoreError>;
 
     /// Stores a sealed check-in.
     ///

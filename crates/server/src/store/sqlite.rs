@@ -7,17 +7,19 @@ use std::rc::Rc;
 
 use minimis_log::TileStorage;
 use minimis_log::tiles::{BundleId, TileId};
+use minimis_proto::obligations::Addressee;
 use minimis_proto::{
-    Challenge, ChallengeId, ChallengeKind, EpochId, PolicyHash, Pseudonym, PublicKey, RecordId,
-    Schedule, SealedCheckIn, Signature, SignedChallenge, SignedEpochRecipient, Slot, UnixTime,
+    Challenge, ChallengeId, ChallengeKind, EpochId, FilingId, PolicyHash, Pseudonym, PublicKey,
+    RecordId, Schedule, SealedCheckIn, Signature, SignedChallenge, SignedEpochRecipient, Slot,
+    UnixTime,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension as _, Row, params};
 use zeroize::Zeroizing;
 
 use super::{
-    ChallengeRow, CountRows, FailureCategory, FailureReport, LedgerState, ParticipantRow,
-    PurgedParticipant, RecordRow, Resolution, ResolutionReason, SealedTextRow, Statement,
-    StatementCategory, Store, StoreError, StoreRead, TextRef,
+    ChallengeRow, ConditionRow, CountRows, FailureCategory, FailureReport, FilingRow, LedgerState,
+    ParticipantRow, PurgedParticipant, RecordRow, Resolution, ResolutionReason, SealedTextRow,
+    Statement, StatementCategory, Store, StoreError, StoreRead, TextRef,
 };
 
 const SCHEMA: &str = "
@@ -127,6 +129,32 @@ const MIGRATIONS: &[&str] = &[
     // 2: the epoch summary counts an epoch's rows once it closes (CHK-28, LOG-36), by
     // epoch rather than by a scan of the whole ledger.
     "CREATE INDEX ledger_by_epoch ON ledger(epoch);",
+    // 3: the obligations (spec/obligations.md): enrollments under conditions, their sealed
+    // condition results beside the ledger rows (OBL-4), and the participants' sealed
+    // filings (OBL-9), each in the order stored, for the case system's cursor (OBL-5).
+    // AUTOINCREMENT: a purged row's position is never given to a new one.
+    "ALTER TABLE participants ADD COLUMN conditions INTEGER NOT NULL DEFAULT 0;
+     CREATE TABLE conditions (
+       seq INTEGER PRIMARY KEY AUTOINCREMENT,
+       challenge_id BLOB NOT NULL UNIQUE,
+       pseudonym BLOB NOT NULL,
+       epoch INTEGER NOT NULL,
+       ciphertext BLOB NOT NULL,
+       signature BLOB NOT NULL
+     ) STRICT;
+     CREATE INDEX conditions_by_participant ON conditions(pseudonym);
+     CREATE TABLE filings (
+       seq INTEGER PRIMARY KEY AUTOINCREMENT,
+       filing_id BLOB NOT NULL UNIQUE,
+       pseudonym BLOB NOT NULL,
+       addressee INTEGER NOT NULL,
+       ciphertext BLOB NOT NULL,
+       signature BLOB NOT NULL,
+       day INTEGER NOT NULL,
+       log_index INTEGER NOT NULL,
+       acknowledged INTEGER
+     ) STRICT;
+     CREATE INDEX filings_by_participant ON filings(pseudonym);",
 ];
 
 /// The schema version a database has once [`SqliteStore::open`] returns.
@@ -464,13 +492,18 @@ fn participant_from(row: &Row<'_>) -> rusqlite::Result<RawParticipant> {
         row.get(3)?,
         row.get(4)?,
         row.get(5)?,
+        row.get(6)?,
     ))
 }
 
-type RawParticipant = (Vec<u8>, Vec<u8>, Vec<u8>, String, i64, Option<i64>);
+type RawParticipant = (Vec<u8>, Vec<u8>, Vec<u8>, String, i64, Option<i64>, i64);
+
+/// The columns a participant is read with.
+const PARTICIPANT_SELECT: &str =
+    "pseudonym, device_key, tag_key, schedule, enrolled_epoch, closed_at, conditions";
 
 fn participant(raw: RawParticipant) -> Result<ParticipantRow, StoreError> {
-    let (p, key, tag, schedule, enrolled, closed) = raw;
+    let (p, key, tag, schedule, enrolled, closed, conditions) = raw;
     let schedule: Schedule =
         serde_json::from_str(&schedule).map_err(|_| StoreError::Corrupt { what: "schedule" })?;
     Ok(ParticipantRow {
@@ -480,7 +513,87 @@ fn participant(raw: RawParticipant) -> Result<ParticipantRow, StoreError> {
         schedule,
         enrolled_epoch: epoch(enrolled)?,
         closed_at: closed.map(UnixTime),
+        conditions: conditions != 0,
     })
+}
+
+type RawCondition = (i64, Vec<u8>, Vec<u8>, i64, Vec<u8>, Vec<u8>);
+
+const CONDITION_SELECT: &str = "seq, challenge_id, pseudonym, epoch, ciphertext, signature";
+
+fn condition_from(row: &Row<'_>) -> rusqlite::Result<RawCondition> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+    ))
+}
+
+fn condition(raw: RawCondition) -> Result<ConditionRow, StoreError> {
+    let (seq, c, p, e, ct, sig) = raw;
+    Ok(ConditionRow {
+        seq: u64::try_from(seq).map_err(|_| StoreError::Corrupt { what: "seq" })?,
+        challenge_id: ChallengeId::from_bytes(arr(c, "challenge id")?),
+        pseudonym: Pseudonym::from_bytes(arr(p, "pseudonym")?),
+        epoch: epoch(e)?,
+        ciphertext: ct,
+        signature: Signature(arr(sig, "signature")?),
+    })
+}
+
+type RawFiling = (
+    i64,
+    Vec<u8>,
+    Vec<u8>,
+    i64,
+    Vec<u8>,
+    Vec<u8>,
+    i64,
+    i64,
+    Option<i64>,
+);
+
+const FILING_SELECT: &str =
+    "seq, filing_id, pseudonym, addressee, ciphertext, signature, day, log_index, acknowledged";
+
+fn filing_from(row: &Row<'_>) -> rusqlite::Result<RawFiling> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+    ))
+}
+
+fn filing(raw: RawFiling) -> Result<FilingRow, StoreError> {
+    let (seq, id, p, addressee, ct, sig, day, index, acked) = raw;
+    Ok(FilingRow {
+        seq: u64::try_from(seq).map_err(|_| StoreError::Corrupt { what: "seq" })?,
+        filing_id: FilingId::from_bytes(arr(id, "filing id")?),
+        pseudonym: Pseudonym::from_bytes(arr(p, "pseudonym")?),
+        addressee: u8::try_from(addressee)
+            .ok()
+            .and_then(Addressee::from_code)
+            .ok_or(StoreError::Corrupt { what: "addressee" })?,
+        ciphertext: ct,
+        signature: Signature(arr(sig, "signature")?),
+        day: UnixTime(day),
+        log_index: u64::try_from(index).map_err(|_| StoreError::Corrupt { what: "log index" })?,
+        acknowledged: acked.map(UnixTime),
+    })
+}
+
+/// A cursor or limit as SQLite takes it.
+fn sql_int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 const LEDGER_COLUMNS: &str = "challenge_id, pseudonym, epoch, kind, issued_at, window_start, \
@@ -642,8 +755,9 @@ macro_rules! impl_read {
             ) -> Result<Option<ParticipantRow>, StoreError> {
                 read(&self.$conn, |c| {
                     c.prepare_cached(
-                        "SELECT pseudonym, device_key, tag_key, schedule, enrolled_epoch, closed_at \
-                         FROM participants WHERE pseudonym = ?1",
+                        &format!(
+                        "SELECT {PARTICIPANT_SELECT} FROM participants WHERE pseudonym = ?1"
+                    ),
                     )?
                     .query_row([pseudonym.as_bytes().as_slice()], participant_from)
                     .optional()?
@@ -655,8 +769,7 @@ macro_rules! impl_read {
             fn participants(&self) -> Result<Vec<ParticipantRow>, StoreError> {
                 read(&self.$conn, |c| {
                     let mut st = c.prepare_cached(
-                        "SELECT pseudonym, device_key, tag_key, schedule, enrolled_epoch, closed_at \
-                         FROM participants",
+                        &format!("SELECT {PARTICIPANT_SELECT} FROM participants"),
                     )?;
                     let rows = st.query_map([], participant_from)?;
                     rows.map(|r| participant(r?)).collect()
@@ -839,14 +952,53 @@ macro_rules! impl_read {
             ) -> Result<(), StoreError> {
                 read(&self.$conn, |c| {
                     let mut st = c.prepare_cached(
-                        "SELECT pseudonym, device_key, tag_key, schedule, enrolled_epoch, closed_at \
-                         FROM participants",
+                        &format!("SELECT {PARTICIPANT_SELECT} FROM participants"),
                     )?;
                     let mut rows = st.query([])?;
                     while let Some(row) = rows.next()? {
                         f(participant(participant_from(row)?)?)?;
                     }
                     Ok(())
+                })
+            }
+
+            fn conditions_after(
+                &self,
+                after: u64,
+                limit: usize,
+            ) -> Result<Vec<ConditionRow>, StoreError> {
+                read(&self.$conn, |c| {
+                    let mut st = c.prepare_cached(&format!(
+                        "SELECT {CONDITION_SELECT} FROM conditions WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+                    ))?;
+                    let rows = st.query_map(
+                        params![sql_int(after), sql_int(limit as u64)],
+                        condition_from,
+                    )?;
+                    rows.map(|r| condition(r?)).collect()
+                })
+            }
+
+            fn filings_after(&self, after: u64, limit: usize) -> Result<Vec<FilingRow>, StoreError> {
+                read(&self.$conn, |c| {
+                    let mut st = c.prepare_cached(&format!(
+                        "SELECT {FILING_SELECT} FROM filings WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+                    ))?;
+                    let rows =
+                        st.query_map(params![sql_int(after), sql_int(limit as u64)], filing_from)?;
+                    rows.map(|r| filing(r?)).collect()
+                })
+            }
+
+            fn filing(&self, id: &FilingId) -> Result<Option<FilingRow>, StoreError> {
+                read(&self.$conn, |c| {
+                    c.prepare_cached(&format!(
+                        "SELECT {FILING_SELECT} FROM filings WHERE filing_id = ?1"
+                    ))?
+                    .query_row([id.as_bytes().as_slice()], filing_from)
+                    .optional()?
+                    .map(filing)
+                    .transpose()
                 })
             }
 
@@ -1040,8 +1192,8 @@ impl Store for SqliteStore {
             .map_err(|_| StoreError::Corrupt { what: "schedule" })?;
         self.conn
             .prepare_cached(
-                "INSERT INTO participants (pseudonym, device_key, tag_key, schedule, enrolled_epoch, closed_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO participants (pseudonym, device_key, tag_key, schedule, enrolled_epoch, closed_at, conditions) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
                 row.pseudonym.as_bytes().as_slice(),
@@ -1050,6 +1202,7 @@ impl Store for SqliteStore {
                 schedule,
                 i64::from(row.enrolled_epoch.get()),
                 row.closed_at.map(UnixTime::seconds),
+                i64::from(row.conditions),
             ])
             .map_err(|e| unique(e, "participant"))?;
         Ok(())
@@ -1221,6 +1374,50 @@ impl Store for SqliteStore {
         Ok(n as u64)
     }
 
+    fn insert_condition(&mut self, row: &ConditionRow) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO conditions (challenge_id, pseudonym, epoch, ciphertext, signature) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                row.challenge_id.as_bytes().as_slice(),
+                row.pseudonym.as_bytes().as_slice(),
+                i64::from(row.epoch.get()),
+                row.ciphertext,
+                row.signature.as_bytes().as_slice(),
+            ])
+            .map_err(|e| unique(e, "condition result"))?;
+        Ok(())
+    }
+
+    fn insert_filing(&mut self, row: &FilingRow) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO filings (filing_id, pseudonym, addressee, ciphertext, signature, day, log_index, acknowledged) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                row.filing_id.as_bytes().as_slice(),
+                row.pseudonym.as_bytes().as_slice(),
+                i64::from(row.addressee.code()),
+                row.ciphertext,
+                row.signature.as_bytes().as_slice(),
+                row.day.seconds(),
+                sql_int(row.log_index),
+                row.acknowledged.map(UnixTime::seconds),
+            ])
+            .map_err(|e| unique(e, "filing"))?;
+        Ok(())
+    }
+
+    fn acknowledge_filing(&mut self, id: &FilingId, day: UnixTime) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("UPDATE filings SET acknowledged = ?2 WHERE filing_id = ?1")?
+            .execute(params![id.as_bytes().as_slice(), day.seconds()])?;
+        Ok(())
+    }
+
     fn insert_record(&mut self, row: &RecordRow) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
@@ -1327,6 +1524,10 @@ impl Store for SqliteStore {
                 "DELETE FROM ledger_reads WHERE challenge_id IN \
                  (SELECT challenge_id FROM ledger WHERE pseudonym = ?1)",
                 "DELETE FROM ledger WHERE pseudonym = ?1",
+                // Condition results and filings are compliance records: kept as long as
+                // the ledger (OBL-2, RET-20).
+                "DELETE FROM conditions WHERE pseudonym = ?1",
+                "DELETE FROM filings WHERE pseudonym = ?1",
                 "DELETE FROM participants WHERE pseudonym = ?1",
             ] {
                 self.conn.prepare_cached(sql)?.execute([key])?;
