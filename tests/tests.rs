@@ -17,6 +17,7 @@ mod export;
 mod fuzz_corpus;
 mod guide;
 mod hermetic;
+mod interop;
 mod report;
 mod schema;
 mod server;
