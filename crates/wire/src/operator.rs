@@ -484,6 +484,9 @@ refusals! {
         FailureReportExists = (409, "failure_report_exists"),
         /// `409 statement_limit`: a ninth statement on a row.
         StatementLimit = (409, "statement_limit"),
+        /// `409 recipient_already_published`: a second, different recipient for an epoch
+        /// and custodian that already has one (**SEAL-23**).
+        RecipientAlreadyPublished = (409, "recipient_already_published"),
         /// `410 enrollment_closed`: the participant's enrollment is closed.
         EnrollmentClosed = (410, "enrollment_closed"),
         /// `413 body_too_large`: a body over the limit.
