@@ -454,6 +454,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn seal_22_what_the_length_check_refuses_and_what_it_only_bounds() {
+        use age_layout::*;
+        let two = CiphertextBounds::for_layers(2);
+        // Refused: a greaseless file with the shortest extra stanza (`-> a\n\n`, 6
+        // bytes); a whole armored two-layer file (912 bytes in 19 full lines of base64,
+        // with the PEM lines); one byte past the largest greased file.
+        let armored = 4 * 912usize.div_ceil(3)
+            + 19
+            + "-----BEGIN AGE ENCRYPTED FILE-----\n".len()
+            + "-----END AGE ENCRYPTED FILE-----\n".len();
+        assert_eq!(armored, 1_303);
+        for len in [912 + 6, armored, two.max + 1] {
+            assert!(!two.contains(len), "{len}");
+        }
+        // Bounded, not refused: shapes other than SEAL-1's whose length is in the set.
+        let second_x25519 = two.bare + X25519_STANZA;
+        let third_layer = two.bare + LAYER_OVERHEAD;
+        let armored_inner = 4 * 712usize.div_ceil(3) + 15 + 35 + 33 + LAYER_OVERHEAD;
+        for len in [second_x25519, third_layer, armored_inner] {
+            assert!(two.contains(len), "{len}");
+        }
+        assert_eq!(
+            (second_x25519, third_layer, armored_inner),
+            (1_010, 1_112, 1_235)
+        );
+        // Whatever its shape, nothing beyond the bare encoding exceeds 380 bytes.
+        assert_eq!(two.max - two.bare, 2 * GREASE_MAX);
+    }
+
+    #[test]
     fn seal_4_seal_20_bounds_follow_the_layout() {
         assert_eq!(
             CiphertextBounds::for_layers(1),
