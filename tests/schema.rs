@@ -392,3 +392,93 @@ fn enr_1_no_field_for_a_persons_identity() {
         ],
     );
 }
+
+#[test]
+fn chk_45_json_spellings_are_exactly_the_specs() {
+    let spec = std::fs::read_to_string(crate::root().join("spec/checkin.md")).unwrap();
+    let block = spec
+        .split("```json-spellings\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("spec/checkin.md has a json-spellings block");
+    let listed: BTreeMap<String, Value> = block
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let (name, json) = l.split_once(' ').expect("`Name json`");
+            (name.to_owned(), serde_json::from_str(json).unwrap())
+        })
+        .collect();
+    // Every value of every enumeration, as the implementation writes it.
+    let mut ours: BTreeMap<String, Value> = BTreeMap::new();
+    let mut put = |name: String, v: Value| {
+        assert!(ours.insert(name, v).is_none());
+    };
+    for (n, k) in [
+        ("Scheduled", ChallengeKind::Scheduled),
+        ("AdHoc", ChallengeKind::AdHoc),
+    ] {
+        put(
+            format!("ChallengeKind::{n}"),
+            serde_json::to_value(k).unwrap(),
+        );
+    }
+    for (n, r) in [
+        ("Agency", CustodianRole::Agency),
+        ("Oversight", CustodianRole::Oversight),
+    ] {
+        put(
+            format!("CustodianRole::{n}"),
+            serde_json::to_value(r).unwrap(),
+        );
+    }
+    let debug = |d: &dyn std::fmt::Debug| format!("{d:?}");
+    for s in [
+        LedgerState::Open,
+        LedgerState::OnTime,
+        LedgerState::Late,
+        LedgerState::PendingReview,
+    ]
+    .into_iter()
+    .chain(Resolution::ALL.map(LedgerState::Resolved))
+    {
+        put(
+            format!("LedgerState::{}", debug(&s)),
+            serde_json::to_value(s).unwrap(),
+        );
+    }
+    for r in Resolution::ALL {
+        put(
+            format!("Resolution::{}", debug(&r)),
+            serde_json::to_value(r).unwrap(),
+        );
+    }
+    for r in ResolutionReason::ALL {
+        put(
+            format!("ResolutionReason::{}", debug(&r)),
+            serde_json::to_value(r).unwrap(),
+        );
+    }
+    for c in FailureCategory::ALL {
+        put(
+            format!("FailureCategory::{}", debug(&c)),
+            serde_json::to_value(c).unwrap(),
+        );
+    }
+    for c in StatementCategory::ALL {
+        put(
+            format!("StatementCategory::{}", debug(&c)),
+            serde_json::to_value(c).unwrap(),
+        );
+    }
+    assert_eq!(listed, ours, "spec/checkin.md's json-spellings block");
+    // And each spelling reads back as its value, and no other spelling does.
+    assert_eq!(
+        serde_json::from_value::<ChallengeKind>(serde_json::json!("ad-hoc")).unwrap(),
+        ChallengeKind::AdHoc
+    );
+    for wrong in ["adhoc", "ad_hoc", "AdHoc", "Ad-Hoc"] {
+        assert!(serde_json::from_value::<ChallengeKind>(serde_json::json!(wrong)).is_err());
+    }
+    assert!(serde_json::from_value::<LedgerState>(serde_json::json!("on-time")).is_err());
+}

@@ -309,6 +309,9 @@ async fn chk_11_chk_16_bad_input_matrix_each_error_is_documented_and_changes_not
         ("truncated ciphertext", 700),
         ("oversize ciphertext", 1_300),
         ("one-layer-sized ciphertext", 900),
+        ("one bare layer (Go age, one custodian)", 712),
+        ("between two bare layers and the shortest grease", 913),
+        ("just below the shortest greased two layers", 924),
     ] {
         let mut v = serde_json::to_value(&good).unwrap();
         v["ciphertext"] = serde_json::json!(B64.encode(vec![7u8; len]));
@@ -2390,4 +2393,306 @@ async fn chk_28_log_36_one_epoch_summary_once_the_epochs_challenges_close_and_ne
         .check(minimis_audit::CheckId::EpochSummaries)
         .unwrap();
     assert!(check.holds(), "{:?}", check.violations);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chk_40_chk_41_a_custodian_request_is_refused_unless_signed_by_its_roles_key() {
+    let h = Harness::start().await;
+    let mut c = h.client().await;
+    let now = h.clock_now();
+    let path = format!("/v1/custodian/records/{}", RecordId::from_bytes([5; 32]));
+    let (agency, oversight) = (CustodianRole::Agency, CustodianRole::Oversight);
+    let good = custodian_auth(&h.world.oversight_key, oversight, "GET", &path, now, b"");
+    let mut cases: Vec<(&str, Option<String>, StatusCode, &str)> = vec![
+        // Signed by its role's key: past the check, to the route (no such record).
+        (
+            "signed",
+            Some(good.clone()),
+            StatusCode::NOT_FOUND,
+            "unknown_record",
+        ),
+        (
+            "unsigned",
+            None,
+            StatusCode::UNAUTHORIZED,
+            "missing_authorization",
+        ),
+        (
+            "another role's key",
+            Some(custodian_auth(
+                &h.world.agency_key,
+                oversight,
+                "GET",
+                &path,
+                now,
+                b"",
+            )),
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+        ),
+        (
+            "signed for the other role",
+            Some(good.replace("role=oversight", "role=agency")),
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+        ),
+        (
+            "another path",
+            Some(custodian_auth(
+                &h.world.oversight_key,
+                oversight,
+                "GET",
+                "/v1/custodian/holds",
+                now,
+                b"",
+            )),
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+        ),
+        (
+            "stale",
+            Some(custodian_auth(
+                &h.world.agency_key,
+                agency,
+                "GET",
+                &path,
+                UnixTime(now.0 - 301),
+                b"",
+            )),
+            StatusCode::UNAUTHORIZED,
+            "stale_request",
+        ),
+        (
+            "a role by its custodian id's spelling",
+            Some(good.replace("role=oversight", "role=Oversight")),
+            StatusCode::UNAUTHORIZED,
+            "bad_authorization",
+        ),
+        (
+            "parameters out of order",
+            Some(good.replacen("role=oversight,", "", 1) + ",role=oversight"),
+            StatusCode::UNAUTHORIZED,
+            "bad_authorization",
+        ),
+        (
+            "a space after a comma",
+            Some(good.replace(",time=", ", time=")),
+            StatusCode::UNAUTHORIZED,
+            "bad_authorization",
+        ),
+    ];
+    cases.push((
+        "a device's scheme",
+        Some(good.replace("Minimis-Custodian", "Minimis-Device")),
+        StatusCode::UNAUTHORIZED,
+        "bad_authorization",
+    ));
+    let before = h.db_digest();
+    for (what, auth, status, code) in cases {
+        let headers: Vec<(&str, String)> = auth.into_iter().map(|a| ("authorization", a)).collect();
+        let r = c
+            .request(Method::GET, &path, &headers, vec![])
+            .await
+            .unwrap();
+        assert_eq!((r.status, r.code().as_str()), (status, code), "{what}");
+    }
+    assert_eq!(h.db_digest(), before, "a refusal changes nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chk_42_the_signed_path_is_the_request_target_as_sent() {
+    let h = Harness::start().await;
+    let mut officer = h.officer_client().await;
+    let p = h.enroll(&mut officer).await;
+    let mut c = h.client().await;
+    let now = h.clock_now();
+    let plain = format!("/v1/participants/{}/challenges", p.pseudonym);
+    // The same route with the pseudonym's first character percent-encoded.
+    let hex = p.pseudonym.to_string();
+    let encoded = format!(
+        "/v1/participants/%{:02X}{}/challenges",
+        hex.as_bytes()[0],
+        &hex[1..]
+    );
+    let sign = |signed_path: &str| {
+        let sig =
+            minimis_crypto::sign_request(&p.device, &p.pseudonym, "GET", signed_path, now, b"");
+        vec![(
+            "authorization",
+            format!(
+                "Minimis-Device pseudonym={},time={},signature={}",
+                p.pseudonym,
+                now.seconds(),
+                B64.encode(sig.as_bytes())
+            ),
+        )]
+    };
+    // Signed over the target as sent, encoded: accepted (the route decodes its parameter).
+    let r = c
+        .request(Method::GET, &encoded, &sign(&encoded), vec![])
+        .await
+        .unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    // Signed over the decoded path but sent encoded: not what was sent, refused.
+    let r = c
+        .request(Method::GET, &encoded, &sign(&plain), vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::UNAUTHORIZED, "bad_signature")
+    );
+    // A query is part of what is signed.
+    let with_query = format!("{plain}?x=1");
+    let r = c
+        .request(Method::GET, &with_query, &sign(&plain), vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::UNAUTHORIZED, "bad_signature")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seal_23_seal_24_one_recipient_per_epoch_and_custodian_and_each_refusal_its_code() {
+    let h = Harness::start().await;
+    let mut c = h.client().await;
+    let epoch = h.world.now_epoch();
+    let first = h
+        .world
+        .published(epoch)
+        .into_iter()
+        .find(|r| r.recipient.role == CustodianRole::Agency)
+        .unwrap();
+    // The custodian sets `not_after` to the epoch's end.
+    assert_eq!(first.recipient.not_after, h.world.policy.epoch_end(epoch));
+    let post = |r: &SignedEpochRecipient| serde_json::to_vec(r).unwrap();
+    let before = h.db_digest();
+    // The same signed recipient again: a retry, answered 204, nothing changes.
+    let r = c.post("/v1/recipients", post(&first)).await.unwrap();
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.json());
+    assert_eq!(h.db_digest(), before);
+
+    let mut other = first.recipient.clone();
+    other.not_after = UnixTime(other.not_after.0 - 60);
+    let stranger = minimis_crypto::SigningKey::generate().unwrap();
+    let mut misnamed = first.recipient.clone();
+    misnamed.custodian = "someone-else".into();
+    let cases = [
+        (
+            "a second, validly signed recipient for the same epoch and custodian",
+            minimis_crypto::sign_epoch_recipient(&h.world.agency_key, other),
+            StatusCode::CONFLICT,
+            "recipient_already_published",
+        ),
+        (
+            "signed by a key the operator was not configured with",
+            minimis_crypto::sign_epoch_recipient(&stranger, first.recipient.clone()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_recipient_signature",
+        ),
+        (
+            "signed by the other custodian's key",
+            minimis_crypto::sign_epoch_recipient(&h.world.oversight_key, first.recipient.clone()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_recipient_signature",
+        ),
+        (
+            "a custodian id the policy does not name",
+            minimis_crypto::sign_epoch_recipient(&h.world.agency_key, misnamed),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_custodian",
+        ),
+    ];
+    for (what, signed, status, code) in cases {
+        let r = c.post("/v1/recipients", post(&signed)).await.unwrap();
+        assert_eq!((r.status, r.code().as_str()), (status, code), "{what}");
+    }
+    assert_eq!(h.db_digest(), before, "a refusal changes nothing");
+    // Devices still fetch the first.
+    let r = c
+        .get(&format!("/v1/epochs/{}/recipients", epoch.get()))
+        .await
+        .unwrap();
+    let got: Vec<SignedEpochRecipient> = serde_json::from_slice(&r.body).unwrap();
+    assert!(got.contains(&first));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chk_43_chk_44_chk_46_a_window_across_an_epoch_boundary_logs_each_entry_under_its_epochs_tag()
+ {
+    let mut h = Harness::start().await;
+    let (first, next) = (h.world.now_epoch(), h.world.now_epoch().next().unwrap());
+    h.world.agency.generate(next).unwrap();
+    h.world.oversight.as_mut().unwrap().generate(next).unwrap();
+    let mut c = h.client().await;
+    for r in h.world.published(next) {
+        let reply = c
+            .post("/v1/recipients", serde_json::to_vec(&r).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{:?}", reply.json());
+    }
+    // Sunday 17:00 to 19:00 in Chicago: 23:00 to 01:00 UTC, across Monday 00:00 UTC, where
+    // epoch `next` starts.
+    let boundary = h.world.policy.epoch_start(next);
+    let mut p = h.world.participant();
+    p.schedule = Schedule::new(
+        "America/Chicago",
+        vec![Window {
+            weekday: Weekday::Sunday,
+            start: "17:00".parse().unwrap(),
+            end: "19:00".parse().unwrap(),
+        }],
+        1,
+        0,
+    )
+    .unwrap();
+    // Enrolled inside the window (CHK-46): the window's challenge comes at the next pass,
+    // with the window's own bounds, not the enrollment's time.
+    h.clock.set(UnixTime(boundary.0 - 30 * 60));
+    let mut officer = h.officer_client().await;
+    let p = minimis_testkit::https::enroll(&mut officer, p).await;
+    h.running.tick().await.unwrap();
+    let ch = h.challenges(&mut c, &p).await.remove(0).challenge;
+    assert_eq!(ch.window_start, UnixTime(boundary.0 - 3_600));
+    assert_eq!(ch.window_end, UnixTime(boundary.0 + 3_600));
+    assert_eq!(ch.issued_at, UnixTime(boundary.0 - 30 * 60));
+    // Its epoch is the one containing its issue time (CHK-43), not its window's end.
+    assert_eq!(ch.epoch, first);
+
+    // Answered after the boundary: sealed to the epoch current then.
+    h.clock.set(UnixTime(boundary.0 + 10 * 60));
+    let env = h.envelope(&p, &ch, "");
+    assert_eq!(env.epoch, next);
+    assert_eq!(checkin(&mut c, &env).await.status, StatusCode::CREATED);
+
+    let entries = log_entries(&h, &mut c).await;
+    let issued = entries
+        .iter()
+        .find_map(|e| match e {
+            minimis_log::LogEntry::ChallengeIssued {
+                tag,
+                challenge,
+                epoch,
+                ..
+            } if *challenge == ch.id => Some((*tag, *epoch)),
+            _ => None,
+        })
+        .unwrap();
+    let received = entries
+        .iter()
+        .find_map(|e| match e {
+            minimis_log::LogEntry::CheckInReceived {
+                tag,
+                challenge,
+                epoch,
+                ..
+            } if *challenge == ch.id => Some((*tag, *epoch)),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(issued, (p.tags.tag(&p.pseudonym, first), first));
+    assert_eq!(received, (p.tags.tag(&p.pseudonym, next), next));
 }

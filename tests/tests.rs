@@ -18,6 +18,7 @@ mod fuzz_corpus;
 mod guide;
 mod hermetic;
 mod obligations;
+mod interop;
 mod report;
 mod schema;
 mod server;

@@ -171,6 +171,120 @@ fn seal_7_epoch_recipient_vector_verifies() {
     }
 }
 
+/// `u32 BE len || bytes`, as the signing inputs write a string.
+fn lp(out: &mut Vec<u8>, s: &[u8]) {
+    out.extend_from_slice(&u32::try_from(s.len()).unwrap().to_be_bytes());
+    out.extend_from_slice(s);
+}
+
+fn sha256(b: &[u8]) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, b)
+        .as_ref()
+        .to_vec()
+}
+
+/// The vector's `authorization` is the header the spec's grammar gives, and its signature
+/// is the one in the vector.
+fn check_authorization(v: &Value, scheme: &str, first: (&str, &str)) {
+    let sig = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        unhex(&v["signature"]),
+    );
+    assert_eq!(
+        v["authorization"].as_str().unwrap(),
+        format!(
+            "{scheme} {}={},time={},signature={sig}",
+            first.0, first.1, v["time"]
+        )
+    );
+}
+
+#[test]
+fn chk_13_device_request_vector_signs_as_documented() {
+    for (name, v) in files("request") {
+        let device = SigningKey::from_seed(&unhex(&v["device_seed"])).unwrap();
+        let pseudonym: Pseudonym = v["pseudonym"].as_str().unwrap().parse().unwrap();
+        let (method, path) = (
+            v["method"].as_str().unwrap(),
+            v["path_and_query"].as_str().unwrap(),
+        );
+        let time = v["time"].as_i64().unwrap();
+        let body = unhex(&v["body"]);
+        // The layout of CHK-13, written out here rather than taken from the code.
+        let mut input = b"minimis/v1 request\n".to_vec();
+        input.extend_from_slice(pseudonym.as_bytes());
+        lp(&mut input, method.as_bytes());
+        lp(&mut input, path.as_bytes());
+        input.extend_from_slice(&time.to_be_bytes());
+        input.extend_from_slice(&sha256(&body));
+        assert_eq!(input, unhex(&v["signing_input"]), "{name}");
+        let sig = device.sign(&input);
+        assert_eq!(&sig.0[..], &unhex(&v["signature"])[..], "{name}");
+        assert!(
+            minimis_crypto::verify_request(
+                &device.public_key(),
+                &pseudonym,
+                method,
+                path,
+                UnixTime(time),
+                &body,
+                &sig
+            )
+            .is_ok()
+        );
+        check_authorization(&v, "Minimis-Device", ("pseudonym", &pseudonym.to_string()));
+    }
+}
+
+#[test]
+fn chk_40_custodian_request_vector_signs_as_documented() {
+    for (name, v) in files("custodian-request") {
+        let key = SigningKey::from_seed(&unhex(&v["custodian_seed"])).unwrap();
+        let role = match v["role"].as_str().unwrap() {
+            "agency" => CustodianRole::Agency,
+            "oversight" => CustodianRole::Oversight,
+            other => panic!("{name}: role {other}"),
+        };
+        let (method, path) = (
+            v["method"].as_str().unwrap(),
+            v["path_and_query"].as_str().unwrap(),
+        );
+        let time = v["time"].as_i64().unwrap();
+        let body = unhex(&v["body"]);
+        assert_eq!(sha256(&body), unhex(&v["body_sha256"]), "{name}");
+        // The layout of CHK-40, written out here rather than taken from the code.
+        let mut input = b"minimis/v1 custodian-request\n".to_vec();
+        input.push(match role {
+            CustodianRole::Agency => 1,
+            CustodianRole::Oversight => 2,
+        });
+        lp(&mut input, method.as_bytes());
+        lp(&mut input, path.as_bytes());
+        input.extend_from_slice(&time.to_be_bytes());
+        input.extend_from_slice(&sha256(&body));
+        assert_eq!(input, unhex(&v["signing_input"]), "{name}");
+        let sig = key.sign(&input);
+        assert_eq!(&sig.0[..], &unhex(&v["signature"])[..], "{name}");
+        assert!(
+            minimis_crypto::verify_custodian_request(
+                &key.public_key(),
+                role,
+                method,
+                path,
+                UnixTime(time),
+                &body,
+                &sig
+            )
+            .is_ok()
+        );
+        check_authorization(
+            &v,
+            "Minimis-Custodian",
+            ("role", v["role"].as_str().unwrap()),
+        );
+    }
+}
+
 #[test]
 fn pol_12_default_policy_hash_vector() {
     for (name, v) in files("policy") {
@@ -217,4 +331,43 @@ fn obl_3_obl_8_obl_12_obligation_vectors_decode_as_documented() {
         seen += ok + fail;
     }
     assert_eq!(seen, 23);
+}
+
+#[test]
+fn seal_6_chk_43_seal_23_the_examples_epochs_follow_the_epoch_rule() {
+    let policy = default_policy();
+    // 2026-11-26T16:00:00Z, the examples' instant, is in epoch 2968 (SEAL-6).
+    let thursday = UnixTime(1_795_708_800);
+    let epoch = policy.epoch_at(thursday).unwrap();
+    assert_eq!(epoch, EpochId::new(2_968));
+    for (name, v) in files("challenge") {
+        let signed: SignedChallenge = serde_json::from_value(v["json"].clone()).unwrap();
+        let c = signed.challenge;
+        assert_eq!(policy.epoch_at(c.issued_at), Some(c.epoch), "{name}");
+    }
+    for (name, v) in files("envelope") {
+        let env: Envelope = serde_json::from_value(v["json"].clone()).unwrap();
+        assert_eq!(env.epoch, epoch, "{name}");
+    }
+    for (name, v) in files("epoch-recipient") {
+        let r: SignedEpochRecipient = serde_json::from_value(v["json"].clone()).unwrap();
+        assert_eq!(r.recipient.epoch, epoch, "{name}");
+        assert_eq!(
+            r.recipient.not_after,
+            policy.epoch_end(r.recipient.epoch),
+            "{name}"
+        );
+    }
+    // The spec's JSON examples of that Thursday name the same epoch.
+    for doc in ["checkin.md", "schedule.md"] {
+        let text = std::fs::read_to_string(crate::root().join("spec").join(doc)).unwrap();
+        let epochs: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("\"epoch\": "))
+            .collect();
+        assert!(!epochs.is_empty(), "{doc}");
+        for e in epochs {
+            assert_eq!(e.trim_end_matches(','), "2968", "{doc}");
+        }
+    }
 }

@@ -529,15 +529,31 @@ impl OperatorLink for InProcessLink {
     fn publish<'a>(&'a self, recipient: &'a SignedEpochRecipient) -> LinkFuture<'a, ()> {
         Box::pin(async move {
             self.up()?;
-            self.operator
+            // One recipient per epoch and custodian, as the operator's server keeps
+            // (SEAL-23): the same one again is a retry, another is refused.
+            let first = self
+                .operator
                 .with(|s| {
-                    s.recipients.retain(|r| {
-                        (r.recipient.epoch, r.recipient.role)
-                            != (recipient.recipient.epoch, recipient.recipient.role)
-                    });
-                    s.recipients.push(recipient.clone());
+                    let first = s
+                        .recipients
+                        .iter()
+                        .find(|r| {
+                            (r.recipient.epoch, r.recipient.role)
+                                == (recipient.recipient.epoch, recipient.recipient.role)
+                        })
+                        .cloned();
+                    if first.is_none() {
+                        s.recipients.push(recipient.clone());
+                    }
+                    first
                 })
-                .map_err(|_| LinkError::Unavailable(Unreachable::ServerError(500)))
+                .map_err(|_| LinkError::Unavailable(Unreachable::ServerError(500)))?;
+            match first {
+                Some(f) if f != *recipient => Err(LinkError::OperatorRefused(
+                    OperatorRefusal::RecipientAlreadyPublished,
+                )),
+                _ => Ok(()),
+            }
         })
     }
 

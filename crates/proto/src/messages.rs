@@ -15,7 +15,8 @@ use crate::schedule::ChallengeKind;
 use crate::wire::{Signature, UnixTime, base64_bytes};
 
 /// Sizes that make up an age v1 file with one X25519 recipient, in bytes
-/// (`spec/sealing.md` § Length bound). A layer adds `LAYER_OVERHEAD + grease`.
+/// (`spec/sealing.md` § Length bound, **SEAL-20**). A layer adds `LAYER_OVERHEAD`, and
+/// `LAYER_OVERHEAD + grease` when its sealer adds a grease stanza.
 pub mod age_layout {
     /// `age-encryption.org/v1\n`
     pub const VERSION_LINE: usize = 22;
@@ -27,20 +28,25 @@ pub mod age_layout {
     pub const NONCE: usize = 16;
     /// One ChaCha20-Poly1305 tag: payloads under 64 KiB are one STREAM chunk.
     pub const TAG: usize = 16;
-    /// Everything a layer adds but its grease stanza.
+    /// Everything a layer adds but a grease stanza: what Go `age` writes (**SEAL-20**).
     pub const LAYER_OVERHEAD: usize = VERSION_LINE + X25519_STANZA + MAC_LINE + NONCE + TAG;
-    /// The shortest grease stanza the age crate writes: `-> x-grease\n\n`.
+    /// The shortest grease stanza the age crate writes: `-> x-grease\n\n` (**SEAL-21**).
     pub const GREASE_MIN: usize = 13;
     /// The longest: a 55-byte first line (a 15-character tag and four 8-character
     /// arguments) and a 99-byte body in three lines (135 bytes).
     pub const GREASE_MAX: usize = 190;
 }
 
-/// The smallest and largest a sealed check-in can be for a number of layers
-/// (**SEAL-4**): `512 + layers·200 + Σ grease`, each grease between 13 and 190 bytes.
+/// The lengths a sealed check-in of a number of layers can have (**SEAL-4**,
+/// **SEAL-20**): `512 + layers·200 + Σ grease`, where each layer's grease is 0 (no grease
+/// stanza, as Go `age` writes) or 13 to 190 bytes (one grease stanza, as the age crate
+/// writes). That set is `bare` alone, then the interval `min..=max`: with one layer
+/// `{712} ∪ [725, 902]`, with two `{912} ∪ [925, 1292]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CiphertextBounds {
-    /// Shortest possible.
+    /// The length with no grease stanza in any layer.
+    pub bare: usize,
+    /// The shortest length with at least one grease stanza.
     pub min: usize,
     /// Longest possible; anything longer is refused.
     pub max: usize,
@@ -49,25 +55,68 @@ pub struct CiphertextBounds {
 impl CiphertextBounds {
     /// The bounds for one layer (one custodian) or two.
     pub const fn for_layers(layers: usize) -> Self {
+        Self::for_files(crate::payload::PAYLOAD_LEN, layers, 1)
+    }
+
+    /// The lengths of `layers` nested age files, each with `recipients` X25519 stanzas
+    /// and at most one grease stanza, around `plaintext_len` bytes (under 64 KiB less
+    /// the layers' overhead, so that every layer is one STREAM chunk). For `layers ≥ 1`
+    /// the sums of `layers` greases, each 0 or 13 to 190, are 0 and every value from 13
+    /// to `190·layers` (the intervals `[13k, 190k]` overlap from `k = 1` on), so the set
+    /// is exactly `bare ∪ [min, max]`.
+    pub const fn for_files(plaintext_len: usize, layers: usize, recipients: usize) -> Self {
         use age_layout::*;
-        let fixed = crate::payload::PAYLOAD_LEN + layers * LAYER_OVERHEAD;
+        let layer = VERSION_LINE + recipients * X25519_STANZA + MAC_LINE + NONCE + TAG;
+        let bare = plaintext_len + layers * layer;
         Self {
-            min: fixed + layers * GREASE_MIN,
-            max: fixed + layers * GREASE_MAX,
+            bare,
+            min: bare + GREASE_MIN,
+            max: bare + layers * GREASE_MAX,
         }
     }
 
-    /// Whether a ciphertext of `len` bytes is within these bounds.
+    /// Whether a ciphertext of `len` bytes is one of these lengths.
     pub const fn contains(&self, len: usize) -> bool {
-        self.min <= len && len <= self.max
+        len == self.bare || (self.min <= len && len <= self.max)
+    }
+
+    /// The error for a length outside these bounds.
+    const fn error(&self, len: usize) -> CiphertextLengthError {
+        CiphertextLengthError {
+            len,
+            bare: self.bare,
+            min: self.min,
+            max: self.max,
+        }
     }
 }
 
-/// The widest bounds any policy allows: one layer's minimum to two layers' maximum.
-pub const ANY_CIPHERTEXT: CiphertextBounds = CiphertextBounds {
-    min: CiphertextBounds::for_layers(1).min,
-    max: CiphertextBounds::for_layers(2).max,
-};
+/// The widest bounds any policy allows: one layer's lengths or two layers'. Used where
+/// the policy's number of layers is not known (parsing JSON); the operator then checks
+/// the policy's own bound (**CHK-11**).
+pub const ANY_CIPHERTEXT: AnyCiphertext = AnyCiphertext;
+
+/// One layer's lengths or two layers' ([`ANY_CIPHERTEXT`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AnyCiphertext;
+
+impl AnyCiphertext {
+    /// The bounds of the layer count a sealed check-in of `len` bytes could have: two
+    /// layers from two layers' bare length on, one below it (the two sets are disjoint).
+    pub const fn layers_for(&self, len: usize) -> CiphertextBounds {
+        let two = CiphertextBounds::for_layers(2);
+        if len >= two.bare {
+            two
+        } else {
+            CiphertextBounds::for_layers(1)
+        }
+    }
+
+    /// Whether `len` is the length of a one-layer or a two-layer sealed check-in.
+    pub const fn contains(&self, len: usize) -> bool {
+        self.layers_for(len).contains(len)
+    }
+}
 
 /// A sealed check-in: opaque bytes whose length is within [`ANY_CIPHERTEXT`]. The
 /// operator stores these and can never open them.
@@ -76,11 +125,13 @@ pub struct SealedCheckIn(Vec<u8>);
 
 /// A ciphertext whose length is outside the bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("sealed check-in is {len} bytes; it must be {min} to {max}")]
+#[error("sealed check-in is {len} bytes; it must be {bare} or {min} to {max}")]
 pub struct CiphertextLengthError {
     /// Its length.
     pub len: usize,
-    /// The shortest allowed.
+    /// The length with no grease stanza.
+    pub bare: usize,
+    /// The shortest allowed with a grease stanza.
     pub min: usize,
     /// The longest allowed.
     pub max: usize,
@@ -95,11 +146,7 @@ impl SealedCheckIn {
         if bounds.contains(bytes.len()) {
             Ok(Self(bytes))
         } else {
-            Err(CiphertextLengthError {
-                len: bytes.len(),
-                min: bounds.min,
-                max: bounds.max,
-            })
+            Err(bounds.error(bytes.len()))
         }
     }
 
@@ -126,11 +173,7 @@ impl SealedCheckIn {
         if bounds.contains(self.0.len()) {
             Ok(())
         } else {
-            Err(CiphertextLengthError {
-                len: self.0.len(),
-                min: bounds.min,
-                max: bounds.max,
-            })
+            Err(bounds.error(self.0.len()))
         }
     }
 }
@@ -139,7 +182,8 @@ impl TryFrom<Vec<u8>> for SealedCheckIn {
     type Error = CiphertextLengthError;
 
     fn try_from(bytes: Vec<u8>) -> Result<Self, Self::Error> {
-        Self::new(bytes, ANY_CIPHERTEXT)
+        let bounds = ANY_CIPHERTEXT.layers_for(bytes.len());
+        Self::new(bytes, bounds)
     }
 }
 
@@ -263,7 +307,7 @@ pub fn request_signing_input(
 /// The label that starts a custodian's request's signing input.
 pub const CUSTODIAN_REQUEST_LABEL: &[u8] = b"minimis/v1 custodian-request\n";
 
-/// The bytes a key custodian signs to authenticate a request to the operator (appending
+/// The bytes a key custodian signs to authenticate a request to the operator (**CHK-40**; appending
 /// its log entries, fetching a record to open, placing a hold):
 ///
 /// ```text
@@ -436,23 +480,139 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seal_4_bounds_follow_the_layout() {
+    fn seal_22_what_the_length_check_refuses_and_what_it_only_bounds() {
+        use age_layout::*;
+        let two = CiphertextBounds::for_layers(2);
+        // Refused: a greaseless file with the shortest extra stanza (`-> a\n\n`, 6
+        // bytes); a whole armored two-layer file (912 bytes in 19 full lines of base64,
+        // with the PEM lines); one byte past the largest greased file.
+        let armored = 4 * 912usize.div_ceil(3)
+            + 19
+            + "-----BEGIN AGE ENCRYPTED FILE-----\n".len()
+            + "-----END AGE ENCRYPTED FILE-----\n".len();
+        assert_eq!(armored, 1_303);
+        for len in [912 + 6, armored, two.max + 1] {
+            assert!(!two.contains(len), "{len}");
+        }
+        // Bounded, not refused: shapes other than SEAL-1's whose length is in the set.
+        let second_x25519 = two.bare + X25519_STANZA;
+        let third_layer = two.bare + LAYER_OVERHEAD;
+        let armored_inner = 4 * 712usize.div_ceil(3) + 15 + 35 + 33 + LAYER_OVERHEAD;
+        for len in [second_x25519, third_layer, armored_inner] {
+            assert!(two.contains(len), "{len}");
+        }
+        assert_eq!(
+            (second_x25519, third_layer, armored_inner),
+            (1_010, 1_112, 1_235)
+        );
+        // Whatever its shape, nothing beyond the bare encoding exceeds 380 bytes.
+        assert_eq!(two.max - two.bare, 2 * GREASE_MAX);
+    }
+
+    #[test]
+    fn seal_4_seal_20_bounds_follow_the_layout() {
         assert_eq!(
             CiphertextBounds::for_layers(1),
-            CiphertextBounds { min: 725, max: 902 }
+            CiphertextBounds {
+                bare: 712,
+                min: 725,
+                max: 902
+            }
         );
         assert_eq!(
             CiphertextBounds::for_layers(2),
             CiphertextBounds {
-                min: 938,
+                bare: 912,
+                min: 925,
                 max: 1292
             }
         );
         assert!(SealedCheckIn::try_from(vec![0u8; 1293]).is_err());
         assert!(SealedCheckIn::try_from(vec![0u8; 724]).is_err());
+        // What Go `age` writes: no grease stanza in either layer.
+        assert!(SealedCheckIn::try_from(vec![0u8; 712]).is_ok());
+        assert!(SealedCheckIn::try_from(vec![0u8; 912]).is_ok());
+        for gap in (713..725).chain(903..912).chain(913..925) {
+            let err = SealedCheckIn::try_from(vec![0u8; gap]).unwrap_err();
+            assert_eq!(err.len, gap);
+        }
         let ok = SealedCheckIn::try_from(vec![0u8; 900]).unwrap();
         assert!(ok.check(CiphertextBounds::for_layers(2)).is_err());
         assert!(ok.check(CiphertextBounds::for_layers(1)).is_ok());
+        let err = SealedCheckIn::try_from(vec![0u8; 920]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "sealed check-in is 920 bytes; it must be 912 or 925 to 1292"
+        );
+    }
+
+    /// Every length a grease stanza of the age crate's shape can have (**SEAL-21**),
+    /// enumerated from its parts rather than from the two constants: a tag of 1 to 8
+    /// characters and `-grease`, 0 to 4 arguments of 1 to 8 characters, a body of 0 to
+    /// 99 random bytes in unpadded base64, wrapped at 64 columns with a last line shorter
+    /// than 64 (empty if the encoding fills its lines).
+    fn grease_lengths() -> std::collections::BTreeSet<usize> {
+        let mut first_lines = std::collections::BTreeSet::new();
+        for tag in 1..=8usize {
+            // Sums of 0 to 4 arguments of 1 to 8 characters, each with its space.
+            let mut sums = std::collections::BTreeSet::from([0usize]);
+            for _args in 1..=4usize {
+                let mut next = std::collections::BTreeSet::new();
+                for &s in &sums {
+                    for a in 1..=8usize {
+                        next.insert(s + 1 + a);
+                    }
+                }
+                for &n in &next {
+                    first_lines.insert("-> ".len() + tag + "-grease".len() + n + 1);
+                }
+                sums = next;
+            }
+            first_lines.insert("-> ".len() + tag + "-grease".len() + 1);
+        }
+        let mut bodies = std::collections::BTreeSet::new();
+        for n in 0..100usize {
+            let chars = (4 * n).div_ceil(3);
+            bodies.insert(chars + chars / 64 + 1);
+        }
+        let mut out = std::collections::BTreeSet::new();
+        for f in &first_lines {
+            for b in &bodies {
+                out.insert(f + b);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn seal_20_seal_21_the_bound_is_exactly_the_lengths_of_conforming_seals() {
+        use age_layout::*;
+        let grease = grease_lengths();
+        assert_eq!(grease.first(), Some(&GREASE_MIN));
+        assert_eq!(grease.last(), Some(&GREASE_MAX));
+        // Each layer: no grease (Go age) or one grease stanza (the age crate).
+        let per_layer: Vec<usize> = std::iter::once(0).chain(grease).collect();
+        for layers in 1..=2usize {
+            let mut sums = std::collections::BTreeSet::from([0usize]);
+            for _ in 0..layers {
+                sums = sums
+                    .iter()
+                    .flat_map(|s| per_layer.iter().map(move |g| s + g))
+                    .collect();
+            }
+            let producible: std::collections::BTreeSet<usize> = sums
+                .into_iter()
+                .map(|g| crate::payload::PAYLOAD_LEN + layers * LAYER_OVERHEAD + g)
+                .collect();
+            let bounds = CiphertextBounds::for_layers(layers);
+            for len in 0..4_096 {
+                assert_eq!(
+                    bounds.contains(len),
+                    producible.contains(&len),
+                    "{layers} layers, {len} bytes"
+                );
+            }
+        }
     }
 
     #[test]
@@ -502,12 +662,16 @@ mod tests {
             p in proptest::prelude::any::<[u8; 16]>(),
             c in proptest::prelude::any::<[u8; 16]>(),
             e in proptest::prelude::any::<u32>(),
-            len in 725usize..=1292,
+            layers in 1usize..=2,
+            greased in proptest::prelude::any::<bool>(),
+            grease in 13usize..=380,
             fill in proptest::prelude::any::<u8>(),
             sig in proptest::collection::vec(proptest::prelude::any::<u8>(), 64),
         ) {
             let mut signature = [0u8; 64];
             signature.copy_from_slice(&sig);
+            let b = CiphertextBounds::for_layers(layers);
+            let len = if greased { (b.bare + grease).min(b.max) } else { b.bare };
             let env = Envelope {
                 pseudonym: Pseudonym::from_bytes(p),
                 challenge_id: ChallengeId::from_bytes(c),

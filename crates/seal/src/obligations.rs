@@ -237,6 +237,7 @@ fn check_bounds(
         Err(SealedLengthError {
             what,
             len,
+            bare: bounds.bare,
             min: bounds.min,
             max: bounds.max,
         })

@@ -165,6 +165,67 @@ fn pseudonym(s: &str) -> Result<Pseudonym, ApiError> {
         .map_err(|e: minimis_proto::ids::IdParseError| ApiError::malformed(e.to_string()))
 }
 
+/// The parameters of a signed request's `Authorization` header (**CHK-41**).
+#[derive(Debug, PartialEq, Eq)]
+struct Credentials<'a> {
+    /// `pseudonym=` (a device) or `role=` (a custodian), as written.
+    who: &'a str,
+    /// `time=`.
+    time: UnixTime,
+    /// `signature=`.
+    signature: Signature,
+}
+
+/// Parses `<scheme> <first>=<who>,time=<t>,signature=<base64>` in the one form CHK-41
+/// gives: the scheme and the parameter names spelled exactly, one space, the three
+/// parameters in this order, each once, separated by a comma without spaces; `time` a
+/// canonical decimal i64; `signature` the canonical padded base64 of 64 bytes. Anything
+/// else is refused, so that a request has one spelling.
+fn parse_credentials<'a>(
+    value: &'a str,
+    scheme: &str,
+    first: &str,
+) -> Result<Credentials<'a>, &'static str> {
+    let rest = value
+        .strip_prefix(scheme)
+        .and_then(|r| r.strip_prefix(' '))
+        .ok_or("the Authorization header does not start with its scheme and one space")?;
+    let mut parts = rest.split(',');
+    let mut param = |name: &str| -> Result<&'a str, &'static str> {
+        parts
+            .next()
+            .and_then(|p| p.split_once('='))
+            .filter(|(n, v)| *n == name && !v.is_empty())
+            .map(|(_, v)| v)
+            .ok_or("Authorization parameters must be the scheme's three, in order, each once")
+    };
+    let who = param(first)?;
+    let time = param("time")?;
+    let signature = param("signature")?;
+    if parts.next().is_some() {
+        return Err("Authorization parameters must be the scheme's three, in order, each once");
+    }
+    let digits = time.strip_prefix('-').unwrap_or(time);
+    let canonical = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'))
+        && time != "-0";
+    let time = canonical
+        .then(|| time.parse::<i64>().ok())
+        .flatten()
+        .ok_or("bad time")?;
+    let signature: [u8; 64] = (signature.len() == 88)
+        .then(|| B64.decode(signature).ok())
+        .flatten()
+        .and_then(|v| v.try_into().ok())
+        .ok_or("bad signature encoding")?;
+    Ok(Credentials {
+        who,
+        time: UnixTime(time),
+        signature: Signature(signature),
+    })
+}
+
 /// Checks a participant's signed request (CHK-13): `Authorization: Minimis-Device
 /// pseudonym=<hex>,time=<unix seconds>,signature=<base64>`.
 fn device_auth(
@@ -191,64 +252,34 @@ fn device_auth(
                 "the Authorization header is not text",
             )
         })?;
-    let params = value.strip_prefix("Minimis-Device ").ok_or_else(|| {
-        bad(
-            OperatorRefusal::BadAuthorization,
-            "expected the Minimis-Device scheme",
-        )
-    })?;
-    let (mut p, mut t, mut s) = (None, None, None);
-    for part in params.split(',') {
-        match part.trim().split_once('=') {
-            Some(("pseudonym", v)) => p = Some(v),
-            Some(("time", v)) => t = Some(v),
-            Some(("signature", v)) => s = Some(v),
-            _ => {
-                return Err(bad(
-                    OperatorRefusal::BadAuthorization,
-                    "unknown Authorization parameter",
-                ));
-            }
-        }
-    }
-    let (Some(p), Some(t), Some(s)) = (p, t, s) else {
-        return Err(bad(
-            OperatorRefusal::BadAuthorization,
-            "Authorization needs pseudonym, time and signature",
-        ));
-    };
-    let p: Pseudonym = p
+    let creds = parse_credentials(value, "Minimis-Device", "pseudonym")
+        .map_err(|why| bad(OperatorRefusal::BadAuthorization, why))?;
+    let p: Pseudonym = creds
+        .who
         .parse()
-        .map_err(|_| bad(OperatorRefusal::BadAuthorization, "bad pseudonym"))?;
+        .ok()
+        .filter(|p: &Pseudonym| p.to_string() == creds.who)
+        .ok_or_else(|| bad(OperatorRefusal::BadAuthorization, "bad pseudonym"))?;
     if &p != expected {
         return Err(ApiError::new(
             OperatorRefusal::NotYours,
             "a device may only act for its own pseudonym",
         ));
     }
-    let t = UnixTime(
-        t.parse()
-            .map_err(|_| bad(OperatorRefusal::BadAuthorization, "bad time"))?,
-    );
+    let (t, sig) = (creds.time, creds.signature);
     if !within_skew(state.clock.now(), t) {
         return Err(bad(
             OperatorRefusal::StaleRequest,
             "the request's time is more than five minutes from the server's",
         ));
     }
-    let sig: [u8; 64] = B64
-        .decode(s)
-        .ok()
-        .and_then(|v| v.try_into().ok())
-        .ok_or_else(|| bad(OperatorRefusal::BadAuthorization, "bad signature encoding"))?;
     let key = device_key(state, &p)?;
-    minimis_crypto::verify_request(&key, &p, method.as_str(), path, t, body, &Signature(sig))
-        .map_err(|_| {
-            bad(
-                OperatorRefusal::BadSignature,
-                "the request signature does not verify",
-            )
-        })
+    minimis_crypto::verify_request(&key, &p, method.as_str(), path, t, body, &sig).map_err(|_| {
+        bad(
+            OperatorRefusal::BadSignature,
+            "the request signature does not verify",
+        )
+    })
 }
 
 fn device_key(state: &AppState, p: &Pseudonym) -> Result<PublicKey, ApiError> {
@@ -289,33 +320,9 @@ fn custodian_auth(
                 "the Authorization header is not text",
             )
         })?;
-    let params = value.strip_prefix("Minimis-Custodian ").ok_or_else(|| {
-        bad(
-            OperatorRefusal::BadAuthorization,
-            "expected the Minimis-Custodian scheme",
-        )
-    })?;
-    let (mut r, mut t, mut s) = (None, None, None);
-    for part in params.split(',') {
-        match part.trim().split_once('=') {
-            Some(("role", v)) => r = Some(v),
-            Some(("time", v)) => t = Some(v),
-            Some(("signature", v)) => s = Some(v),
-            _ => {
-                return Err(bad(
-                    OperatorRefusal::BadAuthorization,
-                    "unknown Authorization parameter",
-                ));
-            }
-        }
-    }
-    let (Some(r), Some(t), Some(s)) = (r, t, s) else {
-        return Err(bad(
-            OperatorRefusal::BadAuthorization,
-            "Authorization needs role, time and signature",
-        ));
-    };
-    let role = match r {
+    let creds = parse_credentials(value, "Minimis-Custodian", "role")
+        .map_err(|why| bad(OperatorRefusal::BadAuthorization, why))?;
+    let role = match creds.who {
         "agency" => CustodianRole::Agency,
         "oversight" => CustodianRole::Oversight,
         _ => {
@@ -325,21 +332,13 @@ fn custodian_auth(
             ));
         }
     };
-    let t = UnixTime(
-        t.parse()
-            .map_err(|_| bad(OperatorRefusal::BadAuthorization, "bad time"))?,
-    );
+    let (t, sig) = (creds.time, creds.signature);
     if !within_skew(state.clock.now(), t) {
         return Err(bad(
             OperatorRefusal::StaleRequest,
             "the request's time is more than five minutes from the server's",
         ));
     }
-    let sig: [u8; 64] = B64
-        .decode(s)
-        .ok()
-        .and_then(|v| v.try_into().ok())
-        .ok_or_else(|| bad(OperatorRefusal::BadAuthorization, "bad signature encoding"))?;
     let key = state
         .custodians
         .iter()
@@ -351,21 +350,13 @@ fn custodian_auth(
                 "no custodian with this role is configured",
             )
         })?;
-    minimis_crypto::verify_custodian_request(
-        &key,
-        role,
-        method.as_str(),
-        path,
-        t,
-        body,
-        &Signature(sig),
-    )
-    .map_err(|_| {
-        bad(
-            OperatorRefusal::BadSignature,
-            "the request signature does not verify",
-        )
-    })?;
+    minimis_crypto::verify_custodian_request(&key, role, method.as_str(), path, t, body, &sig)
+        .map_err(|_| {
+            bad(
+                OperatorRefusal::BadSignature,
+                "the request signature does not verify",
+            )
+        })?;
     Ok(role)
 }
 
@@ -470,8 +461,9 @@ async fn get_recipients(
 
 #[utoipa::path(post, path = "/v1/recipients", tag = "public",
     request_body(content = Object, description = "A SignedEpochRecipient (spec/checkin.md)"),
-    responses((status = 204, description = "Stored"),
-        (status = 422, description = "unknown_custodian or bad_signature")))]
+    responses((status = 204, description = "Stored, or the same recipient was already stored"),
+        (status = 409, description = "recipient_already_published (SEAL-23)"),
+        (status = 422, description = "unknown_custodian or bad_recipient_signature (SEAL-24)")))]
 async fn post_recipient(State(s): State<AppState>, b: Body) -> Result<StatusCode, ApiError> {
     let r: SignedEpochRecipient = json(&body(b).await?)?;
     ask(&s, |tx| Op::Recipient(Box::new(r), tx)).await?;
@@ -1493,6 +1485,62 @@ mod tests {
             assert!(!within_skew(now, UnixTime(t)), "{t}");
         }
         assert!(!within_skew(UnixTime(i64::MIN), UnixTime(i64::MAX)));
+    }
+
+    #[test]
+    fn chk_41_authorization_has_one_spelling() {
+        let sig = B64.encode([7u8; 64]);
+        let good = format!("Minimis-Custodian role=oversight,time=1795708860,signature={sig}");
+        assert_eq!(
+            parse_credentials(&good, "Minimis-Custodian", "role"),
+            Ok(Credentials {
+                who: "oversight",
+                time: UnixTime(1_795_708_860),
+                signature: Signature([7; 64]),
+            })
+        );
+        let neg = format!("Minimis-Device pseudonym=ab,time=-5,signature={sig}");
+        assert_eq!(
+            parse_credentials(&neg, "Minimis-Device", "pseudonym").map(|c| c.time),
+            Ok(UnixTime(-5))
+        );
+        let mut bad_sig = [7u8; 64];
+        bad_sig[63] = 8;
+        let other = B64.encode(bad_sig);
+        // Every other spelling of the same credentials is refused.
+        for bad in [
+            format!("minimis-custodian role=oversight,time=1795708860,signature={sig}"),
+            format!("Minimis-Custodian  role=oversight,time=1795708860,signature={sig}"),
+            format!("Minimis-Custodian role=oversight, time=1795708860,signature={sig}"),
+            format!("Minimis-Custodian time=1795708860,role=oversight,signature={sig}"),
+            format!("Minimis-Custodian Role=oversight,time=1795708860,signature={sig}"),
+            format!("Minimis-Custodian role=oversight,time=1795708860,signature={sig},role=agency"),
+            format!("Minimis-Custodian role=oversight,role=agency,time=1795708860,signature={sig}"),
+            format!("Minimis-Custodian role=oversight,time=1795708860,signature={sig},"),
+            format!("Minimis-Custodian role=,time=1795708860,signature={sig}"),
+            format!("Minimis-Custodian role=oversight,time=+1795708860,signature={sig}"),
+            format!("Minimis-Custodian role=oversight,time=01795708860,signature={sig}"),
+            format!("Minimis-Custodian role=oversight,time=-0,signature={sig}"),
+            format!("Minimis-Custodian role=oversight,time=9223372036854775808,signature={sig}"),
+            format!(
+                "Minimis-Custodian role=oversight,time=1795708860,signature={}",
+                &sig[..86]
+            ),
+            format!("Minimis-Custodian role=oversight,time=1795708860,signature=\"{sig}\""),
+            // Non-canonical base64: the last character's unused bits are not zero.
+            format!(
+                "Minimis-Custodian role=oversight,time=1795708860,signature={}B==",
+                &other[..85]
+            ),
+            "Minimis-Custodian".to_owned(),
+            String::new(),
+        ] {
+            assert!(
+                parse_credentials(&bad, "Minimis-Custodian", "role").is_err(),
+                "{bad}"
+            );
+        }
+        assert!(parse_credentials(&good, "Minimis-Device", "pseudonym").is_err());
     }
 
     #[test]

@@ -1467,8 +1467,25 @@ impl<S: Store, C: Clock> Writer<S, C> {
 
     fn recipient(&mut self, r: SignedEpochRecipient) -> Result<(), Fail> {
         self.verify_recipient(&r).map_err(Fail::Refuse)?;
-        self.store.put_recipient(&r)?;
+        // One recipient per epoch and custodian (SEAL-23): the same one again is a retry;
+        // another would strand the devices that fetched the first.
         let epoch = r.recipient.epoch;
+        if let Some(first) = self
+            .store
+            .recipients(epoch)?
+            .into_iter()
+            .find(|o| o.recipient.role == r.recipient.role)
+        {
+            return if first == r {
+                Ok(())
+            } else {
+                Err(refuse(
+                    OperatorRefusal::RecipientAlreadyPublished,
+                    "this custodian already published a different recipient for this epoch",
+                ))
+            };
+        }
+        self.store.put_recipient(&r)?;
         self.view.sealable.remove(&epoch);
         self.refresh_sealable(epoch)?;
         Ok(())

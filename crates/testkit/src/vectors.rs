@@ -249,7 +249,7 @@ fn payload_vectors() -> Vec<Vector> {
 
 fn tag_vectors() -> Vec<Vector> {
     let key = TagKey::from_bytes(Zeroizing::new([0x74; 32]));
-    [0u32, 2_912, u32::MAX]
+    [0u32, 2_968, u32::MAX]
         .iter()
         .map(|&e| {
             let epoch = EpochId::new(e);
@@ -275,7 +275,7 @@ fn signing_vectors() -> Vec<Vector> {
     let device = seeded(0xde);
     let ciphertext: Vec<u8> = (0..1_000u32).map(|i| (i % 251) as u8).collect();
     let sealed = SealedCheckIn::try_from(ciphertext.clone()).unwrap_or_else(|_| unreachable!());
-    let env = sign_envelope(&device, PSEUDONYM, CHALLENGE, EpochId::new(2_912), sealed);
+    let env = sign_envelope(&device, PSEUDONYM, CHALLENGE, EpochId::new(2_968), sealed);
     let envelope = v(
         "envelope/ok_signed.json",
         json!({
@@ -297,7 +297,7 @@ fn signing_vectors() -> Vec<Vector> {
     let challenge = Challenge {
         id: CHALLENGE,
         pseudonym: PSEUDONYM,
-        epoch: EpochId::new(2_912),
+        epoch: EpochId::new(2_968),
         kind: ChallengeKind::Scheduled,
         issued_at: UnixTime(1_795_708_800),
         window_start: UnixTime(1_795_705_200),
@@ -319,17 +319,17 @@ fn signing_vectors() -> Vec<Vector> {
 
     let custodian = seeded(0xc0);
     let body = EpochRecipient {
-        epoch: EpochId::new(2_912),
+        epoch: EpochId::new(2_968),
         custodian: "oversight".into(),
         role: CustodianRole::Oversight,
         recipient: "age1t7rxyev2z3rw82stdlrrepyc39nvn86l5078zqkf5uasdy86jp6svpy7pa".into(),
-        not_after: UnixTime(1_796_601_600),
+        not_after: UnixTime(1_795_996_800),
     };
     let signed = sign_epoch_recipient(&custodian, body);
     let recipient = v(
         "epoch-recipient/ok_signed.json",
         json!({
-            "comment": "an oversight custodian's recipient for epoch 2912, signed with the given seed",
+            "comment": "an oversight custodian's recipient for epoch 2968, signed with the given seed",
             "custodian_seed": hex::encode([0xc0u8; 32]),
             "custodian_public_key": custodian.public_key(),
             "signing_input": hex::encode(signed.recipient.signing_input()),
@@ -337,7 +337,89 @@ fn signing_vectors() -> Vec<Vector> {
             "json": signed,
         }),
     );
-    vec![envelope, challenge, recipient]
+    vec![
+        envelope,
+        challenge,
+        recipient,
+        device_request_vector(&env),
+        custodian_request_vector(&env),
+    ]
+}
+
+/// A participant's signed request (**CHK-13**): a statement posted with its body.
+fn device_request_vector(env: &minimis_proto::Envelope) -> Vector {
+    let device = seeded(0xde);
+    let signer = minimis_wire::DeviceSigner {
+        pseudonym: PSEUDONYM,
+        key: &device,
+    };
+    let method = "GET";
+    let path = format!(
+        "/v1/participants/{}/receipts/{}",
+        PSEUDONYM,
+        env.record_id()
+    );
+    let time = UnixTime(1_795_708_830);
+    let body: &[u8] = b"";
+    let input =
+        minimis_proto::messages::request_signing_input(&PSEUDONYM, method, &path, time, body);
+    v(
+        "request/ok_signed.json",
+        json!({
+            "comment": "a device's signed request for a fresh receipt of the envelope vector's record (CHK-13), with the envelope vector's device seed",
+            "device_seed": hex::encode([0xdeu8; 32]),
+            "device_public_key": device.public_key(),
+            "pseudonym": PSEUDONYM,
+            "method": method,
+            "path_and_query": path,
+            "time": time.seconds(),
+            "body": hex::encode(body),
+            "signing_input": hex::encode(&input),
+            "signature": hex::encode(device.sign(&input).as_bytes()),
+            "authorization": signer.authorization(method, &path, body, time),
+        }),
+    )
+}
+
+/// A key custodian's signed request to the operator (**CHK-40**): a hold on the envelope
+/// vector's record, posted with its JSON body.
+fn custodian_request_vector(env: &minimis_proto::Envelope) -> Vector {
+    let custodian = seeded(0xc0);
+    let signer = minimis_wire::CustodianSigner {
+        role: CustodianRole::Oversight,
+        key: &custodian,
+    };
+    let method = "POST";
+    let path = "/v1/custodian/holds";
+    let time = UnixTime(1_795_708_860);
+    let body = format!(
+        "{{\"records\":[\"{}\"],\"until\":1798128000}}",
+        env.record_id()
+    );
+    let input = minimis_proto::messages::custodian_request_signing_input(
+        CustodianRole::Oversight,
+        method,
+        path,
+        time,
+        body.as_bytes(),
+    );
+    v(
+        "custodian-request/ok_signed.json",
+        json!({
+            "comment": "the oversight custodian's signed request placing a hold on the envelope vector's record (CHK-40), with the epoch-recipient vector's custodian seed",
+            "custodian_seed": hex::encode([0xc0u8; 32]),
+            "custodian_public_key": custodian.public_key(),
+            "role": "oversight",
+            "method": method,
+            "path_and_query": path,
+            "time": time.seconds(),
+            "body": hex::encode(body.as_bytes()),
+            "body_sha256": hex::encode(&input[input.len() - 32..]),
+            "signing_input": hex::encode(&input),
+            "signature": hex::encode(custodian.sign(&input).as_bytes()),
+            "authorization": signer.authorization(method, path, body.as_bytes(), time),
+        }),
+    )
 }
 
 fn policy_vectors() -> Vec<Vector> {

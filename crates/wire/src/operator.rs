@@ -616,6 +616,9 @@ refusals! {
         FilingAlreadyReceived = (409, "filing_already_received"),
         /// `409 filing_already_acknowledged`: a second acknowledgement (**OBL-10**).
         FilingAlreadyAcknowledged = (409, "filing_already_acknowledged"),
+        /// `409 recipient_already_published`: a second, different recipient for an epoch
+        /// and custodian that already has one (**SEAL-23**).
+        RecipientAlreadyPublished = (409, "recipient_already_published"),
         /// `410 enrollment_closed`: the participant's enrollment is closed.
         EnrollmentClosed = (410, "enrollment_closed"),
         /// `413 body_too_large`: a body over the limit.

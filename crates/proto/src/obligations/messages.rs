@@ -14,9 +14,6 @@ use super::delivery::{DELIVERY_LEN, SIGNED_DELIVERY_LEN};
 use super::filing::{Addressee, FILING_LEN};
 use crate::ids::{ChallengeId, DeliveryId, EpochId, FilingId, Pseudonym};
 use crate::messages::CiphertextBounds;
-use crate::messages::age_layout::{
-    GREASE_MAX, GREASE_MIN, MAC_LINE, NONCE, TAG, VERSION_LINE, X25519_STANZA,
-};
 use crate::wire::{Signature, base64_bytes};
 
 /// The label of a condition result's signing input (**OBL-4**).
@@ -31,25 +28,24 @@ pub const DELIVERY_LABEL: &[u8] = b"minimis/v1 delivery\n";
 pub const DELIVERED_LABEL: &[u8] = b"minimis/v1 delivered\n";
 
 /// The lengths an age v1 file sealing `plaintext_len` bytes (under 64 KiB, one STREAM
-/// chunk) to `recipients` X25519 recipients can have: the fixed parts, plus the one grease
-/// stanza the age crate adds to every file it writes (13 to 190 bytes).
+/// chunk) to `recipients` X25519 recipients can have: the fixed parts alone (no grease
+/// stanza, as Go `age` writes), or plus the one grease stanza the age crate adds to every
+/// file it writes (13 to 190 bytes) (**SEAL-20**).
 pub const fn sealed_bounds(plaintext_len: usize, recipients: usize) -> CiphertextBounds {
-    let fixed = plaintext_len + VERSION_LINE + recipients * X25519_STANZA + MAC_LINE + NONCE + TAG;
-    CiphertextBounds {
-        min: fixed + GREASE_MIN,
-        max: fixed + GREASE_MAX,
-    }
+    CiphertextBounds::for_files(plaintext_len, 1, recipients)
 }
 
 /// Sealed bytes of the wrong length for what they must seal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("sealed {what} is {len} bytes; it must be {min} to {max}")]
+#[error("sealed {what} is {len} bytes; it must be {bare} or {min} to {max}")]
 pub struct SealedLengthError {
     /// Which message.
     pub what: &'static str,
     /// Its length.
     pub len: usize,
-    /// The shortest allowed.
+    /// The length with no grease stanza.
+    pub bare: usize,
+    /// The shortest allowed with a grease stanza.
     pub min: usize,
     /// The longest allowed.
     pub max: usize,
@@ -66,6 +62,7 @@ fn check_len(
         Err(SealedLengthError {
             what,
             len,
+            bare: bounds.bare,
             min: bounds.min,
             max: bounds.max,
         })
@@ -322,6 +319,7 @@ impl DeliveryAck {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::messages::age_layout::X25519_STANZA;
     use crate::messages::{ENVELOPE_LABEL, REQUEST_LABEL};
 
     #[test]
@@ -381,7 +379,11 @@ mod tests {
         // 64 + 22 + 98 + 48 + 16 + 16 = 264, plus 13 to 190 of grease.
         assert_eq!(
             SignedConditionResult::BOUNDS,
-            CiphertextBounds { min: 277, max: 454 }
+            CiphertextBounds {
+                bare: 264,
+                min: 277,
+                max: 454
+            }
         );
         let one = SignedFiling::bounds(Addressee::Agency);
         let two = SignedFiling::bounds(Addressee::AgencyAndOversight);
