@@ -243,6 +243,9 @@ struct OperatorHolds {
     /// Sealed texts of failure reports the operator holds and cannot open (CHK-23).
     sealed_texts_held: u64,
     sealed_text_bytes_held: u64,
+    /// The one length with no grease stanza (what Go `age` writes), then the range with
+    /// grease (SEAL-4, SEAL-20).
+    bound_bare: u64,
     bound_min: u64,
     bound_max: u64,
     log_bytes: u64,
@@ -478,6 +481,7 @@ impl Summary {
                 mean_bytes_per_checkin: mean,
                 sealed_texts_held: h.sealed_texts,
                 sealed_text_bytes_held: h.sealed_text_bytes,
+                bound_bare: i.bounds.bare as u64,
                 bound_min: i.bounds.min as u64,
                 bound_max: i.bounds.max as u64,
                 log_bytes: h.log_bytes,
@@ -717,10 +721,11 @@ impl Summary {
             human_bytes(o.ledger_bytes)
         );
         println!(
-            "  {} sealed check-ins it cannot open ({}; {:.0} bytes each on average, within the fixed bound {}-{}), of {} received: the rest were purged at their deadlines",
+            "  {} sealed check-ins it cannot open ({}; {:.0} bytes each on average, each {} or {}-{} bytes long as SEAL-4 fixes), of {} received: the rest were purged at their deadlines",
             o.sealed_checkins_held,
             human_bytes(o.ciphertext_bytes_held),
             o.mean_bytes_per_checkin,
+            o.bound_bare,
             o.bound_min,
             o.bound_max,
             o.sealed_checkins_received
