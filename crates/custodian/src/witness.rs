@@ -30,7 +30,9 @@ use minimis_proto::UnixTime;
 pub use minimis_witness::{
     AddCheckpointError, AddCheckpointRequest, MAX_PROOF_LINES, SIZE_CONTENT_TYPE,
 };
-use minimis_witness::{KnownLog, OpenWitnessError, TlogWitness, origin_hash, protocol::parse_decimal};
+use minimis_witness::{
+    KnownLog, OpenWitnessError, TlogWitness, origin_hash, protocol::parse_decimal,
+};
 
 use crate::files::{self, FileError};
 
@@ -279,7 +281,7 @@ mod tests {
     }
 
     #[test]
-    fn log_16_refuses_rollback_split_view_inconsistency_and_strangers() {
+    fn log_16_wit_6_refuses_rollback_split_view_inconsistency_and_strangers() {
         let dir = tempfile::tempdir().unwrap();
         // Logs signed with the log's key: the real one, a fork, an older copy.
         let signer = || {
@@ -404,6 +406,10 @@ mod tests {
         assert_eq!(e.size_body().as_deref(), Some("2\n"));
         drop(w);
         let w = witness(dir.path(), l.verifier_key(), 7);
-        assert_eq!(w.latest().unwrap().tree_size, 2, "once moved, still resumed");
+        assert_eq!(
+            w.latest().unwrap().tree_size,
+            2,
+            "once moved, still resumed"
+        );
     }
 }
