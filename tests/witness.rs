@@ -33,14 +33,22 @@ struct Witness {
 }
 
 fn start(data: &Path) -> Witness {
+    start_as(
+        data,
+        "witness.example/w1",
+        "127.0.0.1:0",
+        &signer().verifier_key().to_string(),
+    )
+}
+
+fn start_as(data: &Path, name: &str, listen: &str, log_vkey: &str) -> Witness {
     let config = data.with_extension("toml");
     std::fs::write(
         &config,
         format!(
-            "name = \"witness.example/w1\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n\
-             [[log]]\nvkey = \"{}\"\nrate = {{ per_minute = 600000, burst = 100000 }}\n",
+            "name = \"{name}\"\nlisten = \"{listen}\"\ndata_dir = \"{}\"\n\
+             [[log]]\nvkey = \"{log_vkey}\"\nrate = {{ per_minute = 600000, burst = 100000 }}\n",
             data.display(),
-            signer().verifier_key()
         ),
     )
     .unwrap();
@@ -237,4 +245,195 @@ async fn wit_4_a_witness_killed_mid_check_keeps_the_latest_size_it_acknowledged(
     let mut w = w;
     w.child.kill().unwrap();
     let _ = w.child.wait();
+}
+
+/// The operator's newest cosigned checkpoint, once it covers `size` (or `None` after
+/// `wait`).
+async fn cosigned_at_least(
+    server: &minimis_server::Running,
+    log_key: &minimis_log::VerifierKey,
+    size: u64,
+    wait: Duration,
+) -> Option<SignedCheckpoint> {
+    let deadline = Instant::now() + wait;
+    loop {
+        if let Some(note) = server.cosigned_checkpoint().await.unwrap() {
+            let cp = SignedCheckpoint::open(note.as_bytes(), log_key).unwrap();
+            if cp.checkpoint().tree_size() >= size {
+                return Some(cp);
+            }
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_61_log_60_a_checkpoint_is_published_only_once_the_quorum_cosigned_it() {
+    // The operator's log key: a first start of the server makes it.
+    let h = crate::server::Harness::start().await;
+    let log_vkey = h.running.log_key().to_owned();
+    let log_key: minimis_log::VerifierKey = log_vkey.parse().unwrap();
+    let crate::server::Harness {
+        dir,
+        running,
+        clock,
+        world,
+        server_cert,
+        officer,
+    } = h;
+    running.shutdown().await;
+    // Three independent witnesses, 2 of 3 required.
+    // Processes, so that stopping one (SIGKILL) closes the operator's kept-alive
+    // connection to it too.
+    let mut witnesses = Vec::new();
+    for i in 0..3 {
+        witnesses.push(start_as(
+            &dir.path().join(format!("w{i}")),
+            &format!("witness{i}.example"),
+            "127.0.0.1:0",
+            &log_vkey,
+        ));
+    }
+    let links: Vec<minimis_server::WitnessLink> = witnesses
+        .iter()
+        .map(|w| minimis_server::WitnessLink {
+            addr: w.addr,
+            server_name: "localhost".into(),
+            roots_pem: w.cert.clone(),
+            client: None,
+            prefix: String::new(),
+            vkey: w.vkey.parse().unwrap(),
+        })
+        .collect();
+    let vkeys: Vec<minimis_log::VerifierKey> = links.iter().map(|l| l.vkey.clone()).collect();
+    let running = minimis_server::Server::start(
+        minimis_server::ServerConfig {
+            data_dir: dir.path().join("data"),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            agency_key: Some(world.agency_key.public_key()),
+            oversight_key: Some(world.oversight_key.public_key()),
+            witnesses: Some(minimis_server::WitnessSet {
+                witnesses: links,
+                quorum: 2,
+            }),
+            ..minimis_server::ServerConfig::default()
+        },
+        clock.clone(),
+    )
+    .await
+    .unwrap();
+    let mut officer_c = Client::connect(
+        running.addr(),
+        &server_cert,
+        Some((&officer.0, &officer.1)),
+        Versions::Tls13,
+    )
+    .await
+    .unwrap();
+    let size_now = || async {
+        let mut c = Client::connect(running.addr(), &server_cert, None, Versions::Tls13)
+            .await
+            .unwrap();
+        let r = c.get("/v1/log/checkpoint").await.unwrap();
+        SignedCheckpoint::open(&r.body, &log_key)
+            .unwrap()
+            .checkpoint()
+            .tree_size()
+    };
+
+    // One witness down: two of three still cosign, and the checkpoint is published with
+    // both cosignatures, which verify.
+    let mut down = witnesses.pop().unwrap();
+    let down_addr = down.addr;
+    down.child.kill().unwrap();
+    let _ = down.child.wait();
+    minimis_testkit::https::enroll(&mut officer_c, world.participant()).await;
+    let size = size_now().await;
+    let cp = cosigned_at_least(&running, &log_key, size, PATIENCE)
+        .await
+        .expect("two of three witnesses up: the checkpoint is published");
+    cp.verify_cosignatures(&vkeys[..2]).unwrap();
+    assert!(
+        cp.verify_cosignatures(&vkeys[2..]).is_err(),
+        "the third was down"
+    );
+
+    // Two down: one cosignature is below the quorum, so nothing new is published.
+    let mut second = witnesses.pop().unwrap();
+    let second_addr = second.addr;
+    second.child.kill().unwrap();
+    let _ = second.child.wait();
+    minimis_testkit::https::enroll(&mut officer_c, world.participant()).await;
+    let grown = size_now().await;
+    assert!(grown > size);
+    // The server retries every 3 s: three rounds go by.
+    assert!(
+        cosigned_at_least(&running, &log_key, grown, Duration::from_secs(10))
+            .await
+            .is_none(),
+        "published below the quorum"
+    );
+    // The one witness up did cosign it: the quorum, not the witnesses, held it back.
+    let mut w0 = Client::connect(witnesses[0].addr, &witnesses[0].cert, None, Versions::Tls13)
+        .await
+        .unwrap();
+    let hash = minimis_witness::origin_hash(log_key.name().as_str());
+    let r = w0.get(&format!("/{hash}/checkpoint")).await.unwrap();
+    let seen = SignedCheckpoint::open(&r.body, &log_key).unwrap();
+    assert_eq!(seen.checkpoint().tree_size(), grown);
+
+    // The two come back (same key, same state): the stopped one catches up from its 409.
+    let mut back = start_as(
+        &dir.path().join("w1"),
+        "witness1.example",
+        &second_addr.to_string(),
+        &log_vkey,
+    );
+    let mut back2 = start_as(
+        &dir.path().join("w2"),
+        "witness2.example",
+        &down_addr.to_string(),
+        &log_vkey,
+    );
+    let cp = cosigned_at_least(&running, &log_key, grown, PATIENCE)
+        .await
+        .expect("the quorum is back: the checkpoint is published");
+    let cosigned = vkeys
+        .iter()
+        .filter(|k| cp.verify_cosignatures(std::slice::from_ref(*k)).is_ok())
+        .count();
+    assert!(cosigned >= 2, "{cosigned} cosignatures");
+    // The next checkpoint goes to all three; the one that missed checkpoints resyncs from
+    // its 409 and cosigns it.
+    minimis_testkit::https::enroll(&mut officer_c, world.participant()).await;
+    let last = size_now().await;
+    cosigned_at_least(&running, &log_key, last, PATIENCE)
+        .await
+        .expect("published");
+    let mut c2 = Client::connect(back2.addr, &back2.cert, None, Versions::Tls13)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let r = c2.get(&format!("/{hash}/checkpoint")).await.unwrap();
+        let seen = SignedCheckpoint::open(&r.body, &log_key)
+            .ok()
+            .map(|c| c.checkpoint().tree_size());
+        if seen == Some(last) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stopped witness never caught up: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    running.shutdown().await;
+    for w in [&mut back, &mut back2, &mut witnesses[0]] {
+        w.child.kill().unwrap();
+        let _ = w.child.wait();
+    }
 }

@@ -489,8 +489,9 @@ mod answers {
         let mut log = Log::create(MemoryStorage::new(), signer).unwrap();
         log.append_batch(&[b"a".as_slice(), b"b"]).unwrap();
         let note = log.checkpoint().to_string();
+        let dir = tempfile::tempdir().unwrap();
         let w = minimis_witness::TlogWitness::open(
-            tempfile::tempdir().unwrap().path(),
+            dir.path(),
             KeyName::new("w.example").unwrap(),
             SigningKey::from_seed(&[2; 32]).unwrap(),
             vec![minimis_witness::KnownLog {
