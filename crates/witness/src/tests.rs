@@ -72,9 +72,12 @@ fn at_three(dir: &Path) -> (TlogWitness, Log<MemoryStorage>) {
     (w, real)
 }
 
+/// A request body, made from the real log.
+type MakeRequest = Box<dyn Fn(&Log<MemoryStorage>) -> Vec<u8>>;
+
 struct Row {
     spec: &'static str,
-    request: Box<dyn Fn(&Log<MemoryStorage>) -> Vec<u8>>,
+    request: MakeRequest,
     status: u16,
 }
 
