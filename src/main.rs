@@ -17,6 +17,7 @@ mod devpki;
 mod export;
 mod participant;
 mod serve;
+mod witness;
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -58,6 +59,12 @@ enum Command {
     Custodian {
         #[command(subcommand)]
         command: custodian::CustodianCommand,
+    },
+    /// Run a witness (C2SP tlog-witness) for one or more logs: its own trust domain, its
+    /// own key, plain HTTPS.
+    Witness {
+        #[command(subcommand)]
+        command: witness::WitnessCommand,
     },
     /// Measure the operator's server: durable check-ins per second over TLS, latency,
     /// peak RSS and bytes per check-in, against a plaintext baseline in the same run.
@@ -140,6 +147,7 @@ fn run() -> anyhow::Result<Outcome> {
         Command::Compare(args) => compare::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Custodian { command } => custodian::run(&command),
+        Command::Witness { command } => witness::run(&command),
         Command::Participant { command } => participant::run(&command),
         Command::Agency { command } => agency::run(&command),
         Command::DevPki(args) => devpki::run(&args),

@@ -710,13 +710,19 @@ impl RealStack {
                 listen: "127.0.0.1:0".parse().unwrap(),
                 agency_key: Some(keys[0]),
                 oversight_key: Some(keys[1]),
-                witness: Some(minimis_server::WitnessLink {
-                    addr: witness_addr,
-                    server_name: "localhost".into(),
-                    roots_pem: read(otls.join("ca.crt")),
-                    client_cert_pem: read(otls.join("operator.crt")),
-                    client_key_pem: zeroize::Zeroizing::new(read(otls.join("operator.key"))),
-                    vkey: witness_key.unwrap(),
+                witnesses: Some(minimis_server::WitnessSet {
+                    witnesses: vec![minimis_server::WitnessLink {
+                        addr: witness_addr,
+                        server_name: "localhost".into(),
+                        roots_pem: read(otls.join("ca.crt")),
+                        client: Some((
+                            read(otls.join("operator.crt")),
+                            zeroize::Zeroizing::new(read(otls.join("operator.key"))),
+                        )),
+                        prefix: "/witness".into(),
+                        vkey: witness_key.unwrap(),
+                    }],
+                    quorum: 1,
                 }),
                 ..minimis_server::ServerConfig::default()
             },

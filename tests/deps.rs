@@ -364,3 +364,33 @@ fn log_57_nothing_outside_minimis_log_hashes_the_tree() {
         );
     }
 }
+
+#[test]
+fn wit_9_the_witness_links_nothing_that_decrypts_and_no_other_party() {
+    // The witness is its own trust domain: a signing key and checkpoints. It links no
+    // content decryption, no other party's crate, no database.
+    let w = normal_dependencies("minimis-witness");
+    for forbidden in [
+        "age",
+        "minimis-seal",
+        "minimis-server",
+        "minimis-custodian",
+        "minimis-client",
+        "minimis-agency",
+        "rusqlite",
+        "h2",
+    ] {
+        assert!(
+            !w.contains(forbidden),
+            "minimis-witness depends on {forbidden}"
+        );
+    }
+    // The check is not vacuous: it does build on the log and the service toolkit.
+    assert!(
+        w.contains("minimis-log") && w.contains("minimis-service"),
+        "{w:?}"
+    );
+    // A production build makes no certificate (SVC-15).
+    assert!(!dependencies_with("minimis-witness", &["--no-default-features"]).contains("rcgen"));
+    assert!(w.contains("rcgen"));
+}

@@ -26,6 +26,7 @@ mod services;
 mod token;
 mod vectors;
 mod wire;
+mod witness;
 
 /// The repository root.
 pub(crate) fn root() -> std::path::PathBuf {

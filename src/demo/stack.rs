@@ -237,8 +237,11 @@ impl Stack {
                 addr: running.addr(),
                 server_name: "localhost".into(),
                 roots_pem: read(&otls.join("ca.crt"))?,
-                client_cert_pem: read(&otls.join("operator.crt"))?,
-                client_key_pem: zeroize::Zeroizing::new(read(&otls.join("operator.key"))?),
+                client: Some((
+                    read(&otls.join("operator.crt"))?,
+                    zeroize::Zeroizing::new(read(&otls.join("operator.key"))?),
+                )),
+                prefix: "/witness".into(),
                 vkey: vkey.clone(),
             }),
             _ => None,
@@ -258,7 +261,10 @@ impl Stack {
             officer_ca: Some(pki.join("officers-ca.crt")),
             agency_key: Some(agency_public),
             oversight_key: oversight_public,
-            witness,
+            witnesses: witness.map(|w| minimis_server::WitnessSet {
+                witnesses: vec![w],
+                quorum: 1,
+            }),
             ..ServerConfig::default()
         };
         let operator_config = format!("{server_config:?}");

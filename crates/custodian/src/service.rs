@@ -17,7 +17,7 @@ use minimis_log::VerifierKey;
 use minimis_log::entry::{CustodianId, HoldId, OfficerId};
 use minimis_proto::{CustodianRole, Policy};
 use minimis_service::listener::{self, Endpoint, Serving};
-use minimis_service::refusal::{Refusals, Transport, respond, verbatim};
+use minimis_service::refusal::{Refusals, Transport, respond};
 use minimis_service::request_log::RequestLog;
 use serde::Serialize;
 use tokio::task::JoinHandle;
@@ -642,16 +642,11 @@ async fn add_checkpoint(
         )
             .into_response(),
         // The size the witness last cosigned: a body tlog-witness fixes.
-        Ok(Err(e @ crate::witness::AddCheckpointError::SizeMismatch { .. })) => verbatim(
-            (
-                StatusCode::CONFLICT,
-                [(header::CONTENT_TYPE, e.content_type())],
-                e.body(),
-            )
-                .into_response(),
-        ),
+        Ok(Err(e @ crate::witness::AddCheckpointError::SizeMismatch { .. })) => {
+            minimis_witness::service::add_checkpoint_response(Err(e))
+        }
         Ok(Err(e)) => {
-            let r = e.refusal();
+            let r = crate::witness::refusal(&e);
             respond(r.status(), r.code(), &e.to_string())
         }
         Err(_) => CustodianRefusals.refuse(&Transport::Fault { status: 503 }),

@@ -1,141 +1,57 @@
-//! The oversight custodian as the log's witness: C2SP tlog-witness `add-checkpoint`
-//! (<https://c2sp.org/tlog-witness>) over [`minimis_log::Witness`], with its state stored
-//! durably before any cosignature is released (**LOG-16**, **LOG-32**).
+//! The oversight custodian as the log's witness: the `minimis-witness` crate (C2SP
+//! tlog-witness `add-checkpoint`, <https://c2sp.org/tlog-witness>) for the one log it
+//! follows, behind the custodian's mutual-TLS listener (**LOG-16**, **LOG-32**, **WIT-5**).
 //!
 //! ```text
-//! POST /witness/add-checkpoint
-//!
-//! old <size>\n                 the size of the last checkpoint the client saw cosigned
-//! <base64 hash>\n ...           at most 63: the consistency proof from <size>
-//! \n
-//! <signed checkpoint note>
-//!
-//! 200  "— <witness name> <base64 cosignature>\n"
-//! 400  malformed body, or old size above the checkpoint's size
-//! 403  no signature by the log's key
-//! 404  the origin is not the log's
-//! 409  old size is not the size last cosigned (body: that size, text/x.tlog.size),
-//!      or the same size with another root hash (a split view)
-//! 422  the consistency proof does not verify
+//! POST /witness/add-checkpoint         (submission prefix `/witness`)
 //! ```
 //!
-//! A `409` for a size mismatch has the body tlog-witness fixes (the size, as
-//! `text/x.tlog.size`); every other refusal is the custodian's JSON refusal, with the code
-//! of [`AddCheckpointError::code`] (**SVC-8**).
+//! The statuses are tlog-witness's ([`minimis_witness::protocol`]); a `409` for a size
+//! mismatch has the body tlog-witness fixes (the size, as `text/x.tlog.size`); every
+//! other refusal is the custodian's JSON refusal, with the code of [`refusal`]
+//! (**SVC-8**).
 //!
-//! The check of the old size and the update of the stored tree head happen under one
-//! lock, and the new head is written (temporary file, sync, rename, directory sync)
-//! before the cosignature leaves, so that no crash and no race can make the witness
-//! cosign a rollback. Requests refused as a split view or as inconsistent are kept as
-//! evidence of the log's misbehaviour.
+//! What this adds to the crate's witness is what the custodian needs as a custodian: the
+//! history of every tree head it cosigned (so that a proof shown to it later on a
+//! checkpoint of a size it cosigned, with another root, is refused as a split view), and
+//! the requests refused as a split view or as inconsistent, kept as evidence of the log's
+//! misbehaviour. A state written before the witness was its own crate (`state`) is moved
+//! to the crate's layout on first start.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use minimis_crypto::SigningKey;
-use minimis_log::checkpoint::OpenCheckpointError;
-use minimis_log::{
-    Cosigner, Hash, KeyName, SignedCheckpoint, TreeHead, VerifierKey, Witness, verify_consistency,
-};
+use minimis_log::{Hash, KeyName, TreeHead, VerifierKey};
 use minimis_proto::UnixTime;
+pub use minimis_witness::{
+    AddCheckpointError, AddCheckpointRequest, MAX_PROOF_LINES, SIZE_CONTENT_TYPE,
+};
+use minimis_witness::{
+    KnownLog, OpenWitnessError, TlogWitness, origin_hash, protocol::parse_decimal,
+};
 
 use crate::files::{self, FileError};
 
-/// The most consistency-proof lines a request may carry (tlog-witness).
-pub const MAX_PROOF_LINES: usize = 63;
-
-/// The content type of a 409 answer's body.
-pub const SIZE_CONTENT_TYPE: &str = "text/x.tlog.size";
-
-/// Why the witness did not cosign. Each has its tlog-witness status.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AddCheckpointError {
-    /// The body is not an `old` line, proof lines, an empty line and a note.
-    #[error("malformed add-checkpoint request: {what}")]
-    Malformed {
-        /// What is wrong.
-        what: &'static str,
-    },
-    /// The old size is above the checkpoint's size.
-    #[error("the old size {old} is above the checkpoint's size {size}")]
-    OldSizeTooLarge {
-        /// The old size sent.
-        old: u64,
-        /// The checkpoint's size.
-        size: u64,
-    },
-    /// The checkpoint's origin is not the log this witness follows.
-    #[error("unknown log origin")]
-    UnknownOrigin,
-    /// No signature by the log's key verifies.
-    #[error("the checkpoint is not signed by the log's key")]
-    NotSigned,
-    /// The old size is not the size this witness last cosigned.
-    #[error("the witness last cosigned size {latest}")]
-    SizeMismatch {
-        /// The size last cosigned.
-        latest: u64,
-    },
-    /// Same size as last cosigned, another root: a split view.
-    #[error("a second root hash for size {size}: split view")]
-    SplitView {
-        /// The size.
-        size: u64,
-    },
-    /// The consistency proof does not verify.
-    #[error("the consistency proof does not verify")]
-    Inconsistent,
-    /// The state could not be stored: nothing was cosigned.
-    #[error("the witness state could not be stored")]
-    Storage(#[source] FileError),
-}
-
-impl AddCheckpointError {
-    /// The refusal of the custodians' API this is: the status tlog-witness gives it,
-    /// and its code in a JSON refusal (every one but
-    /// [`AddCheckpointError::SizeMismatch`], whose body tlog-witness fixes: the size, as
-    /// `text/x.tlog.size`).
-    pub fn refusal(&self) -> minimis_wire::CustodianRefusal {
-        use minimis_wire::CustodianRefusal as R;
-        match self {
-            Self::Malformed { .. } => R::Malformed,
-            Self::OldSizeTooLarge { .. } => R::OldSizeTooLarge,
-            Self::NotSigned => R::NotSigned,
-            Self::UnknownOrigin => R::UnknownOrigin,
-            Self::SizeMismatch { .. } => R::SizeMismatch,
-            Self::SplitView { .. } => R::SplitView,
-            Self::Inconsistent => R::InconsistentProof,
-            Self::Storage(_) => R::WitnessUnavailable,
-        }
-    }
-
-    /// The HTTP status tlog-witness gives this refusal.
-    pub fn status(&self) -> u16 {
-        self.refusal().status()
-    }
-
-    /// The machine-readable code of a refusal answered in JSON.
-    pub fn code(&self) -> &'static str {
-        self.refusal().code()
-    }
-
-    /// The response body: the latest size for a size mismatch, else the reason.
-    pub fn body(&self) -> String {
-        match self {
-            Self::SizeMismatch { latest } => format!("{latest}\n"),
-            other => format!("{other}\n"),
-        }
-    }
-
-    /// The response content type.
-    pub fn content_type(&self) -> &'static str {
-        match self {
-            Self::SizeMismatch { .. } => SIZE_CONTENT_TYPE,
-            _ => "text/plain; charset=utf-8",
-        }
+/// The refusal of the custodians' API an `add-checkpoint` refusal is: the status
+/// tlog-witness gives it, and its code in a JSON refusal (every one but
+/// [`AddCheckpointError::SizeMismatch`], whose body tlog-witness fixes).
+pub fn refusal(e: &AddCheckpointError) -> minimis_wire::CustodianRefusal {
+    use minimis_wire::CustodianRefusal as R;
+    match e {
+        AddCheckpointError::Malformed { .. } => R::Malformed,
+        AddCheckpointError::OldSizeTooLarge { .. } => R::OldSizeTooLarge,
+        AddCheckpointError::NotSigned => R::NotSigned,
+        AddCheckpointError::UnknownOrigin => R::UnknownOrigin,
+        AddCheckpointError::SizeMismatch { .. } => R::SizeMismatch,
+        AddCheckpointError::SplitView { .. } => R::SplitView,
+        AddCheckpointError::EmptyTreeRoot
+        | AddCheckpointError::ProofFromZero
+        | AddCheckpointError::Inconsistent => R::InconsistentProof,
+        _ => R::WitnessUnavailable,
     }
 }
 
@@ -143,141 +59,21 @@ impl AddCheckpointError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WitnessStartError {
-    /// The state file.
+    /// A file.
     #[error(transparent)]
     File(#[from] FileError),
-    /// The state file is not what this witness writes.
-    #[error("{path}: not a witness state file")]
-    Corrupt {
-        /// The file.
-        path: PathBuf,
-    },
-    /// The log key is not an Ed25519 note key.
+    /// The witness's state, or the log key.
     #[error(transparent)]
-    Witness(#[from] minimis_log::cosignature::WitnessError),
-}
-
-/// A parsed `add-checkpoint` request body: what the witness is asked to cosign, not yet
-/// checked against anything.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AddCheckpointRequest<'a> {
-    /// The size of the last checkpoint the client saw this witness cosign.
-    pub old: u64,
-    /// The consistency proof from `old` to the checkpoint's size.
-    pub proof: Vec<Hash>,
-    /// The signed checkpoint note, as sent.
-    pub checkpoint: &'a [u8],
-}
-
-fn parse_decimal(s: &str) -> Option<u64> {
-    if s.is_empty() || (s.len() > 1 && s.starts_with('0')) || !s.bytes().all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    s.parse().ok()
-}
-
-impl<'a> AddCheckpointRequest<'a> {
-    /// Parses a body: an `old <size>` line, at most [`MAX_PROOF_LINES`] base64 hashes, an
-    /// empty line, then the checkpoint (tlog-witness).
-    ///
-    /// # Errors
-    /// [`AddCheckpointError::Malformed`].
-    pub fn parse(body: &'a [u8]) -> Result<Self, AddCheckpointError> {
-        let bad = |what| AddCheckpointError::Malformed { what };
-        let mut rest = body;
-        let next_line = |rest: &mut &[u8]| -> Option<String> {
-            let i = rest.iter().position(|&b| b == b'\n')?;
-            let line = std::str::from_utf8(&rest[..i]).ok()?.to_owned();
-            *rest = &rest[i + 1..];
-            Some(line)
-        };
-        let first = next_line(&mut rest).ok_or(bad("no `old` line"))?;
-        let old = first
-            .strip_prefix("old ")
-            .and_then(parse_decimal)
-            .ok_or(bad("the first line must be `old <size>`"))?;
-        let mut proof = Vec::new();
-        loop {
-            let line = next_line(&mut rest).ok_or(bad("no empty line before the checkpoint"))?;
-            if line.is_empty() {
-                break;
-            }
-            if proof.len() == MAX_PROOF_LINES {
-                return Err(bad("more than 63 consistency proof lines"));
-            }
-            let bytes = B64
-                .decode(line.as_bytes())
-                .map_err(|_| bad("a proof line is not base64"))?;
-            let hash: [u8; 32] = bytes
-                .try_into()
-                .map_err(|_| bad("a proof line is not a 32-byte hash"))?;
-            proof.push(Hash::from_bytes(hash));
-        }
-        if old == 0 && !proof.is_empty() {
-            return Err(bad("the proof must be empty when the old size is 0"));
-        }
-        Ok(Self {
-            old,
-            proof,
-            checkpoint: rest,
-        })
-    }
-
-    /// The body, written as [`AddCheckpointRequest::parse`] reads it.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = format!("old {}\n", self.old).into_bytes();
-        for h in &self.proof {
-            out.extend_from_slice(B64.encode(h.as_bytes()).as_bytes());
-            out.push(b'\n');
-        }
-        out.push(b'\n');
-        out.extend_from_slice(self.checkpoint);
-        out
-    }
-}
-
-fn state_text(head: &TreeHead) -> String {
-    format!(
-        "minimis witness state v1\n{}\n{}\n",
-        head.tree_size,
-        B64.encode(head.root_hash.as_bytes())
-    )
-}
-
-fn read_state(path: &Path) -> Result<Option<TreeHead>, WitnessStartError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(files::io(path)(e).into()),
-    };
-    let corrupt = || WitnessStartError::Corrupt {
-        path: path.to_owned(),
-    };
-    let mut lines = text.lines();
-    if lines.next() != Some("minimis witness state v1") {
-        return Err(corrupt());
-    }
-    let tree_size = lines.next().and_then(parse_decimal).ok_or_else(corrupt)?;
-    let root: [u8; 32] = lines
-        .next()
-        .and_then(|l| B64.decode(l).ok())
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(corrupt)?;
-    Ok(Some(TreeHead {
-        tree_size,
-        root_hash: Hash::from_bytes(root),
-    }))
+    Open(#[from] OpenWitnessError),
 }
 
 /// The oversight custodian's witness for one log: state on disk, one request at a time.
 #[derive(Debug)]
 pub struct WitnessService {
-    inner: Mutex<Witness>,
+    inner: TlogWitness,
+    origin: String,
     /// Every tree head cosigned, by size (the `heads` file, append-only).
     heads: Mutex<std::collections::BTreeMap<u64, Hash>>,
-    log_key: VerifierKey,
-    vkey: VerifierKey,
     dir: PathBuf,
 }
 
@@ -294,9 +90,26 @@ impl WitnessService {
         log_key: VerifierKey,
     ) -> Result<Self, WitnessStartError> {
         files::make_private_dir(dir)?;
-        let latest = read_state(&dir.join("state"))?;
-        let witness = Witness::resume(Cosigner::new(name, key), log_key.clone(), latest)?;
-        let vkey = witness.verifier_key();
+        let origin = log_key.name().as_str().to_owned();
+        // The layout before minimis-witness: one `state` file (size and root), which the
+        // crate reads as it is; moved under its new name once, atomically.
+        let legacy = dir.join("state");
+        let current = dir.join(origin_hash(&origin));
+        if legacy.exists() && !current.exists() {
+            let bytes = std::fs::read(&legacy).map_err(files::io(&legacy))?;
+            files::write_atomic(&current, &bytes, false)?;
+            std::fs::remove_file(&legacy).map_err(files::io(&legacy))?;
+        }
+        let inner = TlogWitness::open(
+            dir,
+            name,
+            key,
+            vec![KnownLog {
+                key: log_key,
+                // The custodian's listener takes only the operator's certificate.
+                rate: None,
+            }],
+        )?;
         let mut heads = std::collections::BTreeMap::new();
         if let Ok(text) = std::fs::read_to_string(dir.join("heads")) {
             for line in text.lines() {
@@ -311,21 +124,20 @@ impl WitnessService {
                 }
             }
         }
-        if let Some(l) = latest {
-            heads.insert(l.tree_size, l.root_hash);
+        if let Some(l) = inner.latest(&origin) {
+            heads.insert(l.head.tree_size, l.head.root_hash);
         }
         Ok(Self {
-            inner: Mutex::new(witness),
+            inner,
+            origin,
             heads: Mutex::new(heads),
-            log_key,
-            vkey,
             dir: dir.to_owned(),
         })
     }
 
     /// The witness's verifier key (`cosignature/v1`), for clients to require.
     pub fn verifier_key(&self) -> &VerifierKey {
-        &self.vkey
+        self.inner.verifier_key()
     }
 
     /// The root hash this witness cosigned for a tree of `size`, if it cosigned one:
@@ -360,7 +172,7 @@ impl WitnessService {
 
     /// The tree head last cosigned.
     pub fn latest(&self) -> Option<TreeHead> {
-        self.inner.lock().ok().and_then(|w| w.latest())
+        self.inner.latest(&self.origin).map(|c| c.head)
     }
 
     fn keep_evidence(&self, body: &[u8], now: UnixTime) {
@@ -380,73 +192,20 @@ impl WitnessService {
     /// An [`AddCheckpointError`], with its status; nothing is cosigned and the state is
     /// unchanged.
     pub fn add_checkpoint(&self, body: &[u8], now: UnixTime) -> Result<String, AddCheckpointError> {
-        let req = AddCheckpointRequest::parse(body)?;
-        let signed =
-            SignedCheckpoint::open(req.checkpoint, &self.log_key).map_err(|e| match e {
-                OpenCheckpointError::OriginMismatch { .. } => AddCheckpointError::UnknownOrigin,
-                OpenCheckpointError::Signature(_) | OpenCheckpointError::NotALogKey => {
-                    AddCheckpointError::NotSigned
+        match self.inner.add_checkpoint(body, now, Instant::now()) {
+            Ok(lines) => {
+                if let Some(l) = self.inner.latest(&self.origin) {
+                    self.remember(&l.head);
                 }
-                _ => AddCheckpointError::Malformed {
-                    what: "not a signed checkpoint",
-                },
-            })?;
-        let cp = signed.checkpoint();
-        if req.old > cp.tree_size() {
-            return Err(AddCheckpointError::OldSizeTooLarge {
-                old: req.old,
-                size: cp.tree_size(),
-            });
-        }
-        // One request at a time, from the size check to the state write.
-        let mut w = self
-            .inner
-            .lock()
-            .map_err(|_| AddCheckpointError::Malformed {
-                what: "witness state poisoned",
-            })?;
-        let latest = w.latest();
-        let latest_size = latest.map_or(0, |h| h.tree_size);
-        if req.old != latest_size {
-            return Err(AddCheckpointError::SizeMismatch {
-                latest: latest_size,
-            });
-        }
-        if let Some(l) = latest.filter(|l| l.tree_size > 0) {
-            if cp.tree_size() == l.tree_size && cp.root_hash() != &l.root_hash {
-                self.keep_evidence(body, now);
-                return Err(AddCheckpointError::SplitView { size: l.tree_size });
+                Ok(lines)
             }
-            if verify_consistency(
-                l.tree_size,
-                cp.tree_size(),
-                &l.root_hash,
-                cp.root_hash(),
-                &req.proof,
-            )
-            .is_err()
-            {
-                self.keep_evidence(body, now);
-                return Err(AddCheckpointError::Inconsistent);
+            Err(e) => {
+                if e.is_evidence() {
+                    self.keep_evidence(body, now);
+                }
+                Err(e)
             }
         }
-        // Store the new tree head before anything is signed (LOG-32).
-        let head = TreeHead {
-            tree_size: cp.tree_size(),
-            root_hash: *cp.root_hash(),
-        };
-        files::write_atomic(&self.dir.join("state"), state_text(&head).as_bytes(), false)
-            .map_err(AddCheckpointError::Storage)?;
-        self.remember(&head);
-        let sig = w
-            .cosign(req.checkpoint, &req.proof, now)
-            .map_err(|e| match e {
-                minimis_log::cosignature::WitnessError::SplitView { size } => {
-                    AddCheckpointError::SplitView { size }
-                }
-                _ => AddCheckpointError::Inconsistent,
-            })?;
-        Ok(sig.to_line())
     }
 }
 
@@ -517,12 +276,12 @@ mod tests {
             .add_checkpoint(&body(0, &[], &l.checkpoint().to_string()), UnixTime(102))
             .unwrap_err();
         assert_eq!(e.status(), 409);
-        assert_eq!(e.body(), "3\n");
-        assert_eq!(e.content_type(), "text/x.tlog.size");
+        assert_eq!(e.size_body().as_deref(), Some("3\n"));
+        assert_eq!(refusal(&e).code(), "size_mismatch");
     }
 
     #[test]
-    fn log_16_refuses_rollback_split_view_inconsistency_and_strangers() {
+    fn log_16_wit_6_refuses_rollback_split_view_inconsistency_and_strangers() {
         let dir = tempfile::tempdir().unwrap();
         // Logs signed with the log's key: the real one, a fork, an older copy.
         let signer = || {
@@ -547,7 +306,8 @@ mod tests {
             matches!(e, AddCheckpointError::SplitView { size: 3 }),
             "{e}"
         );
-        assert_eq!(e.status(), 409);
+        assert_eq!(e.status(), 422, "tlog-witness: the same size, another root");
+        assert_eq!(refusal(&e).status(), 422);
         // The fork grown by one, with the fork's own proof: inconsistent.
         fork.append_batch(&[b"w".as_slice()]).unwrap();
         let proof = fork.consistency_proof(3, 4).unwrap().consistency_path;
@@ -577,7 +337,7 @@ mod tests {
         let e = w
             .add_checkpoint(&body(2, &[], &cp2), UnixTime(4))
             .unwrap_err();
-        assert_eq!((e.status(), e.body()), (409, "3\n".to_owned()));
+        assert_eq!((e.status(), e.size_body()), (409, Some("3\n".to_owned())));
 
         // Not signed by the log's key; another log's origin.
         let stranger = NoteSigner::new(
@@ -614,7 +374,7 @@ mod tests {
         let e = w
             .add_checkpoint(&body(0, &[Hash::from_bytes([1; 32])], &cp3), UnixTime(6))
             .unwrap_err();
-        assert_eq!(e.status(), 400, "a proof with old size 0");
+        assert_eq!(e.status(), 409, "old size 0 after size 3: resync first");
         assert_eq!(w.latest().unwrap().tree_size, 3, "nothing changed");
         // The real log's next checkpoint is still cosigned.
         real.append_batch(&[b"d".as_slice()]).unwrap();
@@ -624,5 +384,32 @@ mod tests {
             UnixTime(7),
         )
         .unwrap();
+    }
+
+    #[test]
+    fn wit_5_a_state_from_before_the_witness_crate_is_resumed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = log();
+        l.append_batch(&[b"a".as_slice(), b"b"]).unwrap();
+        let root = B64.encode(l.checkpoint().checkpoint().root_hash().as_bytes());
+        std::fs::write(
+            dir.path().join("state"),
+            format!("minimis witness state v1\n2\n{root}\n"),
+        )
+        .unwrap();
+        let w = witness(dir.path(), l.verifier_key(), 7);
+        assert_eq!(w.latest().unwrap().tree_size, 2);
+        assert!(!dir.path().join("state").exists());
+        let e = w
+            .add_checkpoint(&body(0, &[], &l.checkpoint().to_string()), UnixTime(5))
+            .unwrap_err();
+        assert_eq!(e.size_body().as_deref(), Some("2\n"));
+        drop(w);
+        let w = witness(dir.path(), l.verifier_key(), 7);
+        assert_eq!(
+            w.latest().unwrap().tree_size,
+            2,
+            "once moved, still resumed"
+        );
     }
 }

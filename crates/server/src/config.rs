@@ -23,13 +23,24 @@
 //! [ingest]
 //! max_batch = 4096                       # most check-ins committed together
 //!
-//! [witness]                              # omitted: checkpoints are not cosigned
-//! addr = "127.0.0.1:8445"                # the oversight custodian's witness endpoint
+//! [witness]                              # the oversight custodian's witness (one of the set)
+//! addr = "127.0.0.1:8445"                # its witness endpoint
 //! server_name = "oversight.example"      # the name its TLS certificate is for
 //! ca = "oversight-ca.crt"                # PEM certificates to trust for it
 //! client_cert = "operator-client.crt"    # the operator's client certificate (PEM)
 //! client_key = "operator-client.key"     # its key (PEM PKCS#8)
 //! vkey = "oversight+1234abcd+B…"         # the witness's C2SP verifier key
+//! # prefix = "/witness"                  # its submission prefix (the default here)
+//!
+//! [[witnesses]]                          # more witnesses (`minimis witness serve`, public ones)
+//! addr = "127.0.0.1:7380"
+//! server_name = "witness1.example"
+//! ca = "witness1-ca.crt"                 # no client_cert/client_key: plain HTTPS
+//! vkey = "witness1.example+89abcdef+B…"
+//! # prefix = ""                          # the default for [[witnesses]]
+//!
+//! witness_quorum = 2                     # a top-level key: cosignatures needed before a
+//!                                        # checkpoint is published (default: every witness)
 //!
 //! [limits]                               # every listener's limits (spec/services.md)
 //! handshake_timeout_seconds = 10
@@ -77,6 +88,9 @@ pub enum ConfigError {
     /// Only one of `tls.cert` and `tls.key`.
     #[error("tls.cert and tls.key must be given together")]
     HalfTls,
+    /// Only one of a witness's `client_cert` and `client_key`.
+    #[error("a witness's client_cert and client_key must be given together")]
+    HalfWitnessClient,
     /// A witness verifier key that is not a C2SP vkey.
     #[error("witness.vkey is not a signed-note verifier key: {0}")]
     BadWitnessKey(String),
@@ -116,6 +130,9 @@ struct RawConfig {
     ingest: RawIngest,
     witness: Option<RawWitness>,
     #[serde(default)]
+    witnesses: Vec<RawWitness>,
+    witness_quorum: Option<u64>,
+    #[serde(default)]
     limits: RawLimits,
     #[serde(default)]
     request_log: RawRequestLog,
@@ -127,9 +144,10 @@ struct RawWitness {
     addr: SocketAddr,
     server_name: String,
     ca: PathBuf,
-    client_cert: PathBuf,
-    client_key: PathBuf,
+    client_cert: Option<PathBuf>,
+    client_key: Option<PathBuf>,
     vkey: String,
+    prefix: Option<String>,
 }
 
 fn read_text(path: &Path) -> Result<String, ConfigError> {
@@ -233,9 +251,9 @@ pub struct ServerConfig {
     /// What a check-in is: sealed (minimis, the default) or the plaintext benchmark
     /// comparator. Not settable from the configuration file.
     pub ingest_mode: IngestMode,
-    /// The witness that cosigns the log's checkpoints (the oversight custodian);
+    /// The witnesses that cosign the log's checkpoints and their quorum (**LOG-61**);
     /// `None`: checkpoints stay uncosigned and receipts say so (CHK-31).
-    pub witness: Option<crate::WitnessLink>,
+    pub witnesses: Option<crate::WitnessSet>,
     /// The listener's timeouts and connection cap (**SVC-1** to **SVC-7**).
     pub limits: Limits,
     /// The request tally's period, in whole UTC days (**SVC-11**).
@@ -256,7 +274,7 @@ impl Default for ServerConfig {
             case_system_key: None,
             max_batch: 4096,
             ingest_mode: IngestMode::Sealed,
-            witness: None,
+            witnesses: None,
             limits: Limits::default(),
             request_log_days: minimis_service::request_log::DEFAULT_PERIOD_DAYS,
         }
@@ -297,22 +315,53 @@ impl ServerConfig {
                 max: 65_536,
             });
         }
-        let witness =
-            match raw.witness {
-                None => None,
-                Some(w) => Some(crate::WitnessLink {
-                    addr: w.addr,
-                    server_name: w.server_name,
-                    roots_pem: read_text(&w.ca)?,
-                    client_cert_pem: read_text(&w.client_cert)?,
-                    client_key_pem: zeroize::Zeroizing::new(read_text(&w.client_key)?),
-                    vkey: w.vkey.trim().parse().map_err(
-                        |e: minimis_log::note::VerifierKeyError| {
-                            ConfigError::BadWitnessKey(e.to_string())
-                        },
-                    )?,
-                }),
+        let mut links = Vec::new();
+        for (w, default_prefix) in raw
+            .witness
+            .into_iter()
+            .map(|w| (w, "/witness"))
+            .chain(raw.witnesses.into_iter().map(|w| (w, "")))
+        {
+            let client = match (w.client_cert, w.client_key) {
+                (Some(c), Some(k)) => {
+                    Some((read_text(&c)?, zeroize::Zeroizing::new(read_text(&k)?)))
+                }
+                (None, None) => None,
+                _ => return Err(ConfigError::HalfWitnessClient),
             };
+            links.push(crate::WitnessLink {
+                addr: w.addr,
+                server_name: w.server_name,
+                roots_pem: read_text(&w.ca)?,
+                client,
+                prefix: w.prefix.unwrap_or_else(|| default_prefix.to_owned()),
+                vkey: w
+                    .vkey
+                    .trim()
+                    .parse()
+                    .map_err(|e: minimis_log::note::VerifierKeyError| {
+                        ConfigError::BadWitnessKey(e.to_string())
+                    })?,
+            });
+        }
+        let witnesses = if links.is_empty() {
+            None
+        } else {
+            let n = links.len() as u64;
+            let quorum = raw.witness_quorum.unwrap_or(n);
+            if !(1..=n).contains(&quorum) {
+                return Err(ConfigError::OutOfRange {
+                    key: "witness_quorum",
+                    value: quorum,
+                    min: 1,
+                    max: n,
+                });
+            }
+            Some(crate::WitnessSet {
+                witnesses: links,
+                quorum: quorum as usize,
+            })
+        };
         Ok(Self {
             data_dir: raw.data_dir.unwrap_or(d.data_dir),
             listen: raw.listen.unwrap_or(d.listen),
@@ -331,7 +380,7 @@ impl ServerConfig {
             },
             max_batch: max_batch as usize,
             ingest_mode: IngestMode::Sealed,
-            witness,
+            witnesses,
             limits: raw.limits.resolve()?,
             request_log_days: raw.request_log.period_days()?,
         })

@@ -65,7 +65,7 @@ pub use error::ApiError;
 pub use minimis_service::clock;
 pub use minimis_service::clock::{Clock, ManualClock, SystemClock};
 pub use minimis_service::limits::Limits;
-pub use witness::WitnessLink;
+pub use witness::{WitnessLink, WitnessSet};
 pub use writer::TickReport;
 
 use crate::api::{AppState, Peer, Readers};
@@ -412,9 +412,9 @@ impl Server {
         // The tally: the listener counts requests in it; the witness task counts its
         // failures in it (SVC-11, SVC-12).
         let request_log = RequestLog::new("operator", config.request_log_days);
-        let witness = match config.witness {
+        let witness = match config.witnesses {
             None => None,
-            Some(link) => {
+            Some(set) => {
                 use crate::store::StoreRead as _;
                 let key = log_vkey.clone();
                 // Resume from the size the witness last cosigned.
@@ -427,7 +427,7 @@ impl Server {
                     .await
                     .map_err(|_| StartError::Policy("the database cannot be read".into()))?;
                 let task = witness::run(
-                    link,
+                    set,
                     readers.clone(),
                     log_vkey.clone(),
                     tx.clone(),

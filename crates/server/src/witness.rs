@@ -1,20 +1,26 @@
-//! Getting the log's checkpoints cosigned by the witness (C2SP tlog-witness).
+//! Getting the log's checkpoints cosigned by a quorum of witnesses (C2SP tlog-witness;
+//! **LOG-60** to **LOG-64**).
 //!
-//! After each batch the writer signals; this task takes the latest checkpoint, proves it
-//! consistent with the last one the witness cosigned, and asks the witness (the oversight
-//! custodian, over mutual TLS) to cosign it: `POST /witness/add-checkpoint` with
-//! `old <size>`, the consistency proof and the signed note. The cosignature is checked
-//! against the witness's key, then handed to the writer, which keeps the newest cosigned
-//! checkpoint (receipts are re-issued against it, CHK-30) and adds the cosignature to the
-//! published checkpoint if that is still the one cosigned. The witness is not in the
-//! check-in's path: a slow or absent witness delays cosignatures, never receipts.
+//! After each batch the writer signals; this task takes the latest checkpoint and, to
+//! every configured witness at once, sends `add-checkpoint`: `old <size>` (the size that
+//! witness last cosigned), the consistency proof from it and the signed note. Each answer
+//! is checked: a `200`'s cosignature must verify under that witness's key on this very
+//! checkpoint; a `409` gives the witness's size (`text/x.tlog.size`), from which the task
+//! resyncs at once, in the same round, with a proof from that size; anything else, or no
+//! answer within the bounds, skips the witness for this round. Once the quorum's
+//! cosignatures are in, the checkpoint with all of them is handed to the writer, which
+//! publishes it as the newest cosigned checkpoint (receipts are re-issued against it,
+//! CHK-30); below the quorum nothing is published, and the last cosigned checkpoint
+//! stays. The witnesses are not in the check-in's path: slow or absent witnesses delay
+//! cosignatures, never receipts.
 //!
-//! Each exchange with the witness is bounded (**SVC-14**): the connection and the TLS
-//! handshake must be done within [`CONNECT_TIMEOUT`], the whole exchange within
-//! [`EXCHANGE_TIMEOUT`], and an answer longer than [`MAX_ANSWER`] is not read; a witness
-//! that hangs or answers without end costs one attempt, which is retried later. Failures
-//! are counted, not logged as they happen: a line written right after a batch would date
-//! the batch's check-ins (**SVC-12**); the count is written with the request tally.
+//! Each witness has its own keep-alive connection through minimis-wire's one HTTPS client
+//! (**SVC-42**), bounded (**SVC-14**): [`CONNECT_TIMEOUT`] to connect, [`EXCHANGE_TIMEOUT`]
+//! for the whole exchange, an answer of at most [`MAX_ANSWER`] bytes; a round waits at
+//! most one exchange (and one resync) per witness, so a witness that hangs delays a round
+//! by at most those bounds and costs only its own cosignature. Failures are counted, not
+//! logged as they happen: a line written right after a batch would date the batch's
+//! check-ins (**SVC-12**); the count is written with the request tally.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,26 +28,31 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use http_body_util::{BodyExt as _, Full, Limited};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 use minimis_log::note::NoteSignature;
 use minimis_log::{LogReader, SignedCheckpoint, VerifierKey};
-use rustls_pki_types::ServerName;
+use minimis_wire::https::HttpsClient;
+use minimis_wire::transport::{Limits, Request};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::api::Readers;
 use crate::store::sqlite::ReaderTiles;
 use crate::writer::{Op, Shared};
 
-/// The most time to connect to the witness and finish the TLS handshake.
+/// The most time to connect to a witness and finish the TLS handshake.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The most time for one whole exchange with the witness, connecting included.
+/// The most time for one whole exchange with a witness, connecting included.
 pub(crate) const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(30);
-/// The longest answer read from the witness (a cosignature line is under 200 bytes).
+/// The longest answer read from a witness (a cosignature line is under 200 bytes).
 pub(crate) const MAX_ANSWER: usize = 64 * 1024;
 
-/// Where the witness is and how to reach it.
+const LIMITS: Limits = Limits {
+    connect: CONNECT_TIMEOUT,
+    read: Duration::from_secs(15),
+    total: EXCHANGE_TIMEOUT,
+    max_body: MAX_ANSWER,
+};
+
+/// Where a witness is and how to reach it.
 #[derive(Clone)]
 pub struct WitnessLink {
     /// Its address.
@@ -50,10 +61,12 @@ pub struct WitnessLink {
     pub server_name: String,
     /// PEM certificates to trust for it.
     pub roots_pem: String,
-    /// The operator's client certificate (PEM) for mutual TLS.
-    pub client_cert_pem: String,
-    /// Its key (PEM, PKCS#8).
-    pub client_key_pem: zeroize::Zeroizing<String>,
+    /// A client certificate and its key (PEM, PKCS#8) for mutual TLS: the oversight
+    /// custodian's witness asks for the operator's; a public witness asks for none.
+    pub client: Option<(String, zeroize::Zeroizing<String>)>,
+    /// Its submission prefix: `/witness` for the oversight custodian, empty for
+    /// `minimis witness serve` (the request goes to `<prefix>/add-checkpoint`).
+    pub prefix: String,
     /// The witness's verifier key (C2SP signed-note vkey, type 0x04).
     pub vkey: VerifierKey,
 }
@@ -62,132 +75,110 @@ impl std::fmt::Debug for WitnessLink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WitnessLink")
             .field("addr", &self.addr)
+            .field("prefix", &self.prefix)
             .field("vkey", &self.vkey.to_string())
             .finish_non_exhaustive()
     }
 }
 
-/// What one attempt came to.
-enum Attempt {
-    /// Cosigned: the checkpoint note with the cosignature appended, and the cosignature.
-    Cosigned(String, NoteSignature),
-    /// The witness last cosigned another size: retry from it.
+/// The witnesses and how many of them must cosign a checkpoint before it is published
+/// (**LOG-61**).
+#[derive(Clone, Debug)]
+pub struct WitnessSet {
+    /// The witnesses.
+    pub witnesses: Vec<WitnessLink>,
+    /// How many must cosign (1 to the number of witnesses).
+    pub quorum: usize,
+}
+
+/// One witness as the task sees it: its client and the size it last cosigned.
+struct Peer {
+    link: WitnessLink,
+    client: HttpsClient,
+    old: u64,
+}
+
+/// What one witness answered in a round.
+#[derive(Debug, PartialEq, Eq)]
+enum Answer {
+    /// Its cosignature, checked on the round's checkpoint.
+    Cosigned(NoteSignature),
+    /// It last cosigned this size (a `409`).
     Size(u64),
-    /// Nothing new to cosign.
-    UpToDate,
 }
 
-fn connector(link: &WitnessLink) -> Result<tokio_rustls::TlsConnector, String> {
-    // The workspace's one client TLS configuration (TLS 1.3, SVC-42), with the operator's
-    // client certificate.
-    let config = minimis_wire::https::client_config(
-        &link.roots_pem,
-        Some((&link.client_cert_pem, &link.client_key_pem)),
+fn client(link: &WitnessLink) -> Result<HttpsClient, String> {
+    let client = link.client.as_ref().map(|(c, k)| (c.as_str(), k.as_str()));
+    Ok(
+        HttpsClient::new(link.addr, &link.server_name, &link.roots_pem, client)
+            .map_err(|e| e.to_string())?
+            .with_limits(LIMITS),
     )
-    .map_err(|e| e.to_string())?;
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
-/// The bounds of one exchange with the witness.
-#[derive(Clone, Copy, Debug)]
-struct Bounds {
-    connect: Duration,
-    exchange: Duration,
-    max_answer: usize,
-}
-
-const BOUNDS: Bounds = Bounds {
-    connect: CONNECT_TIMEOUT,
-    exchange: EXCHANGE_TIMEOUT,
-    max_answer: MAX_ANSWER,
-};
-
-async fn post(
-    connector: &tokio_rustls::TlsConnector,
-    link: &WitnessLink,
-    body: String,
-) -> Result<(u16, String), String> {
-    post_within(connector, link, body, BOUNDS).await
-}
-
-async fn post_within(
-    connector: &tokio_rustls::TlsConnector,
-    link: &WitnessLink,
-    body: String,
-    bounds: Bounds,
-) -> Result<(u16, String), String> {
-    tokio::time::timeout(bounds.exchange, exchange(connector, link, body, bounds))
-        .await
-        .map_err(|_| format!("no answer within {} s", bounds.exchange.as_secs()))?
-}
-
-async fn exchange(
-    connector: &tokio_rustls::TlsConnector,
-    link: &WitnessLink,
-    body: String,
-    bounds: Bounds,
-) -> Result<(u16, String), String> {
-    let name = ServerName::try_from(link.server_name.clone()).map_err(|e| e.to_string())?;
-    let tls = tokio::time::timeout(bounds.connect, async {
-        let tcp = tokio::net::TcpStream::connect(link.addr)
-            .await
-            .map_err(|e| e.to_string())?;
-        connector
-            .connect(name, tcp)
-            .await
-            .map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|_| format!("not connected within {} s", bounds.connect.as_secs()))??;
-    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-        .await
-        .map_err(|e| e.to_string())?;
-    let conn = tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let req = hyper::Request::builder()
-        .method("POST")
-        .uri("/witness/add-checkpoint")
-        .header("host", link.server_name.as_str())
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| e.to_string())?;
-    let answered = async {
-        let resp = send.send_request(req).await.map_err(|e| e.to_string())?;
-        let status = resp.status().as_u16();
-        let body = Limited::new(resp.into_body(), bounds.max_answer)
-            .collect()
-            .await
-            .map_err(|e| {
-                format!(
-                    "the answer was not read whole (at most {} bytes): {e}",
-                    bounds.max_answer
-                )
-            })?
-            .to_bytes();
-        Ok((status, String::from_utf8_lossy(&body).into_owned()))
+/// The `add-checkpoint` body.
+fn body(old: u64, proof: &[minimis_log::Hash], note: &str) -> Vec<u8> {
+    let mut body = format!("old {old}\n");
+    for h in proof {
+        body.push_str(&B64.encode(h.as_ref()));
+        body.push('\n');
     }
-    .await;
-    // The connection is not kept: it ends with the exchange, whatever its outcome.
-    conn.abort();
-    answered
+    body.push('\n');
+    body.push_str(note);
+    body.into_bytes()
 }
 
-/// One attempt to get the latest checkpoint cosigned, from the witness's last size `old`.
-async fn attempt(
+/// Reads a witness's answer to `add-checkpoint` for `note` (tlog-witness, the client's
+/// side): a `200`'s cosignature lines are checked against `vkey` on `note` (lines from
+/// other keys are ignored, as the spec says); a `409`'s body is the witness's size.
+fn read_answer(
+    status: u16,
+    body: &[u8],
+    note: &str,
+    log_key: &VerifierKey,
+    vkey: &VerifierKey,
+) -> Result<Answer, String> {
+    let text = std::str::from_utf8(body).map_err(|_| "the answer is not UTF-8".to_owned())?;
+    match status {
+        200 => {
+            let signed =
+                SignedCheckpoint::open(note.as_bytes(), log_key).map_err(|e| e.to_string())?;
+            for line in text.split_terminator('\n') {
+                let Ok(sig) = NoteSignature::parse_line(line) else {
+                    return Err("the answer is not note signature lines".into());
+                };
+                if sig.name() == vkey.name() && sig.key_id() == vkey.key_id() {
+                    let mut c = signed.clone();
+                    c.add_cosignature(sig.clone(), vkey)
+                        .map_err(|e| e.to_string())?;
+                    return Ok(Answer::Cosigned(sig));
+                }
+            }
+            Err("the witness answered no cosignature by its key".into())
+        }
+        409 => text
+            .strip_suffix('\n')
+            .and_then(minimis_witness::protocol::parse_decimal)
+            .map(Answer::Size)
+            .ok_or_else(|| format!("the witness answered 409 without a size: {text:?}")),
+        s => Err(format!("the witness answered {s}: {}", text.trim())),
+    }
+}
+
+/// The note and the consistency proof from `old`, if the log is larger than `old`.
+async fn proof_from(
     readers: &Arc<Readers>,
     log_key: &VerifierKey,
-    connector: &tokio_rustls::TlsConnector,
-    link: &WitnessLink,
     old: u64,
-) -> Result<Attempt, String> {
+) -> Result<Option<(String, Vec<minimis_log::Hash>)>, String> {
     let key = log_key.clone();
-    let (note, proof) = readers
+    readers
         .with(move |r| {
             let reader = LogReader::open(ReaderTiles(r), &key)
                 .map_err(|_| crate::store::StoreError::Corrupt { what: "log" })?;
             let size = reader.checkpoint().checkpoint().tree_size();
             if size <= old {
-                return Ok((None, Vec::new()));
+                return Ok(None);
             }
             let proof = if old == 0 {
                 Vec::new()
@@ -197,89 +188,155 @@ async fn attempt(
                     .map_err(|_| crate::store::StoreError::Corrupt { what: "log" })?
                     .consistency_path
             };
-            Ok((Some(reader.checkpoint().to_string()), proof))
+            Ok(Some((reader.checkpoint().to_string(), proof)))
         })
         .await
-        .map_err(|e| e.to_string())?;
-    let Some(note) = note else {
-        return Ok(Attempt::UpToDate);
-    };
-    let mut body = format!("old {old}\n");
-    for h in &proof {
-        body.push_str(&B64.encode(h.as_ref()));
-        body.push('\n');
-    }
-    body.push('\n');
-    body.push_str(&note);
-    let (status, text) = post(connector, link, body).await?;
-    match status {
-        200 => {
-            let line = text
-                .lines()
-                .find(|l| !l.is_empty())
-                .ok_or("the witness answered no cosignature")?;
-            let sig = NoteSignature::parse_line(line).map_err(|e| e.to_string())?;
-            // Check it: the note with the cosignature appended must verify under the log's
-            // key and carry the witness's valid cosignature.
-            let mut checkpoint =
-                SignedCheckpoint::open(note.as_bytes(), log_key).map_err(|e| e.to_string())?;
-            checkpoint
-                .add_cosignature(sig.clone(), &link.vkey)
-                .map_err(|e| e.to_string())?;
-            Ok(Attempt::Cosigned(checkpoint.to_string(), sig))
+        .map_err(|e| e.to_string())
+}
+
+/// Asks one witness to cosign `note` (of `size`), resyncing once from a `409`.
+async fn ask(
+    peer: &mut Peer,
+    readers: &Arc<Readers>,
+    log_key: &VerifierKey,
+    note: &str,
+    size: u64,
+    proof: Vec<minimis_log::Hash>,
+) -> Result<Option<NoteSignature>, String> {
+    let path = format!("{}/add-checkpoint", peer.link.prefix);
+    let mut proof = proof;
+    for _ in 0..2 {
+        let r = peer
+            .client
+            .exchange(Request {
+                method: "POST",
+                path: path.clone(),
+                headers: vec![("content-type", "text/plain".to_owned())],
+                body: body(peer.old, &proof, note),
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        match read_answer(r.status, &r.body, note, log_key, &peer.link.vkey)? {
+            Answer::Cosigned(sig) => {
+                peer.old = size;
+                return Ok(Some(sig));
+            }
+            Answer::Size(s) if s >= size => {
+                // It has cosigned this size or a larger one already: a larger one is the
+                // log's (only the log key signs checkpoints); resume from it.
+                peer.old = s;
+                return Ok(None);
+            }
+            Answer::Size(s) => {
+                peer.old = s;
+                proof = if s == 0 {
+                    Vec::new()
+                } else {
+                    match proof_from(readers, log_key, s).await? {
+                        Some((n, p)) if n == note => p,
+                        // The log moved on meanwhile: the next round sends the new one.
+                        _ => return Ok(None),
+                    }
+                };
+            }
         }
-        409 => text
-            .trim()
-            .parse()
-            .map(Attempt::Size)
-            .map_err(|_| format!("the witness answered 409 without a size: {text}")),
-        s => Err(format!("the witness answered {s}: {}", text.trim())),
     }
+    Ok(None)
 }
 
 /// Runs until the writer goes away: whenever the log grows, get its newest checkpoint
-/// cosigned.
+/// cosigned by the quorum, and publish it once it is.
 pub(crate) async fn run(
-    link: WitnessLink,
+    set: WitnessSet,
     readers: Arc<Readers>,
     log_key: VerifierKey,
     tx: mpsc::Sender<Op>,
     shared: Arc<Shared>,
-    mut old: u64,
+    old: u64,
     log: minimis_service::RequestLog,
 ) {
-    let connector = match connector(&link) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot set up TLS to the witness; checkpoints stay uncosigned");
-            return;
+    let mut peers = Vec::new();
+    for link in set.witnesses {
+        match client(&link) {
+            Ok(client) => peers.push(Peer { link, client, old }),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot set up TLS to a witness; it is left out");
+            }
         }
-    };
+    }
+    let quorum = set.quorum.max(1);
+    let mut published = old;
     loop {
         // Wake on a new batch, or every few seconds to retry after a failure.
         let _ = tokio::time::timeout(Duration::from_secs(3), shared.checkpoint_changed.notified())
             .await;
-        match attempt(&readers, &log_key, &connector, &link, old).await {
-            Ok(Attempt::Cosigned(note, sig)) => {
+        let (note, size) = match proof_from(&readers, &log_key, published).await {
+            Ok(Some((note, _))) => {
                 let size = SignedCheckpoint::open(note.as_bytes(), &log_key)
                     .map(|c| c.checkpoint().tree_size())
-                    .unwrap_or(old);
-                let (rtx, rrx) = oneshot::channel();
-                if tx
-                    .send(Op::Cosigned(Box::new((note, sig, link.vkey.clone())), rtx))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                if matches!(rrx.await, Ok(Ok(()))) {
-                    old = size;
-                }
+                    .unwrap_or(0);
+                (note, size)
             }
-            Ok(Attempt::Size(s)) => old = s,
-            Ok(Attempt::UpToDate) => {}
-            // Counted, not logged now: this attempt follows a batch (SVC-12).
-            Err(e) => log.count_event("witness_cosignature_failed", &e),
+            Ok(None) => continue,
+            Err(e) => {
+                log.count_event("witness_cosignature_failed", &e);
+                continue;
+            }
+        };
+        // Every witness at once; each exchange bounded, so the round is too.
+        let mut round = tokio::task::JoinSet::new();
+        for mut peer in std::mem::take(&mut peers) {
+            let (readers, log_key, note) = (readers.clone(), log_key.clone(), note.clone());
+            round.spawn(async move {
+                let proof = if peer.old == 0 || peer.old >= size {
+                    Ok(Vec::new())
+                } else {
+                    proof_from(&readers, &log_key, peer.old)
+                        .await
+                        .map(|p| p.map(|(_, p)| p).unwrap_or_default())
+                };
+                let got = match proof {
+                    Ok(p) => ask(&mut peer, &readers, &log_key, &note, size, p).await,
+                    Err(e) => Err(e),
+                };
+                (peer, got)
+            });
+        }
+        let mut cosigs = Vec::new();
+        while let Some(done) = round.join_next().await {
+            let Ok((peer, got)) = done else { continue };
+            match got {
+                Ok(Some(sig)) => cosigs.push((sig, peer.link.vkey.clone())),
+                Ok(None) => {}
+                // Counted, not logged now: this round follows a batch (SVC-12).
+                Err(e) => log.count_event("witness_cosignature_failed", &e),
+            }
+            peers.push(peer);
+        }
+        if cosigs.len() < quorum {
+            log.count_event("witness_quorum_not_reached", "");
+            continue;
+        }
+        let mut checkpoint = match SignedCheckpoint::open(note.as_bytes(), &log_key) {
+            Ok(c) => c,
+            Err(_) => continue,
+        };
+        for (sig, vkey) in &cosigs {
+            let _ = checkpoint.add_cosignature(sig.clone(), vkey);
+        }
+        let (rtx, rrx) = oneshot::channel();
+        if tx
+            .send(Op::Cosigned(
+                Box::new((checkpoint.to_string(), cosigs)),
+                rtx,
+            ))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        if matches!(rrx.await, Ok(Ok(()))) {
+            published = size;
         }
     }
 }
@@ -367,42 +424,172 @@ mod tests {
             addr,
             server_name: "localhost".into(),
             roots_pem: ca.cert.clone(),
-            client_cert_pem: client.cert.clone(),
-            client_key_pem: zeroize::Zeroizing::new(client.key.to_string()),
+            client: Some((
+                client.cert.clone(),
+                zeroize::Zeroizing::new(client.key.to_string()),
+            )),
+            prefix: "/witness".into(),
             vkey: cosigner.verifier_key(),
         }
     }
 
-    async fn ask(how: Witness, bounds: Bounds) -> Result<(u16, String), String> {
+    async fn ask(how: Witness, limits: Limits) -> Result<(u16, String), String> {
         let link = fake(how).await;
-        let connector = connector(&link).unwrap();
+        let c = client(&link).unwrap().with_limits(limits);
         tokio::time::timeout(
             PATIENCE,
-            post_within(&connector, &link, "old 0\n\n".into(), bounds),
+            c.exchange(Request::post(
+                "/witness/add-checkpoint",
+                b"old 0\n\n".to_vec(),
+            )),
         )
         .await
         .expect("the client to the witness hung")
+        .map(|r| (r.status, String::from_utf8_lossy(&r.body).into_owned()))
+        .map_err(|e| e.to_string())
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn svc_14_the_witness_client_gives_up_on_a_witness_that_hangs_or_answers_without_end() {
         // Short bounds, so that the test is quick; the production ones are 10 s and 30 s.
-        let short = Bounds {
+        let short = Limits {
             connect: Duration::from_secs(1),
-            exchange: Duration::from_secs(2),
-            max_answer: MAX_ANSWER,
+            read: Duration::from_secs(1),
+            total: Duration::from_secs(2),
+            max_body: MAX_ANSWER,
         };
         for how in [Witness::NoTls, Witness::Hangs, Witness::Endless] {
             assert!(ask(how, short).await.is_err(), "{how:?}");
         }
         // With the production bounds, an endless answer ends at its size bound, long before
         // the exchange's time is up.
-        let e = ask(Witness::Endless, BOUNDS).await.unwrap_err();
-        assert!(e.contains("not read whole"), "{e}");
+        let e = ask(Witness::Endless, LIMITS).await.unwrap_err();
+        assert!(e.contains("larger than"), "{e}");
         // A witness that answers is read (the check is not vacuous).
         assert_eq!(
             ask(Witness::Answers, short).await,
             Ok((200, "ok\n".to_owned()))
         );
+    }
+}
+
+#[cfg(test)]
+mod answers {
+    //! The log's side of tlog-witness, from the spec's text: every answer a witness can
+    //! give, and what the client makes of it (**LOG-62**).
+    use super::*;
+    use minimis_crypto::SigningKey;
+    use minimis_log::{KeyName, Log, MemoryStorage, NoteSigner};
+
+    fn setup() -> (String, String, VerifierKey, VerifierKey, String) {
+        let signer = NoteSigner::new(
+            KeyName::new("log.example").unwrap(),
+            SigningKey::from_seed(&[1; 32]).unwrap(),
+        );
+        let mut log = Log::create(MemoryStorage::new(), signer).unwrap();
+        log.append_batch(&[b"a".as_slice(), b"b"]).unwrap();
+        let note = log.checkpoint().to_string();
+        let dir = tempfile::tempdir().unwrap();
+        let w = minimis_witness::TlogWitness::open(
+            dir.path(),
+            KeyName::new("w.example").unwrap(),
+            SigningKey::from_seed(&[2; 32]).unwrap(),
+            vec![minimis_witness::KnownLog {
+                key: log.verifier_key(),
+                rate: None,
+            }],
+        )
+        .unwrap();
+        let line = w
+            .add_checkpoint(
+                &body(0, &[], &note),
+                minimis_proto::UnixTime(5),
+                std::time::Instant::now(),
+            )
+            .unwrap();
+        // A cosignature by the same witness on another checkpoint.
+        log.append_batch(&[b"c".as_slice()]).unwrap();
+        let p = log.consistency_proof(2, 3).unwrap().consistency_path;
+        let other = w
+            .add_checkpoint(
+                &body(2, &p, &log.checkpoint().to_string()),
+                minimis_proto::UnixTime(6),
+                std::time::Instant::now(),
+            )
+            .unwrap();
+        (
+            note,
+            line,
+            log.verifier_key(),
+            w.verifier_key().clone(),
+            other,
+        )
+    }
+
+    #[test]
+    fn log_62_the_client_reads_every_witness_answer_as_tlog_witness_defines_it() {
+        let (note, line, log_key, vkey, other) = setup();
+        let foreign = minimis_log::Cosigner::new(
+            KeyName::new("x.example").unwrap(),
+            SigningKey::from_seed(&[3; 32]).unwrap(),
+        );
+        let foreign_line = format!(
+            "— x.example {}\n",
+            B64.encode([&foreign.verifier_key().key_id().as_bytes()[..], &[0u8; 72]].concat())
+        );
+        let rows: Vec<(&str, u16, String, Result<(), ()>)> = vec![
+            (
+                "200 with the witness's cosignature",
+                200,
+                line.clone(),
+                Ok(()),
+            ),
+            (
+                "200: cosignatures from unknown keys are ignored",
+                200,
+                format!("{foreign_line}{line}"),
+                Ok(()),
+            ),
+            (
+                "200 with only unknown keys' lines",
+                200,
+                foreign_line.clone(),
+                Err(()),
+            ),
+            (
+                "200 with a cosignature of another checkpoint",
+                200,
+                other,
+                Err(()),
+            ),
+            (
+                "200 that is not signature lines",
+                200,
+                "ok\n".into(),
+                Err(()),
+            ),
+            ("409 with the size", 409, "7\n".into(), Ok(())),
+            ("409 with a leading zero", 409, "07\n".into(), Err(())),
+            ("409 without the newline", 409, "7".into(), Err(())),
+            ("409 with JSON", 409, "{\"error\":{}}".into(), Err(())),
+            ("400", 400, String::new(), Err(())),
+            ("403", 403, String::new(), Err(())),
+            ("404", 404, String::new(), Err(())),
+            ("422", 422, String::new(), Err(())),
+            ("429", 429, String::new(), Err(())),
+            ("503", 503, String::new(), Err(())),
+        ];
+        for (what, status, text, want) in rows {
+            let got = read_answer(status, text.as_bytes(), &note, &log_key, &vkey);
+            assert_eq!(got.is_ok(), want.is_ok(), "{what}: {got:?}");
+            match got {
+                Ok(Answer::Size(s)) => assert_eq!((status, s), (409, 7), "{what}"),
+                Ok(Answer::Cosigned(sig)) => {
+                    assert_eq!(status, 200);
+                    assert_eq!(sig.name(), vkey.name(), "{what}");
+                }
+                Err(_) => {}
+            }
+        }
     }
 }

@@ -237,13 +237,12 @@ pub(crate) enum Op {
     CustodianEntries(Vec<LogEntry>, Reply<Vec<minimis_log::TlogProof>>),
     /// A legal hold on records, until a time.
     Hold(Vec<RecordId>, UnixTime, Reply<()>),
-    /// A witness's cosignature, already checked: the cosigned checkpoint note, the
-    /// cosignature and the witness's key.
+    /// A quorum's cosignatures, already checked: the cosigned checkpoint note, and each
+    /// cosignature with its witness's key (**LOG-61**).
     Cosigned(
         Box<(
             String,
-            minimis_log::note::NoteSignature,
-            minimis_log::VerifierKey,
+            Vec<(minimis_log::note::NoteSignature, minimis_log::VerifierKey)>,
         )>,
         Reply<()>,
     ),
@@ -781,7 +780,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
                 }
             },
             Op::Cosigned(c, reply) => {
-                let (note, sig, witness) = *c;
+                let (note, cosigs) = *c;
                 if let Err(e) = self.store.set_meta(COSIGNED_CHECKPOINT, note.as_bytes()) {
                     let _ = reply.send(Err(ApiError::unavailable()));
                     return Err(e);
@@ -792,10 +791,14 @@ impl<S: Store, C: Clock> Writer<S, C> {
                 let same =
                     minimis_log::SignedCheckpoint::open(note.as_bytes(), &self.log.verifier_key())
                         .is_ok_and(|c| c.checkpoint().to_text() == current);
-                if same && let Err(e) = self.log.add_cosignature(sig, &witness) {
-                    tracing::warn!(error = %e, "cosignature not added to the checkpoint");
-                    let _ = reply.send(Err(ApiError::unavailable()));
-                    return Err(StoreError::Corrupt { what: "checkpoint" });
+                if same {
+                    for (sig, witness) in cosigs {
+                        if let Err(e) = self.log.add_cosignature(sig, &witness) {
+                            tracing::warn!(error = %e, "cosignature not added to the checkpoint");
+                            let _ = reply.send(Err(ApiError::unavailable()));
+                            return Err(StoreError::Corrupt { what: "checkpoint" });
+                        }
+                    }
                 }
                 Ok(Some(Pending::Unit(reply)))
             }

@@ -297,9 +297,9 @@ refusals! {
         /// cosigned; answered with that size as `text/x.tlog.size`, as tlog-witness fixes,
         /// not as JSON.
         SizeMismatch = (409, "size_mismatch"),
-        /// `409 split_view` (tlog-witness): another checkpoint of the same size was
+        /// `422 split_view` (tlog-witness): another checkpoint of the same size was
         /// cosigned.
-        SplitView = (409, "split_view"),
+        SplitView = (422, "split_view"),
         /// `422 inconsistent_proof` (tlog-witness): the consistency proof does not verify.
         InconsistentProof = (422, "inconsistent_proof"),
         /// `503 witness_unavailable` (tlog-witness): the witness state could not be
