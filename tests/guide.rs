@@ -295,6 +295,8 @@ fn cfg_3_no_configuration_key_holds_a_secret_secrets_are_named_by_path_or_variab
         "base64 key",
         "vkey",
         "list of vkeys",
+        // A list of tables (`[[witnesses]]`): each of its keys has its own row and type.
+        "array of tables",
         "key name",
         "RFC 7512 URI",
         "table: officer id",

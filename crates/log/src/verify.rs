@@ -111,6 +111,13 @@ pub fn empty_root() -> Hash {
     Hash::from_digest(digest::digest(&digest::SHA256, &[]))
 }
 
+/// The root a size-0 checkpoint must carry, [`empty_root`], for a party that checks
+/// checkpoints without following the tree (a witness, **WIT-1**): it asks `minimis-log`
+/// rather than hashing anything itself (**LOG-57**).
+pub fn root_of_the_empty_tree() -> Hash {
+    empty_root()
+}
+
 /// Why an inclusion proof was refused (RFC 9162 §2.1.3.2, **LOG-3**).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -83,7 +83,7 @@ struct Row {
 
 #[test]
 fn wit_1_wit_2_wit_3_every_answer_tlog_witness_defines() {
-    let empty_root = minimis_log::verify::empty_root();
+    let empty_tree_root = minimis_log::verify::root_of_the_empty_tree();
     let rows: Vec<Row> = vec![
         Row {
             spec: "the body is not an old line, proof lines, an empty line and a checkpoint: 400",
@@ -274,7 +274,7 @@ fn wit_1_wit_2_wit_3_every_answer_tlog_witness_defines() {
         (
             "the empty tree with its root: 200",
             {
-                let cp = Checkpoint::new(ORIGIN, 0, empty_root).unwrap();
+                let cp = Checkpoint::new(ORIGIN, 0, empty_tree_root).unwrap();
                 body(
                     0,
                     &[],

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use minimis_crypto::SigningKey;
 use minimis_log::note::{NoteSignature, SignatureType};
-use minimis_log::verify::empty_root;
+use minimis_log::verify::root_of_the_empty_tree;
 use minimis_log::{
     Checkpoint, Cosigner, Hash, KeyName, SignedNote, TreeHead, VerifierKey, verify_consistency,
 };
@@ -293,7 +293,7 @@ impl TlogWitness {
                 latest: latest_size,
             });
         }
-        if cp.tree_size() == 0 && *cp.root_hash() != empty_root() {
+        if cp.tree_size() == 0 && *cp.root_hash() != root_of_the_empty_tree() {
             return Err(AddCheckpointError::EmptyTreeRoot);
         }
         if req.old == 0 {
