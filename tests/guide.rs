@@ -309,7 +309,7 @@ fn cfg_3_no_configuration_key_holds_a_secret_secrets_are_named_by_path_or_variab
         );
     }
     // The string keys hold a name, never a secret: a variable's name, a TLS name, an
-    // origin.
+    // origin, a URL path prefix.
     let strings: BTreeSet<_> = types
         .iter()
         .filter(|(_, _, t)| t == "string")
@@ -322,6 +322,7 @@ fn cfg_3_no_configuration_key_holds_a_secret_secrets_are_named_by_path_or_variab
             "log_origin",
             "operator.server_name",
             "oversight.server_name",
+            "witness.prefix",
             "witness.server_name",
         ])
     );
