@@ -24,7 +24,7 @@
 //! - HTTP/1.1 only (hyper's HTTP/1 server; no HTTP/2 code is built). A request head over
 //!   64 KiB, or one that does not parse as HTTP, never reaches a handler: hyper answers it
 //!   itself, with a bodiless `400`, `414` or `431`, and closes the connection. The
-//!   connection's stream ([`Tracked`]) recognises that answer as it is written (a `400`,
+//!   connection's stream (`Tracked`) recognises that answer as it is written (a `400`,
 //!   `414` or `431` with no `content-type`: every answer of a handler or of the layers
 //!   here has one, SVC-8) and writes the interface's JSON refusal in its place
 //!   ([`Transport::Malformed`], [`Transport::UriTooLong`], [`Transport::HeadTooLarge`]),
