@@ -31,7 +31,7 @@ use rustls_pki_types::ServerName;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::api::Readers;
-use crate::store::sqlite::ReaderTiles;
+use crate::store::ReadTiles;
 use crate::writer::{Op, Shared};
 
 /// The most time to connect to the witness and finish the TLS handshake.
@@ -183,7 +183,7 @@ async fn attempt(
     let key = log_key.clone();
     let (note, proof) = readers
         .with(move |r| {
-            let reader = LogReader::open(ReaderTiles(r), &key)
+            let reader = LogReader::open(ReadTiles(r), &key)
                 .map_err(|_| crate::store::StoreError::Corrupt { what: "log" })?;
             let size = reader.checkpoint().checkpoint().tree_size();
             if size <= old {
