@@ -15,6 +15,7 @@
 //! ledger rows and log entries become durable together, or not at all.
 
 pub mod conformance;
+pub mod postgres;
 pub mod sqlite;
 
 use std::borrow::Cow;
@@ -37,6 +38,9 @@ pub enum StoreError {
     /// The database failed.
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The PostgreSQL database failed.
+    #[error("database: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
     /// A stored value does not decode (the database was changed outside the server).
     #[error("stored {what} is corrupt")]
     Corrupt {
