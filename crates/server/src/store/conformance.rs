@@ -116,6 +116,7 @@ pub fn run<S: Store>(mut fresh: impl FnMut() -> S) {
     reports_statements_and_reads(&mut fresh());
     sealed_texts_and_purge(&mut fresh());
     conditions_and_filings(&mut fresh());
+    readers_see_committed_batches_only(&mut fresh());
 }
 
 /// Condition results and filings (OBL-4, OBL-9): served from a cursor in the order stored,
@@ -829,6 +830,56 @@ pub fn sequencer_is_a_compare_and_swap<S: Store>(a: &mut S, b: &mut S) {
     );
 }
 
+/// **STO-2**: a reader (the API's) sees a batch only once it is committed, the log's
+/// tiles and checkpoint with its rows, and reads them through [`super::ReadStore`].
+#[doc(hidden)]
+pub fn readers_see_committed_batches_only<S: Store>(s: &mut S) {
+    let r = s.open_reader().unwrap_or_else(|e| panic!("a reader: {e}"));
+    let p = Pseudonym::from_bytes([7; 16]);
+    let tile = TileId::new(0, 0, 1).unwrap_or_else(|_| unreachable!());
+    let mut t = s.tiles();
+    assert!(
+        t.read_checkpoint()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none()
+    );
+    s.begin().unwrap_or_else(|e| panic!("{e}"));
+    s.insert_participant(&participant(7))
+        .unwrap_or_else(|e| panic!("{e}"));
+    t.write_tile(tile, &[4; 32])
+        .unwrap_or_else(|e| panic!("{e}"));
+    t.write_checkpoint("example.org/log\n1\nR\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        r.participant(&p)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none(),
+        "an uncommitted row is not read"
+    );
+    assert!(r.tile(tile).unwrap_or_else(|e| panic!("{e}")).is_none());
+    assert!(r.checkpoint().unwrap_or_else(|e| panic!("{e}")).is_none());
+    s.commit().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        r.participant(&p)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_some()
+    );
+    assert_eq!(
+        r.tile(tile).unwrap_or_else(|e| panic!("{e}")).as_deref(),
+        Some(&[4u8; 32][..])
+    );
+    assert_eq!(
+        r.checkpoint().unwrap_or_else(|e| panic!("{e}")).as_deref(),
+        Some("example.org/log\n1\nR\n")
+    );
+    let h = r.holdings().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((h.participants, h.records), (1, 0));
+    assert!(
+        h.log_bytes >= 32,
+        "the log's tile and checkpoint are counted"
+    );
+}
+
 #[cfg(test)]
 mod sqlite_conformance {
     //! The suite against SQLite: one test per behaviour, each on a fresh database.
@@ -904,6 +955,12 @@ mod sqlite_conformance {
     fn sto_4_conditions_and_filings_follow_their_cursors() {
         let (_dir, mut s) = fresh();
         super::conditions_and_filings(&mut s);
+    }
+
+    #[test]
+    fn sto_2_readers_see_committed_batches_only() {
+        let (_dir, mut s) = fresh();
+        super::readers_see_committed_batches_only(&mut s);
     }
 
     #[test]

@@ -616,6 +616,13 @@ pub trait Store: StoreRead {
     /// A tile-storage handle for the log.
     fn tiles(&self) -> Self::Tiles;
 
+    /// A new reader of the same store, for the API's pool: it sees only committed
+    /// batches (**STO-2**).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn open_reader(&self) -> Result<Box<dyn ReadStore>, StoreError>;
+
     /// Starts a batch.
     ///
     /// # Errors

@@ -1165,6 +1165,10 @@ impl Store for SqliteStore {
         }
     }
 
+    fn open_reader(&self) -> Result<Box<dyn super::ReadStore>, StoreError> {
+        Ok(Box::new(SqliteReader::open(&self.path)?))
+    }
+
     fn begin(&mut self) -> Result<(), StoreError> {
         self.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         Ok(())
