@@ -59,12 +59,6 @@ pub enum StoreError {
         /// What.
         what: &'static str,
     },
-    /// The backend does not do this (for example a backup that its own tools take).
-    #[error("{what} is not supported by this store")]
-    Unsupported {
-        /// What.
-        what: &'static str,
-    },
     /// A file of the data directory could not be used.
     #[error("{path}: {source}")]
     Io {
@@ -560,8 +554,7 @@ pub trait ReadStore: StoreRead + Send {
     /// it).
     ///
     /// # Errors
-    /// [`StoreError`]; [`StoreError::Unsupported`] where the backend's backups are taken
-    /// by its own tools.
+    /// [`StoreError`]; `path` must not exist.
     fn backup_to(&self, path: &std::path::Path) -> Result<(), StoreError>;
 }
 
