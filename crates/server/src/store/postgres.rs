@@ -499,4 +499,66 @@ mod tests {
             "no split log: the stored checkpoint is the one writer's"
         );
     }
+
+    #[tokio::test]
+    #[ignore = "needs PostgreSQL 15; run by .ci/run"]
+    async fn sto_8_both_stores_have_the_same_columns_and_none_for_a_content_key() {
+        use std::collections::BTreeSet;
+        let dir = tempfile::tempdir().unwrap();
+        drop(crate::store::sqlite::SqliteStore::open(dir.path()).unwrap());
+        let lite =
+            rusqlite::Connection::open(dir.path().join(crate::store::sqlite::DB_FILE)).unwrap();
+        let mut st = lite
+            .prepare(
+                "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
+            )
+            .unwrap();
+        let sqlite: BTreeSet<(String, String)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let pg = Cluster::start();
+        let mut c = pg.connect().await;
+        migrate(&mut c).await.unwrap();
+        let postgres: BTreeSet<(String, String)> = c
+            .query(
+                "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                 WHERE table_schema = 'public' AND table_name <> 'schema_version'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        assert_eq!(sqlite, postgres, "the two stores keep the same things");
+        for known in [("records", "ciphertext"), ("log_checkpoint", "text")] {
+            assert!(
+                sqlite.contains(&(known.0.to_owned(), known.1.to_owned())),
+                "the query reads the schema: {known:?}"
+            );
+        }
+        // The columns that say "key" are the device's public key, the tag key (ENR-3) and
+        // the bookkeeping table's names; nothing that opens content (STO-8).
+        for (table, column) in &sqlite {
+            let c = column.to_ascii_lowercase();
+            assert!(
+                !["secret", "identity", "private", "age_key", "epoch_key"]
+                    .iter()
+                    .any(|w| c.contains(w)),
+                "{table}.{column}"
+            );
+            if c.contains("key") {
+                assert!(
+                    matches!(
+                        (table.as_str(), c.as_str()),
+                        ("participants", "device_key" | "tag_key") | ("meta", "key")
+                    ),
+                    "{table}.{column}"
+                );
+            }
+        }
+    }
 }
