@@ -152,12 +152,12 @@ const MIGRATION_LOCK: i64 = 0x6d69_6e69_6d69_7301;
 /// # Errors
 /// [`StoreError::Postgres`]; [`StoreError::Corrupt`] for a newer schema.
 pub async fn migrate(client: &mut Client) -> Result<(), StoreError> {
-    client
-        .batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
-        .await?;
     loop {
         let tx = client.transaction().await?;
+        // The lock first: two `CREATE TABLE IF NOT EXISTS` at once can still collide.
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
             .await?;
         let version: i64 = tx
             .query_opt("SELECT version FROM schema_version", &[])
@@ -431,6 +431,30 @@ mod tests {
             migrate(&mut c).await,
             Err(StoreError::Corrupt { .. })
         ));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs PostgreSQL 15; run by .ci/run"]
+    async fn sto_7_servers_starting_at_once_migrate_one_after_the_other() {
+        let pg = Cluster::start();
+        let mut runs = Vec::new();
+        for _ in 0..4 {
+            let mut c = pg.connect().await;
+            runs.push(tokio::spawn(
+                async move { migrate(&mut c).await.map(|()| c) },
+            ));
+        }
+        let mut last = None;
+        for r in runs {
+            last = Some(r.await.unwrap().expect("every server's migration succeeds"));
+        }
+        let c = last.unwrap();
+        let rows = c
+            .query("SELECT version FROM schema_version", &[])
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "one version row");
+        assert_eq!(rows[0].get::<_, i64>(0), SCHEMA_VERSION);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
