@@ -218,7 +218,6 @@ impl Running {
     /// # Errors
     /// [`ApiError`] if the database cannot be read.
     pub async fn cosigned_checkpoint(&self) -> Result<Option<String>, ApiError> {
-        use crate::store::StoreRead as _;
         let bytes = self
             .readers
             .with(|r| r.meta(writer::COSIGNED_CHECKPOINT))
@@ -401,7 +400,10 @@ impl Server {
             .ok_or_else(|| StartError::Policy("the writer did not start".into()))??;
 
         let readers = (0..4)
-            .map(|_| store::sqlite::SqliteReader::open(&data.join(store::sqlite::DB_FILE)))
+            .map(|_| {
+                store::sqlite::SqliteReader::open(&data.join(store::sqlite::DB_FILE))
+                    .map(|r| Box::new(r) as Box<dyn store::ReadStore>)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let keys = KeysResponse {
             operator: operator_public,
@@ -415,7 +417,6 @@ impl Server {
         let witness = match config.witnesses {
             None => None,
             Some(set) => {
-                use crate::store::StoreRead as _;
                 let key = log_vkey.clone();
                 // Resume from the size the witness last cosigned.
                 let old = readers

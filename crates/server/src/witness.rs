@@ -35,7 +35,7 @@ use minimis_wire::transport::{Limits, Request};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::api::Readers;
-use crate::store::sqlite::ReaderTiles;
+use crate::store::ReadTiles;
 use crate::writer::{Op, Shared};
 
 /// The most time to connect to a witness and finish the TLS handshake.
@@ -174,7 +174,7 @@ async fn proof_from(
     let key = log_key.clone();
     readers
         .with(move |r| {
-            let reader = LogReader::open(ReaderTiles(r), &key)
+            let reader = LogReader::open(ReadTiles(r), &key)
                 .map_err(|_| crate::store::StoreError::Corrupt { what: "log" })?;
             let size = reader.checkpoint().checkpoint().tree_size();
             if size <= old {

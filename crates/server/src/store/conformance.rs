@@ -99,7 +99,11 @@ fn tx<S: Store>(s: &mut S, f: impl FnOnce(&mut S) -> Result<(), StoreError>) {
     s.commit().unwrap_or_else(|e| panic!("commit: {e}"));
 }
 
-/// Runs every check against fresh stores from `fresh`.
+/// Runs every check against fresh stores from `fresh`, in one go. A backend's tests also
+/// call each check (a public function of this module) from a test of its own, named for
+/// the requirement it checks (**STO-1**), so that a failure names the behaviour it
+/// breaks; [`sequencer_is_a_compare_and_swap`] needs two handles on one database and is
+/// called only that way.
 pub fn run<S: Store>(mut fresh: impl FnMut() -> S) {
     participants(&mut fresh());
     ledger(&mut fresh());
@@ -112,12 +116,14 @@ pub fn run<S: Store>(mut fresh: impl FnMut() -> S) {
     reports_statements_and_reads(&mut fresh());
     sealed_texts_and_purge(&mut fresh());
     conditions_and_filings(&mut fresh());
+    readers_see_committed_batches_only(&mut fresh());
 }
 
 /// Condition results and filings (OBL-4, OBL-9): served from a cursor in the order stored,
 /// one per row or filing id, acknowledged once, and deleted with the participant's ledger
 /// (OBL-41), never before.
-fn conditions_and_filings<S: Store>(s: &mut S) {
+#[doc(hidden)]
+pub fn conditions_and_filings<S: Store>(s: &mut S) {
     use super::{ConditionRow, FilingRow};
     use minimis_proto::FilingId;
     use minimis_proto::obligations::Addressee;
@@ -224,7 +230,8 @@ fn text(n: u8, p: u8, c: u8, epoch: u32) -> SealedTextRow {
     }
 }
 
-fn reports_statements_and_reads<S: Store>(s: &mut S) {
+#[doc(hidden)]
+pub fn reports_statements_and_reads<S: Store>(s: &mut S) {
     let c = ChallengeId::from_bytes([1; 16]);
     tx(s, |s| {
         s.insert_participant(&participant(1))?;
@@ -325,7 +332,8 @@ fn reports_statements_and_reads<S: Store>(s: &mut S) {
     assert!(s.statements(&missing).unwrap_or_default().is_empty());
 }
 
-fn sealed_texts_and_purge<S: Store>(s: &mut S) {
+#[doc(hidden)]
+pub fn sealed_texts_and_purge<S: Store>(s: &mut S) {
     tx(s, |s| {
         s.insert_sealed_text(&text(1, 1, 1, 100))?;
         s.insert_sealed_text(&text(2, 1, 2, 100))?;
@@ -371,7 +379,8 @@ fn sealed_texts_and_purge<S: Store>(s: &mut S) {
     );
 }
 
-fn meta_round_trips<S: Store>(s: &mut S) {
+#[doc(hidden)]
+pub fn meta_round_trips<S: Store>(s: &mut S) {
     assert_eq!(s.meta("policy").unwrap_or_else(|e| panic!("{e}")), None);
     tx(s, |s| s.set_meta("policy", b"one"));
     tx(s, |s| s.set_meta("policy", b"two"));
@@ -394,7 +403,8 @@ fn meta_round_trips<S: Store>(s: &mut S) {
     );
 }
 
-fn participants<S: Store>(s: &mut S) {
+#[doc(hidden)]
+pub fn participants<S: Store>(s: &mut S) {
     tx(s, |s| s.insert_participant(&participant(1)));
     let got = s
         .participant(&Pseudonym::from_bytes([1; 16]))
@@ -431,7 +441,8 @@ fn participants<S: Store>(s: &mut S) {
     );
 }
 
-fn ledger<S: Store>(s: &mut S) {
+#[doc(hidden)]
+pub fn ledger<S: Store>(s: &mut S) {
     tx(s, |s| {
         s.insert_participant(&participant(1))?;
         s.insert_challenge(&challenge(2, 1, 2_000))?;
@@ -524,7 +535,8 @@ fn ledger<S: Store>(s: &mut S) {
     s.rollback().unwrap_or_else(|e| panic!("{e}"));
 }
 
-fn records_and_purge<S: Store>(s: &mut S) {
+#[doc(hidden)]
+pub fn records_and_purge<S: Store>(s: &mut S) {
     tx(s, |s| {
         s.insert_record(&record(1, 1, 1, 100))?;
         s.insert_record(&record(2, 1, 2, 100))?;
@@ -587,7 +599,8 @@ fn records_and_purge<S: Store>(s: &mut S) {
     assert_eq!(later, vec![RecordId::from_bytes([2; 32])]);
 }
 
-fn rollback_discards<S: Store>(s: &mut S) {
+#[doc(hidden)]
+pub fn rollback_discards<S: Store>(s: &mut S) {
     s.begin().unwrap_or_else(|e| panic!("{e}"));
     s.insert_participant(&participant(5))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -607,7 +620,8 @@ fn rollback_discards<S: Store>(s: &mut S) {
     );
 }
 
-fn recipients<S: Store>(s: &mut S) {
+#[doc(hidden)]
+pub fn recipients<S: Store>(s: &mut S) {
     let r = |role, recipient: &str| SignedEpochRecipient {
         recipient: EpochRecipient {
             epoch: EpochId::new(100),
@@ -641,7 +655,8 @@ fn role_id(role: CustodianRole) -> &'static str {
     role.as_str()
 }
 
-fn tiles_share_the_transaction<S: Store>(s: &mut S) {
+#[doc(hidden)]
+pub fn tiles_share_the_transaction<S: Store>(s: &mut S) {
     let tile = TileId::new(0, 0, 1).unwrap_or_else(|_| unreachable!());
     s.begin().unwrap_or_else(|e| panic!("{e}"));
     let mut t = s.tiles();
@@ -668,7 +683,8 @@ fn tiles_share_the_transaction<S: Store>(s: &mut S) {
     );
 }
 
-fn closed_enrollments_purge<S: Store>(s: &mut S) {
+#[doc(hidden)]
+pub fn closed_enrollments_purge<S: Store>(s: &mut S) {
     let c = ChallengeId::from_bytes([1; 16]);
     tx(s, |s| {
         s.insert_participant(&participant(1))?;
@@ -749,15 +765,219 @@ fn closed_enrollments_purge<S: Store>(s: &mut S) {
     );
 }
 
+/// **STO-6**: the log's sequencer is the single checkpoint row, written only by a
+/// compare-and-swap against the checkpoint the writer's tile handle last read or wrote. Two
+/// writers on one database (`a`, `b`) both read that there is no checkpoint; `a` writes
+/// the first and commits; `b`'s write, made from the stale state, is refused, its batch
+/// is rolled back with the tile it wrote, and the stored checkpoint is still `a`'s. A
+/// handle that reads the checkpoint afresh extends it.
+#[doc(hidden)]
+pub fn sequencer_is_a_compare_and_swap<S: Store>(a: &mut S, b: &mut S) {
+    let ta = a.tiles();
+    let tb = b.tiles();
+    let (mut ta, mut tb) = (ta, tb);
+    assert!(
+        ta.read_checkpoint()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none()
+    );
+    assert!(
+        tb.read_checkpoint()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none()
+    );
+    a.begin().unwrap_or_else(|e| panic!("{e}"));
+    ta.write_checkpoint("example.org/log\n1\nA\n")
+        .unwrap_or_else(|e| panic!("a's first checkpoint: {e}"));
+    a.commit().unwrap_or_else(|e| panic!("{e}"));
+
+    let tile = TileId::new(0, 0, 1).unwrap_or_else(|_| unreachable!());
+    b.begin().unwrap_or_else(|e| panic!("{e}"));
+    tb.write_tile(tile, &[9; 32])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        tb.write_checkpoint("example.org/log\n1\nB\n").is_err(),
+        "a writer whose checkpoint is stale cannot replace the stored one"
+    );
+    b.rollback().unwrap_or_else(|e| panic!("{e}"));
+    let fresh = b.tiles();
+    assert_eq!(
+        fresh.read_checkpoint().unwrap_or(None).as_deref(),
+        Some("example.org/log\n1\nA\n"),
+        "the first writer's checkpoint stands"
+    );
+    assert!(
+        fresh.read_tile(tile).unwrap_or(None).is_none(),
+        "nothing of the refused batch is kept"
+    );
+
+    // A writer that re-read the checkpoint extends it, and then `a`'s handle is stale.
+    let mut fresh = fresh;
+    b.begin().unwrap_or_else(|e| panic!("{e}"));
+    fresh
+        .write_checkpoint("example.org/log\n2\nB\n")
+        .unwrap_or_else(|e| panic!("b extends what it read: {e}"));
+    b.commit().unwrap_or_else(|e| panic!("{e}"));
+    a.begin().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        ta.write_checkpoint("example.org/log\n2\nA\n").is_err(),
+        "the first writer is now stale in turn"
+    );
+    a.rollback().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        a.tiles().read_checkpoint().unwrap_or(None).as_deref(),
+        Some("example.org/log\n2\nB\n")
+    );
+}
+
+/// **STO-2**: a reader (the API's) sees a batch only once it is committed, the log's
+/// tiles and checkpoint with its rows, and reads them through [`super::ReadStore`].
+#[doc(hidden)]
+pub fn readers_see_committed_batches_only<S: Store>(s: &mut S) {
+    let r = s.open_reader().unwrap_or_else(|e| panic!("a reader: {e}"));
+    let p = Pseudonym::from_bytes([7; 16]);
+    let tile = TileId::new(0, 0, 1).unwrap_or_else(|_| unreachable!());
+    let mut t = s.tiles();
+    assert!(
+        t.read_checkpoint()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none()
+    );
+    s.begin().unwrap_or_else(|e| panic!("{e}"));
+    s.insert_participant(&participant(7))
+        .unwrap_or_else(|e| panic!("{e}"));
+    t.write_tile(tile, &[4; 32])
+        .unwrap_or_else(|e| panic!("{e}"));
+    t.write_checkpoint("example.org/log\n1\nR\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        r.participant(&p)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none(),
+        "an uncommitted row is not read"
+    );
+    assert!(r.tile(tile).unwrap_or_else(|e| panic!("{e}")).is_none());
+    assert!(r.checkpoint().unwrap_or_else(|e| panic!("{e}")).is_none());
+    s.commit().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        r.participant(&p)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_some()
+    );
+    assert_eq!(
+        r.tile(tile).unwrap_or_else(|e| panic!("{e}")).as_deref(),
+        Some(&[4u8; 32][..])
+    );
+    assert_eq!(
+        r.checkpoint().unwrap_or_else(|e| panic!("{e}")).as_deref(),
+        Some("example.org/log\n1\nR\n")
+    );
+    let h = r.holdings().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((h.participants, h.records), (1, 0));
+    assert!(
+        h.log_bytes >= 32,
+        "the log's tile and checkpoint are counted"
+    );
+}
+
 #[cfg(test)]
-mod tests {
+mod sqlite_conformance {
+    //! The suite against SQLite: one test per behaviour, each on a fresh database.
+    use crate::store::sqlite::SqliteStore;
+
+    fn fresh() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        (dir, store)
+    }
+
     #[test]
-    fn sqlite_store_passes_the_conformance_suite() {
+    fn sto_3_participants_round_trip_and_duplicates_change_nothing() {
+        let (_dir, mut s) = fresh();
+        super::participants(&mut s);
+    }
+
+    #[test]
+    fn sto_4_the_ledger_keeps_its_order_and_states() {
+        let (_dir, mut s) = fresh();
+        super::ledger(&mut s);
+    }
+
+    #[test]
+    fn sto_5_records_purge_by_epoch_under_holds_idempotently() {
+        let (_dir, mut s) = fresh();
+        super::records_and_purge(&mut s);
+    }
+
+    #[test]
+    fn sto_2_a_rolled_back_batch_leaves_nothing() {
+        let (_dir, mut s) = fresh();
+        super::rollback_discards(&mut s);
+    }
+
+    #[test]
+    fn sto_3_recipients_are_one_per_custodian_and_epoch() {
+        let (_dir, mut s) = fresh();
+        super::recipients(&mut s);
+    }
+
+    #[test]
+    fn sto_2_the_logs_tiles_share_the_batchs_transaction() {
+        let (_dir, mut s) = fresh();
+        super::tiles_share_the_transaction(&mut s);
+    }
+
+    #[test]
+    fn sto_5_closed_enrollments_purge_with_their_ledger() {
+        let (_dir, mut s) = fresh();
+        super::closed_enrollments_purge(&mut s);
+    }
+
+    #[test]
+    fn sto_3_bookkeeping_values_round_trip() {
+        let (_dir, mut s) = fresh();
+        super::meta_round_trips(&mut s);
+    }
+
+    #[test]
+    fn sto_3_reports_statements_and_reads_round_trip() {
+        let (_dir, mut s) = fresh();
+        super::reports_statements_and_reads(&mut s);
+    }
+
+    #[test]
+    fn sto_5_sealed_texts_purge_by_epoch_under_holds() {
+        let (_dir, mut s) = fresh();
+        super::sealed_texts_and_purge(&mut s);
+    }
+
+    #[test]
+    fn sto_4_conditions_and_filings_follow_their_cursors() {
+        let (_dir, mut s) = fresh();
+        super::conditions_and_filings(&mut s);
+    }
+
+    #[test]
+    fn sto_2_readers_see_committed_batches_only() {
+        let (_dir, mut s) = fresh();
+        super::readers_see_committed_batches_only(&mut s);
+    }
+
+    #[test]
+    fn sto_6_the_logs_sequencer_is_a_compare_and_swap() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = SqliteStore::open(dir.path()).unwrap();
+        let mut b = SqliteStore::open(dir.path()).unwrap();
+        super::sequencer_is_a_compare_and_swap(&mut a, &mut b);
+    }
+
+    #[test]
+    fn sqlite_store_passes_the_whole_suite_in_one_run() {
         let dir = tempfile::tempdir().unwrap();
         let mut n = 0;
         super::run(|| {
             n += 1;
-            super::super::sqlite::SqliteStore::open(&dir.path().join(n.to_string())).unwrap()
+            SqliteStore::open(&dir.path().join(n.to_string())).unwrap()
         });
     }
 }

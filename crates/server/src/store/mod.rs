@@ -15,11 +15,14 @@
 //! ledger rows and log entries become durable together, or not at all.
 
 pub mod conformance;
+pub mod postgres;
 pub mod sqlite;
 
+use std::borrow::Cow;
 use std::fmt;
 
 use minimis_log::TileStorage;
+use minimis_log::tiles::{BundleId, TileId};
 use minimis_proto::obligations::Addressee;
 use minimis_proto::{
     ChallengeId, EpochId, FilingId, Pseudonym, PublicKey, RecordId, Schedule, SealedCheckIn,
@@ -35,6 +38,9 @@ pub enum StoreError {
     /// The database failed.
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The PostgreSQL database failed.
+    #[error("database: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
     /// A stored value does not decode (the database was changed outside the server).
     #[error("stored {what} is corrupt")]
     Corrupt {
@@ -489,6 +495,112 @@ pub trait StoreRead {
     }
 }
 
+/// What the operator holds, by kind, in bytes of stored values (ids, keys, ciphertext,
+/// hashes; the backend's own overhead is not counted): the figures `minimis demo` reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Holdings {
+    /// Enrolled participants (pseudonym, device key, tag key, schedule).
+    pub participants: u64,
+    /// Their rows' bytes.
+    pub participant_bytes: u64,
+    /// Compliance-ledger rows (one per challenge; no content).
+    pub ledger_rows: u64,
+    /// Their bytes.
+    pub ledger_bytes: u64,
+    /// Sealed check-ins held.
+    pub records: u64,
+    /// Their ciphertext bytes (which the operator cannot open).
+    pub ciphertext_bytes: u64,
+    /// The rest of their rows (ids, device signature, log index).
+    pub record_row_bytes: u64,
+    /// Sealed free texts of failure reports and statements held (CHK-23, ACC-12).
+    pub sealed_texts: u64,
+    /// Their ciphertext bytes (which the operator cannot open).
+    pub sealed_text_bytes: u64,
+    /// The log's entry bundles, hash tiles and checkpoint.
+    pub log_bytes: u64,
+}
+
+/// The read path the API and the witness use, beside [`StoreRead`]: the log as stored
+/// and the operator's own views. A reader may run while the writer writes; it sees only
+/// committed batches.
+pub trait ReadStore: StoreRead + Send {
+    /// A stored hash tile.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn tile(&self, tile: TileId) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// A stored entry bundle.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn bundle(&self, bundle: BundleId) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The latest checkpoint.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn checkpoint(&self) -> Result<Option<String>, StoreError>;
+
+    /// What the store holds now ([`Holdings`]), read in one transaction.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn holdings(&self) -> Result<Holdings, StoreError>;
+
+    /// Writes a consistent copy of the whole store to `path`, as an operator's backup
+    /// would be (RET-3: a backup taken before a retention deadline is unreadable after
+    /// it).
+    ///
+    /// # Errors
+    /// [`StoreError`]; `path` must not exist.
+    fn backup_to(&self, path: &std::path::Path) -> Result<(), StoreError>;
+}
+
+/// A reader as the log's (read-only) tile storage: for making receipts and proofs from
+/// the stored tiles outside the writer.
+pub struct ReadTiles<'a, R: ?Sized>(pub &'a R);
+
+/// A write through a reader, or a failed read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadTilesError {
+    /// The store failed.
+    #[error("log storage: {0}")]
+    Store(#[from] StoreError),
+    /// A write was attempted.
+    #[error("the reader's tile storage is read-only")]
+    ReadOnly,
+}
+
+impl<R: ReadStore + ?Sized> TileStorage for ReadTiles<'_, R> {
+    type Error = ReadTilesError;
+
+    fn write_tile(&mut self, _: TileId, _: &[u8]) -> Result<(), ReadTilesError> {
+        Err(ReadTilesError::ReadOnly)
+    }
+
+    fn read_tile(&self, tile: TileId) -> Result<Option<Cow<'_, [u8]>>, ReadTilesError> {
+        Ok(self.0.tile(tile)?.map(Cow::Owned))
+    }
+
+    fn write_bundle(&mut self, _: BundleId, _: &[u8]) -> Result<(), ReadTilesError> {
+        Err(ReadTilesError::ReadOnly)
+    }
+
+    fn read_bundle(&self, bundle: BundleId) -> Result<Option<Cow<'_, [u8]>>, ReadTilesError> {
+        Ok(self.0.bundle(bundle)?.map(Cow::Owned))
+    }
+
+    fn write_checkpoint(&mut self, _: &str) -> Result<(), ReadTilesError> {
+        Err(ReadTilesError::ReadOnly)
+    }
+
+    fn read_checkpoint(&self) -> Result<Option<Cow<'_, str>>, ReadTilesError> {
+        Ok(self.0.checkpoint()?.map(Cow::Owned))
+    }
+}
+
 /// Writing, by the server's single writer.
 pub trait Store: StoreRead {
     /// The log's tile storage, sharing the writer's transaction.
@@ -496,6 +608,13 @@ pub trait Store: StoreRead {
 
     /// A tile-storage handle for the log.
     fn tiles(&self) -> Self::Tiles;
+
+    /// A new reader of the same store, for the API's pool: it sees only committed
+    /// batches (**STO-2**).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn open_reader(&self) -> Result<Box<dyn ReadStore>, StoreError>;
 
     /// Starts a batch.
     ///

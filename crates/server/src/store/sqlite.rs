@@ -22,6 +22,8 @@ use super::{
     Statement, StatementCategory, Store, StoreError, StoreRead, TextRef,
 };
 
+pub use super::Holdings;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
   key TEXT PRIMARY KEY,
@@ -218,6 +220,9 @@ pub struct SqliteReader {
 /// The log's tiles in the writer's connection and transaction.
 pub struct SqliteTiles {
     conn: Rc<Connection>,
+    /// The sequencer's value this handle extends (**STO-6**): the checkpoint it last read
+    /// or wrote (`Some(None)`: it read that there is none; `None`: it has not read).
+    seen: std::cell::RefCell<Option<Option<String>>>,
 }
 
 /// The background checkpointer ([`SqliteStore::spawn_checkpointer`]); dropping it stops
@@ -1073,29 +1078,25 @@ macro_rules! impl_read {
 impl_read!(SqliteStore, conn);
 impl_read!(SqliteReader, conn);
 
-impl SqliteReader {
-    /// A stored hash tile.
-    ///
-    /// # Errors
-    /// [`StoreError`].
-    pub fn tile(&self, tile: TileId) -> Result<Option<Vec<u8>>, StoreError> {
+impl super::ReadStore for SqliteReader {
+    fn tile(&self, tile: TileId) -> Result<Option<Vec<u8>>, StoreError> {
         read_tile(&self.conn, tile)
     }
 
-    /// A stored entry bundle.
-    ///
-    /// # Errors
-    /// [`StoreError`].
-    pub fn bundle(&self, bundle: BundleId) -> Result<Option<Vec<u8>>, StoreError> {
+    fn bundle(&self, bundle: BundleId) -> Result<Option<Vec<u8>>, StoreError> {
         read_bundle(&self.conn, bundle)
     }
 
-    /// The latest checkpoint.
-    ///
-    /// # Errors
-    /// [`StoreError`].
-    pub fn checkpoint(&self) -> Result<Option<String>, StoreError> {
+    fn checkpoint(&self) -> Result<Option<String>, StoreError> {
         read_checkpoint(&self.conn)
+    }
+
+    fn holdings(&self) -> Result<Holdings, StoreError> {
+        SqliteReader::holdings(self)
+    }
+
+    fn backup_to(&self, path: &Path) -> Result<(), StoreError> {
+        SqliteReader::backup_to(self, path)
     }
 }
 
@@ -1160,7 +1161,12 @@ impl Store for SqliteStore {
     fn tiles(&self) -> SqliteTiles {
         SqliteTiles {
             conn: Rc::clone(&self.conn),
+            seen: std::cell::RefCell::new(None),
         }
+    }
+
+    fn open_reader(&self) -> Result<Box<dyn super::ReadStore>, StoreError> {
+        Ok(Box::new(SqliteReader::open(&self.path)?))
     }
 
     fn begin(&mut self) -> Result<(), StoreError> {
@@ -1543,53 +1549,18 @@ impl Store for SqliteStore {
     }
 }
 
-/// A reader's connection as the log's (read-only) tile storage: for making receipts from
-/// the stored tiles outside the writer.
-pub struct ReaderTiles<'a>(pub &'a SqliteReader);
-
-/// A write through a read-only connection.
-#[derive(Debug, thiserror::Error)]
-pub enum ReaderTilesError {
-    /// The database failed.
-    #[error("log storage: {0}")]
-    Sqlite(#[from] StoreError),
-    /// A write was attempted.
-    #[error("the reader's tile storage is read-only")]
-    ReadOnly,
-}
-
-impl TileStorage for ReaderTiles<'_> {
-    type Error = ReaderTilesError;
-
-    fn write_tile(&mut self, _: TileId, _: &[u8]) -> Result<(), ReaderTilesError> {
-        Err(ReaderTilesError::ReadOnly)
-    }
-
-    fn read_tile(&self, tile: TileId) -> Result<Option<Cow<'_, [u8]>>, ReaderTilesError> {
-        Ok(read_tile(&self.0.conn, tile)?.map(Cow::Owned))
-    }
-
-    fn write_bundle(&mut self, _: BundleId, _: &[u8]) -> Result<(), ReaderTilesError> {
-        Err(ReaderTilesError::ReadOnly)
-    }
-
-    fn read_bundle(&self, bundle: BundleId) -> Result<Option<Cow<'_, [u8]>>, ReaderTilesError> {
-        Ok(read_bundle(&self.0.conn, bundle)?.map(Cow::Owned))
-    }
-
-    fn write_checkpoint(&mut self, _: &str) -> Result<(), ReaderTilesError> {
-        Err(ReaderTilesError::ReadOnly)
-    }
-
-    fn read_checkpoint(&self) -> Result<Option<Cow<'_, str>>, ReaderTilesError> {
-        Ok(read_checkpoint(&self.0.conn)?.map(Cow::Owned))
-    }
-}
-
 /// Why the log's SQLite storage failed.
 #[derive(Debug, thiserror::Error)]
-#[error("log storage: {0}")]
-pub struct TilesError(#[from] rusqlite::Error);
+pub enum TilesError {
+    /// The database failed.
+    #[error("log storage: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The stored checkpoint is not the one this handle read or wrote last: another
+    /// writer extended the log (**STO-6**). The batch must be rolled back and the log
+    /// reopened from what is stored.
+    #[error("log storage: another writer moved the log's checkpoint")]
+    SequencerMoved,
+}
 
 impl TileStorage for SqliteTiles {
     type Error = TilesError;
@@ -1620,8 +1591,8 @@ impl TileStorage for SqliteTiles {
         read_tile(&self.conn, tile)
             .map(|o| o.map(Cow::Owned))
             .map_err(|e| match e {
-                StoreError::Sqlite(e) => TilesError(e),
-                _ => TilesError(rusqlite::Error::InvalidQuery),
+                StoreError::Sqlite(e) => TilesError::Sqlite(e),
+                _ => TilesError::Sqlite(rusqlite::Error::InvalidQuery),
             })
     }
 
@@ -1644,114 +1615,44 @@ impl TileStorage for SqliteTiles {
         read_bundle(&self.conn, bundle)
             .map(|o| o.map(Cow::Owned))
             .map_err(|e| match e {
-                StoreError::Sqlite(e) => TilesError(e),
-                _ => TilesError(rusqlite::Error::InvalidQuery),
+                StoreError::Sqlite(e) => TilesError::Sqlite(e),
+                _ => TilesError::Sqlite(rusqlite::Error::InvalidQuery),
             })
     }
 
+    /// A compare-and-swap on the single checkpoint row (**STO-6**): it replaces the
+    /// checkpoint this handle last read or wrote, and nothing else; a handle that has
+    /// not read one writes only the first.
     fn write_checkpoint(&mut self, checkpoint: &str) -> Result<(), TilesError> {
-        self.conn
-            .prepare_cached("INSERT OR REPLACE INTO log_checkpoint (id, text) VALUES (1, ?1)")?
-            .execute([checkpoint])?;
+        let expected = self.seen.borrow().clone().flatten();
+        let changed = match &expected {
+            Some(old) => self
+                .conn
+                .prepare_cached("UPDATE log_checkpoint SET text = ?1 WHERE id = 1 AND text = ?2")?
+                .execute([checkpoint, old.as_str()])?,
+            None => self
+                .conn
+                .prepare_cached(
+                    "INSERT INTO log_checkpoint (id, text) VALUES (1, ?1) \
+                     ON CONFLICT (id) DO NOTHING",
+                )?
+                .execute([checkpoint])?,
+        };
+        if changed != 1 {
+            return Err(TilesError::SequencerMoved);
+        }
+        *self.seen.borrow_mut() = Some(Some(checkpoint.to_owned()));
         Ok(())
     }
 
     fn read_checkpoint(&self) -> Result<Option<Cow<'_, str>>, TilesError> {
-        read_checkpoint(&self.conn)
-            .map(|o| o.map(Cow::Owned))
-            .map_err(|e| match e {
-                StoreError::Sqlite(e) => TilesError(e),
-                _ => TilesError(rusqlite::Error::InvalidQuery),
-            })
+        let text = read_checkpoint(&self.conn).map_err(|e| match e {
+            StoreError::Sqlite(e) => TilesError::Sqlite(e),
+            _ => TilesError::Sqlite(rusqlite::Error::InvalidQuery),
+        })?;
+        *self.seen.borrow_mut() = Some(text.clone());
+        Ok(text.map(Cow::Owned))
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_database_made_before_the_migrations_is_brought_up_to_date_keeping_its_rows() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(DB_FILE);
-        {
-            // What a server before the migrations left: the base schema, version 0, a row.
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(SCHEMA).unwrap();
-            conn.execute(
-                &format!(
-                    "INSERT INTO ledger ({LEDGER_COLUMNS}) VALUES \
-                     (?1, ?2, 100, 1, 1000, 990, 4600, ?3, ?4, 3, NULL, 2)"
-                ),
-                params![[1u8; 16], [2u8; 16], [3u8; 32], [4u8; 64]],
-            )
-            .unwrap();
-        }
-        let store = SqliteStore::open(dir.path()).unwrap();
-        let version: i64 = store
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
-        let row = store
-            .challenge(&ChallengeId::from_bytes([1; 16]))
-            .unwrap()
-            .unwrap();
-        assert_eq!(row.state, LedgerState::PendingReview);
-        assert_eq!(row.failure_report, Some(FailureCategory::AppError));
-        assert_eq!((row.resolution_reason, row.failure_text), (None, None));
-        assert!(
-            store
-                .statements(&ChallengeId::from_bytes([1; 16]))
-                .unwrap()
-                .is_empty()
-        );
-        drop(store);
-        // Opening again runs nothing twice.
-        let store = SqliteStore::open(dir.path()).unwrap();
-        assert!(
-            store
-                .challenge(&ChallengeId::from_bytes([1; 16]))
-                .unwrap()
-                .is_some()
-        );
-        // A database from a newer server is refused, not misread.
-        store
-            .conn
-            .execute_batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1))
-            .unwrap();
-        drop(store);
-        assert!(matches!(
-            SqliteStore::open(dir.path()),
-            Err(StoreError::Corrupt { .. })
-        ));
-    }
-}
-
-/// What the operator holds, by kind, in bytes of stored values (ids, keys, ciphertext,
-/// hashes; SQLite's own page overhead is not counted): the figures `minimis demo` reports.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Holdings {
-    /// Enrolled participants (pseudonym, device key, tag key, schedule).
-    pub participants: u64,
-    /// Their rows' bytes.
-    pub participant_bytes: u64,
-    /// Compliance-ledger rows (one per challenge; no content).
-    pub ledger_rows: u64,
-    /// Their bytes.
-    pub ledger_bytes: u64,
-    /// Sealed check-ins held.
-    pub records: u64,
-    /// Their ciphertext bytes (which the operator cannot open).
-    pub ciphertext_bytes: u64,
-    /// The rest of their rows (ids, device signature, log index).
-    pub record_row_bytes: u64,
-    /// Sealed free texts of failure reports and statements held (CHK-23, ACC-12).
-    pub sealed_texts: u64,
-    /// Their ciphertext bytes (which the operator cannot open).
-    pub sealed_text_bytes: u64,
-    /// The log's entry bundles, hash tiles and checkpoint.
-    pub log_bytes: u64,
 }
 
 impl SqliteReader {
@@ -1839,5 +1740,67 @@ impl SqliteReader {
             out.push((RecordId::from_bytes(id), ct));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_made_before_the_migrations_is_brought_up_to_date_keeping_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        {
+            // What a server before the migrations left: the base schema, version 0, a row.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute(
+                &format!(
+                    "INSERT INTO ledger ({LEDGER_COLUMNS}) VALUES \
+                     (?1, ?2, 100, 1, 1000, 990, 4600, ?3, ?4, 3, NULL, 2)"
+                ),
+                params![[1u8; 16], [2u8; 16], [3u8; 32], [4u8; 64]],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let version: i64 = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let row = store
+            .challenge(&ChallengeId::from_bytes([1; 16]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.state, LedgerState::PendingReview);
+        assert_eq!(row.failure_report, Some(FailureCategory::AppError));
+        assert_eq!((row.resolution_reason, row.failure_text), (None, None));
+        assert!(
+            store
+                .statements(&ChallengeId::from_bytes([1; 16]))
+                .unwrap()
+                .is_empty()
+        );
+        drop(store);
+        // Opening again runs nothing twice.
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert!(
+            store
+                .challenge(&ChallengeId::from_bytes([1; 16]))
+                .unwrap()
+                .is_some()
+        );
+        // A database from a newer server is refused, not misread.
+        store
+            .conn
+            .execute_batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1))
+            .unwrap();
+        drop(store);
+        assert!(matches!(
+            SqliteStore::open(dir.path()),
+            Err(StoreError::Corrupt { .. })
+        ));
     }
 }
