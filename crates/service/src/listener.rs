@@ -581,6 +581,47 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
         r
     }
 
+    /// Vectored writes pass through when the stream under it takes them (TLS does), so
+    /// that hyper queues a response's head and body buffers instead of copying the body
+    /// into its own. hyper's bodiless answer to a bad head is one buffer, checked as in
+    /// [`AsyncWrite::poll_write`].
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let mut written = bufs.iter().filter(|b| !b.is_empty());
+        if this.replacing.is_none()
+            && let (Some(only), None) = (written.next(), written.next())
+            && let Some(auto) = automatic_refusal(only)
+            && let Some(bytes) = this.heads.response(auto.status, auto.date)
+        {
+            this.log.count(ConnectionEvent::HeadRefused);
+            this.replacing = Some((bytes, 0));
+        }
+        if this.replacing.is_some() {
+            let all = bufs.iter().map(|b| b.len()).sum();
+            return match this.drain(cx) {
+                Poll::Ready(Ok(())) => Poll::Ready(Ok(all)),
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(Err(gone()));
+        };
+        let r = Pin::new(inner).poll_write_vectored(cx, bufs);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            this.activity.wrote();
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.as_ref().is_some_and(|i| i.is_write_vectored())
+    }
+
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
         match this.drain(cx) {
@@ -604,6 +645,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
     }
 }
 
+/// The longest buffer [`automatic_refusal`] considers: hyper's bodiless answer is a status
+/// line, `content-length: 0`, `connection: close` and a `date`, about 110 bytes.
+const MAX_AUTOMATIC: usize = 512;
+
 /// hyper's own answer to a request head it could not take, as [`automatic_refusal`]
 /// recognises it.
 #[derive(Debug, PartialEq, Eq)]
@@ -619,7 +664,24 @@ struct Automatic<'a> {
 /// No answer of a handler or of this listener's layers has that shape: every failure
 /// status they write is JSON (or, for [`crate::refusal::Verbatim`] bodies, a `409` with
 /// its own `content-type`), SVC-8.
+///
+/// Every buffer the connection writes passes through here, tiles and entry bundles
+/// included, so the cheap tests come first: the length (hyper's answer is a status line
+/// and at most a few short headers) and the 13-byte status prefix; only a buffer that
+/// passes both is searched for the end of its head.
 fn automatic_refusal(buf: &[u8]) -> Option<Automatic<'_>> {
+    if buf.len() > MAX_AUTOMATIC {
+        return None;
+    }
+    let rest = buf
+        .strip_prefix(b"HTTP/1.1 ")
+        .or_else(|| buf.strip_prefix(b"HTTP/1.0 "))?;
+    let status = match rest.get(..4)? {
+        b"400 " => 400,
+        b"414 " => 414,
+        b"431 " => 431,
+        _ => return None,
+    };
     let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
     if end + 4 != buf.len() {
         return None;
@@ -627,16 +689,8 @@ fn automatic_refusal(buf: &[u8]) -> Option<Automatic<'_>> {
     let mut lines = buf[..end]
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
-    let status_line = lines.next()?;
-    let rest = status_line
-        .strip_prefix(b"HTTP/1.1 ")
-        .or_else(|| status_line.strip_prefix(b"HTTP/1.0 "))?;
-    let status = match rest.get(..4)? {
-        b"400 " => 400,
-        b"414 " => 414,
-        b"431 " => 431,
-        _ => return None,
-    };
+    // The status line, already read above.
+    lines.next()?;
     let mut date = None;
     for line in lines {
         let colon = line.iter().position(|&b| b == b':')?;

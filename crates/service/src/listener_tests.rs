@@ -463,6 +463,11 @@ fn svc_8_only_hypers_own_bodiless_answer_to_a_head_is_replaced() {
         format!("{}{{}}", auto("400 Bad Request")),
         "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n".to_owned(),
         "HTTP/1.1 400".to_owned(),
+        // A whole bodiless 400 head, but longer than hyper's answer ever is.
+        format!(
+            "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nx-padding: {}\r\n\r\n",
+            "a".repeat(600)
+        ),
     ];
     for n in not {
         assert_eq!(automatic_refusal(n.as_bytes()), None, "{n:?}");
