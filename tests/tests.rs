@@ -19,6 +19,7 @@ mod guide;
 mod hermetic;
 mod interop;
 mod obligations;
+mod openapi;
 mod report;
 mod schema;
 mod server;

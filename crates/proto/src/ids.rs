@@ -84,6 +84,16 @@ macro_rules! hex_id {
                 s.parse().map_err(serde::de::Error::custom)
             }
         }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                crate::openapi::hex($len, $label)
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
     };
 }
 
@@ -161,6 +171,16 @@ hex_id!(
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct EpochId(u32);
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for EpochId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::openapi::epoch()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for EpochId {}
 
 impl EpochId {
     /// Wraps an epoch number.

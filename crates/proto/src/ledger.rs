@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// A technical-failure report's category (CHK-23).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum FailureCategory {
     /// `no-network` (code 1): no network.
@@ -81,6 +82,7 @@ pub struct UnknownCategory;
 /// A statement's category (ACC-12): what the participant says about a row of their
 /// ledger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum StatementCategory {
     /// `dispute` (code 1): the participant disputes the row's state or resolution.
@@ -131,6 +133,7 @@ impl StatementCategory {
 /// An officer's decision on a ledger row (`spec/failure.md`): the byte of a
 /// `row resolved` entry (**CHK-24**).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Resolution {
@@ -181,6 +184,7 @@ impl std::fmt::Display for Resolution {
 /// (**CHK-24**, `spec/failure.md`). It names a source of information, never the
 /// participant's circumstances, so it cannot carry health or other personal data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum ResolutionReason {
@@ -250,6 +254,7 @@ impl std::fmt::Display for ResolutionReason {
 /// The state of a ledger row (spec/failure.md), as the operator stores it and its API
 /// shows it: `{"state": "on-time"}`, `{"state": "resolved", "resolution": "not-excused"}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case", tag = "state", content = "resolution")]
 pub enum LedgerState {
     /// Issued; its window (and grace period) has not ended and no check-in arrived.

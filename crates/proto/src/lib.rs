@@ -41,6 +41,8 @@ pub mod ids;
 pub mod ledger;
 pub mod messages;
 pub mod obligations;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod payload;
 pub mod policy;
 pub mod schedule;

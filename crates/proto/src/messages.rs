@@ -359,6 +359,7 @@ pub fn case_request_signing_input(
 
 /// A challenge: the server's request for one check-in, signed by the operator.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Challenge {
     /// Its id.
@@ -406,6 +407,7 @@ impl Challenge {
 
 /// A challenge with the operator's signature.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignedChallenge {
     /// The challenge.
@@ -417,6 +419,7 @@ pub struct SignedChallenge {
 /// A check-in receipt: the record's id and a C2SP `tlog-proof` of its log entry, which
 /// the participant keeps as proof of compliance.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Receipt {
     /// The stored record.
@@ -428,6 +431,7 @@ pub struct Receipt {
 /// A custodian's public statement: "check-ins of `epoch` may be sealed to `recipient`
 /// until `not_after`".
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EpochRecipient {
     /// The epoch.
@@ -467,6 +471,7 @@ impl EpochRecipient {
 
 /// An epoch recipient with its custodian's signature.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignedEpochRecipient {
     /// The statement.

@@ -158,6 +158,7 @@ pub enum PolicyError {
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum CustodianRole {
     /// The supervising agency's custodian: holds the inner layer; the only party that

@@ -27,6 +27,7 @@ const THIRTY_DAYS: u64 = 30 * 86_400;
 
 /// A day of the week.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 #[allow(missing_docs)]
 pub enum Weekday {
@@ -112,6 +113,7 @@ impl<'de> Deserialize<'de> for LocalTime {
 
 /// A weekly check-in window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Window {
     /// The day.
@@ -140,6 +142,7 @@ impl WindowSpan {
 
 /// Scheduled or ad hoc.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum ChallengeKind {
     /// The one challenge of a window.
@@ -284,7 +287,11 @@ impl ScheduleViolation {
     }
 }
 
+/// A participant's weekly check-in schedule, as JSON and TOML spell it: its time zone,
+/// its windows and its caps (spec/schedule.md).
 #[derive(Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = Schedule))]
 #[serde(deny_unknown_fields)]
 struct RawSchedule {
     time_zone: String,
@@ -304,6 +311,35 @@ pub struct Schedule {
     #[serde(skip)]
     tz: TimeZone,
 }
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Schedule {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <RawSchedule as utoipa::PartialSchema>::schema()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Schedule {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <RawSchedule as utoipa::ToSchema>::schemas(schemas);
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for LocalTime {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::openapi::local_time()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for LocalTime {}
 
 impl PartialEq for Schedule {
     fn eq(&self, other: &Self) -> bool {

@@ -106,6 +106,36 @@ impl<'de> Deserialize<'de> for PublicKey {
 #[serde(transparent)]
 pub struct UnixTime(pub i64);
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Signature {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::openapi::base64_fixed(64, "An Ed25519 signature (RFC 8032)")
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Signature {}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for PublicKey {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::openapi::base64_fixed(32, "An Ed25519 public key (RFC 8032)")
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for PublicKey {}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for UnixTime {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::openapi::unix_time()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for UnixTime {}
+
 impl UnixTime {
     /// Seconds since the Unix epoch.
     pub const fn seconds(self) -> i64 {

@@ -44,8 +44,8 @@ use crate::store::{
     sealed_text_id,
 };
 use crate::writer::{Attachment, CheckIn, Enrollment, Op, PlaintextCheckIn, RowView, Shared};
-use minimis_proto::FilingId;
 use minimis_proto::obligations::SignedFiling;
+use minimis_proto::{FilingId, RecordId};
 use minimis_wire::operator::{
     AcknowledgementResponse, CASE_PAGE, CheckInRequest, CheckInResponse, ConditionItem,
     EnrollRequest, EnrollResponse, EntriesRequest, EntriesResponse, FailureReportRequest,
@@ -450,8 +450,8 @@ async fn get_keys(State(s): State<AppState>) -> Json<KeysResponse> {
 }
 
 #[utoipa::path(get, path = "/v1/epochs/{epoch}/recipients", tag = "public",
-    params(("epoch" = u32, Path, description = "The epoch")),
-    responses((status = 200, description = "The custodians' signed recipients for the epoch", body = [Object])))]
+    params(("epoch" = EpochId, Path, description = "The epoch")),
+    responses((status = 200, description = "The custodians' signed recipients for the epoch", body = [SignedEpochRecipient])))]
 async fn get_recipients(
     State(s): State<AppState>,
     Path(epoch): Path<u32>,
@@ -461,7 +461,7 @@ async fn get_recipients(
 }
 
 #[utoipa::path(post, path = "/v1/recipients", tag = "public",
-    request_body(content = Object, description = "A SignedEpochRecipient (spec/checkin.md)"),
+    request_body(content = SignedEpochRecipient, description = "A custodian's signed recipient for an epoch (spec/checkin.md, SEAL-7)"),
     responses((status = 204, description = "Stored, or the same recipient was already stored"),
         (status = 409, description = "recipient_already_published (SEAL-23)"),
         (status = 422, description = "unknown_custodian or bad_recipient_signature (SEAL-24)")))]
@@ -503,7 +503,7 @@ async fn post_enrollment(
 }
 
 #[utoipa::path(post, path = "/v1/enrollments/{pseudonym}/close", tag = "officers",
-    params(("pseudonym" = String, Path)),
+    params(("pseudonym" = Pseudonym, Path)),
     responses((status = 204, description = "Closed; the ledger's retention countdown starts"),
         (status = 410, description = "enrollment_closed")))]
 async fn post_close(
@@ -518,8 +518,8 @@ async fn post_close(
 }
 
 #[utoipa::path(post, path = "/v1/participants/{pseudonym}/challenges", tag = "officers",
-    params(("pseudonym" = String, Path)),
-    responses((status = 201, description = "An ad-hoc challenge, logged and signed", body = Object),
+    params(("pseudonym" = Pseudonym, Path)),
+    responses((status = 201, description = "An ad-hoc challenge, logged and signed", body = SignedChallenge),
         (status = 422, description = "outside_window, daily_cap_reached or adhoc_cap_reached")))]
 async fn post_adhoc(
     State(s): State<AppState>,
@@ -533,7 +533,7 @@ async fn post_adhoc(
 }
 
 #[utoipa::path(post, path = "/v1/ledger/{challenge_id}/resolution", tag = "officers",
-    params(("challenge_id" = String, Path)), request_body = ResolveRequest,
+    params(("challenge_id" = ChallengeId, Path)), request_body = ResolveRequest,
     responses((status = 200, description = "Resolved, and logged as `row resolved` (CHK-24)", body = StateResponse),
         (status = 400, description = "malformed: a missing or unknown resolution or reason"),
         (status = 401, description = "client_certificate_required"),
@@ -592,7 +592,7 @@ impl From<RowView> for OfficerRow {
 }
 
 #[utoipa::path(get, path = "/v1/ledger/{challenge_id}", tag = "officers",
-    params(("challenge_id" = String, Path)),
+    params(("challenge_id" = ChallengeId, Path)),
     responses((status = 200, description = "The row with its failure report and statements; the read is recorded, so that the officer may then resolve it not-excused (CHK-24)", body = OfficerRow),
         (status = 400, description = "malformed: a bad challenge id"),
         (status = 401, description = "client_certificate_required"),
@@ -619,8 +619,8 @@ fn path_of(uri: &axum::http::Uri) -> String {
 }
 
 #[utoipa::path(get, path = "/v1/participants/{pseudonym}/challenges", tag = "participants",
-    params(("pseudonym" = String, Path)),
-    responses((status = 200, description = "Open challenges, signed by the operator", body = [Object]),
+    params(("pseudonym" = Pseudonym, Path)),
+    responses((status = 200, description = "Open challenges, signed by the operator", body = [SignedChallenge]),
         (status = 401, description = "missing_authorization, bad_authorization, stale_request, bad_signature")))]
 async fn get_challenges(
     State(s): State<AppState>,
@@ -653,7 +653,7 @@ fn ledger_row(r: ChallengeRow, statements: Vec<Statement>) -> LedgerRow {
 }
 
 #[utoipa::path(get, path = "/v1/participants/{pseudonym}/ledger", tag = "participants",
-    params(("pseudonym" = String, Path)),
+    params(("pseudonym" = Pseudonym, Path)),
     responses((status = 200, description = "The participant's own ledger", body = [LedgerRow])))]
 async fn get_ledger(
     State(s): State<AppState>,
@@ -700,7 +700,7 @@ fn sealed_text(
 }
 
 #[utoipa::path(post, path = "/v1/participants/{pseudonym}/failure-reports", tag = "participants",
-    params(("pseudonym" = String, Path)), request_body = FailureReportRequest,
+    params(("pseudonym" = Pseudonym, Path)), request_body = FailureReportRequest,
     responses((status = 204, description = "Attached to the ledger row for review (the same report again changes nothing)"),
         (status = 400, description = "malformed: an unknown or missing field, a bad category, id or base64"),
         (status = 401, description = "missing_authorization, bad_authorization, stale_request or bad_signature"),
@@ -735,7 +735,7 @@ async fn post_failure_report(
 }
 
 #[utoipa::path(post, path = "/v1/participants/{pseudonym}/statements", tag = "participants",
-    params(("pseudonym" = String, Path)), request_body = StatementRequest,
+    params(("pseudonym" = Pseudonym, Path)), request_body = StatementRequest,
     responses((status = 204, description = "Kept beside the row, which is unchanged (the same statement again changes nothing)"),
         (status = 400, description = "malformed: an unknown or missing field, a bad category, id or base64"),
         (status = 401, description = "missing_authorization, bad_authorization, stale_request or bad_signature"),
@@ -893,8 +893,8 @@ async fn post_checkin_plaintext_baseline(
 }
 
 #[utoipa::path(get, path = "/v1/participants/{pseudonym}/receipts/{record_id}", tag = "participants",
-    params(("pseudonym" = String, Path), ("record_id" = String, Path)),
-    responses((status = 200, description = "A fresh receipt for one of the participant's records or filings (by filing id), against the latest checkpoint and its cosignatures", body = Object),
+    params(("pseudonym" = Pseudonym, Path), ("record_id" = RecordId, Path)),
+    responses((status = 200, description = "A fresh receipt for one of the participant's records or filings (by filing id), against the latest checkpoint and its cosignatures", body = Receipt),
         (status = 404, description = "unknown_record")))]
 async fn get_receipt(
     State(s): State<AppState>,
@@ -952,8 +952,8 @@ async fn get_receipt(
 }
 
 #[utoipa::path(post, path = "/v1/participants/{pseudonym}/filings", tag = "participants",
-    params(("pseudonym" = String, Path)),
-    request_body(content = Object, description = "A SignedFiling (spec/obligations.md, OBL-9)"),
+    params(("pseudonym" = Pseudonym, Path)),
+    request_body(content = SignedFiling, description = "A filing, sealed and signed by the device (spec/obligations.md, OBL-9)"),
     responses((status = 201, description = "Stored and logged as `filing received`; the receipt is the entry's tlog-proof (OBL-9)", body = FilingReceipt),
         (status = 400, description = "malformed"),
         (status = 401, description = "missing_authorization, bad_authorization, stale_request or bad_signature (the request's or the filing's)"),
@@ -1077,7 +1077,7 @@ async fn get_case_filings(
 }
 
 #[utoipa::path(post, path = "/v1/case/filings/{filing_id}/acknowledgement", tag = "case system",
-    params(("filing_id" = String, Path)),
+    params(("filing_id" = FilingId, Path)),
     responses((status = 201, description = "Logged as `filing acknowledged` with the operator's day (OBL-10)", body = AcknowledgementResponse),
         (status = 400, description = "malformed: a bad filing id"),
         (status = 401, description = "case_system_required or stale_request"),
@@ -1256,7 +1256,7 @@ fn bytes_response(content_type: &'static str, data: Vec<u8>) -> Response {
 }
 
 #[utoipa::path(get, path = "/v1/log/checkpoint", tag = "public",
-    responses((status = 200, description = "The latest checkpoint (C2SP tlog-checkpoint, signed note)", content_type = "text/plain")))]
+    responses((status = 200, description = "The latest checkpoint (C2SP tlog-checkpoint, signed note)", body = String, content_type = "text/plain")))]
 async fn get_checkpoint(State(s): State<AppState>) -> Result<Response, ApiError> {
     let cp = s
         .readers
@@ -1313,7 +1313,7 @@ fn parse_tile_path(path: &str) -> Option<Result<TileId, BundleId>> {
 
 #[utoipa::path(get, path = "/v1/log/tile/{path}", tag = "public",
     params(("path" = String, Path, description = "A C2SP tlog-tiles tile or entry-bundle path")),
-    responses((status = 200, description = "The tile or bundle", content_type = "application/octet-stream"),
+    responses((status = 200, description = "The tile or bundle", body = Vec<u8>, content_type = "application/octet-stream"),
         (status = 404, description = "not_found")))]
 async fn get_tile(
     State(s): State<AppState>,
@@ -1365,6 +1365,7 @@ async fn get_tile(
         get_checkpoint,
         get_tile
     ),
+    modifiers(&RefusalBodies),
     components(schemas(
         PolicyResponse,
         KeysResponse,
@@ -1393,6 +1394,53 @@ async fn get_tile(
     ))
 )]
 pub struct ApiDoc;
+
+/// Gives every failure answer of the document its body: the refusal object, its `code`
+/// one of [`OperatorRefusal`]'s codes with that status (SVC-8, SVC-41), and adds the
+/// schema of any refusal as the component `Refusal`.
+struct RefusalBodies;
+
+impl utoipa::Modify for RefusalBodies {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use minimis_wire::refusal::refusal_schema;
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::content::Content;
+        for item in doc.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                for (status, answer) in &mut op.responses.responses {
+                    let Ok(code) = status.parse::<u16>() else {
+                        continue;
+                    };
+                    if let RefOr::T(answer) = answer
+                        && code >= 400
+                        && answer.content.is_empty()
+                    {
+                        answer.content.insert(
+                            "application/json".to_owned(),
+                            RefOr::T(Content::new(Some(refusal_schema::<OperatorRefusal>(Some(
+                                code,
+                            ))))),
+                        );
+                    }
+                }
+            }
+        }
+        doc.components
+            .get_or_insert_with(Default::default)
+            .schemas
+            .insert(
+                "Refusal".to_owned(),
+                refusal_schema::<OperatorRefusal>(None),
+            );
+    }
+}
 
 async fn get_openapi() -> Response {
     bytes_response(

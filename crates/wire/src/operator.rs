@@ -63,7 +63,6 @@ pub struct PolicyResponse {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct KeysResponse {
     /// The key that signs challenges (Ed25519, base64).
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub operator: PublicKey,
     /// The log's verifier key (C2SP signed-note vkey).
     pub log: String,
@@ -122,13 +121,20 @@ impl<'de> Deserialize<'de> for WireTagKey {
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
     /// The device's Ed25519 public key, base64 (ENR-2).
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub device_key: PublicKey,
     /// The participant's tag key, base64, 32 bytes (ENR-3).
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            value_type = String,
+            content_encoding = "base64",
+            min_length = 44,
+            max_length = 44,
+            pattern = "^[A-Za-z0-9+/]{43}=$"
+        )
+    )]
     pub tag_key: WireTagKey,
     /// The schedule (spec/schedule.md).
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub schedule: Schedule,
     /// Whether the participant's order is supervised through condition results
     /// (spec/obligations.md, **OBL-4**): every check-in must then carry one. Absent: no.
@@ -141,7 +147,6 @@ pub struct EnrollRequest {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct EnrollResponse {
     /// The pseudonym the operator assigned (ENR-1), hex.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub pseudonym: Pseudonym,
     /// The policy hash, hex.
     pub policy: String,
@@ -155,11 +160,9 @@ pub struct EnrollResponse {
 #[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
     /// `excused-technical`, `excused-other` or `not-excused`.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub resolution: minimis_proto::Resolution,
     /// What it rests on: `failure-report`, `participant-statement`, `agency-contact`,
     /// `operator-outage`, `check-in-content` or `no-account` (spec/failure.md).
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub reason: ResolutionReason,
 }
 
@@ -168,7 +171,6 @@ pub struct ResolveRequest {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct StateResponse {
     /// The state.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub state: LedgerState,
 }
 
@@ -179,10 +181,8 @@ pub struct StateResponse {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct TextLink {
     /// The text's id, hex (spec/failure.md).
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: RecordId,
     /// The epoch it is sealed to.
-    #[cfg_attr(feature = "openapi", schema(value_type = u32))]
     pub epoch: EpochId,
 }
 
@@ -191,7 +191,6 @@ pub struct TextLink {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct FailureReportView {
     /// The category.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub category: FailureCategory,
     /// The sealed free text, if the participant wrote one.
     pub text: Option<TextLink>,
@@ -202,7 +201,6 @@ pub struct FailureReportView {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct StatementView {
     /// The category.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub category: StatementCategory,
     /// The sealed free text, if the participant wrote one.
     pub text: Option<TextLink>,
@@ -215,15 +213,12 @@ pub struct StatementView {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct OfficerRow {
     /// The challenge.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub challenge: SignedChallenge,
     /// Its state.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub state: LedgerState,
     /// The officer who resolved it (a role pseudonym), if resolved.
     pub resolved_by: Option<String>,
     /// What the resolution rests on, if resolved.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub resolution_reason: Option<ResolutionReason>,
     /// The participant's technical-failure report, if any.
     pub failure_report: Option<FailureReportView>,
@@ -239,16 +234,12 @@ pub struct OfficerRow {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct LedgerRow {
     /// The challenge.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub challenge: SignedChallenge,
     /// Its state.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub state: LedgerState,
     /// What the resolution rests on, if resolved.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub resolution_reason: Option<ResolutionReason>,
     /// A technical-failure report filed for it: its category.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub failure_report: Option<FailureCategory>,
     /// The failure report's sealed free text, if it has one.
     pub failure_text: Option<TextLink>,
@@ -263,11 +254,10 @@ pub struct LedgerRow {
 #[serde(deny_unknown_fields)]
 pub struct SealedText {
     /// The epoch whose custodians' keys sealed it: the current one.
-    #[cfg_attr(feature = "openapi", schema(value_type = u32))]
     pub epoch: EpochId,
     /// The age ciphertext, base64, within the bound of a check-in's (SEAL-4).
     #[serde(with = "minimis_proto::wire::base64_bytes")]
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, content_encoding = "base64"))]
     pub ciphertext: Vec<u8>,
 }
 
@@ -278,10 +268,8 @@ pub struct SealedText {
 #[serde(deny_unknown_fields)]
 pub struct FailureReportRequest {
     /// The challenge it concerns, hex.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub challenge_id: ChallengeId,
     /// `no-network`, `app-error`, `device-error`, `presence-unavailable` or `other`.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub category: FailureCategory,
     /// The participant's own words, sealed on the device; absent if none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -295,10 +283,8 @@ pub struct FailureReportRequest {
 #[serde(deny_unknown_fields)]
 pub struct StatementRequest {
     /// The challenge whose row it is attached to, hex.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub challenge_id: ChallengeId,
     /// `dispute`, `explanation`, `correction` or `other`.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub category: StatementCategory,
     /// The participant's own words, sealed on the device; absent if none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -313,25 +299,20 @@ pub struct StatementRequest {
 #[serde(deny_unknown_fields)]
 pub struct CheckInRequest {
     /// Whose, hex.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub pseudonym: Pseudonym,
     /// The challenge answered, hex.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub challenge_id: ChallengeId,
     /// The epoch whose custodians' keys sealed it.
-    #[cfg_attr(feature = "openapi", schema(value_type = u32))]
     pub epoch: EpochId,
     /// The sealed check-in, base64 (SEAL-4 bounds its length).
     #[serde(with = "minimis_proto::wire::base64_bytes")]
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, content_encoding = "base64"))]
     pub ciphertext: Vec<u8>,
     /// The device's signature over the envelope (CHK-10), base64.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub signature: Signature,
     /// The sealed, signed condition result (**OBL-4**); absent for an enrollment not under
     /// conditions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub condition: Option<SignedConditionResult>,
 }
 
@@ -355,10 +336,8 @@ impl CheckInRequest {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct FilingReceipt {
     /// The filing id (SHA-256 of the filing's signing input), hex.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub filing_id: FilingId,
     /// The day it was received (00:00 UTC), as the `filing received` entry says.
-    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub day: UnixTime,
     /// The C2SP tlog-proof of the `filing received` entry against the checkpoint of the
     /// batch that logged it.
@@ -370,10 +349,8 @@ pub struct FilingReceipt {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct CheckInResponse {
     /// The receipt: the record id and a C2SP tlog-proof against the batch's checkpoint.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub receipt: Receipt,
     /// `on-time` or `late`.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub state: LedgerState,
 }
 
@@ -387,13 +364,10 @@ pub struct ConditionItem {
     /// Its position in the operator's order: the cursor for the next page.
     pub seq: u64,
     /// The ledger row's challenge, hex.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub challenge_id: ChallengeId,
     /// The ledger row's epoch.
-    #[cfg_attr(feature = "openapi", schema(value_type = u32))]
     pub epoch: EpochId,
     /// The result as the device signed it.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub condition: SignedConditionResult,
 }
 
@@ -405,12 +379,10 @@ pub struct FilingItem {
     /// Its position in the operator's order: the cursor for the next page.
     pub seq: u64,
     /// The day it was received, as its `filing received` entry says.
-    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub day: UnixTime,
     /// Whether the case system has acknowledged it (`filing acknowledged` logged).
     pub acknowledged: bool,
     /// The filing as the device signed it.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub filing: SignedFiling,
 }
 
@@ -420,7 +392,6 @@ pub struct FilingItem {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct AcknowledgementResponse {
     /// The day logged: the operator's day when it appended the entry.
-    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub day: UnixTime,
     /// The C2SP tlog-proof of the `filing acknowledged` entry.
     pub tlog_proof: String,
@@ -473,17 +444,14 @@ pub enum RecordKind {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct RecordResponse {
     /// The record id, hex.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub record_id: RecordId,
     /// The epoch it is sealed to.
-    #[cfg_attr(feature = "openapi", schema(value_type = u32))]
     pub epoch: EpochId,
     /// Whose (for the custodian's caseload check), hex.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub pseudonym: Pseudonym,
     /// The sealed check-in or text, base64.
     #[serde(with = "minimis_proto::wire::base64_bytes")]
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, content_encoding = "base64"))]
     pub ciphertext: Vec<u8>,
     /// What the opened payload is.
     pub kind: RecordKind,
@@ -491,7 +459,6 @@ pub struct RecordResponse {
     /// record id from the envelope's fields (CHK-12), so the operator cannot serve one
     /// record's ciphertext under another's id (ACC-41).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub challenge_id: Option<ChallengeId>,
 }
 
@@ -501,7 +468,6 @@ pub struct RecordResponse {
 #[serde(deny_unknown_fields)]
 pub struct HoldRequest {
     /// Record ids, hex.
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub records: Vec<RecordId>,
     /// Until when the records must not be purged (unix seconds).
     pub until: i64,

@@ -178,6 +178,54 @@ pub fn check_interface<R: Refusal>() -> Result<(), String> {
     Ok(())
 }
 
+/// The OpenAPI schema of a refusal body of interface `R` (feature `openapi`): the
+/// `{"error": {"code", "message"}}` object, its `code` one of the interface's codes, and
+/// with `status`, only those it answers with that status. Made from [`Refusal::ALL`], so
+/// the document lists exactly the codes the service can write.
+#[cfg(feature = "openapi")]
+pub fn refusal_schema<R: Refusal>(
+    status: Option<u16>,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, Type};
+    let mut codes: Vec<&str> = R::ALL
+        .iter()
+        .filter(|r| status.is_none_or(|s| r.status() == s))
+        .map(|r| r.code())
+        .collect();
+    codes.sort_unstable();
+    codes.dedup();
+    let inner = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property(
+            "code",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(codes))
+                .description(Some("The machine-readable code (snake_case, SVC-41).")),
+        )
+        .required("code")
+        .property(
+            "message",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("What went wrong, for people.")),
+        )
+        .required("message")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    RefOr::T(Schema::Object(
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "A refusal (SVC-8): the request changed nothing. The code says why.",
+            ))
+            .property("error", inner)
+            .required("error")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .build(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

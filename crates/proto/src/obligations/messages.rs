@@ -83,6 +83,7 @@ fn sha256(data: &[u8]) -> [u8; 32] {
 /// A condition result as the device sends it with its check-in (**OBL-4**): the 64 bytes
 /// sealed to the enrollment's case recipient, signed with the device key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignedConditionResult {
     /// Whose.
@@ -91,6 +92,7 @@ pub struct SignedConditionResult {
     pub challenge_id: ChallengeId,
     /// The sealed condition result.
     #[serde(with = "base64_bytes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, content_encoding = "base64"))]
     pub ciphertext: Vec<u8>,
     /// Ed25519 by the device key over [`SignedConditionResult::signing_input`].
     pub signature: Signature,
@@ -137,6 +139,7 @@ impl SignedConditionResult {
 
 /// A filing as the device sends it (**OBL-9**).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignedFiling {
     /// Whose.
@@ -145,6 +148,7 @@ pub struct SignedFiling {
     pub addressee: Addressee,
     /// The sealed 1,024-byte filing.
     #[serde(with = "base64_bytes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, content_encoding = "base64"))]
     pub ciphertext: Vec<u8>,
     /// Ed25519 by the device key over [`SignedFiling::signing_input`].
     pub signature: Signature,
@@ -259,10 +263,12 @@ pub fn delivery_signing_input(
 /// A sealed delivery as the operator stores it until the device fetches it (**OBL-12**):
 /// the delivery and its sender's signature, sealed to the participant's inbox recipient.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SealedDelivery {
     /// The age file.
     #[serde(with = "base64_bytes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, content_encoding = "base64"))]
     pub ciphertext: Vec<u8>,
 }
 
