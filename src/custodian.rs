@@ -46,12 +46,18 @@ pub(crate) struct KeystoreArgs {
     /// `pkcs11:token=LABEL?module-path=MODULE.so&pin-source=env:VAR` (or
     /// `pin-source=file:PATH`). Production mode: each epoch key is wrapped by its own
     /// non-extractable token key, destroyed at the deadline.
-    #[arg(long, value_name = "PKCS11-URI", conflicts_with_all = ["key_file", "passphrase_env"])]
+    #[arg(long, value_name = "PKCS11-URI", conflicts_with_all = ["key_file", "passphrase_env", "passphrase_file"])]
     keystore: Option<String>,
     /// Development mode: the keystore key file (made on first start if missing). Must not
     /// be inside the data directory.
-    #[arg(long, value_name = "FILE", conflicts_with = "passphrase_env")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["passphrase_env", "passphrase_file"])]
     key_file: Option<PathBuf>,
+    /// Development mode: a file holding the keystore passphrase (one line; a final newline
+    /// is not part of it). Unlike an environment variable, it is not inherited by child
+    /// processes or shown in the process's environment; keep it readable by the service
+    /// only (a systemd credential, for example).
+    #[arg(long, value_name = "FILE", conflicts_with = "passphrase_env")]
+    passphrase_file: Option<PathBuf>,
     /// Development mode: the environment variable that holds the keystore passphrase (at
     /// least 15 characters, 10^14 guesses by zxcvbn's estimate).
     #[arg(long, value_name = "VAR")]
@@ -167,6 +173,10 @@ fn config_of(args: &KeystoreArgs) -> anyhow::Result<CustodianConfig> {
     }
     if let Some(k) = &args.key_file {
         config.secret = SecretSource::KeyFile(k.clone());
+        config.token = None;
+    }
+    if let Some(f) = &args.passphrase_file {
+        config.secret = SecretSource::PassphraseFile(f.clone());
         config.token = None;
     }
     if let Some(v) = &args.passphrase_env {

@@ -215,6 +215,57 @@ fn cfg_2_every_key_each_parser_accepts_is_documented_and_every_documented_key_is
     );
 }
 
+/// The flags a command's `--help` shows, besides those that are not configuration.
+fn help_flags(args: &[&str]) -> BTreeSet<String> {
+    let out = crate::minimis().args(args).arg("--help").output().unwrap();
+    assert!(out.status.success(), "{args:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            l.trim_start()
+                .split([' ', ',', '=', '<'])
+                .find(|w| w.starts_with("--"))
+        })
+        .filter(|f| !["--config", "--help", "--baseline-plaintext"].contains(f))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The flags of the paragraph "Flags over the file" that follows `section`'s heading.
+fn documented_flags(reference: &str, section: &str) -> BTreeSet<String> {
+    let from = reference.find(section).unwrap();
+    let para = &reference[from..];
+    let start = para.find("Flags over the file:").unwrap();
+    let para = &para[start..];
+    let end = para.find("\n\n").unwrap_or(para.len());
+    para[..end]
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|f| f.starts_with("--"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn cfg_2_each_serve_commands_flags_are_documented_and_every_documented_flag_exists() {
+    let reference = read("spec/configuration.md");
+    for (section, command) in [
+        ("## The operator's server", &["serve"][..]),
+        ("## The key custodians", &["custodian", "serve"][..]),
+    ] {
+        let documented = documented_flags(&reference, section);
+        let taken = help_flags(command);
+        // Not vacuous: both sides found flags.
+        assert!(taken.len() >= 5 && documented.len() >= 5, "{command:?}");
+        assert_eq!(
+            documented, taken,
+            "{command:?}: spec/configuration.md against --help"
+        );
+    }
+}
+
 #[test]
 fn cfg_1_every_parser_refuses_an_unknown_key_and_names_it() {
     for (parser, misspelt) in [

@@ -33,6 +33,7 @@ use crate::protocol::{
 use crate::rewrap::{self, HeldHeader};
 use crate::store::{CaseBook, HoldBook, HoldMeta, Outbox, StoreError};
 use crate::witness::{WitnessService, WitnessStartError};
+use minimis_wire::OperatorRefusal;
 
 /// What the oversight custodian's reviewer decides (**ACC-16**).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,6 +178,11 @@ pub struct TickReport {
     pub generated: Vec<EpochId>,
     /// Recipients published.
     pub published: Vec<EpochId>,
+    /// Epochs whose recipient the operator refused because it already holds a different
+    /// one of this custodian (`409 recipient_already_published`, SEAL-23): devices seal to
+    /// that one, which this custodian's keystore may not open. Reported once per epoch and
+    /// run of the service, and not sent again.
+    pub conflicting: Vec<EpochId>,
     /// Epoch identities destroyed.
     pub destroyed: Vec<EpochId>,
     /// Legal holds whose identity was destroyed (released or expired).
@@ -251,6 +257,8 @@ struct Core {
     outbox: Mutex<Outbox>,
     holds: Mutex<HoldBook>,
     published: Mutex<BTreeSet<EpochId>>,
+    /// Epochs whose recipient the operator refused as a second, different one (SEAL-23).
+    conflicting: Mutex<BTreeSet<EpochId>>,
     tick_lock: tokio::sync::Mutex<()>,
     caseload: Option<Caseload>,
     casebook: CaseBook,
@@ -414,6 +422,7 @@ impl Node {
             log_key,
             witnesses,
             published: Mutex::new(BTreeSet::new()),
+            conflicting: Mutex::new(BTreeSet::new()),
             tick_lock: tokio::sync::Mutex::new(()),
             caseload,
             witness,
@@ -1580,7 +1589,8 @@ impl Node {
                         tracing::error!(error = %err, epoch = e.get(), "cannot make an epoch identity")
                     }
                 }
-                let published = self.0.published.lock().is_ok_and(|p| p.contains(&e));
+                let published = self.0.published.lock().is_ok_and(|p| p.contains(&e))
+                    || self.0.conflicting.lock().is_ok_and(|c| c.contains(&e));
                 if !published
                     && let Ok(r) = ks
                         .keyring()
@@ -1594,11 +1604,29 @@ impl Node {
         // The network half, bounded as a whole.
         let network = async {
             for (e, r) in to_publish {
-                if self.0.link.publish(&r).await.is_ok() {
-                    if let Ok(mut p) = self.0.published.lock() {
-                        p.insert(e);
+                match self.0.link.publish(&r).await {
+                    Ok(()) => {
+                        if let Ok(mut p) = self.0.published.lock() {
+                            p.insert(e);
+                        }
+                        report.published.push(e);
                     }
-                    report.published.push(e);
+                    Err(LinkError::OperatorRefused(OperatorRefusal::RecipientAlreadyPublished)) => {
+                        // Not a failure to retry: the operator keeps the first recipient
+                        // of each epoch and custodian (SEAL-23), so every retry would be
+                        // refused alike. Said once, loudly: the keystore was restored or
+                        // replaced, or someone else holds this custodian's signing key.
+                        tracing::error!(
+                            epoch = e.get(),
+                            recipient = %r.recipient.recipient,
+                            "the operator already holds a different recipient of this custodian for this epoch (recipient_already_published, SEAL-23): devices seal this epoch's check-ins to that one, which this keystore may not open; find out why (a restored or replaced keystore, or a copied signing key) before the epoch starts"
+                        );
+                        if let Ok(mut c) = self.0.conflicting.lock() {
+                            c.insert(e);
+                        }
+                        report.conflicting.push(e);
+                    }
+                    Err(_) => {}
                 }
             }
             if self.0.role == CustodianRole::Agency {

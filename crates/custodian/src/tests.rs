@@ -538,6 +538,49 @@ async fn ret_9_identities_are_made_ahead_and_their_signed_recipients_published()
 }
 
 #[tokio::test]
+async fn seal_23_a_custodian_whose_recipient_conflicts_says_so_once_and_stops_sending_it() {
+    use crate::operator::OperatorLink as _;
+    use minimis_proto::CustodianRole;
+    let t = world().await;
+    let next = t.epoch().next().unwrap();
+    let after = next.next().unwrap();
+    // Someone has already published a different recipient of the agency custodian for the
+    // epoch after next (a restored keystore, a copied key: the operator cannot tell).
+    let mut first =
+        t.d.operator
+            .recipients()
+            .into_iter()
+            .find(|r| r.recipient.role == CustodianRole::Agency)
+            .unwrap();
+    first.recipient.epoch = after;
+    t.d.operator
+        .link(CustodianRole::Agency)
+        .publish(&first)
+        .await
+        .unwrap();
+    t.d.clock.set(t.d.agency.policy().epoch_start(next));
+    let (a, o) = t.d.tick().await;
+    assert_eq!(a.generated, vec![after]);
+    assert!(a.published.is_empty(), "{a:?}");
+    assert_eq!(a.conflicting, vec![after], "reported");
+    assert_eq!(
+        o.unwrap().published,
+        vec![after],
+        "the other custodian is not affected"
+    );
+    // The next tick does not send it again (a resend would be refused and reported again).
+    let (a, _) = t.d.tick().await;
+    assert!(a.conflicting.is_empty() && a.published.is_empty(), "{a:?}");
+    let at_operator: Vec<_> =
+        t.d.operator
+            .recipients()
+            .into_iter()
+            .filter(|r| (r.recipient.epoch, r.recipient.role) == (after, CustodianRole::Agency))
+            .collect();
+    assert_eq!(at_operator, vec![first], "the operator keeps the first");
+}
+
+#[tokio::test]
 async fn ret_30_ret_31_ret_32_ret_33_a_hold_keeps_named_records_past_the_deadline_and_no_others() {
     let t = world().await;
     let e = t.epoch();
