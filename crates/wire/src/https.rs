@@ -234,16 +234,69 @@ impl HttpsClient {
             }
             found
         };
+        // A connection from the pool may have been closed by the server since its last
+        // answer without this side having seen it yet. hyper hands a request back when it
+        // was not written (`try_send_request`), so such a request is sent again, once, on
+        // a new connection; a request that was written is never sent twice.
+        let mut pooled = reused.is_some();
         let mut sender = match reused {
             Some(s) => s,
-            None => tokio::time::timeout(limits.connect, self.connect())
-                .await
-                .map_err(|_| TransportError::ConnectTimeout)??,
+            None => self.connect_within(limits).await?,
         };
-        tokio::time::timeout(limits.read, sender.ready())
+        let mut request = self.build(req)?;
+        let resp = loop {
+            let ready = tokio::time::timeout(limits.read, sender.ready())
+                .await
+                .map_err(|_| TransportError::ReadTimeout)?;
+            if ready.is_err() {
+                if pooled {
+                    pooled = false;
+                    sender = self.connect_within(limits).await?;
+                    continue;
+                }
+                return Err(TransportError::Http);
+            }
+            match tokio::time::timeout(limits.read, sender.try_send_request(request))
+                .await
+                .map_err(|_| TransportError::ReadTimeout)?
+            {
+                Ok(resp) => break resp,
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) if pooled => {
+                        pooled = false;
+                        request = unsent;
+                        sender = self.connect_within(limits).await?;
+                    }
+                    _ => return Err(TransportError::Http),
+                },
+            }
+        };
+        // The server said it closes the connection after this answer: not used again.
+        let closing = resp
+            .headers()
+            .get_all(hyper::header::CONNECTION)
+            .iter()
+            .any(|v| {
+                v.to_str()
+                    .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
+            });
+        let status = resp.status().as_u16();
+        let body = read_bounded(resp.into_body(), limits).await?;
+        // Only a connection whose answer was read whole, and that the server keeps open,
+        // is used again.
+        if !closing {
+            self.idle.lock().await.push(sender);
+        }
+        Ok(Response { status, body })
+    }
+
+    async fn connect_within(&self, limits: Limits) -> Result<Sender, TransportError> {
+        tokio::time::timeout(limits.connect, self.connect())
             .await
-            .map_err(|_| TransportError::ReadTimeout)?
-            .map_err(|_| TransportError::Http)?;
+            .map_err(|_| TransportError::ConnectTimeout)?
+    }
+
+    fn build(&self, req: Request) -> Result<hyper::Request<Full<Bytes>>, TransportError> {
         let mut builder = hyper::Request::builder()
             .method(req.method)
             .uri(&req.path)
@@ -251,18 +304,9 @@ impl HttpsClient {
         for (k, v) in &req.headers {
             builder = builder.header(*k, v);
         }
-        let request = builder
+        builder
             .body(Full::new(Bytes::from(req.body)))
-            .map_err(|_| TransportError::Http)?;
-        let resp = tokio::time::timeout(limits.read, sender.send_request(request))
-            .await
-            .map_err(|_| TransportError::ReadTimeout)?
-            .map_err(|_| TransportError::Http)?;
-        let status = resp.status().as_u16();
-        let body = read_bounded(resp.into_body(), limits).await?;
-        // Only a connection whose answer was read whole is used again.
-        self.idle.lock().await.push(sender);
-        Ok(Response { status, body })
+            .map_err(|_| TransportError::Http)
     }
 }
 

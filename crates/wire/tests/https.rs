@@ -215,3 +215,58 @@ async fn svc_42_only_tls_13_and_only_the_trusted_server() {
     assert!(HttpsClient::new(addr, "localhost", "not a certificate", None).is_err());
     assert!(HttpsClient::new(addr, "not a name!", &other.cert, None).is_err());
 }
+
+/// A server that answers each connection's one request with `200` and
+/// `connection: close`, then closes it; it counts the connections it accepted.
+async fn closing_server() -> (SocketAddr, String, Arc<std::sync::atomic::AtomicUsize>) {
+    let pair = self_signed_server("wire-test").unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls_config(&pair, false));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut buf = vec![0u8; 1 << 16];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = tls
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\n{}",
+                    )
+                    .await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (addr, pair.cert, accepted)
+}
+
+/// A connection the server said it closes is not used again: every request after it goes
+/// on a new connection and succeeds, however soon it follows (the server's close may not
+/// have reached the client yet when it is sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn svc_42_a_connection_the_server_closes_is_not_used_again() {
+    let (addr, ca, accepted) = closing_server().await;
+    let client = HttpsClient::new(addr, "localhost", &ca, None)
+        .unwrap()
+        .with_limits(LIMITS);
+    for i in 0..30 {
+        let r = get(&client)
+            .await
+            .unwrap_or_else(|e| panic!("request {i}: {e:?}"));
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"{}"[..]));
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 30);
+}
