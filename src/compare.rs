@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
-use minimis_audit::Inventory;
+use minimis_compare::Inventory;
 
 use crate::Outcome;
 

@@ -1,6 +1,6 @@
 //! The target for a vendor's data inventory.
 
-use minimis_audit::Inventory;
+use minimis_compare::Inventory;
 
 use super::{Outcome, utf8};
 
