@@ -230,6 +230,7 @@ impl Comparer {
     }
 
     /// Records one property compared under `rule`, and its gap if `finding` is one.
+    #[allow(clippy::too_many_arguments)]
     fn check<T>(
         &mut self,
         entry: &str,
