@@ -25,13 +25,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use minimis_audit::html::{LogFigures, ReportInputs, render};
-use minimis_audit::inventory::{Inventory, SMARTLINK_INVENTORY};
 use minimis_audit::layout::{LOG_VKEY, WITNESSES_VKEY, read_policy, read_vkey, read_vkeys};
 use minimis_audit::series::{DEMO_SERIES_FILE, read_series};
 use minimis_audit::{
     AuditFailure, Auditor, AuditorState, DirKeys, ExportDir, KeyOrigin, LayoutError,
     LogSource as _, Participant, RemoteError, Report, TlogClient, parse_time,
 };
+use minimis_compare::{Inventory, SMARTLINK_INVENTORY};
 use minimis_log::{TileStorage, VerifierKey};
 use minimis_proto::{Policy, Schedule, UnixTime};
 

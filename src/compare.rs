@@ -1,6 +1,6 @@
 //! `minimis compare INVENTORY.toml`: hold a vendor's declared data inventory against the
-//! minimis specification and policy, and report every gap with the requirement IDs it
-//! fails (spec/inventory.md).
+//! legal minimum and, apart, the minimis specification and policy, and report every gap
+//! with its rule, tier and evidence (`minimis-compare`; spec/inventory.md).
 //!
 //! Exit codes (AUD-24): 0 no gap; 1 gaps found; 2 usage error, or an inventory or
 //! policy that cannot be read or parsed (nothing was compared).
@@ -9,15 +9,15 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
-use minimis_audit::Inventory;
+use minimis_compare::Inventory;
 
 use crate::Outcome;
 
 /// `minimis compare` arguments.
 #[derive(Args)]
 pub(crate) struct CompareArgs {
-    /// The inventory (TOML, format `minimis-inventory/1`; see spec/inventory.md and
-    /// examples/inventories/).
+    /// The inventory (TOML, format `minimis-inventory/2`; see spec/inventory.md,
+    /// guide/compare.md and examples/inventories/template.toml).
     inventory: PathBuf,
     /// The policy to hold retention periods and the schedule cap against (the embedded
     /// reference policy if omitted).
@@ -38,7 +38,7 @@ pub(crate) fn run(args: &CompareArgs) -> anyhow::Result<Outcome> {
         .with_context(|| format!("cannot read the inventory {}", path.display()))?;
     let inventory = Inventory::from_toml_str(&text).with_context(|| {
         format!(
-            "in {}; spec/inventory.md lists every key, and examples/inventories/ has two complete inventories",
+            "in {}; spec/inventory.md lists every key, examples/inventories/ has two complete inventories and a blank template, and guide/compare.md says how to fill one",
             path.display()
         )
     })?;

@@ -1,4 +1,5 @@
-//! `minimis compare INVENTORY.toml` (spec/inventory.md, AUD-20 to AUD-26): a vendor's
+//! `minimis compare INVENTORY.toml` (spec/inventory.md, AUD-20 to AUD-26; the crate's own
+//! tests, `crates/compare/tests`, check CMP-1 to CMP-20): a vendor's
 //! declared inventory held against the specification, each gap with the requirement it
 //! fails; SmartLINK as publicly documented has gaps, minimis's own inventory has none.
 
@@ -6,8 +7,9 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::process::Output;
 
-use minimis_audit::inventory::{
-    Category, Evidence, Finding, Inventory, InventoryError, MINIMIS_INVENTORY, SMARTLINK_INVENTORY,
+use minimis_compare::{
+    Category, Evidence, Finding, Group, Inventory, InventoryError, MINIMIS_INVENTORY,
+    SMARTLINK_INVENTORY,
 };
 use minimis_proto::{Policy, default_policy};
 use serde_json::Value;
@@ -64,7 +66,7 @@ fn defined_ids() -> BTreeSet<String> {
 /// and every section's answer the one the specification forbids.
 fn everything_wrong() -> String {
     let mut t = String::from(
-        r#"format = "minimis-inventory/1"
+        r#"format = "minimis-inventory/2"
 
 [about]
 system = "worst case"
@@ -94,6 +96,18 @@ encryption = "none"
 key_holders = ["operator"]
 shared = true
 shared_with = ["a broker"]
+legal_authority = "none"
+records_schedule = "none"
+retention_starts = "none"
+backup_retention_days = "indefinite"
+hosting = "unknown"
+sub_processors = "unknown"
+vendor_staff_access = "unknown"
+third_party_requests = "on-request"
+correction = "unknown"
+deletion = "unknown"
+accreditation = "none"
+breach_history = "unknown"
 "#
         );
     }
@@ -201,7 +215,7 @@ fn aud_20_a_malformed_inventory_gets_a_typed_error_naming_the_key() {
     ));
     // Another format.
     let e =
-        Inventory::from_toml_str(&MINIMIS_INVENTORY.replace("minimis-inventory/1", "smartlink/9"))
+        Inventory::from_toml_str(&MINIMIS_INVENTORY.replace("minimis-inventory/2", "smartlink/9"))
             .unwrap_err();
     assert!(
         matches!(e, InventoryError::UnsupportedFormat { .. }),
@@ -258,8 +272,7 @@ fn aud_21_smartlink_has_gaps_naming_the_requirements_it_fails() {
         .unwrap()
         .compare(&default_policy());
     let gap = |entry: &str, property: &str| {
-        c.gaps
-            .iter()
+        c.gaps_in(Group::Conformance)
             .find(|g| g.entry == entry && g.property == property)
             .unwrap_or_else(|| panic!("no gap for {entry}.{property}:\n{}", c.to_table()))
     };
@@ -302,7 +315,7 @@ fn aud_21_smartlink_has_gaps_naming_the_requirements_it_fails() {
         assert_eq!(g.requirements, ids, "{entry}.{property}");
         assert_eq!(g.finding, Finding::Contrary, "{entry}.{property}");
         assert!(g.source.is_some(), "{entry}.{property} cites no source");
-        assert!(!g.minimis.is_empty());
+        assert!(!g.requires.is_empty());
     }
     // Every entry of the SmartLINK inventory cites a source and says how good it is.
     let inv = Inventory::from_toml_str(SMARTLINK_INVENTORY).unwrap();
@@ -323,9 +336,41 @@ fn aud_21_smartlink_has_gaps_naming_the_requirements_it_fails() {
 fn aud_21_every_rule_can_fail() {
     let inv = Inventory::from_toml_str(&everything_wrong()).unwrap();
     let c = inv.compare(&default_policy());
-    // Every property compared is a gap, and every one is contrary (nothing unknown).
-    assert_eq!(c.gaps.len(), c.compared, "{}", c.to_table());
-    assert_eq!(c.not_shown(), 0);
+    // Every property compared is a gap; every minimis one is contrary (nothing unknown),
+    // and so is every legal and minimum-standard rule that has a contrary value.
+    // All but one per datum: an "indefinite" retention is a declared period, which the
+    // legal minimum accepts (CMP-12) and minimis does not (RET-1, RET-20).
+    assert_eq!(
+        c.gaps.len() + Category::ALL.len(),
+        c.compared(),
+        "{}",
+        c.to_table()
+    );
+    assert_eq!(
+        c.gaps_in(Group::Baseline)
+            .filter(|g| g.property == "retention_days")
+            .count(),
+        0
+    );
+    assert!(
+        c.gaps_in(Group::Conformance)
+            .all(|g| g.finding == Finding::Contrary)
+    );
+    for property in [
+        "legal_authority",
+        "records_schedule",
+        "retention_starts",
+        "backup_retention_days",
+        "third_party_requests",
+        "accreditation",
+    ] {
+        assert!(
+            c.gaps_in(Group::Baseline)
+                .filter(|g| g.property == property)
+                .all(|g| g.finding == Finding::Contrary),
+            "{property}"
+        );
+    }
     // Every category was compared: a gap names each entry.
     for cat in Category::ALL {
         assert!(
@@ -420,8 +465,10 @@ fn aud_22_unknown_is_a_gap_never_a_pass() {
         let c = Inventory::from_toml_str(&MINIMIS_INVENTORY.replacen(from, to, 1))
             .unwrap()
             .compare(&policy);
-        assert_eq!(c.gaps.len(), 1, "{from}: {}", c.to_table());
-        let g = &c.gaps[0];
+        // (An unknown retention is also a gap of the legal minimum, CMP-12: one rule each.)
+        let gaps: Vec<_> = c.gaps_in(Group::Conformance).collect();
+        assert_eq!(gaps.len(), 1, "{from}: {}", c.to_table());
+        let g = gaps[0];
         assert_eq!((g.entry.as_str(), g.property), (entry, property));
         assert_eq!(g.finding, Finding::NotShown);
         assert_eq!(g.requirements, ids);
@@ -492,13 +539,13 @@ fn aud_24_the_cli_prints_a_table_or_json_and_exits_1_on_gaps() {
         table.starts_with("inventory   BI SmartLINK (ICE ISAP)"),
         "{table}"
     );
-    assert!(table.contains("GAP              POL-4"), "{table}");
+    assert!(table.contains("GAP              A  POL-4"), "{table}");
     assert!(table.contains("GAP (not shown)"), "{table}");
     assert!(table.contains("exit 1"));
     let out = compare(&[&example("smartlink.toml"), "--json"]);
     assert_eq!(out.status.code(), Some(1));
     let j: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(j["format"], "minimis-compare/1");
+    assert_eq!(j["format"], "minimis-compare/2");
     assert_eq!(j["verdict"], "gaps-found");
     assert_eq!(j["exit"], 1);
     let gaps = j["gaps"].as_array().unwrap();
@@ -545,9 +592,7 @@ fn aud_25_the_reference_inventory_compares_with_no_gap() {
     let inv = Inventory::from_toml_str(MINIMIS_INVENTORY).unwrap();
     for c in Category::ALL.iter().filter(|c| c.held_by_minimis()) {
         assert!(
-            inv.data
-                .iter()
-                .any(|d| d.category == *c && !d.held_by.is_empty()),
+            inv.data.iter().any(|d| d.category == *c && d.may_be_held()),
             "{c}"
         );
     }
@@ -559,10 +604,8 @@ fn aud_25_the_reference_inventory_compares_with_no_gap() {
         .find(|d| d.id == "sealed-check-ins")
         .unwrap();
     assert_eq!(
-        content.retention_days,
-        Some(minimis_audit::inventory::Retention::Days(
-            p.content_retention_days()
-        ))
+        content.retention_days.as_ref().map(|r| r.value),
+        Some(minimis_compare::Retention::Days(p.content_retention_days()))
     );
 }
 

@@ -341,7 +341,7 @@ fn aud_28_the_report_shows_every_check_and_the_log_facts() {
     assert!(html.contains("Every claim checked holds."));
     assert!(html.contains("What this proves, and what it does not"));
     // The SmartLINK inventory, compared, with the requirements it fails.
-    assert!(html.contains("BI SmartLINK (ICE ISAP) held against minimis"));
+    assert!(html.contains("BI SmartLINK (ICE ISAP) held against the legal minimum and minimis"));
     assert!(html.contains("POL-4") && html.contains("SEAL-11"));
 }
 
@@ -352,7 +352,7 @@ fn aud_28_every_outside_string_is_escaped() {
     export(dir.path(), &h.entries);
     let hostile = "<script>alert('x')</script><img src=x onerror=alert(1)>&amp;";
     write_series(dir.path(), &series(&h, hostile, hostile));
-    let inventory = minimis_audit::inventory::MINIMIS_INVENTORY.replace(
+    let inventory = minimis_compare::MINIMIS_INVENTORY.replace(
         "system = \"minimis reference deployment\"",
         "system = \"<iframe src=https://evil.example>\"",
     );

@@ -3,9 +3,9 @@
 use std::fmt;
 
 /// The requirement families, in the order the spec's README lists them.
-pub(crate) const FAMILIES: [&str; 18] = [
+pub(crate) const FAMILIES: [&str; 19] = [
     "ENR", "CHL", "CHK", "LOC", "SEAL", "RET", "ACC", "LOG", "AUD", "POL", "SVC", "WIT", "OBL",
-    "AGY", "APP", "MSG", "CFG", "STO",
+    "AGY", "APP", "MSG", "CFG", "STO", "CMP",
 ];
 
 /// A requirement identifier such as `RET-2`.

@@ -37,9 +37,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::inventory::Comparison;
 use crate::report::{Consistency, Report};
 use crate::series::{DEMO_SERIES_FILE, DemoSeries};
+use minimis_compare::Comparison;
 
 /// Escapes text for HTML element content and quoted attribute values: `&`, `<`, `>`,
 /// `"` and `'`.
@@ -1214,9 +1214,10 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+    use crate::Auditor;
     use crate::series::{CategoryRow, DEMO_SERIES_FORMAT, HeldSample};
     use crate::synthetic::{History, Params, SignedLog};
-    use crate::{Auditor, inventory::Inventory};
+    use minimis_compare::Inventory;
 
     fn series(hostile: &str) -> DemoSeries {
         let day = 86_400;
@@ -1348,7 +1349,7 @@ mod tests {
         let figures = LogFigures::read(log.storage(), &log.log_key, Some(&history.policy)).unwrap();
         let hostile = "<img src=x onerror=alert(1)>\"'&";
         let series = series(hostile);
-        let comparison = Inventory::from_toml_str(crate::inventory::SMARTLINK_INVENTORY)
+        let comparison = Inventory::from_toml_str(minimis_compare::SMARTLINK_INVENTORY)
             .unwrap()
             .compare(&history.policy);
         let html = render(&ReportInputs {

@@ -14,10 +14,9 @@
 //! 3. in participant mode, the participant's own entries and their challenges against
 //!    their own schedule (**AUD-11**).
 //!
-//! Beside the audit: a vendor's declared data inventory held against the specification,
-//! each gap with the requirement it fails ([`inventory`], `minimis compare`, **AUD-20** to
-//! **AUD-26**), and the audit written as one self-contained HTML report for policymakers
-//! ([`html`], `minimis audit report`, **AUD-27** to **AUD-29**).
+//! Beside the audit: the audit written as one self-contained HTML report for policymakers
+//! ([`html`], `minimis audit report`, **AUD-27** to **AUD-29**), which can embed a vendor
+//! comparison made by `minimis-compare` (`minimis compare`, `spec/inventory.md`).
 //!
 //! The log comes from a [`LogSource`]: a tlog-tiles directory ([`DirSource`]) or a
 //! tlog-tiles server read through a transport the caller gives ([`TlogClient`], over
@@ -60,7 +59,6 @@
 
 mod checks;
 pub mod html;
-pub mod inventory;
 pub mod layout;
 mod participant;
 pub mod remote;
@@ -76,7 +74,6 @@ pub use checks::{
     local_days_in_epoch,
 };
 pub use html::{LogFigures, ReportInputs};
-pub use inventory::{Comparison, Finding, Gap, Inventory, InventoryError};
 pub use layout::{
     DirKeys, DirSource, ExportDir, LayoutError, LogSource, SourceError, WriteExportError,
     write_export,

@@ -709,7 +709,7 @@ pub fn from_repository(root: &Path) -> Result<Vec<Seed>, String> {
     for file in ["policy/default.toml", "policy/default.es.toml"] {
         out.push(seed("policy", file.replace('/', "-"), read(file)?));
     }
-    for name in ["minimis.toml", "smartlink.toml"] {
+    for name in ["minimis.toml", "smartlink.toml", "template.toml"] {
         out.push(seed(
             "inventory",
             name,
