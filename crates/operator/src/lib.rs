@@ -201,7 +201,11 @@ mod tests {
     fn flags_override_the_file_and_bad_keys_are_typed_errors() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("operator.toml");
-        std::fs::write(&file, "data_dir = \"from-file\"\nlisten = \"127.0.0.1:9000\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "data_dir = \"from-file\"\nlisten = \"127.0.0.1:9000\"\n",
+        )
+        .unwrap();
         let args = ServeArgs {
             config: Some(file.clone()),
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 9001))),

@@ -31,7 +31,9 @@ use minimis_proto::{
     ChallengeId, CiphertextBounds, Envelope, EpochId, Policy, Pseudonym, PublicKey, Receipt,
     SealedCheckIn, Signature, SignedChallenge, SignedEpochRecipient, UnixTime,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+#[cfg(feature = "dangerous-plaintext-baseline")]
+use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use utoipa::OpenApi;
 use zeroize::Zeroizing;
@@ -43,9 +45,9 @@ use crate::store::{
     ChallengeRow, LedgerState, ReadStore, ReadTiles, SealedTextRow, Statement, TextRef,
     sealed_text_id,
 };
-use crate::writer::{Attachment, CheckIn, Enrollment, Op, RowView, Shared};
 #[cfg(feature = "dangerous-plaintext-baseline")]
 use crate::writer::PlaintextCheckIn;
+use crate::writer::{Attachment, CheckIn, Enrollment, Op, RowView, Shared};
 use minimis_proto::obligations::SignedFiling;
 use minimis_proto::{FilingId, RecordId};
 use minimis_wire::operator::{
