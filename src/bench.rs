@@ -13,7 +13,7 @@
 //!    encodes the same 512-byte payload in the clear. The server is then killed and its
 //!    data directory, checkpointed, becomes the snapshot every run starts from.
 //! 2. **Runs, timed.** `--runs` times for each mode, alternating: copy the snapshot to a
-//!    fresh directory, start `minimis serve` (or `minimis serve --baseline-plaintext`),
+//!    fresh directory, start `minimis serve` (or the comparator, `minimis bench serve-plaintext-baseline`),
 //!    open `--clients` TLS 1.3 connections, then time from the first request to the last
 //!    response while every connection posts check-ins back to back (a closed loop). Each
 //!    request's latency is from writing it to reading its whole response. Every answer
@@ -63,8 +63,15 @@ pub(crate) struct BenchArgs {
 enum BenchCommand {
     /// Durable check-ins per second through `minimis serve` over TLS, latency, the
     /// server's peak RSS and bytes stored per check-in, against a plaintext baseline
-    /// (`minimis serve --baseline-plaintext`) measured in the same run.
+    /// (`minimis bench serve-plaintext-baseline`) measured in the same run.
     Ingest(IngestArgs),
+    /// BENCHMARK COMPARATOR ONLY, never with real participants: the operator's server
+    /// taking check-ins in the clear and storing them readable by the operator, with no
+    /// signature, no log and no receipt (the conventional vendor `minimis bench ingest`
+    /// compares minimis with). The flags of `minimis serve`. Started by `minimis bench
+    /// ingest`; not in `minimis serve` nor in the operator's binary (SEAL-26).
+    #[command(hide = true)]
+    ServePlaintextBaseline(minimis_operator::ServeArgs),
 }
 
 #[derive(clap::Args)]
@@ -98,7 +105,24 @@ const START_PATIENCE: Duration = Duration::from_secs(600);
 pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<Outcome> {
     match &args.command {
         BenchCommand::Ingest(a) => ingest(a),
+        BenchCommand::ServePlaintextBaseline(a) => serve_plaintext_baseline(a),
     }
+}
+
+/// The comparator's server: `minimis serve`'s start-up with the plaintext baseline's
+/// ingest mode, which only this crate's build of `minimis-server` has (its
+/// `dangerous-plaintext-baseline` feature).
+fn serve_plaintext_baseline(args: &minimis_operator::ServeArgs) -> anyhow::Result<Outcome> {
+    let mut config = args.config()?;
+    config.ingest_mode = minimis_server::IngestMode::DangerousPlaintextBaseline;
+    minimis_operator::serve(
+        config,
+        "minimis bench serve-plaintext-baseline",
+        &[
+            "WARNING: plaintext baseline mode, a benchmark comparator: check-ins are stored in the clear, unsigned and unlogged",
+        ],
+    )?;
+    Ok(Outcome::Success)
 }
 
 // ---- the report ------------------------------------------------------------------------
@@ -304,8 +328,12 @@ impl ServerProcess {
         let stderr = std::fs::File::create(log)
             .with_context(|| format!("cannot create {}", log.display()))?;
         let mut cmd = std::process::Command::new(exe);
-        cmd.arg("serve")
-            .arg("--config")
+        if baseline {
+            cmd.args(["bench", "serve-plaintext-baseline"]);
+        } else {
+            cmd.arg("serve");
+        }
+        cmd.arg("--config")
             .arg(&config)
             .arg("--data-dir")
             .arg(dir)
@@ -322,9 +350,6 @@ impl ServerProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr);
-        if baseline {
-            cmd.arg("--baseline-plaintext");
-        }
         let mut child = cmd.spawn().context("cannot start minimis serve")?;
         let stdout = child
             .stdout
@@ -334,7 +359,7 @@ impl ServerProcess {
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some(a) = line.strip_prefix("minimis serve: listening on https://") {
+                if let Some((_, a)) = line.split_once(": listening on https://") {
                     let _ = tx.send(a.trim().parse::<SocketAddr>());
                 }
             }

@@ -77,9 +77,11 @@ fn seal_11_svc_17_svc_40_verifying_crates_cannot_decrypt() {
     );
 }
 
-/// The crates the operator's server is built from (SEAL-11), the service toolkit (SVC-17)
-/// and the wire contract (SVC-40) included.
-const OPERATOR_CRATES: [&str; 6] = ["server", "proto", "crypto", "log", "service", "wire"];
+/// The crates the operator's server is built from (SEAL-11), the service toolkit (SVC-17),
+/// the wire contract (SVC-40) and the operator's binary (SEAL-25) included.
+const OPERATOR_CRATES: [&str; 7] = [
+    "server", "proto", "crypto", "log", "service", "wire", "operator",
+];
 
 /// The modules of `ring` that the operator's own code may use: hashing, tags, randomness
 /// and signatures. Not `agreement` (X25519) or `aead` (ChaCha20-Poly1305), which only
@@ -393,4 +395,230 @@ fn wit_9_the_witness_links_nothing_that_decrypts_and_no_other_party() {
     // A production build makes no certificate (SVC-15).
     assert!(!dependencies_with("minimis-witness", &["--no-default-features"]).contains("rcgen"));
     assert!(w.contains("rcgen"));
+}
+
+/// What the operator's binary must never link (SEAL-25): content decryption (age, its
+/// header crate, the sealing crate, the X25519 and ChaCha20-Poly1305 implementations age
+/// uses and the curve under that X25519) and every other party's crate.
+const NOT_IN_THE_OPERATOR_BINARY: [&str; 12] = [
+    "minimis-seal",
+    "age",
+    "age-core",
+    "x25519-dalek",
+    "curve25519-dalek",
+    "chacha20poly1305",
+    "chacha20",
+    "minimis-custodian",
+    "minimis-client",
+    "minimis-agency",
+    "minimis-audit",
+    "minimis-testkit",
+];
+
+#[test]
+fn seal_25_the_operator_binary_links_no_content_decryption() {
+    // The binary the operator deploys, as built by default (with the development PKI) and
+    // for production (without it, SVC-15).
+    for flags in [&[][..], &["--no-default-features"][..]] {
+        let deps = dependencies_with("minimis-operator", flags);
+        for forbidden in NOT_IN_THE_OPERATOR_BINARY {
+            assert!(
+                !deps.contains(forbidden),
+                "minimis-operator {flags:?} links {forbidden}: the operator's binary must have no code path that decrypts"
+            );
+        }
+        // What it is built from: the operator's crates, and TLS on rustls with ring as
+        // its only provider (no second implementation of the TLS primitives).
+        for needed in [
+            "minimis-server",
+            "minimis-service",
+            "minimis-wire",
+            "minimis-log",
+            "minimis-proto",
+            "minimis-crypto",
+            "rustls",
+            "ring",
+        ] {
+            assert!(
+                deps.contains(needed),
+                "minimis-operator {flags:?}: {needed}"
+            );
+        }
+        for other_provider in ["aws-lc-rs", "aws-lc-sys", "openssl", "openssl-sys"] {
+            assert!(
+                !deps.contains(other_provider),
+                "minimis-operator {flags:?} links {other_provider}"
+            );
+        }
+        // `rand_chacha` (the PostgreSQL client's random numbers) is a ChaCha random number
+        // generator, not ChaCha20-Poly1305: it encrypts nothing.
+    }
+    // The check is not vacuous: the umbrella `minimis` binary (demo, tools) links them.
+    let umbrella = normal_dependencies("minimis");
+    for linked in [
+        "age",
+        "x25519-dalek",
+        "curve25519-dalek",
+        "minimis-custodian",
+    ] {
+        assert!(umbrella.contains(linked), "minimis: {linked}");
+    }
+    // What ring provides the operator's own code, exactly: SHA-256 (`digest`),
+    // HMAC-SHA-256 (`hmac`), the system's random numbers (`rand`) and Ed25519 signing and
+    // verification (`signature`). TLS 1.3 reaches ring through rustls only (a path inside
+    // rustls, `rustls::crypto::ring`, is not a use of ring by the operator's code).
+    let mut named = BTreeSet::new();
+    for krate in OPERATOR_CRATES {
+        named.extend(ring_modules_named(
+            &crate::root().join("crates").join(krate).join("src"),
+        ));
+    }
+    let exactly: BTreeSet<String> = ["digest", "hmac", "rand", "signature"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        named, exactly,
+        "what ring provides the operator changed: update SEAL-25 and minimis-operator's docs"
+    );
+}
+
+/// Lines of `cargo tree -e normal,features` for `krate`, with `flags`.
+fn feature_graph(krate: &str, flags: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--offline",
+            "--locked",
+            "-e",
+            "normal,features",
+            "--prefix",
+            "none",
+            "-p",
+            krate,
+        ])
+        .args(flags)
+        .current_dir(crate::root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Rust source under `dir`, line comments left out.
+fn code_under(dir: &std::path::Path) -> String {
+    let mut code = String::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                for line in std::fs::read_to_string(&path).unwrap().lines() {
+                    code.push_str(line.split("//").next().unwrap_or(""));
+                    code.push('\n');
+                }
+            }
+        }
+    }
+    code
+}
+
+#[test]
+fn seal_26_the_operator_binary_cannot_enable_the_plaintext_baseline() {
+    const FEATURE: &str = "dangerous-plaintext-baseline";
+    // The operator's binary, built alone as the operator builds it, compiles
+    // minimis-server without the baseline's feature, with or without its own defaults.
+    for flags in [&[][..], &["--no-default-features"][..]] {
+        let graph = feature_graph("minimis-operator", flags);
+        assert!(
+            graph.contains("minimis-server"),
+            "{flags:?}: the graph lists the server"
+        );
+        assert!(
+            !graph.contains(FEATURE),
+            "minimis-operator {flags:?} enables {FEATURE}:\n{graph}"
+        );
+    }
+    // The check is not vacuous: the benchmark's `minimis` binary enables it.
+    assert!(feature_graph("minimis", &[]).contains(FEATURE));
+    // Nor can its code select the mode: it never names it (it has no flag, and no
+    // configuration key sets it).
+    let code = code_under(&crate::root().join("crates/operator/src"));
+    for word in ["IngestMode", "ingest_mode", "DangerousPlaintextBaseline"] {
+        assert!(!code.contains(word), "crates/operator/src names {word}");
+    }
+    // The scan would see it: the benchmark's code names it.
+    assert!(code_under(&crate::root().join("src")).contains("DangerousPlaintextBaseline"));
+    // `minimis serve`, which shares the operator's flags, has no baseline flag either.
+    let out = crate::minimis()
+        .args(["serve", "--baseline-plaintext"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unexpected argument"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let help = crate::minimis().args(["serve", "--help"]).output().unwrap();
+    assert!(help.status.success());
+    let help = String::from_utf8(help.stdout).unwrap();
+    let options: Vec<&str> = help
+        .lines()
+        .filter(|l| l.trim_start().starts_with('-'))
+        .collect();
+    assert!(options.iter().any(|l| l.contains("--agency-key")), "{help}");
+    assert!(
+        options
+            .iter()
+            .all(|l| !l.to_lowercase().contains("baseline")),
+        "{help}"
+    );
+}
+
+#[test]
+fn svc_44_the_device_library_links_no_server_side_and_no_thread_pool() {
+    for flags in [&[][..], &["--no-default-features"][..]] {
+        let graph = feature_graph("minimis-client", flags);
+        let features: BTreeSet<&str> = graph.lines().map(str::trim).collect();
+        for absent in [
+            "hyper feature \"server\"",
+            "tokio feature \"rt-multi-thread\"",
+            "tokio feature \"signal\"",
+            "tokio feature \"macros\"",
+            "geo feature \"multithreading\"",
+            "geo feature \"default\"",
+        ] {
+            assert!(
+                !features.iter().any(|l| l.starts_with(absent)),
+                "minimis-client {flags:?} is built with {absent}"
+            );
+        }
+        let deps = dependencies_with("minimis-client", flags);
+        for absent in ["rayon", "axum", "tower", "rcgen", "h2"] {
+            assert!(
+                !deps.contains(absent),
+                "minimis-client {flags:?} links {absent}"
+            );
+        }
+    }
+    // The check is not vacuous: the device's HTTPS client is there with its own features,
+    // and the services are built with what the device leaves out.
+    let device = feature_graph("minimis-client", &[]);
+    assert!(device.contains("hyper feature \"client\""), "{device}");
+    assert!(device.contains("tokio feature \"net\""), "{device}");
+    let service = feature_graph("minimis-service", &[]);
+    for present in [
+        "hyper feature \"server\"",
+        "tokio feature \"rt-multi-thread\"",
+        "tokio feature \"signal\"",
+    ] {
+        assert!(service.contains(present), "minimis-service: {present}");
+    }
 }

@@ -31,7 +31,9 @@ use minimis_proto::{
     ChallengeId, CiphertextBounds, Envelope, EpochId, Policy, Pseudonym, PublicKey, Receipt,
     SealedCheckIn, Signature, SignedChallenge, SignedEpochRecipient, UnixTime,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+#[cfg(feature = "dangerous-plaintext-baseline")]
+use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use utoipa::OpenApi;
 use zeroize::Zeroizing;
@@ -43,7 +45,9 @@ use crate::store::{
     ChallengeRow, LedgerState, ReadStore, ReadTiles, SealedTextRow, Statement, TextRef,
     sealed_text_id,
 };
-use crate::writer::{Attachment, CheckIn, Enrollment, Op, PlaintextCheckIn, RowView, Shared};
+#[cfg(feature = "dangerous-plaintext-baseline")]
+use crate::writer::PlaintextCheckIn;
+use crate::writer::{Attachment, CheckIn, Enrollment, Op, RowView, Shared};
 use minimis_proto::obligations::SignedFiling;
 use minimis_proto::{FilingId, RecordId};
 use minimis_wire::operator::{
@@ -844,6 +848,7 @@ async fn post_checkin(
 
 /// A check-in in the clear: the benchmark comparator's request
 /// ([`IngestMode::DangerousPlaintextBaseline`]). Never served by a minimis server.
+#[cfg(feature = "dangerous-plaintext-baseline")]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPlaintextCheckIn {
@@ -854,6 +859,7 @@ struct RawPlaintextCheckIn {
 }
 
 /// What the benchmark comparator answers.
+#[cfg(feature = "dangerous-plaintext-baseline")]
 #[derive(Serialize)]
 struct PlaintextCheckInResponse {
     id: i64,
@@ -864,6 +870,7 @@ struct PlaintextCheckInResponse {
 /// enrolled (the session lookup a conventional vendor does), the payload is 512 bytes,
 /// and the writer checks the challenge, sets the ledger row and stores the payload in the
 /// clear. No signature, no log, no receipt.
+#[cfg(feature = "dangerous-plaintext-baseline")]
 async fn post_checkin_plaintext_baseline(
     State(s): State<AppState>,
     b: Body,
@@ -1458,6 +1465,7 @@ async fn get_openapi() -> Response {
 pub(crate) fn router(state: AppState) -> Router {
     let checkins = match state.ingest_mode {
         IngestMode::Sealed => post(post_checkin),
+        #[cfg(feature = "dangerous-plaintext-baseline")]
         IngestMode::DangerousPlaintextBaseline => post(post_checkin_plaintext_baseline),
     };
     Router::new()

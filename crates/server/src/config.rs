@@ -201,10 +201,13 @@ pub enum TlsSource {
 
 /// What the server does with a check-in.
 ///
-/// [`IngestMode::Sealed`] is minimis, and the default. The other mode exists only so that
-/// `minimis bench ingest` can measure, in the same run, what the same job costs when done
-/// the way a conventional vendor does it; it can be chosen only in code or with `minimis
-/// serve --baseline-plaintext`, never in a configuration file.
+/// [`IngestMode::Sealed`] is minimis, the default and, in a production build, the only
+/// mode. The other mode exists only so that `minimis bench ingest` can measure, in the
+/// same run, what the same job costs when done the way a conventional vendor does it: it
+/// is compiled only with the `dangerous-plaintext-baseline` feature, which only the
+/// benchmark enables and the operator's binary cannot (**SEAL-26**), and it can be chosen
+/// only in code, never with a flag of `minimis serve` or `minimis-operator` nor in a
+/// configuration file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum IngestMode {
@@ -219,6 +222,7 @@ pub enum IngestMode {
     /// same single writer, group commit and WAL sync, but no device signature, no log,
     /// no checkpoint and no receipt. Everything else (enrollment, challenges, the log of
     /// those) is unchanged.
+    #[cfg(feature = "dangerous-plaintext-baseline")]
     DangerousPlaintextBaseline,
 }
 

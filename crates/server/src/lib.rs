@@ -19,9 +19,11 @@
 //! thread copies the WAL into the database, off the writer's path
 //! ([`store::sqlite::SqliteStore::spawn_checkpointer`]).
 //!
-//! [`IngestMode::DangerousPlaintextBaseline`] is a benchmark comparator only (`minimis
-//! bench ingest`): check-ins in the clear, the way a conventional vendor takes them. It is
-//! never the default and cannot be set from a configuration file.
+//! The plaintext baseline, a benchmark comparator (`minimis bench ingest`: check-ins in the
+//! clear, the way a conventional vendor takes them), is compiled only with the
+//! `dangerous-plaintext-baseline` feature, which only the benchmark enables: the
+//! operator's binary (`minimis-operator`) cannot enable it (**SEAL-26**, `tests/deps.rs`).
+//! Even then it is never the default and cannot be set from a configuration file.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
@@ -351,6 +353,7 @@ impl Server {
                 custodians.clone(),
             );
             let max_batch = config.max_batch;
+            #[cfg(feature = "dangerous-plaintext-baseline")]
             let mode = config.ingest_mode;
             std::thread::Builder::new()
                 .name("minimis-writer".into())
@@ -359,6 +362,7 @@ impl Server {
                         SqliteStore::open(&dir)
                             .map_err(StartError::from)
                             .and_then(|store| {
+                                #[cfg(feature = "dangerous-plaintext-baseline")]
                                 let plaintext = match mode {
                                     IngestMode::Sealed => None,
                                     IngestMode::DangerousPlaintextBaseline => {
@@ -371,6 +375,7 @@ impl Server {
                                     store, log_name, &log_key, operator, policy, clock, custodians,
                                     shared,
                                 )?;
+                                #[cfg(feature = "dangerous-plaintext-baseline")]
                                 let w = match plaintext {
                                     Some(t) => w.with_dangerous_plaintext_baseline(t),
                                     None => w,

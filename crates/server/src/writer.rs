@@ -154,6 +154,7 @@ impl CheckedIn {
 }
 
 /// A check-in in the clear, as the plaintext benchmark comparator takes it.
+#[cfg(feature = "dangerous-plaintext-baseline")]
 pub(crate) struct PlaintextCheckIn {
     pub(crate) pseudonym: Pseudonym,
     pub(crate) challenge_id: ChallengeId,
@@ -161,6 +162,7 @@ pub(crate) struct PlaintextCheckIn {
 }
 
 /// What the plaintext comparator answers: its row id and the ledger state.
+#[cfg(feature = "dangerous-plaintext-baseline")]
 pub(crate) struct PlaintextStored {
     pub(crate) id: i64,
     pub(crate) state: LedgerState,
@@ -213,6 +215,7 @@ pub(crate) enum Op {
     /// The case system's acknowledgement of a filing (**OBL-10**).
     AcknowledgeFiling(FilingId, Reply<Logged>),
     /// The benchmark comparator's check-in (`IngestMode::DangerousPlaintextBaseline`).
+    #[cfg(feature = "dangerous-plaintext-baseline")]
     PlaintextCheckIn(Box<PlaintextCheckIn>, Reply<PlaintextStored>),
     AdHoc(Pseudonym, Reply<SignedChallenge>),
     /// An officer's resolution: the row, the decision, its reason code, the officer.
@@ -299,6 +302,7 @@ pub(crate) struct Writer<S: Store, C: Clock> {
     view: View,
     /// Only in the benchmark comparator's mode: where plaintext check-ins go, in the
     /// same transaction as everything else.
+    #[cfg(feature = "dangerous-plaintext-baseline")]
     plaintext: Option<crate::store::sqlite::PlaintextBaseline>,
 }
 
@@ -340,6 +344,7 @@ fn refuse(refusal: OperatorRefusal, message: &str) -> Fail {
 enum Pending {
     Enroll(Reply<Enrolled>, Enrolled),
     CheckIn(Reply<CheckedIn>, RecordId, u64, LedgerState),
+    #[cfg(feature = "dangerous-plaintext-baseline")]
     Plaintext(Reply<PlaintextStored>, PlaintextStored),
     AdHoc(Reply<SignedChallenge>, SignedChallenge),
     Resolve(Reply<LedgerState>, LedgerState),
@@ -356,6 +361,7 @@ impl Pending {
             Self::Entries(r, _) => drop(r.send(Err(e))),
             Self::Enroll(r, _) => drop(r.send(Err(e))),
             Self::CheckIn(r, ..) => drop(r.send(Err(e))),
+            #[cfg(feature = "dangerous-plaintext-baseline")]
             Self::Plaintext(r, _) => drop(r.send(Err(e))),
             Self::AdHoc(r, _) => drop(r.send(Err(e))),
             Self::Resolve(r, _) => drop(r.send(Err(e))),
@@ -403,6 +409,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
                 next_windows: BinaryHeap::new(),
                 sealable: HashSet::new(),
             },
+            #[cfg(feature = "dangerous-plaintext-baseline")]
             plaintext: None,
         };
         w.rebuild()?;
@@ -434,6 +441,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
 
     /// Turns on the plaintext benchmark comparator: check-ins in the clear go to `table`,
     /// which must share the store's connection (and so its transaction).
+    #[cfg(feature = "dangerous-plaintext-baseline")]
     pub(crate) fn with_dangerous_plaintext_baseline(
         mut self,
         table: crate::store::sqlite::PlaintextBaseline,
@@ -672,6 +680,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
                         .ok_or_else(ApiError::unavailable);
                     let _ = reply.send(receipt);
                 }
+                #[cfg(feature = "dangerous-plaintext-baseline")]
                 Pending::Plaintext(r, v) => drop(r.send(Ok(v))),
                 Pending::Enroll(r, v) => drop(r.send(Ok(v))),
                 Pending::AdHoc(r, v) => drop(r.send(Ok(v))),
@@ -743,6 +752,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
                     |r, (idx, day)| Pending::Logged(r, idx, day)
                 )
             }
+            #[cfg(feature = "dangerous-plaintext-baseline")]
             Op::PlaintextCheckIn(c, reply) => {
                 step!(reply, self.plaintext_check_in(*c), Pending::Plaintext)
             }
@@ -1195,6 +1205,7 @@ impl<S: Store, C: Clock> Writer<S, C> {
     /// The benchmark comparator: the participant and challenge checks of a sealed
     /// check-in (CHK-18 without the epoch), the ledger row set, and the payload stored in
     /// the clear. No signature, no log entry, no receipt.
+    #[cfg(feature = "dangerous-plaintext-baseline")]
     fn plaintext_check_in(&mut self, c: PlaintextCheckIn) -> Result<PlaintextStored, Fail> {
         if self.plaintext.is_none() {
             return Err(refuse(
@@ -1754,6 +1765,7 @@ fn reply_err(op: Op, e: ApiError) {
         Op::Enroll(_, r) => drop(r.send(Err(e))),
         Op::CheckIn(_, r) => drop(r.send(Err(e))),
         Op::Filing(_, r) | Op::AcknowledgeFiling(_, r) => drop(r.send(Err(e))),
+        #[cfg(feature = "dangerous-plaintext-baseline")]
         Op::PlaintextCheckIn(_, r) => drop(r.send(Err(e))),
         Op::AdHoc(_, r) => drop(r.send(Err(e))),
         Op::Resolve(_, _, _, _, r) => drop(r.send(Err(e))),

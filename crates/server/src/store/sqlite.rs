@@ -243,11 +243,14 @@ impl Drop for Checkpointer {
 
 /// The benchmark comparator's plaintext check-ins, in the writer's connection and
 /// transaction: what a conventional vendor stores, readable by the operator. Made only by
-/// [`SqliteStore::dangerous_plaintext_baseline`].
+/// [`SqliteStore::dangerous_plaintext_baseline`]. Only with the `dangerous-plaintext-baseline`
+/// feature, which only the benchmark enables.
+#[cfg(feature = "dangerous-plaintext-baseline")]
 pub struct PlaintextBaseline {
     conn: Rc<Connection>,
 }
 
+#[cfg(feature = "dangerous-plaintext-baseline")]
 impl PlaintextBaseline {
     /// Stores a plaintext check-in; returns its row id.
     ///
@@ -382,6 +385,7 @@ impl SqliteStore {
     ///
     /// # Errors
     /// [`StoreError`].
+    #[cfg(feature = "dangerous-plaintext-baseline")]
     pub fn dangerous_plaintext_baseline(&self) -> Result<PlaintextBaseline, StoreError> {
         self.conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS plaintext_baseline_checkins (
