@@ -20,6 +20,10 @@ pub(crate) struct ServeArgs {
     /// The data directory (database, keys, development certificates).
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// The store: `sqlite` (the default, in the data directory) or a PostgreSQL URL,
+    /// `postgres://user@host:port/dbname`, with no password (PGPASSWORD gives it).
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
     /// The address to listen on.
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
@@ -66,6 +70,9 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<Outcome> {
     if let Some(d) = &args.data_dir {
         config.data_dir = d.clone();
     }
+    if let Some(s) = &args.store {
+        config.store = minimis_server::StoreConfig::parse(s)?;
+    }
     if let Some(l) = args.listen {
         config.listen = l;
     }
@@ -109,6 +116,9 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<Outcome> {
             );
         }
         println!("  data directory     {}", config.data_dir.display());
+        if let minimis_server::StoreConfig::Postgres(url) = &config.store {
+            println!("  store              {}", url.redacted());
+        }
         println!("  policy             {}", running.policy().hash());
         println!("  TLS certificate    SHA-256 {}", running.fingerprint());
         if let Some((cert, key)) = running.dev_officer() {
