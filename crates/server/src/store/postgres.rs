@@ -1,12 +1,12 @@
-//! The PostgreSQL store's foundations (spec/storage.md, issue 20): its schema as
-//! migrations, and the log's sequencer as a compare-and-swap on one row (**STO-6**,
-//! **STO-7**). The store itself (the [`super::Store`] and [`super::ReadStore`]
-//! implementations, run through the conformance suite) is the next slice; nothing in the
-//! server uses this module yet.
+//! The PostgreSQL store (spec/storage.md, issue 20): its schema as migrations, the log's
+//! sequencer as a compare-and-swap on one row (**STO-6**, **STO-7**), and [`PgStore`] and
+//! [`PgReader`] behind the store traits, run through the conformance suite (**STO-11**).
 //!
-//! The client is `tokio-postgres`: the writer's group commit will pipeline a batch's
-//! statements and copy its rows in binary, so a batch costs a few round trips, not one
-//! per row.
+//! The client is `tokio-postgres`, each connection driven by a single-threaded runtime of
+//! its own on the caller's thread (the traits are synchronous). The writer's group commit
+//! queues a batch's per-check-in writes and sends them pipelined, with the sequencer's
+//! compare-and-swap last, so a batch costs a few round trips, not one per row
+//! (**STO-12**).
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -1979,6 +1979,33 @@ mod tests {
             Some("log\n2\nA\n"),
             "no split log: the stored checkpoint is the one writer's"
         );
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL 15; run by .ci/run"]
+    fn sto_12_a_batch_in_which_a_statement_failed_is_never_reported_committed() {
+        use crate::store::{Store as _, StoreRead as _};
+        let pg = Cluster::start();
+        let mut s = PgStore::open(&PgUrl::parse(&pg.url()).unwrap()).unwrap();
+        let p = minimis_proto::Pseudonym::from_bytes([3; 16]);
+        s.begin().unwrap();
+        s.set_meta("kept?", b"yes").unwrap();
+        // PostgreSQL refuses a NUL in text: the statement fails and aborts the
+        // transaction, after which PostgreSQL would answer COMMIT with a rollback.
+        assert!(s.set_meta("bad\0key", b"x").is_err());
+        // The caller ignores the error and commits: the store must say it did not.
+        let committed = s.commit();
+        assert!(
+            matches!(committed, Err(StoreError::Aborted)),
+            "{committed:?}"
+        );
+        assert_eq!(s.meta("kept?").unwrap(), None, "nothing of the batch is kept");
+        assert!(s.participant(&p).unwrap().is_none());
+        // The store is usable again.
+        s.begin().unwrap();
+        s.set_meta("kept?", b"yes").unwrap();
+        s.commit().unwrap();
+        assert_eq!(s.meta("kept?").unwrap().as_deref(), Some(&b"yes"[..]));
     }
 
     #[tokio::test]
