@@ -1999,7 +1999,11 @@ mod tests {
             matches!(committed, Err(StoreError::Aborted)),
             "{committed:?}"
         );
-        assert_eq!(s.meta("kept?").unwrap(), None, "nothing of the batch is kept");
+        assert_eq!(
+            s.meta("kept?").unwrap(),
+            None,
+            "nothing of the batch is kept"
+        );
         assert!(s.participant(&p).unwrap().is_none());
         // The store is usable again.
         s.begin().unwrap();
