@@ -125,10 +125,13 @@ fn open_readers<S: store::Store>(s: &S) -> Result<Vec<Box<dyn store::ReadStore>>
         .collect::<Result<Vec<_>, _>>()?)
 }
 
+/// A started writer, the API's readers, and what must be dropped after the writer.
+type Started<S, C, K> = (Writer<S, C>, Vec<Box<dyn store::ReadStore>>, Option<K>);
+
 /// Answers `ready` and runs the writer on this thread until every sender is dropped; then
 /// drops the SQLite checkpointer, if any, after the writer.
 fn run_writer<S: store::Store, C: Clock, K>(
-    made: Result<(Writer<S, C>, Vec<Box<dyn store::ReadStore>>, Option<K>), StartError>,
+    made: Result<Started<S, C, K>, StartError>,
     ready: &std::sync::mpsc::SyncSender<Ready>,
     rx: mpsc::Receiver<Op>,
     max_batch: usize,
