@@ -352,6 +352,8 @@ fn cfg_3_no_configuration_key_holds_a_secret_secrets_are_named_by_path_or_variab
         "RFC 7512 URI",
         "table: officer id",
         "`\"agency\"` or `\"oversight\"`",
+        // `sqlite` or a URL with no password in it (refused below with one).
+        "`sqlite` or a PostgreSQL URL",
     ];
     for (file, key, ty) in &types {
         assert!(
@@ -390,6 +392,10 @@ fn cfg_3_no_configuration_key_holds_a_secret_secrets_are_named_by_path_or_variab
         (
             Parser::Operator,
             "[tls]\nkey_pem = \"-----BEGIN PRIVATE KEY-----\"\n",
+        ),
+        (
+            Parser::Operator,
+            "store = \"postgres://minimis:correct-horse@db.example/minimis\"\n",
         ),
         (
             Parser::Station,

@@ -20,6 +20,7 @@ mod hermetic;
 mod interop;
 mod obligations;
 mod openapi;
+mod postgres;
 mod report;
 mod schema;
 mod server;

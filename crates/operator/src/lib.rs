@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// The data directory (database, keys, development certificates).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The store: `sqlite` (the default, in the data directory) or a PostgreSQL URL,
+    /// `postgres://user@host:port/dbname`, with no password (PGPASSWORD gives it).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
     /// The address to listen on.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
@@ -107,6 +111,9 @@ impl ServeArgs {
         if let Some(d) = &self.data_dir {
             config.data_dir = d.clone();
         }
+        if let Some(st) = &self.store {
+            config.store = minimis_server::StoreConfig::parse(st)?;
+        }
         if let Some(l) = self.listen {
             config.listen = l;
         }
@@ -167,6 +174,9 @@ pub fn serve(config: ServerConfig, program: &str, notes: &[&str]) -> Result<(), 
             println!("  {note}");
         }
         println!("  data directory     {}", config.data_dir.display());
+        if let minimis_server::StoreConfig::Postgres(url) = &config.store {
+            println!("  store              {}", url.redacted());
+        }
         println!("  policy             {}", running.policy().hash());
         println!("  TLS certificate    SHA-256 {}", running.fingerprint());
         if let Some((cert, key)) = running.dev_officer() {

@@ -4,6 +4,8 @@
 //!
 //! ```toml
 //! data_dir = "minimis-data"              # SQLite database, keys, development certificates
+//! store = "sqlite"                       # or postgres://user@host:port/dbname (no password:
+//!                                        # PGPASSWORD from the environment, CFG-3)
 //! listen = "127.0.0.1:8443"
 //! log_origin = "localhost/minimis-log"   # the log's name in its checkpoints
 //! policy = "policy/default.toml"         # omitted: the embedded reference policy
@@ -100,6 +102,12 @@ pub enum ConfigError {
     /// The request tally's period out of its range.
     #[error(transparent)]
     RequestLog(#[from] PeriodError),
+    /// A `store` that is neither `sqlite` nor a PostgreSQL URL.
+    #[error("store must be \"sqlite\" or a postgres:// URL")]
+    BadStore,
+    /// A `store` URL with a password in it: a configuration file holds no secret (CFG-3).
+    #[error("store must not hold a password (CFG-3): give it in the environment as PGPASSWORD")]
+    StorePassword,
     /// A value out of range.
     #[error("{key} = {value} is out of range {min}..={max}")]
     OutOfRange {
@@ -118,6 +126,7 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     data_dir: Option<PathBuf>,
+    store: Option<String>,
     listen: Option<SocketAddr>,
     log_origin: Option<String>,
     policy: Option<PathBuf>,
@@ -226,11 +235,48 @@ pub enum IngestMode {
     DangerousPlaintextBaseline,
 }
 
+/// Which database the operator's store is (spec/storage.md).
+#[derive(Clone, Debug, Default)]
+pub enum StoreConfig {
+    /// SQLite, one file in the data directory: the embedded default.
+    #[default]
+    Sqlite,
+    /// PostgreSQL (**STO-11**). Its `Debug` shows no password.
+    Postgres(crate::store::postgres::PgUrl),
+}
+
+impl StoreConfig {
+    /// Reads `sqlite` or a PostgreSQL URL, which must hold no password: a configuration
+    /// file holds no secret (CFG-3), and a flag's value is visible to every user of the
+    /// machine. The password, if the database needs one, is `PGPASSWORD`'s.
+    ///
+    /// # Errors
+    /// [`ConfigError::BadStore`], [`ConfigError::StorePassword`].
+    pub fn parse(s: &str) -> Result<Self, ConfigError> {
+        if s == "sqlite" {
+            return Ok(Self::Sqlite);
+        }
+        if !(s.starts_with("postgres://") || s.starts_with("postgresql://")) {
+            return Err(ConfigError::BadStore);
+        }
+        let url = crate::store::postgres::PgUrl::parse(s).map_err(|_| ConfigError::BadStore)?;
+        if !url.has_host() {
+            return Err(ConfigError::BadStore);
+        }
+        if url.has_password() {
+            return Err(ConfigError::StorePassword);
+        }
+        Ok(Self::Postgres(url))
+    }
+}
+
 /// The server's configuration.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     /// The data directory.
     pub data_dir: PathBuf,
+    /// The store: SQLite in the data directory, or PostgreSQL.
+    pub store: StoreConfig,
     /// Where to listen.
     pub listen: SocketAddr,
     /// The log's origin (its name in checkpoints).
@@ -268,6 +314,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("minimis-data"),
+            store: StoreConfig::Sqlite,
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             log_origin: "localhost/minimis-log".to_owned(),
             policy: None,
@@ -368,6 +415,10 @@ impl ServerConfig {
         };
         Ok(Self {
             data_dir: raw.data_dir.unwrap_or(d.data_dir),
+            store: match raw.store {
+                None => StoreConfig::Sqlite,
+                Some(s) => StoreConfig::parse(&s)?,
+            },
             listen: raw.listen.unwrap_or(d.listen),
             log_origin: raw.log_origin.unwrap_or(d.log_origin),
             policy: raw.policy,
@@ -487,5 +538,52 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn sto_11_cfg_3_the_store_is_sqlite_or_a_postgres_url_with_no_password() {
+        assert!(matches!(
+            ServerConfig::from_toml_str("").unwrap().store,
+            StoreConfig::Sqlite
+        ));
+        assert!(matches!(
+            ServerConfig::from_toml_str("store = \"sqlite\"")
+                .unwrap()
+                .store,
+            StoreConfig::Sqlite
+        ));
+        let c = ServerConfig::from_toml_str("store = \"postgres://minimis@db.example:5433/ops\"")
+            .unwrap();
+        let StoreConfig::Postgres(url) = &c.store else {
+            panic!("{:?}", c.store)
+        };
+        assert_eq!(url.redacted(), "postgres://minimis@db.example:5433/ops");
+        for bad in ["mysql://x@y/z", "postgres://", "sqlite3", ""] {
+            assert!(
+                matches!(
+                    ServerConfig::from_toml_str(&format!("store = \"{bad}\"")),
+                    Err(ConfigError::BadStore)
+                ),
+                "{bad}"
+            );
+        }
+        for secret in [
+            "postgres://minimis:hunter2@db.example/ops",
+            "postgresql://minimis:hunter2@db.example/ops",
+        ] {
+            let e = ServerConfig::from_toml_str(&format!("store = \"{secret}\"")).unwrap_err();
+            assert!(matches!(e, ConfigError::StorePassword), "{e}");
+            assert!(!e.to_string().contains("hunter2"));
+        }
+        // The flag's value is refused the same way, and Debug never shows a password.
+        assert!(matches!(
+            StoreConfig::parse("postgres://u:hunter2@h/d"),
+            Err(ConfigError::StorePassword)
+        ));
+        let shown = format!("{:?}", c.store);
+        assert!(
+            shown.contains("db.example") && !shown.contains("hunter2"),
+            "{shown}"
+        );
     }
 }

@@ -59,7 +59,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use zeroize::Zeroizing;
 
-pub use config::{ConfigError, IngestMode, ServerConfig, TlsSource};
+pub use config::{ConfigError, IngestMode, ServerConfig, StoreConfig, TlsSource};
 pub use error::ApiError;
 /// Where the server's time comes from: [`SystemClock`] in production, [`ManualClock`] for
 /// the documented demo and test mode only ([`minimis_service::clock`]). Nothing on the
@@ -113,6 +113,41 @@ pub enum StartError {
         /// What is wrong.
         message: String,
     },
+}
+
+/// What the writer's thread answers once it has started: the log's verifier key and the
+/// API's readers, or why it could not start.
+type Ready = Result<(minimis_log::VerifierKey, Vec<Box<dyn store::ReadStore>>), StartError>;
+
+/// The API's readers, opened through the store's trait (**STO-1**): the same code for
+/// either backend.
+fn open_readers<S: store::Store>(s: &S) -> Result<Vec<Box<dyn store::ReadStore>>, StartError> {
+    Ok((0..4)
+        .map(|_| s.open_reader())
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// A started writer, the API's readers, and what must be dropped after the writer.
+type Started<S, C, K> = (Writer<S, C>, Vec<Box<dyn store::ReadStore>>, Option<K>);
+
+/// Answers `ready` and runs the writer on this thread until every sender is dropped; then
+/// drops the SQLite checkpointer, if any, after the writer.
+fn run_writer<S: store::Store, C: Clock, K>(
+    made: Result<Started<S, C, K>, StartError>,
+    ready: &std::sync::mpsc::SyncSender<Ready>,
+    rx: mpsc::Receiver<Op>,
+    max_batch: usize,
+) {
+    match made {
+        Ok((w, readers, checkpointer)) => {
+            let _ = ready.send(Ok((w.log_key(), readers)));
+            w.run(rx, max_batch);
+            drop(checkpointer);
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e));
+        }
+    }
 }
 
 /// Loads a 32-byte Ed25519 seed from `path` (base64), making it on first start.
@@ -343,7 +378,7 @@ impl Server {
         // The writer, on its own thread, owning the database's writing connection.
         let shared = Arc::new(Shared::default());
         let (tx, rx) = mpsc::channel::<Op>(config.max_batch * 4);
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Ready>(1);
         let writer = {
             let (policy, clock, shared, dir, custodians) = (
                 (*policy).clone(),
@@ -355,41 +390,60 @@ impl Server {
             let max_batch = config.max_batch;
             #[cfg(feature = "dangerous-plaintext-baseline")]
             let mode = config.ingest_mode;
+            let store = config.store.clone();
             std::thread::Builder::new()
                 .name("minimis-writer".into())
                 .spawn(move || {
-                    let made =
-                        SqliteStore::open(&dir)
-                            .map_err(StartError::from)
-                            .and_then(|store| {
-                                #[cfg(feature = "dangerous-plaintext-baseline")]
-                                let plaintext = match mode {
-                                    IngestMode::Sealed => None,
-                                    IngestMode::DangerousPlaintextBaseline => {
-                                        Some(store.dangerous_plaintext_baseline()?)
-                                    }
-                                };
-                                // Stopped (and joined) when dropped, after the writer.
-                                let checkpointer = store.spawn_checkpointer()?;
-                                let w = Writer::new(
-                                    store, log_name, &log_key, operator, policy, clock, custodians,
-                                    shared,
-                                )?;
-                                #[cfg(feature = "dangerous-plaintext-baseline")]
-                                let w = match plaintext {
-                                    Some(t) => w.with_dangerous_plaintext_baseline(t),
-                                    None => w,
-                                };
-                                Ok((w, checkpointer))
-                            });
-                    match made {
-                        Ok((w, checkpointer)) => {
-                            let _ = ready_tx.send(Ok(w.log_key()));
-                            w.run(rx, max_batch);
-                            drop(checkpointer);
+                    match store {
+                        StoreConfig::Sqlite => {
+                            let made = SqliteStore::open(&dir).map_err(StartError::from).and_then(
+                                |store| {
+                                    #[cfg(feature = "dangerous-plaintext-baseline")]
+                                    let plaintext = match mode {
+                                        IngestMode::Sealed => None,
+                                        IngestMode::DangerousPlaintextBaseline => {
+                                            Some(store.dangerous_plaintext_baseline()?)
+                                        }
+                                    };
+                                    // Stopped (and joined) when dropped, after the writer.
+                                    let checkpointer = store.spawn_checkpointer()?;
+                                    let readers = open_readers(&store)?;
+                                    let w = Writer::new(
+                                        store, log_name, &log_key, operator, policy, clock,
+                                        custodians, shared,
+                                    )?;
+                                    #[cfg(feature = "dangerous-plaintext-baseline")]
+                                    let w = match plaintext {
+                                        Some(t) => w.with_dangerous_plaintext_baseline(t),
+                                        None => w,
+                                    };
+                                    Ok((w, readers, Some(checkpointer)))
+                                },
+                            );
+                            run_writer(made, &ready_tx, rx, max_batch);
                         }
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
+                        StoreConfig::Postgres(url) => {
+                            // The benchmark's plaintext comparator runs on SQLite only.
+                            #[cfg(feature = "dangerous-plaintext-baseline")]
+                            let allowed = match mode {
+                                IngestMode::Sealed => Ok(()),
+                                IngestMode::DangerousPlaintextBaseline => Err(StartError::Policy(
+                                    "the plaintext baseline runs on SQLite only".into(),
+                                )),
+                            };
+                            #[cfg(not(feature = "dangerous-plaintext-baseline"))]
+                            let allowed: Result<(), StartError> = Ok(());
+                            let made = allowed
+                                .and_then(|()| Ok(store::postgres::PgStore::open(&url)?))
+                                .and_then(|store| {
+                                    let readers = open_readers(&store)?;
+                                    let w = Writer::new(
+                                        store, log_name, &log_key, operator, policy, clock,
+                                        custodians, shared,
+                                    )?;
+                                    Ok((w, readers, None::<store::sqlite::Checkpointer>))
+                                });
+                            run_writer(made, &ready_tx, rx, max_batch);
                         }
                     }
                 })
@@ -398,18 +452,12 @@ impl Server {
                     source,
                 })?
         };
-        let log_vkey = tokio::task::spawn_blocking(move || ready_rx.recv())
+        let (log_vkey, readers) = tokio::task::spawn_blocking(move || ready_rx.recv())
             .await
             .ok()
             .and_then(Result::ok)
             .ok_or_else(|| StartError::Policy("the writer did not start".into()))??;
 
-        let readers = (0..4)
-            .map(|_| {
-                store::sqlite::SqliteReader::open(&data.join(store::sqlite::DB_FILE))
-                    .map(|r| Box::new(r) as Box<dyn store::ReadStore>)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
         let keys = KeysResponse {
             operator: operator_public,
             log: log_vkey.to_string(),

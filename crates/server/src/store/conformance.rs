@@ -99,6 +99,23 @@ fn tx<S: Store>(s: &mut S, f: impl FnOnce(&mut S) -> Result<(), StoreError>) {
     s.commit().unwrap_or_else(|e| panic!("commit: {e}"));
 }
 
+/// The error with which the store refuses the writes of `f`, in a batch of their own: at
+/// the call, or, for a backend that sends a batch's writes together, at the commit
+/// (**STO-12**). Either way the batch is rolled back.
+fn refused<S: Store>(s: &mut S, f: impl FnOnce(&mut S) -> Result<(), StoreError>) -> StoreError {
+    s.begin().unwrap_or_else(|e| panic!("begin: {e}"));
+    match f(s) {
+        Err(e) => {
+            s.rollback().unwrap_or_else(|e| panic!("rollback: {e}"));
+            e
+        }
+        Ok(()) => match s.commit() {
+            Err(e) => e,
+            Ok(()) => panic!("the store refused neither at the call nor at the commit"),
+        },
+    }
+}
+
 /// Runs every check against fresh stores from `fresh`, in one go. A backend's tests also
 /// call each check (a public function of this module) from a test of its own, named for
 /// the requirement it checks (**STO-1**), so that a failure names the behaviour it
@@ -155,12 +172,10 @@ pub fn conditions_and_filings<S: Store>(s: &mut S) {
         s.insert_filing(&filing(1, 1))?;
         s.insert_filing(&filing(2, 2))
     });
-    s.begin().unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(
-        s.insert_condition(&condition(1, 1)),
-        Err(StoreError::Duplicate { .. })
+        refused(s, |s| s.insert_condition(&condition(1, 1))),
+        StoreError::Duplicate { .. }
     ));
-    s.rollback().unwrap_or_else(|e| panic!("{e}"));
     s.begin().unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(
         s.insert_filing(&filing(1, 1)),
@@ -523,16 +538,18 @@ pub fn ledger<S: Store>(s: &mut S) {
         }],
         "slots_since agrees with issued_since"
     );
-    s.begin().unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(
-        s.set_state(&ChallengeId::from_bytes([9; 16]), LedgerState::OnTime, None),
-        Err(StoreError::NotFound { .. })
+        refused(s, |s| s.set_state(
+            &ChallengeId::from_bytes([9; 16]),
+            LedgerState::OnTime,
+            None
+        )),
+        StoreError::NotFound { .. }
     ));
     assert!(matches!(
-        s.insert_challenge(&challenge(1, 1, 1_000)),
-        Err(StoreError::Duplicate { .. })
+        refused(s, |s| s.insert_challenge(&challenge(1, 1, 1_000))),
+        StoreError::Duplicate { .. }
     ));
-    s.rollback().unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[doc(hidden)]
@@ -553,15 +570,26 @@ pub fn records_and_purge<S: Store>(s: &mut S) {
         Some(record(1, 1, 1, 100)),
         "records round-trip exactly"
     );
-    s.begin().unwrap_or_else(|e| panic!("{e}"));
+    let e = refused(s, |s| {
+        s.insert_participant(&participant(9))?;
+        s.insert_record(&record(4, 1, 1, 100))?;
+        s.set_state(&ChallengeId::from_bytes([9; 16]), LedgerState::OnTime, None)
+    });
     assert!(
-        matches!(
-            s.insert_record(&record(4, 1, 1, 100)),
-            Err(StoreError::Duplicate { .. })
-        ),
-        "one record per challenge"
+        matches!(e, StoreError::Duplicate { .. }),
+        "one record per challenge: {e}"
     );
-    s.rollback().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        s.participant(&Pseudonym::from_bytes([9; 16]))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none(),
+        "nothing of a refused batch is kept, whenever the refusal came (STO-12)"
+    );
+    assert!(
+        s.record(&RecordId::from_bytes([4; 32]))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none()
+    );
     // A hold lasting past now keeps a record through the purge.
     tx(s, |s| {
         s.hold(&[RecordId::from_bytes([2; 32])], UnixTime(10_000))
@@ -878,6 +906,135 @@ pub fn readers_see_committed_batches_only<S: Store>(s: &mut S) {
         h.log_bytes >= 32,
         "the log's tile and checkpoint are counted"
     );
+}
+
+#[cfg(test)]
+mod postgres_conformance {
+    //! The suite against PostgreSQL (**STO-1**): one test per behaviour, each on a
+    //! cluster of its own that the test starts and stops.
+    use crate::store::postgres::cluster::Cluster;
+    use crate::store::postgres::{PgStore, PgUrl};
+
+    fn url(pg: &Cluster) -> PgUrl {
+        PgUrl::parse(&pg.url()).unwrap()
+    }
+
+    fn fresh() -> (Cluster, PgStore) {
+        let pg = Cluster::start();
+        let store = PgStore::open(&url(&pg)).unwrap();
+        (pg, store)
+    }
+
+    fn pair() -> (Cluster, PgStore, PgStore) {
+        let pg = Cluster::start();
+        let a = PgStore::open(&url(&pg)).unwrap();
+        let b = PgStore::open(&url(&pg)).unwrap();
+        (pg, a, b)
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL; run by .ci/run"]
+    fn sto_3_participants_round_trip_and_duplicates_change_nothing() {
+        let (_guard, mut s) = fresh();
+        super::participants(&mut s);
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL; run by .ci/run"]
+    fn sto_4_the_ledger_keeps_its_order_and_states() {
+        let (_guard, mut s) = fresh();
+        super::ledger(&mut s);
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL; run by .ci/run"]
+    fn sto_5_records_purge_by_epoch_under_holds_idempotently() {
+        let (_guard, mut s) = fresh();
+        super::records_and_purge(&mut s);
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL; run by .ci/run"]
+    fn sto_2_a_rolled_back_batch_leaves_nothing() {
+        let (_guard, mut s) = fresh();
+        super::rollback_discards(&mut s);
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL; run by .ci/run"]
+    fn sto_3_recipients_are_one_per_custodian_and_epoch() {
+        let (_guard, mut s) = fresh();
+        super::recipients(&mut s);
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL; run by .ci/run"]
+    fn sto_2_the_logs_tiles_share_the_batchs_transaction() {
+        let (_guard, mut s) = fresh();
+        super::tiles_share_the_transaction(&mut s);
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL; run by .ci/run"]
+    fn sto_5_closed_enrollments_purge_with_their_ledger() {
+        let (_guard, mut s) = fresh();
+        super::closed_enrollments_purge(&mut s);
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL; run by .ci/run"]
+    fn sto_3_bookkeeping_values_round_trip() {
+        let (_guard, mut s) = fresh();
+        super::meta_round_trips(&mut s);
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL; run by .ci/run"]
+    fn sto_3_reports_statements_and_reads_round_trip() {
+        let (_guard, mut s) = fresh();
+        super::reports_statements_and_reads(&mut s);
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL; run by .ci/run"]
+    fn sto_5_sealed_texts_purge_by_epoch_under_holds() {
+        let (_guard, mut s) = fresh();
+        super::sealed_texts_and_purge(&mut s);
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL; run by .ci/run"]
+    fn sto_4_conditions_and_filings_follow_their_cursors() {
+        let (_guard, mut s) = fresh();
+        super::conditions_and_filings(&mut s);
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL; run by .ci/run"]
+    fn sto_2_readers_see_committed_batches_only() {
+        let (_guard, mut s) = fresh();
+        super::readers_see_committed_batches_only(&mut s);
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL; run by .ci/run"]
+    fn sto_6_the_logs_sequencer_is_a_compare_and_swap() {
+        let (_guard, mut a, mut b) = pair();
+        super::sequencer_is_a_compare_and_swap(&mut a, &mut b);
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL; run by .ci/run"]
+    fn sto_1_postgres_store_passes_the_whole_suite_in_one_run() {
+        let pg = Cluster::start();
+        let mut n = 0;
+        super::run(|| {
+            n += 1;
+            let db = format!("suite{n}");
+            pg.create_database(&db);
+            PgStore::open(&PgUrl::parse(&pg.url_of(&db)).unwrap()).unwrap()
+        });
+    }
 }
 
 #[cfg(test)]

@@ -59,6 +59,16 @@ pub enum StoreError {
         /// What.
         what: &'static str,
     },
+    /// A statement of the batch failed earlier: the batch cannot commit and was rolled
+    /// back (on PostgreSQL a failed statement aborts its transaction, **STO-12**).
+    #[error("the batch was aborted by an earlier failure and rolled back")]
+    Aborted,
+    /// The backend does not do this.
+    #[error("not supported by this store: {what}")]
+    Unsupported {
+        /// What.
+        what: &'static str,
+    },
     /// A file of the data directory could not be used.
     #[error("{path}: {source}")]
     Io {
