@@ -62,6 +62,7 @@ mod checks;
 pub mod html;
 pub mod inventory;
 pub mod layout;
+pub mod obligations;
 mod participant;
 pub mod remote;
 mod report;

@@ -21,7 +21,8 @@ use super::StoreError;
 /// condition results and filings are identity columns, which never hand a purged row's
 /// position to a new one (**STO-4**). The checkpoint row is the log's sequencer: one row,
 /// written only by [`advance_checkpoint`].
-pub const MIGRATIONS: &[&str] = &["
+pub const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE meta (
   key TEXT PRIMARY KEY,
   value BYTEA NOT NULL
@@ -137,7 +138,29 @@ CREATE TABLE log_checkpoint (
   id SMALLINT PRIMARY KEY CHECK (id = 1),
   text TEXT NOT NULL
 );
-"];
+",
+    // 2: deliveries (OBL-43, OBL-44), as the SQLite store's migration 4.
+    "
+CREATE TABLE inboxes (
+  pseudonym BYTEA NOT NULL,
+  epoch BIGINT NOT NULL,
+  recipient TEXT NOT NULL,
+  signature BYTEA NOT NULL,
+  PRIMARY KEY (pseudonym, epoch)
+);
+CREATE TABLE deliveries (
+  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  delivery_id BYTEA NOT NULL UNIQUE,
+  pseudonym BYTEA NOT NULL,
+  epoch BIGINT NOT NULL,
+  ciphertext BYTEA,
+  day BIGINT NOT NULL,
+  acknowledged BIGINT
+);
+CREATE INDEX deliveries_by_participant ON deliveries(pseudonym);
+CREATE INDEX deliveries_by_epoch ON deliveries(epoch);
+",
+];
 
 /// The schema version a database has once [`migrate`] returns.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
