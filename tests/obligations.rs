@@ -1050,6 +1050,15 @@ async fn obl_11_obl_44_a_delivery_never_acknowledged_is_deleted_with_its_inbox_a
 
 // ---- the case system's log entries (OBL-7, OBL-17, OBL-46) -----------------------------
 
+/// Posts one of the case system's entries, signed by the case system.
+async fn log_step(
+    s: &Stack,
+    now: UnixTime,
+    e: &LogEntry,
+) -> Result<minimis_wire::operator::CaseEntryResponse, minimis_wire::OperatorError> {
+    s.anyone.case_entry(s.case(), e, now).await
+}
+
 fn opened(review: ReviewId, epoch: EpochId, day: UnixTime) -> LogEntry {
     LogEntry::Obligation(ObligationEntry::ReviewOpened {
         review,
@@ -1091,7 +1100,6 @@ async fn obl_17_obl_46_review_steps_are_logged_in_order_and_every_step_out_of_or
     let r = ReviewId::from_bytes([1; 16]);
     let log_key: minimis_log::VerifierKey = s.anyone.keys().await.unwrap().log.parse().unwrap();
     let before = s.h.db_digest();
-    let refused = |e: &LogEntry| s.anyone.case_entry(s.case(), e, now);
 
     // Nobody but the case system.
     let stranger = SigningKey::generate().unwrap();
@@ -1105,24 +1113,24 @@ async fn obl_17_obl_46_review_steps_are_logged_in_order_and_every_step_out_of_or
     );
     // Steps of a review never opened.
     assert_eq!(
-        refusal(refused(&decided(r, "not-explained", today)).await),
+        refusal(log_step(&s, now, &decided(r, "not-explained", today)).await),
         OperatorRefusal::UnknownReview
     );
     assert_eq!(
-        refusal(refused(&contested(r, today)).await),
+        refusal(log_step(&s, now, &contested(r, today)).await),
         OperatorRefusal::UnknownReview
     );
     assert_eq!(
-        refusal(refused(&appealed(r, today)).await),
+        refusal(log_step(&s, now, &appealed(r, today)).await),
         OperatorRefusal::UnknownReview
     );
     // Backdated, and for an epoch not begun.
     assert_eq!(
-        refusal(refused(&opened(r, epoch, UnixTime(today.0 - 86_400))).await),
+        refusal(log_step(&s, now, &opened(r, epoch, UnixTime(today.0 - 86_400))).await),
         OperatorRefusal::WrongDay
     );
     assert_eq!(
-        refusal(refused(&opened(r, EpochId::new(epoch.get() + 1), today)).await),
+        refusal(log_step(&s, now, &opened(r, EpochId::new(epoch.get() + 1), today)).await),
         OperatorRefusal::WrongEpoch
     );
     // Entries that are not the case system's to write.
@@ -1131,14 +1139,18 @@ async fn obl_17_obl_46_review_steps_are_logged_in_order_and_every_step_out_of_or
         day: today,
     });
     assert_eq!(
-        refusal(refused(&not_mine).await),
+        refusal(log_step(&s, now, &not_mine).await),
         OperatorRefusal::EntryNotAllowed
     );
     assert_eq!(
         refusal(
-            refused(&LogEntry::PolicyPublished {
-                policy: s.h.world.policy.hash()
-            })
+            log_step(
+                &s,
+                now,
+                &LogEntry::PolicyPublished {
+                    policy: s.h.world.policy.hash()
+                }
+            )
             .await
         ),
         OperatorRefusal::EntryNotAllowed
@@ -1146,7 +1158,7 @@ async fn obl_17_obl_46_review_steps_are_logged_in_order_and_every_step_out_of_or
     assert_eq!(before, s.h.db_digest());
 
     // Opened: logged, with the operator's day.
-    let ok = refused(&opened(r, epoch, today)).await.unwrap();
+    let ok = log_step(&s, now, &opened(r, epoch, today)).await.unwrap();
     assert_eq!(ok.day, today);
     minimis_log::verify_tlog_proof(
         ok.tlog_proof.as_bytes(),
@@ -1157,46 +1169,48 @@ async fn obl_17_obl_46_review_steps_are_logged_in_order_and_every_step_out_of_or
     .unwrap();
     let step = s.h.db_digest();
     assert_eq!(
-        refusal(refused(&opened(r, epoch, today)).await),
+        refusal(log_step(&s, now, &opened(r, epoch, today)).await),
         OperatorRefusal::ReviewAlreadyOpened
     );
     assert_eq!(
-        refusal(refused(&contested(r, today)).await),
+        refusal(log_step(&s, now, &contested(r, today)).await),
         OperatorRefusal::ReviewNotDecided
     );
     assert_eq!(
-        refusal(refused(&appealed(r, today)).await),
+        refusal(log_step(&s, now, &appealed(r, today)).await),
         OperatorRefusal::ReviewNotContested
     );
     assert_eq!(
-        refusal(refused(&decided(r, "violation", today)).await),
+        refusal(log_step(&s, now, &decided(r, "violation", today)).await),
         OperatorRefusal::UnknownReason
     );
     assert_eq!(step, s.h.db_digest());
 
-    refused(&decided(r, "not-explained", today)).await.unwrap();
+    log_step(&s, now, &decided(r, "not-explained", today))
+        .await
+        .unwrap();
     let step = s.h.db_digest();
     assert_eq!(
-        refusal(refused(&decided(r, "technical-failure", today)).await),
+        refusal(log_step(&s, now, &decided(r, "technical-failure", today)).await),
         OperatorRefusal::ReviewAlreadyDecided
     );
     assert_eq!(
-        refusal(refused(&appealed(r, today)).await),
+        refusal(log_step(&s, now, &appealed(r, today)).await),
         OperatorRefusal::ReviewNotContested
     );
     assert_eq!(step, s.h.db_digest());
 
-    refused(&contested(r, today)).await.unwrap();
+    log_step(&s, now, &contested(r, today)).await.unwrap();
     let step = s.h.db_digest();
     assert_eq!(
-        refusal(refused(&contested(r, today)).await),
+        refusal(log_step(&s, now, &contested(r, today)).await),
         OperatorRefusal::ReviewAlreadyContested
     );
     assert_eq!(step, s.h.db_digest());
-    refused(&appealed(r, today)).await.unwrap();
+    log_step(&s, now, &appealed(r, today)).await.unwrap();
     let step = s.h.db_digest();
     assert_eq!(
-        refusal(refused(&appealed(r, today)).await),
+        refusal(log_step(&s, now, &appealed(r, today)).await),
         OperatorRefusal::AppealAlreadyDecided
     );
     assert_eq!(step, s.h.db_digest());
