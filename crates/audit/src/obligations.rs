@@ -155,7 +155,7 @@ pub(crate) fn summary(id: crate::CheckId, c: Option<&ObligationCounts>) -> Strin
 }
 
 fn percent(n: u64, of: u64) -> u64 {
-    if of == 0 { 0 } else { n * 100 / of }
+    (n * 100).checked_div(of).unwrap_or(0)
 }
 
 #[derive(Clone, Copy, Debug, Default)]
