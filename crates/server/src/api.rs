@@ -1167,7 +1167,7 @@ fn looks_like_age_recipient(r: &str) -> bool {
 
 #[utoipa::path(post, path = "/v1/participants/{pseudonym}/inboxes", tag = "participants",
     params(("pseudonym" = String, Path)),
-    request_body(content = Object, description = "A SignedInboxRecipient (spec/obligations.md, OBL-11, OBL-43)"),
+    request_body(content = SignedInboxRecipient, description = "The device's signed inbox recipient (spec/obligations.md, OBL-11, OBL-43)"),
     responses((status = 204, description = "Stored; the same recipient again changes nothing"),
         (status = 400, description = "malformed"),
         (status = 401, description = "missing_authorization, bad_authorization, stale_request or bad_signature (the request's or the recipient's)"),
@@ -1251,7 +1251,7 @@ async fn get_deliveries(
 
 #[utoipa::path(post, path = "/v1/participants/{pseudonym}/deliveries/{delivery_id}/acknowledgement", tag = "participants",
     params(("pseudonym" = String, Path), ("delivery_id" = String, Path)),
-    request_body(content = Object, description = "A DeliveryAck (spec/obligations.md, OBL-12)"),
+    request_body(content = DeliveryAck, description = "The device's signed acknowledgement (spec/obligations.md, OBL-12)"),
     responses((status = 201, description = "The ciphertext is deleted and `delivery acknowledged` logged; its tlog-proof (OBL-45)", body = AcknowledgementResponse),
         (status = 400, description = "malformed: a bad delivery id, or one other than the acknowledgement's"),
         (status = 401, description = "missing_authorization, bad_authorization, stale_request or bad_signature (the request's or the acknowledgement's)"),
@@ -1305,7 +1305,7 @@ async fn post_delivery_acknowledgement(
 
 #[utoipa::path(get, path = "/v1/case/inboxes/{pseudonym}/{epoch}", tag = "case system",
     params(("pseudonym" = String, Path), ("epoch" = u32, Path)),
-    responses((status = 200, description = "The participant's inbox recipient for the epoch, as the device signed it (OBL-43)", body = Object),
+    responses((status = 200, description = "The participant's inbox recipient for the epoch, as the device signed it (OBL-43)", body = SignedInboxRecipient),
         (status = 400, description = "malformed"),
         (status = 401, description = "case_system_required or stale_request"),
         (status = 404, description = "no_inbox"),
@@ -1664,6 +1664,9 @@ async fn get_tile(
         CaseEntryResponse,
         DeliveryRequest,
         DeliveryPosted,
+        SignedInboxRecipient,
+        DeliveryAck,
+        SealedDelivery,
         DeliveryItem,
         EntriesRequest,
         EntriesResponse,

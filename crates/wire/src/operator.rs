@@ -453,7 +453,6 @@ pub struct DeliveryRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = u32))]
     pub epoch: EpochId,
     /// The age file: the 512-byte delivery and its sender's signature, sealed.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub delivery: SealedDelivery,
 }
 
@@ -482,7 +481,6 @@ pub struct DeliveryItem {
     #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub day: UnixTime,
     /// The sealed delivery.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub delivery: SealedDelivery,
 }
 
