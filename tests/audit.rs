@@ -712,3 +712,107 @@ fn other_witness(dir: &Path) -> std::path::PathBuf {
     std::fs::write(&path, format!("{}\n", w.verifier_key())).unwrap();
     path
 }
+
+/// The synthetic history with the program's obligations entries appended: a review
+/// decided in time, contested and overturned; a filing acknowledged; and, when `late`, a
+/// review opened 20 days before the audit and never decided (`decide_days` is 14).
+fn with_obligations(h: &History, late: bool) -> Vec<LogEntry> {
+    use minimis_log::obligation_entry::ObligationEntry as O;
+    use minimis_proto::obligations::{
+        Addressee, AppealOutcome, Decision, ReasonId, ReviewCause, day_of,
+    };
+    use minimis_proto::{EpochId, FilingId, ParticipantTag, ReviewId};
+    let today = day_of(h.now);
+    let day = |n: i64| minimis_proto::UnixTime(today.0 - n * 86_400);
+    let r1 = ReviewId::from_bytes([1; 16]);
+    let mut entries = h.entries.clone();
+    let o = [
+        O::FilingReceived {
+            tag: ParticipantTag::from_bytes([7; 32]),
+            filing: FilingId::from_bytes([7; 32]),
+            addressee: Addressee::Agency,
+            day: day(30),
+        },
+        O::FilingAcknowledged {
+            filing: FilingId::from_bytes([7; 32]),
+            day: day(29),
+        },
+        O::ReviewOpened {
+            review: r1,
+            epoch: EpochId::new(1),
+            cause: ReviewCause::Missed,
+            day: day(30),
+        },
+        O::ReviewDecided {
+            review: r1,
+            decision: Decision::NotExcused,
+            reason: ReasonId::new("not-explained").unwrap(),
+            day: day(25),
+        },
+        O::DecisionContested {
+            review: r1,
+            day: day(20),
+        },
+        O::AppealDecided {
+            review: r1,
+            outcome: AppealOutcome::Overturned,
+            reason: ReasonId::new("explained-by-participant").unwrap(),
+            day: day(10),
+        },
+    ];
+    entries.extend(o.into_iter().map(LogEntry::Obligation));
+    if late {
+        entries.push(LogEntry::Obligation(O::ReviewOpened {
+            review: ReviewId::from_bytes([2; 16]),
+            epoch: EpochId::new(1),
+            cause: ReviewCause::Condition,
+            day: day(20),
+        }));
+    }
+    entries
+}
+
+#[test]
+fn aud_43_aud_44_aud_47_obligations_are_checked_and_a_decision_past_its_deadline_exits_1() {
+    let h = history();
+    // In time: exit 0, the obligations' checks and figures in the table and the JSON.
+    let dir = tempfile::tempdir().unwrap();
+    export(dir.path(), &with_obligations(&h, false));
+    let out = audit(dir.path(), &h, &[]);
+    let table = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{table}");
+    for row in [
+        "AUD-43",
+        "AUD-44",
+        "AUD-45",
+        "AUD-46",
+        "1 reviews, 1 decided, mean 5 days",
+    ] {
+        assert!(table.contains(row), "{row}: {table}");
+    }
+    let out = audit(dir.path(), &h, &["--json"]);
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = &j["counts"]["obligations"];
+    assert_eq!(
+        (&c["reviews_decided"], &c["contested"], &c["overturned"]),
+        (&Value::from(1), &Value::from(1), &Value::from(1)),
+        "{c}"
+    );
+
+    // A review opened 20 days ago and never decided: exit 1, naming it.
+    let dir = tempfile::tempdir().unwrap();
+    export(dir.path(), &with_obligations(&h, true));
+    let out = audit(dir.path(), &h, &[]);
+    let table = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{table}");
+    assert!(table.contains("decided never"), "{table}");
+    let out = audit(dir.path(), &h, &["--json"]);
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["exit"], 1);
+
+    // A log without obligations entries shows none of these checks.
+    let dir = tempfile::tempdir().unwrap();
+    export(dir.path(), &h.entries);
+    let table = stdout(&audit(dir.path(), &h, &[]));
+    assert!(!table.contains("AUD-43"), "{table}");
+}

@@ -5,18 +5,21 @@
 //! Over TLS, with the wire contract's typed client; attacks first.
 
 use minimis_agency::CaseSystem;
-use minimis_crypto::{SigningKey, sign_condition, sign_filing};
+use minimis_client::obligations::{Inbox, ReceiveError, Senders};
+use minimis_crypto::{
+    SigningKey, sign_condition, sign_delivery_ack, sign_filing, sign_inbox_recipient,
+};
 use minimis_log::LogEntry;
-use minimis_log::obligation_entry::ObligationEntry;
+use minimis_log::obligation_entry::{ConditionsSummary, ObligationEntry};
 use minimis_proto::obligations::{
-    Addressee, ConditionOutcome, ConditionResult, Filing, FilingKind, SignedConditionResult,
-    SignedFiling, Text, day_of,
+    Addressee, AppealOutcome, ConditionOutcome, ConditionResult, Decision, Filing, FilingKind,
+    ReasonId, ReviewCause, SignedConditionResult, SignedFiling, Text, day_of,
 };
 use minimis_proto::*;
 use minimis_seal::{CaseRecipient, seal_condition, seal_filing};
 use minimis_server::ServerConfig;
 use minimis_testkit::Participant;
-use minimis_wire::operator::{CheckInRequest, EnrollRequest, WireTagKey};
+use minimis_wire::operator::{CheckInRequest, DeliveryRequest, EnrollRequest, WireTagKey};
 use minimis_wire::{CaseSigner, DeviceSigner, HttpsClient, OperatorClient, OperatorRefusal};
 
 use crate::server::Harness;
@@ -623,4 +626,859 @@ async fn obl_41_under_a_policy_without_obligations_nothing_is_under_conditions_a
         .await;
     assert_eq!(refusal(r), OperatorRefusal::ObligationsNotInForce);
     assert_eq!(before, h.db_digest());
+}
+
+// ---- deliveries (OBL-11, OBL-12, OBL-24, OBL-43 to OBL-45) -----------------------------
+
+/// The senders a device checks deliveries against: `agency`'s enrollment key, and an
+/// oversight key.
+fn senders(agency: &CaseSystem) -> Senders {
+    Senders {
+        agency: agency.enrollment_key(),
+        oversight: SigningKey::generate().unwrap().public_key(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn obl_43_an_inbox_recipient_is_published_once_per_epoch_and_forgeries_change_nothing() {
+    let s = Stack::start().await;
+    let p = s.enroll(true).await;
+    let q = s.enroll(true).await;
+    let now = s.now();
+    let epoch = s.h.world.now_epoch();
+    let me = DeviceSigner {
+        pseudonym: p.pseudonym,
+        key: &p.device,
+    };
+    let mut inbox = Inbox::new();
+    let signed = inbox.prepare(epoch, p.pseudonym, &p.device).unwrap();
+    let before = s.h.db_digest();
+
+    // Signed by another device (the request by this one).
+    let forged = sign_inbox_recipient(&q.device, p.pseudonym, epoch, signed.recipient.clone());
+    assert_eq!(
+        refusal(s.anyone.publish_inbox(me, &forged, now).await),
+        OperatorRefusal::BadSignature
+    );
+    // Another participant's, posted by this device.
+    let theirs = sign_inbox_recipient(&p.device, q.pseudonym, epoch, signed.recipient.clone());
+    assert_eq!(
+        refusal(s.anyone.publish_inbox(me, &theirs, now).await),
+        OperatorRefusal::NotYours
+    );
+    // Not an age recipient, validly signed.
+    let junk = sign_inbox_recipient(&p.device, p.pseudonym, epoch, "age1xyz".into());
+    assert_eq!(
+        refusal(s.anyone.publish_inbox(me, &junk, now).await),
+        OperatorRefusal::InboxMalformed
+    );
+    // A past epoch, and one two ahead.
+    for e in [epoch.get() - 1, epoch.get() + 2] {
+        let other = sign_inbox_recipient(
+            &p.device,
+            p.pseudonym,
+            EpochId::new(e),
+            signed.recipient.clone(),
+        );
+        assert_eq!(
+            refusal(s.anyone.publish_inbox(me, &other, now).await),
+            OperatorRefusal::WrongEpoch
+        );
+    }
+    // Unsigned request.
+    let r = s
+        .anyone
+        .transport()
+        .exchange(minimis_wire::Request::post(
+            format!("/v1/participants/{}/inboxes", p.pseudonym),
+            serde_json::to_vec(&signed).unwrap(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 401);
+    assert_eq!(before, s.h.db_digest());
+
+    // Published; the same again changes nothing; another one for the epoch is refused.
+    s.anyone.publish_inbox(me, &signed, now).await.unwrap();
+    let after = s.h.db_digest();
+    assert_ne!(before, after);
+    s.anyone.publish_inbox(me, &signed, now).await.unwrap();
+    assert_eq!(after, s.h.db_digest());
+    let mut second = Inbox::new();
+    let replacement = second.prepare(epoch, p.pseudonym, &p.device).unwrap();
+    assert_eq!(
+        refusal(s.anyone.publish_inbox(me, &replacement, now).await),
+        OperatorRefusal::InboxAlreadyPublished
+    );
+    assert_eq!(after, s.h.db_digest());
+    // The next epoch's, ahead of it.
+    let next = EpochId::new(epoch.get() + 1);
+    let ahead = inbox.prepare(next, p.pseudonym, &p.device).unwrap();
+    s.anyone.publish_inbox(me, &ahead, now).await.unwrap();
+
+    // The case system reads it as signed, and checks it under the enrolled device key;
+    // nobody else reads it.
+    let served = s
+        .anyone
+        .case_inbox(s.case(), &p.pseudonym, epoch, now)
+        .await
+        .unwrap();
+    assert_eq!(served, signed);
+    let mut agency =
+        CaseSystem::new(s.h.world.policy.clone(), SigningKey::generate().unwrap()).unwrap();
+    agency.enroll(p.pseudonym, p.device.public_key()).unwrap();
+    agency.inbox_recipient(p.pseudonym, epoch, &served).unwrap();
+    // A recipient the relay substituted (signed by another key) is not sealed to.
+    assert_eq!(
+        agency.inbox_recipient(p.pseudonym, epoch, &forged),
+        Err(minimis_agency::InboxCheckError::BadSignature)
+    );
+    assert_eq!(
+        agency.inbox_recipient(p.pseudonym, next, &served),
+        Err(minimis_agency::InboxCheckError::WrongEpoch)
+    );
+    assert_eq!(
+        refusal(
+            s.anyone
+                .case_inbox(CaseSigner { key: &p.device }, &p.pseudonym, epoch, now)
+                .await
+        ),
+        OperatorRefusal::CaseSystemRequired
+    );
+    assert_eq!(
+        refusal(
+            s.anyone
+                .case_inbox(s.case(), &q.pseudonym, epoch, now)
+                .await
+        ),
+        OperatorRefusal::NoInbox
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn obl_12_obl_44_obl_45_a_reminder_reaches_the_device_unread_by_the_operator_and_a_replayed_acknowledgement_changes_nothing()
+ {
+    let s = Stack::start().await;
+    let mut agency =
+        CaseSystem::new(s.h.world.policy.clone(), SigningKey::generate().unwrap()).unwrap();
+    let p = s.enroll(true).await;
+    let q = s.enroll(true).await;
+    agency.enroll(p.pseudonym, p.device.public_key()).unwrap();
+    agency.enroll(q.pseudonym, q.device.public_key()).unwrap();
+    let now = s.now();
+    let epoch = s.h.world.now_epoch();
+    let me = DeviceSigner {
+        pseudonym: p.pseudonym,
+        key: &p.device,
+    };
+    let mut inbox = Inbox::new();
+    let signed = inbox.prepare(epoch, p.pseudonym, &p.device).unwrap();
+    s.anyone.publish_inbox(me, &signed, now).await.unwrap();
+
+    // The case system seals a hearing reminder to the inbox recipient it checked.
+    const CANARY: &str = "CANARY-7f3a hearing at 9 Court Plaza, room 4";
+    let served = s
+        .anyone
+        .case_inbox(s.case(), &p.pseudonym, epoch, now)
+        .await
+        .unwrap();
+    let to = agency.inbox_recipient(p.pseudonym, epoch, &served).unwrap();
+    let hearing = UnixTime(day_of(now).0 + 10 * 86_400 + 9 * 3_600);
+    let sealed = agency
+        .remind(p.pseudonym, true, hearing, Text::new(CANARY), &to)
+        .unwrap();
+    let request = DeliveryRequest {
+        pseudonym: p.pseudonym,
+        epoch,
+        delivery: sealed.clone(),
+    };
+    let before = s.h.db_digest();
+    // Only the case system posts deliveries.
+    assert_eq!(
+        refusal(
+            s.anyone
+                .deliver(CaseSigner { key: &p.device }, &request, now)
+                .await
+        ),
+        OperatorRefusal::CaseSystemRequired
+    );
+    // To a participant with no inbox for the epoch.
+    let to_q = DeliveryRequest {
+        pseudonym: q.pseudonym,
+        ..request.clone()
+    };
+    assert_eq!(
+        refusal(s.anyone.deliver(s.case(), &to_q, now).await),
+        OperatorRefusal::NoInbox
+    );
+    // Of a length that is not a sealed delivery's (a longer plaintext would show).
+    let mut long = request.clone();
+    long.delivery.ciphertext.extend_from_slice(&[0; 300]);
+    assert_eq!(
+        refusal(s.anyone.deliver(s.case(), &long, now).await),
+        OperatorRefusal::DeliveryMalformed
+    );
+    assert_eq!(before, s.h.db_digest());
+
+    let posted = s.anyone.deliver(s.case(), &request, now).await.unwrap();
+    assert_eq!(posted.delivery_id, sealed.id());
+    let stored = s.h.db_digest();
+    assert_eq!(
+        refusal(s.anyone.deliver(s.case(), &request, now).await),
+        OperatorRefusal::DeliveryAlreadyReceived
+    );
+    assert_eq!(stored, s.h.db_digest());
+
+    // A forgery: the relay (or anyone holding the public inbox recipient) seals a
+    // "decision" of its own, signed with a key that is not the agency's.
+    let mut impostor =
+        CaseSystem::new(s.h.world.policy.clone(), SigningKey::generate().unwrap()).unwrap();
+    impostor.enroll(p.pseudonym, p.device.public_key()).unwrap();
+    let forged = impostor
+        .remind(
+            p.pseudonym,
+            false,
+            hearing,
+            Text::new("report to 1 Fake St"),
+            &to,
+        )
+        .unwrap();
+    s.anyone
+        .deliver(
+            s.case(),
+            &DeliveryRequest {
+                pseudonym: p.pseudonym,
+                epoch,
+                delivery: forged.clone(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+
+    // The operator cannot read the delivery: the canary is in none of its files.
+    let mut files = Vec::new();
+    crate::server::files_under(s.h.dir.path(), &mut files);
+    assert!(!files.is_empty());
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        assert!(
+            !bytes.windows(12).any(|w| w == &CANARY.as_bytes()[..12]),
+            "{}",
+            f.display()
+        );
+    }
+
+    // Only this device reads its deliveries.
+    let them = DeviceSigner {
+        pseudonym: p.pseudonym,
+        key: &q.device,
+    };
+    assert_eq!(
+        refusal(s.anyone.deliveries(them, now).await),
+        OperatorRefusal::BadSignature
+    );
+    let items = s.anyone.deliveries(me, now).await.unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(
+        (items[0].delivery_id, items[0].epoch, items[0].day),
+        (sealed.id(), epoch, day_of(now))
+    );
+    let senders = senders(&agency);
+    // The forgery is refused on the device and not acknowledged.
+    assert_eq!(
+        inbox
+            .receive(epoch, &items[1].delivery, &senders, p.pseudonym, &p.device)
+            .unwrap_err(),
+        ReceiveError::BadSender
+    );
+    let received = inbox
+        .receive(epoch, &items[0].delivery, &senders, p.pseudonym, &p.device)
+        .unwrap();
+    assert_eq!(received.delivery.text().expose(), CANARY);
+
+    // Acknowledgements that are not this device's, for this delivery, change nothing.
+    let before = s.h.db_digest();
+    let by_q = sign_delivery_ack(&q.device, p.pseudonym, received.id);
+    assert_eq!(
+        refusal(s.anyone.acknowledge_delivery(me, &by_q, now).await),
+        OperatorRefusal::BadSignature
+    );
+    let qs = DeviceSigner {
+        pseudonym: q.pseudonym,
+        key: &q.device,
+    };
+    let q_claims = sign_delivery_ack(&q.device, q.pseudonym, received.id);
+    assert_eq!(
+        refusal(s.anyone.acknowledge_delivery(qs, &q_claims, now).await),
+        OperatorRefusal::UnknownDelivery
+    );
+    let never = sign_delivery_ack(&p.device, p.pseudonym, DeliveryId::from_bytes([5; 32]));
+    assert_eq!(
+        refusal(s.anyone.acknowledge_delivery(me, &never, now).await),
+        OperatorRefusal::UnknownDelivery
+    );
+    assert_eq!(before, s.h.db_digest());
+
+    // The acknowledgement: the ciphertext is deleted and `delivery acknowledged` logged
+    // under the participant's tag for the epoch, with the operator's day.
+    let ack = s
+        .anyone
+        .acknowledge_delivery(me, &received.ack, now)
+        .await
+        .unwrap();
+    assert_eq!(ack.day, day_of(now));
+    let entry = LogEntry::Obligation(ObligationEntry::DeliveryAcknowledged {
+        tag: p.tags.tag(&p.pseudonym, epoch),
+        delivery: received.id,
+        day: day_of(now),
+    });
+    let log_key: minimis_log::VerifierKey = s.anyone.keys().await.unwrap().log.parse().unwrap();
+    minimis_log::verify_tlog_proof(ack.tlog_proof.as_bytes(), &entry.encode(), &log_key, &[])
+        .unwrap();
+    let left = s.anyone.deliveries(me, now).await.unwrap();
+    assert_eq!(
+        left.iter().map(|i| i.delivery_id).collect::<Vec<_>>(),
+        vec![forged.id()]
+    );
+    assert_eq!(ciphertexts_held(&s, &received.id), 0);
+
+    // A replayed acknowledgement changes nothing and logs nothing twice.
+    let after = s.h.db_digest();
+    assert_eq!(
+        refusal(s.anyone.acknowledge_delivery(me, &received.ack, now).await),
+        OperatorRefusal::DeliveryAlreadyAcknowledged
+    );
+    assert_eq!(after, s.h.db_digest());
+    let logged: Vec<_> = s
+        .log()
+        .await
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e,
+                LogEntry::Obligation(ObligationEntry::DeliveryAcknowledged { .. })
+            )
+        })
+        .collect();
+    assert_eq!(logged, vec![entry]);
+    // The device shows it once: the same delivery again is refused.
+    assert_eq!(
+        inbox
+            .receive(epoch, &items[0].delivery, &senders, p.pseudonym, &p.device)
+            .unwrap_err(),
+        ReceiveError::AlreadyReceived
+    );
+}
+
+/// How many ciphertexts of delivery `id` the operator's database holds (0 or 1).
+fn ciphertexts_held(s: &Stack, id: &DeliveryId) -> i64 {
+    let conn = rusqlite::Connection::open_with_flags(
+        s.h.dir.path().join("data/minimis.sqlite3"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    conn.query_row(
+        "SELECT count(*) FROM deliveries WHERE delivery_id = ?1 AND ciphertext IS NOT NULL",
+        [id.as_bytes().as_slice()],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn obl_11_obl_44_a_delivery_never_acknowledged_is_deleted_with_its_inbox_at_the_content_deadline()
+ {
+    let s = Stack::start().await;
+    let mut agency =
+        CaseSystem::new(s.h.world.policy.clone(), SigningKey::generate().unwrap()).unwrap();
+    let p = s.enroll(true).await;
+    agency.enroll(p.pseudonym, p.device.public_key()).unwrap();
+    let now = s.now();
+    let epoch = s.h.world.now_epoch();
+    let me = DeviceSigner {
+        pseudonym: p.pseudonym,
+        key: &p.device,
+    };
+    let mut inbox = Inbox::new();
+    let signed = inbox.prepare(epoch, p.pseudonym, &p.device).unwrap();
+    s.anyone.publish_inbox(me, &signed, now).await.unwrap();
+    let to = agency.inbox_recipient(p.pseudonym, epoch, &signed).unwrap();
+    let sealed = agency
+        .remind(p.pseudonym, false, now, Text::new("appointment"), &to)
+        .unwrap();
+    s.anyone
+        .deliver(
+            s.case(),
+            &DeliveryRequest {
+                pseudonym: p.pseudonym,
+                epoch,
+                delivery: sealed.clone(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+
+    // A second before the epoch's content deadline nothing goes; at it, the ciphertext
+    // and the inbox recipient go, as the device deletes the identity (OBL-11).
+    let deadline = s.h.world.policy.content_deadline(epoch);
+    s.h.clock.advance(deadline.0 - now.0 - 1);
+    assert_eq!(s.h.running.tick().await.unwrap().expired_deliveries, 0);
+    assert_eq!(ciphertexts_held(&s, &sealed.id()), 1);
+    s.h.clock.advance(1);
+    assert_eq!(s.h.running.tick().await.unwrap().expired_deliveries, 1);
+    assert_eq!(ciphertexts_held(&s, &sealed.id()), 0);
+    assert_eq!(inbox.expire(&s.h.world.policy, s.now()), vec![epoch]);
+    let later = s.now();
+    assert!(s.anyone.deliveries(me, later).await.unwrap().is_empty());
+    assert_eq!(
+        refusal(
+            s.anyone
+                .case_inbox(s.case(), &p.pseudonym, epoch, later)
+                .await
+        ),
+        OperatorRefusal::NoInbox
+    );
+    // Acknowledging it now: it is gone.
+    let ack = sign_delivery_ack(&p.device, p.pseudonym, sealed.id());
+    assert_eq!(
+        refusal(s.anyone.acknowledge_delivery(me, &ack, later).await),
+        OperatorRefusal::UnknownDelivery
+    );
+}
+
+// ---- the case system's log entries (OBL-7, OBL-17, OBL-46) -----------------------------
+
+/// Posts one of the case system's entries, signed by the case system.
+async fn log_step(
+    s: &Stack,
+    now: UnixTime,
+    e: &LogEntry,
+) -> Result<minimis_wire::operator::CaseEntryResponse, minimis_wire::OperatorError> {
+    s.anyone.case_entry(s.case(), e, now).await
+}
+
+fn opened(review: ReviewId, epoch: EpochId, day: UnixTime) -> LogEntry {
+    LogEntry::Obligation(ObligationEntry::ReviewOpened {
+        review,
+        epoch,
+        cause: ReviewCause::Condition,
+        day,
+    })
+}
+
+fn decided(review: ReviewId, reason: &str, day: UnixTime) -> LogEntry {
+    LogEntry::Obligation(ObligationEntry::ReviewDecided {
+        review,
+        decision: Decision::NotExcused,
+        reason: ReasonId::new(reason).unwrap(),
+        day,
+    })
+}
+
+fn contested(review: ReviewId, day: UnixTime) -> LogEntry {
+    LogEntry::Obligation(ObligationEntry::DecisionContested { review, day })
+}
+
+fn appealed(review: ReviewId, day: UnixTime) -> LogEntry {
+    LogEntry::Obligation(ObligationEntry::AppealDecided {
+        review,
+        outcome: AppealOutcome::Overturned,
+        reason: ReasonId::new("explained-by-participant").unwrap(),
+        day,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn obl_17_obl_46_review_steps_are_logged_in_order_and_every_step_out_of_order_changes_nothing()
+ {
+    let s = Stack::start().await;
+    let now = s.now();
+    let today = day_of(now);
+    let epoch = s.h.world.now_epoch();
+    let r = ReviewId::from_bytes([1; 16]);
+    let log_key: minimis_log::VerifierKey = s.anyone.keys().await.unwrap().log.parse().unwrap();
+    let before = s.h.db_digest();
+
+    // Nobody but the case system.
+    let stranger = SigningKey::generate().unwrap();
+    assert_eq!(
+        refusal(
+            s.anyone
+                .case_entry(CaseSigner { key: &stranger }, &opened(r, epoch, today), now)
+                .await
+        ),
+        OperatorRefusal::CaseSystemRequired
+    );
+    // Steps of a review never opened.
+    assert_eq!(
+        refusal(log_step(&s, now, &decided(r, "not-explained", today)).await),
+        OperatorRefusal::UnknownReview
+    );
+    assert_eq!(
+        refusal(log_step(&s, now, &contested(r, today)).await),
+        OperatorRefusal::UnknownReview
+    );
+    assert_eq!(
+        refusal(log_step(&s, now, &appealed(r, today)).await),
+        OperatorRefusal::UnknownReview
+    );
+    // Backdated, and for an epoch not begun.
+    assert_eq!(
+        refusal(log_step(&s, now, &opened(r, epoch, UnixTime(today.0 - 86_400))).await),
+        OperatorRefusal::WrongDay
+    );
+    assert_eq!(
+        refusal(log_step(&s, now, &opened(r, EpochId::new(epoch.get() + 1), today)).await),
+        OperatorRefusal::WrongEpoch
+    );
+    // Entries that are not the case system's to write.
+    let not_mine = LogEntry::Obligation(ObligationEntry::FilingAcknowledged {
+        filing: FilingId::from_bytes([2; 32]),
+        day: today,
+    });
+    assert_eq!(
+        refusal(log_step(&s, now, &not_mine).await),
+        OperatorRefusal::EntryNotAllowed
+    );
+    assert_eq!(
+        refusal(
+            log_step(
+                &s,
+                now,
+                &LogEntry::PolicyPublished {
+                    policy: s.h.world.policy.hash()
+                }
+            )
+            .await
+        ),
+        OperatorRefusal::EntryNotAllowed
+    );
+    assert_eq!(before, s.h.db_digest());
+
+    // Opened: logged, with the operator's day.
+    let ok = log_step(&s, now, &opened(r, epoch, today)).await.unwrap();
+    assert_eq!(ok.day, today);
+    minimis_log::verify_tlog_proof(
+        ok.tlog_proof.as_bytes(),
+        &opened(r, epoch, today).encode(),
+        &log_key,
+        &[],
+    )
+    .unwrap();
+    let step = s.h.db_digest();
+    assert_eq!(
+        refusal(log_step(&s, now, &opened(r, epoch, today)).await),
+        OperatorRefusal::ReviewAlreadyOpened
+    );
+    assert_eq!(
+        refusal(log_step(&s, now, &contested(r, today)).await),
+        OperatorRefusal::ReviewNotDecided
+    );
+    assert_eq!(
+        refusal(log_step(&s, now, &appealed(r, today)).await),
+        OperatorRefusal::ReviewNotContested
+    );
+    assert_eq!(
+        refusal(log_step(&s, now, &decided(r, "violation", today)).await),
+        OperatorRefusal::UnknownReason
+    );
+    assert_eq!(step, s.h.db_digest());
+
+    log_step(&s, now, &decided(r, "not-explained", today))
+        .await
+        .unwrap();
+    let step = s.h.db_digest();
+    assert_eq!(
+        refusal(log_step(&s, now, &decided(r, "technical-failure", today)).await),
+        OperatorRefusal::ReviewAlreadyDecided
+    );
+    assert_eq!(
+        refusal(log_step(&s, now, &appealed(r, today)).await),
+        OperatorRefusal::ReviewNotContested
+    );
+    assert_eq!(step, s.h.db_digest());
+
+    log_step(&s, now, &contested(r, today)).await.unwrap();
+    let step = s.h.db_digest();
+    assert_eq!(
+        refusal(log_step(&s, now, &contested(r, today)).await),
+        OperatorRefusal::ReviewAlreadyContested
+    );
+    assert_eq!(step, s.h.db_digest());
+    log_step(&s, now, &appealed(r, today)).await.unwrap();
+    let step = s.h.db_digest();
+    assert_eq!(
+        refusal(log_step(&s, now, &appealed(r, today)).await),
+        OperatorRefusal::AppealAlreadyDecided
+    );
+    assert_eq!(step, s.h.db_digest());
+
+    // Each step once in the log, in order.
+    let steps: Vec<LogEntry> = s
+        .log()
+        .await
+        .into_iter()
+        .filter(|e| matches!(e, LogEntry::Obligation(_)))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            opened(r, epoch, today),
+            decided(r, "not-explained", today),
+            contested(r, today),
+            appealed(r, today),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn obl_15_obl_46_a_contest_after_the_window_is_refused_and_a_conditions_summary_waits_for_its_epoch_to_close()
+ {
+    let s = Stack::start().await;
+    let now = s.now();
+    let today = day_of(now);
+    let epoch = s.h.world.now_epoch();
+    let r = ReviewId::from_bytes([3; 16]);
+    s.anyone
+        .case_entry(s.case(), &opened(r, epoch, today), now)
+        .await
+        .unwrap();
+    s.anyone
+        .case_entry(s.case(), &decided(r, "not-explained", today), now)
+        .await
+        .unwrap();
+    let contest_days = i64::from(s.h.world.policy.obligations().unwrap().contest_days());
+
+    // The summary of the epoch in progress waits; last epoch's is taken once.
+    let summary = |e: EpochId| {
+        LogEntry::Obligation(ObligationEntry::ConditionsSummary(ConditionsSummary {
+            epoch: e,
+            opened: 2,
+            area: [0, 1, 1, 0],
+            presence: [2, 0, 0, 0],
+            reviews: 1,
+        }))
+    };
+    let before = s.h.db_digest();
+    assert_eq!(
+        refusal(s.anyone.case_entry(s.case(), &summary(epoch), now).await),
+        OperatorRefusal::EpochNotClosed
+    );
+    assert_eq!(before, s.h.db_digest());
+    let last = EpochId::new(epoch.get() - 1);
+    s.anyone
+        .case_entry(s.case(), &summary(last), now)
+        .await
+        .unwrap();
+    let after = s.h.db_digest();
+    assert_eq!(
+        refusal(s.anyone.case_entry(s.case(), &summary(last), now).await),
+        OperatorRefusal::ConditionsSummaryAlreadyLogged
+    );
+    assert_eq!(after, s.h.db_digest());
+
+    // On the last day of the window a contest is taken; the day after, refused.
+    s.h.clock.advance(contest_days * 86_400 + 86_400);
+    let late = s.now();
+    let before = s.h.db_digest();
+    assert_eq!(
+        refusal(
+            s.anyone
+                .case_entry(s.case(), &contested(r, day_of(late)), late)
+                .await
+        ),
+        OperatorRefusal::ContestWindowClosed
+    );
+    assert_eq!(before, s.h.db_digest());
+    let r2 = ReviewId::from_bytes([4; 16]);
+    let e2 = s.h.world.policy.epoch_at(late).unwrap();
+    s.anyone
+        .case_entry(s.case(), &opened(r2, e2, day_of(late)), late)
+        .await
+        .unwrap();
+    s.anyone
+        .case_entry(s.case(), &decided(r2, "not-explained", day_of(late)), late)
+        .await
+        .unwrap();
+    s.h.clock.advance(contest_days * 86_400);
+    let last_day = s.now();
+    s.anyone
+        .case_entry(s.case(), &contested(r2, day_of(last_day)), last_day)
+        .await
+        .unwrap();
+}
+
+// ---- the device library's facade (issue 15, item 4) --------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn obl_4_obl_9_obl_12_the_device_librarys_api_checks_in_with_its_result_files_and_fetches_its_deliveries()
+ {
+    use minimis_client::presence::{PinPresence, PinVerifier};
+    use minimis_client::transport::Https;
+    use minimis_client::{Api, Device, Enrollment};
+    use zeroize::Zeroizing;
+
+    struct Nowhere;
+    impl minimis_client::location::LocationSource for Nowhere {
+        fn one_fix(
+            &mut self,
+            _: minimis_client::location::FixCapability,
+        ) -> Result<minimis_client::location::Fix, minimis_client::location::LocationError>
+        {
+            Err(minimis_client::location::LocationError::Unavailable)
+        }
+    }
+
+    let s = Stack::start().await;
+    let api =
+        Api::new(Https::new(s.h.running.addr(), "localhost", &s.h.server_cert, None).unwrap());
+    let key = SigningKey::generate().unwrap();
+    let tags = minimis_crypto::TagKey::generate().unwrap();
+    let schedule = s.h.world.participant().schedule;
+    let enrolled = s
+        .officer
+        .enroll(&EnrollRequest {
+            device_key: key.public_key(),
+            tag_key: WireTagKey::new(*tags.expose_secret()),
+            schedule: schedule.clone(),
+            conditions: true,
+        })
+        .await
+        .unwrap();
+    let keys = api.keys().await.unwrap();
+    let mut device = Device::new(
+        Enrollment {
+            pseudonym: enrolled.pseudonym,
+            schedule,
+            zone: None,
+            policy: s.h.world.policy.clone().into(),
+            policy_text: DEFAULT_POLICY_TOML.into(),
+            operator_key: keys.operator,
+            log_key: keys.log.parse().unwrap(),
+            witnesses: vec![],
+            custodians: s.h.world.custodian_keys(),
+        },
+        key,
+        tags,
+    );
+    let mut agency =
+        CaseSystem::new(s.h.world.policy.clone(), SigningKey::generate().unwrap()).unwrap();
+    let case = agency
+        .enroll(device.pseudonym(), device.key().public_key())
+        .unwrap();
+    let now = s.now();
+
+    // A check-in with its condition result: the operator requires one, and takes it.
+    s.officer.adhoc(&device.pseudonym()).await.unwrap();
+    let challenges = api.challenges(&device, now).await.unwrap();
+    let accepted = device.accept(challenges[0].clone(), now).unwrap();
+    let recipients = api.recipients(s.h.world.now_epoch()).await.unwrap();
+    let pin = PinVerifier::new("482913").unwrap();
+    let mut presence = PinPresence::new(&pin, || Some(Zeroizing::new("482913".to_owned())));
+    let env = device
+        .check_in(accepted, &mut Nowhere, &mut presence, "", &recipients, now)
+        .unwrap();
+    assert_eq!(
+        refusal(api.submit(&env).await),
+        OperatorRefusal::ConditionRequired
+    );
+    let (_, state) = api
+        .submit_with_condition(&device, &env, &case)
+        .await
+        .unwrap();
+    assert_eq!(state, LedgerState::OnTime);
+    let served = s.anyone.case_conditions(s.case(), 0, now).await.unwrap();
+    let accepted = agency
+        .accept_condition(
+            served[0].challenge_id,
+            served[0].epoch,
+            &served[0].condition,
+            now,
+        )
+        .unwrap();
+    assert_eq!(accepted.result.area, ConditionOutcome::NotOrdered);
+
+    // A filing: its receipt.
+    let filing = Filing::new(
+        FilingKind::Employment,
+        day_of(now),
+        None,
+        None,
+        Text::new("Acme Bakery, night shift"),
+    )
+    .unwrap();
+    let receipt = api.file(&device, &filing, &case, None, now).await.unwrap();
+    assert_eq!(receipt.day, day_of(now));
+
+    // The inbox, a reminder and a forgery: one shown and acknowledged, one refused.
+    let mut inbox = Inbox::new();
+    let epoch = s.h.world.now_epoch();
+    let signed = api
+        .publish_inbox(&device, &mut inbox, epoch, now)
+        .await
+        .unwrap();
+    api.republish_inbox(&device, &signed, now).await.unwrap();
+    let to = agency
+        .inbox_recipient(device.pseudonym(), epoch, &signed)
+        .unwrap();
+    let mut impostor =
+        CaseSystem::new(s.h.world.policy.clone(), SigningKey::generate().unwrap()).unwrap();
+    impostor
+        .enroll(device.pseudonym(), device.key().public_key())
+        .unwrap();
+    for sealed in [
+        agency
+            .remind(
+                device.pseudonym(),
+                false,
+                now,
+                Text::new("see your officer"),
+                &to,
+            )
+            .unwrap(),
+        impostor
+            .remind(
+                device.pseudonym(),
+                false,
+                now,
+                Text::new("go elsewhere"),
+                &to,
+            )
+            .unwrap(),
+    ] {
+        s.anyone
+            .deliver(
+                s.case(),
+                &DeliveryRequest {
+                    pseudonym: device.pseudonym(),
+                    epoch,
+                    delivery: sealed,
+                },
+                now,
+            )
+            .await
+            .unwrap();
+    }
+    let fetched = api
+        .fetch_deliveries(&device, &mut inbox, &senders(&agency), now)
+        .await
+        .unwrap();
+    assert_eq!(fetched.shown.len(), 1);
+    assert_eq!(
+        fetched.shown[0].0.delivery.text().expose(),
+        "see your officer"
+    );
+    assert!(fetched.shown[0].1.is_some());
+    assert_eq!(fetched.refused.len(), 1);
+    assert_eq!(fetched.refused[0].1, ReceiveError::BadSender);
+    assert!(fetched.unacknowledged.is_empty());
+    // Again: only the refused forgery is still there, and it is refused again.
+    let again = api
+        .fetch_deliveries(&device, &mut inbox, &senders(&agency), now)
+        .await
+        .unwrap();
+    assert!(again.shown.is_empty());
+    assert_eq!(again.refused.len(), 1);
 }

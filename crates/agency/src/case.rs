@@ -5,11 +5,12 @@ use std::fmt;
 
 use minimis_crypto::{
     RandomError, SealedMessageError, SigningKey, sign_delivery, verify_condition, verify_filing,
+    verify_inbox_recipient,
 };
 use minimis_proto::obligations::{
     ConditionOutcome, ConditionResult, Decision, Delivery, DeliveryBody, DeliveryError, Filing,
-    FilingKind, ReasonId, ReviewCause, SealedDelivery, SignedConditionResult, SignedFiling, Text,
-    day_of,
+    FilingKind, ReasonId, ReviewCause, SealedDelivery, SignedConditionResult, SignedFiling,
+    SignedInboxRecipient, Text, day_of,
 };
 use minimis_proto::{
     ChallengeId, EpochId, FilingId, Obligations, Policy, Pseudonym, PublicKey, ReviewId, UnixTime,
@@ -241,6 +242,26 @@ pub enum RemindError {
     /// Sealing failed.
     #[error(transparent)]
     Seal(#[from] SealObligationError),
+}
+
+/// Why a participant's published inbox recipient was not accepted (**OBL-43**). Nothing is
+/// sealed to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InboxCheckError {
+    /// No case for the pseudonym.
+    #[error("no case for this pseudonym")]
+    UnknownEnrollment,
+    /// It is for another epoch than the one asked for.
+    #[error("the inbox recipient is for another epoch")]
+    WrongEpoch,
+    /// Not signed by the enrolled device key for this pseudonym: the operator, which
+    /// relays it, cannot substitute a recipient of its own.
+    #[error("the inbox recipient is not signed by the enrolled device")]
+    BadSignature,
+    /// Not an age X25519 recipient.
+    #[error(transparent)]
+    Invalid(#[from] minimis_seal::InvalidRecipient),
 }
 
 /// One epoch's counts for the log's `conditions summary` entry (**OBL-7**): counts only,
@@ -612,6 +633,34 @@ impl CaseSystem {
     ) -> Result<SealedDelivery, SealObligationError> {
         let signature = sign_delivery(&self.enrollment_key, pseudonym, &delivery.encode());
         seal_delivery(delivery, &signature, to)
+    }
+
+    /// Checks an inbox recipient the operator served for `pseudonym` and `epoch`
+    /// (**OBL-43**): signed by the enrolled device key, for this participant and epoch, and
+    /// an age X25519 recipient. Only a recipient that passes is sealed to, so a relay that
+    /// substitutes its own recipient learns nothing.
+    ///
+    /// # Errors
+    /// [`InboxCheckError`].
+    pub fn inbox_recipient(
+        &self,
+        pseudonym: Pseudonym,
+        epoch: EpochId,
+        signed: &SignedInboxRecipient,
+    ) -> Result<InboxRecipient, InboxCheckError> {
+        let case = self
+            .cases
+            .get(&pseudonym)
+            .ok_or(InboxCheckError::UnknownEnrollment)?;
+        if signed.pseudonym != pseudonym {
+            return Err(InboxCheckError::BadSignature);
+        }
+        if signed.epoch != epoch {
+            return Err(InboxCheckError::WrongEpoch);
+        }
+        verify_inbox_recipient(signed, &case.device_key)
+            .map_err(|_| InboxCheckError::BadSignature)?;
+        Ok(InboxRecipient::parse(&signed.recipient)?)
     }
 
     /// A review.

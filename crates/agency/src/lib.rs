@@ -45,6 +45,6 @@ pub use minimis_proto::obligations::ReviewCause;
 
 pub use case::{
     AcceptedCondition, AcceptedFiling, AckError, CaseSystem, ConditionError, ConditionsSummary,
-    DecideError, EnrollError, FilingError, MissedError, NoObligations, RemindError, Review,
-    reminder_days,
+    DecideError, EnrollError, FilingError, InboxCheckError, MissedError, NoObligations,
+    RemindError, Review, reminder_days,
 };

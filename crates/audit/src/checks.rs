@@ -64,6 +64,15 @@ pub enum CheckId {
     EpochSummaries,
     /// The participant's challenges against their own schedule (AUD-11).
     ParticipantSchedule,
+    /// Filings acknowledged within `obligations.acknowledge_days` (AUD-43).
+    FilingsAcknowledged,
+    /// Reviews decided within `obligations.decide_days`, each step in order (AUD-44).
+    ReviewsDecided,
+    /// Contests within `obligations.contest_days`, appeals decided within
+    /// `obligations.appeal_days` (AUD-45).
+    AppealsDecided,
+    /// The case system's conditions summaries against the log's counts (AUD-46).
+    ConditionsSummaries,
 }
 
 impl CheckId {
@@ -82,6 +91,15 @@ impl CheckId {
         Self::EpochSummaries,
     ];
 
+    /// The obligations' checks, added to a run whose log has obligations entries
+    /// (**AUD-43** to **AUD-46**).
+    pub const OBLIGATIONS: [Self; 4] = [
+        Self::FilingsAcknowledged,
+        Self::ReviewsDecided,
+        Self::AppealsDecided,
+        Self::ConditionsSummaries,
+    ];
+
     /// What it checks, in words.
     pub const fn name(self) -> &'static str {
         match self {
@@ -96,6 +114,10 @@ impl CheckId {
             Self::LegalHolds => "legal holds as placed and released",
             Self::EpochSummaries => "epoch summaries agree with the log",
             Self::ParticipantSchedule => "my challenges within my schedule",
+            Self::FilingsAcknowledged => "filings acknowledged in time",
+            Self::ReviewsDecided => "reviews decided in time",
+            Self::AppealsDecided => "contests and appeals in time",
+            Self::ConditionsSummaries => "conditions summaries agree with the log",
         }
     }
 
@@ -113,6 +135,10 @@ impl CheckId {
             Self::LegalHolds => &["AUD-9"],
             Self::EpochSummaries => &["AUD-7", "CHK-28", "LOG-37"],
             Self::ParticipantSchedule => &["AUD-11", "CHL-2", "CHL-3", "CHL-4"],
+            Self::FilingsAcknowledged => &["AUD-43", "OBL-10"],
+            Self::ReviewsDecided => &["AUD-44", "OBL-14", "OBL-17"],
+            Self::AppealsDecided => &["AUD-45", "OBL-15"],
+            Self::ConditionsSummaries => &["AUD-46", "OBL-7"],
         }
     }
 }
@@ -504,6 +530,125 @@ pub enum Violation {
         /// The entry.
         index: u64,
     },
+    /// AUD-43: a filing acknowledged after `obligations.acknowledge_days`, or not at all
+    /// once they passed (OBL-10).
+    #[error(
+        "entry {index}: filing {filing} received {received}, due to be acknowledged by {deadline}, acknowledged {}",
+        .acknowledged.map_or_else(|| "never".to_owned(), |d| d.to_string())
+    )]
+    FilingNotAcknowledgedInTime {
+        /// Its `filing received` entry.
+        index: u64,
+        /// The filing.
+        filing: minimis_proto::FilingId,
+        /// The day received.
+        received: UnixTime,
+        /// The last day to acknowledge it.
+        deadline: UnixTime,
+        /// The day acknowledged, if it was.
+        acknowledged: Option<UnixTime>,
+    },
+    /// AUD-43: an acknowledgement of a filing the log never received, or acknowledged
+    /// twice.
+    #[error("entry {index}: filing {filing} acknowledged, never received or acknowledged before")]
+    AcknowledgementUnexplained {
+        /// The entry.
+        index: u64,
+        /// The filing.
+        filing: minimis_proto::FilingId,
+    },
+    /// AUD-44: a review decided after `obligations.decide_days`, or not at all once they
+    /// passed (OBL-14).
+    #[error(
+        "entry {index}: review {review} opened {opened}, due to be decided by {deadline}, decided {}",
+        .decided.map_or_else(|| "never".to_owned(), |d| d.to_string())
+    )]
+    ReviewNotDecidedInTime {
+        /// Its `review opened` entry.
+        index: u64,
+        /// The review.
+        review: minimis_proto::ReviewId,
+        /// The day opened.
+        opened: UnixTime,
+        /// The last day to decide it.
+        deadline: UnixTime,
+        /// The day decided, if it was.
+        decided: Option<UnixTime>,
+    },
+    /// AUD-44: a review step the log cannot explain: decided without being opened,
+    /// contested without a decision, an appeal without a contest, or a step twice
+    /// (OBL-17).
+    #[error("entry {index}: review {review} {step}")]
+    ReviewStepUnexplained {
+        /// The entry.
+        index: u64,
+        /// The review.
+        review: minimis_proto::ReviewId,
+        /// What is out of order.
+        step: &'static str,
+    },
+    /// AUD-45: a contest logged after `obligations.contest_days` from the decision.
+    #[error(
+        "entry {index}: review {review} decided {decided}, contestable until {deadline}, contested {contested}"
+    )]
+    ContestOutOfWindow {
+        /// The `decision contested` entry.
+        index: u64,
+        /// The review.
+        review: minimis_proto::ReviewId,
+        /// The day decided.
+        decided: UnixTime,
+        /// The last day to contest.
+        deadline: UnixTime,
+        /// The day contested.
+        contested: UnixTime,
+    },
+    /// AUD-45: an appeal decided after `obligations.appeal_days`, or not at all once they
+    /// passed (OBL-15): an oversight body that stalls.
+    #[error(
+        "entry {index}: review {review} contested {contested}, appeal due by {deadline}, decided {}",
+        .decided.map_or_else(|| "never".to_owned(), |d| d.to_string())
+    )]
+    AppealNotDecidedInTime {
+        /// The `decision contested` entry.
+        index: u64,
+        /// The review.
+        review: minimis_proto::ReviewId,
+        /// The day contested.
+        contested: UnixTime,
+        /// The last day to decide the appeal.
+        deadline: UnixTime,
+        /// The day decided, if it was.
+        decided: Option<UnixTime>,
+    },
+    /// AUD-46: a conditions summary counting more results opened than the epoch's
+    /// `check-in received` entries (OBL-7).
+    #[error(
+        "entry {index}: epoch {epoch}: {opened} condition results opened, {check_ins} check-ins received"
+    )]
+    ConditionsMoreThanCheckIns {
+        /// The summary.
+        index: u64,
+        /// The epoch.
+        epoch: EpochId,
+        /// Results opened, as the case system says.
+        opened: u32,
+        /// Check-ins the log received for the epoch.
+        check_ins: u64,
+    },
+    /// AUD-46: fewer reviews than the results with a condition not met or not checked
+    /// and the operator's missed rows require (OBL-6, OBL-7).
+    #[error("entry {index}: epoch {epoch}: {reviews} reviews opened, at least {at_least} required")]
+    ConditionsTooFewReviews {
+        /// The summary.
+        index: u64,
+        /// The epoch.
+        epoch: EpochId,
+        /// Reviews, as the case system says.
+        reviews: u32,
+        /// The least the counts require.
+        at_least: u64,
+    },
 }
 
 impl Violation {
@@ -546,6 +691,18 @@ impl Violation {
             Self::OutsideSchedule { .. } | Self::WindowNotInSchedule { .. } => {
                 CheckId::ParticipantSchedule
             }
+            Self::FilingNotAcknowledgedInTime { .. } | Self::AcknowledgementUnexplained { .. } => {
+                CheckId::FilingsAcknowledged
+            }
+            Self::ReviewNotDecidedInTime { .. } | Self::ReviewStepUnexplained { .. } => {
+                CheckId::ReviewsDecided
+            }
+            Self::ContestOutOfWindow { .. } | Self::AppealNotDecidedInTime { .. } => {
+                CheckId::AppealsDecided
+            }
+            Self::ConditionsMoreThanCheckIns { .. } | Self::ConditionsTooFewReviews { .. } => {
+                CheckId::ConditionsSummaries
+            }
         }
     }
 
@@ -586,6 +743,9 @@ pub struct Counts {
     /// Per epoch with challenges or a summary, oldest first: what the log shows and the
     /// operator's summary, if any (CHK-28).
     pub epoch_summaries: Vec<EpochCounts>,
+    /// The obligations' figures (AUD-47); `None` when the log has no obligations entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub obligations: Option<crate::obligations::ObligationCounts>,
 }
 
 /// One epoch's figures (**CHK-28**): what the log itself shows, and the operator's
@@ -764,6 +924,7 @@ pub(crate) struct Checker<'a> {
     counts: Counts,
     violations: Vec<Violation>,
     participant: Option<Tracker<'a>>,
+    obligations: crate::obligations::Tracker,
 }
 
 impl<'a> Checker<'a> {
@@ -805,6 +966,7 @@ impl<'a> Checker<'a> {
             counts: Counts::default(),
             violations: Vec::new(),
             participant,
+            obligations: crate::obligations::Tracker::default(),
         }
     }
 
@@ -830,6 +992,7 @@ impl<'a> Checker<'a> {
         if let Some(p) = self.participant.as_mut() {
             p.observe(index, entry);
         }
+        self.obligations.observe(index, entry);
         match entry {
             LogEntry::PolicyPublished { policy } if self.published_hashes.insert(*policy) => {
                 match self.given.get(policy) {
@@ -1522,6 +1685,10 @@ impl<'a> Checker<'a> {
         }
         self.violations.extend(ledgers);
         self.summaries_finish();
+        let deadlines = crate::obligations::Deadlines::of(self.published.iter().copied());
+        let (found, obligations) = std::mem::take(&mut self.obligations).finish(deadlines, now);
+        self.violations.extend(found);
+        self.counts.obligations = obligations;
         self.counts.ledgers_due = ledgers_due;
         self.counts.epochs = self.epochs.len() as u64;
         self.counts.epochs_due = due;

@@ -60,6 +60,7 @@
 mod checks;
 pub mod html;
 pub mod layout;
+pub mod obligations;
 mod participant;
 pub mod remote;
 mod report;

@@ -108,6 +108,9 @@ impl Report {
         if f.participant.as_ref().is_some_and(|p| p.schedule_checked) {
             ids.push(CheckId::ParticipantSchedule);
         }
+        if c.obligations.is_some() {
+            ids.extend(CheckId::OBLIGATIONS);
+        }
         let checks = ids
             .into_iter()
             .map(|id| {
@@ -203,6 +206,12 @@ impl Report {
                         .as_ref()
                         .map(|p| plural(p.challenges, "challenge", "challenges"))
                         .unwrap_or_default(),
+                    CheckId::FilingsAcknowledged
+                    | CheckId::ReviewsDecided
+                    | CheckId::AppealsDecided
+                    | CheckId::ConditionsSummaries => {
+                        crate::obligations::summary(id, c.obligations.as_ref())
+                    }
                 };
                 Check {
                     id,

@@ -85,7 +85,7 @@ pub mod store;
 pub mod transport;
 pub mod words;
 
-pub use api::{Api, ApiError};
+pub use api::{Api, ApiError, Fetched, FilingCallError, InboxCallError, SubmitError};
 pub use bundle::{Bundle, BundleError};
 pub use device::{
     Accepted, CLOCK_SKEW, CheckInError, Device, Enrollment, ExpiredCheckIn, Failure,

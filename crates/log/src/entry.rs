@@ -33,7 +33,7 @@
 //!                            || missed (u32) || no_network (u32) || app_error (u32)
 //!                            || device_error (u32) || presence_unavailable (u32)
 //!                            || other (u32)
-//! 0x10 to 0x16               the obligations' entries: crate::obligation_entry
+//! 0x10 to 0x17               the obligations' entries: crate::obligation_entry
 //! ```
 //!
 //! Entries name a participant only by the [`ParticipantTag`] of the epoch (an HMAC tag
@@ -701,7 +701,8 @@ pub enum LogEntry {
     /// `0x0e`: the operator's counts of an epoch's ledger rows, written once every
     /// challenge of the epoch is closed (**CHK-28**, **LOG-35**, **LOG-36**).
     EpochSummary(EpochSummary),
-    /// `0x10` to `0x16`: conditions summaries, reviews and filings (`spec/obligations.md`).
+    /// `0x10` to `0x17`: conditions summaries, reviews, filings and deliveries
+    /// (`spec/obligations.md`).
     Obligation(ObligationEntry),
 }
 
@@ -751,11 +752,13 @@ pub enum EntryType {
     FilingReceived,
     /// `0x16`.
     FilingAcknowledged,
+    /// `0x17`.
+    DeliveryAcknowledged,
 }
 
 impl EntryType {
     /// Every type, in code order.
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 22] = [
         Self::EnrollmentOpened,
         Self::EnrollmentClosed,
         Self::PolicyPublished,
@@ -777,6 +780,7 @@ impl EntryType {
         Self::AppealDecided,
         Self::FilingReceived,
         Self::FilingAcknowledged,
+        Self::DeliveryAcknowledged,
     ];
 
     /// The type byte.
@@ -803,6 +807,7 @@ impl EntryType {
             Self::AppealDecided => 0x14,
             Self::FilingReceived => 0x15,
             Self::FilingAcknowledged => 0x16,
+            Self::DeliveryAcknowledged => 0x17,
         }
     }
 
@@ -835,6 +840,7 @@ impl EntryType {
             Self::AppealDecided => "appeal-decided",
             Self::FilingReceived => "filing-received",
             Self::FilingAcknowledged => "filing-acknowledged",
+            Self::DeliveryAcknowledged => "delivery-acknowledged",
         }
     }
 }
@@ -1342,7 +1348,8 @@ impl LogEntry {
             | EntryType::DecisionContested
             | EntryType::AppealDecided
             | EntryType::FilingReceived
-            | EntryType::FilingAcknowledged => {
+            | EntryType::FilingAcknowledged
+            | EntryType::DeliveryAcknowledged => {
                 // The body is the rest: its own decoder refuses trailing bytes.
                 let rest = std::mem::take(&mut r.0);
                 Self::Obligation(ObligationEntry::decode_body(ty, rest)?)
@@ -1497,6 +1504,11 @@ mod tests {
                 filing: minimis_proto::FilingId::from_bytes([0x66; 32]),
                 day: UnixTime(1_795_737_600),
             }),
+            LogEntry::Obligation(ObligationEntry::DeliveryAcknowledged {
+                tag,
+                delivery: minimis_proto::DeliveryId::from_bytes([0x77; 32]),
+                day: UnixTime(1_795_737_600),
+            }),
         ]
     }
 
@@ -1569,6 +1581,7 @@ mod tests {
             27 + "explained-by-notice".len(),
             74,
             41,
+            73,
         ];
         let got: Vec<usize> = ex.iter().map(|e| e.encode().len()).collect();
         assert_eq!(got, want);
@@ -2284,9 +2297,18 @@ mod tests {
                     },
                     day,
                 }),
-            (any::<[u8; 32]>(), day).prop_map(|(f, day)| ObligationEntry::FilingAcknowledged {
-                filing: minimis_proto::FilingId::from_bytes(f),
-                day,
+            (any::<[u8; 32]>(), day.clone()).prop_map(|(f, day)| {
+                ObligationEntry::FilingAcknowledged {
+                    filing: minimis_proto::FilingId::from_bytes(f),
+                    day,
+                }
+            }),
+            (any::<[u8; 32]>(), any::<[u8; 32]>(), day).prop_map(|(t, d, day)| {
+                ObligationEntry::DeliveryAcknowledged {
+                    tag: minimis_proto::ParticipantTag::from_bytes(t),
+                    delivery: minimis_proto::DeliveryId::from_bytes(d),
+                    day,
+                }
             }),
         ];
         entry.prop_map(LogEntry::Obligation)

@@ -10,6 +10,7 @@
 //! 0x14 appeal decided       review_id (16) || outcome (u8) || reason (label) || day (i64)
 //! 0x15 filing received      tag (32) || filing_id (32) || addressee (u8) || day (i64)
 //! 0x16 filing acknowledged  filing_id (32) || day (i64)
+//! 0x17 delivery acknowledged tag (32) || delivery_id (32) || day (i64)
 //! ```
 //!
 //! `area` and `presence` count the results with each outcome, in code order (not
@@ -21,12 +22,14 @@
 //! `filing received` (**OBL-9**) names the participant's tag for the epoch it was received
 //! in (the operator appends it, and already knows whose filing it relayed), the filing id
 //! and the addressee (1 agency, 2 agency and oversight); `filing acknowledged`
-//! (**OBL-10**) names the filing id only.
+//! (**OBL-10**) names the filing id only. `delivery acknowledged` (**OBL-45**) names the
+//! participant's tag for the epoch the device acknowledged in and the delivery id (SHA-256
+//! of the sealed delivery): the operator appends it when it deletes the ciphertext.
 
 use minimis_proto::obligations::{
     Addressee, AppealOutcome, Decision, ReasonId, ReviewCause, is_day,
 };
-use minimis_proto::{EpochId, FilingId, ParticipantTag, ReviewId, UnixTime};
+use minimis_proto::{DeliveryId, EpochId, FilingId, ParticipantTag, ReviewId, UnixTime};
 
 use crate::entry::{EntryDecodeError, EntryType};
 
@@ -111,6 +114,16 @@ pub enum ObligationEntry {
         /// The day.
         day: UnixTime,
     },
+    /// `0x17`: the device acknowledged a delivery and the operator deleted its ciphertext
+    /// (**OBL-12**, **OBL-45**).
+    DeliveryAcknowledged {
+        /// The participant's tag for the epoch of `day`.
+        tag: ParticipantTag,
+        /// The delivery id: SHA-256 of the sealed delivery.
+        delivery: DeliveryId,
+        /// The day the operator received the acknowledgement.
+        day: UnixTime,
+    },
 }
 
 /// A field of an obligations entry outside its values (**LOG-26**).
@@ -155,6 +168,7 @@ impl ObligationEntry {
             Self::AppealDecided { .. } => EntryType::AppealDecided,
             Self::FilingReceived { .. } => EntryType::FilingReceived,
             Self::FilingAcknowledged { .. } => EntryType::FilingAcknowledged,
+            Self::DeliveryAcknowledged { .. } => EntryType::DeliveryAcknowledged,
         }
     }
 
@@ -227,6 +241,11 @@ impl ObligationEntry {
                 out.extend_from_slice(filing.as_bytes());
                 out.extend_from_slice(&day.seconds().to_be_bytes());
             }
+            Self::DeliveryAcknowledged { tag, delivery, day } => {
+                out.extend_from_slice(tag.as_bytes());
+                out.extend_from_slice(delivery.as_bytes());
+                out.extend_from_slice(&day.seconds().to_be_bytes());
+            }
         }
     }
 
@@ -291,6 +310,11 @@ impl ObligationEntry {
             }
             EntryType::FilingAcknowledged => Self::FilingAcknowledged {
                 filing: FilingId::from_bytes(r.take("filing_id")?),
+                day: r.day()?,
+            },
+            EntryType::DeliveryAcknowledged => Self::DeliveryAcknowledged {
+                tag: ParticipantTag::from_bytes(r.take("tag")?),
+                delivery: DeliveryId::from_bytes(r.take("delivery_id")?),
                 day: r.day()?,
             },
             // Only this module's types reach here; the summary is the remaining one.
@@ -445,6 +469,32 @@ mod tests {
         let mut long = b;
         long.push(0);
         assert!(LogEntry::decode(&long).is_err());
+    }
+
+    #[test]
+    fn obl_45_delivery_acknowledged_is_byte_exact_and_refuses_a_bad_day_or_length() {
+        let acked = LogEntry::Obligation(ObligationEntry::DeliveryAcknowledged {
+            tag: ParticipantTag::from_bytes([0x11; 32]),
+            delivery: DeliveryId::from_bytes([0x77; 32]),
+            day: UnixTime(1_795_737_600),
+        });
+        let b = acked.encode();
+        let mut want = vec![0x17];
+        want.extend_from_slice(&[0x11; 32]);
+        want.extend_from_slice(&[0x77; 32]);
+        want.extend_from_slice(&1_795_737_600i64.to_be_bytes());
+        assert_eq!(b, want);
+        assert_eq!(LogEntry::decode(&b).unwrap(), acked);
+        let mut bad = b.clone();
+        bad[72] = 1;
+        assert_eq!(
+            LogEntry::decode(&bad),
+            Err(ObligationFieldError::NotADay.into())
+        );
+        let mut long = b.clone();
+        long.push(0);
+        assert!(LogEntry::decode(&long).is_err());
+        assert!(LogEntry::decode(&b[..72]).is_err());
     }
 
     #[test]

@@ -47,11 +47,12 @@ use crate::store::{
 };
 #[cfg(feature = "dangerous-plaintext-baseline")]
 use crate::writer::PlaintextCheckIn;
-use crate::writer::{Attachment, CheckIn, Enrollment, Op, RowView, Shared};
-use minimis_proto::obligations::SignedFiling;
-use minimis_proto::{FilingId, RecordId};
+use crate::writer::{Attachment, CheckIn, Delivered, Enrollment, Op, RowView, Shared};
+use minimis_proto::obligations::{DeliveryAck, SealedDelivery, SignedFiling, SignedInboxRecipient};
+use minimis_proto::{DeliveryId, FilingId, RecordId};
 use minimis_wire::operator::{
-    AcknowledgementResponse, CASE_PAGE, CheckInRequest, CheckInResponse, ConditionItem,
+    AcknowledgementResponse, CASE_PAGE, CaseEntryRequest, CaseEntryResponse, CheckInRequest,
+    CheckInResponse, ConditionItem, DELIVERY_PAGE, DeliveryItem, DeliveryPosted, DeliveryRequest,
     EnrollRequest, EnrollResponse, EntriesRequest, EntriesResponse, FailureReportRequest,
     FailureReportView, FilingItem, FilingReceipt, HoldRequest, KeysResponse, LedgerRow, OfficerRow,
     PolicyResponse, RecordKind, RecordResponse, ResolveRequest, SealedText, StateResponse,
@@ -1117,6 +1118,270 @@ async fn post_case_acknowledgement(
     ))
 }
 
+#[utoipa::path(post, path = "/v1/case/entries", tag = "case system",
+    request_body = CaseEntryRequest,
+    responses((status = 201, description = "Logged, dated the operator's day (OBL-46)", body = CaseEntryResponse),
+        (status = 400, description = "malformed: not base64, or not an entry"),
+        (status = 401, description = "case_system_required or stale_request"),
+        (status = 404, description = "unknown_review"),
+        (status = 409, description = "review_already_opened, review_already_decided, review_not_decided, review_already_contested, review_not_contested, appeal_already_decided or conditions_summary_already_logged"),
+        (status = 422, description = "entry_not_allowed, wrong_day, wrong_epoch, unknown_reason, contest_window_closed, epoch_not_closed or obligations_not_in_force"),
+        (status = 503, description = "storage_unavailable")))]
+async fn post_case_entry(
+    State(s): State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    b: Body,
+) -> Result<(StatusCode, Json<CaseEntryResponse>), ApiError> {
+    use minimis_log::LogEntry;
+    let bytes = body(b).await?;
+    case_auth(&s, &headers, &method, &path_of(&uri), &bytes)?;
+    obligations_in_force(&s)?;
+    let req: CaseEntryRequest = json(&bytes)?;
+    let raw = B64
+        .decode(&req.entry)
+        .map_err(|_| ApiError::malformed("the entry is not base64"))?;
+    let entry = LogEntry::decode(&raw).map_err(|err| ApiError::malformed(err.to_string()))?;
+    let LogEntry::Obligation(entry) = entry else {
+        return Err(ApiError::new(
+            OperatorRefusal::EntryNotAllowed,
+            "the case system logs conditions summaries and review steps only",
+        ));
+    };
+    let logged = ask(&s, |tx| Op::CaseEntry(Box::new(entry), tx)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CaseEntryResponse {
+            day: logged.day,
+            tlog_proof: logged.proof.to_string(),
+        }),
+    ))
+}
+
+// ---- deliveries (OBL-11, OBL-12, OBL-43 to OBL-45) -------------------------------------
+
+/// The shape of an age X25519 recipient: `age1` and 58 Bech32 characters (32 bytes and a
+/// checksum). The operator cannot parse it further without age, which it never links
+/// (SEAL-11); the device's signature covers it and the case system parses it before it
+/// seals to it.
+fn looks_like_age_recipient(r: &str) -> bool {
+    const BECH32: &str = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+    r.len() == 62 && r.starts_with("age1") && r[4..].chars().all(|c| BECH32.contains(c))
+}
+
+#[utoipa::path(post, path = "/v1/participants/{pseudonym}/inboxes", tag = "participants",
+    params(("pseudonym" = String, Path)),
+    request_body(content = SignedInboxRecipient, description = "The device's signed inbox recipient (spec/obligations.md, OBL-11, OBL-43)"),
+    responses((status = 204, description = "Stored; the same recipient again changes nothing"),
+        (status = 400, description = "malformed"),
+        (status = 401, description = "missing_authorization, bad_authorization, stale_request or bad_signature (the request's or the recipient's)"),
+        (status = 403, description = "not_yours: the recipient names another participant"),
+        (status = 404, description = "unknown_participant"),
+        (status = 409, description = "inbox_already_published: another recipient for the epoch"),
+        (status = 410, description = "enrollment_closed"),
+        (status = 422, description = "inbox_malformed, wrong_epoch (not the current epoch or the next) or obligations_not_in_force"),
+        (status = 503, description = "storage_unavailable")))]
+async fn post_inbox(
+    State(s): State<AppState>,
+    Path(p): Path<String>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    b: Body,
+) -> Result<StatusCode, ApiError> {
+    let p = pseudonym(&p)?;
+    let bytes = body(b).await?;
+    device_auth(&s, &headers, &method, &path_of(&uri), &bytes, &p)?;
+    obligations_in_force(&s)?;
+    let inbox: SignedInboxRecipient = json(&bytes)?;
+    if inbox.pseudonym != p {
+        return Err(ApiError::new(
+            OperatorRefusal::NotYours,
+            "the inbox recipient names another participant",
+        ));
+    }
+    if !looks_like_age_recipient(&inbox.recipient) {
+        return Err(ApiError::new(
+            OperatorRefusal::InboxMalformed,
+            "not an age X25519 recipient",
+        ));
+    }
+    let key = device_key(&s, &p)?;
+    minimis_crypto::verify_inbox_recipient(&inbox, &key).map_err(|_| {
+        ApiError::new(
+            OperatorRefusal::BadSignature,
+            "the inbox recipient's signature does not verify under the enrolled device key",
+        )
+    })?;
+    ask(&s, |tx| Op::PublishInbox(Box::new(inbox), tx)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/v1/participants/{pseudonym}/deliveries", tag = "participants",
+    params(("pseudonym" = String, Path)),
+    responses((status = 200, description = "Up to 32 deliveries waiting for the device, in the order stored (OBL-44)", body = [DeliveryItem]),
+        (status = 401, description = "missing_authorization, bad_authorization, stale_request or bad_signature"),
+        (status = 403, description = "not_yours"),
+        (status = 404, description = "unknown_participant"),
+        (status = 503, description = "storage_unavailable")))]
+async fn get_deliveries(
+    State(s): State<AppState>,
+    Path(p): Path<String>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Result<Json<Vec<DeliveryItem>>, ApiError> {
+    let p = pseudonym(&p)?;
+    device_auth(&s, &headers, &method, &path_of(&uri), b"", &p)?;
+    let rows = s
+        .readers
+        .with(move |r| r.pending_deliveries(&p, DELIVERY_PAGE))
+        .await?;
+    Ok(Json(
+        rows.into_iter()
+            .filter_map(|d| {
+                Some(DeliveryItem {
+                    delivery_id: d.delivery_id,
+                    epoch: d.epoch,
+                    day: d.day,
+                    delivery: SealedDelivery {
+                        ciphertext: d.ciphertext?,
+                    },
+                })
+            })
+            .collect(),
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/participants/{pseudonym}/deliveries/{delivery_id}/acknowledgement", tag = "participants",
+    params(("pseudonym" = String, Path), ("delivery_id" = String, Path)),
+    request_body(content = DeliveryAck, description = "The device's signed acknowledgement (spec/obligations.md, OBL-12)"),
+    responses((status = 201, description = "The ciphertext is deleted and `delivery acknowledged` logged; its tlog-proof (OBL-45)", body = AcknowledgementResponse),
+        (status = 400, description = "malformed: a bad delivery id, or one other than the acknowledgement's"),
+        (status = 401, description = "missing_authorization, bad_authorization, stale_request or bad_signature (the request's or the acknowledgement's)"),
+        (status = 403, description = "not_yours"),
+        (status = 404, description = "unknown_participant or unknown_delivery"),
+        (status = 409, description = "delivery_already_acknowledged: a replay"),
+        (status = 410, description = "enrollment_closed"),
+        (status = 503, description = "storage_unavailable")))]
+async fn post_delivery_acknowledgement(
+    State(s): State<AppState>,
+    Path((p, id)): Path<(String, String)>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    b: Body,
+) -> Result<(StatusCode, Json<AcknowledgementResponse>), ApiError> {
+    let p = pseudonym(&p)?;
+    let bytes = body(b).await?;
+    device_auth(&s, &headers, &method, &path_of(&uri), &bytes, &p)?;
+    let id: DeliveryId = id
+        .parse()
+        .map_err(|e: minimis_proto::ids::IdParseError| ApiError::malformed(e.to_string()))?;
+    let ack: DeliveryAck = json(&bytes)?;
+    if ack.pseudonym != p {
+        return Err(ApiError::new(
+            OperatorRefusal::NotYours,
+            "the acknowledgement names another participant",
+        ));
+    }
+    if ack.delivery_id != id {
+        return Err(ApiError::malformed(
+            "the acknowledgement names another delivery than the path",
+        ));
+    }
+    let key = device_key(&s, &p)?;
+    minimis_crypto::verify_delivery_ack(&ack, &key).map_err(|_| {
+        ApiError::new(
+            OperatorRefusal::BadSignature,
+            "the acknowledgement's signature does not verify under the enrolled device key",
+        )
+    })?;
+    let logged = ask(&s, |tx| Op::AcknowledgeDelivery(Box::new(ack), tx)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(AcknowledgementResponse {
+            day: logged.day,
+            tlog_proof: logged.proof.to_string(),
+        }),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/case/inboxes/{pseudonym}/{epoch}", tag = "case system",
+    params(("pseudonym" = String, Path), ("epoch" = u32, Path)),
+    responses((status = 200, description = "The participant's inbox recipient for the epoch, as the device signed it (OBL-43)", body = SignedInboxRecipient),
+        (status = 400, description = "malformed"),
+        (status = 401, description = "case_system_required or stale_request"),
+        (status = 404, description = "no_inbox"),
+        (status = 503, description = "storage_unavailable")))]
+async fn get_case_inbox(
+    State(s): State<AppState>,
+    Path((p, epoch)): Path<(String, String)>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Result<Json<SignedInboxRecipient>, ApiError> {
+    case_auth(&s, &headers, &method, &path_of(&uri), b"")?;
+    let p = pseudonym(&p)?;
+    let epoch = EpochId::new(
+        epoch
+            .parse()
+            .map_err(|_| ApiError::malformed("the epoch is a u32"))?,
+    );
+    let row = s
+        .readers
+        .with(move |r| r.inbox(&p, epoch))
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                OperatorRefusal::NoInbox,
+                "no inbox recipient for that participant and epoch",
+            )
+        })?;
+    Ok(Json(SignedInboxRecipient {
+        pseudonym: row.pseudonym,
+        epoch: row.epoch,
+        recipient: row.recipient,
+        signature: row.signature,
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/case/deliveries", tag = "case system",
+    request_body = DeliveryRequest,
+    responses((status = 201, description = "Stored until the device acknowledges it (OBL-44)", body = DeliveryPosted),
+        (status = 400, description = "malformed"),
+        (status = 401, description = "case_system_required or stale_request"),
+        (status = 404, description = "unknown_participant or no_inbox"),
+        (status = 409, description = "delivery_already_received"),
+        (status = 410, description = "enrollment_closed"),
+        (status = 413, description = "body_too_large"),
+        (status = 422, description = "delivery_malformed or obligations_not_in_force"),
+        (status = 503, description = "storage_unavailable")))]
+async fn post_case_delivery(
+    State(s): State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    b: Body,
+) -> Result<(StatusCode, Json<DeliveryPosted>), ApiError> {
+    let bytes = body(b).await?;
+    case_auth(&s, &headers, &method, &path_of(&uri), &bytes)?;
+    obligations_in_force(&s)?;
+    let req: DeliveryRequest = json(&bytes)?;
+    req.delivery
+        .check_length()
+        .map_err(|e| ApiError::new(OperatorRefusal::DeliveryMalformed, e.to_string()))?;
+    let delivery_id = req.delivery.id();
+    let d = Delivered {
+        pseudonym: req.pseudonym,
+        epoch: req.epoch,
+        delivery: req.delivery,
+    };
+    ask(&s, |tx| Op::Deliver(Box::new(d), tx)).await?;
+    Ok((StatusCode::CREATED, Json(DeliveryPosted { delivery_id })))
+}
+
 // ---- key custodians ------------------------------------------------------------------
 
 #[utoipa::path(post, path = "/v1/custodian/entries", tag = "custodians",
@@ -1366,6 +1631,12 @@ async fn get_tile(
         get_case_conditions,
         get_case_filings,
         post_case_acknowledgement,
+        post_case_entry,
+        post_inbox,
+        get_deliveries,
+        post_delivery_acknowledgement,
+        get_case_inbox,
+        post_case_delivery,
         post_custodian_entries,
         get_custodian_record,
         post_custodian_hold,
@@ -1394,6 +1665,14 @@ async fn get_tile(
         ConditionItem,
         FilingItem,
         AcknowledgementResponse,
+        CaseEntryRequest,
+        CaseEntryResponse,
+        DeliveryRequest,
+        DeliveryPosted,
+        SignedInboxRecipient,
+        DeliveryAck,
+        SealedDelivery,
+        DeliveryItem,
         EntriesRequest,
         EntriesResponse,
         RecordResponse,
@@ -1505,6 +1784,18 @@ pub(crate) fn router(state: AppState) -> Router {
             "/v1/case/filings/{filing_id}/acknowledgement",
             post(post_case_acknowledgement),
         )
+        .route("/v1/participants/{pseudonym}/inboxes", post(post_inbox))
+        .route(
+            "/v1/participants/{pseudonym}/deliveries",
+            get(get_deliveries),
+        )
+        .route(
+            "/v1/participants/{pseudonym}/deliveries/{delivery_id}/acknowledgement",
+            post(post_delivery_acknowledgement),
+        )
+        .route("/v1/case/inboxes/{pseudonym}/{epoch}", get(get_case_inbox))
+        .route("/v1/case/deliveries", post(post_case_delivery))
+        .route("/v1/case/entries", post(post_case_entry))
         .route("/v1/custodian/entries", post(post_custodian_entries))
         .route(
             "/v1/custodian/records/{record_id}",

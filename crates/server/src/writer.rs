@@ -20,7 +20,9 @@ use minimis_log::BatchProofs;
 use minimis_log::entry::RecordSetHash;
 use minimis_log::obligation_entry::ObligationEntry;
 use minimis_log::{KeyName, Log, LogEntry, NoteSigner};
-use minimis_proto::obligations::{SignedConditionResult, SignedFiling, day_of};
+use minimis_proto::obligations::{
+    DeliveryAck, SealedDelivery, SignedConditionResult, SignedFiling, SignedInboxRecipient, day_of,
+};
 use minimis_proto::{
     Challenge, ChallengeId, ChallengeKind, CustodianRole, EpochId, FilingId, Policy, Pseudonym,
     PublicKey, Receipt, RecordId, Schedule, SignedChallenge, SignedEpochRecipient, Slot, UnixTime,
@@ -32,9 +34,9 @@ use zeroize::Zeroizing;
 use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::store::{
-    ChallengeRow, ConditionRow, CountRows, FailureCategory, FailureReport, FilingRow, LedgerState,
-    ParticipantRow, RecordRow, Resolution, ResolutionReason, SealedTextRow, Statement,
-    StatementCategory, Store, StoreError,
+    ChallengeRow, ConditionRow, CountRows, DeliveryRow, FailureCategory, FailureReport, FilingRow,
+    InboxRow, LedgerState, ParticipantRow, RecordRow, Resolution, ResolutionReason, ReviewRow,
+    SealedTextRow, Statement, StatementCategory, Store, StoreError,
 };
 
 const THIRTY_DAYS: i64 = 30 * 86_400;
@@ -123,6 +125,13 @@ pub(crate) struct CheckIn {
     pub(crate) condition: Option<SignedConditionResult>,
 }
 
+/// A sealed delivery as the writer takes it (**OBL-44**): for whom, to which epoch's inbox.
+pub(crate) struct Delivered {
+    pub(crate) pseudonym: Pseudonym,
+    pub(crate) epoch: EpochId,
+    pub(crate) delivery: SealedDelivery,
+}
+
 /// An entry the writer appended on a request, once committed: its tlog-proof and the day
 /// it records.
 pub(crate) struct Logged {
@@ -186,6 +195,9 @@ pub struct TickReport {
     /// Epochs whose challenges all closed, each logged as `epoch summary` if it had any
     /// (CHK-28).
     pub summarized_epochs: u64,
+    /// Deliveries never acknowledged whose ciphertext was deleted at their inbox epoch's
+    /// content deadline (**OBL-44**).
+    pub expired_deliveries: u64,
 }
 
 /// Something a participant attaches to a ledger row: a failure report (CHK-22) or a
@@ -214,6 +226,14 @@ pub(crate) enum Op {
     Filing(Box<SignedFiling>, Reply<Logged>),
     /// The case system's acknowledgement of a filing (**OBL-10**).
     AcknowledgeFiling(FilingId, Reply<Logged>),
+    /// One of the case system's log entries (0x10 to 0x14), decoded (**OBL-46**).
+    CaseEntry(Box<ObligationEntry>, Reply<Logged>),
+    /// A device's inbox recipient for an epoch, its signature checked (**OBL-43**).
+    PublishInbox(Box<SignedInboxRecipient>, Reply<()>),
+    /// A sealed delivery from the case system, its length checked (**OBL-44**).
+    Deliver(Box<Delivered>, Reply<()>),
+    /// A device's acknowledgement of a delivery, its signature checked (**OBL-12**).
+    AcknowledgeDelivery(Box<DeliveryAck>, Reply<Logged>),
     /// The benchmark comparator's check-in (`IngestMode::DangerousPlaintextBaseline`).
     #[cfg(feature = "dangerous-plaintext-baseline")]
     PlaintextCheckIn(Box<PlaintextCheckIn>, Reply<PlaintextStored>),
@@ -752,6 +772,22 @@ impl<S: Store, C: Clock> Writer<S, C> {
                     |r, (idx, day)| Pending::Logged(r, idx, day)
                 )
             }
+            Op::CaseEntry(e, reply) => {
+                step!(reply, self.case_entry(*e, entries), |r, (idx, day)| {
+                    Pending::Logged(r, idx, day)
+                })
+            }
+            Op::PublishInbox(r, reply) => {
+                step!(reply, self.publish_inbox(*r), |r, ()| Pending::Unit(r))
+            }
+            Op::Deliver(d, reply) => step!(reply, self.deliver(*d), |r, ()| Pending::Unit(r)),
+            Op::AcknowledgeDelivery(a, reply) => {
+                step!(
+                    reply,
+                    self.acknowledge_delivery(*a, entries),
+                    |r, (idx, day)| Pending::Logged(r, idx, day)
+                )
+            }
             #[cfg(feature = "dangerous-plaintext-baseline")]
             Op::PlaintextCheckIn(c, reply) => {
                 step!(reply, self.plaintext_check_in(*c), Pending::Plaintext)
@@ -822,6 +858,17 @@ impl<S: Store, C: Clock> Writer<S, C> {
             .get(p)
             .map(|part| TagKey::from_bytes(part.tag_key.clone()).tag(p, epoch))
             .ok_or_else(|| refuse(OperatorRefusal::UnknownParticipant, "no such participant"))
+    }
+
+    /// The latest epoch whose content deadline is at or before `now`, if any.
+    fn last_expired_epoch(&self, now: UnixTime) -> Option<EpochId> {
+        let mut e = self.policy.epoch_at(now)?;
+        loop {
+            if self.policy.content_deadline(e) <= now {
+                return Some(e);
+            }
+            e = EpochId::new(e.get().checked_sub(1)?);
+        }
     }
 
     fn current_epoch(&self) -> Result<EpochId, Fail> {
@@ -1171,6 +1218,284 @@ impl<S: Store, C: Clock> Writer<S, C> {
             filing: id,
             day,
         }));
+        Ok((index, day))
+    }
+
+    /// Appends one of the case system's entries, dated today, once its step is in order
+    /// (**OBL-46**): a conditions summary once per epoch, after the epoch ended and its
+    /// challenges closed; a review opened once; decided once, with one of the policy's
+    /// reasons, after it was opened; contested once, after the decision and within
+    /// `obligations.contest_days`; an appeal decided once, after a contest. Every refusal
+    /// changes nothing.
+    fn case_entry(
+        &mut self,
+        e: ObligationEntry,
+        entries: &mut Vec<LogEntry>,
+    ) -> Result<(u64, UnixTime), Fail> {
+        const DAY: i64 = 86_400;
+        let now = self.clock.now();
+        let today = day_of(now);
+        let Some(obligations) = self.policy.obligations().cloned() else {
+            return Err(refuse(
+                OperatorRefusal::ObligationsNotInForce,
+                "the policy has no [obligations] table",
+            ));
+        };
+        let day = match &e {
+            ObligationEntry::ConditionsSummary(_) => None,
+            ObligationEntry::ReviewOpened { day, .. }
+            | ObligationEntry::ReviewDecided { day, .. }
+            | ObligationEntry::DecisionContested { day, .. }
+            | ObligationEntry::AppealDecided { day, .. } => Some(*day),
+            _ => {
+                return Err(refuse(
+                    OperatorRefusal::EntryNotAllowed,
+                    "the case system logs conditions summaries and review steps only",
+                ));
+            }
+        };
+        if day.is_some_and(|d| d != today) {
+            return Err(refuse(
+                OperatorRefusal::WrongDay,
+                "a case-system entry carries the operator's day",
+            ));
+        }
+        let review = |w: &Self, id: &minimis_proto::ReviewId| -> Result<ReviewRow, Fail> {
+            w.store
+                .review(id)?
+                .ok_or_else(|| refuse(OperatorRefusal::UnknownReview, "no such review"))
+        };
+        match &e {
+            ObligationEntry::ConditionsSummary(summary) => {
+                let epoch = summary.epoch;
+                if self.policy.epoch_end(epoch) > now
+                    || self.view.open.values().any(|o| o.epoch == epoch)
+                {
+                    return Err(refuse(
+                        OperatorRefusal::EpochNotClosed,
+                        "the epoch has not ended, or has a challenge still open",
+                    ));
+                }
+                if self.store.conditions_summary_logged(epoch)? {
+                    return Err(refuse(
+                        OperatorRefusal::ConditionsSummaryAlreadyLogged,
+                        "the epoch's conditions summary is logged already",
+                    ));
+                }
+                self.store.insert_conditions_summary(epoch, today)?;
+            }
+            ObligationEntry::ReviewOpened {
+                review: id, epoch, ..
+            } => {
+                if *epoch > self.current_epoch()? {
+                    return Err(refuse(
+                        OperatorRefusal::WrongEpoch,
+                        "a review of a check-in of an epoch not yet begun",
+                    ));
+                }
+                if self.store.review(id)?.is_some() {
+                    return Err(refuse(
+                        OperatorRefusal::ReviewAlreadyOpened,
+                        "the review is open already",
+                    ));
+                }
+                self.store.put_review(&ReviewRow {
+                    review_id: *id,
+                    epoch: *epoch,
+                    opened: today,
+                    decided: None,
+                    contested: None,
+                    appeal_decided: None,
+                })?;
+            }
+            ObligationEntry::ReviewDecided {
+                review: id, reason, ..
+            } => {
+                let mut r = review(self, id)?;
+                if r.decided.is_some() {
+                    return Err(refuse(
+                        OperatorRefusal::ReviewAlreadyDecided,
+                        "the review is decided already",
+                    ));
+                }
+                if !obligations.allows_reason(reason.as_str()) {
+                    return Err(refuse(
+                        OperatorRefusal::UnknownReason,
+                        "the policy lists no such reason",
+                    ));
+                }
+                r.decided = Some(today);
+                self.store.put_review(&r)?;
+            }
+            ObligationEntry::DecisionContested { review: id, .. } => {
+                let mut r = review(self, id)?;
+                let Some(decided) = r.decided else {
+                    return Err(refuse(
+                        OperatorRefusal::ReviewNotDecided,
+                        "a decision is contested after it is made",
+                    ));
+                };
+                if r.contested.is_some() {
+                    return Err(refuse(
+                        OperatorRefusal::ReviewAlreadyContested,
+                        "the decision is contested already",
+                    ));
+                }
+                if today > decided.plus(i64::from(obligations.contest_days()) * DAY) {
+                    return Err(refuse(
+                        OperatorRefusal::ContestWindowClosed,
+                        "the contest window (obligations.contest_days) has closed",
+                    ));
+                }
+                r.contested = Some(today);
+                self.store.put_review(&r)?;
+            }
+            ObligationEntry::AppealDecided {
+                review: id, reason, ..
+            } => {
+                let mut r = review(self, id)?;
+                if r.contested.is_none() {
+                    return Err(refuse(
+                        OperatorRefusal::ReviewNotContested,
+                        "an appeal is decided on a contested decision",
+                    ));
+                }
+                if r.appeal_decided.is_some() {
+                    return Err(refuse(
+                        OperatorRefusal::AppealAlreadyDecided,
+                        "the appeal is decided already",
+                    ));
+                }
+                if !obligations.allows_reason(reason.as_str()) {
+                    return Err(refuse(
+                        OperatorRefusal::UnknownReason,
+                        "the policy lists no such reason",
+                    ));
+                }
+                r.appeal_decided = Some(today);
+                self.store.put_review(&r)?;
+            }
+            // Refused above.
+            _ => {}
+        }
+        let index = self.log.size() + entries.len() as u64;
+        entries.push(LogEntry::Obligation(e));
+        Ok((index, today))
+    }
+
+    /// The participant, if enrolled and open.
+    fn open_part(&self, p: &Pseudonym) -> Result<&Part, Fail> {
+        match self.view.parts.get(p) {
+            None => Err(refuse(
+                OperatorRefusal::UnknownParticipant,
+                "no such participant",
+            )),
+            Some(part) if part.closed => Err(refuse(
+                OperatorRefusal::EnrollmentClosed,
+                "the participant's enrollment is closed",
+            )),
+            Some(part) => Ok(part),
+        }
+    }
+
+    /// Stores a device's inbox recipient for the current or the next epoch (**OBL-43**).
+    /// The same recipient again changes nothing; another one for the epoch is refused.
+    /// The handler checked the device signature.
+    fn publish_inbox(&mut self, r: SignedInboxRecipient) -> Result<(), Fail> {
+        self.open_part(&r.pseudonym)?;
+        let now = self.current_epoch()?;
+        if r.epoch != now && r.epoch.get() != now.get().saturating_add(1) {
+            return Err(refuse(
+                OperatorRefusal::WrongEpoch,
+                "an inbox recipient is published for the current epoch or the next",
+            ));
+        }
+        if let Some(have) = self.store.inbox(&r.pseudonym, r.epoch)? {
+            if have.recipient == r.recipient && have.signature == r.signature {
+                return Ok(());
+            }
+            return Err(refuse(
+                OperatorRefusal::InboxAlreadyPublished,
+                "the epoch has another inbox recipient; it is never replaced",
+            ));
+        }
+        self.store.insert_inbox(&InboxRow {
+            pseudonym: r.pseudonym,
+            epoch: r.epoch,
+            recipient: r.recipient,
+            signature: r.signature,
+        })?;
+        Ok(())
+    }
+
+    /// Stores a sealed delivery for a participant's inbox of an epoch, until the device
+    /// acknowledges it (**OBL-44**). The handler checked its length.
+    fn deliver(&mut self, d: Delivered) -> Result<(), Fail> {
+        self.open_part(&d.pseudonym)?;
+        if self.store.inbox(&d.pseudonym, d.epoch)?.is_none() {
+            return Err(refuse(
+                OperatorRefusal::NoInbox,
+                "the participant has published no inbox recipient for that epoch, or it expired",
+            ));
+        }
+        let id = d.delivery.id();
+        if self.store.delivery(&id)?.is_some() {
+            return Err(refuse(
+                OperatorRefusal::DeliveryAlreadyReceived,
+                "this delivery was received before",
+            ));
+        }
+        self.store.insert_delivery(&DeliveryRow {
+            seq: 0,
+            delivery_id: id,
+            pseudonym: d.pseudonym,
+            epoch: d.epoch,
+            ciphertext: Some(d.delivery.ciphertext),
+            day: day_of(self.clock.now()),
+            acknowledged: None,
+        })?;
+        Ok(())
+    }
+
+    /// Records a device's acknowledgement of one of its deliveries, deletes the
+    /// ciphertext, and logs `delivery acknowledged` under the participant's tag for the
+    /// current epoch, in the same batch (**OBL-12**, **OBL-45**). The handler checked the
+    /// device signature.
+    fn acknowledge_delivery(
+        &mut self,
+        a: DeliveryAck,
+        entries: &mut Vec<LogEntry>,
+    ) -> Result<(u64, UnixTime), Fail> {
+        self.open_part(&a.pseudonym)?;
+        let row = self
+            .store
+            .delivery(&a.delivery_id)?
+            .filter(|d| d.pseudonym == a.pseudonym)
+            .ok_or_else(|| refuse(OperatorRefusal::UnknownDelivery, "no such delivery"))?;
+        if row.acknowledged.is_some() {
+            return Err(refuse(
+                OperatorRefusal::DeliveryAlreadyAcknowledged,
+                "the delivery is acknowledged already",
+            ));
+        }
+        if row.ciphertext.is_none() {
+            return Err(refuse(
+                OperatorRefusal::UnknownDelivery,
+                "the delivery expired at its inbox's content deadline",
+            ));
+        }
+        let epoch = self.current_epoch()?;
+        let tag = self.tag(&a.pseudonym, epoch)?;
+        let day = day_of(self.clock.now());
+        let index = self.log.size() + entries.len() as u64;
+        self.store.acknowledge_delivery(&a.delivery_id, day)?;
+        entries.push(LogEntry::Obligation(
+            ObligationEntry::DeliveryAcknowledged {
+                tag,
+                delivery: a.delivery_id,
+                day,
+            },
+        ));
         Ok((index, day))
     }
 
@@ -1581,6 +1906,11 @@ impl<S: Store, C: Clock> Writer<S, C> {
             }
             report.purged_texts += self.store.purge_sealed_texts(epoch, now)?;
         }
+        // Deliveries never acknowledged, and inbox recipients, of every epoch whose content
+        // deadline passed: the device deleted the inbox identities that open them (OBL-11).
+        if let Some(through) = self.last_expired_epoch(now) {
+            report.expired_deliveries += self.store.expire_deliveries(through)?;
+        }
         // Ledgers of enrollments closed more than `ledger_days` ago (RET-6, RET-20), each
         // logged under the tag and epoch of its `enrollment closed` entry.
         let ledger_cutoff = now.plus(-i64::from(self.policy.ledger_retention_days()) * 86_400);
@@ -1764,7 +2094,13 @@ fn reply_err(op: Op, e: ApiError) {
     match op {
         Op::Enroll(_, r) => drop(r.send(Err(e))),
         Op::CheckIn(_, r) => drop(r.send(Err(e))),
-        Op::Filing(_, r) | Op::AcknowledgeFiling(_, r) => drop(r.send(Err(e))),
+        Op::Filing(_, r)
+        | Op::AcknowledgeFiling(_, r)
+        | Op::AcknowledgeDelivery(_, r)
+        | Op::CaseEntry(_, r) => {
+            drop(r.send(Err(e)));
+        }
+        Op::PublishInbox(_, r) | Op::Deliver(_, r) => drop(r.send(Err(e))),
         #[cfg(feature = "dangerous-plaintext-baseline")]
         Op::PlaintextCheckIn(_, r) => drop(r.send(Err(e))),
         Op::AdHoc(_, r) => drop(r.send(Err(e))),

@@ -6,6 +6,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use minimis_crypto::SigningKey;
+use minimis_proto::obligations::{DeliveryAck, SignedInboxRecipient};
 use minimis_proto::{
     ChallengeId, CustodianRole, Envelope, EpochId, Pseudonym, Receipt, RecordId, SignedChallenge,
     SignedEpochRecipient, UnixTime,
@@ -18,10 +19,11 @@ use crate::custodian::{
     OuterRequest, OuterResponse, PlaceHoldRequest, PlaceHoldResponse, ReleaseHoldResponse,
 };
 use crate::operator::{
-    AcknowledgementResponse, CheckInRequest, CheckInResponse, ConditionItem, EnrollRequest,
-    EnrollResponse, EntriesRequest, EntriesResponse, FailureReportRequest, FilingItem,
-    FilingReceipt, HoldRequest, KeysResponse, LedgerRow, OfficerRow, OperatorRefusal,
-    PolicyResponse, RecordResponse, ResolveRequest, StateResponse, StatementRequest,
+    AcknowledgementResponse, CaseEntryRequest, CaseEntryResponse, CheckInRequest, CheckInResponse,
+    ConditionItem, DeliveryItem, DeliveryPosted, DeliveryRequest, EnrollRequest, EnrollResponse,
+    EntriesRequest, EntriesResponse, FailureReportRequest, FilingItem, FilingReceipt, HoldRequest,
+    KeysResponse, LedgerRow, OfficerRow, OperatorRefusal, PolicyResponse, RecordResponse,
+    ResolveRequest, StateResponse, StatementRequest,
 };
 use crate::refusal::{Refusal, Refused, UnexpectedAnswer};
 use crate::transport::{Request, Response, Transport, TransportError};
@@ -448,6 +450,61 @@ impl<T: Transport> OperatorClient<T> {
         answer(r, 201)
     }
 
+    /// `POST /v1/participants/{pseudonym}/inboxes` (**OBL-43**): the device's signed
+    /// inbox recipient for the current or the next epoch. Publishing the same one again
+    /// changes nothing.
+    ///
+    /// # Errors
+    /// [`OperatorError`].
+    pub async fn publish_inbox(
+        &self,
+        who: DeviceSigner<'_>,
+        inbox: &SignedInboxRecipient,
+        now: UnixTime,
+    ) -> Result<(), OperatorError> {
+        let path = format!("/v1/participants/{}/inboxes", who.pseudonym);
+        let r = self
+            .device(who, Request::post(path, encode(inbox)?), now)
+            .await?;
+        empty(r, 204)
+    }
+
+    /// `GET /v1/participants/{pseudonym}/deliveries` (**OBL-44**): the deliveries waiting
+    /// for the device, in the order stored.
+    ///
+    /// # Errors
+    /// [`OperatorError`].
+    pub async fn deliveries(
+        &self,
+        who: DeviceSigner<'_>,
+        now: UnixTime,
+    ) -> Result<Vec<DeliveryItem>, OperatorError> {
+        let path = format!("/v1/participants/{}/deliveries", who.pseudonym);
+        answer(self.device(who, Request::get(path), now).await?, 200)
+    }
+
+    /// `POST /v1/participants/{pseudonym}/deliveries/{delivery_id}/acknowledgement`
+    /// (**OBL-12**, **OBL-45**): the device's signed acknowledgement; the operator deletes
+    /// the ciphertext and logs `delivery acknowledged`, whose proof this returns.
+    ///
+    /// # Errors
+    /// [`OperatorError`].
+    pub async fn acknowledge_delivery(
+        &self,
+        who: DeviceSigner<'_>,
+        ack: &DeliveryAck,
+        now: UnixTime,
+    ) -> Result<AcknowledgementResponse, OperatorError> {
+        let path = format!(
+            "/v1/participants/{}/deliveries/{}/acknowledgement",
+            who.pseudonym, ack.delivery_id
+        );
+        let r = self
+            .device(who, Request::post(path, encode(ack)?), now)
+            .await?;
+        answer(r, 201)
+    }
+
     // ---- the agency's case system (signed requests) ----------------------------------
 
     /// `GET /v1/case/conditions?after={seq}` (**OBL-5**): the next page of condition
@@ -495,6 +552,58 @@ impl<T: Transport> OperatorClient<T> {
             self.case(who, Request::post(path, Vec::new()), now).await?,
             201,
         )
+    }
+
+    /// `POST /v1/case/entries` (**OBL-46**): one of the case system's log entries
+    /// (`conditions summary`, `review opened`, `review decided`, `decision contested`,
+    /// `appeal decided`), dated the operator's day; its proof.
+    ///
+    /// # Errors
+    /// [`OperatorError`].
+    pub async fn case_entry(
+        &self,
+        who: CaseSigner<'_>,
+        entry: &minimis_log::LogEntry,
+        now: UnixTime,
+    ) -> Result<CaseEntryResponse, OperatorError> {
+        let body = encode(&CaseEntryRequest::new(entry))?;
+        let r = self
+            .case(who, Request::post("/v1/case/entries", body), now)
+            .await?;
+        answer(r, 201)
+    }
+
+    /// `GET /v1/case/inboxes/{pseudonym}/{epoch}` (**OBL-43**): the participant's signed
+    /// inbox recipient for the epoch; the case system checks its device signature before
+    /// it seals to it.
+    ///
+    /// # Errors
+    /// [`OperatorError`].
+    pub async fn case_inbox(
+        &self,
+        who: CaseSigner<'_>,
+        pseudonym: &Pseudonym,
+        epoch: EpochId,
+        now: UnixTime,
+    ) -> Result<SignedInboxRecipient, OperatorError> {
+        let path = format!("/v1/case/inboxes/{pseudonym}/{}", epoch.get());
+        answer(self.case(who, Request::get(path), now).await?, 200)
+    }
+
+    /// `POST /v1/case/deliveries` (**OBL-44**): a sealed delivery for a participant; its id.
+    ///
+    /// # Errors
+    /// [`OperatorError`].
+    pub async fn deliver(
+        &self,
+        who: CaseSigner<'_>,
+        req: &DeliveryRequest,
+        now: UnixTime,
+    ) -> Result<DeliveryPosted, OperatorError> {
+        let r = self
+            .case(who, Request::post("/v1/case/deliveries", encode(req)?), now)
+            .await?;
+        answer(r, 201)
     }
 
     // ---- key custodians (signed requests) -------------------------------------------

@@ -23,6 +23,12 @@
 //! | `GET /v1/case/conditions?after={seq}` (case system) | | `[`[`ConditionItem`]`]` |
 //! | `GET /v1/case/filings?after={seq}` (case system) | | `[`[`FilingItem`]`]` |
 //! | `POST /v1/case/filings/{filing_id}/acknowledgement` (case system) | | `201` [`AcknowledgementResponse`] |
+//! | `POST /v1/case/entries` (case system) | [`CaseEntryRequest`] | `201` [`CaseEntryResponse`] |
+//! | `POST /v1/participants/{pseudonym}/inboxes` (device) | `SignedInboxRecipient` | `204` |
+//! | `GET /v1/case/inboxes/{pseudonym}/{epoch}` (case system) | | `SignedInboxRecipient` |
+//! | `POST /v1/case/deliveries` (case system) | [`DeliveryRequest`] | `201` [`DeliveryPosted`] |
+//! | `GET /v1/participants/{pseudonym}/deliveries` (device) | | `[`[`DeliveryItem`]`]` |
+//! | `POST /v1/participants/{pseudonym}/deliveries/{delivery_id}/acknowledgement` (device) | `DeliveryAck` | `201` [`AcknowledgementResponse`] |
 //! | `POST /v1/custodian/entries` (custodian) | [`EntriesRequest`] | `201` [`EntriesResponse`] |
 //! | `GET /v1/custodian/records/{record_id}` (custodian) | | [`RecordResponse`] |
 //! | `POST /v1/custodian/holds` (custodian) | [`HoldRequest`] | `204` |
@@ -32,11 +38,11 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use minimis_proto::obligations::{SignedConditionResult, SignedFiling};
+use minimis_proto::obligations::{SealedDelivery, SignedConditionResult, SignedFiling};
 use minimis_proto::{
-    ChallengeId, Envelope, EpochId, FailureCategory, FilingId, LedgerState, Pseudonym, PublicKey,
-    Receipt, RecordId, ResolutionReason, Schedule, Signature, SignedChallenge, StatementCategory,
-    UnixTime,
+    ChallengeId, DeliveryId, Envelope, EpochId, FailureCategory, FilingId, LedgerState, Pseudonym,
+    PublicKey, Receipt, RecordId, ResolutionReason, Schedule, Signature, SignedChallenge,
+    StatementCategory, UnixTime,
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use zeroize::Zeroizing;
@@ -400,6 +406,88 @@ pub struct AcknowledgementResponse {
 /// The most items one page of `GET /v1/case/conditions` or `GET /v1/case/filings` holds.
 pub const CASE_PAGE: usize = 256;
 
+/// One of the case system's log entries (`POST /v1/case/entries`, **OBL-46**): a
+/// `conditions summary`, `review opened`, `review decided`, `decision contested` or
+/// `appeal decided`, in its canonical encoding (spec/log.md), dated the operator's day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CaseEntryRequest {
+    /// The entry's canonical encoding, base64.
+    pub entry: String,
+}
+
+impl CaseEntryRequest {
+    /// The request for `entry`.
+    pub fn new(entry: &minimis_log::LogEntry) -> Self {
+        Self {
+            entry: B64.encode(entry.encode()),
+        }
+    }
+}
+
+/// What a case-system entry returns (`201`): the day logged and the entry's tlog-proof.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CaseEntryResponse {
+    /// The operator's day, which the entry carries.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub day: UnixTime,
+    /// The C2SP tlog-proof of the entry.
+    pub tlog_proof: String,
+}
+
+// ---- deliveries (OBL-11, OBL-12, OBL-43 to OBL-45) -------------------------------------
+
+/// A sealed delivery the case system posts for a participant (`POST /v1/case/deliveries`,
+/// **OBL-44**): sealed to the participant's inbox recipient of `epoch`, which the operator
+/// cannot open.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryRequest {
+    /// For whom, hex.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub pseudonym: Pseudonym,
+    /// The epoch of the inbox recipient it is sealed to.
+    #[cfg_attr(feature = "openapi", schema(value_type = u32))]
+    pub epoch: EpochId,
+    /// The age file: the 512-byte delivery and its sender's signature, sealed.
+    pub delivery: SealedDelivery,
+}
+
+/// What posting a delivery returns (`201`): its id, SHA-256 of the sealed bytes, which
+/// the device's acknowledgement names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DeliveryPosted {
+    /// The delivery id, hex.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub delivery_id: DeliveryId,
+}
+
+/// A delivery waiting for the device (`GET /v1/participants/{pseudonym}/deliveries`,
+/// **OBL-44**), in the order stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DeliveryItem {
+    /// The delivery id, hex.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub delivery_id: DeliveryId,
+    /// The epoch of the inbox it is sealed to: which inbox identity opens it.
+    #[cfg_attr(feature = "openapi", schema(value_type = u32))]
+    pub epoch: EpochId,
+    /// The day the operator received it.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub day: UnixTime,
+    /// The sealed delivery.
+    pub delivery: SealedDelivery,
+}
+
+/// The most deliveries one answer of `GET /v1/participants/{pseudonym}/deliveries` holds;
+/// the device acknowledges them and asks again for the rest.
+pub const DELIVERY_PAGE: usize = 32;
+
 // ---- key custodians ------------------------------------------------------------------
 
 /// Entries a custodian appends to the log (`POST /v1/custodian/entries`).
@@ -560,6 +648,14 @@ refusals! {
         UnknownRecord = (404, "unknown_record"),
         /// `404 unknown_filing`: no such filing (an acknowledgement, **OBL-10**).
         UnknownFiling = (404, "unknown_filing"),
+        /// `404 unknown_delivery`: no such delivery of this participant's held, or its
+        /// ciphertext expired (an acknowledgement, **OBL-45**).
+        UnknownDelivery = (404, "unknown_delivery"),
+        /// `404 no_inbox`: the participant has published no inbox recipient for that
+        /// epoch, or it expired (**OBL-43**, **OBL-44**).
+        NoInbox = (404, "no_inbox"),
+        /// `404 unknown_review`: a review step for a review never opened (**OBL-46**).
+        UnknownReview = (404, "unknown_review"),
         /// `404 not_found`: no such route, tile or checkpoint.
         NotFound = (404, "not_found"),
         /// `405 method_not_allowed`: the route does not take this method.
@@ -582,6 +678,31 @@ refusals! {
         FilingAlreadyReceived = (409, "filing_already_received"),
         /// `409 filing_already_acknowledged`: a second acknowledgement (**OBL-10**).
         FilingAlreadyAcknowledged = (409, "filing_already_acknowledged"),
+        /// `409 inbox_already_published`: another inbox recipient for an epoch that has
+        /// one; it is never replaced (**OBL-43**).
+        InboxAlreadyPublished = (409, "inbox_already_published"),
+        /// `409 delivery_already_received`: the same sealed delivery again (**OBL-44**).
+        DeliveryAlreadyReceived = (409, "delivery_already_received"),
+        /// `409 delivery_already_acknowledged`: a second acknowledgement, a replay
+        /// (**OBL-45**).
+        DeliveryAlreadyAcknowledged = (409, "delivery_already_acknowledged"),
+        /// `409 review_already_opened`: a second `review opened` for a review id
+        /// (**OBL-46**).
+        ReviewAlreadyOpened = (409, "review_already_opened"),
+        /// `409 review_already_decided`: a second decision of a review (**OBL-46**).
+        ReviewAlreadyDecided = (409, "review_already_decided"),
+        /// `409 review_not_decided`: a contest of a review not decided (**OBL-46**).
+        ReviewNotDecided = (409, "review_not_decided"),
+        /// `409 review_already_contested`: a second contest of a decision (**OBL-46**).
+        ReviewAlreadyContested = (409, "review_already_contested"),
+        /// `409 review_not_contested`: an appeal decided on a decision nobody contested
+        /// (**OBL-46**).
+        ReviewNotContested = (409, "review_not_contested"),
+        /// `409 appeal_already_decided`: a second decision of an appeal (**OBL-46**).
+        AppealAlreadyDecided = (409, "appeal_already_decided"),
+        /// `409 conditions_summary_already_logged`: a second conditions summary for an
+        /// epoch (**OBL-46**).
+        ConditionsSummaryAlreadyLogged = (409, "conditions_summary_already_logged"),
         /// `409 recipient_already_published`: a second, different recipient for an epoch
         /// and custodian that already has one (**SEAL-23**).
         RecipientAlreadyPublished = (409, "recipient_already_published"),
@@ -604,6 +725,24 @@ refusals! {
         /// `422 filing_malformed`: a filing whose ciphertext is not the length of one sealed
         /// to its addressee (**OBL-9**).
         FilingMalformed = (422, "filing_malformed"),
+        /// `422 wrong_day`: a case-system entry dated another day than the operator's
+        /// (**OBL-46**).
+        WrongDay = (422, "wrong_day"),
+        /// `422 unknown_reason`: a review decided with a reason the policy does not list
+        /// (**OBL-46**).
+        UnknownReason = (422, "unknown_reason"),
+        /// `422 contest_window_closed`: a contest after `obligations.contest_days`
+        /// (**OBL-46**).
+        ContestWindowClosed = (422, "contest_window_closed"),
+        /// `422 epoch_not_closed`: a conditions summary of an epoch not ended or with a
+        /// challenge still open (**OBL-46**).
+        EpochNotClosed = (422, "epoch_not_closed"),
+        /// `422 inbox_malformed`: an inbox recipient that is not an age X25519 recipient
+        /// (**OBL-43**).
+        InboxMalformed = (422, "inbox_malformed"),
+        /// `422 delivery_malformed`: a delivery whose ciphertext is not the length of a
+        /// signed delivery sealed to one recipient (**OBL-44**).
+        DeliveryMalformed = (422, "delivery_malformed"),
         /// `422 obligations_not_in_force`: a condition result, a filing or an enrollment
         /// under conditions under a policy without an `[obligations]` table (**OBL-22**).
         ObligationsNotInForce = (422, "obligations_not_in_force"),

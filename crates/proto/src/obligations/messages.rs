@@ -205,6 +205,7 @@ impl SignedFiling {
 
 /// A device's inbox recipient for one epoch, signed with the device key (**OBL-11**).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignedInboxRecipient {
     /// Whose.
@@ -292,6 +293,7 @@ impl SealedDelivery {
 
 /// The device's acknowledgement that it fetched and opened a delivery (**OBL-12**).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryAck {
     /// Whose.

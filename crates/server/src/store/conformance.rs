@@ -133,7 +133,126 @@ pub fn run<S: Store>(mut fresh: impl FnMut() -> S) {
     reports_statements_and_reads(&mut fresh());
     sealed_texts_and_purge(&mut fresh());
     conditions_and_filings(&mut fresh());
+    inboxes_deliveries_and_reviews(&mut fresh());
     readers_see_committed_batches_only(&mut fresh());
+}
+
+/// Inboxes, deliveries and the case system's reviews (OBL-11, OBL-12, OBL-46): one inbox
+/// per participant and epoch; deliveries served in the order stored until acknowledged,
+/// when their ciphertext goes and their bookkeeping stays; expiry of an epoch's
+/// deliveries and inboxes at once; a review updated in place; one conditions summary per
+/// epoch.
+#[doc(hidden)]
+pub fn inboxes_deliveries_and_reviews<S: Store>(s: &mut S) {
+    use super::{DeliveryRow, InboxRow, ReviewRow};
+    use minimis_proto::{DeliveryId, ReviewId};
+    let inbox = |p: u8, e: u32| InboxRow {
+        pseudonym: Pseudonym::from_bytes([p; 16]),
+        epoch: EpochId::new(e),
+        recipient: format!("age1recipient{p}x{e}"),
+        signature: Signature([p; 64]),
+    };
+    let delivery = |d: u8, p: u8, e: u32| DeliveryRow {
+        seq: 0,
+        delivery_id: DeliveryId::from_bytes([d; 32]),
+        pseudonym: Pseudonym::from_bytes([p; 16]),
+        epoch: EpochId::new(e),
+        ciphertext: Some(vec![d; 900]),
+        day: UnixTime(86_400 * 20_000),
+        acknowledged: None,
+    };
+    let ok = |r: Result<(), StoreError>| r.unwrap_or_else(|e| panic!("{e}"));
+    tx(s, |s| {
+        s.insert_participant(&participant(1))?;
+        s.insert_participant(&participant(2))?;
+        s.insert_inbox(&inbox(1, 100))?;
+        s.insert_inbox(&inbox(1, 101))?;
+        s.insert_delivery(&delivery(1, 1, 100))?;
+        s.insert_delivery(&delivery(2, 2, 100))?;
+        s.insert_delivery(&delivery(3, 1, 101))
+    });
+    assert!(matches!(
+        refused(s, |s| s.insert_inbox(&inbox(1, 100))),
+        StoreError::Duplicate { .. }
+    ));
+    assert!(matches!(
+        refused(s, |s| s.insert_delivery(&delivery(1, 1, 100))),
+        StoreError::Duplicate { .. }
+    ));
+    let p1 = Pseudonym::from_bytes([1; 16]);
+    let got = s
+        .inbox(&p1, EpochId::new(100))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(got, Some(inbox(1, 100)));
+    let pending = |s: &S, p: &Pseudonym| -> Vec<u8> {
+        s.pending_deliveries(p, 10)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .iter()
+            .map(|d| d.delivery_id.as_bytes()[0])
+            .collect()
+    };
+    assert_eq!(pending(s, &p1), [1, 3], "its own, in the order stored");
+    // Acknowledged: the ciphertext goes, the bookkeeping stays; no longer pending.
+    let day = UnixTime(86_400 * 20_001);
+    s.begin().unwrap_or_else(|e| panic!("{e}"));
+    ok(s.acknowledge_delivery(&DeliveryId::from_bytes([1; 32]), day));
+    s.commit().unwrap_or_else(|e| panic!("{e}"));
+    let d1 = s
+        .delivery(&DeliveryId::from_bytes([1; 32]))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("delivery 1"));
+    assert_eq!((d1.ciphertext, d1.acknowledged), (None, Some(day)));
+    assert_eq!(pending(s, &p1), [3]);
+    // Expiry through epoch 100: its deliveries' ciphertext and its inboxes, not 101's.
+    s.begin().unwrap_or_else(|e| panic!("{e}"));
+    let n = s
+        .expire_deliveries(EpochId::new(100))
+        .unwrap_or_else(|e| panic!("{e}"));
+    s.commit().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(n, 1, "delivery 2; delivery 1 was acknowledged already");
+    assert_eq!(
+        s.inbox(&p1, EpochId::new(100))
+            .unwrap_or_else(|e| panic!("{e}")),
+        None
+    );
+    assert!(
+        s.inbox(&p1, EpochId::new(101))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_some()
+    );
+    assert!(pending(s, &Pseudonym::from_bytes([2; 16])).is_empty());
+    assert_eq!(pending(s, &p1), [3]);
+    // A review, opened and then decided: one row, updated.
+    let id = ReviewId::from_bytes([7; 16]);
+    let mut review = ReviewRow {
+        review_id: id,
+        epoch: EpochId::new(100),
+        opened: UnixTime(1_000),
+        decided: None,
+        contested: None,
+        appeal_decided: None,
+    };
+    tx(s, |s| s.put_review(&review));
+    review.decided = Some(UnixTime(2_000));
+    tx(s, |s| s.put_review(&review));
+    assert_eq!(
+        s.review(&id).unwrap_or_else(|e| panic!("{e}")),
+        Some(review)
+    );
+    // One conditions summary per epoch.
+    assert!(
+        !s.conditions_summary_logged(EpochId::new(100))
+            .unwrap_or_else(|e| panic!("{e}"))
+    );
+    tx(s, |s| s.insert_conditions_summary(EpochId::new(100), day));
+    assert!(
+        s.conditions_summary_logged(EpochId::new(100))
+            .unwrap_or_else(|e| panic!("{e}"))
+    );
+    assert!(matches!(
+        refused(s, |s| s.insert_conditions_summary(EpochId::new(100), day)),
+        StoreError::Duplicate { .. }
+    ));
 }
 
 /// Condition results and filings (OBL-4, OBL-9): served from a cursor in the order stored,
@@ -1011,6 +1130,13 @@ mod postgres_conformance {
 
     #[test]
     #[ignore = "needs PostgreSQL; run by .ci/run"]
+    fn sto_3_inboxes_deliveries_and_reviews_round_trip() {
+        let (_guard, mut s) = fresh();
+        super::inboxes_deliveries_and_reviews(&mut s);
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL; run by .ci/run"]
     fn sto_2_readers_see_committed_batches_only() {
         let (_guard, mut s) = fresh();
         super::readers_see_committed_batches_only(&mut s);
@@ -1112,6 +1238,12 @@ mod sqlite_conformance {
     fn sto_4_conditions_and_filings_follow_their_cursors() {
         let (_dir, mut s) = fresh();
         super::conditions_and_filings(&mut s);
+    }
+
+    #[test]
+    fn sto_3_inboxes_deliveries_and_reviews_round_trip() {
+        let (_dir, mut s) = fresh();
+        super::inboxes_deliveries_and_reviews(&mut s);
     }
 
     #[test]

@@ -25,8 +25,8 @@ use minimis_log::TileStorage;
 use minimis_log::tiles::{BundleId, TileId};
 use minimis_proto::obligations::Addressee;
 use minimis_proto::{
-    ChallengeId, EpochId, FilingId, Pseudonym, PublicKey, RecordId, Schedule, SealedCheckIn,
-    Signature, SignedChallenge, SignedEpochRecipient, Slot, UnixTime,
+    ChallengeId, DeliveryId, EpochId, FilingId, Pseudonym, PublicKey, RecordId, ReviewId, Schedule,
+    SealedCheckIn, Signature, SignedChallenge, SignedEpochRecipient, Slot, UnixTime,
 };
 use zeroize::Zeroizing;
 
@@ -330,6 +330,61 @@ pub struct FilingRow {
     pub acknowledged: Option<UnixTime>,
 }
 
+/// A device's signed inbox recipient for one epoch (**OBL-11**, **OBL-43**): public, and
+/// kept until the epoch's content deadline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InboxRow {
+    /// Whose.
+    pub pseudonym: Pseudonym,
+    /// The epoch it is for.
+    pub epoch: EpochId,
+    /// The age X25519 recipient, `age1…`.
+    pub recipient: String,
+    /// The device's signature over it.
+    pub signature: Signature,
+}
+
+/// A sealed delivery the operator relays from the case system to a device (**OBL-12**,
+/// **OBL-44**). Its ciphertext is deleted when the device acknowledges it, or at its
+/// inbox epoch's content deadline; the row (id, whose, days) stays until the ledger's
+/// deadline, so that a replay of it or of its acknowledgement changes nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryRow {
+    /// Its position in the order stored (assigned by the store; 0 when inserting).
+    pub seq: u64,
+    /// SHA-256 of the sealed bytes.
+    pub delivery_id: DeliveryId,
+    /// Whose.
+    pub pseudonym: Pseudonym,
+    /// The epoch of the inbox it is sealed to.
+    pub epoch: EpochId,
+    /// The sealed delivery; `None` once acknowledged or expired.
+    pub ciphertext: Option<Vec<u8>>,
+    /// The day it was received from the case system.
+    pub day: UnixTime,
+    /// The day the device acknowledged it, if it has.
+    pub acknowledged: Option<UnixTime>,
+}
+
+/// Where a review stands, as the case system's log entries put it (**OBL-46**): the days
+/// of its steps. The operator keeps it to refuse a step out of order; it holds nothing the
+/// log's review entries do not already show publicly, and no pseudonym.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReviewRow {
+    /// The review id.
+    pub review_id: ReviewId,
+    /// The epoch of the check-in reviewed.
+    pub epoch: EpochId,
+    /// The day `review opened` was logged.
+    pub opened: UnixTime,
+    /// The day `review decided` was logged.
+    pub decided: Option<UnixTime>,
+    /// The day `decision contested` was logged.
+    pub contested: Option<UnixTime>,
+    /// The day `appeal decided` was logged.
+    pub appeal_decided: Option<UnixTime>,
+}
+
 /// Reading what is stored. Readers may run while the writer writes.
 pub trait StoreRead {
     /// A participant.
@@ -461,6 +516,41 @@ pub trait StoreRead {
     /// # Errors
     /// [`StoreError`].
     fn filing(&self, id: &FilingId) -> Result<Option<FilingRow>, StoreError>;
+
+    /// A participant's inbox recipient for an epoch (**OBL-43**).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn inbox(&self, pseudonym: &Pseudonym, epoch: EpochId) -> Result<Option<InboxRow>, StoreError>;
+
+    /// A review's steps (**OBL-46**).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn review(&self, id: &ReviewId) -> Result<Option<ReviewRow>, StoreError>;
+
+    /// Whether the case system's `conditions summary` of `epoch` is logged (**OBL-46**).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn conditions_summary_logged(&self, epoch: EpochId) -> Result<bool, StoreError>;
+
+    /// A delivery by id, whether or not its ciphertext is still held.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn delivery(&self, id: &DeliveryId) -> Result<Option<DeliveryRow>, StoreError>;
+
+    /// Up to `limit` of a participant's deliveries still held (not acknowledged, not
+    /// expired), in the order stored (**OBL-44**).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn pending_deliveries(
+        &self,
+        pseudonym: &Pseudonym,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRow>, StoreError>;
 
     /// Calls `f` with every participant, one at a time, so that the server rebuilds its
     /// caches at start without holding every row at once. The default collects
@@ -740,6 +830,48 @@ pub trait Store: StoreRead {
     /// # Errors
     /// [`StoreError`].
     fn acknowledge_filing(&mut self, id: &FilingId, day: UnixTime) -> Result<(), StoreError>;
+
+    /// Stores a review's steps, new or updated (**OBL-46**).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn put_review(&mut self, row: &ReviewRow) -> Result<(), StoreError>;
+
+    /// Records that `epoch`'s `conditions summary` is logged (**OBL-46**).
+    ///
+    /// # Errors
+    /// [`StoreError::Duplicate`] if it is already.
+    fn insert_conditions_summary(
+        &mut self,
+        epoch: EpochId,
+        day: UnixTime,
+    ) -> Result<(), StoreError>;
+
+    /// Stores a device's inbox recipient for an epoch (**OBL-43**).
+    ///
+    /// # Errors
+    /// [`StoreError::Duplicate`] if the epoch has one.
+    fn insert_inbox(&mut self, row: &InboxRow) -> Result<(), StoreError>;
+
+    /// Stores a sealed delivery (**OBL-44**).
+    ///
+    /// # Errors
+    /// [`StoreError::Duplicate`] if it is stored already.
+    fn insert_delivery(&mut self, row: &DeliveryRow) -> Result<(), StoreError>;
+
+    /// Records a delivery's acknowledgement and deletes its ciphertext (**OBL-12**).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn acknowledge_delivery(&mut self, id: &DeliveryId, day: UnixTime) -> Result<(), StoreError>;
+
+    /// Deletes the ciphertexts of deliveries, and the inbox recipients, of every epoch up
+    /// to and including `through`: their content deadline passed, the device deleted the
+    /// inbox identities that open them (**OBL-11**). Returns the ciphertexts deleted.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    fn expire_deliveries(&mut self, through: EpochId) -> Result<u64, StoreError>;
 
     /// Stores a sealed check-in.
     ///

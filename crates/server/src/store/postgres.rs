@@ -17,18 +17,19 @@ use minimis_log::TileStorage;
 use minimis_log::tiles::{BundleId, TileId};
 use minimis_proto::obligations::Addressee;
 use minimis_proto::{
-    Challenge, ChallengeId, ChallengeKind, EpochId, FilingId, PolicyHash, Pseudonym, PublicKey,
-    RecordId, Schedule, SealedCheckIn, Signature, SignedChallenge, SignedEpochRecipient, Slot,
-    UnixTime,
+    Challenge, ChallengeId, ChallengeKind, DeliveryId, EpochId, FilingId, PolicyHash, Pseudonym,
+    PublicKey, RecordId, ReviewId, Schedule, SealedCheckIn, Signature, SignedChallenge,
+    SignedEpochRecipient, Slot, UnixTime,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, GenericClient, Row};
 use zeroize::Zeroizing;
 
 use super::{
-    ChallengeRow, ConditionRow, CountRows, FailureCategory, FailureReport, FilingRow, Holdings,
-    LedgerState, ParticipantRow, PurgedParticipant, RecordRow, Resolution, ResolutionReason,
-    SealedTextRow, Statement, StatementCategory, Store, StoreError, StoreRead, TextRef,
+    ChallengeRow, ConditionRow, CountRows, DeliveryRow, FailureCategory, FailureReport, FilingRow,
+    Holdings, InboxRow, LedgerState, ParticipantRow, PurgedParticipant, RecordRow, Resolution,
+    ResolutionReason, ReviewRow, SealedTextRow, Statement, StatementCategory, Store, StoreError,
+    StoreRead, TextRef,
 };
 
 /// The schema, as migrations in order: migration `i` takes a database from
@@ -40,7 +41,8 @@ use super::{
 /// condition results and filings are identity columns, which never hand a purged row's
 /// position to a new one (**STO-4**). The checkpoint row is the log's sequencer: one row,
 /// written only by [`advance_checkpoint`].
-pub const MIGRATIONS: &[&str] = &["
+pub const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE meta (
   key TEXT PRIMARY KEY,
   value BYTEA NOT NULL
@@ -156,7 +158,44 @@ CREATE TABLE log_checkpoint (
   id SMALLINT PRIMARY KEY CHECK (id = 1),
   text TEXT NOT NULL
 );
-"];
+",
+    // 2: deliveries (OBL-43, OBL-44), as the SQLite store's migration 4.
+    "
+CREATE TABLE inboxes (
+  pseudonym BYTEA NOT NULL,
+  epoch BIGINT NOT NULL,
+  recipient TEXT NOT NULL,
+  signature BYTEA NOT NULL,
+  PRIMARY KEY (pseudonym, epoch)
+);
+CREATE TABLE deliveries (
+  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  delivery_id BYTEA NOT NULL UNIQUE,
+  pseudonym BYTEA NOT NULL,
+  epoch BIGINT NOT NULL,
+  ciphertext BYTEA,
+  day BIGINT NOT NULL,
+  acknowledged BIGINT
+);
+CREATE INDEX deliveries_by_participant ON deliveries(pseudonym);
+CREATE INDEX deliveries_by_epoch ON deliveries(epoch);
+",
+    // 3: reviews and conditions summaries (OBL-46), as the SQLite store's migration 5.
+    "
+CREATE TABLE reviews (
+  review_id BYTEA PRIMARY KEY,
+  epoch BIGINT NOT NULL,
+  opened BIGINT NOT NULL,
+  decided BIGINT,
+  contested BIGINT,
+  appeal_decided BIGINT
+);
+CREATE TABLE conditions_summaries (
+  epoch BIGINT PRIMARY KEY,
+  day BIGINT NOT NULL
+);
+",
+];
 
 /// The schema version a database has once [`migrate`] returns.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -757,6 +796,42 @@ fn filing_row(r: &Row) -> Result<FilingRow, StoreError> {
     })
 }
 
+fn inbox_row(r: &Row) -> Result<InboxRow, StoreError> {
+    Ok(InboxRow {
+        pseudonym: Pseudonym::from_bytes(arr(r.try_get(0)?, "pseudonym")?),
+        epoch: epoch(r.try_get(1)?)?,
+        recipient: r.try_get(2)?,
+        signature: Signature(arr(r.try_get(3)?, "signature")?),
+    })
+}
+
+fn review_row(r: &Row) -> Result<ReviewRow, StoreError> {
+    Ok(ReviewRow {
+        review_id: ReviewId::from_bytes(arr(r.try_get(0)?, "review id")?),
+        epoch: epoch(r.try_get(1)?)?,
+        opened: UnixTime(r.try_get(2)?),
+        decided: r.try_get::<_, Option<i64>>(3)?.map(UnixTime),
+        contested: r.try_get::<_, Option<i64>>(4)?.map(UnixTime),
+        appeal_decided: r.try_get::<_, Option<i64>>(5)?.map(UnixTime),
+    })
+}
+
+const DELIVERY_SELECT: &str =
+    "SELECT seq, delivery_id, pseudonym, epoch, ciphertext, day, acknowledged FROM deliveries";
+
+fn delivery_row(r: &Row) -> Result<DeliveryRow, StoreError> {
+    Ok(DeliveryRow {
+        seq: u64::try_from(r.try_get::<_, i64>(0)?)
+            .map_err(|_| StoreError::Corrupt { what: "seq" })?,
+        delivery_id: DeliveryId::from_bytes(arr(r.try_get(1)?, "delivery id")?),
+        pseudonym: Pseudonym::from_bytes(arr(r.try_get(2)?, "pseudonym")?),
+        epoch: epoch(r.try_get(3)?)?,
+        ciphertext: r.try_get(4)?,
+        day: UnixTime(r.try_get(5)?),
+        acknowledged: r.try_get::<_, Option<i64>>(6)?.map(UnixTime),
+    })
+}
+
 /// The counts of an `epoch summary` (CHK-28), as SQLite's store counts them.
 const COUNTS: &str = "SELECT l.epoch, count(*), \
     count(*) FILTER (WHERE l.state = 1), \
@@ -1091,6 +1166,78 @@ macro_rules! impl_pg_read {
                     .as_ref()
                     .map(filing_row)
                     .transpose()
+                })
+            }
+
+            fn inbox(
+                &self,
+                pseudonym: &Pseudonym,
+                e: EpochId,
+            ) -> Result<Option<InboxRow>, StoreError> {
+                self.run(|c| {
+                    c.query_opt(
+                        "SELECT pseudonym, epoch, recipient, signature FROM inboxes \
+                         WHERE pseudonym = $1 AND epoch = $2",
+                        &[&pseudonym.as_bytes().as_slice(), &i64::from(e.get())],
+                    )?
+                    .as_ref()
+                    .map(inbox_row)
+                    .transpose()
+                })
+            }
+
+            fn review(&self, id: &ReviewId) -> Result<Option<ReviewRow>, StoreError> {
+                self.run(|c| {
+                    c.query_opt(
+                        "SELECT review_id, epoch, opened, decided, contested, appeal_decided \
+                         FROM reviews WHERE review_id = $1",
+                        &[&id.as_bytes().as_slice()],
+                    )?
+                    .as_ref()
+                    .map(review_row)
+                    .transpose()
+                })
+            }
+
+            fn conditions_summary_logged(&self, e: EpochId) -> Result<bool, StoreError> {
+                self.run(|c| {
+                    Ok(c
+                        .query_opt(
+                            "SELECT 1 FROM conditions_summaries WHERE epoch = $1",
+                            &[&i64::from(e.get())],
+                        )?
+                        .is_some())
+                })
+            }
+
+            fn delivery(&self, id: &DeliveryId) -> Result<Option<DeliveryRow>, StoreError> {
+                self.run(|c| {
+                    c.query_opt(
+                        &format!("{DELIVERY_SELECT} WHERE delivery_id = $1"),
+                        &[&id.as_bytes().as_slice()],
+                    )?
+                    .as_ref()
+                    .map(delivery_row)
+                    .transpose()
+                })
+            }
+
+            fn pending_deliveries(
+                &self,
+                pseudonym: &Pseudonym,
+                limit: usize,
+            ) -> Result<Vec<DeliveryRow>, StoreError> {
+                self.run(|c| {
+                    c.query(
+                        &format!(
+                            "{DELIVERY_SELECT} WHERE pseudonym = $1 AND ciphertext IS NOT NULL \
+                             ORDER BY seq LIMIT $2"
+                        ),
+                        &[&pseudonym.as_bytes().as_slice(), &int(limit as u64)],
+                    )?
+                    .iter()
+                    .map(delivery_row)
+                    .collect()
                 })
             }
         }
@@ -1549,6 +1696,94 @@ impl Store for PgStore {
         Ok(())
     }
 
+    fn put_review(&mut self, row: &ReviewRow) -> Result<(), StoreError> {
+        self.run(|c| {
+            c.execute(
+                "INSERT INTO reviews (review_id, epoch, opened, decided, contested, appeal_decided) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (review_id) DO UPDATE SET decided = excluded.decided, \
+                 contested = excluded.contested, appeal_decided = excluded.appeal_decided",
+                &[
+                    &row.review_id.as_bytes().as_slice(),
+                    &i64::from(row.epoch.get()),
+                    &row.opened.seconds(),
+                    &row.decided.map(UnixTime::seconds),
+                    &row.contested.map(UnixTime::seconds),
+                    &row.appeal_decided.map(UnixTime::seconds),
+                ],
+            )
+        })?;
+        Ok(())
+    }
+
+    fn insert_conditions_summary(&mut self, e: EpochId, day: UnixTime) -> Result<(), StoreError> {
+        let n = self.run(|c| {
+            c.execute(
+                "INSERT INTO conditions_summaries (epoch, day) VALUES ($1, $2) \
+                 ON CONFLICT DO NOTHING",
+                &[&i64::from(e.get()), &day.seconds()],
+            )
+        })?;
+        inserted(n, "conditions summary")
+    }
+
+    fn insert_inbox(&mut self, row: &InboxRow) -> Result<(), StoreError> {
+        let n = self.run(|c| {
+            c.execute(
+                "INSERT INTO inboxes (pseudonym, epoch, recipient, signature) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                &[
+                    &row.pseudonym.as_bytes().as_slice(),
+                    &i64::from(row.epoch.get()),
+                    &row.recipient,
+                    &row.signature.as_bytes().as_slice(),
+                ],
+            )
+        })?;
+        inserted(n, "inbox")
+    }
+
+    fn insert_delivery(&mut self, row: &DeliveryRow) -> Result<(), StoreError> {
+        let n = self.run(|c| {
+            c.execute(
+                "INSERT INTO deliveries (delivery_id, pseudonym, epoch, ciphertext, day, \
+                 acknowledged) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                &[
+                    &row.delivery_id.as_bytes().as_slice(),
+                    &row.pseudonym.as_bytes().as_slice(),
+                    &i64::from(row.epoch.get()),
+                    &row.ciphertext,
+                    &row.day.seconds(),
+                    &row.acknowledged.map(UnixTime::seconds),
+                ],
+            )
+        })?;
+        inserted(n, "delivery")
+    }
+
+    fn acknowledge_delivery(&mut self, id: &DeliveryId, day: UnixTime) -> Result<(), StoreError> {
+        self.run(|c| {
+            c.execute(
+                "UPDATE deliveries SET acknowledged = $2, ciphertext = NULL WHERE delivery_id = $1",
+                &[&id.as_bytes().as_slice(), &day.seconds()],
+            )
+        })?;
+        Ok(())
+    }
+
+    fn expire_deliveries(&mut self, through: EpochId) -> Result<u64, StoreError> {
+        let e = i64::from(through.get());
+        self.run(|c| {
+            let n = c.execute(
+                "UPDATE deliveries SET ciphertext = NULL \
+                 WHERE epoch <= $1 AND ciphertext IS NOT NULL",
+                &[&e],
+            )?;
+            c.execute("DELETE FROM inboxes WHERE epoch <= $1", &[&e])?;
+            Ok(n)
+        })
+    }
+
     fn insert_record(&mut self, row: &RecordRow) -> Result<(), StoreError> {
         // The check-in itself: queued, sent with the batch (STO-12).
         self.queue(
@@ -1879,8 +2114,8 @@ mod tests {
             .await
             .unwrap()
             .get(0);
-        // The SQLite store's 14 tables and schema_version.
-        assert_eq!(tables, 15);
+        // The SQLite store's 18 tables and schema_version.
+        assert_eq!(tables, 19);
         c.execute("UPDATE schema_version SET version = version + 1", &[])
             .await
             .unwrap();

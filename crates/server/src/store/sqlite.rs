@@ -9,17 +9,18 @@ use minimis_log::TileStorage;
 use minimis_log::tiles::{BundleId, TileId};
 use minimis_proto::obligations::Addressee;
 use minimis_proto::{
-    Challenge, ChallengeId, ChallengeKind, EpochId, FilingId, PolicyHash, Pseudonym, PublicKey,
-    RecordId, Schedule, SealedCheckIn, Signature, SignedChallenge, SignedEpochRecipient, Slot,
-    UnixTime,
+    Challenge, ChallengeId, ChallengeKind, DeliveryId, EpochId, FilingId, PolicyHash, Pseudonym,
+    PublicKey, RecordId, ReviewId, Schedule, SealedCheckIn, Signature, SignedChallenge,
+    SignedEpochRecipient, Slot, UnixTime,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension as _, Row, params};
 use zeroize::Zeroizing;
 
 use super::{
-    ChallengeRow, ConditionRow, CountRows, FailureCategory, FailureReport, FilingRow, LedgerState,
-    ParticipantRow, PurgedParticipant, RecordRow, Resolution, ResolutionReason, SealedTextRow,
-    Statement, StatementCategory, Store, StoreError, StoreRead, TextRef,
+    ChallengeRow, ConditionRow, CountRows, DeliveryRow, FailureCategory, FailureReport, FilingRow,
+    InboxRow, LedgerState, ParticipantRow, PurgedParticipant, RecordRow, Resolution,
+    ResolutionReason, ReviewRow, SealedTextRow, Statement, StatementCategory, Store, StoreError,
+    StoreRead, TextRef,
 };
 
 pub use super::Holdings;
@@ -157,6 +158,43 @@ const MIGRATIONS: &[&str] = &[
        acknowledged INTEGER
      ) STRICT;
      CREATE INDEX filings_by_participant ON filings(pseudonym);",
+    // 4: deliveries (spec/obligations.md, OBL-43, OBL-44): each device's signed inbox
+    // recipient per epoch, and the sealed deliveries the case system posts, whose
+    // ciphertext is deleted (set to NULL) when the device acknowledges it or at its
+    // epoch's content deadline; the row stays until the ledger's deadline.
+    "CREATE TABLE inboxes (
+       pseudonym BLOB NOT NULL,
+       epoch INTEGER NOT NULL,
+       recipient TEXT NOT NULL,
+       signature BLOB NOT NULL,
+       PRIMARY KEY (pseudonym, epoch)
+     ) STRICT;
+     CREATE TABLE deliveries (
+       seq INTEGER PRIMARY KEY AUTOINCREMENT,
+       delivery_id BLOB NOT NULL UNIQUE,
+       pseudonym BLOB NOT NULL,
+       epoch INTEGER NOT NULL,
+       ciphertext BLOB,
+       day INTEGER NOT NULL,
+       acknowledged INTEGER
+     ) STRICT;
+     CREATE INDEX deliveries_by_participant ON deliveries(pseudonym);
+     CREATE INDEX deliveries_by_epoch ON deliveries(epoch);",
+    // 5: the case system's review entries (OBL-46): each review's steps by day, to refuse
+    // one out of order, and the epochs whose conditions summary is logged. What the public
+    // log shows, and no pseudonym.
+    "CREATE TABLE reviews (
+       review_id BLOB PRIMARY KEY,
+       epoch INTEGER NOT NULL,
+       opened INTEGER NOT NULL,
+       decided INTEGER,
+       contested INTEGER,
+       appeal_decided INTEGER
+     ) STRICT;
+     CREATE TABLE conditions_summaries (
+       epoch INTEGER PRIMARY KEY,
+       day INTEGER NOT NULL
+     ) STRICT;",
 ];
 
 /// The schema version a database has once [`SqliteStore::open`] returns.
@@ -600,6 +638,59 @@ fn filing(raw: RawFiling) -> Result<FilingRow, StoreError> {
     })
 }
 
+type RawInbox = (Vec<u8>, i64, String, Vec<u8>);
+
+fn inbox_from(row: &Row<'_>) -> rusqlite::Result<RawInbox> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+}
+
+fn inbox(raw: RawInbox) -> Result<InboxRow, StoreError> {
+    let (p, e, recipient, sig) = raw;
+    Ok(InboxRow {
+        pseudonym: Pseudonym::from_bytes(arr(p, "pseudonym")?),
+        epoch: epoch(e)?,
+        recipient,
+        signature: Signature(arr(sig, "signature")?),
+    })
+}
+
+type RawDelivery = (
+    i64,
+    Vec<u8>,
+    Vec<u8>,
+    i64,
+    Option<Vec<u8>>,
+    i64,
+    Option<i64>,
+);
+
+const DELIVERY_SELECT: &str = "seq, delivery_id, pseudonym, epoch, ciphertext, day, acknowledged";
+
+fn delivery_from(row: &Row<'_>) -> rusqlite::Result<RawDelivery> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+    ))
+}
+
+fn delivery(raw: RawDelivery) -> Result<DeliveryRow, StoreError> {
+    let (seq, id, p, e, ct, day, acked) = raw;
+    Ok(DeliveryRow {
+        seq: u64::try_from(seq).map_err(|_| StoreError::Corrupt { what: "seq" })?,
+        delivery_id: DeliveryId::from_bytes(arr(id, "delivery id")?),
+        pseudonym: Pseudonym::from_bytes(arr(p, "pseudonym")?),
+        epoch: epoch(e)?,
+        ciphertext: ct,
+        day: UnixTime(day),
+        acknowledged: acked.map(UnixTime),
+    })
+}
+
 /// A cursor or limit as SQLite takes it.
 fn sql_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -1008,6 +1099,96 @@ macro_rules! impl_read {
                     .optional()?
                     .map(filing)
                     .transpose()
+                })
+            }
+
+            fn inbox(
+                &self,
+                pseudonym: &Pseudonym,
+                e: EpochId,
+            ) -> Result<Option<InboxRow>, StoreError> {
+                read(&self.$conn, |c| {
+                    c.prepare_cached(
+                        "SELECT pseudonym, epoch, recipient, signature FROM inboxes \
+                         WHERE pseudonym = ?1 AND epoch = ?2",
+                    )?
+                    .query_row(
+                        params![pseudonym.as_bytes().as_slice(), i64::from(e.get())],
+                        inbox_from,
+                    )
+                    .optional()?
+                    .map(inbox)
+                    .transpose()
+                })
+            }
+
+            fn review(&self, id: &ReviewId) -> Result<Option<ReviewRow>, StoreError> {
+                read(&self.$conn, |c| {
+                    c.prepare_cached(
+                        "SELECT review_id, epoch, opened, decided, contested, appeal_decided \
+                         FROM reviews WHERE review_id = ?1",
+                    )?
+                    .query_row([id.as_bytes().as_slice()], |r| {
+                        Ok((
+                            r.get::<_, Vec<u8>>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, i64>(2)?,
+                            r.get::<_, Option<i64>>(3)?,
+                            r.get::<_, Option<i64>>(4)?,
+                            r.get::<_, Option<i64>>(5)?,
+                        ))
+                    })
+                    .optional()?
+                    .map(|(id, e, opened, decided, contested, appeal)| {
+                        Ok(ReviewRow {
+                            review_id: ReviewId::from_bytes(arr(id, "review id")?),
+                            epoch: epoch(e)?,
+                            opened: UnixTime(opened),
+                            decided: decided.map(UnixTime),
+                            contested: contested.map(UnixTime),
+                            appeal_decided: appeal.map(UnixTime),
+                        })
+                    })
+                    .transpose()
+                })
+            }
+
+            fn conditions_summary_logged(&self, e: EpochId) -> Result<bool, StoreError> {
+                read(&self.$conn, |c| {
+                    Ok(c.prepare_cached("SELECT 1 FROM conditions_summaries WHERE epoch = ?1")?
+                        .query_row([i64::from(e.get())], |_| Ok(()))
+                        .optional()?
+                        .is_some())
+                })
+            }
+
+            fn delivery(&self, id: &DeliveryId) -> Result<Option<DeliveryRow>, StoreError> {
+                read(&self.$conn, |c| {
+                    c.prepare_cached(&format!(
+                        "SELECT {DELIVERY_SELECT} FROM deliveries WHERE delivery_id = ?1"
+                    ))?
+                    .query_row([id.as_bytes().as_slice()], delivery_from)
+                    .optional()?
+                    .map(delivery)
+                    .transpose()
+                })
+            }
+
+            fn pending_deliveries(
+                &self,
+                pseudonym: &Pseudonym,
+                limit: usize,
+            ) -> Result<Vec<DeliveryRow>, StoreError> {
+                read(&self.$conn, |c| {
+                    let mut st = c.prepare_cached(&format!(
+                        "SELECT {DELIVERY_SELECT} FROM deliveries \
+                         WHERE pseudonym = ?1 AND ciphertext IS NOT NULL ORDER BY seq LIMIT ?2"
+                    ))?;
+                    let rows = st.query_map(
+                        params![pseudonym.as_bytes().as_slice(), sql_int(limit as u64)],
+                        delivery_from,
+                    )?;
+                    rows.map(|r| delivery(r?)).collect()
                 })
             }
 
@@ -1428,6 +1609,90 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn put_review(&mut self, row: &ReviewRow) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO reviews (review_id, epoch, opened, decided, contested, appeal_decided) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT (review_id) DO UPDATE SET decided = excluded.decided, \
+                 contested = excluded.contested, appeal_decided = excluded.appeal_decided",
+            )?
+            .execute(params![
+                row.review_id.as_bytes().as_slice(),
+                i64::from(row.epoch.get()),
+                row.opened.seconds(),
+                row.decided.map(UnixTime::seconds),
+                row.contested.map(UnixTime::seconds),
+                row.appeal_decided.map(UnixTime::seconds),
+            ])?;
+        Ok(())
+    }
+
+    fn insert_conditions_summary(&mut self, e: EpochId, day: UnixTime) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("INSERT INTO conditions_summaries (epoch, day) VALUES (?1, ?2)")?
+            .execute(params![i64::from(e.get()), day.seconds()])
+            .map_err(|e| unique(e, "conditions summary"))?;
+        Ok(())
+    }
+
+    fn insert_inbox(&mut self, row: &InboxRow) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO inboxes (pseudonym, epoch, recipient, signature) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                row.pseudonym.as_bytes().as_slice(),
+                i64::from(row.epoch.get()),
+                row.recipient,
+                row.signature.as_bytes().as_slice(),
+            ])
+            .map_err(|e| unique(e, "inbox"))?;
+        Ok(())
+    }
+
+    fn insert_delivery(&mut self, row: &DeliveryRow) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO deliveries (delivery_id, pseudonym, epoch, ciphertext, day, acknowledged) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                row.delivery_id.as_bytes().as_slice(),
+                row.pseudonym.as_bytes().as_slice(),
+                i64::from(row.epoch.get()),
+                row.ciphertext,
+                row.day.seconds(),
+                row.acknowledged.map(UnixTime::seconds),
+            ])
+            .map_err(|e| unique(e, "delivery"))?;
+        Ok(())
+    }
+
+    fn acknowledge_delivery(&mut self, id: &DeliveryId, day: UnixTime) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE deliveries SET acknowledged = ?2, ciphertext = NULL WHERE delivery_id = ?1",
+            )?
+            .execute(params![id.as_bytes().as_slice(), day.seconds()])?;
+        Ok(())
+    }
+
+    fn expire_deliveries(&mut self, through: EpochId) -> Result<u64, StoreError> {
+        let e = i64::from(through.get());
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE deliveries SET ciphertext = NULL WHERE epoch <= ?1 AND ciphertext IS NOT NULL",
+            )?
+            .execute([e])?;
+        self.conn
+            .prepare_cached("DELETE FROM inboxes WHERE epoch <= ?1")?
+            .execute([e])?;
+        Ok(n as u64)
+    }
+
     fn insert_record(&mut self, row: &RecordRow) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
@@ -1538,6 +1803,9 @@ impl Store for SqliteStore {
                 // the ledger (OBL-2, RET-20).
                 "DELETE FROM conditions WHERE pseudonym = ?1",
                 "DELETE FROM filings WHERE pseudonym = ?1",
+                // What remains of deliveries (ids and days), and any inbox recipient.
+                "DELETE FROM deliveries WHERE pseudonym = ?1",
+                "DELETE FROM inboxes WHERE pseudonym = ?1",
                 "DELETE FROM participants WHERE pseudonym = ?1",
             ] {
                 self.conn.prepare_cached(sql)?.execute([key])?;
