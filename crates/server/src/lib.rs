@@ -95,6 +95,9 @@ pub enum StartError {
     /// The writer could not start.
     #[error(transparent)]
     Writer(#[from] writer::WriterError),
+    /// The tlog-policy lists logs, and not this log's key (LOG-66).
+    #[error("tlog_policy lists logs, and not this log's key")]
+    LogNotInTlogPolicy,
     /// The listening socket.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -352,6 +355,11 @@ impl Server {
             );
             let max_batch = config.max_batch;
             let mode = config.ingest_mode;
+            let witness_policy = config
+                .witnesses
+                .as_ref()
+                .and_then(|w| w.policy.as_ref())
+                .map(|p| p.hash());
             std::thread::Builder::new()
                 .name("minimis-writer".into())
                 .spawn(move || {
@@ -367,10 +375,13 @@ impl Server {
                                 };
                                 // Stopped (and joined) when dropped, after the writer.
                                 let checkpointer = store.spawn_checkpointer()?;
-                                let w = Writer::new(
+                                let mut w = Writer::new(
                                     store, log_name, &log_key, operator, policy, clock, custodians,
                                     shared,
                                 )?;
+                                if let Some(hash) = witness_policy {
+                                    w.publish_witness_policy(hash)?;
+                                }
                                 let w = match plaintext {
                                     Some(t) => w.with_dangerous_plaintext_baseline(t),
                                     None => w,
@@ -417,6 +428,13 @@ impl Server {
         let witness = match config.witnesses {
             None => None,
             Some(set) => {
+                if set
+                    .policy
+                    .as_ref()
+                    .is_some_and(|p| !p.accepts_log(&log_vkey))
+                {
+                    return Err(StartError::LogNotInTlogPolicy);
+                }
                 let key = log_vkey.clone();
                 // Resume from the size the witness last cosigned.
                 let old = readers
