@@ -372,14 +372,14 @@ impl Auditor {
             return Err(e.into());
         }
         // LOG-67: the log declares the policy given, last.
-        if let Some((policy, _)) = &self.tlog_policy {
-            if witness_policy != Some(policy.hash()) {
-                return Err(VerifyError::TlogPolicyNotLogged {
-                    given: policy.hash(),
-                    logged: witness_policy,
-                }
-                .into());
+        if let Some((policy, _)) = &self.tlog_policy
+            && witness_policy != Some(policy.hash())
+        {
+            return Err(VerifyError::TlogPolicyNotLogged {
+                given: policy.hash(),
+                logged: witness_policy,
             }
+            .into());
         }
         // AUD-2: the new tree extends the old one (the follower checks the proof).
         let consistency = match &mut follower {

@@ -920,14 +920,15 @@ impl Device {
         }
     }
 
-    /// Remembers the tree head of a receipt that verified (LOG-69).
+    /// Remembers the tree head of a receipt that verified (LOG-69): only after
+    /// [`Device::receipt_status`] accepted it, so its log signature is not checked again.
     pub(crate) fn note_receipt_head(&mut self, receipt: &Receipt) {
         let head = TlogProof::parse(receipt.tlog_proof.as_bytes())
             .ok()
-            .and_then(|p| p.open_checkpoint(&self.enrollment.log_key).ok());
+            .and_then(|p| minimis_log::SignedNote::parse(p.checkpoint_text().as_bytes()).ok())
+            .and_then(|n| minimis_log::Checkpoint::parse(n.text()).ok());
         if let Some(cp) = head {
-            self.receipt_heads
-                .insert(cp.checkpoint().tree_size(), *cp.checkpoint().root_hash());
+            self.receipt_heads.insert(cp.tree_size(), *cp.root_hash());
         }
     }
 

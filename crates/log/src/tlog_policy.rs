@@ -701,14 +701,17 @@ mod tests {
         .to_string();
         use TlogPolicyError as E;
         let cases: Vec<(String, E)> = vec![
-            (format!("quorum none"), E::NoFinalNewline { line: 1 }),
-            (format!("quorum none\r\n"), E::ControlCharacter { line: 1 }),
+            ("quorum none".to_owned(), E::NoFinalNewline { line: 1 }),
             (
-                format!("# \x00\nquorum none\n"),
+                "quorum none\r\n".to_owned(),
                 E::ControlCharacter { line: 1 },
             ),
             (
-                format!("quorum none\x7f\n"),
+                "# \x00\nquorum none\n".to_owned(),
+                E::ControlCharacter { line: 1 },
+            ),
+            (
+                "quorum none\x7f\n".to_owned(),
                 E::ControlCharacter { line: 1 },
             ),
             (
@@ -720,7 +723,7 @@ mod tests {
                 E::UnknownKeyword { line: 1 },
             ),
             (
-                format!("log\nquorum none\n"),
+                "log\nquorum none\n".to_owned(),
                 E::Arity {
                     line: 1,
                     keyword: "log",
@@ -780,7 +783,7 @@ mod tests {
                 E::UndefinedName { line: 2 },
             ),
             (
-                format!("group G any H\ngroup H any G\nquorum G\n"),
+                "group G any H\ngroup H any G\nquorum G\n".to_owned(),
                 E::UndefinedName { line: 1 },
             ),
             (
@@ -815,11 +818,11 @@ mod tests {
                 E::Threshold { line: 2 },
             ),
             (
-                format!("quorum none\nquorum none\n"),
+                "quorum none\nquorum none\n".to_owned(),
                 E::SecondQuorum { line: 2 },
             ),
             (
-                format!("quorum\n"),
+                "quorum\n".to_owned(),
                 E::Arity {
                     line: 1,
                     keyword: "quorum",
