@@ -132,6 +132,12 @@ struct InputArgs {
     /// witnesses' own publications. Repeatable.
     #[arg(long = "witness", value_name = "FILE")]
     witnesses: Vec<PathBuf>,
+    /// Require the quorum of the C2SP tlog-policy FILE (its witnesses, groups and quorum
+    /// rule), whose SHA-256 the log must declare last (entry 0x0f); a checkpoint below
+    /// the quorum fails the audit with exit 3 (LOG-67). With --trust-keys-in-dir,
+    /// DIR/witnesses.policy is used when this is not given.
+    #[arg(long, value_name = "FILE")]
+    tlog_policy: Option<PathBuf>,
     /// Use the keys the export directory holds (DIR/log.vkey, unless --log-key is given,
     /// and DIR/witnesses.vkey): they are only as trustworthy as whoever wrote the
     /// directory, who may be the operator being audited. The output says so.
@@ -261,6 +267,22 @@ fn prepare(dir: &Path, args: &InputArgs) -> Result<Prepared, PrepareError> {
         for k in keys {
             auditor = auditor.witness_from(k.clone(), origin.clone());
         }
+    }
+    match (&args.tlog_policy, &export.tlog_policy) {
+        (Some(f), _) => {
+            let p = minimis_audit::layout::read_tlog_policy(f).map_err(anyhow::Error::from)?;
+            auditor = auditor.tlog_policy(p, origin_of(f));
+        }
+        (None, Some(p)) => {
+            let origin = KeyOrigin::ExportDir {
+                path: dir
+                    .join(minimis_audit::layout::TLOG_POLICY)
+                    .display()
+                    .to_string(),
+            };
+            auditor = auditor.tlog_policy(p.clone(), origin);
+        }
+        (None, None) => {}
     }
     if args.allow_no_witness {
         auditor = auditor.allow_no_witness();
@@ -426,7 +448,7 @@ fn run_https(url: &str, args: &AuditArgs) -> anyhow::Result<Outcome> {
             url.location()
         )
     })?;
-    if inputs.witnesses.is_empty() && !inputs.allow_no_witness {
+    if inputs.witnesses.is_empty() && inputs.tlog_policy.is_none() && !inputs.allow_no_witness {
         bail!(
             "give --witness FILE for {}: the keys of the witnesses whose cosignatures the checkpoint must carry, one per line (AUD-1); or --allow-no-witness to audit with none",
             url.location()
@@ -444,6 +466,10 @@ fn run_https(url: &str, args: &AuditArgs) -> anyhow::Result<Outcome> {
         .log_key_origin(origin_of(log_key_file));
     for (k, origin) in named_witnesses(inputs)? {
         auditor = auditor.witness_from(k, origin);
+    }
+    if let Some(f) = &inputs.tlog_policy {
+        let p = minimis_audit::layout::read_tlog_policy(f)?;
+        auditor = auditor.tlog_policy(p, origin_of(f));
     }
     if inputs.allow_no_witness {
         auditor = auditor.allow_no_witness();
@@ -688,6 +714,7 @@ pub(crate) fn audit_export(
     let inputs = InputArgs {
         log_key: None,
         witnesses: Vec::new(),
+        tlog_policy: None,
         trust_keys_in_dir: true,
         allow_no_witness: false,
         policies: Vec::new(),

@@ -49,6 +49,7 @@ async fn chl_5_enr_2_chk_23_acc_12_enroll_check_in_verify_the_receipt_report_a_f
         operator_key: keys.operator,
         log_key: keys.log.parse().unwrap(),
         witnesses: vec![],
+        tlog_policy: None,
         custodians: h.world.custodian_keys(),
     };
     let mut device = Device::new(enrollment, key, tags);
@@ -271,6 +272,7 @@ async fn enroll_with_bundle(
         operator_key: keys.operator,
         log_key: keys.log.parse().unwrap(),
         witnesses: vec![s.oversight.node().witness().unwrap().verifier_key().clone()],
+        tlog_policy: None,
         custodians: minimis_seal::CustodianKeys {
             agency: s.keys[0],
             oversight: Some(s.keys[1]),
@@ -556,6 +558,7 @@ fn chk_22_chk_25_enr_20_the_command_line_records_and_reports_a_problem_in_plain_
         )
         .verifier_key(),
         witnesses: vec![],
+        tlog_policy: None,
         custodians: world.custodian_keys(),
         obligations: None,
         issued: NOW,

@@ -723,6 +723,7 @@ impl RealStack {
                         vkey: witness_key.unwrap(),
                     }],
                     quorum: 1,
+                    policy: None,
                 }),
                 ..minimis_server::ServerConfig::default()
             },

@@ -1358,6 +1358,7 @@ async fn obl_4_obl_9_obl_12_the_device_librarys_api_checks_in_with_its_result_fi
             operator_key: keys.operator,
             log_key: keys.log.parse().unwrap(),
             witnesses: vec![],
+            tlog_policy: None,
             custodians: s.h.world.custodian_keys(),
         },
         key,

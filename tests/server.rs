@@ -2696,3 +2696,45 @@ async fn chk_43_chk_44_chk_46_a_window_across_an_epoch_boundary_logs_each_entry_
     assert_eq!(issued, (p.tags.tag(&p.pseudonym, first), first));
     assert_eq!(received, (p.tags.tag(&p.pseudonym, next), next));
 }
+
+/// With a tlog-policy, the server logs its SHA-256 (entry `0x0f`) at its start, before
+/// any checkpoint is cosigned under it, and once (LOG-65).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_65_the_server_logs_its_tlog_policy_hash_once() {
+    let witness = minimis_log::Cosigner::new(
+        minimis_log::KeyName::new("witness1.example").unwrap(),
+        minimis_crypto::SigningKey::from_seed(&[0x31; 32]).unwrap(),
+    )
+    .verifier_key();
+    let policy =
+        minimis_log::TlogPolicy::parse(format!("witness a {witness}\nquorum a\n").as_bytes())
+            .unwrap();
+    let hash = policy.hash();
+    let set = minimis_server::WitnessSet {
+        // Nobody listens there: the policy is logged whether or not a witness answers.
+        witnesses: vec![minimis_server::WitnessLink {
+            addr: "127.0.0.1:9".parse().unwrap(),
+            server_name: "localhost".into(),
+            roots_pem: String::new(),
+            client: None,
+            prefix: String::new(),
+            vkey: witness,
+        }],
+        quorum: 1,
+        policy: Some(std::sync::Arc::new(policy)),
+    };
+    let h = Harness::start_with(true, |c| c.witnesses = Some(set)).await;
+    let mut c = h.client().await;
+    let logged = |entries: &[minimis_log::LogEntry]| {
+        entries
+            .iter()
+            .filter(|e| matches!(e, minimis_log::LogEntry::WitnessPolicyPublished { .. }))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let entries = log_entries(&h, &mut c).await;
+    assert_eq!(
+        logged(&entries),
+        vec![minimis_log::LogEntry::WitnessPolicyPublished { policy: hash }]
+    );
+}

@@ -319,6 +319,7 @@ async fn log_61_log_60_a_checkpoint_is_published_only_once_the_quorum_cosigned_i
             witnesses: Some(minimis_server::WitnessSet {
                 witnesses: links,
                 quorum: 2,
+                policy: None,
             }),
             ..minimis_server::ServerConfig::default()
         },

@@ -623,6 +623,7 @@ async fn enroll(
             operator_key: keys.operator,
             log_key: stack.log_key.clone(),
             witnesses: witnesses.clone(),
+            tlog_policy: None,
             custodians: stack.custodian_keys,
             obligations: None,
             issued,

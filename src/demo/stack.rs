@@ -264,6 +264,7 @@ impl Stack {
             witnesses: witness.map(|w| minimis_server::WitnessSet {
                 witnesses: vec![w],
                 quorum: 1,
+                policy: None,
             }),
             ..ServerConfig::default()
         };

@@ -39,6 +39,9 @@ pub const LOG_VKEY: &str = "log.vkey";
 pub const WITNESSES_VKEY: &str = "witnesses.vkey";
 /// The policy file.
 pub const POLICY_TOML: &str = "policy.toml";
+/// The witnesses' C2SP tlog-policy file (LOG-67), read like the key files: only with
+/// [`DirKeys::Trust`].
+pub const TLOG_POLICY: &str = "witnesses.policy";
 
 /// The most a file of one verifier key is read (`log.vkey`, `--log-key FILE`): 4 KiB
 /// (**AUD-30**).
@@ -180,6 +183,14 @@ pub enum LayoutError {
         /// Why.
         error: minimis_log::note::VerifierKeyError,
     },
+    /// A tlog-policy file that does not parse (LOG-63).
+    #[error("{path}: {error}")]
+    TlogPolicy {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: minimis_log::TlogPolicyError,
+    },
     /// A log key file that does not hold exactly one key.
     #[error("{path} must hold exactly one verifier key, not {count}")]
     KeyCount {
@@ -312,6 +323,21 @@ pub fn read_vkey(path: &Path) -> Result<VerifierKey, LayoutError> {
 ///
 /// # Errors
 /// A [`LayoutError`].
+pub fn read_tlog_policy(path: &Path) -> Result<minimis_log::TlogPolicy, LayoutError> {
+    let bytes = std::fs::read(path).map_err(|source| LayoutError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    minimis_log::TlogPolicy::parse(&bytes).map_err(|error| LayoutError::TlogPolicy {
+        path: path.to_owned(),
+        error,
+    })
+}
+
+/// Reads and parses a policy file the user named (`--policy FILE`).
+///
+/// # Errors
+/// A [`LayoutError`].
 pub fn read_policy(path: &Path) -> Result<Policy, LayoutError> {
     parse_policy(path, &read_named(path, MAX_POLICY_LEN)?)
 }
@@ -337,6 +363,8 @@ pub struct ExportDir {
     pub witnesses: Option<Vec<VerifierKey>>,
     /// `policy.toml`: used only if the log publishes its hash.
     pub policy: Option<Policy>,
+    /// `witnesses.policy`, if read ([`DirKeys::Trust`]).
+    pub tlog_policy: Option<minimis_log::TlogPolicy>,
 }
 
 impl ExportDir {
@@ -353,6 +381,20 @@ impl ExportDir {
             path: root.to_owned(),
             source,
         })?;
+        let tlog_policy = match keys {
+            DirKeys::Ignore => None,
+            DirKeys::Trust => dir
+                .read(TLOG_POLICY, minimis_log::tlog_policy::MAX_POLICY_LEN)?
+                .map(|bytes| {
+                    minimis_log::TlogPolicy::parse(&bytes).map_err(|error| {
+                        LayoutError::TlogPolicy {
+                            path: root.join(TLOG_POLICY),
+                            error,
+                        }
+                    })
+                })
+                .transpose()?,
+        };
         let (log_key, witnesses) = match keys {
             DirKeys::Ignore => (None, None),
             DirKeys::Trust => {
@@ -373,6 +415,7 @@ impl ExportDir {
             log_key,
             witnesses,
             policy,
+            tlog_policy,
         })
     }
 

@@ -86,7 +86,9 @@ pub use state::{AuditorState, LogState, StateError};
 pub use time::{TimeParseError, parse_time};
 pub use verify::{AuditFailure, VerifyError};
 
-use minimis_log::{LogEntry, LogReader, ReaderError, TileStorage, VerifierKey};
+use minimis_log::{
+    LogEntry, LogReader, ReaderError, TileStorage, TlogPolicy, TlogPolicyHash, VerifierKey,
+};
 use minimis_proto::{Policy, UnixTime};
 use serde::Serialize;
 
@@ -141,6 +143,20 @@ pub struct KeyUse {
     pub pinned: bool,
 }
 
+/// The tlog-policy an audit required (**LOG-67**): its hash, which the log declares, and
+/// where the file came from (**AUD-34**).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WitnessPolicyUse {
+    /// The SHA-256 of the policy file.
+    pub hash: TlogPolicyHash,
+    /// Where the file came from.
+    pub origin: KeyOrigin,
+    /// How many witnesses it knows.
+    pub witnesses: usize,
+    /// How many of them validly cosigned the checkpoint (at least its quorum).
+    pub cosigned: usize,
+}
+
 /// An audit's inputs: the log's key, the witnesses whose cosignatures are required, the
 /// policies, the time, and optionally a participant.
 #[derive(Debug)]
@@ -148,6 +164,7 @@ pub struct Auditor {
     log_key: VerifierKey,
     log_key_origin: KeyOrigin,
     witnesses: Vec<(VerifierKey, KeyOrigin)>,
+    tlog_policy: Option<(TlogPolicy, KeyOrigin)>,
     allow_no_witness: bool,
     policies: Vec<Policy>,
     offered: Vec<Policy>,
@@ -163,6 +180,7 @@ impl Auditor {
             log_key,
             log_key_origin: KeyOrigin::Given,
             witnesses: Vec::new(),
+            tlog_policy: None,
             allow_no_witness: false,
             policies: Vec::new(),
             offered: Vec::new(),
@@ -188,6 +206,15 @@ impl Auditor {
         if !self.witnesses.iter().any(|(k, _)| *k == key) {
             self.witnesses.push((key, origin));
         }
+        self
+    }
+
+    /// Requires the checkpoint to carry the quorum of `policy` (C2SP tlog-policy,
+    /// **LOG-67**), whose hash the log must declare in its latest `witness policy
+    /// published` entry; `origin` says where the file came from (**AUD-34**). Witnesses
+    /// given with [`Auditor::witness`] stay required each, besides.
+    pub fn tlog_policy(mut self, policy: TlogPolicy, origin: KeyOrigin) -> Self {
+        self.tlog_policy = Some((policy, origin));
         self
     }
 
@@ -269,7 +296,11 @@ impl Auditor {
             }
         }
         // AUD-35: a witness, unless the caller said none is needed.
-        if required.is_empty() && !self.allow_no_witness {
+        let policy_requires = self
+            .tlog_policy
+            .as_ref()
+            .is_some_and(|(p, _)| p.quorum() != minimis_log::tlog_policy::Quorum::None);
+        if required.is_empty() && !policy_requires && !self.allow_no_witness {
             return Err(AuditFailure::NoWitness);
         }
         let required_keys: Vec<VerifierKey> = required.iter().map(|k| k.key.clone()).collect();
@@ -281,9 +312,25 @@ impl Auditor {
             _ => VerifyError::NoCheckpoint,
         })?;
         let checkpoint = reader.checkpoint().clone();
-        let cosignatures = checkpoint
+        let mut cosignatures = checkpoint
             .verify_cosignatures(&required_keys)
             .map_err(VerifyError::Cosignature)?;
+        // LOG-67: the tlog-policy's quorum, before anything else is read (AUD-31).
+        let mut quorum_cosigned = 0;
+        if let Some((policy, _)) = &self.tlog_policy {
+            if !policy.accepts_log(&self.log_key) {
+                return Err(VerifyError::LogNotInTlogPolicy.into());
+            }
+            let quorum = policy
+                .verify_quorum(&checkpoint)
+                .map_err(VerifyError::Quorum)?;
+            quorum_cosigned = quorum.cosignatures.len();
+            for c in quorum.cosignatures {
+                if !cosignatures.iter().any(|k| k.witness == c.witness) {
+                    cosignatures.push(c);
+                }
+            }
+        }
         let size = checkpoint.checkpoint().tree_size();
         // AUD-2, what needs no tiles: the log follower pinned to the last checkpoint
         // verified refuses a rollback or another root for that size (LOG-52, LOG-53).
@@ -302,19 +349,35 @@ impl Auditor {
         let tracker = self.participant.as_ref().map(participant::Tracker::new);
         let mut checker = checks::Checker::new(&self.policies, &self.offered, self.now, tracker);
         let mut malformed = None;
+        let mut witness_policy = None;
         reader
             .audit_with(|index, bytes| {
                 if malformed.is_some() {
                     return;
                 }
                 match LogEntry::decode(bytes) {
-                    Ok(entry) => checker.observe(index, &entry),
+                    Ok(entry) => {
+                        if let LogEntry::WitnessPolicyPublished { policy } = &entry {
+                            witness_policy = Some(*policy);
+                        }
+                        checker.observe(index, &entry);
+                    }
                     Err(error) => malformed = Some(VerifyError::MalformedEntry { index, error }),
                 }
             })
             .map_err(VerifyError::Tiles)?;
         if let Some(e) = malformed {
             return Err(e.into());
+        }
+        // LOG-67: the log declares the policy given, last.
+        if let Some((policy, _)) = &self.tlog_policy
+            && witness_policy != Some(policy.hash())
+        {
+            return Err(VerifyError::TlogPolicyNotLogged {
+                given: policy.hash(),
+                logged: witness_policy,
+            }
+            .into());
         }
         // AUD-2: the new tree extends the old one (the follower checks the proof).
         let consistency = match &mut follower {
@@ -368,6 +431,15 @@ impl Auditor {
                     pinned: pinned.is_some(),
                 },
                 witnesses: required,
+                witness_policy: self
+                    .tlog_policy
+                    .as_ref()
+                    .map(|(p, origin)| WitnessPolicyUse {
+                        hash: p.hash(),
+                        origin: origin.clone(),
+                        witnesses: p.witnesses().len(),
+                        cosigned: quorum_cosigned,
+                    }),
             },
             findings,
         ))

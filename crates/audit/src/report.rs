@@ -67,6 +67,7 @@ pub(crate) struct Verified {
     pub(crate) unused: Vec<PolicyHash>,
     pub(crate) log_key: KeyUse,
     pub(crate) witnesses: Vec<KeyUse>,
+    pub(crate) witness_policy: Option<crate::WitnessPolicyUse>,
 }
 
 /// The report of an audit of a log that verifies: the checks, the counts and, in
@@ -81,6 +82,7 @@ pub struct Report {
     state: LogState,
     log_key: KeyUse,
     witness_keys: Vec<KeyUse>,
+    witness_policy: Option<crate::WitnessPolicyUse>,
     policies: Vec<PolicyInfo>,
     unused_policies: Vec<PolicyHash>,
     caps: Option<Caps>,
@@ -229,6 +231,7 @@ impl Report {
             state: v.state,
             log_key: v.log_key,
             witness_keys: v.witnesses,
+            witness_policy: v.witness_policy,
             policies: f
                 .published
                 .iter()
@@ -294,6 +297,11 @@ impl Report {
     /// The witnesses' cosignatures that verified.
     pub fn cosignatures(&self) -> &[VerifiedCosignature] {
         &self.cosignatures
+    }
+
+    /// The tlog-policy whose quorum the checkpoint carries, if one was given (**LOG-67**).
+    pub fn witness_policy(&self) -> Option<&crate::WitnessPolicyUse> {
+        self.witness_policy.as_ref()
     }
 
     /// How many witnesses' cosignatures were required.
@@ -407,6 +415,13 @@ impl Report {
                 Consistency::Extends { .. } => "consistent with last run",
             }
         );
+        if let Some(p) = &self.witness_policy {
+            let _ = writeln!(
+                out,
+                "quorum      tlog-policy sha256 {}: met ({} of its {} witnesses cosigned; LOG-67)",
+                p.hash, p.cosigned, p.witnesses
+            );
+        }
         out.push_str(&self.key_lines());
         for p in &self.policies {
             let _ = writeln!(out, "policy      sha256:{}  \"{}\"", p.hash, p.name);
@@ -589,6 +604,12 @@ impl Report {
                 "tree_size": cp.tree_size(),
                 "root_hash": cp.root_hash().to_hex(),
                 "witnesses_required": self.witnesses_required,
+                "witness_policy": self.witness_policy.as_ref().map(|p| json!({
+                    "sha256": p.hash.to_hex(),
+                    "witnesses": p.witnesses,
+                    "cosigned": p.cosigned,
+                    "origin": p.origin,
+                })),
                 "cosignatures": self.cosignatures.iter().map(|c| json!({
                     "witness": c.witness.as_str(),
                     "time": c.time,

@@ -81,6 +81,26 @@ pub enum VerifyError<E: std::error::Error + 'static> {
     /// Reading the checkpoint from the storage failed.
     #[error("reading the log failed")]
     Storage(#[source] E),
+    /// The tlog-policy given lists logs, and not the log key (LOG-67).
+    #[error("the tlog-policy given does not accept the log's key")]
+    LogNotInTlogPolicy,
+    /// The checkpoint does not carry the tlog-policy's quorum of cosignatures, or a line
+    /// by one of its witnesses does not verify (LOG-67, LOG-64).
+    #[error("witness quorum: {0}")]
+    Quorum(minimis_log::QuorumError),
+    /// The log's latest `witness policy published` entry is not the tlog-policy given, or
+    /// the log has none (LOG-67, LOG-65): the operator declares that its checkpoints are
+    /// cosigned under another policy than the one the auditor holds.
+    #[error(
+        "the tlog-policy given ({given}) is not the one the log declares last ({})",
+        logged.map_or_else(|| "none".to_owned(), |h| h.to_hex())
+    )]
+    TlogPolicyNotLogged {
+        /// The hash of the policy given.
+        given: minimis_log::TlogPolicyHash,
+        /// The hash of the log's latest `witness policy published` entry.
+        logged: Option<minimis_log::TlogPolicyHash>,
+    },
 }
 
 impl<E: std::error::Error + 'static> VerifyError<E> {
@@ -97,6 +117,9 @@ impl<E: std::error::Error + 'static> VerifyError<E> {
             | Self::Follower(_)
             | Self::ConsistencyProof(_) => "AUD-2",
             Self::Tiles(_) | Self::MalformedEntry { .. } => "AUD-3",
+            Self::LogNotInTlogPolicy | Self::Quorum(_) | Self::TlogPolicyNotLogged { .. } => {
+                "LOG-67"
+            }
         }
     }
 
@@ -138,6 +161,10 @@ impl<E: std::error::Error + 'static> VerifyError<E> {
             Self::Tiles(_) => "tiles-unreadable",
             Self::MalformedEntry { .. } => "malformed-entry",
             Self::Storage(_) => "storage",
+            Self::LogNotInTlogPolicy => "log-not-in-tlog-policy",
+            Self::Quorum(minimis_log::QuorumError::BelowQuorum { .. }) => "below-quorum",
+            Self::Quorum(_) => "bad-cosignature",
+            Self::TlogPolicyNotLogged { .. } => "tlog-policy-not-logged",
         }
     }
 }

@@ -1907,3 +1907,126 @@ fn aud_32_aud_11_many_challenges_to_one_participant_are_checked_against_the_sche
         .count();
     assert!(outside > n as usize - 100, "{outside}");
 }
+
+/// A witness of the quorum tests, `i` from 1.
+fn quorum_witness(i: u8) -> minimis_log::Cosigner {
+    minimis_log::Cosigner::new(
+        minimis_log::KeyName::new(&format!("witness{i}.example")).unwrap(),
+        SigningKey::from_seed(&[0x70 + i; 32]).unwrap(),
+    )
+}
+
+/// Has `cosigner` cosign `log`'s checkpoint as a witness seeing it for the first time.
+fn cosign_with(log: &mut SignedLog, cosigner: minimis_log::Cosigner) {
+    let mut w = minimis_log::Witness::new(cosigner, log.log_key.clone()).unwrap();
+    let vkey = w.verifier_key();
+    let sig = w
+        .cosign(
+            log.log.checkpoint().to_string().as_bytes(),
+            &[],
+            synthetic::WITNESS_TIME,
+        )
+        .unwrap();
+    log.log.add_cosignature(sig, &vkey).unwrap();
+}
+
+/// The auditor with a 2-of-3 tlog-policy (the synthetic witness and two more): a
+/// checkpoint cosigned by one of them, or by one and a stranger, is refused with exit 3
+/// before anything else is read; two of them pass; a policy the log does not declare
+/// last is refused; a fork cosigned by the quorum is still caught against the pinned
+/// state.
+#[test]
+fn log_67_the_auditor_requires_the_tlog_policy_quorum_and_its_logged_hash() {
+    use minimis_log::{QuorumError, TlogPolicy};
+    let h = history();
+    let policy_text = |group: &str| {
+        format!(
+            "log {}\nwitness oversight {}\nwitness w1 {}\nwitness w2 {}\ngroup g {group} oversight w1 w2\nquorum g\n",
+            synthetic::log_signer().verifier_key(),
+            synthetic::witness_cosigner().verifier_key(),
+            quorum_witness(1).verifier_key(),
+            quorum_witness(2).verifier_key(),
+        )
+    };
+    let policy = TlogPolicy::parse(policy_text("2").as_bytes()).unwrap();
+    let mut entries = h.entries.clone();
+    entries.push(LogEntry::WitnessPolicyPublished {
+        policy: policy.hash(),
+    });
+    let with_policy = |log: &SignedLog, p: &TlogPolicy| {
+        Auditor::new(log.log_key.clone(), h.now)
+            .policy(h.policy.clone())
+            .tlog_policy(p.clone(), KeyOrigin::Given)
+    };
+
+    // Cosigned by the synthetic witness alone: 1 of 3.
+    let mut log = SignedLog::build(&entries, 1_000);
+    let failure = with_policy(&log, &policy).audit(log.storage(), None);
+    assert_eq!(failure.as_ref().err().map(AuditFailure::exit_code), Some(3));
+    let e = verify_error(failure);
+    assert!(
+        matches!(
+            e,
+            VerifyError::Quorum(QuorumError::BelowQuorum {
+                cosigned: 1,
+                known: 3
+            })
+        ),
+        "{e}"
+    );
+    assert_eq!((e.requirement(), e.code()), ("LOG-67", "below-quorum"));
+
+    // A stranger's valid cosignature does not count.
+    let stranger = minimis_log::Cosigner::new(
+        minimis_log::KeyName::new("stranger.example").unwrap(),
+        SigningKey::from_seed(&[0x7e; 32]).unwrap(),
+    );
+    cosign_with(&mut log, stranger);
+    let e = verify_error(with_policy(&log, &policy).audit(log.storage(), None));
+    assert!(
+        matches!(
+            e,
+            VerifyError::Quorum(QuorumError::BelowQuorum { cosigned: 1, .. })
+        ),
+        "{e}"
+    );
+
+    // A second known witness: the quorum holds, and the report says so.
+    cosign_with(&mut log, quorum_witness(2));
+    let report = with_policy(&log, &policy)
+        .audit(log.storage(), None)
+        .unwrap();
+    assert_eq!(report.exit_code(), 0, "{}", report.to_table());
+    let used = report.witness_policy().unwrap();
+    assert_eq!(
+        (used.hash, used.cosigned, used.witnesses),
+        (policy.hash(), 2, 3)
+    );
+    assert!(report.to_table().contains(&policy.hash().to_hex()));
+
+    // Another policy, which this checkpoint satisfies too, but which the log does not
+    // declare: refused.
+    let other = TlogPolicy::parse(policy_text("any").as_bytes()).unwrap();
+    let e = verify_error(with_policy(&log, &other).audit(log.storage(), None));
+    assert!(
+        matches!(e, VerifyError::TlogPolicyNotLogged { given, logged }
+            if given == other.hash() && logged == Some(policy.hash())),
+        "{e}"
+    );
+    assert_eq!(e.code(), "tlog-policy-not-logged");
+
+    // A fork of the same size, cosigned by the quorum: the pinned state catches it.
+    let mut state = AuditorState::new();
+    state.record(report.log_state().clone());
+    let mut forked = entries.clone();
+    forked.swap(100, 101);
+    let mut fork = SignedLog::build(&forked, 1_000);
+    cosign_with(&mut fork, quorum_witness(1));
+    let e = verify_error(
+        with_policy(&fork, &policy).audit(fork.storage(), state.get(synthetic::LOG_NAME)),
+    );
+    assert!(
+        matches!(e, VerifyError::SplitView { size } if size == entries.len() as u64),
+        "{e}"
+    );
+}

@@ -17,6 +17,7 @@
 //! operator-key <base64 of the operator's challenge key>
 //! log-key <the log's verifier key, LOG-9>
 //! witness <a witness's verifier key>          (zero or more lines)
+//! witness-policy <base64 of a C2SP tlog-policy file>   (optional, LOG-68)
 //! agency-key <base64 of the agency custodian's Ed25519 key>
 //! oversight-key <base64 of the oversight custodian's key>   (absent with one custodian)
 //! case-recipient <age1…: the enrollment's case recipient>      (these three together,
@@ -48,7 +49,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use minimis_crypto::{SigningKey, TagKey};
 use minimis_log::note::SignatureType;
-use minimis_log::{NoteSigner, SignedNote, VerifierKey};
+use minimis_log::{NoteSigner, SignedNote, TlogPolicy, VerifierKey};
 use minimis_proto::{Policy, PolicyHash, Pseudonym, PublicKey, Schedule, UnixTime};
 use minimis_seal::{CaseRecipient, CustodianKeys, ReviewRecipient};
 use zeroize::Zeroizing;
@@ -143,6 +144,8 @@ pub struct Bundle {
     pub log_key: VerifierKey,
     /// The witnesses whose cosignature every receipt must carry.
     pub witnesses: Vec<VerifierKey>,
+    /// The tlog-policy whose quorum every witnessed receipt must carry (**LOG-68**).
+    pub tlog_policy: Option<TlogPolicy>,
     /// The custodians' keys, for their signed epoch recipients (SEAL-7).
     pub custodians: CustodianKeys,
     /// The obligations' keys, if the enrollment carries them.
@@ -235,6 +238,9 @@ impl Bundle {
         for w in &self.witnesses {
             line("witness", &w.to_string());
         }
+        if let Some(p) = &self.tlog_policy {
+            line("witness-policy", &B64.encode(p.as_bytes()));
+        }
         line("agency-key", &self.custodians.agency.to_base64());
         if let Some(o) = &self.custodians.oversight {
             line("oversight-key", &o.to_base64());
@@ -303,6 +309,18 @@ impl Bundle {
             witnesses.push(VerifierKey::from_str(w).map_err(|_| M("witness"))?);
             lines.next();
         }
+        let tlog_policy = match lines.peek().and_then(|l| l.strip_prefix("witness-policy ")) {
+            Some(p) => {
+                let bytes = B64.decode(p).map_err(|_| M("witness-policy"))?;
+                let policy = TlogPolicy::parse(&bytes).map_err(|_| M("witness-policy"))?;
+                if !policy.accepts_log(&log_key) {
+                    return Err(M("witness-policy"));
+                }
+                lines.next();
+                Some(policy)
+            }
+            None => None,
+        };
         let mut field = |name: &'static str| -> Result<&str, BundleError> {
             lines
                 .next()
@@ -359,6 +377,7 @@ impl Bundle {
             operator_key,
             log_key,
             witnesses,
+            tlog_policy,
             custodians: CustodianKeys { agency, oversight },
             obligations,
             issued: UnixTime(issued),
@@ -479,6 +498,7 @@ pub(crate) fn enrollment_from(
         operator_key: bundle.operator_key,
         log_key: bundle.log_key.clone(),
         witnesses: bundle.witnesses.clone(),
+        tlog_policy: bundle.tlog_policy.clone().map(std::sync::Arc::new),
         custodians: bundle.custodians,
     })
 }

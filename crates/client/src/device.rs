@@ -6,7 +6,7 @@ use std::fmt;
 use minimis_crypto::{SigningKey, TagKey};
 use minimis_log::cosignature::CosignatureError;
 use minimis_log::tlog_proof::TlogProofError;
-use minimis_log::{LogEntry, VerifierKey, verify_tlog_proof};
+use minimis_log::{LogEntry, QuorumError, TlogProof, VerifierKey, verify_tlog_proof};
 use minimis_proto::{
     Challenge, ChallengeId, ChallengeKind, CheckInPayload, Envelope, EpochId, Note, Placement,
     Policy, PresenceResult, Pseudonym, PublicKey, Receipt, RecordId, Schedule, ScheduleViolation,
@@ -49,6 +49,9 @@ pub struct Enrollment {
     pub log_key: VerifierKey,
     /// Witnesses whose cosignature every receipt must carry.
     pub witnesses: Vec<VerifierKey>,
+    /// The tlog-policy of the bundle, if it carries one: a receipt is witnessed only with
+    /// its quorum of cosignatures (**LOG-68**).
+    pub tlog_policy: Option<std::sync::Arc<minimis_log::TlogPolicy>>,
     /// The custodians' keys, for their signed epoch recipients (SEAL-7).
     pub custodians: CustodianKeys,
 }
@@ -384,6 +387,30 @@ pub enum ReceiptError {
     /// The proof does not verify against the log key, the witnesses and the entry.
     #[error("the receipt does not verify: {0}")]
     Invalid(String),
+    /// Cosigned by some of the enrollment's tlog-policy witnesses, but not its quorum
+    /// (**LOG-68**): an honest operator serves a checkpoint with its log signature only
+    /// or with the quorum's cosignatures (LOG-61), never between.
+    #[error(
+        "the receipt is cosigned by {cosigned} of the policy's {known} witnesses: below its quorum"
+    )]
+    BelowQuorum {
+        /// Distinct known witnesses that cosigned validly.
+        cosigned: usize,
+        /// Witnesses the policy knows.
+        known: usize,
+    },
+    /// The receipt's checkpoint has the size of one the device already verified, with
+    /// another root: the log shows two histories (**LOG-69**). Both checkpoints are
+    /// signed by the log: keep them as evidence.
+    #[error("the log forked: two checkpoints of size {size} with different roots")]
+    Fork {
+        /// The size.
+        size: u64,
+        /// The root the device verified before.
+        held: minimis_log::Hash,
+        /// The root of the receipt's checkpoint.
+        offered: minimis_log::Hash,
+    },
 }
 
 /// The participant's device. Secrets: the device key and the tag key (no `Clone`,
@@ -414,6 +441,9 @@ pub struct Device {
     pub(crate) zone_salt: Option<crate::bundle::ZoneSalt>,
     /// The notice shown at enrollment (ENR-20).
     pub(crate) notice_shown: Option<crate::notice::NoticeShown>,
+    /// The tree heads (size, root) of every receipt's checkpoint the device verified,
+    /// to catch a fork at once (LOG-69); rebuilt when the store is read.
+    pub(crate) receipt_heads: BTreeMap<u64, minimis_log::Hash>,
 }
 
 impl fmt::Debug for Device {
@@ -451,6 +481,7 @@ impl Device {
             bundle: None,
             zone_salt: None,
             notice_shown: None,
+            receipt_heads: BTreeMap::new(),
         }
     }
 
@@ -792,6 +823,7 @@ impl Device {
         {
             let s = &self.sent[i];
             let status = self.receipt_status(s.record_id, s.challenge, s.epoch, &receipt)?;
+            self.note_receipt_head(&receipt);
             let s = &mut self.sent[i];
             if s.witnessed && status == ReceiptStatus::Provisional {
                 return Ok(ReceiptStatus::Witnessed);
@@ -807,6 +839,7 @@ impl Device {
             .ok_or(ReceiptError::Unknown)?;
         let x = &self.expired[i];
         let status = self.receipt_status(x.record_id, x.challenge, x.epoch, &receipt)?;
+        self.note_receipt_head(&receipt);
         let x = &mut self.expired[i];
         if x.witnessed && status == ReceiptStatus::Provisional {
             return Ok(ReceiptStatus::Witnessed);
@@ -837,6 +870,44 @@ impl Device {
         .encode();
         let text = receipt.tlog_proof.as_bytes();
         let log_key = &self.enrollment.log_key;
+        let proof = TlogProof::parse(text).map_err(|e| ReceiptError::Invalid(e.to_string()))?;
+        // LOG-69: a checkpoint of a size already verified must have the same root.
+        let cp = proof
+            .open_checkpoint(log_key)
+            .map_err(|e| ReceiptError::Invalid(e.to_string()))?;
+        let (size, root) = (cp.checkpoint().tree_size(), *cp.checkpoint().root_hash());
+        let held = self.receipt_heads.get(&size).copied().or_else(|| {
+            self.log_view
+                .heads()
+                .iter()
+                .find(|(s, _)| *s == size)
+                .map(|(_, r)| *r)
+        });
+        if let Some(held) = held.filter(|h| *h != root) {
+            return Err(ReceiptError::Fork {
+                size,
+                held,
+                offered: root,
+            });
+        }
+        if let Some(policy) = &self.enrollment.tlog_policy {
+            let leaf = minimis_log::leaf_hash(&entry);
+            return match proof.verify_leaf_hash_with_policy(&leaf, log_key, policy) {
+                Ok(_) => Ok(ReceiptStatus::Witnessed),
+                // LOG-68: no cosignature yet is provisional; some, below the quorum, is
+                // refused; a bad line by a known witness is refused.
+                Err(TlogProofError::Quorum(QuorumError::BelowQuorum { cosigned: 0, .. })) => {
+                    proof
+                        .verify_leaf_hash(&leaf, log_key, &[])
+                        .map_err(|e| ReceiptError::Invalid(e.to_string()))?;
+                    Ok(ReceiptStatus::Provisional)
+                }
+                Err(TlogProofError::Quorum(QuorumError::BelowQuorum { cosigned, known })) => {
+                    Err(ReceiptError::BelowQuorum { cosigned, known })
+                }
+                Err(e) => Err(ReceiptError::Invalid(e.to_string())),
+            };
+        }
         match verify_tlog_proof(text, &entry, log_key, &self.enrollment.witnesses) {
             Ok(_) => Ok(ReceiptStatus::Witnessed),
             // Only a missing cosignature makes it provisional; a bad one is refused.
@@ -846,6 +917,18 @@ impl Device {
                 Ok(ReceiptStatus::Provisional)
             }
             Err(e) => Err(ReceiptError::Invalid(e.to_string())),
+        }
+    }
+
+    /// Remembers the tree head of a receipt that verified (LOG-69): only after
+    /// [`Device::receipt_status`] accepted it, so its log signature is not checked again.
+    pub(crate) fn note_receipt_head(&mut self, receipt: &Receipt) {
+        let head = TlogProof::parse(receipt.tlog_proof.as_bytes())
+            .ok()
+            .and_then(|p| minimis_log::SignedNote::parse(p.checkpoint_text().as_bytes()).ok())
+            .and_then(|n| minimis_log::Checkpoint::parse(n.text()).ok());
+        if let Some(cp) = head {
+            self.receipt_heads.insert(cp.tree_size(), *cp.root_hash());
         }
     }
 

@@ -817,8 +817,13 @@ impl Device {
         let text = cp.to_string();
         let size = cp.checkpoint().tree_size();
         let root = *cp.checkpoint().root_hash();
-        let witnessed = !self.enrollment.witnesses.is_empty()
-            && cp.verify_cosignatures(&self.enrollment.witnesses).is_ok();
+        let witnessed = match &self.enrollment.tlog_policy {
+            Some(p) => p.verify_quorum(cp).is_ok(),
+            None => {
+                !self.enrollment.witnesses.is_empty()
+                    && cp.verify_cosignatures(&self.enrollment.witnesses).is_ok()
+            }
+        };
 
         let heads = self.receipt_heads()?;
         if let Some((held, _)) = heads.iter().find(|(s, _)| *s > size) {

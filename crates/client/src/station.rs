@@ -13,6 +13,8 @@
 //! challenge_key = "…"                      # base64: `challenge key`
 //! log_key = "localhost/minimis-log+…"      # C2SP vkey: `log key`
 //! witnesses = ["oversight.example/witness+…"]   # every receipt must be cosigned by these
+//! tlog_policy = "witnesses.policy"         # or: a C2SP tlog-policy file whose quorum every
+//!                                          # receipt must carry (LOG-68); it ships in the bundle
 //!
 //! [custodians]                             # what each custodian printed: `custodian key`
 //! agency = "…"
@@ -28,7 +30,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use minimis_crypto::SigningKey;
-use minimis_log::{KeyName, NoteSigner, VerifierKey};
+use minimis_log::{KeyName, NoteSigner, TlogPolicy, VerifierKey};
 use minimis_proto::{CustodianRole, Policy, Pseudonym, PublicKey, Schedule, UnixTime};
 use minimis_seal::CustodianKeys;
 use serde::Deserialize;
@@ -51,6 +53,8 @@ pub struct StationConfig {
     pub log_key: VerifierKey,
     /// The witnesses every receipt must be cosigned by.
     pub witnesses: Vec<VerifierKey>,
+    /// The tlog-policy whose quorum every receipt must carry (**LOG-68**).
+    pub tlog_policy: Option<TlogPolicy>,
     /// The custodians' keys.
     pub custodians: CustodianKeys,
 }
@@ -85,6 +89,12 @@ pub enum StationConfigError {
     /// witnesses cosign with `cosignature/v1`).
     #[error("{0} is the wrong kind of verifier key")]
     WrongKeyKind(&'static str),
+    /// The tlog-policy file does not parse (LOG-63).
+    #[error("operator.tlog_policy: {0}")]
+    TlogPolicy(#[from] minimis_log::TlogPolicyError),
+    /// The tlog-policy lists logs, and not `operator.log_key`.
+    #[error("operator.tlog_policy does not accept operator.log_key")]
+    LogNotInTlogPolicy,
 }
 
 #[derive(Deserialize)]
@@ -110,6 +120,7 @@ struct RawOperator {
     log_key: String,
     #[serde(default)]
     witnesses: Vec<String>,
+    tlog_policy: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -171,6 +182,20 @@ impl StationConfig {
                 Ok(k)
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let tlog_policy = match &raw.operator.tlog_policy {
+            None => None,
+            Some(path) => {
+                let bytes = std::fs::read(path).map_err(|source| StationConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                let p = TlogPolicy::parse(&bytes)?;
+                if !p.accepts_log(&log_key) {
+                    return Err(StationConfigError::LogNotInTlogPolicy);
+                }
+                Some(p)
+            }
+        };
         Ok(Self {
             policy: raw.policy,
             key_file: raw.enrollment_key.file,
@@ -178,6 +203,7 @@ impl StationConfig {
             operator_key: public_key("operator.challenge_key", &raw.operator.challenge_key)?,
             log_key,
             witnesses,
+            tlog_policy,
             custodians: CustodianKeys {
                 agency: public_key("custodians.agency", &raw.custodians.agency)?,
                 oversight: match &raw.custodians.oversight {
@@ -336,6 +362,7 @@ pub fn issue(
         operator_key: config.operator_key,
         log_key: config.log_key.clone(),
         witnesses: config.witnesses.clone(),
+        tlog_policy: config.tlog_policy.clone(),
         custodians: config.custodians,
         obligations: None,
         issued: request.issued,

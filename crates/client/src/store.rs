@@ -81,6 +81,9 @@ struct File<A, R> {
     operator_key: PublicKey,
     log_key: String,
     witnesses: Vec<String>,
+    /// The bundle's tlog-policy file, base64 (LOG-68).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    witness_policy: Option<String>,
     agency_key: PublicKey,
     oversight_key: Option<PublicKey>,
     device_seed: String,
@@ -198,6 +201,7 @@ pub fn save(device: &Device, path: &Path, passphrase: &str) -> Result<(), StoreE
         operator_key: e.operator_key,
         log_key: e.log_key.to_string(),
         witnesses: e.witnesses.iter().map(ToString::to_string).collect(),
+        witness_policy: e.tlog_policy.as_ref().map(|p| B64.encode(p.as_bytes())),
         agency_key: e.custodians.agency,
         oversight_key: e.custodians.oversight,
         device_seed: seed.to_string(),
@@ -363,6 +367,17 @@ pub fn load(path: &Path, passphrase: &str) -> Result<Device, StoreError> {
             .iter()
             .map(|w| vkey(w))
             .collect::<Result<_, _>>()?,
+        tlog_policy: f
+            .witness_policy
+            .as_deref()
+            .map(|p| {
+                B64.decode(p)
+                    .ok()
+                    .and_then(|b| minimis_log::TlogPolicy::parse(&b).ok())
+                    .map(std::sync::Arc::new)
+                    .ok_or(StoreError::Corrupt("witness policy"))
+            })
+            .transpose()?,
         custodians: CustodianKeys {
             agency: f.agency_key,
             oversight: f.oversight_key,
@@ -422,6 +437,7 @@ pub fn load(path: &Path, passphrase: &str) -> Result<Device, StoreError> {
                     && fixed.operator_key == enrollment.operator_key
                     && fixed.log_key == enrollment.log_key
                     && fixed.witnesses == enrollment.witnesses
+                    && fixed.tlog_policy == enrollment.tlog_policy
                     && fixed.custodians == enrollment.custodians
                     && bundle.device_key == key.public_key();
                 let notice = match (
@@ -525,6 +541,8 @@ pub fn load(path: &Path, passphrase: &str) -> Result<Device, StoreError> {
             let status = device
                 .receipt_status(s.record_id, s.challenge, s.epoch, r)
                 .map_err(|_| StoreError::Corrupt("receipt"))?;
+            let r = r.clone();
+            device.note_receipt_head(&r);
             device.sent[i].witnessed = status == crate::device::ReceiptStatus::Witnessed;
         }
     }
@@ -534,6 +552,8 @@ pub fn load(path: &Path, passphrase: &str) -> Result<Device, StoreError> {
             let status = device
                 .receipt_status(x.record_id, x.challenge, x.epoch, r)
                 .map_err(|_| StoreError::Corrupt("receipt"))?;
+            let r = r.clone();
+            device.note_receipt_head(&r);
             device.expired[i].witnessed = status == crate::device::ReceiptStatus::Witnessed;
         }
     }
@@ -582,6 +602,7 @@ fn upgrade(v1: FileV1) -> FileV2 {
         operator_key,
         log_key,
         witnesses,
+        witness_policy,
         agency_key,
         oversight_key,
         device_seed,
@@ -603,6 +624,7 @@ fn upgrade(v1: FileV1) -> FileV2 {
         operator_key,
         log_key,
         witnesses,
+        witness_policy,
         agency_key,
         oversight_key,
         device_seed,

@@ -1414,6 +1414,162 @@ fn chk_32_receipts_are_provisional_until_the_witness_cosigns() {
     assert_eq!(s.device.sent()[0].receipt.as_ref(), Some(&witnessed));
 }
 
+/// With a tlog-policy in the enrollment (2 of 3 witnesses), a receipt is witnessed only
+/// with two distinct known witnesses' cosignatures: one witness, one witness twice, or one
+/// witness and a stranger is below the quorum and refused, and changes nothing; a receipt
+/// with none is provisional. A receipt from a fork (the log's signature, the quorum's
+/// cosignatures, the size of a receipt already held, another root) is refused.
+#[test]
+fn log_68_log_69_a_receipt_needs_the_policy_quorum_and_a_fork_is_refused() {
+    use minimis_client::{ReceiptError, ReceiptStatus};
+    use minimis_log::{Cosigner, KeyName, LogEntry, MemoryStorage, TlogPolicy, Witness};
+
+    let world = World::keyed_at(NOW, 1);
+    let p = world.participant();
+    let tags = minimis_crypto::TagKey::from_bytes(zeroize::Zeroizing::new(*p.tags.expose_secret()));
+    let log_signer = || log_signer(&[0x4c; 32]);
+    let cosigner = |i: u8| {
+        Cosigner::new(
+            KeyName::new(&format!("witness{i}.example")).unwrap(),
+            SigningKey::from_seed(&[0x60 + i; 32]).unwrap(),
+        )
+    };
+    let policy = format!(
+        "log {}\nwitness oversight {}\nwitness w1 {}\nwitness w2 {}\ngroup two-of-three 2 oversight w1 w2\nquorum two-of-three\n",
+        log_signer().verifier_key(),
+        cosigner(1).verifier_key(),
+        cosigner(2).verifier_key(),
+        cosigner(3).verifier_key(),
+    );
+    let policy = TlogPolicy::parse(policy.as_bytes()).unwrap();
+    let schedule = p.schedule.clone();
+    let mut e = device::enrollment(
+        &world,
+        &p,
+        schedule,
+        None,
+        log_signer().verifier_key(),
+        vec![],
+    );
+    e.tlog_policy = Some(std::sync::Arc::new(policy));
+    let mut s = Setup {
+        device: Device::new(e, p.device, p.tags),
+        operator: world.operator(),
+        world,
+    };
+    let w = morning(&s);
+    let accepted = s
+        .device
+        .accept(challenge(&s, ChallengeKind::Scheduled, NOW, w, 1), NOW)
+        .unwrap();
+    let mut gps = Counting {
+        fixes: 0,
+        at: (0.0, 0.0),
+    };
+    let recipients = s.world.published(s.world.now_epoch());
+    s.device
+        .check_in(accepted, &mut gps, &mut NotRequired, "", &recipients, NOW)
+        .unwrap();
+    let sent = s.device.sent()[0].clone();
+    let entry = LogEntry::CheckInReceived {
+        tag: tags.tag(&s.device.pseudonym(), sent.epoch),
+        record: sent.record_id,
+        challenge: sent.challenge,
+        epoch: sent.epoch,
+    };
+    let logged = |first: LogEntry| {
+        let mut log = minimis_log::Log::create(MemoryStorage::default(), log_signer()).unwrap();
+        log.append_entries(&[first, entry.clone()]).unwrap();
+        log
+    };
+    let log = logged(LogEntry::PolicyPublished {
+        policy: s.world.policy.hash(),
+    });
+    let bare = log.tlog_proof(1).unwrap().to_string();
+    let cp = log.checkpoint().to_string();
+    // Each witness's cosignature line on the checkpoint, at time `t`.
+    let line = |i: u8, cp: &str, t: i64| {
+        let mut w = Witness::new(cosigner(i), log_signer().verifier_key()).unwrap();
+        w.cosign(cp.as_bytes(), &[], UnixTime(t)).unwrap().to_line()
+    };
+    let with = |lines: &[String]| Receipt {
+        record_id: sent.record_id,
+        tlog_proof: format!("{bare}{}", lines.concat()),
+    };
+    let stranger = Cosigner::new(
+        KeyName::new("stranger.example").unwrap(),
+        SigningKey::from_seed(&[0x7f; 32]).unwrap(),
+    );
+    let stranger_line = Witness::new(stranger, log_signer().verifier_key())
+        .unwrap()
+        .cosign(cp.as_bytes(), &[], NOW)
+        .unwrap()
+        .to_line();
+
+    // No cosignature yet: provisional.
+    assert_eq!(
+        s.device.keep_receipt(with(&[])).unwrap(),
+        ReceiptStatus::Provisional
+    );
+    let held = s.device.sent()[0].receipt.clone();
+    // One known witness, the same witness twice, a known witness and a stranger: below.
+    for lines in [
+        vec![line(1, &cp, NOW.0)],
+        vec![line(2, &cp, NOW.0), line(2, &cp, NOW.0 + 1)],
+        vec![line(3, &cp, NOW.0), stranger_line.clone()],
+    ] {
+        assert!(
+            matches!(
+                s.device.keep_receipt(with(&lines)),
+                Err(ReceiptError::BelowQuorum {
+                    cosigned: 1,
+                    known: 3
+                })
+            ),
+            "{lines:?}"
+        );
+        assert_eq!(s.device.sent()[0].receipt, held, "nothing changed");
+        assert!(!s.device.sent()[0].witnessed);
+    }
+    // Two distinct known witnesses: witnessed.
+    let quorum = with(&[line(1, &cp, NOW.0), line(3, &cp, NOW.0)]);
+    assert_eq!(
+        s.device.keep_receipt(quorum.clone()).unwrap(),
+        ReceiptStatus::Witnessed
+    );
+    assert!(s.device.sent()[0].witnessed);
+
+    // A fork: the same size, another first entry, so another root; signed by the log
+    // and cosigned by two witnesses that forgot (or betrayed) what they cosigned.
+    let fork = logged(LogEntry::PolicyPublished {
+        policy: PolicyHash::from_bytes([0x99; 32]),
+    });
+    let fork_cp = fork.checkpoint().to_string();
+    let forked = Receipt {
+        record_id: sent.record_id,
+        tlog_proof: format!(
+            "{}{}{}",
+            fork.tlog_proof(1).unwrap(),
+            line(1, &fork_cp, NOW.0),
+            line(2, &fork_cp, NOW.0)
+        ),
+    };
+    let root = |l: &minimis_log::Log<MemoryStorage>| *l.checkpoint().checkpoint().root_hash();
+    match s.device.keep_receipt(forked) {
+        Err(ReceiptError::Fork {
+            size,
+            held,
+            offered,
+        }) => {
+            assert_eq!(size, 2);
+            assert_eq!(held, root(&log));
+            assert_eq!(offered, root(&fork));
+        }
+        other => panic!("a fork must be refused: {other:?}"),
+    }
+    assert_eq!(s.device.sent()[0].receipt.as_ref(), Some(&quorum));
+}
+
 #[test]
 fn obl_3_obl_4_a_check_in_outside_the_area_gives_a_sealed_signed_not_met_and_nothing_else() {
     let mut s = setup(true, 1, 1);

@@ -69,6 +69,7 @@ impl Station {
             operator_key: self.operator.public_key(),
             log_key: self.log_key.clone(),
             witnesses: vec![],
+            tlog_policy: None,
             custodians: self.world.custodian_keys(),
             obligations: None,
             issued: NOW,
@@ -416,5 +417,55 @@ fn obl_1_the_bundle_fixes_the_case_recipient_and_the_review_keys() {
     assert!(matches!(
         s.enroll(&odd, DEFAULT_POLICY_TOML, None),
         Err(BundleError::Malformed("case-recipient"))
+    ));
+}
+
+/// The bundle carries the tlog-policy (LOG-68): signed with it, it opens to the same
+/// policy, the device enrolls with it and keeps it across its store; a policy that does
+/// not accept the bundle's log key, or that does not parse, makes the bundle malformed.
+#[test]
+fn log_68_the_bundle_ships_the_tlog_policy_and_the_device_keeps_it() {
+    use minimis_log::{Cosigner, TlogPolicy};
+    let s = station();
+    let witness = |i: u8| {
+        Cosigner::new(
+            KeyName::new(&format!("witness{i}.example")).unwrap(),
+            SigningKey::from_seed(&[0x50 + i; 32]).unwrap(),
+        )
+        .verifier_key()
+    };
+    let text = format!(
+        "log {}\nwitness a {}\nwitness b {}\nwitness c {}\ngroup g 2 a b c\nquorum g\n",
+        s.log_key,
+        witness(1),
+        witness(2),
+        witness(3)
+    );
+    let mut bundle = s.bundle(None);
+    bundle.tlog_policy = Some(TlogPolicy::parse(text.as_bytes()).unwrap());
+    let note = bundle.sign(&s.signer).unwrap();
+    assert!(note.contains("\nwitness-policy "));
+    assert_eq!(
+        Bundle::open(&note, &s.signer.verifier_key()).unwrap(),
+        bundle
+    );
+    let device = s.enroll(&note, DEFAULT_POLICY_TOML, None).unwrap();
+    let held = device.enrollment().tlog_policy.clone().unwrap();
+    assert_eq!(held.as_bytes(), text.as_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("device.json");
+    minimis_client::store::save(&device, &path, "pass").unwrap();
+    let back = minimis_client::store::load(&path, "pass").unwrap();
+    assert_eq!(back.enrollment().tlog_policy, Some(held));
+
+    // Another log's policy in the bundle: refused.
+    let other_log = log_signer(&[0x4d; 32]).verifier_key();
+    let mut wrong = s.bundle(None);
+    wrong.tlog_policy =
+        Some(TlogPolicy::parse(format!("log {other_log}\nquorum none\n").as_bytes()).unwrap());
+    let note = wrong.sign(&s.signer).unwrap();
+    assert!(matches!(
+        Bundle::open(&note, &s.signer.verifier_key()),
+        Err(BundleError::Malformed("witness-policy"))
     ));
 }

@@ -33,6 +33,7 @@
 //!                            || missed (u32) || no_network (u32) || app_error (u32)
 //!                            || device_error (u32) || presence_unavailable (u32)
 //!                            || other (u32)
+//! 0x0f witness policy published  policy (32): SHA-256 of a tlog-policy file (LOG-65)
 //! 0x10 to 0x17               the obligations' entries: crate::obligation_entry
 //! ```
 //!
@@ -57,6 +58,7 @@ use minimis_proto::{
 };
 
 use crate::obligation_entry::{ObligationEntry, ObligationFieldError};
+use crate::tlog_policy::TlogPolicyHash;
 use crate::verify::{Hash, leaf_hash};
 
 /// The longest label (custodian, officer, purpose and legal basis ids), in bytes.
@@ -701,6 +703,12 @@ pub enum LogEntry {
     /// `0x0e`: the operator's counts of an epoch's ledger rows, written once every
     /// challenge of the epoch is closed (**CHK-28**, **LOG-35**, **LOG-36**).
     EpochSummary(EpochSummary),
+    /// `0x0f`: the operator published the tlog-policy its checkpoints are cosigned under
+    /// from here on: which witnesses, and their quorum (**LOG-65**).
+    WitnessPolicyPublished {
+        /// The SHA-256 of the policy file's bytes.
+        policy: TlogPolicyHash,
+    },
     /// `0x10` to `0x17`: conditions summaries, reviews, filings and deliveries
     /// (`spec/obligations.md`).
     Obligation(ObligationEntry),
@@ -738,6 +746,8 @@ pub enum EntryType {
     LedgerPurged,
     /// `0x0e`.
     EpochSummary,
+    /// `0x0f`.
+    WitnessPolicyPublished,
     /// `0x10`.
     ConditionsSummary,
     /// `0x11`.
@@ -758,7 +768,7 @@ pub enum EntryType {
 
 impl EntryType {
     /// Every type, in code order.
-    pub const ALL: [Self; 22] = [
+    pub const ALL: [Self; 23] = [
         Self::EnrollmentOpened,
         Self::EnrollmentClosed,
         Self::PolicyPublished,
@@ -773,6 +783,7 @@ impl EntryType {
         Self::RowResolved,
         Self::LedgerPurged,
         Self::EpochSummary,
+        Self::WitnessPolicyPublished,
         Self::ConditionsSummary,
         Self::ReviewOpened,
         Self::ReviewDecided,
@@ -800,6 +811,7 @@ impl EntryType {
             Self::RowResolved => 0x0c,
             Self::LedgerPurged => 0x0d,
             Self::EpochSummary => 0x0e,
+            Self::WitnessPolicyPublished => 0x0f,
             Self::ConditionsSummary => 0x10,
             Self::ReviewOpened => 0x11,
             Self::ReviewDecided => 0x12,
@@ -833,6 +845,7 @@ impl EntryType {
             Self::RowResolved => "row-resolved",
             Self::LedgerPurged => "ledger-purged",
             Self::EpochSummary => "epoch-summary",
+            Self::WitnessPolicyPublished => "witness-policy-published",
             Self::ConditionsSummary => "conditions-summary",
             Self::ReviewOpened => "review-opened",
             Self::ReviewDecided => "review-decided",
@@ -1146,6 +1159,7 @@ impl LogEntry {
             Self::RowResolved { .. } => EntryType::RowResolved,
             Self::LedgerPurged { .. } => EntryType::LedgerPurged,
             Self::EpochSummary(_) => EntryType::EpochSummary,
+            Self::WitnessPolicyPublished { .. } => EntryType::WitnessPolicyPublished,
             Self::Obligation(o) => o.entry_type(),
         }
     }
@@ -1165,6 +1179,7 @@ impl LogEntry {
                 w.u32(epoch.get());
             }
             Self::PolicyPublished { policy } => w.bytes(policy.as_bytes()),
+            Self::WitnessPolicyPublished { policy } => w.bytes(policy.as_bytes()),
             Self::ChallengeIssued {
                 tag,
                 challenge,
@@ -1266,6 +1281,9 @@ impl LogEntry {
             },
             EntryType::PolicyPublished => Self::PolicyPublished {
                 policy: r.policy()?,
+            },
+            EntryType::WitnessPolicyPublished => Self::WitnessPolicyPublished {
+                policy: TlogPolicyHash(*r.policy()?.as_bytes()),
             },
             EntryType::ChallengeIssued => {
                 let tag = r.tag()?;
@@ -1463,6 +1481,9 @@ mod tests {
                 purged_at: UnixTime(2_020_000_000),
             },
             LogEntry::EpochSummary(summary()),
+            LogEntry::WitnessPolicyPublished {
+                policy: TlogPolicyHash([0x23; 32]),
+            },
             LogEntry::Obligation(ObligationEntry::ConditionsSummary(
                 crate::obligation_entry::ConditionsSummary {
                     epoch,
@@ -1574,6 +1595,7 @@ mod tests {
             55,
             45,
             41,
+            33,
             45,
             30,
             27 + "not-explained".len(),
@@ -1760,7 +1782,7 @@ mod tests {
     #[test]
     fn log_26_unknown_type_truncation_and_trailing_bytes_are_refused() {
         assert_eq!(LogEntry::decode(&[]), Err(EntryDecodeError::Empty));
-        for code in [0x00, 0x0f, 0x7f, 0xff] {
+        for code in [0x00, 0x18, 0x7f, 0xff] {
             assert_eq!(
                 LogEntry::decode(&[code]),
                 Err(EntryDecodeError::UnknownType { code })
@@ -2125,6 +2147,9 @@ mod tests {
                 .prop_map(|(tag, epoch)| LogEntry::EnrollmentClosed { tag, epoch }),
             any::<[u8; 32]>().prop_map(|p| LogEntry::PolicyPublished {
                 policy: PolicyHash::from_bytes(p)
+            }),
+            any::<[u8; 32]>().prop_map(|p| LogEntry::WitnessPolicyPublished {
+                policy: TlogPolicyHash(p)
             }),
             (
                 tag.clone(),

@@ -84,6 +84,7 @@ pub mod note;
 pub mod obligation_entry;
 pub mod static_dir;
 pub mod tiles;
+pub mod tlog_policy;
 pub mod tlog_proof;
 pub mod tree;
 pub mod verify;
@@ -105,6 +106,7 @@ pub use log::{
 pub use note::{KeyName, NoteSigner, SignedNote, VerifierKey};
 pub use static_dir::DirStorage;
 pub use tiles::{MemoryStorage, TileStorage};
+pub use tlog_policy::{QuorumError, TlogPolicy, TlogPolicyError, TlogPolicyHash, VerifiedQuorum};
 pub use tlog_proof::{TlogProof, VerifiedTlogProof, verify_tlog_proof};
 pub use verify::{
     ConsistencyProof, Hash, InclusionProof, leaf_hash, verify_consistency, verify_inclusion,

@@ -20,6 +20,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use crate::checkpoint::{Checkpoint, OpenCheckpointError, SignedCheckpoint, parse_decimal};
 use crate::cosignature::{CosignatureError, VerifiedCosignature};
 use crate::note::VerifierKey;
+use crate::tlog_policy::{QuorumError, TlogPolicy};
 use crate::verify::{Hash, InclusionError, leaf_hash, verify_inclusion};
 
 /// The first line of every tlog-proof.
@@ -83,6 +84,12 @@ pub enum TlogProofError {
     /// The inclusion proof does not lead from the entry to the checkpoint's root.
     #[error("tlog-proof inclusion: {0}")]
     Inclusion(#[from] InclusionError),
+    /// The log key is not one the policy accepts (**LOG-64**).
+    #[error("tlog-proof: the policy does not accept this log's key")]
+    LogNotInPolicy,
+    /// The checkpoint does not carry the policy's quorum (**LOG-64**).
+    #[error("tlog-proof quorum: {0}")]
+    Quorum(#[from] QuorumError),
 }
 
 /// What a verified tlog-proof establishes.
@@ -247,6 +254,55 @@ impl TlogProof {
             leaf_index: self.leaf_index,
             checkpoint: cp.clone(),
             cosignatures,
+            extra: self.extra.clone(),
+        })
+    }
+}
+
+impl TlogProof {
+    /// The checkpoint, opened under `log_key` (its signature and origin checked, its
+    /// cosignatures not).
+    ///
+    /// # Errors
+    /// An [`OpenCheckpointError`].
+    pub fn open_checkpoint(
+        &self,
+        log_key: &VerifierKey,
+    ) -> Result<SignedCheckpoint, OpenCheckpointError> {
+        SignedCheckpoint::open(self.checkpoint.as_bytes(), log_key)
+    }
+
+    /// Verifies that the entry with leaf hash `hash` is in the log under a tlog-policy
+    /// (**LOG-18**, **LOG-64**): `log_key` is one the policy accepts and signed the
+    /// checkpoint, the checkpoint carries the policy's quorum of cosignatures, and the
+    /// inclusion path leads to its root. The cosignatures returned are the quorum's, one
+    /// per witness.
+    ///
+    /// # Errors
+    /// A [`TlogProofError`] naming the failed step.
+    pub fn verify_leaf_hash_with_policy(
+        &self,
+        hash: &Hash,
+        log_key: &VerifierKey,
+        policy: &TlogPolicy,
+    ) -> Result<VerifiedTlogProof, TlogProofError> {
+        if !policy.accepts_log(log_key) {
+            return Err(TlogProofError::LogNotInPolicy);
+        }
+        let signed = SignedCheckpoint::open(self.checkpoint.as_bytes(), log_key)?;
+        let quorum = policy.verify_quorum(&signed)?;
+        let cp = signed.checkpoint();
+        verify_inclusion(
+            hash,
+            self.leaf_index,
+            cp.tree_size(),
+            &self.inclusion_path,
+            cp.root_hash(),
+        )?;
+        Ok(VerifiedTlogProof {
+            leaf_index: self.leaf_index,
+            checkpoint: cp.clone(),
+            cosignatures: quorum.cosignatures,
             extra: self.extra.clone(),
         })
     }

@@ -43,6 +43,9 @@
 //!
 //! witness_quorum = 2                     # a top-level key: cosignatures needed before a
 //!                                        # checkpoint is published (default: every witness)
+//! # tlog_policy = "witnesses.policy"     # instead of witness_quorum: a C2SP tlog-policy
+//!                                        # file whose quorum decides (LOG-66); its hash is
+//!                                        # logged (entry 0x0f, LOG-65)
 //!
 //! [limits]                               # every listener's limits (spec/services.md)
 //! handshake_timeout_seconds = 10
@@ -108,6 +111,24 @@ pub enum ConfigError {
     /// A `store` URL with a password in it: a configuration file holds no secret (CFG-3).
     #[error("store must not hold a password (CFG-3): give it in the environment as PGPASSWORD")]
     StorePassword,
+    /// The tlog-policy file does not parse (LOG-63).
+    #[error("tlog_policy: {0}")]
+    TlogPolicy(#[from] minimis_log::TlogPolicyError),
+    /// A tlog-policy and `witness_quorum` both, or a tlog-policy and no witness.
+    #[error(
+        "tlog_policy needs at least one witness, and replaces witness_quorum (give one or the other)"
+    )]
+    TlogPolicyUse,
+    /// A configured witness whose key the tlog-policy does not list (LOG-66).
+    #[error("the witness {vkey} is not in tlog_policy")]
+    WitnessNotInPolicy {
+        /// The witness's vkey.
+        vkey: String,
+    },
+    /// The configured witnesses cannot reach the tlog-policy's quorum even all together
+    /// (LOG-66): no checkpoint would ever be published.
+    #[error("all the configured witnesses together do not reach tlog_policy's quorum")]
+    QuorumUnreachable,
     /// A value out of range.
     #[error("{key} = {value} is out of range {min}..={max}")]
     OutOfRange {
@@ -141,6 +162,7 @@ struct RawConfig {
     #[serde(default)]
     witnesses: Vec<RawWitness>,
     witness_quorum: Option<u64>,
+    tlog_policy: Option<PathBuf>,
     #[serde(default)]
     limits: RawLimits,
     #[serde(default)]
@@ -395,6 +417,34 @@ impl ServerConfig {
                     })?,
             });
         }
+        let tlog_policy = match &raw.tlog_policy {
+            None => None,
+            Some(path) => {
+                if links.is_empty() || raw.witness_quorum.is_some() {
+                    return Err(ConfigError::TlogPolicyUse);
+                }
+                let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                let policy = minimis_log::TlogPolicy::parse(&bytes)?;
+                let mut marks = vec![false; policy.witnesses().len()];
+                for l in &links {
+                    let i = policy
+                        .witnesses()
+                        .iter()
+                        .position(|w| w.key == l.vkey)
+                        .ok_or_else(|| ConfigError::WitnessNotInPolicy {
+                            vkey: l.vkey.to_string(),
+                        })?;
+                    marks[i] = true;
+                }
+                if !policy.satisfied_by(&marks) {
+                    return Err(ConfigError::QuorumUnreachable);
+                }
+                Some(std::sync::Arc::new(policy))
+            }
+        };
         let witnesses = if links.is_empty() {
             None
         } else {
@@ -411,6 +461,7 @@ impl ServerConfig {
             Some(crate::WitnessSet {
                 witnesses: links,
                 quorum: quorum as usize,
+                policy: tlog_policy,
             })
         };
         Ok(Self {
@@ -457,6 +508,67 @@ impl ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The operator with a tlog-policy (LOG-66): its quorum decides; a witness not in
+    /// it, a policy beside `witness_quorum`, or witnesses that cannot reach the quorum
+    /// together are refused when the configuration is read.
+    #[test]
+    fn log_66_the_tlog_policy_decides_the_quorum_and_a_wrong_set_is_refused() {
+        use minimis_log::{Cosigner, KeyName};
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "").unwrap();
+        let cosigner = |i: u8| {
+            Cosigner::new(
+                KeyName::new(&format!("witness{i}.example")).unwrap(),
+                minimis_crypto::SigningKey::from_seed(&[0x30 + i; 32]).unwrap(),
+            )
+            .verifier_key()
+        };
+        let (a, b, c) = (cosigner(1), cosigner(2), cosigner(3));
+        let policy = dir.path().join("witnesses.policy");
+        std::fs::write(
+            &policy,
+            format!("witness a {a}\nwitness b {b}\nwitness c {c}\ngroup g 2 a b c\nquorum g\n"),
+        )
+        .unwrap();
+        let config = |keys: &[&minimis_log::VerifierKey], extra: &str| {
+            let mut t = format!("tlog_policy = {:?}\n{extra}", policy.display().to_string());
+            for (i, k) in keys.iter().enumerate() {
+                t.push_str(&format!(
+                    "[[witnesses]]\naddr = \"127.0.0.1:{}\"\nserver_name = \"w\"\nca = {:?}\nvkey = \"{k}\"\n",
+                    7000 + i,
+                    ca.display().to_string()
+                ));
+            }
+            ServerConfig::from_toml_str(&t)
+        };
+        let set = config(&[&a, &b], "").unwrap().witnesses.unwrap();
+        assert!(!set.reached(&[&a]));
+        assert!(set.reached(&[&a, &b]));
+        assert!(
+            !set.reached(&[&a, &cosigner(9)]),
+            "a stranger does not count"
+        );
+        assert!(matches!(
+            config(&[&a, &cosigner(9)], ""),
+            Err(ConfigError::WitnessNotInPolicy { .. })
+        ));
+        assert!(matches!(
+            config(&[&a], ""),
+            Err(ConfigError::QuorumUnreachable)
+        ));
+        assert!(matches!(
+            config(&[&a, &b], "witness_quorum = 1\n"),
+            Err(ConfigError::TlogPolicyUse)
+        ));
+        assert!(matches!(config(&[], ""), Err(ConfigError::TlogPolicyUse)));
+        std::fs::write(&policy, "quorum\n").unwrap();
+        assert!(matches!(
+            config(&[&a, &b], ""),
+            Err(ConfigError::TlogPolicy(_))
+        ));
+    }
 
     #[test]
     fn defaults_work_out_of_the_box() {

@@ -97,6 +97,9 @@ pub enum StartError {
     /// The writer could not start.
     #[error(transparent)]
     Writer(#[from] writer::WriterError),
+    /// The tlog-policy lists logs, and not this log's key (LOG-66).
+    #[error("tlog_policy lists logs, and not this log's key")]
+    LogNotInTlogPolicy,
     /// The listening socket.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -391,6 +394,11 @@ impl Server {
             #[cfg(feature = "dangerous-plaintext-baseline")]
             let mode = config.ingest_mode;
             let store = config.store.clone();
+            let witness_policy = config
+                .witnesses
+                .as_ref()
+                .and_then(|w| w.policy.as_ref())
+                .map(|p| p.hash());
             std::thread::Builder::new()
                 .name("minimis-writer".into())
                 .spawn(move || {
@@ -408,10 +416,13 @@ impl Server {
                                     // Stopped (and joined) when dropped, after the writer.
                                     let checkpointer = store.spawn_checkpointer()?;
                                     let readers = open_readers(&store)?;
-                                    let w = Writer::new(
+                                    let mut w = Writer::new(
                                         store, log_name, &log_key, operator, policy, clock,
                                         custodians, shared,
                                     )?;
+                                    if let Some(hash) = witness_policy {
+                                        w.publish_witness_policy(hash)?;
+                                    }
                                     #[cfg(feature = "dangerous-plaintext-baseline")]
                                     let w = match plaintext {
                                         Some(t) => w.with_dangerous_plaintext_baseline(t),
@@ -437,10 +448,13 @@ impl Server {
                                 .and_then(|()| Ok(store::postgres::PgStore::open(&url)?))
                                 .and_then(|store| {
                                     let readers = open_readers(&store)?;
-                                    let w = Writer::new(
+                                    let mut w = Writer::new(
                                         store, log_name, &log_key, operator, policy, clock,
                                         custodians, shared,
                                     )?;
+                                    if let Some(hash) = witness_policy {
+                                        w.publish_witness_policy(hash)?;
+                                    }
                                     Ok((w, readers, None::<store::sqlite::Checkpointer>))
                                 });
                             run_writer(made, &ready_tx, rx, max_batch);
@@ -470,6 +484,13 @@ impl Server {
         let witness = match config.witnesses {
             None => None,
             Some(set) => {
+                if set
+                    .policy
+                    .as_ref()
+                    .is_some_and(|p| !p.accepts_log(&log_vkey))
+                {
+                    return Err(StartError::LogNotInTlogPolicy);
+                }
                 let key = log_vkey.clone();
                 // Resume from the size the witness last cosigned.
                 let old = readers

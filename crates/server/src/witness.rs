@@ -87,8 +87,29 @@ impl std::fmt::Debug for WitnessLink {
 pub struct WitnessSet {
     /// The witnesses.
     pub witnesses: Vec<WitnessLink>,
-    /// How many must cosign (1 to the number of witnesses).
+    /// How many must cosign (1 to the number of witnesses), when there is no `policy`.
     pub quorum: usize,
+    /// The tlog-policy whose quorum decides instead of `quorum` (**LOG-66**); every
+    /// witness of the set is one of its witnesses.
+    pub policy: Option<Arc<minimis_log::TlogPolicy>>,
+}
+
+impl WitnessSet {
+    /// Whether the witnesses whose keys are `cosigned` make the quorum (**LOG-61**,
+    /// **LOG-66**): the policy's rule if there is one, else `quorum` of them.
+    pub fn reached(&self, cosigned: &[&VerifierKey]) -> bool {
+        match &self.policy {
+            Some(p) => {
+                let marks: Vec<bool> = p
+                    .witnesses()
+                    .iter()
+                    .map(|w| cosigned.contains(&&w.key))
+                    .collect();
+                p.satisfied_by(&marks)
+            }
+            None => cosigned.len() >= self.quorum.max(1),
+        }
+    }
 }
 
 /// One witness as the task sees it: its client and the size it last cosigned.
@@ -256,7 +277,7 @@ pub(crate) async fn run(
     log: minimis_service::RequestLog,
 ) {
     let mut peers = Vec::new();
-    for link in set.witnesses {
+    for link in set.witnesses.clone() {
         match client(&link) {
             Ok(client) => peers.push(Peer { link, client, old }),
             Err(e) => {
@@ -264,7 +285,6 @@ pub(crate) async fn run(
             }
         }
     }
-    let quorum = set.quorum.max(1);
     let mut published = old;
     loop {
         // Wake on a new batch, or every few seconds to retry after a failure.
@@ -313,7 +333,8 @@ pub(crate) async fn run(
             }
             peers.push(peer);
         }
-        if cosigs.len() < quorum {
+        let keys: Vec<&VerifierKey> = cosigs.iter().map(|(_, k)| k).collect();
+        if !set.reached(&keys) {
             log.count_event("witness_quorum_not_reached", "");
             continue;
         }

@@ -459,6 +459,32 @@ impl<S: Store, C: Clock> Writer<S, C> {
         Ok(())
     }
 
+    /// Logs `witness policy published` (entry `0x0f`, **LOG-65**) for the tlog-policy
+    /// the log's checkpoints are cosigned under, the first time the log runs under it:
+    /// before the witness task starts, so that it precedes every checkpoint published
+    /// under that policy.
+    pub(crate) fn publish_witness_policy(
+        &mut self,
+        hash: minimis_log::TlogPolicyHash,
+    ) -> Result<(), WriterError> {
+        const KEY: &str = "witness_policy_published";
+        if self.store.meta(KEY)?.as_deref() == Some(hash.as_bytes().as_slice()) {
+            return Ok(());
+        }
+        self.store.begin()?;
+        let entry = LogEntry::WitnessPolicyPublished { policy: hash };
+        let result = self
+            .store
+            .set_meta(KEY, hash.as_bytes())
+            .map_err(|e| e.to_string())
+            .and_then(|()| self.finish(std::slice::from_ref(&entry)).map(|_| ()));
+        if let Err(e) = result {
+            let _ = self.store.rollback();
+            return Err(WriterError::Log(e));
+        }
+        Ok(())
+    }
+
     /// Turns on the plaintext benchmark comparator: check-ins in the clear go to `table`,
     /// which must share the store's connection (and so its transaction).
     #[cfg(feature = "dangerous-plaintext-baseline")]

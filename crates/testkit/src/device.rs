@@ -37,6 +37,7 @@ pub fn enrollment(
         operator_key: world.operator_key.public_key(),
         log_key: log,
         witnesses,
+        tlog_policy: None,
         custodians: world.custodian_keys(),
     }
 }

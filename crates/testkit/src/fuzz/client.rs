@@ -163,6 +163,7 @@ fn probe(zone: &Zone, lon: f64, lat: f64) -> ZoneResult {
             operator_key: keys::operator().public_key(),
             log_key: keys::log_key().clone(),
             witnesses: vec![],
+            tlog_policy: None,
             custodians: keys::custodian_keys(),
         },
         device_key(),

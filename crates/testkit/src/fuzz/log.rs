@@ -504,3 +504,28 @@ pub fn tiles(data: &[u8]) -> Outcome {
     }
     outcome
 }
+
+/// A C2SP tlog-policy file (LOG-63, LOG-64): an accepted policy keeps its bytes and their
+/// hash, every witness together always reaches its quorum, none reaches it only under
+/// `quorum none`, and evaluating it on the example checkpoint never panics.
+pub fn tlog_policy(data: &[u8]) -> Outcome {
+    use minimis_log::tlog_policy::Quorum;
+    use minimis_log::{TlogPolicy, TlogPolicyHash};
+    let Ok(p) = TlogPolicy::parse(data) else {
+        return Outcome::Refused;
+    };
+    assert_eq!(p.as_bytes(), data, "a policy keeps its bytes");
+    assert_eq!(p.hash(), TlogPolicyHash::of(data));
+    let n = p.witnesses().len();
+    assert!(
+        p.satisfied_by(&vec![true; n]),
+        "every witness reaches the quorum"
+    );
+    assert_eq!(
+        p.satisfied_by(&vec![false; n]),
+        p.quorum() == Quorum::None,
+        "no witness reaches only `quorum none`"
+    );
+    let _ = p.verify_quorum(super::seeds::example_checkpoint());
+    Outcome::Accepted
+}

@@ -28,7 +28,7 @@ pub use client::{bundle, zone};
 pub use custodian::custodian_request;
 pub use log::{
     Files, checkpoint, cosignature, entry, entry_bundle, malicious_checkpoint, note, tiles,
-    tlog_proof,
+    tlog_policy, tlog_proof,
 };
 pub use proto::{envelope, messages, obligations, payload, policy, schedule};
 pub use sealed::sealed;
@@ -106,6 +106,10 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "tlog_proof",
         run: tlog_proof,
+    },
+    Target {
+        name: "tlog_policy",
+        run: tlog_policy,
     },
     Target {
         name: "entry",

@@ -86,6 +86,7 @@ fn device() -> Device {
             operator_key: keys::operator().public_key(),
             log_key: keys::log_key().clone(),
             witnesses: vec![keys::witness_key().clone()],
+            tlog_policy: None,
             custodians: keys::custodian_keys(),
         },
         minimis_crypto::SigningKey::from_seed(keys::device().expose_seed())

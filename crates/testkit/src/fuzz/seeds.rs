@@ -245,6 +245,7 @@ fn bundle(zone: Option<ZoneCommitment>, one_custodian: bool) -> String {
         operator_key: keys::operator().public_key(),
         log_key: keys::log_key().clone(),
         witnesses: vec![keys::witness_key().clone()],
+        tlog_policy: None,
         custodians,
         obligations: None,
         issued: NOW,
