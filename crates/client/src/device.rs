@@ -891,14 +891,13 @@ impl Device {
             });
         }
         if let Some(policy) = &self.enrollment.tlog_policy {
-            let leaf = minimis_log::leaf_hash(&entry);
-            return match proof.verify_leaf_hash_with_policy(&leaf, log_key, policy) {
+            return match proof.verify_with_policy(&entry, log_key, policy) {
                 Ok(_) => Ok(ReceiptStatus::Witnessed),
                 // LOG-68: no cosignature yet is provisional; some, below the quorum, is
                 // refused; a bad line by a known witness is refused.
                 Err(TlogProofError::Quorum(QuorumError::BelowQuorum { cosigned: 0, .. })) => {
                     proof
-                        .verify_leaf_hash(&leaf, log_key, &[])
+                        .verify(&entry, log_key, &[])
                         .map_err(|e| ReceiptError::Invalid(e.to_string()))?;
                     Ok(ReceiptStatus::Provisional)
                 }

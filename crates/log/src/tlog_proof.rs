@@ -272,6 +272,19 @@ impl TlogProof {
         SignedCheckpoint::open(self.checkpoint.as_bytes(), log_key)
     }
 
+    /// [`TlogProof::verify_leaf_hash_with_policy`] for the encoded `entry`.
+    ///
+    /// # Errors
+    /// A [`TlogProofError`] naming the failed step.
+    pub fn verify_with_policy(
+        &self,
+        entry: &[u8],
+        log_key: &VerifierKey,
+        policy: &TlogPolicy,
+    ) -> Result<VerifiedTlogProof, TlogProofError> {
+        self.verify_leaf_hash_with_policy(&leaf_hash(entry), log_key, policy)
+    }
+
     /// Verifies that the entry with leaf hash `hash` is in the log under a tlog-policy
     /// (**LOG-18**, **LOG-64**): `log_key` is one the policy accepts and signed the
     /// checkpoint, the checkpoint carries the policy's quorum of cosignatures, and the
