@@ -19,6 +19,7 @@ fn seal_25_the_operator_binary_takes_the_serve_flags_and_no_baseline_flag() {
     for flag in [
         "--config",
         "--data-dir",
+        "--store",
         "--listen",
         "--policy",
         "--cert",
@@ -34,7 +35,8 @@ fn seal_25_the_operator_binary_takes_the_serve_flags_and_no_baseline_flag() {
         .lines()
         .filter(|l| l.trim_start().starts_with('-'))
         .collect();
-    assert_eq!(options.len(), 11, "{help}");
+    // The ten above, --help and --version.
+    assert_eq!(options.len(), 12, "{help}");
     assert!(
         options
             .iter()
