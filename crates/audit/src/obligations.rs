@@ -10,7 +10,7 @@
 //!
 //! When the log publishes more than one policy with an `[obligations]` table, each
 //! deadline is checked against the longest of them (the most permissive), as
-//! [`crate::checks`] does for the caps.
+//! the `checks` module does for the caps.
 
 use std::collections::BTreeMap;
 
